@@ -1,0 +1,154 @@
+/* fsutil: see fsutil.h. */
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+sr_status sr_fs_mkdirs(const char *path, sr_error **err) {
+  char buf[4096];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+    return sr_error_set(err, SR_ERROR, "path too long: %s", path);
+  for (char *p = buf + 1; ; p++) {
+    if (*p == '/' || *p == '\0') {
+      char c = *p;
+      *p = '\0';
+      if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return sr_error_set(err, SR_ERROR, "cannot create directory %s: %s", buf, strerror(errno));
+      *p = c;
+      if (c == '\0') break;
+    }
+  }
+  return SR_OK;
+}
+
+sr_status sr_fs_sync_dir(const char *path, sr_error **err) {
+  struct stat st;
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  const char *dir = (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) ? buf : dirname(buf);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return sr_error_set(err, SR_ERROR, "cannot open directory %s: %s", dir, strerror(errno));
+  int rc = fsync(fd);
+  close(fd);
+  if (rc != 0) return sr_error_set(err, SR_ERROR, "fsync of %s failed: %s", dir, strerror(errno));
+  return SR_OK;
+}
+
+/* Writes data to a fresh temp file beside path and fsyncs it; fills tmp with its name. */
+static sr_status write_temp(const char *path, const void *data, size_t len, char *tmp,
+                            size_t tmpsize, sr_error **err) {
+  snprintf(tmp, tmpsize, "%s.tmp-%ld", path, (long)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return sr_error_set(err, SR_ERROR, "cannot create %s: %s", tmp, strerror(errno));
+  const char *p = data;
+  size_t left = len;
+  while (left > 0) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) goto fail;
+    p += n;
+    left -= (size_t)n;
+  }
+  if (fsync(fd) != 0) goto fail;
+  if (close(fd) != 0) { fd = -1; goto fail; }
+  return SR_OK;
+fail: {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    return sr_error_set(err, SR_ERROR, "cannot write %s: %s", tmp, strerror(e));
+  }
+}
+
+sr_status sr_fs_write_atomic(const char *path, const void *data, size_t len, sr_error **err) {
+  char tmp[4200];
+  if (write_temp(path, data, len, tmp, sizeof tmp, err) != SR_OK) return SR_ERROR;
+  if (rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return sr_error_set(err, SR_ERROR, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+  }
+  return sr_fs_sync_dir(path, err);
+}
+
+sr_status sr_fs_write_new(const char *path, const void *data, size_t len, sr_error **err) {
+  char tmp[4200];
+  if (write_temp(path, data, len, tmp, sizeof tmp, err) != SR_OK) return SR_ERROR;
+  /* link(2) fails with EEXIST instead of replacing: put-if-absent. */
+  int rc = link(tmp, path);
+  int e = errno;
+  unlink(tmp);
+  if (rc != 0)
+    return sr_error_set(err, SR_ERROR, "cannot create %s: %s", path, strerror(e));
+  return sr_fs_sync_dir(path, err);
+}
+
+char *sr_fs_read_all(const char *path, size_t *len, sr_error **err) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    sr_error_set(err, SR_ERROR, "cannot open %s: %s", path, strerror(e));
+    errno = e;
+    return NULL;
+  }
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap + 1);
+  for (;;) {
+    if (!buf) { close(fd); sr_error_set(err, SR_ERROR, "out of memory reading %s", path); return NULL; }
+    if (n == cap) {
+      char *b = realloc(buf, cap * 2 + 1);
+      if (!b) { free(buf); buf = NULL; continue; }
+      buf = b;
+      cap *= 2;
+    }
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
+      free(buf);
+      close(fd);
+      sr_error_set(err, SR_ERROR, "cannot read %s: %s", path, strerror(e));
+      errno = e;
+      return NULL;
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  buf[n] = '\0';
+  if (len) *len = n;
+  return buf;
+}
+
+int sr_fs_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+sr_status sr_fs_remove_tree(const char *path, sr_error **err) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return SR_OK;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (!d) return sr_error_set(err, SR_ERROR, "cannot open %s: %s", path, strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(d))) {
+      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+      char child[4096];
+      snprintf(child, sizeof child, "%s/%s", path, de->d_name);
+      if (sr_fs_remove_tree(child, err) != SR_OK) { closedir(d); return SR_ERROR; }
+    }
+    closedir(d);
+    if (rmdir(path) != 0) return sr_error_set(err, SR_ERROR, "cannot remove %s: %s", path, strerror(errno));
+  } else if (unlink(path) != 0) {
+    return sr_error_set(err, SR_ERROR, "cannot remove %s: %s", path, strerror(errno));
+  }
+  return SR_OK;
+}

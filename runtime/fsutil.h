@@ -1,0 +1,29 @@
+/*
+** fsutil: the file operations recovery depends on.
+**
+** sr_fs_write_atomic is the only way the runtime writes a file that a restart reads: it writes
+** PATH.tmp-PID, fsyncs it, renames it over PATH, and fsyncs the directory, so after a crash at
+** any instant PATH holds either its old contents or the new ones, never a mix.
+*/
+#ifndef SR_FSUTIL_H
+#define SR_FSUTIL_H
+#include <stddef.h>
+#include "sr_error.h"
+
+/* Creates a directory and its parents (mode 0755). Returns SR_OK or SR_ERROR with *err set. */
+sr_status sr_fs_mkdirs(const char *path, sr_error **err);
+/* Atomically replaces path with data (see above). Returns SR_OK or SR_ERROR with *err set. */
+sr_status sr_fs_write_atomic(const char *path, const void *data, size_t len, sr_error **err);
+/* Like sr_fs_write_atomic, but fails with SR_ERROR if path exists (link(2), not rename). */
+sr_status sr_fs_write_new(const char *path, const void *data, size_t len, sr_error **err);
+/* fsyncs the directory holding path (or path itself when it is a directory). */
+sr_status sr_fs_sync_dir(const char *path, sr_error **err);
+/* Reads a whole file into a malloc'd, NUL-terminated buffer the caller frees. Returns NULL and
+** sets *err (SR_ERROR) on failure; errno is kept, so ENOENT can be told apart. */
+char *sr_fs_read_all(const char *path, size_t *len, sr_error **err);
+/* 1 if path exists. */
+int sr_fs_exists(const char *path);
+/* Removes a file or a directory tree. Missing paths are not an error. */
+sr_status sr_fs_remove_tree(const char *path, sr_error **err);
+
+#endif

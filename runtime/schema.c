@@ -1,0 +1,89 @@
+/* sr_schema: see schema.h. */
+#include "schema.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const type_names[] = {
+  [SR_TYPE_STRING] = "string",   [SR_TYPE_LONG] = "long",     [SR_TYPE_INT] = "int",
+  [SR_TYPE_DOUBLE] = "double",   [SR_TYPE_BOOLEAN] = "boolean", [SR_TYPE_TIMESTAMP] = "timestamp",
+  [SR_TYPE_DATE] = "date",       [SR_TYPE_BINARY] = "binary", [SR_TYPE_STRUCT] = "struct",
+  [SR_TYPE_ARRAY] = "array",     [SR_TYPE_FLOAT] = "float",   [SR_TYPE_SHORT] = "short",
+  [SR_TYPE_BYTE] = "byte",       [SR_TYPE_DECIMAL] = "decimal",
+};
+
+const char *sr_type_name(sr_type t) {
+  return (unsigned)t < sizeof type_names / sizeof *type_names ? type_names[t] : "?";
+}
+
+int sr_type_parse(const char *name, sr_type *t) {
+  for (unsigned i = 0; i < sizeof type_names / sizeof *type_names; i++) {
+    if (strcmp(name, type_names[i]) == 0) { *t = (sr_type)i; return 0; }
+  }
+  if (strcmp(name, "integer") == 0) { *t = SR_TYPE_INT; return 0; }  /* Spark's spelling */
+  if (strcmp(name, "bigint") == 0) { *t = SR_TYPE_LONG; return 0; }
+  return -1;
+}
+
+sr_schema *sr_schema_new(void) { return calloc(1, sizeof(sr_schema)); }
+
+sr_field *sr_schema_add(sr_schema *s, const char *name, sr_type type) {
+  sr_field *fields = realloc(s->fields, (size_t)(s->nfields + 1) * sizeof *fields);
+  if (!fields) return NULL;
+  s->fields = fields;
+  sr_field *f = &fields[s->nfields];
+  memset(f, 0, sizeof *f);
+  f->name = strdup(name);
+  if (!f->name) return NULL;
+  f->type = type;
+  f->nullable = 1;
+  s->nfields++;
+  return f;
+}
+
+int sr_schema_find(const sr_schema *s, const char *name) {
+  for (int i = 0; i < s->nfields; i++)
+    if (strcmp(s->fields[i].name, name) == 0) return i;
+  return -1;
+}
+
+static void field_clear(sr_field *f);
+
+static int field_copy(sr_field *dst, const sr_field *src) {
+  *dst = *src;
+  dst->name = strdup(src->name);
+  dst->children = NULL;
+  dst->element = NULL;
+  if (!dst->name) return -1;
+  if (src->children && !(dst->children = sr_schema_copy(src->children))) return -1;
+  if (src->element) {
+    dst->element = calloc(1, sizeof(sr_field));
+    if (!dst->element || field_copy(dst->element, src->element) != 0) return -1;
+  }
+  return 0;
+}
+
+sr_schema *sr_schema_copy(const sr_schema *s) {
+  sr_schema *c = sr_schema_new();
+  if (!c) return NULL;
+  c->fields = calloc((size_t)(s->nfields ? s->nfields : 1), sizeof(sr_field));
+  if (!c->fields) { free(c); return NULL; }
+  for (int i = 0; i < s->nfields; i++) {
+    c->nfields = i + 1;
+    if (field_copy(&c->fields[i], &s->fields[i]) != 0) { sr_schema_free(c); return NULL; }
+  }
+  return c;
+}
+
+static void field_clear(sr_field *f) {
+  free(f->name);
+  sr_schema_free(f->children);
+  if (f->element) { field_clear(f->element); free(f->element); }
+}
+
+void sr_schema_free(sr_schema *s) {
+  if (!s) return;
+  for (int i = 0; i < s->nfields; i++) field_clear(&s->fields[i]);
+  free(s->fields);
+  free(s);
+}
