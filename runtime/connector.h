@@ -1,0 +1,113 @@
+/*
+** Connectors: one struct of callbacks per source and per sink, filled with designated
+** initializers in its own file (source_files.c, sink_delta.c, ...) and listed once in
+** connectors.c. The engine never switches on a connector's name: it looks the struct up by
+** the job's `format`, checks the job's options against the struct's option table, and calls
+** the callbacks in the order below.
+**
+** Source, per batch:  plan -> (engine writes offsets/N) -> read -> ... -> commit
+** Sink, per batch:    write(batch_id) -> commit(batch_id) -> (engine writes commits/N)
+**
+** Replays: after a crash the engine calls read(start, end) again with exactly the offsets it
+** logged, so read must be deterministic for a given range; and it may call sink write/commit
+** again for a batch the sink already committed, so sinks must be idempotent by batch id.
+**
+** Lua: read and write receive the query's lua_State and run inside the engine's protected call
+** (lua_pcall with a traceback handler), so they may use the Lua C API and raise Lua errors
+** (but must free their C resources first: see STYLE.md). Everything that must outlive a batch
+** or a reload of the job lives in the connector's C struct, never in Lua.
+*/
+#ifndef SR_CONNECTOR_H
+#define SR_CONNECTOR_H
+#include <jansson.h>
+#include <lua.h>
+#include <stdint.h>
+
+#include "options.h"
+#include "schema.h"
+#include "sr_error.h"
+
+/* Where bad records go (badRecordsPath): one JSON line each with the reason, the origin
+** (file or topic/partition), the line or offset, the batch id and the record itself. */
+typedef struct sr_bad_records sr_bad_records;
+/* Records one bad record. origin/record may be NULL. Never fails the batch: a write error is
+** remembered and reported by sr_bad_records_flush. Counts toward numBadRecords. */
+void sr_bad_record(sr_bad_records *br, const char *origin, int64_t line_or_offset,
+                   const char *record, size_t record_len, const char *reason);
+
+typedef struct sr_connector_config {
+  const sr_options *options;    /* the job's options for this connector, checked */
+  const sr_schema *schema;      /* source: the declared schema; sink: the output columns
+                                   known from the plan, in order; NULL when unknown */
+  const char *checkpoint_dir;   /* the query's checkpointLocation (absolute) */
+  const char *state_dir;        /* a directory of this connector's own inside the checkpoint
+                                   (sources/<n>/ or sinks/), created by the engine */
+  const char *query_id;         /* stable across restarts (checkpoint metadata) */
+  const char *query_name;
+  const char *output_mode;      /* sinks: "append", "update" or "complete" */
+  sr_bad_records *bad;          /* sources: where bad input goes */
+  const char *job_dir;          /* relative paths in options are relative to the job's folder */
+} sr_connector_config;
+
+typedef struct sr_source sr_source;
+typedef struct sr_sink sr_sink;
+
+typedef struct sr_source_ops {
+  const char *name;                 /* the job's format = "..." */
+  const sr_option_spec *options;    /* terminated by {NULL} */
+  int needs_schema;                 /* 1: the job must give `schema` (csv without header ...) */
+  /* Allocates the source's state in src->impl. */
+  sr_status (*open)(sr_source *src, const sr_connector_config *cfg, sr_error **err);
+  /* Plans the next batch after the one that ended at `start` (NULL: the query's first batch).
+  ** Sets *end to a new JSON value the engine owns, or NULL when there is no new data yet.
+  ** `final` is 1 for availableNow: plan only what existed when the query started. */
+  sr_status (*plan)(sr_source *src, const json_t *start, json_t **end, sr_error **err);
+  /* Appends the rows of (start, end] to the Lua array at rows_idx, whose length is *nrows,
+  ** and updates *nrows. Deterministic for a given range. */
+  sr_status (*read)(sr_source *src, const json_t *start, const json_t *end, lua_State *L,
+                    int rows_idx, int *nrows, sr_error **err);
+  /* The batch ending at `end` is committed everywhere: release what it held (cleanSource). */
+  sr_status (*commit)(sr_source *src, const json_t *end, sr_error **err);
+  /* Optional: adds description, startOffset/endOffset-like fields to a progress record. */
+  void (*describe)(sr_source *src, json_t *progress_source);
+  /* Optional: 1 if everything present at start has been planned (availableNow ends). */
+  int (*drained)(sr_source *src, const json_t *end);
+  void (*close)(sr_source *src); /* frees impl; accepts a source whose open failed */
+} sr_source_ops;
+
+struct sr_source {
+  const sr_source_ops *ops;
+  void *impl;
+  sr_connector_config cfg;
+  int available_now;                /* set by the engine before open */
+};
+
+typedef struct sr_sink_ops {
+  const char *name;
+  const sr_option_spec *options;
+  sr_status (*open)(sr_sink *sink, const sr_connector_config *cfg, sr_error **err);
+  /* Writes rows[1..nrows] of the Lua array at rows_idx as batch batch_id. spec_idx is the
+  ** stack index of the query's write_stream table (for foreach_batch's fn). A batch the sink
+  ** has already committed must be skipped: replays happen. */
+  sr_status (*write)(sr_sink *sink, int64_t batch_id, lua_State *L, int rows_idx, int nrows,
+                     int spec_idx, sr_error **err);
+  /* Makes batch_id's output visible and durable. */
+  sr_status (*commit)(sr_sink *sink, int64_t batch_id, sr_error **err);
+  void (*describe)(sr_sink *sink, json_t *progress_sink); /* optional */
+  void (*close)(sr_sink *sink);
+} sr_sink_ops;
+
+struct sr_sink {
+  const sr_sink_ops *ops;
+  void *impl;
+  sr_connector_config cfg;
+};
+
+/* The registry (connectors.c). NULL when no connector has that name. */
+const sr_source_ops *sr_source_lookup(const char *format);
+const sr_sink_ops *sr_sink_lookup(const char *format);
+/* NULL-terminated lists of the names, for error messages. */
+const char *const *sr_source_names(void);
+const char *const *sr_sink_names(void);
+
+#endif
