@@ -46,7 +46,11 @@ typedef struct sr_connector_config {
   const char *query_name;
   const char *output_mode;      /* sinks: "append", "update" or "complete" */
   sr_bad_records *bad;          /* sources: where bad input goes */
-  const char *job_dir;          /* relative paths in options are relative to the job's folder */
+  const char *job_dir;          /* the job file's folder (relative paths are relative to the
+                                   working directory, as in Spark) */
+  const json_t *resume_end;     /* sources: the end offsets of the newest batch in offsets/
+                                   (NULL for a new query); anything a source logged itself
+                                   beyond it belongs to a batch that was never logged */
 } sr_connector_config;
 
 typedef struct sr_source sr_source;
@@ -59,8 +63,8 @@ typedef struct sr_source_ops {
   /* Allocates the source's state in src->impl. */
   sr_status (*open)(sr_source *src, const sr_connector_config *cfg, sr_error **err);
   /* Plans the next batch after the one that ended at `start` (NULL: the query's first batch).
-  ** Sets *end to a new JSON value the engine owns, or NULL when there is no new data yet.
-  ** `final` is 1 for availableNow: plan only what existed when the query started. */
+  ** Sets *end to a new JSON value the engine owns, or NULL (or a copy of start) when there is
+  ** no new data yet. With src->available_now, plan only what existed when the source opened. */
   sr_status (*plan)(sr_source *src, const json_t *start, json_t **end, sr_error **err);
   /* Appends the rows of (start, end] to the Lua array at rows_idx, whose length is *nrows,
   ** and updates *nrows. Deterministic for a given range. */
@@ -79,7 +83,8 @@ struct sr_source {
   const sr_source_ops *ops;
   void *impl;
   sr_connector_config cfg;
-  int available_now;                /* set by the engine before open */
+  int available_now;                /* availableNow or once: plan only what exists at open */
+  int ignore_limits;                /* once: one batch takes everything (Spark's Trigger.Once) */
 };
 
 typedef struct sr_sink_ops {

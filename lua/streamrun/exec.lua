@@ -1,0 +1,359 @@
+-- Turns the queries a job registered into what the C engine runs.
+--
+-- For each query, compile() returns a descriptor (sources, sink, trigger, checkpoint, options
+-- flattened to text) and one function, run(inputs, ctx), that the engine calls ONCE per batch:
+-- inputs[i] = {rows = {...}, n = count} for source i, ctx = {batch_id, watermark_ms,
+-- batch_ts_ms, stores = {...}}. run returns the output rows and their count.
+--
+-- Stateless operations between two stateful ones (or a source and the sink) are fused into one
+-- generated Lua loop, so LuaJIT traces a single loop over the batch and user functions are
+-- called straight from it. Stateful operators are separate steps whose executors live in
+-- streamrun.ops.<name> modules, registered in exec.operators.
+local core = require "streamrun.core"
+local plan = require "streamrun.plan"
+
+local exec = { operators = {} }
+
+-- The stateless operations fused into one generated loop (parse_json is a batch call into C).
+local FUSED = { map = true, filter = true, flat_map = true, select = true, with_watermark = true }
+
+-- Options to text, as the C option tables take them. Functions stay in the Lua spec.
+local SOURCE_ENGINE_KEYS = { format = true, schema = true }
+local SINK_ENGINE_KEYS = { format = true, outputMode = true, trigger = true,
+                           checkpointLocation = true, queryName = true }
+
+local function option_text(v)
+  local t = type(v)
+  if t == "string" then return v end
+  if t == "boolean" then return v and "true" or "false" end
+  if t == "number" then
+    if v == math.floor(v) and math.abs(v) < 2^63 then return string.format("%d", v) end
+    return string.format("%.17g", v)
+  end
+  if t == "table" then return core.to_json(v) end
+  return nil
+end
+
+local function flatten(opts, skip)
+  local out = {}
+  for k, v in pairs(opts) do
+    if type(k) == "string" and not skip[k] then
+      local s = option_text(v)
+      if s then out[k] = s end
+    end
+  end
+  return out
+end
+
+local function parse_trigger(t, where)
+  if t == nil then return "processingTime", 500 end
+  if type(t) == "string" then
+    local ms = core.duration(t)
+    if not ms then error(where .. ": trigger: not a duration: " .. t, 0) end
+    return "processingTime", ms
+  end
+  if type(t) ~= "table" then error(where .. ": trigger must be a duration or a table", 0) end
+  if t.once then return "once", 0 end
+  if t.availableNow then return "availableNow", 0 end
+  if t.processingTime then
+    local ms = core.duration(t.processingTime)
+    if not ms then error(where .. ": trigger.processingTime: not a duration", 0) end
+    return "processingTime", ms
+  end
+  if t.continuous then
+    local ms = core.duration(t.continuous)
+    if not ms then error(where .. ": trigger.continuous: not a duration", 0) end
+    return "continuous", ms
+  end
+  error(where .. ": trigger must be a duration, {processingTime=}, {once=true}, {availableNow=true} "
+    .. "or {continuous=}", 0)
+end
+
+-- Fused stateless segments ---------------------------------------------------------------
+
+-- Generates the loop for steps (a list of stateless nodes, in execution order). The generated
+-- function is run(rows, n, out, m, ctx) -> m. Watermark steps record event-time statistics
+-- into ctx.event_time[k] (min, max, sum, count) for the engine.
+local function gen_segment(steps)
+  local fns, lines, ends = {}, {}, {}
+  local function emit(s) lines[#lines + 1] = s end
+  local function fn_ref(f)
+    fns[#fns + 1] = f
+    return "f" .. #fns
+  end
+  local wm_locals = {}
+  emit("return function(rows, n, out, m, ctx)")
+  for k, s in ipairs(steps) do
+    if s.op == "with_watermark" then
+      wm_locals[#wm_locals + 1] = { k = k, node = s }
+      emit(string.format("local mn%d, mx%d, sm%d, ct%d = math.huge, -math.huge, 0, 0", k, k, k, k))
+    end
+  end
+  emit("for i = 1, n do")
+  emit("local r = rows[i]")
+  local depth = 1
+  for k, s in ipairs(steps) do
+    if s.op == "map" then
+      emit("r = " .. fn_ref(s.fn) .. "(r)")
+      emit("if r ~= nil then")
+      depth = depth + 1
+    elseif s.op == "filter" then
+      emit("if " .. fn_ref(s.fn) .. "(r) then")
+      depth = depth + 1
+    elseif s.op == "flat_map" then
+      emit("local l" .. k .. " = " .. fn_ref(s.fn) .. "(r)")
+      emit("if l" .. k .. " then for j" .. k .. " = 1, #l" .. k .. " do local r = l" .. k .. "[j" .. k .. "]")
+      depth = depth + 1
+    elseif s.op == "select" then
+      local parts = {}
+      for _, c in ipairs(s.columns) do
+        local key = string.format("[%q]", c.name)
+        if c.fn then parts[#parts + 1] = key .. " = " .. fn_ref(c.fn) .. "(r)"
+        else parts[#parts + 1] = key .. string.format(" = r[%q]", c.from) end
+      end
+      emit("r = {" .. table.concat(parts, ", ") .. "}")
+    elseif s.op == "with_watermark" then
+      emit(string.format("local t%d = r[%q]", k, s.column))
+      emit(string.format("if t%d ~= nil then if t%d < mn%d then mn%d = t%d end; "
+        .. "if t%d > mx%d then mx%d = t%d end; sm%d = sm%d + t%d; ct%d = ct%d + 1 end",
+        k, k, k, k, k, k, k, k, k, k, k, k, k, k))
+    else
+      error("internal: not a stateless step: " .. tostring(s.op))
+    end
+  end
+  emit("m = m + 1; out[m] = r")
+  for k = #steps, 1, -1 do
+    local s = steps[k]
+    if s.op == "map" or s.op == "filter" then emit("end")
+    elseif s.op == "flat_map" then emit("end end") end
+  end
+  emit("end")
+  for _, w in ipairs(wm_locals) do
+    local k = w.k
+    emit(string.format("do local e = ctx.event_time[%d]; if ct%d > 0 then "
+      .. "if mn%d < e.min then e.min = mn%d end; if mx%d > e.max then e.max = mx%d end; "
+      .. "e.sum = e.sum + sm%d; e.count = e.count + ct%d end end",
+      w.node.wm_index, k, k, k, k, k, k, k))
+  end
+  emit("return m")
+  emit("end")
+  local header = {}
+  for i = 1, #fns do header[i] = "f" .. i end
+  local src = (#fns > 0 and ("local " .. table.concat(header, ", ") .. " = ...\n") or "")
+    .. table.concat(lines, "\n")
+  local chunk = assert(load(src, "=streamrun-segment"))
+  return chunk(unpack(fns)), depth
+end
+
+-- When a fused segment raises, run its steps row by row with each call protected, to name the
+-- operator, the job line that defined it, the user's error with its traceback, and the row.
+local function diagnose(steps, rows, n, original)
+  for i = 1, n do
+    local cur = { rows[i] }
+    for _, s in ipairs(steps) do
+      local nxt = {}
+      for _, r in ipairs(cur) do
+        local ok, res
+        if s.op == "select" then
+          ok, res = true, nil
+          for _, c in ipairs(s.columns) do
+            if c.fn then
+              ok, res = xpcall(c.fn, debug.traceback, r)
+              if not ok then break end
+            end
+          end
+          if ok then res = r end
+        elseif s.op == "with_watermark" then
+          ok, res = true, r
+        else
+          ok, res = xpcall(s.fn, debug.traceback, r)
+        end
+        if not ok then
+          local rowtext = select(2, pcall(core.to_json, r))
+          error({ streamrun_user_error = true,
+                  message = string.format("%s in %s (defined at %s)\n  row: %s", tostring(res),
+                                          s.op, s.where, tostring(rowtext)) }, 0)
+        end
+        if s.op == "map" then if res ~= nil then nxt[#nxt + 1] = res end
+        elseif s.op == "filter" then if res then nxt[#nxt + 1] = r end
+        elseif s.op == "flat_map" then for _, x in ipairs(res or {}) do nxt[#nxt + 1] = x end
+        else nxt[#nxt + 1] = r end
+      end
+      cur = nxt
+    end
+  end
+  error(original, 0) -- could not reproduce: report what we have
+end
+
+local function compile_segment(steps)
+  if #steps == 0 then return nil end
+  local fused = gen_segment(steps)
+  return function(rows, n, ctx)
+    local out = {}
+    local ok, m = pcall(fused, rows, n, out, 0, ctx)
+    if not ok then diagnose(steps, rows, n, m) end
+    return out, m
+  end
+end
+
+-- Compiles the chain ending at `node` into step(inputs, ctx) -> rows, n.
+local function compile_node(node, q)
+  -- collect the stateless run down to a source, union or stateful operator
+  local steps = {}
+  local n = node
+  while n and FUSED[n.op] do
+    table.insert(steps, 1, n)
+    n = n.parent
+  end
+  local segment = compile_segment(steps)
+  local below
+  if n == nil then
+    error("internal: a plan without a source")
+  elseif n.op == "source" then
+    local idx = n.source_index
+    below = function(inputs) local inp = inputs[idx]; return inp.rows, inp.n end
+  elseif n.op == "union" then
+    local left = compile_node(n.parent, q)
+    local right = compile_node(n.other, q)
+    below = function(inputs, ctx)
+      local a, na = left(inputs, ctx)
+      local b, nb = right(inputs, ctx)
+      for i = 1, nb do a[na + i] = b[i] end
+      return a, na + nb
+    end
+  elseif n.op == "parse_json" then
+    local parent = compile_node(n.parent, q)
+    local column, schema, where = n.column, n.schema, n.where
+    below = function(inputs, ctx)
+      local rows, cnt = parent(inputs, ctx)
+      return core.parse_json_column(rows, cnt, column, schema, where)
+    end
+  else
+    local factory = exec.operators[n.op]
+    if not factory then
+      local ok, mod = pcall(require, "streamrun.ops." .. n.op)
+      if ok then factory = mod; exec.operators[n.op] = mod end
+    end
+    if not factory then error(n.where .. ": " .. n.op .. " is not supported yet", 0) end
+    local parent = compile_node(n.parent, q)
+    local other = n.other and compile_node(n.other, q)
+    local op = factory(n, q)
+    local sid = n.state_index
+    below = function(inputs, ctx)
+      local rows, cnt = parent(inputs, ctx)
+      local orows, ocnt
+      if other then orows, ocnt = other(inputs, ctx) end
+      return op(rows, cnt, ctx, ctx.stores and ctx.stores[sid], orows, ocnt)
+    end
+  end
+  if not segment then return below end
+  return function(inputs, ctx)
+    local rows, cnt = below(inputs, ctx)
+    return segment(rows, cnt, ctx)
+  end
+end
+
+-- The output columns the plan knows (names, types) in order, as an ordered schema list.
+local function output_columns(node)
+  if node.op == "source" then return node.schema_list end
+  if node.op == "select" then
+    local base = output_columns(node.parent) or {}
+    local types = {}
+    for _, c in ipairs(base) do types[c[1]] = c[2] end
+    local out = {}
+    for _, c in ipairs(node.columns) do
+      if c.from and types[c.from] then out[#out + 1] = { c.name, types[c.from] } end
+    end
+    return out
+  end
+  if node.op == "aggregate" and exec.operators.aggregate and exec.operators.aggregate_columns then
+    return exec.operators.aggregate_columns(node, output_columns(node.parent))
+  end
+  if node.parent and (plan.STATELESS[node.op] or node.op == "union") then
+    return output_columns(node.parent)
+  end
+  return nil
+end
+
+-- Compiles one registered query into the descriptor the engine reads.
+function exec.compile(q)
+  local ok, err = plan.check(q)
+  if not ok then error(err, 0) end
+  local sources, stateful, watermarks = {}, {}, {}
+  plan.walk(q.root, function(n)
+    if n.op == "source" and not n.is_static then
+      sources[#sources + 1] = n
+      n.source_index = #sources
+    elseif plan.STATEFUL[n.op] then
+      stateful[#stateful + 1] = n
+      n.state_index = #stateful
+    elseif n.op == "with_watermark" then
+      watermarks[#watermarks + 1] = n
+      n.wm_index = #watermarks
+    end
+  end)
+  local run_chain = compile_node(q.root, q)
+  local trigger_kind, trigger_ms = parse_trigger(q.sink.trigger, q.where)
+  local desc = {
+    name = q.name, where = q.where, index = q.index,
+    checkpoint = q.sink.checkpointLocation,
+    output_mode = q.sink.outputMode or "append",
+    trigger_kind = trigger_kind, trigger_ms = trigger_ms,
+    sources = {}, stateful = {}, watermarks = {},
+    sink = { format = q.sink.format, options = flatten(q.sink, SINK_ENGINE_KEYS),
+             where = q.where, spec = q.sink },
+    warnings = plan.warnings(q),
+    plan_text = plan.describe(q),
+  }
+  for i, s in ipairs(sources) do
+    desc.sources[i] = { format = s.format, options = flatten(s.options, SOURCE_ENGINE_KEYS),
+                        schema = s.schema, where = s.where }
+  end
+  for i, s in ipairs(stateful) do
+    desc.stateful[i] = { op = s.op, where = s.where, signature = exec.signature(s) }
+  end
+  for i, w in ipairs(watermarks) do
+    desc.watermarks[i] = { column = w.column, delay_ms = w.delay_ms }
+  end
+  local cols = output_columns(q.root)
+  if cols and #cols > 0 then desc.output_schema = core.schema(cols) end
+  desc.run = function(inputs, ctx)
+    local et = {}
+    for i = 1, #watermarks do et[i] = { min = math.huge, max = -math.huge, sum = 0, count = 0 } end
+    ctx.event_time = et
+    local rows, n = run_chain(inputs, ctx)
+    return rows, n
+  end
+  return desc
+end
+
+-- What a stateful operator's state depends on: a change of it cannot be carried by the
+-- checkpoint (hot reload and restarts compare these).
+function exec.signature(n)
+  local keys = {}
+  for i, k in ipairs(n.keys or {}) do
+    if type(k) == "string" then keys[i] = k
+    elseif type(k) == "function" then keys[i] = "fn"
+    elseif type(k) == "table" and k.kind then
+      keys[i] = k.kind .. "(" .. tostring(k.column) .. "," .. tostring(k.size_ms or k.gap_ms or "fn")
+        .. "," .. tostring(k.slide_ms or "") .. ")"
+    elseif type(k) == "table" then keys[i] = table.concat(k, "+") end
+  end
+  if type(n.keys) == "table" and #keys == 0 then
+    for _, k in ipairs(n.keys) do keys[#keys + 1] = tostring(k) end
+  end
+  local aggs = {}
+  for name, a in pairs(n.aggs or {}) do aggs[#aggs + 1] = name .. ":" .. a.agg end
+  table.sort(aggs)
+  return n.op .. "[" .. table.concat(keys, ",") .. "]" .. table.concat(aggs, ",")
+end
+
+-- Every query of the job, compiled. Called by the engine after the job file ran.
+function exec.queries()
+  local sr = require "streamrun"
+  local out = {}
+  for i, q in ipairs(sr._queries()) do out[i] = exec.compile(q) end
+  return out
+end
+
+return exec

@@ -1,0 +1,179 @@
+-- Plan checks and plan text: what `streamrun --check` prints and what every start verifies.
+--
+-- A query's plan is the chain of nodes from its write_stream back to its sources. The checks
+-- follow Spark's UnsupportedOperationChecker: a plan Spark refuses is refused here, before any
+-- file is touched, with Spark's reason in plain words and the job line that built the node.
+local M = {}
+
+local STATELESS = { map = true, filter = true, flat_map = true, select = true,
+                    parse_json = true, with_watermark = true }
+M.STATELESS = STATELESS
+
+local STATEFUL = { aggregate = true, drop_duplicates = true, drop_duplicates_within_watermark = true,
+                   process_with_state = true, join = true }
+M.STATEFUL = STATEFUL
+
+-- Calls visit(node) for every node of the plan: the main chain from the sink down to its
+-- source first, then each other branch (union, join) the same way. The order is stable: it
+-- numbers sources and stateful operators.
+function M.walk(root, visit)
+  local seen, branches, i = {}, { root }, 1
+  while branches[i] do
+    local n = branches[i]
+    i = i + 1
+    while n and not seen[n] do
+      seen[n] = true
+      visit(n)
+      if n.other then branches[#branches + 1] = n.other end
+      n = n.parent
+    end
+  end
+end
+
+local function has_op(root, pred)
+  local found
+  M.walk(root, function(n) if not found and pred(n) then found = n end end)
+  return found
+end
+
+local function keys_use_session(keys)
+  for _, k in ipairs(keys or {}) do
+    if type(k) == "table" and k.kind == "session" then return true end
+  end
+  return false
+end
+
+-- The event-time columns a plan has watermarks on.
+local function watermark_columns(root)
+  local cols = {}
+  M.walk(root, function(n) if n.op == "with_watermark" then cols[n.column] = n end end)
+  return cols
+end
+
+local function aggregate_has_event_time(n, wm)
+  for _, k in ipairs(n.keys) do
+    if type(k) == "table" and k.column and wm[k.column] then return true end
+    if type(k) == "string" and wm[k] then return true end
+  end
+  return false
+end
+
+local function refuse(n, msg)
+  return nil, (n and n.where and (n.where .. ": ") or "") .. msg
+end
+
+-- Checks a query against Spark's rules. Returns true, or nil and the reason.
+function M.check(q)
+  local root, mode = q.root, q.sink.outputMode or "append"
+  if mode ~= "append" and mode ~= "update" and mode ~= "complete" then
+    return refuse(q, "outputMode must be append, update or complete, not " .. tostring(mode))
+  end
+  local bad = has_op(root, function(n) return (n.op == "sort" or n.op == "limit") and not n.is_static end)
+  if bad then
+    return refuse(bad, bad.op == "sort"
+      and "sort is not supported on a stream: a stream has no end, so its rows can never all be "
+        .. "seen to order them (sort a static table from sr.read, or sort in foreach_batch)"
+      or "limit is not supported on a stream here: which rows are the first n depends on batch "
+        .. "boundaries (limit a static table from sr.read, or limit in foreach_batch)")
+  end
+  local aggs = {}
+  M.walk(root, function(n) if n.op == "aggregate" then aggs[#aggs + 1] = n end end)
+  local wm = watermark_columns(root)
+  if mode == "complete" and #aggs == 0 then
+    return refuse(q, "complete output mode needs an aggregation: without one the whole result "
+      .. "would be every row ever seen (use append or update)")
+  end
+  if #aggs > 1 and mode ~= "append" then
+    return refuse(aggs[1], "multiple streaming aggregations are supported only in append mode")
+  end
+  for _, a in ipairs(aggs) do
+    if mode == "append" and not aggregate_has_event_time(a, wm) then
+      return refuse(a, "append output mode is not supported for a streaming aggregation without a "
+        .. "watermark on its event-time key: a group's row could never be final. Add "
+        .. ":with_watermark(column, delay) and group by sr.window(column, ...), or use update/complete")
+    end
+    if mode == "update" and keys_use_session(a.keys) then
+      return refuse(a, "update output mode is not supported with session windows: a session's "
+        .. "row can still merge with another after it was emitted (use append or complete)")
+    end
+  end
+  local pws = has_op(root, function(n) return n.op == "process_with_state" end)
+  if pws and mode == "complete" then
+    return refuse(pws, "process_with_state does not support complete output mode")
+  end
+  local join = has_op(root, function(n) return n.op == "join" and not n.other.is_static end)
+  if join and mode ~= "append" then
+    return refuse(join, "stream-stream joins support only append output mode")
+  end
+  local static_sink = has_op(root, function(n) return n.op == "source" and n.is_static end)
+  if static_sink and not has_op(root, function(n) return n.op == "join" end) then
+    return refuse(static_sink, "a static table (sr.read) can only join a stream here")
+  end
+  return true
+end
+
+-- Warnings that do not refuse the plan (state that grows without bound, ...).
+function M.warnings(q)
+  local w = {}
+  local wm = watermark_columns(q.root)
+  M.walk(q.root, function(n)
+    if n.op == "drop_duplicates" and not next(wm) then
+      w[#w + 1] = n.where .. ": drop_duplicates without a watermark keeps every key forever: "
+        .. "its state grows without bound"
+    elseif n.op == "join" and not n.other.is_static and not n.time_range and not next(wm) then
+      w[#w + 1] = n.where .. ": a stream-stream join without watermarks and a time constraint "
+        .. "keeps both sides forever: its state grows without bound"
+    end
+  end)
+  return w
+end
+
+local function describe_node(n)
+  if n.op == "source" then
+    local extra = n.options.path or n.options.subscribe or n.options.topic or ""
+    return string.format("%s %s%s", n.is_static and "Static" or "Source", n.format,
+                         extra ~= "" and (" " .. tostring(extra)) or "")
+  elseif n.op == "with_watermark" then
+    return string.format("WithWatermark %s delay %d ms", n.column, n.delay_ms)
+  elseif n.op == "select" then
+    local names = {}
+    for i, c in ipairs(n.columns) do names[i] = c.name end
+    return "Select " .. table.concat(names, ", ")
+  elseif n.op == "aggregate" then
+    local keys, aggs = {}, {}
+    for i, k in ipairs(n.keys) do
+      if type(k) == "string" then keys[i] = k
+      elseif type(k) == "function" then keys[i] = "fn"
+      elseif k.kind == "window" then
+        keys[i] = string.format("window(%s, %d ms, %d ms)", k.column, k.size_ms, k.slide_ms)
+      else keys[i] = "session_window(" .. k.column .. ")" end
+    end
+    for name, a in pairs(n.aggs) do aggs[#aggs + 1] = name .. "=" .. a.agg .. (a.column and ("(" .. a.column .. ")") or "") end
+    table.sort(aggs)
+    return "Aggregate [" .. table.concat(keys, ", ") .. "] " .. table.concat(aggs, ", ")
+  elseif n.op == "parse_json" then
+    return "ParseJson " .. n.column
+  end
+  return (n.op:gsub("^%l", string.upper):gsub("_(%l)", string.upper))
+end
+
+-- The plan as indented text, sink first, as Spark's explain() prints it.
+function M.describe(q)
+  local lines = {}
+  local s = q.sink
+  lines[1] = string.format("Query %s: sink %s (%s)%s", q.name or ("#" .. q.index), s.format,
+                           s.outputMode or "append",
+                           s.checkpointLocation and (", checkpoint " .. s.checkpointLocation) or "")
+  local function go(n, depth)
+    while n do
+      lines[#lines + 1] = string.rep("  ", depth) .. "+- " .. describe_node(n) .. "  [" .. n.where .. "]"
+      if n.other then go(n.other, depth + 1) end
+      n = n.parent
+      depth = depth + 1
+    end
+  end
+  go(q.root, 1)
+  return table.concat(lines, "\n")
+end
+
+return M

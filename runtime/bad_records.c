@@ -1,0 +1,83 @@
+/* bad_records: see bad_records.h. */
+#include "bad_records.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "fsutil.h"
+
+struct sr_bad_records {
+  char *dir;
+  int64_t batch_id;
+  int64_t count;
+  sr_buf lines;
+};
+
+sr_bad_records *sr_bad_records_new(const char *dir) {
+  sr_bad_records *br = calloc(1, sizeof *br);
+  if (!br) return NULL;
+  br->dir = strdup(dir);
+  if (!br->dir) { free(br); return NULL; }
+  return br;
+}
+
+void sr_bad_records_free(sr_bad_records *br) {
+  if (!br) return;
+  sr_buf_free(&br->lines);
+  free(br->dir);
+  free(br);
+}
+
+void sr_bad_records_begin(sr_bad_records *br, int64_t batch_id) {
+  br->batch_id = batch_id;
+  br->count = 0;
+  sr_buf_clear(&br->lines);
+}
+
+int64_t sr_bad_records_count(const sr_bad_records *br) { return br ? br->count : 0; }
+const char *sr_bad_records_dir(const sr_bad_records *br) { return br->dir; }
+
+void sr_bad_record(sr_bad_records *br, const char *origin, int64_t line_or_offset,
+                   const char *record, size_t record_len, const char *reason) {
+  if (!br) return;
+  br->count++;
+  json_t *o = json_object();
+  json_object_set_new(o, "reason", json_string(reason ? reason : "bad record"));
+  if (origin) json_object_set_new(o, "origin", json_string(origin));
+  json_object_set_new(o, "line", json_integer(line_or_offset));
+  json_object_set_new(o, "batchId", json_integer(br->batch_id));
+  /* The record may not be valid UTF-8: keep it exactly when it is, else escape the bytes. */
+  if (record) {
+    json_t *s = json_stringn(record, record_len);
+    if (!s) {
+      sr_buf hex = SR_BUF_INIT;
+      for (size_t i = 0; i < record_len; i++) {
+        unsigned char c = (unsigned char)record[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') sr_buf_putc(&hex, (char)c);
+        else sr_buf_printf(&hex, "\\x%02x", c);
+      }
+      s = json_string(sr_buf_cstr(&hex) ? hex.data : "");
+      sr_buf_free(&hex);
+    }
+    json_object_set_new(o, "record", s);
+  }
+  char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  if (text) {
+    sr_buf_puts(&br->lines, text);
+    sr_buf_putc(&br->lines, '\n');
+    free(text);
+  }
+  json_decref(o);
+}
+
+sr_status sr_bad_records_flush(sr_bad_records *br, sr_error **err) {
+  if (!br || br->count == 0) return SR_OK;
+  if (sr_fs_mkdirs(br->dir, err) != SR_OK) return SR_ERROR;
+  char path[4200];
+  snprintf(path, sizeof path, "%s/batch-%" PRId64 ".jsonl", br->dir, br->batch_id);
+  return sr_fs_write_atomic(path, br->lines.data, br->lines.len, err);
+}

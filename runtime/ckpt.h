@@ -1,0 +1,59 @@
+/*
+** ckpt: a query's checkpoint directory (checkpointLocation), laid out as Spark's.
+** The format and the order of writes that make a crash at any instant safe are at the top of
+** ckpt.c. All writes go through sr_fs_write_atomic.
+*/
+#ifndef SR_CKPT_H
+#define SR_CKPT_H
+#include <jansson.h>
+#include <stdint.h>
+#include "sr_error.h"
+
+typedef struct sr_ckpt sr_ckpt;
+
+/* What offsets/N records beside the sources' end offsets (Spark's OffsetSeqMetadata). */
+typedef struct sr_batch_meta {
+  int64_t watermark_ms;     /* the watermark batch N runs with (INT64_MIN: none yet) */
+  int64_t batch_ts_ms;      /* processing time of batch N, fixed for replays */
+} sr_batch_meta;
+
+/* Opens (creating) the directory, takes its exclusive lock, and reads or writes `metadata`.
+** Fails at once, naming the holder (pid, host, start time), when another process holds the
+** lock. Returns NULL with *err set on failure. The caller closes it. */
+sr_ckpt *sr_ckpt_open(const char *dir, sr_error **err);
+/* Releases the lock. Accepts NULL. */
+void sr_ckpt_close(sr_ckpt *c);
+
+const char *sr_ckpt_dir(const sr_ckpt *c);
+const char *sr_ckpt_query_id(const sr_ckpt *c);
+/* 1 if metadata was created by this open (a new query). */
+int sr_ckpt_is_new(const sr_ckpt *c);
+
+/* The highest N with offsets/N (commits/N), or -1 when there is none. */
+int64_t sr_ckpt_latest_offsets(const sr_ckpt *c);
+int64_t sr_ckpt_latest_commit(const sr_ckpt *c);
+
+/* Writes offsets/N: meta and one JSON value per source (ends is a JSON array; NULL entries are
+** "no data from that source"). Durable when it returns SR_OK. */
+sr_status sr_ckpt_write_offsets(sr_ckpt *c, int64_t batch_id, const sr_batch_meta *meta,
+                                json_t *ends, sr_error **err);
+/* Reads offsets/N. *ends is a new reference the caller releases (json_decref). */
+sr_status sr_ckpt_read_offsets(sr_ckpt *c, int64_t batch_id, sr_batch_meta *meta,
+                               json_t **ends, sr_error **err);
+/* Writes commits/N with the watermark the next batch runs with. */
+sr_status sr_ckpt_write_commit(sr_ckpt *c, int64_t batch_id, int64_t next_watermark_ms, sr_error **err);
+/* Reads commits/N; *next_watermark_ms = INT64_MIN when none is recorded. */
+sr_status sr_ckpt_read_commit(sr_ckpt *c, int64_t batch_id, int64_t *next_watermark_ms, sr_error **err);
+
+/* Deletes offsets/commits older than keep_from (retention, like minBatchesToRetain). */
+void sr_ckpt_prune(sr_ckpt *c, int64_t keep_from);
+
+/* Reads/writes a small named JSON document at the checkpoint's top level ("plan"). *doc NULL
+** when absent. */
+sr_status sr_ckpt_read_doc(sr_ckpt *c, const char *name, json_t **doc, sr_error **err);
+sr_status sr_ckpt_write_doc(sr_ckpt *c, const char *name, json_t *doc, sr_error **err);
+
+/* Joins the checkpoint dir and a relative path into out (size outlen). */
+void sr_ckpt_path(const sr_ckpt *c, const char *rel, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,100 @@
+/* The engine's functions in streamrun.core. See lua_libs.h. */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connector.h"
+#include "json_rows.h"
+#include "lua_codec.h"
+#include "lua_host.h"
+#include "lua_libs.h"
+
+static const char BAD_KEY[] = "streamrun.bad_records";
+
+void sr_lua_set_bad_records(lua_State *L, struct sr_bad_records *br) {
+  lua_pushlightuserdata(L, br);
+  lua_setfield(L, LUA_REGISTRYINDEX, BAD_KEY);
+}
+
+static void push_names(lua_State *L, const char *const *names) {
+  lua_newtable(L);
+  for (int i = 0; names[i]; i++) {
+    lua_pushstring(L, names[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+static int l_source_names(lua_State *L) { push_names(L, sr_source_names()); return 1; }
+static int l_sink_names(lua_State *L) { push_names(L, sr_sink_names()); return 1; }
+
+static int l_log(lua_State *L) {
+  const char *level = luaL_checkstring(L, 1);
+  const char *text = luaL_checkstring(L, 2);
+  fprintf(stderr, "streamrun: [%s] %s\n", level, text);
+  return 0;
+}
+
+/* parse_json_column(rows, n, column, schema|nil, where) -> rows, n
+** Replaces each row's JSON text column by the fields it holds, typed by the schema; rows whose
+** text is not a JSON object or does not fit go to the bad records and are dropped. One call
+** per batch. */
+static int l_parse_json_column(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int n = (int)luaL_checkinteger(L, 2);
+  const char *column = luaL_checkstring(L, 3);
+  const sr_schema *schema = lua_isnil(L, 4) ? NULL : sr_lua_toschema(L, 4);
+  const char *where = luaL_optstring(L, 5, "parse_json");
+  lua_getfield(L, LUA_REGISTRYINDEX, BAD_KEY);
+  sr_bad_records *bad = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  lua_createtable(L, n, 0);
+  int out = lua_gettop(L), m = 0;
+  char reason[256];
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, 1, i);
+    int row = lua_gettop(L);
+    lua_getfield(L, row, column);
+    size_t len;
+    const char *text = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    if (!text) {
+      if (bad) sr_bad_record(bad, where, i, NULL, 0, "the JSON column is null or not text");
+    } else if (sr_json_decode_record(L, text, len, schema, reason, sizeof reason) != 0) {
+      if (bad) sr_bad_record(bad, where, i, text, len, reason);
+    } else {
+      /* the parsed fields replace the text column in the row */
+      lua_pushnil(L);
+      lua_setfield(L, row, column);
+      lua_pushnil(L);
+      while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, row);
+      }
+      lua_pop(L, 1);
+      lua_pushvalue(L, row);
+      lua_rawseti(L, out, ++m);
+    }
+    lua_settop(L, out);
+  }
+  lua_pushinteger(L, m);
+  return 2;
+}
+
+int sr_open_engine_lib(lua_State *L) {
+  static const luaL_Reg fns[] = {
+    {"source_names", l_source_names},
+    {"sink_names", l_sink_names},
+    {"log", l_log},
+    {"parse_json_column", l_parse_json_column},
+    {NULL, NULL},
+  };
+  lua_newtable(L);
+  luaL_register(L, NULL, fns);
+  return 1;
+}
+
+void sr_register_core_libs(void) {
+  sr_lua_add_core_lib(sr_open_codec_lib);
+  sr_lua_add_core_lib(sr_open_engine_lib);
+  sr_lua_add_core_lib(sr_open_memory_lib);
+}

@@ -1,0 +1,139 @@
+/* lua_host: see lua_host.h. */
+#include "lua_host.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_embedded.h"
+
+static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  sr_lua_mem *mem = ud;
+  if (nsize == 0) {
+    if (ptr) mem->used -= osize;
+    free(ptr);
+    return NULL;
+  }
+  size_t old = ptr ? osize : 0;
+  if (mem->limit && nsize > old && mem->used + (nsize - old) > mem->limit) return NULL;
+  void *p = realloc(ptr, nsize);
+  if (!p) return NULL;
+  mem->used = mem->used - old + nsize;
+  if (mem->used > mem->peak) mem->peak = mem->used;
+  return p;
+}
+
+static int panic(lua_State *L) {
+  fprintf(stderr, "streamrun: unprotected Lua error: %s\n", lua_tostring(L, -1));
+  return 0;
+}
+
+/* package.searchers entry: modules compiled into the binary. */
+static int embedded_searcher(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  for (const sr_embedded_module *m = sr_embedded_modules; m->name; m++) {
+    if (strcmp(m->name, name) == 0) {
+      if (luaL_loadbuffer(L, m->source, m->len, m->chunkname) != 0) return lua_error(L);
+      return 1;
+    }
+  }
+  lua_pushfstring(L, "\n\tno embedded module '%s'", name);
+  return 1;
+}
+
+enum { MAX_CORE_LIBS = 16 };
+static sr_lua_lib_fn core_libs[MAX_CORE_LIBS];
+static int ncore_libs;
+
+void sr_lua_add_core_lib(sr_lua_lib_fn open) {
+  for (int i = 0; i < ncore_libs; i++)
+    if (core_libs[i] == open) return;
+  if (ncore_libs < MAX_CORE_LIBS) core_libs[ncore_libs++] = open;
+}
+
+int sr_lua_open_core(lua_State *L) {
+  lua_newtable(L);
+  for (int i = 0; i < ncore_libs; i++) {
+    core_libs[i](L);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_settable(L, -5);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pushliteral(L, SR_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}
+
+static void add_searcher(lua_State *L) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "loaders"); /* LuaJIT/5.1 name */
+  int n = (int)lua_objlen(L, -1);
+  /* after the preload searcher, before the file searchers: embedded modules win over files */
+  for (int i = n; i >= 2; i--) {
+    lua_rawgeti(L, -1, i);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_pushcfunction(L, embedded_searcher);
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, sr_lua_open_core);
+  lua_setfield(L, -2, "streamrun.core");
+  lua_pop(L, 2);
+}
+
+static void set_job_path(lua_State *L, const char *job_dir) {
+  if (!job_dir) return;
+  lua_getglobal(L, "package");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", job_dir, job_dir);
+  lua_getfield(L, -2, "path");
+  lua_concat(L, 2);
+  lua_setfield(L, -2, "path");
+  lua_pop(L, 1);
+}
+
+lua_State *sr_lua_new(sr_lua_mem *mem, const char *job_dir) {
+  lua_State *L = lua_newstate(counting_alloc, mem);
+  if (!L) return NULL;
+  lua_atpanic(L, panic);
+  luaL_openlibs(L);
+  add_searcher(L);
+  set_job_path(L, job_dir);
+  return L;
+}
+
+void sr_lua_close(lua_State *L) {
+  if (L) lua_close(L);
+}
+
+/* The message handler: keep the message (it holds the user's file:line) and add a traceback.
+** Structured errors (tables with a message field, from streamrun.exec) keep their text. */
+static int msghandler(lua_State *L) {
+  if (lua_istable(L, 1)) {
+    lua_getfield(L, 1, "message");
+    if (lua_isstring(L, -1)) return 1;
+    lua_pop(L, 1);
+  }
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  lua_getglobal(L, "debug");
+  lua_getfield(L, -1, "traceback");
+  lua_pushstring(L, msg);
+  lua_pushinteger(L, 2);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+int sr_lua_pcall(lua_State *L, int nargs, int nresults) {
+  int base = lua_gettop(L) - nargs;
+  lua_pushcfunction(L, msghandler);
+  lua_insert(L, base);
+  int status = lua_pcall(L, nargs, nresults, base);
+  lua_remove(L, base);
+  return status;
+}

@@ -1,0 +1,38 @@
+/*
+** lua_host: the lua_States the runtime creates, and the one way C calls into Lua.
+**
+** Each job gets its own lua_State with an allocator that counts its bytes (so memory is known
+** per job and a cap can be enforced), the streamrun module compiled into the binary, and the
+** `streamrun.core` module of C functions. sr_lua_pcall is a protected call whose message
+** handler keeps the user's file:line and appends a traceback (lua.c's msghandler).
+*/
+#ifndef SR_LUA_HOST_H
+#define SR_LUA_HOST_H
+#include <lua.h>
+#include <stddef.h>
+
+typedef struct sr_lua_mem {
+  size_t used;   /* bytes currently allocated by the state */
+  size_t peak;
+  size_t limit;  /* 0: none; allocations past it fail (Lua raises "not enough memory") */
+} sr_lua_mem;
+
+/* A new state with the standard libraries, package searchers for the embedded modules and
+** for job_dir (a job's own modules), and the global `arg` left for the caller. mem must
+** outlive the state. Returns NULL when out of memory. */
+lua_State *sr_lua_new(sr_lua_mem *mem, const char *job_dir);
+void sr_lua_close(lua_State *L); /* accepts NULL */
+
+/* lua_pcall with the traceback handler. On error the message (with traceback) is left on the
+** stack as a string. Returns the lua_pcall status. [-(nargs+1), +(nresults|1), -] */
+int sr_lua_pcall(lua_State *L, int nargs, int nresults);
+
+/* Registers a C function table merged into `streamrun.core` (called by modules that provide
+** bindings before any job runs). Not thread-safe; call at start-up. */
+typedef int (*sr_lua_lib_fn)(lua_State *L); /* pushes a table of functions */
+void sr_lua_add_core_lib(sr_lua_lib_fn open);
+/* The `streamrun.core` opener: pushes one table with every registered library's functions.
+** [-0, +1, m] */
+int sr_lua_open_core(lua_State *L);
+
+#endif

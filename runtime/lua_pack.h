@@ -1,0 +1,57 @@
+/*
+** sr_lua_pack: a compact, deterministic binary form of Lua values, used for state keys and
+** values, and the Lua bindings of the state store (sr_open_state_lib).
+**
+** Packable: nil, booleans, numbers, int64_t/uint64_t cdata, strings, and tables of these
+** (nested, array and hash parts). Equal values pack to identical bytes: a table's hash part is
+** written in the order of its keys' packed bytes, and its array part is t[1..n] for the first
+** n non-nil items, so packed bytes serve as hash keys for composite group keys. Integers are
+** normalised: a number that is an integer within +-2^53, and any int64_t cdata (or uint64_t
+** cdata up to 2^63-1), pack as the same varint, and unpack as a number within +-2^53 and as an
+** int64_t cdata beyond. Other numbers (fractions, and doubles beyond 2^53, which are not exact
+** integers) pack as 8-byte doubles and unpack as numbers. uint64_t cdata above 2^63-1 unpack as
+** uint64_t cdata.
+**
+** Format (one tag byte, then): 0 nil | 1 false | 2 true | 3 zigzag varint integer |
+** 4 varint uint64 above 2^63-1 | 5 IEEE double, 8 bytes little-endian (one NaN) |
+** 6 varint length, bytes: a string | 7 varint narr, varint nhash, narr values, nhash key/value
+** pairs sorted by the key's packed bytes: a table.
+**
+** Refused, with the path of the value: functions, userdata, threads, other cdata, tables
+** containing themselves, and nesting deeper than SR_LUA_PACK_MAX_DEPTH.
+*/
+#ifndef SR_LUA_PACK_H
+#define SR_LUA_PACK_H
+#include <stddef.h>
+#include <lua.h>
+#include "buf.h"
+
+#define SR_LUA_PACK_MAX_DEPTH 100
+
+/* Appends the packed form of the value at idx to out (owned by the caller). Runs protected:
+** never raises. Returns 0, or -1 with out as it was and a message in errbuf such as
+** "state value .a.b: a function cannot be stored" (or "out of memory"). Stack unchanged. */
+int sr_lua_pack(lua_State *L, int idx, sr_buf *out, char *errbuf, size_t errlen);
+/* The same, with `what` instead of "state value" to start messages ("group key", ...). */
+int sr_lua_pack_as(lua_State *L, int idx, const char *what, sr_buf *out, char *errbuf,
+                   size_t errlen);
+
+/* [-0, +1 on success, m] Pushes the value packed in p[0..n). Returns 0, or -1 (nothing pushed)
+** when the bytes are not exactly one packed value. Raises only when Lua runs out of memory. */
+int sr_lua_unpack(lua_State *L, const void *p, size_t n);
+
+/* [-0, +1, m] Pushes a table of functions Lua code calls once per batch on a state store
+** handle (a light userdata sr_state_store * the engine passes):
+**   pack(v) -> s                      unpack(s) -> v
+**   get_many(store, keys [, n]) -> values, n     (values[i] nil when keys[i] is absent)
+**   put_many(store, keys, values [, n]) -> nil   (values[i] nil removes keys[i])
+**   remove_many(store, keys [, n]) -> removed count
+**   scan(store) -> keys, values, n    (every entry)
+**   stats(store) -> {version=, num_rows_total=, num_rows_updated=, num_rows_removed=,
+**                    memory_used_bytes=, commit_time_ms=}
+** n defaults to #keys. These raise a Lua error for an unpackable key/value (naming its path),
+** a bad handle, stored bytes that are not a packed value, or a store failure (out of memory).
+** Returns 1. */
+int sr_open_state_lib(lua_State *L);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+** progress: one StreamingQueryProgress record per batch, with Spark's field names, appended as a
+** JSON line to <checkpointLocation>/progress/progress.jsonl (and to --progress FILE), plus a
+** one-line summary on stderr when it is a terminal.
+*/
+#ifndef SR_PROGRESS_H
+#define SR_PROGRESS_H
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct sr_progress {
+  char *dir;
+  char *name;
+  char id[40];
+  char run_id[40];
+  FILE *file;           /* progress/progress.jsonl, opened on the first record */
+  int tty;              /* stderr is a terminal: print the one-line summary */
+  int64_t last_trigger_wall_ms;
+} sr_progress;
+
+typedef struct sr_progress_batch {
+  int64_t batch_id, timestamp_ms;
+  int64_t num_input_rows, num_output_rows, num_bad_records;
+  int64_t latest_offset_ms, wal_commit_ms, add_batch_ms, commit_ms, trigger_ms;
+  int has_event_time;
+  double et_min, et_max, et_avg;
+  int64_t watermark_ms;          /* INT64_MIN: none */
+  json_t *sources;               /* borrowed: array of source records */
+  json_t *sink;                  /* borrowed */
+  json_t *state_operators;       /* borrowed: array */
+  json_t *extra;                 /* borrowed, may be NULL: merged into the record */
+} sr_progress_batch;
+
+/* Fills p (a new run id). Creates nothing until the first record. */
+void sr_progress_init(sr_progress *p, const char *dir, const char *name, const char *query_id);
+/* Builds the record, appends it to the progress file and to also (may be NULL), prints the
+** summary. I/O errors are reported once on stderr: progress is for people, not recovery. */
+void sr_progress_emit(sr_progress *p, const sr_progress_batch *b, FILE *also);
+void sr_progress_free(sr_progress *p);
+
+#endif

@@ -1,0 +1,623 @@
+/*
+** query: one streaming query and its micro-batches. See query.h.
+**
+** The life of batch N (the order is what makes a crash at any instant safe; ckpt.c states the
+** invariants it relies on):
+**   1. plan    each source plans its end offsets after the previous batch's (a replay instead
+**              reads them back from offsets/N);
+**   2. log     offsets/N is written, with the watermark and the batch's processing time;
+**   3. run     in ONE protected call into Lua: every source reads its range straight into a Lua
+**              array, the query's compiled batch function runs over them, and the sink writes
+**              the result as batch N (a sink skips a batch it already committed);
+**   4. commit  bad records, state stores (version N+1), the sink's commit of batch N, then
+**              commits/N with the next watermark; then the sources release what the batch
+**              held (cleanSource), and a progress record is written.
+** A failure before commits/N leaves batch N to be re-run from offsets/N on the next start.
+*/
+#include "query.h"
+
+#include <inttypes.h>
+#include <lauxlib.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bad_records.h"
+#include "ckpt.h"
+#include "fsutil.h"
+#include "lua_host.h"
+#include "lua_libs.h"
+#include "progress.h"
+
+struct sr_query {
+  sr_query_spec *spec;
+  sr_ckpt *ckpt;
+  char *tmp_ckpt;           /* a temporary checkpoint directory we remove at close */
+  sr_source *sources;
+  int nopen_sources;
+  sr_sink sink;
+  int sink_open;
+  char **source_state_dirs;
+  char *sink_state_dir;
+  sr_bad_records *bad;
+  char run_id[40];
+
+  int64_t next_batch;       /* the batch the next step runs */
+  json_t *prev_ends;        /* end offsets of batch next_batch-1 (array per source), or NULL */
+  json_t *logged_ends;      /* at open: the end offsets of the newest batch in offsets/ */
+  int replay;               /* 1: next_batch is logged in offsets/ but not committed */
+  int64_t watermark_ms;     /* the watermark the next batch runs with; INT64_MIN: none */
+  int64_t *wm_max_event;    /* per with_watermark: max event time seen; INT64_MIN: none */
+  int drained;              /* availableNow/once: the sources have nothing more to plan */
+  int ran_once;
+
+  sr_progress progress;
+  FILE *progress_file;
+};
+
+int64_t sr_now_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t sr_now_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sr_query_spec_free(sr_query_spec *s) {
+  if (!s) return;
+  free(s->name);
+  free(s->where);
+  free(s->checkpoint);
+  free(s->output_mode);
+  for (int i = 0; i < s->nsources; i++) {
+    sr_options_free(s->sources[i].options);
+    sr_schema_free(s->sources[i].schema);
+    free(s->sources[i].where);
+  }
+  free(s->sources);
+  sr_options_free(s->sink_options);
+  sr_schema_free(s->output_schema);
+  for (int i = 0; i < s->nstateful; i++) free(s->stateful_sigs[i]);
+  free(s->stateful_sigs);
+  free(s->watermark_delay_ms);
+  free(s->plan_json);
+  free(s);
+}
+
+const sr_query_spec *sr_query_spec_of(const sr_query *q) { return q->spec; }
+int64_t sr_query_next_batch(const sr_query *q) { return q->next_batch; }
+
+/* --- opening ------------------------------------------------------------------------- */
+
+/* Sinks whose output is not durable may run without a checkpointLocation (as in Spark). */
+static int sink_allows_temp_checkpoint(const sr_sink_ops *ops) {
+  return strcmp(ops->name, "console") == 0 || strcmp(ops->name, "memory") == 0 ||
+         strcmp(ops->name, "noop") == 0 || strcmp(ops->name, "foreach_batch") == 0;
+}
+
+static sr_status open_checkpoint(sr_query *q, sr_error **err) {
+  sr_query_spec *s = q->spec;
+  const char *dir = s->checkpoint;
+  char tmp[256];
+  if (!dir) {
+    if (!sink_allows_temp_checkpoint(s->sink_ops))
+      return sr_error_set(err, SR_ERROR,
+                          "%s: checkpointLocation is required for the %s sink: its exactly-once "
+                          "guarantee is kept in the checkpoint", s->where, s->sink_ops->name);
+    const char *base = getenv("TMPDIR");
+    snprintf(tmp, sizeof tmp, "%s/streamrun-%ld-%s", base ? base : "/tmp", (long)getpid(), s->name);
+    q->tmp_ckpt = strdup(tmp);
+    dir = tmp;
+  }
+  q->ckpt = sr_ckpt_open(dir, err);
+  if (!q->ckpt) {
+    if (*err) sr_error_prefix(*err, "%s", s->where);
+    return SR_ERROR;
+  }
+  return SR_OK;
+}
+
+/* A checkpoint written by another plan (another source, another stateful operator) cannot be
+** carried: refuse at start, saying what changed. */
+static sr_status check_plan(sr_query *q, sr_error **err) {
+  json_t *stored = NULL;
+  if (sr_ckpt_read_doc(q->ckpt, "plan", &stored, err) != SR_OK) return SR_ERROR;
+  json_error_t jerr;
+  json_t *now = json_loads(q->spec->plan_json, 0, &jerr);
+  if (!now) {
+    json_decref(stored);
+    return sr_error_set(err, SR_ERROR, "internal: bad plan description: %s", jerr.text);
+  }
+  sr_status st = SR_OK;
+  if (!stored) {
+    st = sr_ckpt_write_doc(q->ckpt, "plan", now, err);
+  } else {
+    const char *keys[] = {"sources", "stateful"};
+    for (int k = 0; k < 2 && st == SR_OK; k++) {
+      json_t *a = json_object_get(stored, keys[k]), *b = json_object_get(now, keys[k]);
+      if (!json_equal(a, b)) {
+        char *ta = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *tb = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
+        st = sr_error_set(err, SR_ERROR,
+                          "%s: the checkpoint %s was written by a query with other %s (%s); this "
+                          "query has %s. The checkpoint cannot carry that change: give the query a "
+                          "new checkpointLocation",
+                          q->spec->where, sr_ckpt_dir(q->ckpt), keys[k], ta ? ta : "?", tb ? tb : "?");
+        free(ta);
+        free(tb);
+      }
+    }
+  }
+  json_decref(now);
+  json_decref(stored);
+  return st;
+}
+
+static char *subdir(sr_query *q, const char *fmt, int i, sr_error **err) {
+  char rel[64], path[4200];
+  snprintf(rel, sizeof rel, fmt, i);
+  sr_ckpt_path(q->ckpt, rel, path, sizeof path);
+  if (sr_fs_mkdirs(path, err) != SR_OK) return NULL;
+  return strdup(path);
+}
+
+static void fill_config(sr_query *q, sr_connector_config *cfg, const sr_options *options,
+                        const sr_schema *schema, const char *state_dir, const char *job_dir) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->options = options;
+  cfg->schema = schema;
+  cfg->checkpoint_dir = sr_ckpt_dir(q->ckpt);
+  cfg->state_dir = state_dir;
+  cfg->query_id = sr_ckpt_query_id(q->ckpt);
+  cfg->query_name = q->spec->name;
+  cfg->output_mode = q->spec->output_mode;
+  cfg->bad = q->bad;
+  cfg->job_dir = job_dir;
+}
+
+/* Decides where to resume from the offset and commit logs (ckpt.c invariant I3). */
+static sr_status find_resume_point(sr_query *q, sr_error **err) {
+  int64_t last_off = sr_ckpt_latest_offsets(q->ckpt);
+  int64_t last_commit = sr_ckpt_latest_commit(q->ckpt);
+  q->watermark_ms = INT64_MIN;
+  if (last_off < 0) {
+    q->next_batch = 0;
+    return SR_OK;
+  }
+  if (last_commit != last_off && last_commit != last_off - 1)
+    return sr_error_set(err, SR_ERROR,
+                        "checkpoint %s is inconsistent: offsets end at batch %" PRId64
+                        " but commits at %" PRId64 " (files were removed by hand?)",
+                        sr_ckpt_dir(q->ckpt), last_off, last_commit);
+  sr_batch_meta meta;
+  if (last_commit == last_off) {
+    /* everything logged was committed: continue after it */
+    if (sr_ckpt_read_offsets(q->ckpt, last_off, &meta, &q->prev_ends, err) != SR_OK) return SR_ERROR;
+    if (sr_ckpt_read_commit(q->ckpt, last_commit, &q->watermark_ms, err) != SR_OK) return SR_ERROR;
+    q->logged_ends = json_incref(q->prev_ends);
+    q->next_batch = last_off + 1;
+  } else {
+    /* batch last_off was logged and not committed: re-run it with exactly its offsets */
+    q->next_batch = last_off;
+    q->replay = 1;
+    if (last_off > 0 &&
+        sr_ckpt_read_offsets(q->ckpt, last_off - 1, &meta, &q->prev_ends, err) != SR_OK)
+      return SR_ERROR;
+    if (sr_ckpt_read_offsets(q->ckpt, last_off, &meta, &q->logged_ends, err) != SR_OK) return SR_ERROR;
+    q->watermark_ms = meta.watermark_ms;
+  }
+  return SR_OK;
+}
+
+sr_query *sr_query_open(sr_query_spec *spec, const char *job_dir, FILE *progress_file, sr_error **err) {
+  sr_query *q = calloc(1, sizeof *q);
+  if (!q) {
+    sr_query_spec_free(spec);
+    sr_error_set(err, SR_ERROR, "out of memory");
+    return NULL;
+  }
+  q->spec = spec;
+  q->progress_file = progress_file;
+  if (open_checkpoint(q, err) != SR_OK) goto fail;
+  if (check_plan(q, err) != SR_OK) goto fail;
+  {
+    char bad_dir[4200];
+    const char *opt_bad = NULL;
+    for (int i = 0; i < spec->nsources && !opt_bad; i++)
+      opt_bad = sr_opt_str(spec->sources[i].options, NULL, "badRecordsPath", NULL);
+    if (opt_bad) snprintf(bad_dir, sizeof bad_dir, "%s", opt_bad);
+    else sr_ckpt_path(q->ckpt, "bad_records", bad_dir, sizeof bad_dir);
+    q->bad = sr_bad_records_new(bad_dir);
+  }
+  q->wm_max_event = calloc((size_t)(spec->nwatermarks ? spec->nwatermarks : 1), sizeof(int64_t));
+  q->sources = calloc((size_t)(spec->nsources ? spec->nsources : 1), sizeof(sr_source));
+  q->source_state_dirs = calloc((size_t)(spec->nsources ? spec->nsources : 1), sizeof(char *));
+  if (!q->bad || !q->wm_max_event || !q->sources || !q->source_state_dirs) {
+    sr_error_set(err, SR_ERROR, "out of memory");
+    goto fail;
+  }
+  for (int i = 0; i < spec->nwatermarks; i++) q->wm_max_event[i] = INT64_MIN;
+  if (find_resume_point(q, err) != SR_OK) goto fail;
+  for (int i = 0; i < spec->nsources; i++) {
+    sr_query_source_spec *ss = &spec->sources[i];
+    sr_source *src = &q->sources[i];
+    if (!(q->source_state_dirs[i] = subdir(q, "sources/%d", i, err))) goto fail;
+    src->ops = ss->ops;
+    src->available_now = spec->trigger == SR_TRIGGER_AVAILABLE_NOW || spec->trigger == SR_TRIGGER_ONCE;
+    fill_config(q, &src->cfg, ss->options, ss->schema, q->source_state_dirs[i], job_dir);
+    src->ignore_limits = spec->trigger == SR_TRIGGER_ONCE;
+    src->cfg.resume_end = q->logged_ends ? json_array_get(q->logged_ends, (size_t)i) : NULL;
+    if (json_is_null(src->cfg.resume_end)) src->cfg.resume_end = NULL;
+    q->nopen_sources = i + 1;
+    if (ss->ops->open(src, &src->cfg, err) != SR_OK) {
+      if (*err) sr_error_prefix(*err, "%s: %s source", ss->where, ss->ops->name);
+      goto fail;
+    }
+  }
+  if (!(q->sink_state_dir = subdir(q, "sink", 0, err))) goto fail;
+  q->sink.ops = spec->sink_ops;
+  fill_config(q, &q->sink.cfg, spec->sink_options, spec->output_schema, q->sink_state_dir, job_dir);
+  if (spec->sink_ops->open(&q->sink, &q->sink.cfg, err) != SR_OK) {
+    if (*err) sr_error_prefix(*err, "%s: %s sink", spec->where, spec->sink_ops->name);
+    goto fail;
+  }
+  q->sink_open = 1;
+  {
+    char pdir[4200];
+    sr_ckpt_path(q->ckpt, "progress", pdir, sizeof pdir);
+    sr_progress_init(&q->progress, pdir, spec->name, sr_ckpt_query_id(q->ckpt));
+    snprintf(q->run_id, sizeof q->run_id, "%s", q->progress.run_id);
+  }
+  return q;
+fail:
+  sr_query_close(q);
+  return NULL;
+}
+
+void sr_query_close(sr_query *q) {
+  if (!q) return;
+  if (q->sink_open && q->sink.ops->close) q->sink.ops->close(&q->sink);
+  for (int i = 0; i < q->nopen_sources; i++)
+    if (q->sources[i].ops->close) q->sources[i].ops->close(&q->sources[i]);
+  for (int i = 0; q->source_state_dirs && q->spec && i < q->spec->nsources; i++)
+    free(q->source_state_dirs[i]);
+  free(q->source_state_dirs);
+  free(q->sink_state_dir);
+  free(q->sources);
+  free(q->wm_max_event);
+  json_decref(q->prev_ends);
+  json_decref(q->logged_ends);
+  sr_bad_records_free(q->bad);
+  sr_progress_free(&q->progress);
+  sr_ckpt_close(q->ckpt);
+  if (q->tmp_ckpt) sr_fs_remove_tree(q->tmp_ckpt, NULL);
+  free(q->tmp_ckpt);
+  sr_query_spec_free(q->spec);
+  free(q);
+}
+
+/* Crash tests (tests/e2e/crash.sh) set SR_CRASH_AT=point:batch to be killed with SIGKILL at
+** one step of one batch, as SQLite's crash tests stop at each sync point. */
+static void crash_point(const char *point, int64_t batch_id) {
+  static const char *spec;
+  static int read;
+  if (!read) { spec = getenv("SR_CRASH_AT"); read = 1; }
+  if (!spec) return;
+  char want[96];
+  snprintf(want, sizeof want, "%s:%" PRId64, point, batch_id);
+  if (strcmp(spec, want) == 0) raise(SIGKILL);
+}
+
+/* --- one batch ------------------------------------------------------------------------ */
+
+/* What a batch knows while it runs; passed through the protected call. */
+typedef struct batch {
+  sr_query *q;
+  sr_job_lua *jl;
+  int64_t id;
+  json_t *ends;             /* this batch's end offsets, per source */
+  sr_batch_meta meta;
+  int64_t rows_in_per_source[16];
+  int64_t rows_in, rows_out;
+  sr_status status;         /* of a connector call that failed inside the Lua call */
+  sr_error *err;
+  /* event-time statistics the batch function reported, per watermark operator */
+  double et_min, et_max, et_sum, et_count;
+} batch;
+
+static const json_t *start_of(sr_query *q, int i) {
+  return q->prev_ends ? json_array_get(q->prev_ends, (size_t)i) : NULL;
+}
+
+static int is_null(const json_t *v) { return v == NULL || json_is_null(v); }
+
+/* Reads the sources, runs the batch function, writes the sink: all inside one lua_pcall.
+** [-1 (the batch userdata), +0, e] */
+static int batch_in_lua(lua_State *L) {
+  batch *b = lua_touserdata(L, 1);
+  sr_query *q = b->q;
+  sr_query_spec *s = q->spec;
+  /* the compiled query descriptor */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->jl->descs_ref);
+  lua_rawgeti(L, -1, s->index);
+  int desc = lua_gettop(L);
+  lua_getfield(L, desc, "run");
+  int run = lua_gettop(L);
+  /* inputs[i] = {rows = {...}, n = count} */
+  lua_createtable(L, s->nsources, 0);
+  int inputs = lua_gettop(L);
+  for (int i = 0; i < s->nsources; i++) {
+    lua_createtable(L, 0, 2);
+    lua_newtable(L);
+    int rows = lua_gettop(L);
+    int n = 0;
+    const json_t *start = start_of(q, i), *end = json_array_get(b->ends, (size_t)i);
+    if (!is_null(end) && !json_equal((json_t *)start, (json_t *)end)) {
+      sr_source *src = &q->sources[i];
+      b->status = src->ops->read(src, is_null(start) ? NULL : start, end, L, rows, &n, &b->err);
+      if (b->status != SR_OK) {
+        if (b->err) sr_error_prefix(b->err, "%s: %s source", s->sources[i].where, src->ops->name);
+        return 0;
+      }
+    }
+    if (i < 16) b->rows_in_per_source[i] = n;
+    b->rows_in += n;
+    lua_setfield(L, -2, "rows");
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, "n");
+    lua_rawseti(L, inputs, i + 1);
+  }
+  /* ctx */
+  lua_createtable(L, 0, 6);
+  int ctx = lua_gettop(L);
+  lua_pushnumber(L, (lua_Number)b->id);
+  lua_setfield(L, ctx, "batch_id");
+  if (b->meta.watermark_ms != INT64_MIN) {
+    lua_pushnumber(L, (lua_Number)b->meta.watermark_ms);
+    lua_setfield(L, ctx, "watermark_ms");
+  }
+  lua_pushnumber(L, (lua_Number)b->meta.batch_ts_ms);
+  lua_setfield(L, ctx, "batch_ts_ms");
+  lua_pushvalue(L, run);
+  lua_pushvalue(L, inputs);
+  lua_pushvalue(L, ctx);
+  lua_call(L, 2, 2);
+  int nout = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  int out = lua_gettop(L);
+  b->rows_out = nout;
+  /* event time statistics, folded over the watermark operators for progress */
+  lua_getfield(L, ctx, "event_time");
+  for (int w = 0; w < s->nwatermarks && lua_istable(L, -1); w++) {
+    lua_rawgeti(L, -1, w + 1);
+    lua_getfield(L, -1, "count");
+    double count = lua_tonumber(L, -1);
+    lua_getfield(L, -2, "max");
+    double mx = lua_tonumber(L, -1);
+    lua_getfield(L, -3, "min");
+    double mn = lua_tonumber(L, -1);
+    lua_getfield(L, -4, "sum");
+    double sum = lua_tonumber(L, -1);
+    lua_pop(L, 5);
+    if (count > 0) {
+      if ((int64_t)mx > q->wm_max_event[w]) q->wm_max_event[w] = (int64_t)mx;
+      if (b->et_count == 0 || mn < b->et_min) b->et_min = mn;
+      if (b->et_count == 0 || mx > b->et_max) b->et_max = mx;
+      b->et_sum += sum;
+      b->et_count += count;
+    }
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, desc, "sink");
+  lua_getfield(L, -1, "spec");
+  int spec = lua_gettop(L);
+  b->status = q->sink.ops->write(&q->sink, b->id, L, out, nout, spec, &b->err);
+  if (b->status != SR_OK && b->err)
+    sr_error_prefix(b->err, "%s: %s sink, batch %" PRId64, s->where, q->sink.ops->name, b->id);
+  return 0;
+}
+
+/* Plans batch next_batch from every source. Sets b->ends; *has_data = 0 when none has new data. */
+static sr_status plan_batch(sr_query *q, batch *b, int *has_data, sr_error **err) {
+  sr_query_spec *s = q->spec;
+  b->ends = json_array();
+  *has_data = 0;
+  for (int i = 0; i < s->nsources; i++) {
+    sr_source *src = &q->sources[i];
+    const json_t *start = start_of(q, i);
+    json_t *end = NULL;
+    sr_status st = src->ops->plan(src, is_null(start) ? NULL : start, &end, err);
+    if (st != SR_OK) {
+      if (*err) sr_error_prefix(*err, "%s: %s source", s->sources[i].where, src->ops->name);
+      return st;
+    }
+    if (end && !json_equal(end, (json_t *)start)) {
+      *has_data = 1;
+      json_array_append_new(b->ends, end);
+    } else {
+      json_decref(end);
+      json_array_append_new(b->ends, start ? json_deep_copy(start) : json_null());
+    }
+  }
+  return SR_OK;
+}
+
+/* The watermark after this batch: per operator max event time minus its delay, the minimum
+** over the operators that have seen data (Spark's default policy), never moving back. */
+static int64_t next_watermark(sr_query *q) {
+  int64_t wm = INT64_MIN;
+  int any = 0;
+  for (int i = 0; i < q->spec->nwatermarks; i++) {
+    if (q->wm_max_event[i] == INT64_MIN) continue;
+    int64_t w = q->wm_max_event[i] - q->spec->watermark_delay_ms[i];
+    if (!any || w < wm) wm = w;
+    any = 1;
+  }
+  if (!any) return q->watermark_ms;
+  return wm > q->watermark_ms ? wm : q->watermark_ms;
+}
+
+static void record_progress(sr_query *q, batch *b, int64_t t_start, int64_t t_planned,
+                            int64_t t_logged, int64_t t_ran, int64_t t_end) {
+  sr_progress_batch pb;
+  memset(&pb, 0, sizeof pb);
+  pb.batch_id = b->id;
+  pb.timestamp_ms = b->meta.batch_ts_ms;
+  pb.num_input_rows = b->rows_in;
+  pb.num_output_rows = b->rows_out;
+  pb.num_bad_records = sr_bad_records_count(q->bad);
+  pb.latest_offset_ms = t_planned - t_start;
+  pb.wal_commit_ms = t_logged - t_planned;
+  pb.add_batch_ms = t_ran - t_logged;
+  pb.commit_ms = t_end - t_ran;
+  pb.trigger_ms = t_end - t_start;
+  pb.has_event_time = b->et_count > 0;
+  pb.et_min = b->et_min;
+  pb.et_max = b->et_max;
+  pb.et_avg = b->et_count > 0 ? b->et_sum / b->et_count : 0;
+  pb.watermark_ms = b->meta.watermark_ms;
+  json_t *sources = json_array();
+  for (int i = 0; i < q->spec->nsources; i++) {
+    json_t *o = json_object();
+    json_object_set_new(o, "description", json_string(q->sources[i].ops->name));
+    const json_t *start = start_of(q, i);
+    json_object_set_new(o, "startOffset", start ? json_deep_copy(start) : json_null());
+    json_object_set_new(o, "endOffset", json_deep_copy(json_array_get(b->ends, (size_t)i)));
+    json_object_set_new(o, "numInputRows", json_integer(i < 16 ? b->rows_in_per_source[i] : 0));
+    if (q->sources[i].ops->describe) q->sources[i].ops->describe(&q->sources[i], o);
+    json_array_append_new(sources, o);
+  }
+  json_t *sink = json_object();
+  json_object_set_new(sink, "description", json_string(q->sink.ops->name));
+  json_object_set_new(sink, "numOutputRows", json_integer(b->rows_out));
+  if (q->sink.ops->describe) q->sink.ops->describe(&q->sink, sink);
+  pb.sources = sources;
+  pb.sink = sink;
+  pb.state_operators = json_array();
+  sr_progress_emit(&q->progress, &pb, q->progress_file);
+  json_decref(sources);
+  json_decref(sink);
+  json_decref(pb.state_operators);
+}
+
+static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
+  if (sr_bad_records_flush(q->bad, err) != SR_OK) return SR_ERROR;
+  sr_status st = q->sink.ops->commit(&q->sink, b->id, err);
+  if (st != SR_OK) {
+    if (*err) sr_error_prefix(*err, "%s: %s sink commit, batch %" PRId64, q->spec->where,
+                              q->sink.ops->name, b->id);
+    return st;
+  }
+  crash_point("after_sink_commit", b->id);
+  int64_t wm = next_watermark(q);
+  if (sr_ckpt_write_commit(q->ckpt, b->id, wm, err) != SR_OK) return SR_ERROR;
+  crash_point("after_commit_log", b->id);
+  q->watermark_ms = wm;
+  for (int i = 0; i < q->spec->nsources; i++) {
+    sr_source *src = &q->sources[i];
+    const json_t *end = json_array_get(b->ends, (size_t)i);
+    if (src->ops->commit && !is_null(end) && src->ops->commit(src, end, err) != SR_OK) {
+      /* the batch is committed: a failed cleanup is reported, not undone */
+      return SR_ERROR;
+    }
+  }
+  if (b->id >= 100) sr_ckpt_prune(q->ckpt, b->id - 100);
+  return SR_OK;
+}
+
+/* Does an idle query still owe a batch? When the watermark would move past state waiting to be
+** emitted or evicted, a batch runs without new data (Spark's no-data batch). */
+static int needs_no_data_batch(sr_query *q) {
+  return q->spec->nstateful > 0 && next_watermark(q) > q->watermark_ms;
+}
+
+static int all_drained(sr_query *q) {
+  for (int i = 0; i < q->spec->nsources; i++) {
+    sr_source *src = &q->sources[i];
+    if (!src->ops->drained) continue;
+    if (!src->ops->drained(src, start_of(q, i))) return 0;
+  }
+  return 1;
+}
+
+sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **err) {
+  sr_query_spec *s = q->spec;
+  *step = SR_STEP_IDLE;
+  if (s->trigger == SR_TRIGGER_ONCE && q->ran_once && !q->replay) {
+    *step = SR_STEP_DONE;
+    return SR_OK;
+  }
+  batch b;
+  memset(&b, 0, sizeof b);
+  b.q = q;
+  b.jl = jl;
+  b.id = q->next_batch;
+  int64_t t_start = sr_now_mono_ms();
+  sr_status st = SR_OK;
+  if (q->replay) {
+    if (sr_ckpt_read_offsets(q->ckpt, b.id, &b.meta, &b.ends, err) != SR_OK) return SR_ERROR;
+  } else {
+    int has_data;
+    st = plan_batch(q, &b, &has_data, err);
+    if (st != SR_OK) goto done;
+    if (!has_data && !needs_no_data_batch(q)) {
+      json_decref(b.ends);
+      if (s->trigger == SR_TRIGGER_ONCE ||
+          (s->trigger == SR_TRIGGER_AVAILABLE_NOW && all_drained(q)))
+        *step = SR_STEP_DONE;
+      return SR_OK;
+    }
+    b.meta.watermark_ms = q->watermark_ms;
+    b.meta.batch_ts_ms = sr_now_wall_ms();
+  }
+  int64_t t_planned = sr_now_mono_ms();
+  if (!q->replay) {
+    if (sr_ckpt_write_offsets(q->ckpt, b.id, &b.meta, b.ends, err) != SR_OK) { st = SR_ERROR; goto done; }
+    q->replay = 1; /* from here on, a retry re-runs exactly these offsets */
+    crash_point("after_offsets", b.id);
+  }
+  int64_t t_logged = sr_now_mono_ms();
+  sr_bad_records_begin(q->bad, b.id);
+  lua_State *L = jl->L;
+  sr_lua_set_bad_records(L, q->bad);
+  lua_pushcfunction(L, batch_in_lua);
+  lua_pushlightuserdata(L, &b);
+  int rc = sr_lua_pcall(L, 1, 0);
+  if (rc != 0) {
+    const char *msg = lua_tostring(L, -1);
+    st = sr_error_set(err, SR_ERROR, "%s: batch %" PRId64 " failed: %s", s->where, b.id,
+                      msg ? msg : "(no message)");
+    lua_pop(L, 1);
+    sr_error_free(b.err);
+    goto done;
+  }
+  if (b.status != SR_OK) {
+    st = b.status;
+    sr_error_free(*err);
+    *err = b.err;
+    goto done;
+  }
+  crash_point("after_sink_write", b.id);
+  int64_t t_ran = sr_now_mono_ms();
+  st = commit_batch(q, &b, err);
+  if (st != SR_OK) goto done;
+  record_progress(q, &b, t_start, t_planned, t_logged, t_ran, sr_now_mono_ms());
+  json_decref(q->prev_ends);
+  q->prev_ends = b.ends;
+  b.ends = NULL;
+  q->replay = 0;
+  q->ran_once = 1;
+  q->next_batch++;
+  *step = SR_STEP_RAN;
+  lua_gc(L, LUA_GCSTEP, 0); /* collect between batches, not in the middle of one */
+done:
+  json_decref(b.ends);
+  return st;
+}

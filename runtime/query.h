@@ -1,0 +1,82 @@
+/*
+** query: one running streaming query — its checkpoint, sources, sink, state stores and
+** watermark — and the life of one micro-batch (query.c explains the order of its steps).
+**
+** A query's Lua side (the batch function compiled by streamrun.exec) lives in the job's
+** lua_State, which the job may replace between batches (hot reload); the query itself keeps
+** everything that must survive in C and finds its Lua function through sr_job_lua.
+*/
+#ifndef SR_QUERY_H
+#define SR_QUERY_H
+#include <lua.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "connector.h"
+#include "sr_error.h"
+
+typedef enum { SR_TRIGGER_PROCESSING_TIME, SR_TRIGGER_ONCE, SR_TRIGGER_AVAILABLE_NOW,
+               SR_TRIGGER_CONTINUOUS } sr_trigger_kind;
+
+/* Where the query finds its Lua batch function: descriptor list in the registry, and its index. */
+typedef struct sr_job_lua {
+  lua_State *L;
+  int descs_ref;   /* registry ref to the list exec.queries() returned */
+} sr_job_lua;
+
+typedef struct sr_query_source_spec {
+  const sr_source_ops *ops;
+  sr_options *options;
+  sr_schema *schema;   /* NULL when the job gave none */
+  char *where;         /* job file:line of read_stream */
+} sr_query_source_spec;
+
+/* Everything a query is defined by, read from its Lua descriptor. Owned by the query. */
+typedef struct sr_query_spec {
+  char *name;               /* queryName, or "query-<index>" */
+  char *where;              /* job file:line of write_stream */
+  int index;                /* 1-based position in the job's descriptor list */
+  char *checkpoint;         /* NULL: a temporary one (console/memory/noop/foreach sinks only) */
+  char *output_mode;
+  sr_trigger_kind trigger;
+  int64_t trigger_ms;
+  int nsources;
+  sr_query_source_spec *sources;
+  const sr_sink_ops *sink_ops;
+  sr_options *sink_options;
+  sr_schema *output_schema; /* NULL when the plan does not know the columns */
+  int nstateful;
+  char **stateful_sigs;     /* what each stateful operator's state depends on */
+  int nwatermarks;
+  int64_t *watermark_delay_ms;
+  char *plan_json;          /* sources and stateful operators, for the compatibility check */
+} sr_query_spec;
+
+void sr_query_spec_free(sr_query_spec *s); /* accepts NULL */
+
+typedef struct sr_query sr_query;
+
+/* Result of one step of the query's trigger loop. */
+typedef enum { SR_STEP_RAN, SR_STEP_IDLE, SR_STEP_DONE } sr_step;
+
+/* Opens the checkpoint (taking its lock), checks the plan against it, opens sources, sink and
+** state, and decides where to resume. Takes ownership of spec. progress_file may be NULL.
+** Returns NULL with *err on failure (the spec is freed). */
+sr_query *sr_query_open(sr_query_spec *spec, const char *job_dir, FILE *progress_file, sr_error **err);
+
+/* Runs the next batch if there is work (new data, a replay, or a watermark that moved with state
+** waiting). Calls into Lua through jl. Returns SR_OK with *step set, SR_RETRY (transient: try
+** again after a backoff), or SR_ERROR (the query has failed; *err says why, with the job's
+** file and line). */
+sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **err);
+
+const sr_query_spec *sr_query_spec_of(const sr_query *q);
+int64_t sr_query_next_batch(const sr_query *q);
+/* Closes connectors, state and the checkpoint lock. Accepts NULL. */
+void sr_query_close(sr_query *q);
+
+/* Milliseconds of CLOCK_MONOTONIC / CLOCK_REALTIME. */
+int64_t sr_now_mono_ms(void);
+int64_t sr_now_wall_ms(void);
+
+#endif

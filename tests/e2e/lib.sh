@@ -1,0 +1,35 @@
+# Shared by the end-to-end tests (sourced). Each test runs in its own temp directory.
+set -euo pipefail
+SR_BIN=${SR_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/streamrun}
+SR_SOURCE_DIR=${SR_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SR_SHARED=${SR_SHARED:-$SR_SOURCE_DIR/../shared}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sr-e2e.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+npass=0
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { npass=$((npass + 1)); echo "ok - $*"; }
+# assert_eq WHAT EXPECTED ACTUAL
+assert_eq() { [[ "$2" == "$3" ]] || fail "$1: expected [$2], got [$3]"; }
+assert_contains() { [[ "$2" == *"$3"* ]] || fail "$1: [$3] not found in: $2"; }
+finish() { echo "$npass passed, 0 failed"; }
+
+# Runs streamrun with a time limit; sets $out, $err and $code.
+run_sr() {
+  set +e
+  out=$(timeout 60 "$SR_BIN" "$@" 2>"$WORK/.stderr")
+  code=$?
+  err=$(cat "$WORK/.stderr")
+  set -e
+}
+
+# Writes a file into a directory the way producers should: whole, then renamed in.
+drop_file() { # DIR NAME CONTENT
+  mkdir -p "$1"
+  printf '%s' "$3" >"$1/.$2.tmp"
+  mv "$1/.$2.tmp" "$1/$2"
+}
+
+# Every output row of a file sink, sorted.
+sink_rows() { cat "$1"/part-* 2>/dev/null | sort; }
