@@ -8,6 +8,7 @@
 #include "lua_codec.h"
 #include "lua_host.h"
 #include "lua_libs.h"
+#include "lua_pack.h"
 
 static const char BAD_KEY[] = "streamrun.bad_records";
 
@@ -97,4 +98,5 @@ void sr_register_core_libs(void) {
   sr_lua_add_core_lib(sr_open_codec_lib);
   sr_lua_add_core_lib(sr_open_engine_lib);
   sr_lua_add_core_lib(sr_open_memory_lib);
+  sr_lua_add_core_lib(sr_open_state_lib);
 }

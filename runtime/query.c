@@ -31,6 +31,8 @@
 #include "lua_host.h"
 #include "lua_libs.h"
 #include "progress.h"
+#include "state_store.h"
+#include "lua_pack.h"
 
 struct sr_query {
   sr_query_spec *spec;
@@ -54,6 +56,8 @@ struct sr_query {
   int drained;              /* availableNow/once: the sources have nothing more to plan */
   int ran_once;
 
+  sr_state_store **stores;   /* one per stateful operator: state/<i>/0, at version next_batch */
+
   sr_progress progress;
   FILE *progress_file;
 };
@@ -65,6 +69,18 @@ int64_t sr_now_mono_ms(void) {
 }
 
 int64_t sr_now_wall_ms(void) {
+  /* Tests of processing-time behaviour (timeouts) set the clock: SR_TEST_CLOCK names a file
+  ** holding the current time in ms, read at each call. */
+  const char *fake = getenv("SR_TEST_CLOCK");
+  if (fake) {
+    FILE *f = fopen(fake, "r");
+    long long ms = 0;
+    if (f) {
+      if (fscanf(f, "%lld", &ms) != 1) ms = 0;
+      fclose(f);
+      return ms;
+    }
+  }
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -216,6 +232,33 @@ static sr_status find_resume_point(sr_query *q, sr_error **err) {
   return SR_OK;
 }
 
+static void close_stores(sr_query *q) {
+  for (int i = 0; q->stores && i < q->spec->nstateful; i++) {
+    sr_state_close(q->stores[i]);
+    q->stores[i] = NULL;
+  }
+}
+
+/* Opens every stateful operator's store at exactly the version batch next_batch reads: the
+** state after batches 0..next_batch-1 (Spark's versioning). Also used to roll back: a batch
+** that failed after its stores committed re-runs against the version before it. */
+static sr_status open_stores(sr_query *q, sr_error **err) {
+  close_stores(q);
+  if (!q->stores) q->stores = calloc((size_t)(q->spec->nstateful + 1), sizeof *q->stores);
+  if (!q->stores) return sr_error_set(err, SR_ERROR, "out of memory");
+  for (int i = 0; i < q->spec->nstateful; i++) {
+    char *dir = subdir(q, "state/%d/0", i, err);
+    if (!dir) return SR_ERROR;
+    q->stores[i] = sr_state_open(dir, q->next_batch, NULL, err);
+    free(dir);
+    if (!q->stores[i]) {
+      if (*err) sr_error_prefix(*err, "state of operator %d (%s)", i, q->spec->stateful_sigs[i]);
+      return SR_ERROR;
+    }
+  }
+  return SR_OK;
+}
+
 sr_query *sr_query_open(sr_query_spec *spec, const char *job_dir, FILE *progress_file, sr_error **err) {
   sr_query *q = calloc(1, sizeof *q);
   if (!q) {
@@ -261,6 +304,7 @@ sr_query *sr_query_open(sr_query_spec *spec, const char *job_dir, FILE *progress
       goto fail;
     }
   }
+  if (open_stores(q, err) != SR_OK) goto fail;
   if (!(q->sink_state_dir = subdir(q, "sink", 0, err))) goto fail;
   q->sink.ops = spec->sink_ops;
   fill_config(q, &q->sink.cfg, spec->sink_options, spec->output_schema, q->sink_state_dir, job_dir);
@@ -284,6 +328,8 @@ fail:
 void sr_query_close(sr_query *q) {
   if (!q) return;
   if (q->sink_open && q->sink.ops->close) q->sink.ops->close(&q->sink);
+  if (q->stores) close_stores(q);
+  free(q->stores);
   for (int i = 0; i < q->nopen_sources; i++)
     if (q->sources[i].ops->close) q->sources[i].ops->close(&q->sources[i]);
   for (int i = 0; q->source_state_dirs && q->spec && i < q->spec->nsources; i++)
@@ -330,6 +376,7 @@ typedef struct batch {
   sr_error *err;
   /* event-time statistics the batch function reported, per watermark operator */
   double et_min, et_max, et_sum, et_count;
+  json_t *op_metrics;       /* per stateful operator: what it reported, then the store's stats */
 } batch;
 
 static const json_t *start_of(sr_query *q, int i) {
@@ -385,6 +432,18 @@ static int batch_in_lua(lua_State *L) {
   }
   lua_pushnumber(L, (lua_Number)b->meta.batch_ts_ms);
   lua_setfield(L, ctx, "batch_ts_ms");
+  lua_createtable(L, s->nstateful, 0);
+  for (int i = 0; i < s->nstateful; i++) {
+    lua_pushlightuserdata(L, q->stores[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, ctx, "stores");
+  lua_createtable(L, s->nstateful, 0);
+  for (int i = 0; i < s->nstateful; i++) {
+    lua_newtable(L);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, ctx, "state_metrics");
   lua_pushvalue(L, run);
   lua_pushvalue(L, inputs);
   lua_pushvalue(L, ctx);
@@ -413,6 +472,22 @@ static int batch_in_lua(lua_State *L) {
       b->et_sum += sum;
       b->et_count += count;
     }
+  }
+  lua_pop(L, 1);
+  /* what each stateful operator reported (numRowsDroppedByWatermark, ...) for progress */
+  lua_getfield(L, ctx, "state_metrics");
+  for (int i = 0; i < s->nstateful && lua_istable(L, -1) && b->op_metrics; i++) {
+    lua_rawgeti(L, -1, i + 1);
+    json_t *m = json_array_get(b->op_metrics, (size_t)i);
+    if (lua_istable(L, -1) && m) {
+      lua_pushnil(L);
+      while (lua_next(L, -2)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TNUMBER)
+          json_object_set_new(m, lua_tostring(L, -2), json_integer((json_int_t)lua_tonumber(L, -1)));
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
   }
   lua_pop(L, 1);
   lua_getfield(L, desc, "sink");
@@ -501,6 +576,13 @@ static void record_progress(sr_query *q, batch *b, int64_t t_start, int64_t t_pl
   pb.sources = sources;
   pb.sink = sink;
   pb.state_operators = json_array();
+  for (int i = 0; i < q->spec->nstateful; i++) {
+    json_t *o = json_object();
+    json_object_set_new(o, "operatorName", json_string(q->spec->stateful_sigs[i]));
+    json_object_set_new(o, "numRowsDroppedByWatermark", json_integer(0));
+    json_object_update(o, json_array_get(b->op_metrics, (size_t)i));
+    json_array_append_new(pb.state_operators, o);
+  }
   sr_progress_emit(&q->progress, &pb, q->progress_file);
   json_decref(sources);
   json_decref(sink);
@@ -509,6 +591,20 @@ static void record_progress(sr_query *q, batch *b, int64_t t_start, int64_t t_pl
 
 static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
   if (sr_bad_records_flush(q->bad, err) != SR_OK) return SR_ERROR;
+  for (int i = 0; i < q->spec->nstateful; i++) {
+    /* a commit resets the per-version counts: read them first, the totals after */
+    sr_state_stats before, after;
+    sr_state_get_stats(q->stores[i], &before);
+    if (sr_state_commit(q->stores[i], err) != SR_OK) return SR_ERROR;
+    sr_state_get_stats(q->stores[i], &after);
+    json_t *o = json_array_get(b->op_metrics, (size_t)i);
+    json_object_set_new(o, "numRowsTotal", json_integer(after.num_rows_total));
+    json_object_set_new(o, "numRowsUpdated", json_integer(before.num_rows_updated));
+    json_object_set_new(o, "numRowsRemoved", json_integer(before.num_rows_removed));
+    json_object_set_new(o, "memoryUsedBytes", json_integer(after.memory_used_bytes));
+    json_object_set_new(o, "commitTimeMs", json_integer(after.commit_time_ms));
+  }
+  crash_point("after_state_commit", b->id);
   sr_status st = q->sink.ops->commit(&q->sink, b->id, err);
   if (st != SR_OK) {
     if (*err) sr_error_prefix(*err, "%s: %s sink commit, batch %" PRId64, q->spec->where,
@@ -559,20 +655,21 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   b.q = q;
   b.jl = jl;
   b.id = q->next_batch;
+  b.op_metrics = json_array();
+  for (int i = 0; i < s->nstateful; i++) json_array_append_new(b.op_metrics, json_object());
   int64_t t_start = sr_now_mono_ms();
   sr_status st = SR_OK;
   if (q->replay) {
-    if (sr_ckpt_read_offsets(q->ckpt, b.id, &b.meta, &b.ends, err) != SR_OK) return SR_ERROR;
+    if (sr_ckpt_read_offsets(q->ckpt, b.id, &b.meta, &b.ends, err) != SR_OK) { st = SR_ERROR; goto done; }
   } else {
     int has_data;
     st = plan_batch(q, &b, &has_data, err);
     if (st != SR_OK) goto done;
     if (!has_data && !needs_no_data_batch(q)) {
-      json_decref(b.ends);
       if (s->trigger == SR_TRIGGER_ONCE ||
           (s->trigger == SR_TRIGGER_AVAILABLE_NOW && all_drained(q)))
         *step = SR_STEP_DONE;
-      return SR_OK;
+      goto done;
     }
     b.meta.watermark_ms = q->watermark_ms;
     b.meta.batch_ts_ms = sr_now_wall_ms();
@@ -618,6 +715,16 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   *step = SR_STEP_RAN;
   lua_gc(L, LUA_GCSTEP, 0); /* collect between batches, not in the middle of one */
 done:
+  if (st != SR_OK && s->nstateful > 0) {
+    /* the next attempt of this batch must read the state as it was before it */
+    sr_error *serr = NULL;
+    if (open_stores(q, &serr) != SR_OK) {
+      sr_error_free(*err);
+      *err = serr;
+      st = SR_ERROR;
+    }
+  }
+  json_decref(b.op_metrics);
   json_decref(b.ends);
   return st;
 }

@@ -69,6 +69,28 @@ local function parse_trigger(t, where)
     .. "or {continuous=}", 0)
 end
 
+-- Stateful operators are modules streamrun.ops.<op> with:
+--   compile(node, q) -> fn(rows, n, ctx, store, metrics, other_rows, other_n) -> rows, n
+--     called once per batch (also with n = 0 in a no-data batch, to emit and evict by the
+--     watermark). store is the operator's state store (a light userdata for core.get_many /
+--     put_many / scan ...), at the version this batch reads; metrics is a table the operator
+--     fills with progress counts (numRowsDroppedByWatermark, ...); other_rows/other_n are the
+--     other input of a stream-stream join. ctx has batch_id, watermark_ms (nil before the first
+--     watermark), batch_ts_ms (processing time, fixed for replays).
+--   columns(node, parent_columns) -> the output columns {{name, type}, ...} it knows, or nil.
+function exec.operator(name)
+  local mod = exec.operators[name]
+  if mod == nil then
+    local ok, loaded = pcall(require, "streamrun.ops." .. name)
+    if not ok and not tostring(loaded):match("module 'streamrun%.ops%." .. name .. "' not found") then
+      error(loaded, 0)
+    end
+    mod = ok and loaded or false
+    exec.operators[name] = mod
+  end
+  return mod or nil
+end
+
 -- Fused stateless segments ---------------------------------------------------------------
 
 -- Generates the loop for steps (a list of stateless nodes, in execution order). The generated
@@ -229,21 +251,17 @@ local function compile_node(node, q)
       return core.parse_json_column(rows, cnt, column, schema, where)
     end
   else
-    local factory = exec.operators[n.op]
-    if not factory then
-      local ok, mod = pcall(require, "streamrun.ops." .. n.op)
-      if ok then factory = mod; exec.operators[n.op] = mod end
-    end
-    if not factory then error(n.where .. ": " .. n.op .. " is not supported yet", 0) end
+    local mod = exec.operator(n.op)
+    if not mod then error(n.where .. ": " .. n.op .. " is not supported yet", 0) end
     local parent = compile_node(n.parent, q)
-    local other = n.other and compile_node(n.other, q)
-    local op = factory(n, q)
+    local other = n.other and not n.other.is_static and compile_node(n.other, q)
+    local op = mod.compile(n, q)
     local sid = n.state_index
     below = function(inputs, ctx)
       local rows, cnt = parent(inputs, ctx)
       local orows, ocnt
       if other then orows, ocnt = other(inputs, ctx) end
-      return op(rows, cnt, ctx, ctx.stores and ctx.stores[sid], orows, ocnt)
+      return op(rows, cnt, ctx, ctx.stores[sid], ctx.state_metrics[sid], orows, ocnt)
     end
   end
   if not segment then return below end
@@ -266,9 +284,8 @@ local function output_columns(node)
     end
     return out
   end
-  if node.op == "aggregate" and exec.operators.aggregate and exec.operators.aggregate_columns then
-    return exec.operators.aggregate_columns(node, output_columns(node.parent))
-  end
+  local mod = plan.STATEFUL[node.op] and exec.operator(node.op)
+  if mod and mod.columns then return mod.columns(node, output_columns(node.parent)) end
   if node.parent and (plan.STATELESS[node.op] or node.op == "union") then
     return output_columns(node.parent)
   end
