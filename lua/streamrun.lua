@@ -46,7 +46,10 @@ local function new_source(opts, static, level)
   end
   local s = node(nil, { op = "source", format = opts.format, options = opts, where = where(level + 1) })
   s.is_static = static
-  if opts.schema ~= nil then
+  local fixed = core.source_columns(opts.format)
+  if fixed and opts.schema == nil then
+    s.schema_list = core.schema(fixed):columns()
+  elseif opts.schema ~= nil then
     local ok, schema = pcall(core.schema, opts.schema)
     if not ok then fail("read_stream: schema: " .. tostring(schema), level + 1) end
     s.schema = schema
@@ -172,8 +175,15 @@ end
 function Stream:join(other, spec)
   if getmetatable(other) ~= Stream then fail("join expects a stream or an sr.read{} table") end
   spec = spec or {}
-  return node(self, { op = "join", other = other, on = spec.on, how = spec.how or "inner",
-                      time_range = spec.time_range, where = where(2) })
+  local fields = { op = "join", other = other, on = spec.on, how = spec.how or "inner",
+                   time_range = spec.time_range, where = where(2) }
+  if self.is_static and not other.is_static then
+    -- static:join(stream): the stream drives the batches, so it is the node's parent; the
+    -- static table stays the join's left side (streamrun.ops.join reads static_left)
+    fields.other, fields.static_left = self, true
+    return node(other, fields)
+  end
+  return node(self, fields)
 end
 
 -- Window and aggregate specs --------------------------------------------------------------

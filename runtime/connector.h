@@ -60,6 +60,8 @@ typedef struct sr_source_ops {
   const char *name;                 /* the job's format = "..." */
   const sr_option_spec *options;    /* terminated by {NULL} */
   int needs_schema;                 /* 1: the job must give `schema` (csv without header ...) */
+  const char *columns;              /* the columns a source always has, as DDL ("timestamp
+                                       timestamp, value long"), or NULL: the job's schema */
   /* Allocates the source's state in src->impl. */
   sr_status (*open)(sr_source *src, const sr_connector_config *cfg, sr_error **err);
   /* Plans the next batch after the one that ended at `start` (NULL: the query's first batch).

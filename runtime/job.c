@@ -9,6 +9,7 @@
 #include "job.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <lauxlib.h>
 #include <libgen.h>
@@ -24,6 +25,7 @@
 #include "lua_libs.h"
 #include "options.h"
 #include "query.h"
+#include "watch.h"
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -311,60 +313,181 @@ static void print_warnings_and_plan(loaded *ld, int i, int print_plan) {
   lua_pop(L, 3);
 }
 
-/* --- hot reload ------------------------------------------------------------------------- */
+/* --- the running job --------------------------------------------------------------------- */
 
-/* Swaps in a new version of the job when every running query's plan is one its checkpoint can
-** carry (same sources, same stateful operators) and the query set is unchanged. */
-static void try_reload(const sr_job_options *o, const char *dir, loaded *ld, running *qs, int nq) {
+typedef struct job {
+  const sr_job_options *o;
+  char *dir;
+  loaded ld;
+  running *qs;
+  int nq;
+  sr_job_lua jl;
+  sr_watch *watch;
+  int64_t reload_due_ms;   /* a save was seen: reload at this time (0: none) */
+} job;
+
+/* The job file and the Lua modules it required from its own folder: what a save of reloads. */
+static void watch_job_files(job *j) {
+  if (!j->watch) return;
+  lua_State *L = j->ld.L;
+  static const char list_modules[] =
+    "local dir = ...\n"
+    "local files = {}\n"
+    "for name in pairs(package.loaded) do\n"
+    "  local p = package.searchpath(name, dir .. '/?.lua;' .. dir .. '/?/init.lua')\n"
+    "  if p then files[#files + 1] = p end\n"
+    "end\n"
+    "return files\n";
+  const char *paths[64];
+  int n = 0;
+  paths[n++] = j->o->path;
+  if (luaL_loadstring(L, list_modules) == 0) {
+    lua_pushstring(L, j->dir);
+    if (sr_lua_pcall(L, 1, 1) == 0) {
+      for (int i = 1; i <= (int)lua_objlen(L, -1) && n < 64; i++) {
+        lua_rawgeti(L, -1, i);
+        paths[n++] = lua_tostring(L, -1);
+        lua_pop(L, 1); /* the string stays alive in the table on the stack */
+      }
+    }
+  }
+  if (sr_watch_set(j->watch, paths, n) != 0)
+    fprintf(stderr, "streamrun: warning: cannot watch %s for changes; SIGHUP still reloads\n", j->o->path);
+  lua_settop(L, 0);
+}
+
+static running *add_query(job *j, sr_query *q) {
+  running *grown = realloc(j->qs, (size_t)(j->nq + 1) * sizeof *grown);
+  if (!grown) return NULL;
+  j->qs = grown;
+  memset(&j->qs[j->nq], 0, sizeof *j->qs);
+  j->qs[j->nq].q = q;
+  return &j->qs[j->nq++];
+}
+
+static running *find_running(job *j, const char *name) {
+  for (int i = 0; i < j->nq; i++)
+    if (j->qs[i].q && strcmp(sr_query_spec_of(j->qs[i].q)->name, name) == 0) return &j->qs[i];
+  return NULL;
+}
+
+/* What a reload does to one query. */
+typedef enum { KEEP, REOPEN, START } reload_action;
+
+static int same_str(const char *a, const char *b) {
+  return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* KEEP: only functions changed, swap them in. REOPEN: options, trigger, columns or the
+** checkpoint changed: close the query and open it again from its checkpoint. Refuses (returns
+** -1 with why) a change the checkpoint cannot carry. */
+static int classify(const sr_query_spec *cur, const sr_query_spec *ns, reload_action *a, char *why, size_t len) {
+  if (!same_str(cur->checkpoint, ns->checkpoint)) { *a = REOPEN; return 0; } /* a new checkpoint carries anything */
+  if (strcmp(cur->plan_json, ns->plan_json) != 0 || strcmp(cur->sink_ops->name, ns->sink_ops->name) != 0) {
+    snprintf(why, len, "query %s changed its sources, sink or stateful operators (%s %s -> %s %s): its "
+             "checkpoint cannot carry that; give it a new checkpointLocation to start over",
+             cur->name, cur->sink_ops->name, cur->plan_json, ns->sink_ops->name, ns->plan_json);
+    return -1;
+  }
+  int same = same_str(cur->output_mode, ns->output_mode) && cur->trigger == ns->trigger &&
+             cur->trigger_ms == ns->trigger_ms && sr_options_equal(cur->sink_options, ns->sink_options) &&
+             sr_schema_equal(cur->output_schema, ns->output_schema) && cur->nwatermarks == ns->nwatermarks;
+  for (int i = 0; same && i < cur->nsources; i++)
+    same = sr_options_equal(cur->sources[i].options, ns->sources[i].options) &&
+           sr_schema_equal(cur->sources[i].schema, ns->sources[i].schema);
+  for (int i = 0; same && i < cur->nwatermarks; i++)
+    same = cur->watermark_delay_ms[i] == ns->watermark_delay_ms[i];
+  *a = same ? KEEP : REOPEN;
+  return 0;
+}
+
+static void refuse_reload(job *j, const char *why) {
+  j->jl.reload_refusals++;
+  fprintf(stderr, "streamrun: reload of %s refused, the running version goes on: %s\n", j->o->path, why);
+}
+
+/* Loads the saved job into a fresh lua_State and, if every query's change can be carried,
+** switches to it between two batches: changed functions take over from the next batch, state
+** and offsets carry on; new queries start, removed ones stop (they are between batches, so
+** after their last commit). All or nothing: a refusal leaves everything as it was. */
+static void reload(job *j) {
   loaded next;
   sr_error *err = NULL;
-  if (load_job(o, dir, &next, &err) != SR_OK) {
-    fprintf(stderr, "streamrun: reload refused, the running version goes on: %s\n", err->message);
+  int64_t t0 = sr_now_mono_ms();
+  if (load_job(j->o, j->dir, &next, &err) != SR_OK) {
+    refuse_reload(j, err->message);
     sr_error_free(err);
     return;
   }
-  const char *why = NULL;
-  char reason[1024];
-  if (next.nqueries != nq) {
-    snprintf(reason, sizeof reason, "the job now defines %d queries instead of %d", next.nqueries, nq);
-    why = reason;
+  int n = next.nqueries;
+  sr_query_spec **specs = calloc((size_t)n + 1, sizeof *specs);
+  reload_action *acts = calloc((size_t)n + 1, sizeof *acts);
+  running **olds = calloc((size_t)n + 1, sizeof *olds);
+  char why[1024] = "";
+  int ok = specs && acts && olds;
+  for (int i = 0; ok && i < n; i++) {
+    specs[i] = read_spec(&next, i + 1, &err);
+    if (!specs[i]) { snprintf(why, sizeof why, "%s", err->message); ok = 0; break; }
+    for (int k = 0; k < i; k++)
+      if (strcmp(specs[k]->name, specs[i]->name) == 0) {
+        snprintf(why, sizeof why, "two queries are named %s", specs[i]->name);
+        ok = 0;
+      }
+    olds[i] = find_running(j, specs[i]->name);
+    if (ok && olds[i] && !olds[i]->done)
+      ok = classify(sr_query_spec_of(olds[i]->q), specs[i], &acts[i], why, sizeof why) == 0;
+    else
+      acts[i] = START;
   }
-  for (int i = 0; i < nq && !why; i++) {
-    sr_query_spec *ns = read_spec(&next, i + 1, &err);
-    const sr_query_spec *cur = sr_query_spec_of(qs[i].q);
-    if (!ns) {
-      snprintf(reason, sizeof reason, "%s", err->message);
-      why = reason;
-    } else if (strcmp(ns->plan_json, cur->plan_json) != 0 ||
-               strcmp(ns->sink_ops->name, cur->sink_ops->name) != 0 ||
-               (ns->checkpoint == NULL) != (cur->checkpoint == NULL) ||
-               (ns->checkpoint && strcmp(ns->checkpoint, cur->checkpoint) != 0)) {
-      snprintf(reason, sizeof reason,
-               "query %s changed its sources, sink, checkpoint or stateful operators (%s -> %s); "
-               "its checkpoint cannot carry that", cur->name, cur->plan_json, ns->plan_json);
-      why = reason;
-    }
-    sr_query_spec_free(ns);
-    sr_error_free(err);
-    err = NULL;
-  }
-  if (why) {
-    fprintf(stderr, "streamrun: reload refused, the running version goes on: %s\n", why);
+  if (!ok) {
+    refuse_reload(j, why[0] ? why : "out of memory");
+    for (int i = 0; specs && i < n; i++) sr_query_spec_free(specs[i]);
     loaded_free(&next);
-    return;
+    goto out;
   }
-  loaded_free(ld);
-  *ld = next;
-  fprintf(stderr, "streamrun: reloaded %s\n", o->path);
+  /* queries the new version no longer defines stop */
+  for (int i = 0; i < j->nq; i++) {
+    running *r = &j->qs[i];
+    int kept = 0;
+    for (int k = 0; k < n; k++) kept |= olds[k] == r;
+    if (!kept && r->q) {
+      fprintf(stderr, "streamrun: query %s is no longer in the job: stopped\n", sr_query_spec_of(r->q)->name);
+      sr_query_close(r->q);
+      r->q = NULL;
+      r->done = 1;
+    }
+  }
+  loaded_free(&j->ld);
+  j->ld = next;
+  j->jl.L = next.L;
+  j->jl.descs_ref = next.descs_ref;
+  for (int i = 0; i < n; i++) {
+    if (acts[i] == KEEP) {
+      sr_query_set_index(olds[i]->q, i + 1);
+      sr_query_spec_free(specs[i]);
+      continue;
+    }
+    if (olds[i] && olds[i]->q) { sr_query_close(olds[i]->q); olds[i]->q = NULL; }
+    sr_query *q = sr_query_open(specs[i], j->dir, j->o->progress, &err);
+    running *r = olds[i] ? olds[i] : (q ? add_query(j, q) : NULL);
+    if (olds[i]) { memset(r, 0, sizeof *r); r->q = q; }
+    if (!q) {
+      fprintf(stderr, "streamrun: after the reload, query %d cannot start: %s\n", i + 1, err ? err->message : "?");
+      sr_error_free(err);
+      err = NULL;
+      if (r) r->done = r->failed = 1;
+    }
+  }
+  j->jl.reloads++;
+  watch_job_files(j);
+  fprintf(stderr, "streamrun: reloaded %s in %" PRId64 " ms\n", j->o->path, sr_now_mono_ms() - t0);
+out:
+  free(specs);
+  free(acts);
+  free(olds);
 }
 
 /* --- the trigger loop ------------------------------------------------------------------- */
-
-static void sleep_ms(int64_t ms) {
-  if (ms <= 0) return;
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-  nanosleep(&ts, NULL); /* a signal ends the sleep early, as it should */
-}
 
 static int64_t next_due_after(const sr_query_spec *s, int64_t started, sr_step step, int64_t now) {
   switch (s->trigger) {
@@ -381,75 +504,88 @@ static int64_t next_due_after(const sr_query_spec *s, int64_t started, sr_step s
   }
 }
 
-static int run_loop(const sr_job_options *o, const char *dir, loaded *ld, running *qs, int nq) {
-  sr_job_lua jl = {ld->L, ld->descs_ref};
+/* Sleeps until `ms` from now, a signal, or a save of a watched file. */
+static void wait_for(job *j, int64_t ms) {
+  if (ms <= 0) return;
+  struct pollfd p = {j->watch ? sr_watch_fd(j->watch) : -1, POLLIN, 0};
+  poll(&p, j->watch ? 1 : 0, (int)(ms > 1000 ? 1000 : ms));
+}
+
+/* One step of one query; its outcome decides when it is due again. */
+static void step_query(job *j, running *r, int *failed) {
+  sr_error *err = NULL;
+  sr_step step;
+  int64_t started = sr_now_mono_ms();
+  sr_status st = sr_query_step(r->q, &j->jl, &step, &err);
+  int64_t now = sr_now_mono_ms();
+  const char *name = sr_query_spec_of(r->q)->name;
+  if (st == SR_OK) {
+    r->backoff_ms = 0;
+    if (step == SR_STEP_DONE) r->done = 1;
+    else r->next_due_ms = next_due_after(sr_query_spec_of(r->q), started, step, now);
+  } else if (st == SR_RETRY) {
+    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
+    if (r->backoff_ms > 10000) r->backoff_ms = 10000;
+    fprintf(stderr, "streamrun: [%s] %s; retrying in %" PRId64 " ms\n", name,
+            err ? err->message : "transient error", r->backoff_ms);
+    r->next_due_ms = now + r->backoff_ms;
+  } else {
+    fprintf(stderr, "streamrun: query %s failed: %s\n", name, err ? err->message : "unknown error");
+    r->done = r->failed = 1;
+    *failed = 1;
+  }
+  sr_error_free(err);
+}
+
+static int run_loop(job *j) {
   int failed = 0;
   for (;;) {
     if (stop_requested) break;
-    if (reload_requested && !o->no_reload) {
+    int64_t now = sr_now_mono_ms();
+    if (j->watch && sr_watch_changed(j->watch) && !j->o->no_reload)
+      j->reload_due_ms = now + 100; /* editors save in steps: wait until they are done */
+    if (reload_requested || (j->reload_due_ms && now >= j->reload_due_ms)) {
       reload_requested = 0;
-      try_reload(o, dir, ld, qs, nq);
-      jl.L = ld->L;
-      jl.descs_ref = ld->descs_ref;
+      j->reload_due_ms = 0;
+      if (!j->o->no_reload) reload(j);
     }
     int active = 0;
-    int64_t now = sr_now_mono_ms(), wake = now + 200;
-    for (int i = 0; i < nq && !stop_requested; i++) {
-      running *r = &qs[i];
-      if (r->done) continue;
-      active = 1;
-      if (now >= r->next_due_ms) {
-        sr_error *err = NULL;
-        sr_step step;
-        int64_t started = sr_now_mono_ms();
-        sr_status st = sr_query_step(r->q, &jl, &step, &err);
-        now = sr_now_mono_ms();
-        if (st == SR_OK) {
-          r->backoff_ms = 0;
-          if (step == SR_STEP_DONE) { r->done = 1; continue; }
-          r->next_due_ms = next_due_after(sr_query_spec_of(r->q), started, step, now);
-        } else if (st == SR_RETRY) {
-          r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
-          if (r->backoff_ms > 10000) r->backoff_ms = 10000;
-          fprintf(stderr, "streamrun: [%s] %s; retrying in %" PRId64 " ms\n",
-                  sr_query_spec_of(r->q)->name, err ? err->message : "transient error", r->backoff_ms);
-          r->next_due_ms = now + r->backoff_ms;
-        } else {
-          fprintf(stderr, "streamrun: query %s failed: %s\n", sr_query_spec_of(r->q)->name,
-                  err ? err->message : "unknown error");
-          r->done = r->failed = 1;
-          failed = 1;
-        }
-        sr_error_free(err);
-      }
+    int64_t wake = now + 1000;
+    for (int i = 0; i < j->nq && !stop_requested; i++) {
+      running *r = &j->qs[i];
+      if (r->done || !r->q) continue;
+      if (sr_now_mono_ms() >= r->next_due_ms) step_query(j, r, &failed);
+      /* a query that just finished is not waited for (the loop ends at once when it was the last) */
+      if (!r->done) active = 1;
       if (!r->done && r->next_due_ms < wake) wake = r->next_due_ms;
     }
     if (!active) break;
+    if (j->reload_due_ms && j->reload_due_ms < wake) wake = j->reload_due_ms;
     now = sr_now_mono_ms();
-    if (wake > now && !stop_requested && !reload_requested) sleep_ms(wake - now);
+    if (wake > now && !stop_requested && !reload_requested) wait_for(j, wake - now);
   }
   return failed ? SR_EXIT_FAILED : SR_EXIT_OK;
 }
 
 int sr_job_run(const sr_job_options *o) {
+  job j;
+  memset(&j, 0, sizeof j);
+  j.o = o;
   char *pathcopy = strdup(o->path);
-  char *dir = strdup(dirname(pathcopy));
+  j.dir = strdup(dirname(pathcopy));
   free(pathcopy);
   sr_register_core_libs();
   sr_error *err = NULL;
-  loaded ld;
   int code = SR_EXIT_INVALID;
-  running *qs = NULL;
-  int nq = 0;
-  if (load_job(o, dir, &ld, &err) != SR_OK) {
+  if (load_job(o, j.dir, &j.ld, &err) != SR_OK) {
     fprintf(stderr, "streamrun: %s\n", err->message);
     goto out;
   }
-  qs = calloc((size_t)(ld.nqueries ? ld.nqueries : 1), sizeof *qs);
-  sr_query_spec **specs = calloc((size_t)(ld.nqueries ? ld.nqueries : 1), sizeof *specs);
-  for (int i = 0; i < ld.nqueries; i++) {
-    print_warnings_and_plan(&ld, i + 1, o->check_only);
-    specs[i] = read_spec(&ld, i + 1, &err);
+  int n = j.ld.nqueries;
+  sr_query_spec **specs = calloc((size_t)n + 1, sizeof *specs);
+  for (int i = 0; i < n; i++) {
+    print_warnings_and_plan(&j.ld, i + 1, o->check_only);
+    specs[i] = read_spec(&j.ld, i + 1, &err);
     if (!specs[i]) {
       fprintf(stderr, "streamrun: %s\n", err->message);
       for (int k = 0; k < i; k++) sr_query_spec_free(specs[k]);
@@ -457,34 +593,41 @@ int sr_job_run(const sr_job_options *o) {
       goto out_loaded;
     }
   }
-  if (ld.nqueries == 0) fprintf(stderr, "streamrun: %s defines no query (no write_stream)\n", o->path);
+  if (n == 0) fprintf(stderr, "streamrun: %s defines no query (no write_stream)\n", o->path);
   if (o->check_only) {
-    for (int i = 0; i < ld.nqueries; i++) sr_query_spec_free(specs[i]);
+    for (int i = 0; i < n; i++) sr_query_spec_free(specs[i]);
     free(specs);
-    printf("plan OK: %d %s\n", ld.nqueries, ld.nqueries == 1 ? "query" : "queries");
+    printf("plan OK: %d %s\n", n, n == 1 ? "query" : "queries");
     code = SR_EXIT_OK;
     goto out_loaded;
   }
   code = SR_EXIT_OK;
-  for (int i = 0; i < ld.nqueries; i++) {
-    qs[nq].q = sr_query_open(specs[i], dir, o->progress, &err);
+  for (int i = 0; i < n; i++) {
+    sr_query *q = sr_query_open(specs[i], j.dir, o->progress, &err);
     specs[i] = NULL;
-    if (!qs[nq].q) {
+    if (!q || !add_query(&j, q)) {
       fprintf(stderr, "streamrun: %s\n", err ? err->message : "cannot open query");
+      sr_query_close(q);
       code = SR_EXIT_FAILED;
-      for (int k = i + 1; k < ld.nqueries; k++) sr_query_spec_free(specs[k]);
+      for (int k = i + 1; k < n; k++) sr_query_spec_free(specs[k]);
       break;
     }
-    nq++;
   }
   free(specs);
-  if (code == SR_EXIT_OK) code = run_loop(o, dir, &ld, qs, nq);
-  for (int i = 0; i < nq; i++) sr_query_close(qs[i].q);
+  j.jl.L = j.ld.L;
+  j.jl.descs_ref = j.ld.descs_ref;
+  if (!o->no_reload) {
+    j.watch = sr_watch_new();
+    watch_job_files(&j);
+  }
+  if (code == SR_EXIT_OK) code = run_loop(&j);
+  for (int i = 0; i < j.nq; i++) sr_query_close(j.qs[i].q);
 out_loaded:
-  loaded_free(&ld);
+  loaded_free(&j.ld);
 out:
-  free(qs);
+  sr_watch_free(j.watch);
+  free(j.qs);
   sr_error_free(err);
-  free(dir);
+  free(j.dir);
   return code;
 }

@@ -9,6 +9,7 @@
 #include "lua_host.h"
 #include "lua_libs.h"
 #include "lua_pack.h"
+#include "lua_static.h"
 
 static const char BAD_KEY[] = "streamrun.bad_records";
 
@@ -27,6 +28,14 @@ static void push_names(lua_State *L, const char *const *names) {
 
 static int l_source_names(lua_State *L) { push_names(L, sr_source_names()); return 1; }
 static int l_sink_names(lua_State *L) { push_names(L, sr_sink_names()); return 1; }
+
+/* source_columns(format) -> the DDL of the columns the source always has, or nil */
+static int l_source_columns(lua_State *L) {
+  const sr_source_ops *ops = sr_source_lookup(luaL_checkstring(L, 1));
+  if (ops && ops->columns) lua_pushstring(L, ops->columns);
+  else lua_pushnil(L);
+  return 1;
+}
 
 static int l_log(lua_State *L) {
   const char *level = luaL_checkstring(L, 1);
@@ -85,6 +94,7 @@ int sr_open_engine_lib(lua_State *L) {
   static const luaL_Reg fns[] = {
     {"source_names", l_source_names},
     {"sink_names", l_sink_names},
+    {"source_columns", l_source_columns},
     {"log", l_log},
     {"parse_json_column", l_parse_json_column},
     {NULL, NULL},
@@ -99,4 +109,5 @@ void sr_register_core_libs(void) {
   sr_lua_add_core_lib(sr_open_engine_lib);
   sr_lua_add_core_lib(sr_open_memory_lib);
   sr_lua_add_core_lib(sr_open_state_lib);
+  sr_lua_add_core_lib(sr_open_static_lib);
 }

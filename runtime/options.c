@@ -44,6 +44,16 @@ void sr_options_free(sr_options *o) {
   free(o);
 }
 
+int sr_options_equal(const sr_options *a, const sr_options *b) {
+  int na = a ? a->n : 0, nb = b ? b->n : 0;
+  if (na != nb) return 0;
+  for (int i = 0; i < na; i++) {
+    int k = find(b, a->names[i]);
+    if (k < 0 || strcmp(a->values[i], b->values[k]) != 0) return 0;
+  }
+  return 1;
+}
+
 static int spec_matches(const sr_option_spec *s, const char *name) {
   size_t n = strlen(s->name);
   if (n > 0 && s->name[n - 1] == '*') return strncmp(s->name, name, n - 1) == 0;

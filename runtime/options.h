@@ -35,6 +35,8 @@ sr_options *sr_options_new(void);
 /* Sets (replaces) an option; copies both strings. Returns 0, or -1 when out of memory. */
 int sr_options_set(sr_options *o, const char *name, const char *value);
 void sr_options_free(sr_options *o); /* accepts NULL */
+/* 1 if both hold the same names with the same values, in any order (NULL is empty). */
+int sr_options_equal(const sr_options *a, const sr_options *b);
 
 /* Checks every option against specs (NULL-terminated by name == NULL) and the names in extra
 ** (NULL-terminated; options the engine itself consumes, e.g. "format"). Returns SR_OK, or

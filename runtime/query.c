@@ -52,6 +52,7 @@ struct sr_query {
   json_t *logged_ends;      /* at open: the end offsets of the newest batch in offsets/ */
   int replay;               /* 1: next_batch is logged in offsets/ but not committed */
   int64_t watermark_ms;     /* the watermark the next batch runs with; INT64_MIN: none */
+  int64_t ran_watermark_ms; /* the watermark the last committed batch ran with */
   int64_t *wm_max_event;    /* per with_watermark: max event time seen; INT64_MIN: none */
   int drained;              /* availableNow/once: the sources have nothing more to plan */
   int ran_once;
@@ -108,6 +109,7 @@ void sr_query_spec_free(sr_query_spec *s) {
 }
 
 const sr_query_spec *sr_query_spec_of(const sr_query *q) { return q->spec; }
+void sr_query_set_index(sr_query *q, int index) { q->spec->index = index; }
 int64_t sr_query_next_batch(const sr_query *q) { return q->next_batch; }
 
 /* --- opening ------------------------------------------------------------------------- */
@@ -203,6 +205,7 @@ static sr_status find_resume_point(sr_query *q, sr_error **err) {
   int64_t last_off = sr_ckpt_latest_offsets(q->ckpt);
   int64_t last_commit = sr_ckpt_latest_commit(q->ckpt);
   q->watermark_ms = INT64_MIN;
+  q->ran_watermark_ms = INT64_MIN;
   if (last_off < 0) {
     q->next_batch = 0;
     return SR_OK;
@@ -217,6 +220,7 @@ static sr_status find_resume_point(sr_query *q, sr_error **err) {
     /* everything logged was committed: continue after it */
     if (sr_ckpt_read_offsets(q->ckpt, last_off, &meta, &q->prev_ends, err) != SR_OK) return SR_ERROR;
     if (sr_ckpt_read_commit(q->ckpt, last_commit, &q->watermark_ms, err) != SR_OK) return SR_ERROR;
+    q->ran_watermark_ms = meta.watermark_ms;
     q->logged_ends = json_incref(q->prev_ends);
     q->next_batch = last_off + 1;
   } else {
@@ -575,6 +579,8 @@ static void record_progress(sr_query *q, batch *b, int64_t t_start, int64_t t_pl
   if (q->sink.ops->describe) q->sink.ops->describe(&q->sink, sink);
   pb.sources = sources;
   pb.sink = sink;
+  pb.extra = json_pack("{s:I,s:I}", "reloads", (json_int_t)b->jl->reloads, "reloadRefusals",
+                       (json_int_t)b->jl->reload_refusals);
   pb.state_operators = json_array();
   for (int i = 0; i < q->spec->nstateful; i++) {
     json_t *o = json_object();
@@ -587,6 +593,7 @@ static void record_progress(sr_query *q, batch *b, int64_t t_start, int64_t t_pl
   json_decref(sources);
   json_decref(sink);
   json_decref(pb.state_operators);
+  json_decref(pb.extra);
 }
 
 static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
@@ -628,10 +635,12 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
   return SR_OK;
 }
 
-/* Does an idle query still owe a batch? When the watermark would move past state waiting to be
-** emitted or evicted, a batch runs without new data (Spark's no-data batch). */
+/* Does an idle query still owe a batch? When the watermark moved after the last batch ran,
+** state may wait to be emitted or evicted by it: a batch runs without new data (Spark's no-data
+** batch, StateStoreWriter.shouldRunAnotherBatch). */
 static int needs_no_data_batch(sr_query *q) {
-  return q->spec->nstateful > 0 && next_watermark(q) > q->watermark_ms;
+  return q->spec->nstateful > 0 &&
+         (q->watermark_ms > q->ran_watermark_ms || next_watermark(q) > q->watermark_ms);
 }
 
 static int all_drained(sr_query *q) {
@@ -705,6 +714,7 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   int64_t t_ran = sr_now_mono_ms();
   st = commit_batch(q, &b, err);
   if (st != SR_OK) goto done;
+  q->ran_watermark_ms = b.meta.watermark_ms;
   record_progress(q, &b, t_start, t_planned, t_logged, t_ran, sr_now_mono_ms());
   json_decref(q->prev_ends);
   q->prev_ends = b.ends;

@@ -22,6 +22,7 @@ typedef enum { SR_TRIGGER_PROCESSING_TIME, SR_TRIGGER_ONCE, SR_TRIGGER_AVAILABLE
 typedef struct sr_job_lua {
   lua_State *L;
   int descs_ref;   /* registry ref to the list exec.queries() returned */
+  int64_t reloads, reload_refusals;   /* of the job so far, for progress */
 } sr_job_lua;
 
 typedef struct sr_query_source_spec {
@@ -71,6 +72,8 @@ sr_query *sr_query_open(sr_query_spec *spec, const char *job_dir, FILE *progress
 sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **err);
 
 const sr_query_spec *sr_query_spec_of(const sr_query *q);
+/* After a reload: the query's descriptor is now at position index (1-based) of the new list. */
+void sr_query_set_index(sr_query *q, int index);
 int64_t sr_query_next_batch(const sr_query *q);
 /* Closes connectors, state and the checkpoint lock. Accepts NULL. */
 void sr_query_close(sr_query *q);

@@ -10,6 +10,7 @@ static const char *const type_names[] = {
   [SR_TYPE_DATE] = "date",       [SR_TYPE_BINARY] = "binary", [SR_TYPE_STRUCT] = "struct",
   [SR_TYPE_ARRAY] = "array",     [SR_TYPE_FLOAT] = "float",   [SR_TYPE_SHORT] = "short",
   [SR_TYPE_BYTE] = "byte",       [SR_TYPE_DECIMAL] = "decimal",
+  [SR_TYPE_MAP] = "map",
 };
 
 const char *sr_type_name(sr_type t) {
@@ -48,6 +49,23 @@ int sr_schema_find(const sr_schema *s, const char *name) {
 }
 
 static void field_clear(sr_field *f);
+
+static int field_equal(const sr_field *a, const sr_field *b) {
+  if (strcmp(a->name, b->name) != 0 || a->type != b->type || a->nullable != b->nullable ||
+      a->precision != b->precision || a->scale != b->scale)
+    return 0;
+  if (!sr_schema_equal(a->children, b->children)) return 0;
+  if ((a->element == NULL) != (b->element == NULL)) return 0;
+  return a->element == NULL || field_equal(a->element, b->element);
+}
+
+int sr_schema_equal(const sr_schema *a, const sr_schema *b) {
+  if (!a || !b) return a == b;
+  if (a->nfields != b->nfields) return 0;
+  for (int i = 0; i < a->nfields; i++)
+    if (!field_equal(&a->fields[i], &b->fields[i])) return 0;
+  return 1;
+}
 
 static int field_copy(sr_field *dst, const sr_field *src) {
   *dst = *src;

@@ -15,7 +15,8 @@
 typedef enum sr_type {
   SR_TYPE_STRING, SR_TYPE_LONG, SR_TYPE_INT, SR_TYPE_DOUBLE, SR_TYPE_BOOLEAN,
   SR_TYPE_TIMESTAMP, SR_TYPE_DATE, SR_TYPE_BINARY, SR_TYPE_STRUCT, SR_TYPE_ARRAY,
-  SR_TYPE_FLOAT, SR_TYPE_SHORT, SR_TYPE_BYTE, SR_TYPE_DECIMAL
+  SR_TYPE_FLOAT, SR_TYPE_SHORT, SR_TYPE_BYTE, SR_TYPE_DECIMAL,
+  SR_TYPE_MAP  /* children holds two fields, key and value; a value is a list of {key, value} structs */
 } sr_type;
 
 typedef struct sr_field sr_field;
@@ -45,6 +46,8 @@ sr_schema *sr_schema_new(void);
 sr_field *sr_schema_add(sr_schema *s, const char *name, sr_type type);
 /* Index of the named field, or -1. */
 int sr_schema_find(const sr_schema *s, const char *name);
+/* 1 if both have the same fields, types and nesting (NULL equals only NULL). */
+int sr_schema_equal(const sr_schema *a, const sr_schema *b);
 /* Deep copy; NULL when out of memory. */
 sr_schema *sr_schema_copy(const sr_schema *s);
 /* Accepts NULL. Frees fields, children and elements. */
