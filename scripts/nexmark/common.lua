@@ -1,0 +1,28 @@
+-- Shared by the Nexmark query jobs: the source and the sink, chosen by the command line.
+--   streamrun scripts/nexmark/qN.lua EVENTS SINK OUT CHECKPOINT
+-- SINK is noop (throughput) or json (to check the answer); events come from the built-in
+-- generator as fast as the query takes them (availableNow: every event, then the query ends).
+local sr = require "streamrun"
+local M = {}
+
+M.events = tonumber(arg[1]) or 1000000
+M.sink = arg[2] or "noop"
+M.out = arg[3] or "out/nexmark"
+M.checkpoint = arg[4] or "out/nexmark-chk"
+
+function M.events_stream()
+  return sr.read_stream{ format = "nexmark", maxEvents = M.events, maxEventsPerTrigger = 500000,
+                         avgPersonByteSize = 0, avgAuctionByteSize = 0, avgBidByteSize = 0 }
+end
+
+function M.bids()
+  return M.events_stream():filter(function(r) return r.bid ~= nil end)
+end
+
+function M.write(stream, name, mode)
+  return stream:write_stream{ format = M.sink, path = M.sink ~= "noop" and M.out or nil,
+                              checkpointLocation = M.checkpoint, queryName = name,
+                              outputMode = mode or "append", trigger = { availableNow = true } }
+end
+
+return M
