@@ -34,7 +34,6 @@ void sr_job_request_reload(void) { reload_requested = 1; }
 
 typedef struct loaded {
   lua_State *L;
-  sr_lua_mem *mem;
   int descs_ref;
   int nqueries;
 } loaded;
@@ -48,7 +47,6 @@ typedef struct running {
 
 static void loaded_free(loaded *ld) {
   sr_lua_close(ld->L);
-  free(ld->mem);
   memset(ld, 0, sizeof *ld);
 }
 
@@ -66,8 +64,7 @@ static void set_args(lua_State *L, const sr_job_options *o) {
 /* Runs the job file and compiles its queries into a fresh state. */
 static sr_status load_job(const sr_job_options *o, const char *dir, loaded *ld, sr_error **err) {
   memset(ld, 0, sizeof *ld);
-  ld->mem = calloc(1, sizeof *ld->mem);
-  if (!ld->mem || !(ld->L = sr_lua_new(ld->mem, dir))) {
+  if (!(ld->L = sr_lua_new(dir))) {
     loaded_free(ld);
     return sr_error_set(err, SR_ERROR, "out of memory creating a Lua state");
   }
@@ -233,6 +230,9 @@ static sr_status read_stateful(lua_State *L, int d, sr_query_spec *s, json_t *pl
     lua_pop(L, 1);
   }
   json_object_set_new(plan, "stateful", arr);
+  lua_pop(L, 1);
+  lua_getfield(L, d, "no_data_batches");
+  s->no_data_batches = lua_toboolean(L, -1);
   lua_pop(L, 1);
   lua_getfield(L, d, "watermarks");
   t = lua_gettop(L);

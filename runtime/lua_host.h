@@ -1,8 +1,8 @@
 /*
 ** lua_host: the lua_States the runtime creates, and the one way C calls into Lua.
 **
-** Each job gets its own lua_State with an allocator that counts its bytes (so memory is known
-** per job and a cap can be enforced), the streamrun module compiled into the binary, and the
+** Each job gets its own lua_State (whose bytes LuaJIT counts, so memory is known per job),
+** the streamrun module compiled into the binary, and the
 ** `streamrun.core` module of C functions. sr_lua_pcall is a protected call whose message
 ** handler keeps the user's file:line and appends a traceback (lua.c's msghandler).
 */
@@ -11,16 +11,11 @@
 #include <lua.h>
 #include <stddef.h>
 
-typedef struct sr_lua_mem {
-  size_t used;   /* bytes currently allocated by the state */
-  size_t peak;
-  size_t limit;  /* 0: none; allocations past it fail (Lua raises "not enough memory") */
-} sr_lua_mem;
-
 /* A new state with the standard libraries, package searchers for the embedded modules and
-** for job_dir (a job's own modules), and the global `arg` left for the caller. mem must
-** outlive the state. Returns NULL when out of memory. */
-lua_State *sr_lua_new(sr_lua_mem *mem, const char *job_dir);
+** for job_dir (a job's own modules). Returns NULL when out of memory. */
+lua_State *sr_lua_new(const char *job_dir);
+/* The bytes the state has allocated (LuaJIT counts them per state). */
+size_t sr_lua_memory(lua_State *L);
 void sr_lua_close(lua_State *L); /* accepts NULL */
 
 /* lua_pcall with the traceback handler. On error the message (with traceback) is left on the

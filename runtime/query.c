@@ -579,8 +579,9 @@ static void record_progress(sr_query *q, batch *b, int64_t t_start, int64_t t_pl
   if (q->sink.ops->describe) q->sink.ops->describe(&q->sink, sink);
   pb.sources = sources;
   pb.sink = sink;
-  pb.extra = json_pack("{s:I,s:I}", "reloads", (json_int_t)b->jl->reloads, "reloadRefusals",
-                       (json_int_t)b->jl->reload_refusals);
+  pb.extra = json_pack("{s:I,s:I,s:I}", "reloads", (json_int_t)b->jl->reloads, "reloadRefusals",
+                       (json_int_t)b->jl->reload_refusals, "luaMemoryBytes",
+                       (json_int_t)sr_lua_memory(b->jl->L));
   pb.state_operators = json_array();
   for (int i = 0; i < q->spec->nstateful; i++) {
     json_t *o = json_object();
@@ -637,8 +638,12 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
 
 /* Does an idle query still owe a batch? When the watermark moved after the last batch ran,
 ** state may wait to be emitted or evicted by it: a batch runs without new data (Spark's no-data
-** batch, StateStoreWriter.shouldRunAnotherBatch). */
+** batch, StateStoreWriter.shouldRunAnotherBatch). An operator acting on the clock (processing-
+** time timeouts) gets one at every processingTime trigger, as FlatMapGroupsWithStateExec asks;
+** once/availableNow still end when the data does. */
 static int needs_no_data_batch(sr_query *q) {
+  if (q->spec->nstateful > 0 && q->spec->no_data_batches && q->spec->trigger == SR_TRIGGER_PROCESSING_TIME)
+    return 1;
   return q->spec->nstateful > 0 &&
          (q->watermark_ms > q->ran_watermark_ms || next_watermark(q) > q->watermark_ms);
 }
