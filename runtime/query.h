@@ -48,6 +48,8 @@ typedef struct sr_query_spec {
   sr_schema *output_schema; /* NULL when the plan does not know the columns */
   int nstateful;
   char **stateful_sigs;     /* what each stateful operator's state depends on */
+  int no_data_batches;      /* 1: a processingTime trigger runs a batch even without new data
+                               (an operator acts on the clock: processing-time timeouts) */
   int nwatermarks;
   int64_t *watermark_delay_ms;
   char *plan_json;          /* sources and stateful operators, for the compatibility check */
