@@ -4,17 +4,18 @@
 #include "connector.h"
 
 extern const sr_source_ops sr_source_json, sr_source_csv, sr_source_text, sr_source_rate,
-    sr_source_nexmark;
+    sr_source_nexmark, sr_source_kafka;
 extern const sr_sink_ops sr_sink_console, sr_sink_memory, sr_sink_json, sr_sink_csv,
-    sr_sink_foreach_batch, sr_sink_noop;
+    sr_sink_foreach_batch, sr_sink_noop, sr_sink_kafka;
 
 static const sr_source_ops *const sources[] = {
-  &sr_source_json, &sr_source_csv, &sr_source_text, &sr_source_rate, &sr_source_nexmark, NULL,
+  &sr_source_json, &sr_source_csv, &sr_source_text, &sr_source_rate, &sr_source_nexmark,
+  &sr_source_kafka, NULL,
 };
 
 static const sr_sink_ops *const sinks[] = {
   &sr_sink_console, &sr_sink_memory, &sr_sink_json, &sr_sink_csv, &sr_sink_foreach_batch,
-  &sr_sink_noop, NULL,
+  &sr_sink_noop, &sr_sink_kafka, NULL,
 };
 
 const sr_source_ops *sr_source_lookup(const char *format) {

@@ -1,0 +1,910 @@
+/*
+** The Kafka sink (format "kafka"): rows give `value` (string; nil writes a null value, a
+** tombstone), `key`, `headers` ({{key=, value=}, ...} or {name = value}), `topic` (or the
+** `topic` option, which wins, as in Spark) and `partition` (optional). Exactly once across
+** crashes; docs/KAFKA.md states the guarantee for readers.
+**
+** Every message carries three headers after the row's own:
+**     streamrun.query = the query id, streamrun.batch = the batch id,
+**     streamrun.seq   = the row's position in the batch (0-based).
+**
+** The pending file, <state_dir>/kafka-sink-pending.json, is written atomically before any
+** message of a batch is produced:
+**     {"query": "...", "batch": N, "from": {"topic": {"0": 120, ...}}}
+** `from` gives, for every partition the batch writes to, the log end offset before the
+** batch's first attempt produced anything (a replay may add partitions, never moves one).
+**
+** write(N):
+**   - N < pending batch, or N committed by this process: skip. The engine starts batch N+1
+**     only after N is committed everywhere, so pending batch > N means N is done.
+**   - N > pending batch: a new batch. Ask the end offsets of the partitions it writes to,
+**     write the pending file, produce every row.
+**   - N == pending batch: a replay (the process crashed, or commit failed). First wait for
+**     every message this process still has in flight; then read each partition of `from`
+**     from that offset to its end and note the seqs found with (this query, N); produce only
+**     the rows whose seq is missing.
+** commit(N): flush and wait for every delivery report. A failed delivery is SR_RETRY (or
+** SR_ERROR when permanent), never silent: the engine retries and the retry is a replay.
+**
+** Invariants: (1) a message of batch N lies at or after from[p] in its partition p, because
+** the pending file is durable before the first produce and offsets only grow; (2) the
+** idempotent producer never writes a message twice within one producer session; so (3) a
+** replay finds every message an earlier attempt got into the log, and produces each seq at
+** most once more. The one gap: a request of a crashed process that the broker appends after
+** the replay scanned (a stuck in-flight request): see docs/KAFKA.md.
+**
+** Partitions are chosen here, not by librdkafka, so that a replay sends a row where its first
+** attempt did: the `partition` column, else the key's hash (kafka.partitioner, default
+** murmur2_random as the Java client), else, for rows without a key, blocks of 1024 rows in
+** turn. With kafka.transactional.id each batch is also one Kafka transaction (begun in write,
+** committed in commit) and the replay scan reads with read_committed.
+*/
+#include <jansson.h>
+#include <lauxlib.h>
+#include <librdkafka/rdkafka.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "connector.h"
+#include "fsutil.h"
+#include "kafka_common.h"
+
+#define WHAT "the kafka sink"
+#define PENDING_FILE "kafka-sink-pending.json"
+#define H_QUERY "streamrun.query"
+#define H_BATCH "streamrun.batch"
+#define H_SEQ "streamrun.seq"
+#define NULL_KEY_BLOCK 1024 /* rows without a key go to one partition per block */
+#define METADATA_MAX_AGE_MS 30000
+
+typedef int32_t (*kk_partitioner)(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
+                                  int32_t partition_cnt, void *rkt_opaque, void *msg_opaque);
+
+typedef struct kk_topic {
+  char *name;
+  rd_kafka_topic_t *rkt;
+  int32_t partitions;         /* 0: not known yet */
+  int64_t checked_ms;
+} kk_topic;
+
+/* A text field of a row: a Lua string (ptr) or text made here (off into the batch's buffer). */
+typedef struct kk_text {
+  const char *ptr;
+  size_t len;
+  long off;                   /* >= 0: in the buffer; ptr is set once the buffer stops growing */
+  int present;
+} kk_text;
+
+typedef struct kk_row {
+  kk_text key, value;
+  int topic;                  /* index into the sink's topics */
+  int32_t partition;          /* -1: from the key or the row's position */
+  int hdr_first, hdr_n;
+} kk_row;
+
+typedef struct kk_hdr {
+  kk_text name, value;
+} kk_hdr;
+
+typedef struct kk_sink {
+  rd_kafka_t *rk;
+  const sr_options *opts;
+  char *topic_opt;
+  char *query_id;
+  char *pending_path;         /* NULL without a state directory: exactly-once within the process */
+  int64_t pending_batch;      /* -1: none */
+  rd_kafka_topic_partition_list_t *pending_from;
+  int64_t committed;          /* the last batch this process committed, -1 */
+  int transactional, txn_ready, txn_open;
+  kk_partitioner partitioner;
+  kk_topic *topics;
+  int ntopics;
+  int timeout_ms;
+  /* Delivery reports (dr_msg_cb runs in this thread, inside rd_kafka_poll/flush). */
+  int64_t dr_failed;
+  rd_kafka_resp_err_t dr_err;
+  char dr_errmsg[256];
+  /* For describe(). */
+  int64_t last_written, last_skipped;
+} kk_sink;
+
+static const sr_option_spec kk_options[] = {
+  {"kafka.*", SR_OPT_STRING, NULL,
+   "any librdkafka producer property, e.g. kafka.bootstrap.servers, kafka.compression.type, "
+   "kafka.transactional.id (one Kafka transaction per batch), kafka.partitioner"},
+  {"topic", SR_OPT_STRING, NULL, "the topic every row goes to (else each row's `topic` column)"},
+  {NULL, 0, NULL, NULL},
+};
+
+/* Producer-only properties, left out of the replay scan's consumer configuration. */
+static const char *const producer_only[] = {
+  "transactional.id", "transaction.timeout.ms", "enable.idempotence", "enable.gapless.guarantee",
+  "acks", "request.required.acks", "linger.ms", "queue.buffering.max.ms", "batch.num.messages",
+  "batch.size", "compression.codec", "compression.type", "compression.level",
+  "queue.buffering.max.messages", "queue.buffering.max.kbytes", "message.timeout.ms",
+  "delivery.timeout.ms", "partitioner", "retries", "message.send.max.retries",
+  "max.in.flight.requests.per.connection", "max.in.flight", "retry.backoff.ms",
+  "sticky.partitioning.linger.ms", "request.timeout.ms", "queuing.strategy",
+  "produce.offset.report", "msg_order_cmp", "delivery.report.only.error",
+  "queue.buffering.backpressure.threshold", NULL,
+};
+
+static const struct { const char *name; kk_partitioner fn; } partitioners[] = {
+  {"murmur2_random", rd_kafka_msg_partitioner_murmur2_random},
+  {"murmur2", rd_kafka_msg_partitioner_murmur2},
+  {"consistent_random", rd_kafka_msg_partitioner_consistent_random},
+  {"consistent", rd_kafka_msg_partitioner_consistent},
+  {"fnv1a_random", rd_kafka_msg_partitioner_fnv1a_random},
+  {"fnv1a", rd_kafka_msg_partitioner_fnv1a},
+  {"random", rd_kafka_msg_partitioner_random},
+};
+
+/* ---- the producer ------------------------------------------------------------------- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  (void)rk;
+  kk_sink *ks = opaque;
+  if (!m->err) return;
+  if (ks->dr_failed++ == 0) {
+    ks->dr_err = m->err;
+    snprintf(ks->dr_errmsg, sizeof ks->dr_errmsg, "%s partition %d: %s",
+             rd_kafka_topic_name(m->rkt), (int)m->partition, rd_kafka_err2str(m->err));
+  }
+}
+
+static sr_status producer_new(kk_sink *ks, sr_error **err) {
+  char errstr[512];
+  const sr_kafka_setting defaults[] = {
+    {"client.id", "streamrun", NULL},
+    {"linger.ms", "5", NULL},
+    {"batch.num.messages", "10000", NULL},
+    {"queue.buffering.max.messages", "1000000", NULL},
+    /* Bounds how long commit waits while brokers are away (librdkafka's default is 5 min);
+    ** not above transaction.timeout.ms, as transactions require. */
+    {"message.timeout.ms", "60000", NULL},
+    {"log.connection.close", "false", NULL},
+    {NULL, NULL, NULL},
+  };
+  const sr_kafka_setting forced[] = {
+    {"enable.idempotence", "true", "exactly-once needs the idempotent producer"},
+    {NULL, NULL, NULL},
+  };
+  const char *const skip[] = {"partitioner", NULL};
+  rd_kafka_conf_t *conf = sr_kafka_conf_new(ks->opts, defaults, forced, skip, WHAT, err);
+  if (!conf) return SR_ERROR;
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  rd_kafka_conf_set_opaque(conf, ks);
+  if (!(ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr))) {
+    rd_kafka_conf_destroy(conf);
+    return sr_error_set(err, SR_ERROR, "%s: cannot create the producer: %s", WHAT, errstr);
+  }
+  ks->txn_ready = ks->txn_open = 0;
+  return SR_OK;
+}
+
+static void topics_release(kk_sink *ks) {
+  for (int i = 0; i < ks->ntopics; i++) {
+    if (ks->topics[i].rkt) rd_kafka_topic_destroy(ks->topics[i].rkt);
+    ks->topics[i].rkt = NULL;
+    ks->topics[i].partitions = 0;
+  }
+}
+
+/* Destroys the producer; in-flight requests are given a moment to settle first, so that a
+** replay by a later producer sees everything they wrote. */
+static void producer_destroy(kk_sink *ks) {
+  if (!ks->rk) return;
+  rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE);
+  rd_kafka_flush(ks->rk, 5000);
+  if (ks->txn_open) {
+    rd_kafka_error_t *e = rd_kafka_abort_transaction(ks->rk, 5000);
+    rd_kafka_error_destroy(e);
+  }
+  topics_release(ks);
+  rd_kafka_destroy(ks->rk);
+  ks->rk = NULL;
+}
+
+/* Waits until nothing is queued or in flight; delivery reports are served meanwhile. */
+static void drain(kk_sink *ks) {
+  while (rd_kafka_outq_len(ks->rk) > 0) rd_kafka_flush(ks->rk, 1000);
+}
+
+/* SR_RETRY after a fatal producer error (a fresh producer takes over), else SR_OK. */
+static sr_status check_fatal(kk_sink *ks, sr_error **err) {
+  char errstr[256];
+  rd_kafka_resp_err_t e = rd_kafka_fatal_error(ks->rk, errstr, sizeof errstr);
+  if (!e) return SR_OK;
+  sr_status st = ks->transactional ? SR_ERROR : SR_RETRY;
+  sr_error_set(err, st, "%s: the producer failed: %s (%s)%s", WHAT, errstr, rd_kafka_err2name(e),
+               ks->transactional ? "; another producer with this transactional.id may be running" : "");
+  producer_destroy(ks);
+  if (st == SR_RETRY && producer_new(ks, NULL) != SR_OK) st = SR_RETRY; /* retried at next write */
+  return st;
+}
+
+/* Turns a transaction API error into a status, aborting the transaction when it must be. */
+static sr_status txn_error(kk_sink *ks, rd_kafka_error_t *e, const char *doing, sr_error **err) {
+  sr_status st = rd_kafka_error_is_fatal(e) ? SR_ERROR : SR_RETRY;
+  sr_error_set(err, st, "%s: %s: %s", WHAT, doing, rd_kafka_error_string(e));
+  if (rd_kafka_error_txn_requires_abort(e) && ks->txn_open) {
+    rd_kafka_error_t *a = rd_kafka_abort_transaction(ks->rk, ks->timeout_ms);
+    rd_kafka_error_destroy(a);
+    ks->txn_open = 0;
+  }
+  rd_kafka_error_destroy(e);
+  return st;
+}
+
+/* ---- topics and partitions ------------------------------------------------------------ */
+
+static int topic_index(kk_sink *ks, const char *name, size_t len) {
+  for (int i = 0; i < ks->ntopics; i++)
+    if (strlen(ks->topics[i].name) == len && memcmp(ks->topics[i].name, name, len) == 0) return i;
+  kk_topic *t = realloc(ks->topics, (size_t)(ks->ntopics + 1) * sizeof *t);
+  if (!t) return -1;
+  ks->topics = t;
+  memset(&t[ks->ntopics], 0, sizeof *t);
+  if (!(t[ks->ntopics].name = strndup(name, len))) return -1;
+  return ks->ntopics++;
+}
+
+/* Learns the topic's partition count (asking the brokers at most every 30 s). A topic that
+** does not exist is asked for again for a few seconds (brokers may create it on request). */
+static sr_status topic_ready(kk_sink *ks, kk_topic *t, sr_error **err) {
+  int64_t now = sr_kafka_now_ms();
+  if (t->partitions > 0 && now - t->checked_ms < METADATA_MAX_AGE_MS) return SR_OK;
+  if (!t->rkt && !(t->rkt = rd_kafka_topic_new(ks->rk, t->name, NULL)))
+    return sr_kafka_error(err, rd_kafka_last_error(), "%s: topic '%s'", WHAT, t->name);
+  int64_t deadline = now + (ks->timeout_ms < 5000 ? ks->timeout_ms : 5000);
+  for (;;) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(ks->rk, 0, t->rkt, &md, ks->timeout_ms);
+    if (!e && md->topic_cnt == 1) e = md->topics[0].err;
+    if (!e) t->partitions = md->topics[0].partition_cnt;
+    if (md) rd_kafka_metadata_destroy(md);
+    if (!e && t->partitions > 0) break;
+    if (e && e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
+      return sr_kafka_error(err, e, "%s: metadata of topic '%s'", WHAT, t->name);
+    if (sr_kafka_now_ms() >= deadline)
+      return sr_error_set(err, SR_ERROR, "%s: topic '%s' does not exist (create it, or let the "
+                          "brokers create topics on use)", WHAT, t->name);
+    rd_kafka_poll(ks->rk, 200);
+  }
+  t->checked_ms = now;
+  return SR_OK;
+}
+
+/* ---- rows out of Lua ---------------------------------------------------------------- */
+
+typedef struct kk_batch {
+  kk_sink *ks;
+  int nrows;
+  kk_row *rows;
+  kk_hdr *hdrs;
+  int nhdrs, hdrs_cap;
+  sr_buf text;                /* numbers turned into text */
+  char errmsg[512];           /* a row the sink cannot write (set instead of raising) */
+} kk_batch;
+
+static void kk_batch_free(kk_batch *b) {
+  free(b->rows);
+  free(b->hdrs);
+  sr_buf_free(&b->text);
+}
+
+/* Reads the text at the top of the stack into t: strings are referenced (the rows table keeps
+** them alive during write), numbers formatted as Lua prints them. Returns 0, or -1 when the
+** value is of another type (the type's name in *bad). Pops nothing. */
+static int take_text(lua_State *L, kk_batch *b, kk_text *t, const char **bad) {
+  int type = lua_type(L, -1);
+  memset(t, 0, sizeof *t);
+  t->off = -1;
+  if (type == LUA_TNIL) return 0;
+  t->present = 1;
+  if (type == LUA_TSTRING) {
+    t->ptr = lua_tolstring(L, -1, &t->len);
+    return 0;
+  }
+  if (type == LUA_TNUMBER) {
+    lua_Number v = lua_tonumber(L, -1);
+    t->off = (long)b->text.len;
+    int n = sr_buf_printf(&b->text, "%.14g", (double)v);
+    t->len = b->text.len - (size_t)t->off;
+    return n;
+  }
+  *bad = lua_typename(L, type);
+  return -1;
+}
+
+enum { R_ROWS = 1, R_CTX, R_VALUE, R_KEY, R_TOPIC, R_PARTITION, R_HEADERS, R_HKEY, R_HVALUE };
+
+/* Collects one row's headers (the table at the top of the stack) into b->hdrs. */
+static int take_headers(lua_State *L, kk_batch *b, kk_row *row, int i) {
+  const char *bad = NULL;
+  int list = lua_objlen(L, -1) > 0;
+  row->hdr_first = b->nhdrs;
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (b->nhdrs == b->hdrs_cap) {
+      int cap = b->hdrs_cap ? b->hdrs_cap * 2 : 256;
+      kk_hdr *h = realloc(b->hdrs, (size_t)cap * sizeof *h);
+      if (!h) { snprintf(b->errmsg, sizeof b->errmsg, "out of memory"); return -1; }
+      b->hdrs = h;
+      b->hdrs_cap = cap;
+    }
+    kk_hdr *h = &b->hdrs[b->nhdrs];
+    if (list) { /* {{key = "a", value = "x"}, ...}, as the source gives them */
+      if (!lua_istable(L, -1)) { bad = "a list entry that is not {key=, value=}"; goto fail; }
+      lua_pushvalue(L, R_HKEY);
+      lua_rawget(L, -2);
+      if (take_text(L, b, &h->name, &bad) != 0 || !h->name.present) {
+        bad = bad ? bad : "an entry without key";
+        goto fail;
+      }
+      lua_pop(L, 1);
+      lua_pushvalue(L, R_HVALUE);
+      lua_rawget(L, -2);
+      if (take_text(L, b, &h->value, &bad) != 0) goto fail;
+      lua_pop(L, 1);
+    } else { /* {name = "x", ...} */
+      if (lua_type(L, -2) != LUA_TSTRING) { bad = "a name that is not a string"; goto fail; }
+      lua_pushvalue(L, -2);
+      if (take_text(L, b, &h->name, &bad) != 0) goto fail;
+      lua_pop(L, 1);
+      if (take_text(L, b, &h->value, &bad) != 0) goto fail;
+    }
+    b->nhdrs++;
+    row->hdr_n++;
+    lua_pop(L, 1);
+  }
+  return 0;
+fail:
+  snprintf(b->errmsg, sizeof b->errmsg, "row %d: column 'headers' has %s; headers are "
+           "{{key = name, value = text}, ...} or {name = text}", i, bad);
+  return -1;
+}
+
+/* [-0, +0, m] Lua function (rows, batch): fills batch->rows from rows[1..nrows]. Rows the sink
+** cannot write set batch->errmsg (no Lua error); only out-of-memory raises. */
+static int collect_rows(lua_State *L) {
+  kk_batch *b = lua_touserdata(L, R_CTX);
+  kk_sink *ks = b->ks;
+  luaL_checkstack(L, 16, "kafka sink rows");
+  static const char *const keys[] = {"value", "key", "topic", "partition", "headers", "key", "value"};
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) lua_pushstring(L, keys[i]);
+  int last_topic = -1;
+  const char *last_name = NULL;
+  for (int i = 1; i <= b->nrows; i++) {
+    kk_row *row = &b->rows[i - 1];
+    const char *bad = NULL;
+    lua_rawgeti(L, R_ROWS, i);
+    if (!lua_istable(L, -1)) {
+      snprintf(b->errmsg, sizeof b->errmsg, "row %d is a %s, not a table", i, luaL_typename(L, -1));
+      return 0;
+    }
+    lua_pushvalue(L, R_VALUE);
+    lua_rawget(L, -2);
+    if (take_text(L, b, &row->value, &bad) != 0) {
+      snprintf(b->errmsg, sizeof b->errmsg, "row %d: column 'value' must be a string, not a %s", i, bad);
+      return 0;
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, R_KEY);
+    lua_rawget(L, -2);
+    if (take_text(L, b, &row->key, &bad) != 0) {
+      snprintf(b->errmsg, sizeof b->errmsg, "row %d: column 'key' must be a string, not a %s", i, bad);
+      return 0;
+    }
+    lua_pop(L, 1);
+    const char *name = ks->topic_opt;
+    size_t name_len = name ? strlen(name) : 0;
+    if (!name) {
+      lua_pushvalue(L, R_TOPIC);
+      lua_rawget(L, -2);
+      if (lua_type(L, -1) != LUA_TSTRING) {
+        snprintf(b->errmsg, sizeof b->errmsg, "row %d has no topic: give the sink option 'topic' "
+                 "or a string column 'topic'", i);
+        return 0;
+      }
+      name = lua_tolstring(L, -1, &name_len);
+      lua_pop(L, 1); /* the row keeps the string alive */
+    }
+    if (name != last_name) {
+      last_topic = topic_index(ks, name, name_len);
+      last_name = name;
+      if (last_topic < 0) { snprintf(b->errmsg, sizeof b->errmsg, "out of memory"); return 0; }
+    }
+    row->topic = last_topic;
+    row->partition = -1;
+    lua_pushvalue(L, R_PARTITION);
+    lua_rawget(L, -2);
+    if (!lua_isnil(L, -1)) {
+      lua_Number p = lua_tonumber(L, -1);
+      if (lua_type(L, -1) != LUA_TNUMBER || p < 0 || p != (lua_Number)(int32_t)p) {
+        snprintf(b->errmsg, sizeof b->errmsg, "row %d: column 'partition' must be a partition "
+                 "number >= 0", i);
+        return 0;
+      }
+      row->partition = (int32_t)p;
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, R_HEADERS);
+    lua_rawget(L, -2);
+    row->hdr_n = 0;
+    if (lua_istable(L, -1)) {
+      if (take_headers(L, b, row, i) != 0) return 0;
+    } else if (!lua_isnil(L, -1)) {
+      snprintf(b->errmsg, sizeof b->errmsg, "row %d: column 'headers' must be a table", i);
+      return 0;
+    }
+    lua_pop(L, 2);
+  }
+  return 0;
+}
+
+static void resolve_text(kk_text *t, const sr_buf *buf) {
+  if (t->off >= 0) t->ptr = buf->data + t->off;
+}
+
+/* ---- the pending file --------------------------------------------------------------- */
+
+static sr_status pending_write(kk_sink *ks, int64_t batch, sr_error **err) {
+  sr_status st = SR_OK;
+  char *dump = NULL;
+  json_t *root = json_pack("{s:s, s:I}", "query", ks->query_id, "batch", (json_int_t)batch);
+  json_t *from = sr_kafka_offsets_json(ks->pending_from);
+  if (!root || !from || json_object_set_new(root, "from", from) != 0 ||
+      !(dump = json_dumps(root, JSON_COMPACT))) {
+    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    goto done;
+  }
+  from = NULL;
+  if (ks->pending_path) st = sr_fs_write_atomic(ks->pending_path, dump, strlen(dump), err);
+  if (st == SR_OK) ks->pending_batch = batch;
+done:
+  json_decref(from);
+  json_decref(root);
+  free(dump);
+  return st;
+}
+
+static sr_status pending_load(kk_sink *ks, sr_error **err) {
+  sr_status st = SR_OK;
+  size_t len;
+  json_error_t jerr;
+  json_t *root = NULL;
+  char *text = NULL;
+  if (!ks->pending_path || !sr_fs_exists(ks->pending_path)) return SR_OK;
+  if (!(text = sr_fs_read_all(ks->pending_path, &len, err))) return SR_ERROR;
+  root = json_loadb(text, len, 0, &jerr);
+  json_t *batch = json_object_get(root, "batch"), *query = json_object_get(root, "query");
+  if (!json_is_integer(batch) || !json_is_string(query) || !json_object_get(root, "from")) {
+    st = sr_error_set(err, SR_ERROR, "%s: %s is damaged; it says which batch was being written",
+                      WHAT, ks->pending_path);
+    goto done;
+  }
+  if (strcmp(json_string_value(query), ks->query_id) != 0) goto done; /* another query's: ignore */
+  rd_kafka_topic_partition_list_t *from = sr_kafka_offsets_parse(json_object_get(root, "from"),
+                                                                 ks->pending_path, err);
+  if (!from) {
+    st = SR_ERROR;
+    goto done;
+  }
+  rd_kafka_topic_partition_list_destroy(ks->pending_from);
+  ks->pending_from = from;
+  ks->pending_batch = json_integer_value(batch);
+done:
+  json_decref(root);
+  free(text);
+  return st;
+}
+
+/* ---- the replay scan ----------------------------------------------------------------- */
+
+static int header_is(const rd_kafka_headers_t *h, const char *name, const char *want, size_t want_len) {
+  const void *v;
+  size_t len;
+  return rd_kafka_header_get_last(h, name, &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR && v &&
+         len == want_len && memcmp(v, want, len) == 0;
+}
+
+/* Reads pending_from[p] .. end of every partition and sets found[seq] for each message of this
+** query's batch `batch`. Returns how many it found, or -1 with *err set. */
+static int64_t scan(kk_sink *ks, int64_t batch, unsigned char *found, int nrows, sr_error **err) {
+  char errstr[512], group[512], batch_text[32];
+  int64_t hits = -1;
+  int active = 0;
+  rd_kafka_t *rk = NULL;
+  rd_kafka_queue_t *q = NULL;
+  rd_kafka_message_t *msgs[512];
+  rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_copy(ks->pending_from);
+  rd_kafka_topic_partition_list_t *asg = rd_kafka_topic_partition_list_new(ends->cnt + 1);
+  snprintf(batch_text, sizeof batch_text, "%lld", (long long)batch);
+  snprintf(group, sizeof group, "streamrun-kafka-sink-%s", ks->query_id);
+  const sr_kafka_setting defaults[] = {
+    {"client.id", "streamrun-sink-check", NULL},
+    {"group.id", group, NULL},
+    {"log.connection.close", "false", NULL},
+    {NULL, NULL, NULL},
+  };
+  const sr_kafka_setting forced[] = {
+    {"enable.auto.commit", "false", ""},
+    {"auto.offset.reset", "error", ""},
+    {"enable.partition.eof", "true", ""},
+    {"isolation.level", ks->transactional ? "read_committed" : "read_uncommitted", ""},
+    {NULL, NULL, NULL},
+  };
+  rd_kafka_conf_t *conf = sr_kafka_conf_new(ks->opts, defaults, forced, producer_only, WHAT, err);
+  if (!conf) goto done;
+  if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
+    rd_kafka_conf_destroy(conf);
+    sr_error_set(err, SR_ERROR, "%s: cannot create the consumer that checks a replay: %s", WHAT, errstr);
+    goto done;
+  }
+  rd_kafka_poll_set_consumer(rk);
+  q = rd_kafka_queue_get_consumer(rk);
+  sr_kafka_tp_fill(ends, RD_KAFKA_OFFSET_END);
+  if (sr_kafka_list_offsets(rk, ends, ks->timeout_ms, err) != SR_OK) goto done;
+  for (int i = 0; i < ends->cnt; i++) {
+    const rd_kafka_topic_partition_t *f = &ks->pending_from->elems[i];
+    if (ends->elems[i].offset > f->offset) {
+      rd_kafka_topic_partition_list_add(asg, f->topic, f->partition)->offset = f->offset;
+      active++;
+    }
+  }
+  hits = 0;
+  if (active == 0) goto done;
+  rd_kafka_resp_err_t e = rd_kafka_assign(rk, asg);
+  if (e) {
+    hits = -1;
+    sr_kafka_error(err, e, "%s: checking what a replayed batch already wrote", WHAT);
+    goto done;
+  }
+  size_t qlen = strlen(ks->query_id);
+  int64_t last_progress = sr_kafka_now_ms();
+  int failed = 0;
+  while (active > 0) {
+    /* What is queued, else wait for one (a timeout here would wait for a full array). */
+    ssize_t got = rd_kafka_consume_batch_queue(q, 0, msgs, sizeof msgs / sizeof *msgs);
+    if (got == 0 && (msgs[0] = rd_kafka_consumer_poll(rk, 100))) got = 1;
+    for (ssize_t k = 0; k < got; k++) {
+      rd_kafka_message_t *m = msgs[k];
+      rd_kafka_topic_partition_t *a =
+          m->rkt ? sr_kafka_tp_find(asg, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
+      int64_t pos = -1; /* every message before pos has been seen */
+      if (failed) {
+        /* dropping the rest of this poll */
+      } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        pos = m->offset;
+      } else if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || !sr_kafka_err_retriable(m->err)) {
+          sr_kafka_error(err, m->err, "%s: checking what a replayed batch already wrote (%s)",
+                         WHAT, rd_kafka_message_errstr(m));
+          failed = 1;
+        }
+      } else if (a) {
+        pos = m->offset + 1;
+        rd_kafka_headers_t *h;
+        if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            header_is(h, H_QUERY, ks->query_id, qlen) &&
+            header_is(h, H_BATCH, batch_text, strlen(batch_text))) {
+          const void *v;
+          size_t len;
+          char seq[24];
+          if (rd_kafka_header_get_last(h, H_SEQ, &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR && v &&
+              len < sizeof seq) {
+            memcpy(seq, v, len);
+            seq[len] = '\0';
+            long long s = strtoll(seq, NULL, 10);
+            if (s >= 0 && s < nrows && !found[s]) {
+              found[s] = 1;
+              hits++;
+            }
+          }
+        }
+      }
+      /* Done with a partition at its end offset, past a gap, or at its end of log. */
+      if (a && a->offset >= 0 && pos >= 0) {
+        if (pos >= sr_kafka_tp_find(ends, a->topic, a->partition)->offset) {
+          a->offset = -1;
+          active--;
+        }
+        last_progress = sr_kafka_now_ms();
+      }
+      rd_kafka_message_destroy(m);
+    }
+    if (failed) {
+      hits = -1;
+      goto done;
+    }
+    if (got < 0 || sr_kafka_now_ms() - last_progress > ks->timeout_ms) {
+      hits = -1;
+      sr_error_set(err, SR_RETRY, "%s: timed out checking what a replayed batch already wrote", WHAT);
+      goto done;
+    }
+  }
+done:
+  if (q) rd_kafka_queue_destroy(q);
+  if (rk) {
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+  }
+  rd_kafka_topic_partition_list_destroy(ends);
+  rd_kafka_topic_partition_list_destroy(asg);
+  return hits;
+}
+
+/* ---- write / commit ------------------------------------------------------------------ */
+
+/* The partition row `seq` goes to (see the top). */
+static int32_t partition_of(kk_sink *ks, const kk_row *row, int64_t batch, int seq) {
+  const kk_topic *t = &ks->topics[row->topic];
+  if (row->partition >= 0) return row->partition;
+  if (row->key.present)
+    return ks->partitioner(t->rkt, row->key.ptr, row->key.len, t->partitions, NULL, NULL);
+  return (int32_t)((uint64_t)(batch + seq / NULL_KEY_BLOCK) % (uint64_t)t->partitions);
+}
+
+static sr_status produce_row(kk_sink *ks, const kk_batch *b, const kk_row *row, int32_t partition,
+                             const char *batch_text, int seq, sr_error **err) {
+  char seq_text[24];
+  int seq_len = snprintf(seq_text, sizeof seq_text, "%d", seq);
+  rd_kafka_headers_t *h = rd_kafka_headers_new((size_t)row->hdr_n + 3);
+  for (int k = 0; k < row->hdr_n; k++) {
+    const kk_hdr *hd = &b->hdrs[row->hdr_first + k];
+    rd_kafka_header_add(h, hd->name.ptr, (ssize_t)hd->name.len, hd->value.present ? hd->value.ptr : NULL,
+                        (ssize_t)hd->value.len);
+  }
+  rd_kafka_header_add(h, H_QUERY, -1, ks->query_id, -1);
+  rd_kafka_header_add(h, H_BATCH, -1, batch_text, -1);
+  rd_kafka_header_add(h, H_SEQ, -1, seq_text, seq_len);
+  for (;;) {
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        ks->rk, RD_KAFKA_V_RKT(ks->topics[row->topic].rkt), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_VALUE(row->value.present ? (void *)row->value.ptr : NULL, row->value.len),
+        RD_KAFKA_V_KEY(row->key.present ? row->key.ptr : NULL, row->key.len),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (!e) return SR_OK;
+    if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_headers_destroy(h);
+      return sr_kafka_error(err, e, "%s: producing to topic '%s' partition %d", WHAT,
+                            ks->topics[row->topic].name, (int)partition);
+    }
+    rd_kafka_poll(ks->rk, 10); /* the queue is full: let deliveries make room */
+  }
+}
+
+static sr_status kk_write(sr_sink *sink, int64_t batch_id, lua_State *L, int rows_idx, int nrows,
+                          int spec_idx, sr_error **err) {
+  (void)spec_idx;
+  kk_sink *ks = sink->impl;
+  sr_status st = SR_OK;
+  kk_batch b = {.ks = ks, .nrows = nrows, .text = SR_BUF_INIT};
+  unsigned char *found = NULL;
+  int32_t *parts = NULL;
+  rd_kafka_topic_partition_list_t *targets = NULL;
+  char batch_text[32];
+  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  ks->last_written = ks->last_skipped = 0;
+  if (batch_id < ks->pending_batch || batch_id == ks->committed) return SR_OK; /* done before */
+  if (nrows <= 0) return SR_OK;
+  luaL_checkstack(L, 4, "kafka sink");
+  lua_pushcfunction(L, collect_rows);
+  int fn_idx = lua_gettop(L);
+  if (!ks->rk && (st = producer_new(ks, err)) != SR_OK) goto done;
+  if (!(b.rows = calloc((size_t)nrows, sizeof *b.rows)) || !(parts = malloc((size_t)nrows * sizeof *parts))) {
+    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    goto done;
+  }
+  lua_pushvalue(L, fn_idx);
+  lua_pushvalue(L, rows_idx);
+  lua_pushlightuserdata(L, &b);
+  if (lua_pcall(L, 2, 0, 0) != 0) {
+    st = sr_error_set(err, SR_ERROR, "%s: batch %lld: %s", WHAT, (long long)batch_id,
+                      lua_isstring(L, -1) ? lua_tostring(L, -1) : "error reading rows");
+    goto done;
+  }
+  if (b.errmsg[0]) {
+    st = sr_error_set(err, SR_ERROR, "%s: batch %lld: %s", WHAT, (long long)batch_id, b.errmsg);
+    goto done;
+  }
+  for (int i = 0; i < nrows; i++) {
+    resolve_text(&b.rows[i].key, &b.text);
+    resolve_text(&b.rows[i].value, &b.text);
+  }
+  for (int i = 0; i < b.nhdrs; i++) {
+    resolve_text(&b.hdrs[i].name, &b.text);
+    resolve_text(&b.hdrs[i].value, &b.text);
+  }
+  /* Where each row goes. */
+  targets = rd_kafka_topic_partition_list_new(8);
+  for (int i = 0; i < nrows; i++) {
+    kk_topic *t = &ks->topics[b.rows[i].topic];
+    if ((st = topic_ready(ks, t, err)) != SR_OK) goto done;
+    parts[i] = partition_of(ks, &b.rows[i], batch_id, i);
+    if (parts[i] >= t->partitions) {
+      st = sr_error_set(err, SR_ERROR, "%s: batch %lld row %d: topic '%s' has no partition %d",
+                        WHAT, (long long)batch_id, i + 1, t->name, (int)parts[i]);
+      goto done;
+    }
+    if (i == 0 || parts[i] != parts[i - 1] || b.rows[i].topic != b.rows[i - 1].topic)
+      if (!sr_kafka_tp_find(targets, t->name, parts[i]))
+        rd_kafka_topic_partition_list_add(targets, t->name, parts[i]);
+  }
+  /* The pending file: new partitions start at their current end. */
+  drain(ks); /* nothing of an earlier attempt may still be on its way (see the top) */
+  if ((st = check_fatal(ks, err)) != SR_OK) goto done;
+  int replay = batch_id == ks->pending_batch;
+  if (!replay) {
+    rd_kafka_topic_partition_list_destroy(ks->pending_from);
+    ks->pending_from = rd_kafka_topic_partition_list_new(targets->cnt);
+  }
+  rd_kafka_topic_partition_list_t *fresh = rd_kafka_topic_partition_list_new(targets->cnt);
+  for (int i = 0; i < targets->cnt; i++)
+    if (!sr_kafka_tp_find(ks->pending_from, targets->elems[i].topic, targets->elems[i].partition))
+      rd_kafka_topic_partition_list_add(fresh, targets->elems[i].topic, targets->elems[i].partition)
+          ->offset = RD_KAFKA_OFFSET_END;
+  st = sr_kafka_list_offsets(ks->rk, fresh, ks->timeout_ms, err);
+  for (int i = 0; st == SR_OK && i < fresh->cnt; i++)
+    sr_kafka_tp_set(ks->pending_from, fresh->elems[i].topic, fresh->elems[i].partition, fresh->elems[i].offset);
+  int fresh_cnt = fresh->cnt;
+  rd_kafka_topic_partition_list_destroy(fresh);
+  if (st != SR_OK) goto done;
+  if ((!replay || fresh_cnt > 0) && (st = pending_write(ks, batch_id, err)) != SR_OK) goto done;
+  if (ks->transactional) {
+    rd_kafka_error_t *e;
+    if (!ks->txn_ready) {
+      /* Also fences an earlier producer with this transactional.id and aborts what it left open. */
+      if ((e = rd_kafka_init_transactions(ks->rk, ks->timeout_ms))) {
+        st = txn_error(ks, e, "initializing transactions", err);
+        goto done;
+      }
+      ks->txn_ready = 1;
+    }
+    if (ks->txn_open) {
+      e = rd_kafka_abort_transaction(ks->rk, ks->timeout_ms);
+      ks->txn_open = 0;
+      if (e) {
+        st = txn_error(ks, e, "aborting the failed attempt's transaction", err);
+        goto done;
+      }
+    }
+  }
+  if (!(found = calloc((size_t)nrows, 1))) {
+    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    goto done;
+  }
+  if (replay) {
+    int64_t hits = scan(ks, batch_id, found, nrows, err);
+    if (hits < 0) {
+      st = (*err && (*err)->status == SR_ERROR) ? SR_ERROR : SR_RETRY;
+      goto done;
+    }
+    ks->last_skipped = hits;
+  }
+  if (ks->transactional) {
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(ks->rk);
+    if (e) {
+      st = txn_error(ks, e, "beginning a transaction", err);
+      goto done;
+    }
+    ks->txn_open = 1;
+  }
+  ks->dr_failed = 0;
+  ks->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  snprintf(batch_text, sizeof batch_text, "%lld", (long long)batch_id);
+  for (int i = 0; i < nrows; i++) {
+    if (found[i]) continue;
+    if ((st = produce_row(ks, &b, &b.rows[i], parts[i], batch_text, i, err)) != SR_OK) goto done;
+    ks->last_written++;
+    if ((i & 1023) == 0) rd_kafka_poll(ks->rk, 0);
+  }
+done:
+  free(found);
+  free(parts);
+  if (targets) rd_kafka_topic_partition_list_destroy(targets);
+  kk_batch_free(&b);
+  lua_settop(L, fn_idx - 1);
+  return st;
+}
+
+static sr_status kk_commit(sr_sink *sink, int64_t batch_id, sr_error **err) {
+  kk_sink *ks = sink->impl;
+  sr_status st;
+  if (batch_id < ks->pending_batch || batch_id == ks->committed) return SR_OK;
+  if (!ks->rk) return sr_error_set(err, SR_RETRY, "%s: batch %lld was not written", WHAT, (long long)batch_id);
+  if (ks->txn_open) {
+    rd_kafka_error_t *e = rd_kafka_commit_transaction(ks->rk, -1);
+    if (e) return txn_error(ks, e, "committing the batch's transaction", err);
+    ks->txn_open = 0;
+  }
+  drain(ks);
+  if ((st = check_fatal(ks, err)) != SR_OK) return st;
+  if (ks->dr_failed > 0) {
+    st = sr_kafka_err_retriable(ks->dr_err) ? SR_RETRY : SR_ERROR;
+    sr_error_set(err, st, "%s: batch %lld: %lld message(s) not delivered; the first: %s", WHAT,
+                 (long long)batch_id, (long long)ks->dr_failed, ks->dr_errmsg);
+    ks->dr_failed = 0;
+    return st;
+  }
+  ks->committed = batch_id;
+  return SR_OK;
+}
+
+/* ---- describe, open, close ----------------------------------------------------------- */
+
+static void kk_describe(sr_sink *sink, json_t *progress) {
+  kk_sink *ks = sink->impl;
+  char desc[300];
+  snprintf(desc, sizeof desc, "KafkaSink[%s]", ks->topic_opt ? ks->topic_opt : "topic column");
+  json_object_set_new(progress, "description", json_string(desc));
+  json_object_set_new(progress, "numOutputRows", json_integer(ks->last_written));
+  json_object_set_new(progress, "numRowsAlreadyWritten", json_integer(ks->last_skipped));
+}
+
+static void kk_close(sr_sink *sink) {
+  kk_sink *ks = sink->impl;
+  if (!ks) return;
+  producer_destroy(ks);
+  for (int i = 0; i < ks->ntopics; i++) free(ks->topics[i].name);
+  free(ks->topics);
+  if (ks->pending_from) rd_kafka_topic_partition_list_destroy(ks->pending_from);
+  free(ks->topic_opt);
+  free(ks->query_id);
+  free(ks->pending_path);
+  free(ks);
+  sink->impl = NULL;
+}
+
+static sr_status kk_open(sr_sink *sink, const sr_connector_config *cfg, sr_error **err) {
+  const sr_options *o = cfg->options;
+  kk_sink *ks = calloc(1, sizeof *ks);
+  sink->impl = ks;
+  if (!ks) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+  ks->opts = o;
+  ks->pending_batch = -1;
+  ks->committed = -1;
+  ks->timeout_ms = 30000;
+  ks->pending_from = rd_kafka_topic_partition_list_new(1);
+  const char *id = cfg->query_id ? cfg->query_id : cfg->query_name;
+  if (!id)
+    return sr_error_set(err, SR_ERROR, "%s needs the query's id (a checkpointLocation)", WHAT);
+  if (cfg->schema && sr_schema_find(cfg->schema, "value") < 0)
+    return sr_error_set(err, SR_ERROR, "%s needs a column 'value' (and may have key, headers, "
+                        "topic, partition)", WHAT);
+  const char *topic = sr_opt_str(o, kk_options, "topic", NULL);
+  if (!(ks->query_id = strdup(id)) || (topic && !(ks->topic_opt = strdup(topic))))
+    return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+  if (cfg->schema && !topic && sr_schema_find(cfg->schema, "topic") < 0)
+    return sr_error_set(err, SR_ERROR, "%s needs the option 'topic' or a column 'topic'", WHAT);
+  const char *pname = sr_opt_str(o, kk_options, "kafka.partitioner", "murmur2_random");
+  for (size_t i = 0; i < sizeof partitioners / sizeof *partitioners; i++)
+    if (strcmp(partitioners[i].name, pname) == 0) ks->partitioner = partitioners[i].fn;
+  if (!ks->partitioner)
+    return sr_error_set(err, SR_ERROR, "%s: option 'kafka.partitioner' must be one of murmur2_random, "
+                        "murmur2, consistent_random, consistent, fnv1a_random, fnv1a, random; not "
+                        "\"%s\"", WHAT, pname);
+  ks->transactional = sr_opt_str(o, kk_options, "kafka.transactional.id", NULL) != NULL;
+  if (cfg->state_dir) {
+    size_t len = strlen(cfg->state_dir) + sizeof PENDING_FILE + 1;
+    if (!(ks->pending_path = malloc(len))) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    snprintf(ks->pending_path, len, "%s/%s", cfg->state_dir, PENDING_FILE);
+  }
+  sr_status st = pending_load(ks, err);
+  if (st != SR_OK) return st;
+  return producer_new(ks, err);
+}
+
+const sr_sink_ops sr_sink_kafka = {
+  .name = "kafka",
+  .options = kk_options,
+  .open = kk_open,
+  .write = kk_write,
+  .commit = kk_commit,
+  .describe = kk_describe,
+  .close = kk_close,
+};

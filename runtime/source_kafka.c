@@ -1,0 +1,1254 @@
+/*
+** The Kafka source (format "kafka"), with Spark's option names and columns.
+**
+** Offsets belong to the checkpoint, not to a consumer group. The consumer never joins or
+** commits to a group: it has a group.id only because librdkafka's rd_kafka_assign() wants one,
+** and every read assigns partitions at explicit offsets.
+**
+** The offsets JSON that plan() returns (the engine logs it as offsets/N):
+**
+**     {"topic": {"0": 120, "1": 98}, "$start": {"topic": {"1": 0}}}
+**
+**   - one entry per known partition: the offset after the batch (where the next one starts);
+**   - "$start" (never a topic: '$' is not allowed in Kafka topic names): where this batch
+**     starts for the partitions whose start is not the previous batch's end: every partition
+**     of the query's first batch (startingOffsets resolved to numbers), a partition that
+**     appeared while running (its earliest offset when found), and one reset after data loss
+**     with failOnDataLoss=false.
+**
+** Invariant: read(start, end) reads, per partition of end, exactly the offsets
+** [$start[p] or start[p], end[p]), nothing depends on the broker's state at read time except
+** the records themselves, so a replay after a crash yields the same rows (unless the records
+** were deleted in between, which failOnDataLoss reports). end[p] is an upper bound: offsets
+** that hold transaction markers or were compacted away are simply absent.
+**
+** Initial offsets: startingOffsets/startingTimestamp are resolved once, by the query's first
+** plan, and written to <state_dir>/initial-offsets.json before plan returns. Later plans of a
+** query that has not run a batch yet (plan found no data, or the process restarted) start
+** from that file, so "latest" means the latest when the query first started, as in Spark.
+**
+** The consumer across batches: a read that finishes leaves the partitions assigned and
+** librdkafka keeps prefetching. Messages polled past a partition's end are kept in the
+** partition's stash (up to STASH_MAX_BYTES, then the partition is paused: librdkafka then
+** refetches from the message after the last one handed out). The next read continues without
+** a seek when every partition's `next` equals the batch's start (the fast path, the usual
+** case); otherwise it checks for data loss and assigns again at the exact start offsets (the
+** slow path: the first read, replays, after errors).
+*/
+#include <jansson.h>
+#include <lauxlib.h>
+#include <librdkafka/rdkafka.h>
+#include <lua.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connector.h"
+#include "fsutil.h"
+#include "kafka_common.h"
+
+#define WHAT "the kafka source"
+#define INITIAL_FILE "initial-offsets.json"
+#define STASH_MAX_BYTES (4 << 20)  /* per partition, past the batch's end */
+#define POLL_BATCH 1024            /* messages per rd_kafka_consume_batch_queue call */
+#define POLL_WAIT_MS 100
+
+typedef enum { KS_SUBSCRIBE, KS_PATTERN, KS_ASSIGN } ks_mode;
+
+/* A partition in the consumer's assignment. */
+typedef struct ks_part {
+  char *topic;
+  int32_t partition;
+  const rd_kafka_topic_t *rkt;  /* librdkafka's handle, learnt from the first message */
+  int64_t from, to;             /* the current read's range */
+  /* Every message before `next` has been handed out or is absent; the next message to come
+  ** (the stash's first, then the consumer's) is the first one at or after `next`. */
+  int64_t next;
+  int done, paused;
+  rd_kafka_message_t **stash;   /* messages polled at or past `to`, in offset order */
+  int stash_head, stash_len, stash_cap;
+  size_t stash_bytes;
+} ks_part;
+
+/* A partition's range in one read. topic points into the batch's end list. */
+typedef struct ks_range {
+  const char *topic;
+  int32_t partition;
+  int64_t from, to;
+} ks_range;
+
+typedef struct ks_source {
+  rd_kafka_t *rk;               /* fetches: the assigned partitions, always long-polling */
+  rd_kafka_queue_t *queue;      /* rk's consumer queue */
+  /* Metadata and offset queries, on connections of their own: on rk's they would wait behind
+  ** the brokers' held Fetch requests (up to fetch.wait.max.ms each). No group.id. */
+  rd_kafka_t *meta;
+  ks_mode mode;
+  char **topics;                /* subscribe: the topics; assign: the assigned topics */
+  int ntopics;
+  regex_t pattern;
+  int have_pattern;
+  rd_kafka_topic_partition_list_t *assign;
+  const char *starting;         /* startingOffsets text (owned by the options) */
+  int64_t starting_ts;          /* startingTimestamp, or -1 */
+  json_t *starting_by_ts;       /* startingOffsetsByTimestamp, or NULL */
+  int64_t max_offsets;          /* maxOffsetsPerTrigger, 0: no limit */
+  int fail_on_data_loss, include_headers;
+  int timeout_ms;               /* kafkaConsumer.pollTimeoutMs: also bounds metadata calls */
+  char *initial_path;           /* NULL without a state directory */
+  rd_kafka_topic_partition_list_t *initial; /* resolved starting offsets, once known */
+  rd_kafka_topic_partition_list_t *cap;     /* availableNow: the latest offsets at start */
+  rd_kafka_topic_partition_list_t *planned; /* the last planned end (or the start) */
+  ks_part *parts;
+  int nparts;
+  int assignment_valid;         /* 0: the next read takes the slow path */
+  int64_t loss_events, loss_offsets;
+  json_t *desc_start, *desc_end, *desc_latest;
+  char description[256];
+  char **known;                 /* topics whose metadata rk has (see know_topics) */
+  rd_kafka_topic_t **known_rkt;
+  int nknown;
+} ks_source;
+
+static const sr_option_spec ks_options[] = {
+  {"kafka.*", SR_OPT_STRING, NULL,
+   "any librdkafka consumer property, e.g. kafka.bootstrap.servers, kafka.security.protocol, "
+   "kafka.sasl.mechanisms, kafka.isolation.level"},
+  {"subscribe", SR_OPT_STRING, NULL, "comma-separated list of topics to read"},
+  {"subscribePattern", SR_OPT_STRING, NULL,
+   "read every topic whose whole name matches this POSIX extended regular expression"},
+  {"assign", SR_OPT_JSON, NULL, "JSON {\"topic\": [0, 1]}: read exactly these partitions"},
+  {"startingOffsets", SR_OPT_STRING, "latest",
+   "where a new query starts: earliest, latest, or JSON {\"topic\": {\"0\": 23, \"1\": -2}} "
+   "(-2 earliest, -1 latest); a restarted query continues from its checkpoint"},
+  {"startingTimestamp", SR_OPT_INT, NULL,
+   "a new query starts in every partition at the first record at or after this time (ms "
+   "since the epoch); overrides startingOffsets"},
+  {"startingOffsetsByTimestamp", SR_OPT_JSON, NULL,
+   "JSON {\"topic\": {\"0\": ms}}: startingTimestamp per partition"},
+  {"maxOffsetsPerTrigger", SR_OPT_INT, NULL,
+   "at most this many offsets per batch, split across partitions in proportion to their lag"},
+  {"failOnDataLoss", SR_OPT_BOOL, "true",
+   "fail when offsets the query needs are gone (retention, a deleted topic); false: skip "
+   "them and count them in progress"},
+  {"includeHeaders", SR_OPT_BOOL, "false", "add the column headers = {{key=, value=}, ...}"},
+  {"kafkaConsumer.pollTimeoutMs", SR_OPT_INT, "30000",
+   "how long a read or a metadata call waits for the brokers before the batch is retried"},
+  {"groupIdPrefix", SR_OPT_STRING, "streamrun-kafka-source",
+   "prefix of the group.id librdkafka requires (no group is joined, nothing is committed)"},
+  {NULL, 0, NULL, NULL},
+};
+
+/* ---- helpers -------------------------------------------------------------------------- */
+
+static void part_clear_stash(ks_part *p) {
+  for (int i = p->stash_head; i < p->stash_len; i++) rd_kafka_message_destroy(p->stash[i]);
+  p->stash_head = p->stash_len = 0;
+  p->stash_bytes = 0;
+}
+
+static void parts_free(ks_source *ks) {
+  for (int i = 0; i < ks->nparts; i++) {
+    part_clear_stash(&ks->parts[i]);
+    free(ks->parts[i].stash);
+    free(ks->parts[i].topic);
+  }
+  free(ks->parts);
+  ks->parts = NULL;
+  ks->nparts = 0;
+  ks->assignment_valid = 0;
+}
+
+static ks_part *part_find(ks_source *ks, const char *topic, int32_t partition) {
+  for (int i = 0; i < ks->nparts; i++)
+    if (ks->parts[i].partition == partition && strcmp(ks->parts[i].topic, topic) == 0)
+      return &ks->parts[i];
+  return NULL;
+}
+
+/* The part a message belongs to; pointer compare first (librdkafka has one handle per topic). */
+static ks_part *part_of(ks_source *ks, const rd_kafka_message_t *m, ks_part **cache) {
+  if (*cache && (*cache)->rkt == m->rkt && (*cache)->partition == m->partition) return *cache;
+  for (int i = 0; i < ks->nparts; i++)
+    if (ks->parts[i].rkt == m->rkt && ks->parts[i].partition == m->partition)
+      return *cache = &ks->parts[i];
+  ks_part *p = part_find(ks, rd_kafka_topic_name(m->rkt), m->partition);
+  if (p) p->rkt = m->rkt;
+  return *cache = p;
+}
+
+static int stash_push(ks_part *p, rd_kafka_message_t *m) {
+  if (p->stash_head > 0 && p->stash_head == p->stash_len) p->stash_head = p->stash_len = 0;
+  if (p->stash_len == p->stash_cap) {
+    int cap = p->stash_cap ? p->stash_cap * 2 : 64;
+    rd_kafka_message_t **s = realloc(p->stash, (size_t)cap * sizeof *s);
+    if (!s) return -1;
+    p->stash = s;
+    p->stash_cap = cap;
+  }
+  p->stash[p->stash_len++] = m;
+  p->stash_bytes += m->len + m->key_len;
+  return 0;
+}
+
+static void pause_part(ks_source *ks, ks_part *p, int pause) {
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+  if (pause) rd_kafka_pause_partitions(ks->rk, l);
+  else rd_kafka_resume_partitions(ks->rk, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  p->paused = pause;
+}
+
+static int wants_topic(const ks_source *ks, const char *topic) {
+  if (ks->mode == KS_PATTERN)
+    return strncmp(topic, "__", 2) != 0 && regexec(&ks->pattern, topic, 0, NULL, 0) == 0;
+  for (int i = 0; i < ks->ntopics; i++)
+    if (strcmp(ks->topics[i], topic) == 0) return 1;
+  return 0;
+}
+
+/* The partitions that exist now among those the options name, sorted. */
+static sr_status discover(ks_source *ks, rd_kafka_topic_partition_list_t **out, sr_error **err) {
+  const struct rd_kafka_metadata *md = NULL;
+  sr_status st = SR_OK;
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+  /* All topics: asking for named ones (or holding handles for them) makes brokers with
+  ** auto.create.topics.enable create the topics that do not exist yet. */
+  rd_kafka_resp_err_t e = rd_kafka_metadata(ks->meta, 1, NULL, &md, ks->timeout_ms);
+  if (e) {
+    st = sr_kafka_error(err, e, "%s: fetching the topics' metadata", WHAT);
+    goto done;
+  }
+  for (int i = 0; i < md->topic_cnt; i++) {
+    const struct rd_kafka_metadata_topic *t = &md->topics[i];
+    if (!wants_topic(ks, t->topic)) continue;
+    /* A topic that does not exist (yet) has no partitions to read: not an error. */
+    if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+        t->err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
+      continue;
+    if (t->err) {
+      st = sr_kafka_error(err, t->err, "%s: metadata of topic '%s'", WHAT, t->topic);
+      goto done;
+    }
+    for (int j = 0; j < t->partition_cnt; j++) {
+      int32_t id = t->partitions[j].id;
+      if (ks->mode == KS_ASSIGN && !sr_kafka_tp_find(ks->assign, t->topic, id)) continue;
+      rd_kafka_topic_partition_list_add(l, t->topic, id);
+    }
+  }
+  rd_kafka_topic_partition_list_sort(l, NULL, NULL);
+done:
+  if (md) rd_kafka_metadata_destroy(md);
+  if (st != SR_OK) {
+    rd_kafka_topic_partition_list_destroy(l);
+    l = NULL;
+  }
+  *out = l;
+  return st;
+}
+
+/* Resolves the elements holding -1 (latest) or -2 (earliest) to offsets, in one round. */
+static sr_status resolve_logical(ks_source *ks, rd_kafka_topic_partition_list_t *l, sr_error **err) {
+  rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(l->cnt);
+  for (int i = 0; i < l->cnt; i++)
+    if (l->elems[i].offset == RD_KAFKA_OFFSET_END || l->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING)
+      rd_kafka_topic_partition_list_add(q, l->elems[i].topic, l->elems[i].partition)->offset =
+          l->elems[i].offset;
+  sr_status st = sr_kafka_list_offsets(ks->meta, q, ks->timeout_ms, err);
+  for (int i = 0; st == SR_OK && i < q->cnt; i++)
+    sr_kafka_tp_find(l, q->elems[i].topic, q->elems[i].partition)->offset = q->elems[i].offset;
+  rd_kafka_topic_partition_list_destroy(q);
+  return st;
+}
+
+/* Checks that spec (startingOffsets or ...ByTimestamp JSON) names exactly the live partitions,
+** as Spark requires, and copies its values into l (a copy of live). */
+static sr_status take_per_partition(const rd_kafka_topic_partition_list_t *spec,
+                                    rd_kafka_topic_partition_list_t *l, const char *option,
+                                    sr_error **err) {
+  for (int i = 0; i < l->cnt; i++) {
+    rd_kafka_topic_partition_t *s = sr_kafka_tp_find(spec, l->elems[i].topic, l->elems[i].partition);
+    if (!s)
+      return sr_error_set(err, SR_ERROR, "%s: option '%s' gives no offset for topic '%s' "
+                          "partition %d; give every partition", WHAT, option, l->elems[i].topic,
+                          (int)l->elems[i].partition);
+    l->elems[i].offset = s->offset;
+  }
+  for (int i = 0; i < spec->cnt; i++)
+    if (!sr_kafka_tp_find(l, spec->elems[i].topic, spec->elems[i].partition))
+      return sr_error_set(err, SR_ERROR, "%s: option '%s' names topic '%s' partition %d, which "
+                          "is not among the partitions read", WHAT, option, spec->elems[i].topic,
+                          (int)spec->elems[i].partition);
+  return SR_OK;
+}
+
+/* Resolves startingOffsets/startingTimestamp for the live partitions (see the top). */
+static sr_status resolve_starting(ks_source *ks, const rd_kafka_topic_partition_list_t *live,
+                                  rd_kafka_topic_partition_list_t **out, sr_error **err) {
+  sr_status st = SR_OK;
+  json_t *json = NULL;
+  rd_kafka_topic_partition_list_t *spec = NULL;
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(live);
+  if (ks->starting_ts >= 0 || ks->starting_by_ts) {
+    if (ks->starting_ts >= 0) {
+      sr_kafka_tp_fill(l, ks->starting_ts);
+    } else {
+      if (!(spec = sr_kafka_offsets_parse(ks->starting_by_ts, "startingOffsetsByTimestamp", err)) ||
+          (st = take_per_partition(spec, l, "startingOffsetsByTimestamp", err)) != SR_OK) {
+        st = SR_ERROR;
+        goto done;
+      }
+    }
+    if ((st = sr_kafka_list_offsets(ks->meta, l, ks->timeout_ms, err)) != SR_OK) goto done;
+    /* No record at or after the time: start at the end (Spark's "latest" strategy). */
+    st = resolve_logical(ks, l, err);
+  } else if (strcmp(ks->starting, "earliest") == 0 || strcmp(ks->starting, "latest") == 0) {
+    sr_kafka_tp_fill(l, ks->starting[0] == 'e' ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END);
+    st = resolve_logical(ks, l, err);
+  } else {
+    json_error_t jerr;
+    if (!(json = json_loads(ks->starting, 0, &jerr))) {
+      st = sr_error_set(err, SR_ERROR, "%s: startingOffsets must be earliest, latest or JSON "
+                        "{\"topic\": {\"0\": 23}}, not \"%s\"", WHAT, ks->starting);
+      goto done;
+    }
+    if (!(spec = sr_kafka_offsets_parse(json, "startingOffsets", err)) ||
+        (st = take_per_partition(spec, l, "startingOffsets", err)) != SR_OK) {
+      st = SR_ERROR;
+      goto done;
+    }
+    for (int i = 0; i < l->cnt; i++)
+      if (l->elems[i].offset < RD_KAFKA_OFFSET_BEGINNING) {
+        st = sr_error_set(err, SR_ERROR, "%s: startingOffsets for topic '%s' partition %d is %lld;"
+                          " use an offset >= 0, -2 (earliest) or -1 (latest)", WHAT,
+                          l->elems[i].topic, (int)l->elems[i].partition,
+                          (long long)l->elems[i].offset);
+        goto done;
+      }
+    st = resolve_logical(ks, l, err);
+  }
+done:
+  json_decref(json);
+  if (spec) rd_kafka_topic_partition_list_destroy(spec);
+  if (st != SR_OK) {
+    rd_kafka_topic_partition_list_destroy(l);
+    l = NULL;
+  }
+  *out = l;
+  return st;
+}
+
+/* The query's starting offsets: from memory, from the state file, or resolved and saved. */
+static sr_status initial_offsets(ks_source *ks, const rd_kafka_topic_partition_list_t *live,
+                                 sr_error **err) {
+  sr_status st = SR_OK;
+  char *text = NULL, *dump = NULL;
+  json_t *json = NULL;
+  if (ks->initial) return SR_OK;
+  if (ks->initial_path && sr_fs_exists(ks->initial_path)) {
+    json_error_t jerr;
+    size_t len;
+    if (!(text = sr_fs_read_all(ks->initial_path, &len, err))) {
+      st = SR_ERROR;
+      goto done;
+    }
+    if (!(json = json_loadb(text, len, 0, &jerr))) {
+      st = sr_error_set(err, SR_ERROR, "%s: %s is not JSON: %s", WHAT, ks->initial_path, jerr.text);
+      goto done;
+    }
+    if (!(ks->initial = sr_kafka_offsets_parse(json, ks->initial_path, err))) st = SR_ERROR;
+    goto done;
+  }
+  rd_kafka_topic_partition_list_t *l = NULL;
+  if ((st = resolve_starting(ks, live, &l, err)) != SR_OK) goto done;
+  if (ks->initial_path) {
+    if (!(json = sr_kafka_offsets_json(l)) || !(dump = json_dumps(json, JSON_COMPACT))) {
+      rd_kafka_topic_partition_list_destroy(l);
+      st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+      goto done;
+    }
+    if ((st = sr_fs_write_atomic(ks->initial_path, dump, strlen(dump), err)) != SR_OK) {
+      rd_kafka_topic_partition_list_destroy(l);
+      goto done;
+    }
+  }
+  ks->initial = l;
+done:
+  free(text);
+  free(dump);
+  json_decref(json);
+  return st;
+}
+
+typedef struct { int idx; uint64_t rem; } ks_share;
+
+static int share_cmp(const void *a, const void *b) {
+  const ks_share *x = a, *y = b;
+  if (x->rem != y->rem) return x->rem < y->rem ? 1 : -1;
+  return x->idx - y->idx;
+}
+
+/* maxOffsetsPerTrigger: gives each partition limit * lag / total_lag offsets (rounded down),
+** then the remainder one by one to the largest fractions, so the batch has exactly `limit`. */
+static void rate_limit(const int64_t *from, int64_t *to, int n, int64_t limit) {
+  unsigned __int128 total = 0, given = 0;
+  for (int i = 0; i < n; i++) total += (uint64_t)(to[i] - from[i]);
+  if (total <= (unsigned __int128)limit) return;
+  ks_share *shares = malloc((size_t)(n > 0 ? n : 1) * sizeof *shares);
+  for (int i = 0; i < n; i++) {
+    unsigned __int128 want = (unsigned __int128)(uint64_t)limit * (uint64_t)(to[i] - from[i]);
+    uint64_t give = (uint64_t)(want / total);
+    if (shares) shares[i] = (ks_share){i, (uint64_t)(want % total)};
+    to[i] = from[i] + (int64_t)give;
+    given += give;
+  }
+  if (!shares) return; /* out of memory: a slightly smaller batch is still correct */
+  qsort(shares, (size_t)n, sizeof *shares, share_cmp);
+  for (int k = 0; k < n && given < (unsigned __int128)limit; k++)
+    if (shares[k].rem > 0) { to[shares[k].idx]++; given++; }
+  free(shares);
+}
+
+/* ---- plan ----------------------------------------------------------------------------- */
+
+static sr_status ks_plan(sr_source *src, const json_t *start, json_t **end, sr_error **err) {
+  ks_source *ks = src->impl;
+  sr_status st = SR_OK;
+  rd_kafka_topic_partition_list_t *live = NULL, *base = NULL, *note = NULL, *fresh = NULL,
+                                  *latest = NULL, *reset = NULL, *endl = NULL;
+  int64_t *from = NULL, *to = NULL;
+  json_t *out = NULL;
+  *end = NULL;
+  if ((st = discover(ks, &live, err)) != SR_OK) goto done;
+  if (start) {
+    if (!(base = sr_kafka_offsets_parse(start, "the batch's start offsets", err))) {
+      st = SR_ERROR;
+      goto done;
+    }
+    note = rd_kafka_topic_partition_list_new(4);
+  } else {
+    if ((st = initial_offsets(ks, live, err)) != SR_OK) goto done;
+    base = rd_kafka_topic_partition_list_copy(ks->initial);
+    note = rd_kafka_topic_partition_list_copy(ks->initial);
+  }
+  /* Partitions that appeared: read from their earliest offset. */
+  fresh = rd_kafka_topic_partition_list_new(4);
+  for (int i = 0; i < live->cnt; i++)
+    if (!sr_kafka_tp_find(base, live->elems[i].topic, live->elems[i].partition))
+      rd_kafka_topic_partition_list_add(fresh, live->elems[i].topic, live->elems[i].partition)
+          ->offset = RD_KAFKA_OFFSET_BEGINNING;
+  if ((st = resolve_logical(ks, fresh, err)) != SR_OK) goto done;
+  for (int i = 0; i < fresh->cnt; i++) {
+    sr_kafka_tp_set(base, fresh->elems[i].topic, fresh->elems[i].partition, fresh->elems[i].offset);
+    sr_kafka_tp_set(note, fresh->elems[i].topic, fresh->elems[i].partition, fresh->elems[i].offset);
+  }
+  latest = rd_kafka_topic_partition_list_copy(live);
+  sr_kafka_tp_fill(latest, RD_KAFKA_OFFSET_END);
+  if ((st = sr_kafka_list_offsets(ks->meta, latest, ks->timeout_ms, err)) != SR_OK) goto done;
+  /* A log that now ends before where the query stands was deleted and recreated or truncated. */
+  reset = rd_kafka_topic_partition_list_new(4);
+  for (int i = 0; i < latest->cnt; i++) {
+    const rd_kafka_topic_partition_t *l = &latest->elems[i];
+    const rd_kafka_topic_partition_t *b = sr_kafka_tp_find(base, l->topic, l->partition);
+    const rd_kafka_topic_partition_t *n = sr_kafka_tp_find(note, l->topic, l->partition);
+    int64_t at = n ? n->offset : b->offset;
+    if (at <= l->offset) continue;
+    if (ks->fail_on_data_loss) {
+      st = sr_error_set(err, SR_ERROR, "%s: topic '%s' partition %d: the query is at offset %lld "
+                        "but the log now ends at %lld (the topic was deleted and recreated, or "
+                        "truncated): some data may have been lost. Set failOnDataLoss=false to "
+                        "continue from the earliest offset", WHAT, l->topic, (int)l->partition,
+                        (long long)at, (long long)l->offset);
+      goto done;
+    }
+    rd_kafka_topic_partition_list_add(reset, l->topic, l->partition)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  if ((st = resolve_logical(ks, reset, err)) != SR_OK) goto done;
+  for (int i = 0; i < reset->cnt; i++)
+    sr_kafka_tp_set(note, reset->elems[i].topic, reset->elems[i].partition, reset->elems[i].offset);
+  if (src->available_now && !ks->cap) ks->cap = rd_kafka_topic_partition_list_copy(latest);
+
+  int n = base->cnt, any = 0;
+  from = malloc((size_t)(n ? n : 1) * sizeof *from);
+  to = malloc((size_t)(n ? n : 1) * sizeof *to);
+  if (!from || !to) {
+    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    goto done;
+  }
+  for (int i = 0; i < n; i++) {
+    const rd_kafka_topic_partition_t *b = &base->elems[i];
+    const rd_kafka_topic_partition_t *nt = sr_kafka_tp_find(note, b->topic, b->partition);
+    const rd_kafka_topic_partition_t *l = sr_kafka_tp_find(latest, b->topic, b->partition);
+    from[i] = nt ? nt->offset : b->offset;
+    to[i] = l ? l->offset : from[i]; /* a partition gone from the metadata stays where it is */
+    if (ks->cap) {
+      const rd_kafka_topic_partition_t *c = sr_kafka_tp_find(ks->cap, b->topic, b->partition);
+      if (!c || c->offset < to[i]) to[i] = c ? c->offset : from[i];
+    }
+    if (to[i] < from[i]) to[i] = from[i];
+  }
+  if (ks->max_offsets > 0) rate_limit(from, to, n, ks->max_offsets);
+  endl = rd_kafka_topic_partition_list_copy(base);
+  for (int i = 0; i < n; i++) {
+    endl->elems[i].offset = to[i];
+    any |= to[i] > from[i];
+  }
+  json_decref(ks->desc_latest);
+  ks->desc_latest = sr_kafka_offsets_json(latest);
+  if (ks->planned) rd_kafka_topic_partition_list_destroy(ks->planned);
+  ks->planned = rd_kafka_topic_partition_list_copy(any ? endl : base);
+  if (!any) goto done; /* no new data: *end stays NULL */
+  ks->loss_events += reset->cnt;
+  if (!(out = sr_kafka_offsets_json(endl))) {
+    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    goto done;
+  }
+  if (note->cnt > 0) {
+    rd_kafka_topic_partition_list_sort(note, NULL, NULL);
+    json_t *nj = sr_kafka_offsets_json(note);
+    if (!nj || json_object_set_new(out, "$start", nj) != 0) {
+      st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+      goto done;
+    }
+  }
+  *end = out;
+  out = NULL;
+done:
+  json_decref(out);
+  free(from);
+  free(to);
+  rd_kafka_topic_partition_list_t *lists[] = {live, base, note, fresh, latest, reset, endl};
+  for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+    if (lists[i]) rd_kafka_topic_partition_list_destroy(lists[i]);
+  return st;
+}
+
+/* ---- read ----------------------------------------------------------------------------- */
+
+/* What the Lua-side row builder needs; runs under lua_pcall so that an out-of-memory error
+** cannot skip the C cleanup in ks_read. */
+typedef struct ks_emit {
+  ks_source *ks;
+  rd_kafka_message_t **msgs;
+  int n;
+  int *nrows;
+} ks_emit;
+
+enum { K_KEY = 3, K_VALUE, K_TOPIC, K_PARTITION, K_OFFSET, K_TIMESTAMP, K_TSTYPE, K_HEADERS,
+       K_HKEY, K_HVALUE, K_TOPIC_CACHE };
+
+/* [-0, +0, m] Lua function (rows, ctx): appends a row per message to rows. */
+static int push_rows(lua_State *L) {
+  ks_emit *e = lua_touserdata(L, 2);
+  luaL_checkstack(L, 32, "kafka source rows");
+  static const char *const keys[] = {"key", "value", "topic", "partition", "offset",
+                                     "timestamp", "timestampType", "headers", "key", "value"};
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) lua_pushstring(L, keys[i]);
+  lua_pushnil(L); /* K_TOPIC_CACHE */
+  const rd_kafka_topic_t *cached = NULL;
+  for (int i = 0; i < e->n; i++) {
+    const rd_kafka_message_t *m = e->msgs[i];
+    lua_createtable(L, 0, e->ks->include_headers ? 8 : 7);
+    if (m->key) {
+      lua_pushvalue(L, K_KEY);
+      lua_pushlstring(L, m->key, m->key_len);
+      lua_rawset(L, -3);
+    }
+    if (m->payload) {
+      lua_pushvalue(L, K_VALUE);
+      lua_pushlstring(L, m->payload, m->len);
+      lua_rawset(L, -3);
+    }
+    if (m->rkt != cached) {
+      lua_pushstring(L, rd_kafka_topic_name(m->rkt));
+      lua_replace(L, K_TOPIC_CACHE);
+      cached = m->rkt;
+    }
+    lua_pushvalue(L, K_TOPIC);
+    lua_pushvalue(L, K_TOPIC_CACHE);
+    lua_rawset(L, -3);
+    lua_pushvalue(L, K_PARTITION);
+    lua_pushnumber(L, m->partition);
+    lua_rawset(L, -3);
+    lua_pushvalue(L, K_OFFSET);
+    lua_pushnumber(L, (lua_Number)m->offset);
+    lua_rawset(L, -3);
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    if (tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) {
+      lua_pushvalue(L, K_TIMESTAMP);
+      lua_pushnumber(L, (lua_Number)ts);
+      lua_rawset(L, -3);
+    }
+    /* Spark's timestampType: 0 CreateTime, 1 LogAppendTime (-1: none, Kafka's NO_TIMESTAMP). */
+    lua_pushvalue(L, K_TSTYPE);
+    lua_pushnumber(L, tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME       ? 0
+                      : tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? 1
+                                                                     : -1);
+    lua_rawset(L, -3);
+    rd_kafka_headers_t *hdrs;
+    if (e->ks->include_headers &&
+        rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      size_t nh = rd_kafka_header_cnt(hdrs);
+      lua_pushvalue(L, K_HEADERS);
+      lua_createtable(L, (int)nh, 0);
+      const char *name;
+      const void *val;
+      size_t vlen;
+      for (size_t h = 0; rd_kafka_header_get_all(hdrs, h, &name, &val, &vlen) == 0; h++) {
+        lua_createtable(L, 0, 2);
+        lua_pushvalue(L, K_HKEY);
+        lua_pushstring(L, name);
+        lua_rawset(L, -3);
+        if (val) {
+          lua_pushvalue(L, K_HVALUE);
+          lua_pushlstring(L, val, vlen);
+          lua_rawset(L, -3);
+        }
+        lua_rawseti(L, -2, (int)h + 1);
+      }
+      lua_rawset(L, -3);
+    } else if (e->ks->include_headers) {
+      lua_pushvalue(L, K_HEADERS);
+      lua_newtable(L);
+      lua_rawset(L, -3);
+    }
+    lua_rawseti(L, 1, ++*e->nrows);
+  }
+  return 0;
+}
+
+/* Hands `n` messages to Lua and destroys them. fn_idx/rows_idx: push_rows and the rows table. */
+static sr_status flush_emit(ks_source *ks, lua_State *L, int fn_idx, int rows_idx,
+                            rd_kafka_message_t **msgs, int *n, int *nrows, sr_error **err) {
+  if (*n == 0) return SR_OK;
+  ks_emit e = {ks, msgs, *n, nrows};
+  lua_pushvalue(L, fn_idx);
+  lua_pushvalue(L, rows_idx);
+  lua_pushlightuserdata(L, &e);
+  int rc = lua_pcall(L, 2, 0, 0);
+  for (int i = 0; i < *n; i++) rd_kafka_message_destroy(msgs[i]);
+  *n = 0;
+  if (rc == 0) return SR_OK;
+  sr_error_set(err, SR_ERROR, "%s: building rows: %s", WHAT,
+               lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
+  lua_pop(L, 1);
+  return SR_ERROR;
+}
+
+/* The batch's ranges from its start and end JSON (see the top). */
+static sr_status ranges_of(const json_t *start, const json_t *end, rd_kafka_topic_partition_list_t **endl,
+                           ks_range **out, sr_error **err) {
+  rd_kafka_topic_partition_list_t *startl = NULL, *note = NULL;
+  ks_range *r = NULL;
+  sr_status st = SR_OK;
+  *out = NULL;
+  if (!(*endl = sr_kafka_offsets_parse(end, "the batch's end offsets", err)) ||
+      (start && !(startl = sr_kafka_offsets_parse(start, "the batch's start offsets", err)))) {
+    st = SR_ERROR;
+    goto done;
+  }
+  const json_t *nj = json_object_get(end, "$start");
+  if (nj && !(note = sr_kafka_offsets_parse(nj, "the batch's $start offsets", err))) {
+    st = SR_ERROR;
+    goto done;
+  }
+  r = calloc((size_t)((*endl)->cnt ? (*endl)->cnt : 1), sizeof *r);
+  if (!r) {
+    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    goto done;
+  }
+  for (int i = 0; i < (*endl)->cnt; i++) {
+    const rd_kafka_topic_partition_t *e = &(*endl)->elems[i];
+    const rd_kafka_topic_partition_t *f = sr_kafka_tp_find(note, e->topic, e->partition);
+    if (!f) f = sr_kafka_tp_find(startl, e->topic, e->partition);
+    if (!f) {
+      st = sr_error_set(err, SR_ERROR, "%s: the batch's offsets give no start for topic '%s' "
+                        "partition %d", WHAT, e->topic, (int)e->partition);
+      goto done;
+    }
+    r[i] = (ks_range){e->topic, e->partition, f->offset, e->offset};
+  }
+  *out = r;
+  r = NULL;
+done:
+  free(r);
+  if (startl) rd_kafka_topic_partition_list_destroy(startl);
+  if (note) rd_kafka_topic_partition_list_destroy(note);
+  return st;
+}
+
+/* 1 when the consumer already stands at every range's start (see the top). */
+static int can_continue(const ks_source *ks, const ks_range *r, int n) {
+  if (!ks->assignment_valid || ks->nparts != n) return 0;
+  for (int i = 0; i < n; i++) {
+    ks_part *p = part_find((ks_source *)ks, r[i].topic, r[i].partition);
+    if (!p || p->next != r[i].from) return 0;
+  }
+  return 1;
+}
+
+/* Asks for the earliest (lo) and latest (hi) offsets of the ranges' partitions. A partition
+** with something to read must answer; an idle one that cannot (its topic was deleted, its
+** leader is away) gets -1/-1 and is not assigned. */
+static sr_status query_bounds(ks_source *ks, const ks_range *r, int n,
+                              rd_kafka_topic_partition_list_t *lo,
+                              rd_kafka_topic_partition_list_t *hi, sr_error **err) {
+  for (int i = 0; i < n; i++) {
+    rd_kafka_topic_partition_list_add(lo, r[i].topic, r[i].partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(hi, r[i].topic, r[i].partition)->offset = RD_KAFKA_OFFSET_END;
+  }
+  if (n == 0) return SR_OK;
+  rd_kafka_topic_partition_list_t *lists[] = {lo, hi};
+  for (int k = 0; k < 2; k++) {
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(ks->meta, lists[k], ks->timeout_ms);
+    for (int i = 0; i < n; i++) {
+      rd_kafka_resp_err_t pe = e ? e : lists[k]->elems[i].err;
+      if (!pe) continue;
+      if (r[i].from < r[i].to)
+        return sr_kafka_error(err, pe, "%s: querying the offsets of topic '%s' partition %d",
+                              WHAT, r[i].topic, (int)r[i].partition);
+      lo->elems[i].offset = hi->elems[i].offset = -1;
+    }
+  }
+  return SR_OK;
+}
+
+/* Makes rk learn the ranges' topics before they are assigned: it would otherwise find their
+** leaders only at its next periodic refresh of unknown topics (about a second later). The
+** topics exist (they have offsets), so asking for them by name creates nothing. */
+static sr_status know_topics(ks_source *ks, const ks_range *r, int n, sr_error **err) {
+  for (int i = 0; i < n; i++) {
+    int known = 0;
+    for (int k = 0; k < ks->nknown && !known; k++) known = strcmp(ks->known[k], r[i].topic) == 0;
+    if (known || r[i].from == r[i].to) continue;
+    char **names = realloc(ks->known, (size_t)(ks->nknown + 1) * sizeof *names);
+    if (names) ks->known = names;
+    rd_kafka_topic_t **rkts = realloc(ks->known_rkt, (size_t)(ks->nknown + 1) * sizeof *rkts);
+    if (rkts) ks->known_rkt = rkts;
+    if (!names || !rkts || !(names[ks->nknown] = strdup(r[i].topic)))
+      return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    rkts[ks->nknown] = rd_kafka_topic_new(ks->rk, r[i].topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rkts[ks->nknown] ? rd_kafka_metadata(ks->rk, 0, rkts[ks->nknown], &md,
+                                                                ks->timeout_ms)
+                                             : rd_kafka_last_error();
+    if (md) rd_kafka_metadata_destroy(md);
+    if (!rkts[ks->nknown]) free(names[ks->nknown]);
+    else ks->nknown++;
+    if (e) return sr_kafka_error(err, e, "%s: metadata of topic '%s'", WHAT, r[i].topic);
+  }
+  return SR_OK;
+}
+
+/* The slow path: checks the ranges against the brokers' earliest/latest offsets (data loss)
+** and assigns every partition at its range's start. May narrow the ranges in r. */
+static sr_status reassign(ks_source *ks, ks_range *r, int n, sr_error **err) {
+  sr_status st = SR_OK;
+  rd_kafka_topic_partition_list_t *lo = rd_kafka_topic_partition_list_new(n ? n : 1);
+  rd_kafka_topic_partition_list_t *hi = rd_kafka_topic_partition_list_new(n ? n : 1);
+  rd_kafka_topic_partition_list_t *asg = rd_kafka_topic_partition_list_new(n ? n : 1);
+  rd_kafka_assign(ks->rk, NULL);
+  parts_free(ks);
+  if ((st = query_bounds(ks, r, n, lo, hi, err)) != SR_OK) goto done;
+  if (n > 0 && !(ks->parts = calloc((size_t)n, sizeof *ks->parts))) {
+    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    goto done;
+  }
+  for (int i = 0; i < n; i++) {
+    int64_t earliest = lo->elems[i].offset, latest = hi->elems[i].offset;
+    if (r[i].from < r[i].to && (r[i].from < earliest || r[i].to > latest)) {
+      int64_t lost_lo = r[i].from < earliest ? (earliest < r[i].to ? earliest : r[i].to) - r[i].from : 0;
+      int64_t lost_hi = r[i].to > latest ? r[i].to - (latest > r[i].from ? latest : r[i].from) : 0;
+      if (ks->fail_on_data_loss) {
+        st = sr_error_set(err, SR_ERROR, "%s: topic '%s' partition %d: the batch needs offsets "
+                          "%lld to %lld but the broker has %lld to %lld: some data may have been "
+                          "lost because it is not in Kafka any more (aged out by retention, or the "
+                          "topic was deleted). Set failOnDataLoss=false to skip it", WHAT,
+                          r[i].topic, (int)r[i].partition, (long long)r[i].from,
+                          (long long)r[i].to - 1, (long long)earliest, (long long)latest - 1);
+        goto done;
+      }
+      fprintf(stderr, "streamrun: %s: topic '%s' partition %d: skipping %lld offset(s) no longer "
+              "in Kafka (failOnDataLoss=false)\n", WHAT, r[i].topic, (int)r[i].partition,
+              (long long)(lost_lo + lost_hi));
+      ks->loss_events++;
+      ks->loss_offsets += lost_lo + lost_hi;
+      if (r[i].from < earliest) r[i].from = earliest < r[i].to ? earliest : r[i].to;
+      if (r[i].to > latest) r[i].to = latest > r[i].from ? latest : r[i].from;
+    }
+    /* A partition with nothing to read is assigned too (it prefetches for the next batch),
+    ** unless the fetch would fail because its offset is outside the log. */
+    if (r[i].from == r[i].to && (r[i].from < earliest || r[i].from > latest)) continue;
+    ks_part *p = &ks->parts[ks->nparts];
+    if (!(p->topic = strdup(r[i].topic))) {
+      st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+      goto done;
+    }
+    ks->nparts++;
+    p->partition = r[i].partition;
+    p->next = r[i].from;
+    rd_kafka_topic_partition_list_add(asg, r[i].topic, r[i].partition)->offset = r[i].from;
+  }
+  if ((st = know_topics(ks, r, n, err)) != SR_OK) goto done;
+  rd_kafka_resp_err_t e = rd_kafka_assign(ks->rk, asg);
+  if (e) {
+    st = sr_kafka_error(err, e, "%s: assigning %d partition(s)", WHAT, asg->cnt);
+    goto done;
+  }
+  ks->assignment_valid = 1;
+done:
+  if (st != SR_OK) parts_free(ks);
+  rd_kafka_topic_partition_list_destroy(lo);
+  rd_kafka_topic_partition_list_destroy(hi);
+  rd_kafka_topic_partition_list_destroy(asg);
+  return st;
+}
+
+/* Takes what the consumer queue holds (up to POLL_BATCH messages), or waits up to
+** POLL_WAIT_MS for one: rd_kafka_consume_batch_queue with a timeout would wait for a full
+** batch. Returns the count. */
+static ssize_t poll_messages(ks_source *ks, rd_kafka_message_t **polled) {
+  ssize_t got = rd_kafka_consume_batch_queue(ks->queue, 0, polled, POLL_BATCH);
+  if (got > 0) return got;
+  polled[0] = rd_kafka_consumer_poll(ks->rk, POLL_WAIT_MS);
+  return polled[0] ? 1 : 0;
+}
+
+/* Marks p done when it reached its end. Returns 1 when it just became done. */
+static int check_done(ks_part *p) {
+  if (p->done) return 0;
+  if (p->next >= p->to || p->stash_len > p->stash_head) p->done = 1;
+  return p->done;
+}
+
+static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end, lua_State *L,
+                         int rows_idx, int *nrows, sr_error **err) {
+  ks_source *ks = src->impl;
+  sr_status st = SR_OK;
+  int n0 = *nrows, nemit = 0, active = 0;
+  rd_kafka_topic_partition_list_t *endl = NULL;
+  ks_range *r = NULL;
+  rd_kafka_message_t **emit = NULL, **polled = NULL;
+  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  /* Lua allocations first: nothing of ours is held if they raise. */
+  luaL_checkstack(L, 24, "kafka source");
+  lua_pushcfunction(L, push_rows);
+  int fn_idx = lua_gettop(L);
+
+  if ((st = ranges_of(start, end, &endl, &r, err)) != SR_OK) goto done;
+  int n = endl->cnt;
+  emit = malloc(POLL_BATCH * 2 * sizeof *emit);
+  polled = malloc(POLL_BATCH * sizeof *polled);
+  if (!emit || !polled) {
+    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    goto done;
+  }
+  if (!can_continue(ks, r, n) && (st = reassign(ks, r, n, err)) != SR_OK) goto done;
+  for (int i = 0; i < n; i++) {
+    ks_part *p = part_find(ks, r[i].topic, r[i].partition);
+    if (!p) continue; /* nothing to read and outside the log (see reassign) */
+    p->from = r[i].from;
+    p->to = r[i].to;
+    p->done = 0;
+    /* The stash holds the messages at and after `next`: hand out those inside the range. */
+    while (p->stash_len > p->stash_head && p->stash[p->stash_head]->offset < p->to) {
+      rd_kafka_message_t *m = p->stash[p->stash_head++];
+      p->stash_bytes -= m->len + m->key_len;
+      p->next = m->offset + 1;
+      emit[nemit++] = m;
+      if (nemit == POLL_BATCH &&
+          (st = flush_emit(ks, L, fn_idx, rows_idx, emit, &nemit, nrows, err)) != SR_OK)
+        goto done;
+    }
+    if (!check_done(p)) {
+      active++;
+      if (p->paused) pause_part(ks, p, 0);
+    }
+  }
+  if ((st = flush_emit(ks, L, fn_idx, rows_idx, emit, &nemit, nrows, err)) != SR_OK) goto done;
+
+  int64_t last_progress = sr_kafka_now_ms();
+  ks_part *cache = NULL;
+  while (active > 0) {
+    ssize_t got = poll_messages(ks, polled);
+    for (ssize_t k = 0; k < got; k++) {
+      rd_kafka_message_t *m = polled[k];
+      polled[k] = NULL;
+      ks_part *p = m->rkt ? part_of(ks, m, &cache) : NULL;
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        /* Everything before the log end m->offset has been delivered (in order). */
+        if (p && p->stash_len == p->stash_head && m->offset > p->next) p->next = m->offset;
+        if (p && check_done(p)) { active--; last_progress = sr_kafka_now_ms(); }
+        rd_kafka_message_destroy(m);
+      } else if (m->err) {
+        rd_kafka_resp_err_t code = m->err;
+        char text[256];
+        snprintf(text, sizeof text, "%s", rd_kafka_message_errstr(m));
+        int for_active = p && !p->done;
+        rd_kafka_message_destroy(m);
+        if (code == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+            code == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+          /* Retention passed the consumer: the slow path will find out what was lost. */
+          ks->assignment_valid = 0;
+          if (for_active) {
+            st = sr_error_set(err, SR_RETRY, "%s: topic '%s' partition %d: offset out of range "
+                              "(%s); checking for data loss", WHAT, p->topic, (int)p->partition, text);
+            goto done;
+          }
+        } else if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__FATAL ||
+                   code == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+                   (for_active && !sr_kafka_err_retriable(code))) {
+          st = sr_kafka_error(err, code, "%s: consuming: %s", WHAT, text);
+          goto done;
+        }
+        /* Other errors: transient ones librdkafka retries by itself (the timeout bounds them),
+        ** and the never-joined group's coordinator lookups, which reading does not need. */
+      } else if (!p || m->offset < p->next) {
+        rd_kafka_message_destroy(m); /* not ours, or before a seek: outdated */
+      } else if (p->done || m->offset >= p->to) {
+        if (stash_push(p, m) != 0) {
+          rd_kafka_message_destroy(m);
+          st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+          goto done;
+        }
+        if (check_done(p)) { active--; last_progress = sr_kafka_now_ms(); }
+        if (p->stash_bytes > STASH_MAX_BYTES && !p->paused) pause_part(ks, p, 1);
+      } else {
+        p->next = m->offset + 1;
+        emit[nemit++] = m;
+        if (check_done(p)) active--;
+        last_progress = sr_kafka_now_ms();
+      }
+    }
+    if ((st = flush_emit(ks, L, fn_idx, rows_idx, emit, &nemit, nrows, err)) != SR_OK) goto done;
+    if (active > 0 && sr_kafka_now_ms() - last_progress > ks->timeout_ms) {
+      for (int i = 0; i < ks->nparts; i++) {
+        ks_part *p = &ks->parts[i];
+        if (p->done) continue;
+        st = sr_error_set(err, SR_RETRY, "%s: no progress for %d ms reading topic '%s' "
+                          "partition %d (at offset %lld, batch ends at %lld): are the brokers "
+                          "reachable?", WHAT, ks->timeout_ms, p->topic, (int)p->partition,
+                          (long long)p->next, (long long)p->to);
+        break;
+      }
+      goto done;
+    }
+  }
+  json_decref(ks->desc_start);
+  json_decref(ks->desc_end);
+  ks->desc_start = json_object();
+  for (int i = 0; ks->desc_start && i < n; i++) {
+    json_t *t = json_object_get(ks->desc_start, r[i].topic);
+    if (!t) json_object_set_new(ks->desc_start, r[i].topic, t = json_object());
+    char key[16];
+    snprintf(key, sizeof key, "%d", (int)r[i].partition);
+    if (t) json_object_set_new(t, key, json_integer(r[i].from));
+  }
+  ks->desc_end = sr_kafka_offsets_json(endl);
+done:
+  for (int i = 0; i < nemit; i++) rd_kafka_message_destroy(emit[i]);
+  free(emit);
+  free(polled);
+  free(r);
+  if (endl) rd_kafka_topic_partition_list_destroy(endl);
+  if (st != SR_OK) {
+    /* The engine retries the whole batch: take back the rows of this attempt. */
+    ks->assignment_valid = 0;
+    for (int i = *nrows; i > n0; i--) {
+      lua_pushnil(L);
+      lua_rawseti(L, rows_idx, i);
+    }
+    *nrows = n0;
+  }
+  lua_settop(L, fn_idx - 1);
+  return st;
+}
+
+/* ---- commit, describe, drained, open, close -------------------------------------------- */
+
+static sr_status ks_commit(sr_source *src, const json_t *end, sr_error **err) {
+  (void)src;
+  (void)end;
+  (void)err;
+  return SR_OK; /* offsets live in the checkpoint: nothing to release */
+}
+
+static void put_offsets(json_t *obj, const char *name, json_t *offsets) {
+  if (offsets) json_object_set(obj, name, offsets);
+}
+
+static void ks_describe(sr_source *src, json_t *progress) {
+  ks_source *ks = src->impl;
+  json_object_set_new(progress, "description", json_string(ks->description));
+  put_offsets(progress, "startOffset", ks->desc_start);
+  put_offsets(progress, "endOffset", ks->desc_end);
+  put_offsets(progress, "latestOffset", ks->desc_latest);
+  /* Spark's metrics: how far the batch's end is behind the latest offsets. */
+  if (ks->desc_end && ks->desc_latest) {
+    int64_t min = INT64_MAX, max = 0, sum = 0, cnt = 0;
+    const char *topic, *pkey;
+    json_t *parts, *off;
+    json_object_foreach(ks->desc_latest, topic, parts) {
+      json_object_foreach(parts, pkey, off) {
+        json_t *e = json_object_get(json_object_get(ks->desc_end, topic), pkey);
+        int64_t behind = json_integer_value(off) - (e ? json_integer_value(e) : 0);
+        if (behind < 0) behind = 0;
+        if (behind < min) min = behind;
+        if (behind > max) max = behind;
+        sum += behind;
+        cnt++;
+      }
+    }
+    if (cnt > 0) {
+      char buf[32];
+      json_t *metrics = json_object();
+      snprintf(buf, sizeof buf, "%lld", (long long)min);
+      json_object_set_new(metrics, "minOffsetsBehindLatest", json_string(buf));
+      snprintf(buf, sizeof buf, "%lld", (long long)max);
+      json_object_set_new(metrics, "maxOffsetsBehindLatest", json_string(buf));
+      snprintf(buf, sizeof buf, "%.1f", (double)sum / (double)cnt);
+      json_object_set_new(metrics, "avgOffsetsBehindLatest", json_string(buf));
+      json_object_set_new(progress, "metrics", metrics);
+    }
+  }
+  json_object_set_new(progress, "numDataLossEvents", json_integer(ks->loss_events));
+  json_object_set_new(progress, "numOffsetsLost", json_integer(ks->loss_offsets));
+}
+
+static int ks_drained(sr_source *src, const json_t *end) {
+  ks_source *ks = src->impl;
+  if (!ks->cap) return 0;
+  rd_kafka_topic_partition_list_t *at = end ? sr_kafka_offsets_parse(end, "end", NULL) : NULL;
+  const rd_kafka_topic_partition_list_t *upto = at ? at : ks->planned;
+  int drained = upto != NULL;
+  for (int i = 0; drained && i < ks->cap->cnt; i++) {
+    const rd_kafka_topic_partition_t *c = &ks->cap->elems[i];
+    const rd_kafka_topic_partition_t *u = sr_kafka_tp_find(upto, c->topic, c->partition);
+    drained = u && u->offset >= c->offset;
+  }
+  if (at) rd_kafka_topic_partition_list_destroy(at);
+  return drained;
+}
+
+static void ks_close(sr_source *src) {
+  ks_source *ks = src->impl;
+  if (!ks) return;
+  parts_free(ks);
+  if (ks->queue) rd_kafka_queue_destroy(ks->queue);
+  for (int i = 0; i < ks->nknown; i++) {
+    rd_kafka_topic_destroy(ks->known_rkt[i]);
+    free(ks->known[i]);
+  }
+  free(ks->known);
+  free(ks->known_rkt);
+  for (int i = 0; i < ks->ntopics; i++) free(ks->topics[i]);
+  free(ks->topics);
+  if (ks->rk) {
+    rd_kafka_consumer_close(ks->rk);
+    rd_kafka_destroy(ks->rk);
+  }
+  if (ks->meta) rd_kafka_destroy(ks->meta);
+  if (ks->have_pattern) regfree(&ks->pattern);
+  rd_kafka_topic_partition_list_t *lists[] = {ks->assign, ks->initial, ks->cap, ks->planned};
+  for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+    if (lists[i]) rd_kafka_topic_partition_list_destroy(lists[i]);
+  json_decref(ks->starting_by_ts);
+  json_decref(ks->desc_start);
+  json_decref(ks->desc_end);
+  json_decref(ks->desc_latest);
+  free(ks->initial_path);
+  free(ks);
+  src->impl = NULL;
+}
+
+static int add_topic(ks_source *ks, const char *name, size_t len) {
+  for (int i = 0; i < ks->ntopics; i++)
+    if (strlen(ks->topics[i]) == len && strncmp(ks->topics[i], name, len) == 0) return 0;
+  char **t = realloc(ks->topics, (size_t)(ks->ntopics + 1) * sizeof *t);
+  if (!t) return -1;
+  ks->topics = t;
+  if (!(t[ks->ntopics] = strndup(name, len))) return -1;
+  ks->ntopics++;
+  return 0;
+}
+
+/* Reads subscribe / subscribePattern / assign: exactly one must be given. */
+static sr_status parse_mode(ks_source *ks, const sr_options *o, sr_error **err) {
+  const char *sub = sr_opt_str(o, ks_options, "subscribe", NULL);
+  const char *pat = sr_opt_str(o, ks_options, "subscribePattern", NULL);
+  const char *asg = sr_opt_str(o, ks_options, "assign", NULL);
+  if ((sub != NULL) + (pat != NULL) + (asg != NULL) != 1)
+    return sr_error_set(err, SR_ERROR, "%s needs exactly one of the options 'subscribe', "
+                        "'subscribePattern' and 'assign'", WHAT);
+  if (sub) {
+    ks->mode = KS_SUBSCRIBE;
+    for (const char *p = sub; *p;) {
+      while (*p == ',' || *p == ' ' || *p == '\t') p++;
+      const char *q = p;
+      while (*q && *q != ',') q++;
+      const char *e = q;
+      while (e > p && (e[-1] == ' ' || e[-1] == '\t')) e--;
+      if (e > p && add_topic(ks, p, (size_t)(e - p)) != 0)
+        return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+      p = q;
+    }
+    if (ks->ntopics == 0)
+      return sr_error_set(err, SR_ERROR, "%s: option 'subscribe' names no topic", WHAT);
+    snprintf(ks->description, sizeof ks->description, "KafkaV2[Subscribe[%s]]", sub);
+  } else if (pat) {
+    ks->mode = KS_PATTERN;
+    size_t len = strlen(pat) + 5;
+    char *anchored = malloc(len);
+    if (!anchored) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    snprintf(anchored, len, "^(%s)$", pat); /* Spark matches the whole topic name */
+    int rc = regcomp(&ks->pattern, anchored, REG_EXTENDED | REG_NOSUB);
+    free(anchored);
+    if (rc != 0) {
+      char msg[256];
+      regerror(rc, &ks->pattern, msg, sizeof msg);
+      return sr_error_set(err, SR_ERROR, "%s: option 'subscribePattern' \"%s\" is not a valid "
+                          "regular expression: %s", WHAT, pat, msg);
+    }
+    ks->have_pattern = 1;
+    snprintf(ks->description, sizeof ks->description, "KafkaV2[SubscribePattern[%s]]", pat);
+  } else {
+    ks->mode = KS_ASSIGN;
+    json_error_t jerr;
+    json_t *j = json_loads(asg, 0, &jerr);
+    sr_status st = SR_OK;
+    if (!json_is_object(j)) {
+      st = sr_error_set(err, SR_ERROR, "%s: option 'assign' must be JSON {\"topic\": [0, 1]}", WHAT);
+      goto assign_done;
+    }
+    ks->assign = rd_kafka_topic_partition_list_new(8);
+    const char *topic;
+    json_t *parts;
+    json_object_foreach(j, topic, parts) {
+      size_t i;
+      json_t *pn;
+      if (!json_is_array(parts)) {
+        st = sr_error_set(err, SR_ERROR, "%s: option 'assign': topic '%s' must map to a list "
+                          "of partition numbers", WHAT, topic);
+        goto assign_done;
+      }
+      json_array_foreach(parts, i, pn) {
+        if (!json_is_integer(pn) || json_integer_value(pn) < 0 || json_integer_value(pn) > INT32_MAX) {
+          st = sr_error_set(err, SR_ERROR, "%s: option 'assign': topic '%s' has a partition that "
+                            "is not a number >= 0", WHAT, topic);
+          goto assign_done;
+        }
+        sr_kafka_tp_set(ks->assign, topic, (int32_t)json_integer_value(pn), 0);
+      }
+      if (add_topic(ks, topic, strlen(topic)) != 0) {
+        st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+        goto assign_done;
+      }
+    }
+    snprintf(ks->description, sizeof ks->description, "KafkaV2[Assign[%s]]", asg);
+  assign_done:
+    json_decref(j);
+    return st;
+  }
+  return SR_OK;
+}
+
+static sr_status ks_open(sr_source *src, const sr_connector_config *cfg, sr_error **err) {
+  const sr_options *o = cfg->options;
+  sr_status st = SR_OK;
+  char errstr[512], group[512];
+  rd_kafka_conf_t *conf = NULL;
+  ks_source *ks = calloc(1, sizeof *ks);
+  src->impl = ks;
+  if (!ks) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+  if ((st = parse_mode(ks, o, err)) != SR_OK) goto done;
+  ks->starting = sr_opt_str(o, ks_options, "startingOffsets", "latest");
+  ks->starting_ts = sr_opt_int(o, ks_options, "startingTimestamp", -1);
+  const char *by_ts = sr_opt_str(o, ks_options, "startingOffsetsByTimestamp", NULL);
+  if (by_ts) {
+    json_error_t jerr;
+    if (!(ks->starting_by_ts = json_loads(by_ts, 0, &jerr))) {
+      st = sr_error_set(err, SR_ERROR, "%s: option 'startingOffsetsByTimestamp' is not JSON: %s",
+                        WHAT, jerr.text);
+      goto done;
+    }
+  }
+  ks->max_offsets = sr_opt_int(o, ks_options, "maxOffsetsPerTrigger", 0);
+  if (ks->max_offsets < 0) {
+    st = sr_error_set(err, SR_ERROR, "%s: option 'maxOffsetsPerTrigger' must be positive", WHAT);
+    goto done;
+  }
+  ks->fail_on_data_loss = sr_opt_bool(o, ks_options, "failOnDataLoss", 1);
+  ks->include_headers = sr_opt_bool(o, ks_options, "includeHeaders", 0);
+  int64_t timeout = sr_opt_int(o, ks_options, "kafkaConsumer.pollTimeoutMs", 30000);
+  ks->timeout_ms = timeout < 1 ? 1 : timeout > 3600000 ? 3600000 : (int)timeout;
+  if (cfg->state_dir) {
+    size_t len = strlen(cfg->state_dir) + sizeof INITIAL_FILE + 1;
+    if (!(ks->initial_path = malloc(len))) {
+      st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+      goto done;
+    }
+    snprintf(ks->initial_path, len, "%s/%s", cfg->state_dir, INITIAL_FILE);
+  }
+  snprintf(group, sizeof group, "%s-%s", sr_opt_str(o, ks_options, "groupIdPrefix", "streamrun"),
+           cfg->query_id ? cfg->query_id : "query");
+  const sr_kafka_setting defaults[] = {
+    {"client.id", "streamrun", NULL},
+    {"group.id", group, NULL},
+    {"isolation.level", "read_uncommitted", NULL}, /* Kafka's and Spark's default */
+    {"log.connection.close", "false", NULL},
+    {"fetch.wait.max.ms", "100", NULL},            /* a new batch's first fetch returns soon */
+    {"queued.min.messages", "200000", NULL},
+    {NULL, NULL, NULL},
+  };
+  const sr_kafka_setting forced[] = {
+    {"enable.auto.commit", "false", "offsets live in the checkpoint, not in a consumer group"},
+    {"enable.auto.offset.store", "false", "offsets live in the checkpoint, not in a consumer group"},
+    {"auto.offset.reset", "error", "use startingOffsets, and failOnDataLoss for offsets gone"},
+    {"enable.partition.eof", "true", "the source needs to see where each partition ends"},
+    {NULL, NULL, NULL},
+  };
+  if (!(conf = sr_kafka_conf_new(o, defaults, forced, NULL, WHAT, err))) {
+    st = SR_ERROR;
+    goto done;
+  }
+  rd_kafka_conf_t *meta_conf = rd_kafka_conf_dup(conf);
+  char meta_id[] = "streamrun-offsets";
+  rd_kafka_conf_set(meta_conf, "client.id", meta_id, errstr, sizeof errstr);
+  if (!(ks->meta = rd_kafka_new(RD_KAFKA_CONSUMER, meta_conf, errstr, sizeof errstr))) {
+    rd_kafka_conf_destroy(meta_conf);
+    st = sr_error_set(err, SR_ERROR, "%s: cannot create the consumer: %s", WHAT, errstr);
+    goto done;
+  }
+  if (!(ks->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
+    st = sr_error_set(err, SR_ERROR, "%s: cannot create the consumer: %s", WHAT, errstr);
+    goto done;
+  }
+  conf = NULL; /* rd_kafka_new took it */
+  rd_kafka_poll_set_consumer(ks->rk);
+  ks->queue = rd_kafka_queue_get_consumer(ks->rk);
+done:
+  if (conf) rd_kafka_conf_destroy(conf);
+  return st;
+}
+
+const sr_source_ops sr_source_kafka = {
+  .name = "kafka",
+  /* Spark's columns; key and value are binary-safe Lua strings; headers is nil unless
+  ** includeHeaders. */
+  .columns = "key string, value string, topic string, partition int, offset long, "
+             "timestamp timestamp, timestampType int, "
+             "headers array<struct<key: string, value: string>>",
+  .options = ks_options,
+  .needs_schema = 0,
+  .open = ks_open,
+  .plan = ks_plan,
+  .read = ks_read,
+  .commit = ks_commit,
+  .describe = ks_describe,
+  .drained = ks_drained,
+  .close = ks_close,
+};
