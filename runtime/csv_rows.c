@@ -1,0 +1,518 @@
+/*
+** CSV <-> Lua rows: see csv_rows.h.
+**
+** A record is split into fields first (pointers into the input; a field's quotes are only
+** undone when its value is built), then each field is converted by its column's type and set
+** with a pre-pushed key. Keys: the schema plan's names (json_rows.h), or the header's names,
+** or _cN names pushed once per call. Stack layout during decoding:
+**   base+1 field list memory, base+2 json memory, [plan and names], [header/_cN keys], work...
+** where the key region only grows between records, never while a row is being built.
+*/
+#include "csv_rows.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lua_int64.h"
+#include "timeutil.h"
+
+enum { SNIPPET = 40 };
+
+typedef struct cfield {
+  const char *s;
+  size_t len;
+  int quoted;   /* was quoted: empty means "" rather than null */
+  int doubled;  /* holds "" pairs to undo */
+} cfield;
+
+typedef struct cdec {
+  lua_State *L;
+  sr__codec_mem *lists; /* text: the record's cfield array; aux: column -> key/field map */
+  sr__codec_mem *mem;   /* for values: unescaped text, base64, JSON cells */
+  const sr_schema *schema;
+  const sr__jplan *plan;
+  char sep;
+  int nfields;          /* fields of the current record */
+  int ncols;            /* columns mapped in lists->aux */
+  char *reason;
+  size_t reason_len;
+} cdec;
+
+static cfield *fields_of(cdec *c) { return (cfield *)c->lists->text.data; }
+static int *colmap_of(cdec *c) { return (int *)c->lists->aux.data; }
+
+static void set_reason(cdec *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_reason(cdec *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->reason, c->reason_len, fmt, ap);
+  va_end(ap);
+}
+
+static void add_field(cdec *c, const char *s, size_t len, int quoted, int doubled) {
+  sr_buf *b = &c->lists->text;
+  if (sr_buf_reserve(b, sizeof(cfield)) != 0) luaL_error(c->L, "out of memory");
+  cfield *f = (cfield *)(b->data + b->len);
+  f->s = s;
+  f->len = len;
+  f->quoted = quoted;
+  f->doubled = doubled;
+  b->len += sizeof(cfield);
+  c->nfields++;
+}
+
+static int count_lf(const char *p, const char *end) {
+  int n = 0;
+  while ((p = memchr(p, '\n', (size_t)(end - p)))) { n++; p++; }
+  return n;
+}
+
+/* Splits the record at *pp into fields. On return *pp is past the record's line end, *stop is
+** the record's end (before its line end) and *lines counts the line ends consumed. Returns 0,
+** or -1 with the reason set (the record then ends at the next line end after the error). */
+static int split_record(cdec *c, const char **pp, const char *end, const char **stop, int64_t *lines) {
+  const char *p = *pp, *rec = p;
+  char sep = c->sep;
+  c->lists->text.len = 0;
+  c->nfields = 0;
+  *lines = 0;
+  for (;;) {
+    if (p < end && *p == '"') {
+      const char *q = p + 1, *close;
+      int doubled = 0;
+      for (;;) {
+        close = memchr(q, '"', (size_t)(end - q));
+        if (!close) {
+          set_reason(c, "not CSV: unterminated quoted field starting at byte %zu", (size_t)(p - rec) + 1);
+          *lines += count_lf(p, end);
+          *stop = *pp = end;
+          return -1;
+        }
+        if (close + 1 < end && close[1] == '"') { doubled = 1; q = close + 2; continue; }
+        break;
+      }
+      *lines += count_lf(p, close);
+      add_field(c, p + 1, (size_t)(close - p - 1), 1, doubled);
+      p = close + 1;
+      if (p < end && *p == '\r' && (p + 1 == end || p[1] == '\n')) p++;
+      if (p < end && *p != sep && *p != '\n') {
+        set_reason(c, "not CSV: unexpected text after a closing quote at byte %zu", (size_t)(p - rec) + 1);
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        *stop = nl ? nl : end;
+        if (*stop > p && (*stop)[-1] == '\r') (*stop)--;
+        *pp = nl ? nl + 1 : end;
+        if (nl) (*lines)++;
+        return -1;
+      }
+    } else {
+      const char *q = p;
+      while (q < end && *q != sep && *q != '\n') q++;
+      const char *fend = q;
+      if ((q == end || *q == '\n') && fend > p && fend[-1] == '\r') fend--;
+      add_field(c, p, (size_t)(fend - p), 0, 0);
+      p = q;
+    }
+    if (p < end && *p == sep) { p++; continue; }
+    /* end of record: at a LF or at the end of the buffer */
+    *stop = p;
+    if (*stop > rec && (*stop)[-1] == '\r') (*stop)--;
+    if (p < end) { p++; (*lines)++; }
+    *pp = p;
+    return 0;
+  }
+}
+
+/* The field's text with "" pairs undone (into mem->text when needed). */
+static void field_text(cdec *c, const cfield *f, const char **s, size_t *n) {
+  if (!f->doubled) { *s = f->s; *n = f->len; return; }
+  sr_buf *b = &c->mem->text;
+  b->len = 0;
+  if (sr_buf_reserve(b, f->len) != 0) luaL_error(c->L, "out of memory");
+  char *o = b->data;
+  for (size_t i = 0; i < f->len; i++) {
+    o[0] = f->s[i];
+    o++;
+    if (f->s[i] == '"' && i + 1 < f->len && f->s[i + 1] == '"') i++;
+  }
+  *s = b->data;
+  *n = (size_t)(o - b->data);
+}
+
+static int fail_cell(cdec *c, const sr_field *f, const char *s, size_t n, const char *detail) {
+  set_reason(c, "column %s: expected %s, got \"%.*s%s\"%s", f->name, sr_type_name(f->type),
+             (int)(n > SNIPPET ? SNIPPET : n), s, n > SNIPPET ? "..." : "", detail ? detail : "");
+  return -1;
+}
+
+/* [+-]digits into an int64. 0, -1 (not an integer) or -2 (out of range). */
+static int parse_int64(const char *s, size_t n, int64_t *v) {
+  const char *p = s, *end = s + n;
+  int neg = 0;
+  if (p < end && (*p == '+' || *p == '-')) neg = *p++ == '-';
+  if (p == end) return -1;
+  uint64_t m = 0;
+  int big = 0;
+  for (; p < end; p++) {
+    unsigned d = (unsigned)(*p - '0');
+    if (d > 9) return -1;
+    if (m > (UINT64_MAX - d) / 10) big = 1;
+    else m = m * 10 + d;
+  }
+  if (big || m > (uint64_t)INT64_MAX + neg) return -2;
+  *v = neg ? (int64_t)(0 - m) : (int64_t)m;
+  return 0;
+}
+
+/* Decimal text into a double: JSON's grammar plus a leading '+', ".5", "5." and exponents;
+** NaN/Infinity/Inf words. No hex or other strtod extensions. */
+static int parse_double(const char *s, size_t n, double *d) {
+  const char *p = s, *end = s + n;
+  static const struct { const char *w; double v; } words[] = {
+    {"NaN", NAN}, {"Infinity", INFINITY}, {"+Infinity", INFINITY}, {"-Infinity", -INFINITY},
+    {"Inf", INFINITY}, {"+Inf", INFINITY}, {"-Inf", -INFINITY},
+  };
+  for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+    if (strlen(words[i].w) == n && strncasecmp(words[i].w, s, n) == 0) { *d = words[i].v; return 0; }
+  if (p < end && *p == '+') p++;
+  sr__jnum num;
+  const char *q = sr__json_scan_number(p, end, &num);
+  if (q == end) { *d = sr__jnum_double(&num, p, q); return 0; }
+  char buf[128];
+  if (n == 0 || n >= sizeof buf) return -1;
+  for (size_t i = 0; i < n; i++)
+    if (!strchr("0123456789.eE+-", s[i])) return -1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  char *stop;
+  *d = strtod(buf, &stop);
+  return *stop == '\0' ? 0 : -1;
+}
+
+/* Pushes the value of one cell of schema field i. 0, or -1 with the reason set. */
+static int push_cell(cdec *c, int i, const cfield *cf) {
+  lua_State *L = c->L;
+  const sr_field *f = &c->schema->fields[i];
+  const char *s;
+  size_t n;
+  int64_t v;
+  double d;
+  int32_t days;
+  field_text(c, cf, &s, &n);
+  switch (f->type) {
+    case SR_TYPE_STRING: lua_pushlstring(L, s, n); return 0;
+    case SR_TYPE_LONG: case SR_TYPE_INT: case SR_TYPE_SHORT: case SR_TYPE_BYTE: {
+      int rc = parse_int64(s, n, &v);
+      if (rc == 0 && ((f->type == SR_TYPE_INT && (v < INT32_MIN || v > INT32_MAX)) ||
+                      (f->type == SR_TYPE_SHORT && (v < INT16_MIN || v > INT16_MAX)) ||
+                      (f->type == SR_TYPE_BYTE && (v < INT8_MIN || v > INT8_MAX))))
+        rc = -2;
+      if (rc != 0) return fail_cell(c, f, s, n, rc == -2 ? " (out of range)" : NULL);
+      if (f->type == SR_TYPE_LONG) sr_lua_push_int64(L, v);
+      else lua_pushnumber(L, (lua_Number)v);
+      return 0;
+    }
+    case SR_TYPE_DOUBLE: case SR_TYPE_FLOAT: case SR_TYPE_DECIMAL:
+      if (parse_double(s, n, &d) != 0) return fail_cell(c, f, s, n, NULL);
+      lua_pushnumber(L, d);
+      return 0;
+    case SR_TYPE_BOOLEAN:
+      if (n == 4 && strncasecmp(s, "true", 4) == 0) lua_pushboolean(L, 1);
+      else if (n == 5 && strncasecmp(s, "false", 5) == 0) lua_pushboolean(L, 0);
+      else return fail_cell(c, f, s, n, NULL);
+      return 0;
+    case SR_TYPE_TIMESTAMP:
+      if (sr_time_parse(s, n, &v) != 0) {
+        sr__jnum num;
+        const char *p = n && *s == '+' ? s + 1 : s;
+        if (sr__json_scan_number(p, s + n, &num) != s + n || sr__jnum_seconds_ms(&num, p, s + n, &v) != 0)
+          return fail_cell(c, f, s, n, NULL);
+      }
+      sr_lua_push_int64(L, v);
+      return 0;
+    case SR_TYPE_DATE:
+      if (sr_date_parse(s, n, &days) == 0) { lua_pushnumber(L, days); return 0; }
+      if (parse_int64(s, n, &v) == 0 && v >= INT32_MIN && v <= INT32_MAX) { lua_pushnumber(L, (lua_Number)v); return 0; }
+      return fail_cell(c, f, s, n, NULL);
+    case SR_TYPE_BINARY:
+      if (sr__base64_decode(&c->mem->aux, s, n) != 0) return fail_cell(c, f, s, n, " (not base64)");
+      lua_pushlstring(L, c->mem->aux.data, c->mem->aux.len);
+      return 0;
+    default:  /* struct, array, map: the cell holds JSON */
+      return sr__json_decode_typed(L, c->mem, c->plan, i, s, n, c->reason, c->reason_len);
+  }
+}
+
+/* Maps header names to schema fields, or pushes them as keys (no schema). */
+static void map_header(cdec *c) {
+  lua_State *L = c->L;
+  sr_buf *m = &c->lists->aux;
+  const cfield *hdr = fields_of(c);
+  int n = c->nfields;
+  m->len = 0;
+  if (sr_buf_reserve(m, (size_t)n * sizeof(int)) != 0) luaL_error(L, "out of memory");
+  if (!c->schema && !lua_checkstack(L, n + 8)) luaL_error(L, "too many columns (%d)", n);
+  for (int j = 0; j < n; j++) {
+    const char *s;
+    size_t len;
+    field_text(c, &hdr[j], &s, &len);
+    if (c->schema) {
+      colmap_of(c)[j] = sr__json_plan_find(c->plan, s, len);
+    } else {
+      lua_pushlstring(L, s, len);
+      colmap_of(c)[j] = lua_gettop(L);
+    }
+  }
+  m->len = (size_t)n * sizeof(int);
+  c->ncols = n;
+}
+
+/* Without a schema or header: makes sure keys _c0.._c(n-1) are pushed (between records only). */
+static void ensure_positional_keys(cdec *c, int n) {
+  lua_State *L = c->L;
+  if (n <= c->ncols) return;
+  sr_buf *m = &c->lists->aux;
+  if (sr_buf_reserve(m, (size_t)(n - c->ncols) * sizeof(int)) != 0) luaL_error(L, "out of memory");
+  if (!lua_checkstack(L, n - c->ncols + 8)) luaL_error(L, "too many columns (%d)", n);
+  for (int j = c->ncols; j < n; j++) {
+    lua_pushfstring(L, "_c%d", j);
+    colmap_of(c)[j] = lua_gettop(L);
+  }
+  m->len = (size_t)n * sizeof(int);
+  c->ncols = n;
+}
+
+/* Pushes the row of the split record. 0, or -1 with the reason set. */
+static int build_row(cdec *c, int header) {
+  lua_State *L = c->L;
+  const cfield *cf = fields_of(c);
+  int n = c->nfields;
+  lua_createtable(L, 0, c->schema ? c->schema->nfields : n);
+  for (int j = 0; j < n; j++) {
+    if (cf[j].len == 0 && !cf[j].quoted) continue;  /* null */
+    int i;
+    if (c->schema) {
+      i = header ? (j < c->ncols ? colmap_of(c)[j] : -1) : (j < c->schema->nfields ? j : -1);
+      if (i < 0) continue;
+      lua_pushvalue(L, sr__json_plan_key(c->plan, i));
+      if (push_cell(c, i, &cf[j]) != 0) return -1;
+    } else {
+      if (j >= c->ncols) continue;  /* beyond the header */
+      const char *s;
+      size_t len;
+      lua_pushvalue(L, colmap_of(c)[j]);
+      field_text(c, &cf[j], &s, &len);
+      lua_pushlstring(L, s, len);
+    }
+    lua_rawset(L, -3);
+  }
+  return 0;
+}
+
+int sr_csv_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
+                        const sr_schema *schema, const sr_csv_options *opts, const char *origin,
+                        int64_t first_line, sr_bad_fn bad, void *bad_ud) {
+  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  int base = lua_gettop(L), nbad = 0, n = *nrows;
+  char reason[512];
+  cdec c;
+  memset(&c, 0, sizeof c);
+  c.L = L;
+  c.schema = schema;
+  c.sep = opts && opts->sep ? opts->sep : ',';
+  c.reason = reason;
+  c.reason_len = sizeof reason;
+  if (!lua_checkstack(L, 16)) luaL_error(L, "stack overflow");
+  c.lists = sr__codec_mem_push(L);
+  c.mem = sr__codec_mem_push(L);
+  if (schema) c.plan = sr__json_plan_push(L, schema);
+  int header = opts && opts->header && first_line <= 1, header_done = !header;
+  const char *p = buf, *end = buf + len;
+  if (first_line <= 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
+  int64_t line = first_line;
+  while (p < end) {
+    if (*p == '\n' || (*p == '\r' && (p + 1 == end || p[1] == '\n'))) {  /* empty line */
+      p += *p == '\r' ? 2 : 1;
+      if (p > end) p = end;
+      line++;
+      continue;
+    }
+    const char *rec = p, *stop;
+    int64_t lines;
+    reason[0] = '\0';
+    int rc = split_record(&c, &p, end, &stop, &lines);
+    if (rc == 0 && !header_done) {
+      map_header(&c);
+      header_done = 1;
+    } else {
+      if (rc == 0 && !schema && !header) ensure_positional_keys(&c, c.nfields);
+      int work = lua_gettop(L);
+      if (rc == 0 && build_row(&c, header) == 0) {
+        lua_rawseti(L, rows_idx, ++n);
+      } else {
+        lua_settop(L, work);
+        nbad++;
+        if (bad) bad(bad_ud, origin, line, rec, (size_t)(stop - rec), reason);
+      }
+    }
+    line += lines;
+  }
+  *nrows = n;
+  sr__codec_mem_release(c.lists);
+  sr__codec_mem_release(c.mem);
+  lua_settop(L, base);
+  return nbad;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Encoder                                                                                      */
+
+static int needs_quotes(const char *s, size_t n, char sep) {
+  if (n == 0) return 1;  /* "" is the empty string; an empty field is null */
+  for (size_t i = 0; i < n; i++)
+    if (s[i] == sep || s[i] == '"' || s[i] == '\n' || s[i] == '\r') return 1;
+  return 0;
+}
+
+static int put_cell(sr_buf *out, const char *s, size_t n, char sep) {
+  if (!needs_quotes(s, n, sep)) return sr_buf_append(out, s, n);
+  if (sr_buf_reserve(out, 2 * n + 2) != 0) return -1;
+  char *o = out->data + out->len;
+  *o++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '"') *o++ = '"';
+    *o++ = s[i];
+  }
+  *o++ = '"';
+  out->len = (size_t)(o - out->data);
+  out->data[out->len] = '\0';
+  return 0;
+}
+
+typedef struct ccol { const char *s; size_t len; int key_idx; } ccol;
+
+static int ccol_cmp(const void *a, const void *b) {
+  const ccol *x = a, *y = b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->s, y->s, n);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The columns to write into cols->text (a ccol array): the schema's (names pushed by the plan),
+** or the sorted string keys of the first row (pushed here). Returns how many, or -1 when out of
+** memory. */
+static int list_columns(lua_State *L, sr__codec_mem *cols, const sr_schema *schema,
+                        const sr__jplan *plan, int rows_idx, int nrows) {
+  int ncols = 0;
+  if (schema) {
+    ncols = schema->nfields;
+    if (sr_buf_reserve(&cols->text, (size_t)ncols * sizeof(ccol)) != 0) return -1;
+    for (int j = 0; j < ncols; j++) {
+      ccol *c = (ccol *)cols->text.data + j;
+      c->s = schema->fields[j].name;
+      c->len = strlen(c->s);
+      c->key_idx = sr__json_plan_key(plan, j);
+    }
+    cols->text.len = (size_t)ncols * sizeof(ccol);
+    return ncols;
+  }
+  if (nrows <= 0) return 0;
+  lua_rawgeti(L, rows_idx, 1);
+  int first = lua_gettop(L);
+  if (!lua_istable(L, first)) return 0;  /* the row loop reports it */
+  lua_pushnil(L);
+  while (lua_next(L, first)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) continue;
+    if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
+    if (sr_buf_reserve(&cols->text, sizeof(ccol)) != 0) return -1;
+    ccol *c = (ccol *)cols->text.data + ncols++;
+    cols->text.len += sizeof(ccol);
+    lua_pushvalue(L, -1);  /* the lower copy stays as the column's key */
+    c->key_idx = lua_gettop(L) - 1;
+    c->s = lua_tolstring(L, c->key_idx, &c->len);
+  }
+  if (ncols > 1) qsort(cols->text.data, (size_t)ncols, sizeof(ccol), ccol_cmp);
+  return ncols;
+}
+
+/* Appends the row at stack index row as one line. 0, or -1 with errbuf set. */
+static int encode_row(lua_State *L, sr__codec_mem *mem, int row, int64_t i, const ccol *col,
+                      int ncols, const sr__jplan *plan, char sep, sr_buf *out, char *errbuf,
+                      size_t errlen) {
+  char cell_err[384];
+  if (!lua_istable(L, row)) {
+    snprintf(errbuf, errlen, "row %lld: not a table but a %s", (long long)i, luaL_typename(L, row));
+    return -1;
+  }
+  for (int j = 0; j < ncols; j++) {
+    int is_null;
+    if (j && sr_buf_putc(out, sep) != 0) return snprintf(errbuf, errlen, "out of memory"), -1;
+    lua_pushvalue(L, col[j].key_idx);
+    lua_rawget(L, row);
+    sr_buf_clear(&mem->text);
+    if (sr__format_cell(L, mem, -1, plan, plan ? j : -1, &mem->text, &is_null, cell_err, sizeof cell_err) != 0) {
+      snprintf(errbuf, errlen, "row %lld, column %.*s: %s", (long long)i, (int)col[j].len, col[j].s, cell_err);
+      return -1;
+    }
+    if (!is_null && put_cell(out, mem->text.data ? mem->text.data : "", mem->text.len, sep) != 0)
+      return snprintf(errbuf, errlen, "out of memory"), -1;
+    lua_pop(L, 1);
+  }
+  if (sr_buf_putc(out, '\n') != 0) return snprintf(errbuf, errlen, "out of memory"), -1;
+  return 0;
+}
+
+int sr_csv_encode_rows(lua_State *L, int rows_idx, int nrows, const sr_schema *schema,
+                       const sr_csv_options *opts, int write_header, sr_buf *out, char *errbuf,
+                       size_t errlen) {
+  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  int base = lua_gettop(L), rc = 0;
+  char sep = opts && opts->sep ? opts->sep : ',';
+  char local_err[8];
+  if (!errlen) {  /* messages are always written somewhere */
+    errbuf = local_err;
+    errlen = sizeof local_err;
+  }
+  errbuf[0] = '\0';
+  if (!lua_checkstack(L, 16)) luaL_error(L, "stack overflow");
+  sr__codec_mem *cols = sr__codec_mem_push(L);  /* text: the ccol array */
+  sr__codec_mem *mem = sr__codec_mem_push(L);
+  const sr__jplan *plan = schema ? sr__json_plan_push(L, schema) : NULL;
+  int ncols = list_columns(L, cols, schema, plan, rows_idx, nrows);
+  int work = lua_gettop(L);
+  const ccol *col = (const ccol *)cols->text.data;
+  if (ncols < 0) {
+    snprintf(errbuf, errlen, "out of memory");
+    rc = -1;
+    goto done;
+  }
+  if (write_header && ncols > 0) {
+    for (int j = 0; j < ncols && rc == 0; j++)
+      if ((j && sr_buf_putc(out, sep) != 0) || put_cell(out, col[j].s, col[j].len, sep) != 0) rc = -1;
+    if (rc != 0 || sr_buf_putc(out, '\n') != 0) {
+      snprintf(errbuf, errlen, "out of memory");
+      rc = -1;
+      goto done;
+    }
+  }
+  for (int i = 1; i <= nrows && rc == 0; i++) {
+    size_t mark = out->len;
+    lua_rawgeti(L, rows_idx, i);
+    rc = encode_row(L, mem, work + 1, i, col, ncols, plan, sep, out, errbuf, errlen);
+    if (rc != 0) {  /* keep only whole rows */
+      out->len = mark;
+      if (out->data) out->data[mark] = '\0';
+    }
+    lua_settop(L, work);
+  }
+done:
+  sr__codec_mem_release(cols);
+  sr__codec_mem_release(mem);
+  lua_settop(L, base);
+  return rc;
+}

@@ -1,0 +1,1724 @@
+/*
+** JSON lines <-> Lua rows: see json_rows.h.
+**
+** Decoding is a hand-written recursive-descent parser that writes straight into Lua tables.
+** Why it is fast:
+**  - a "plan" is built once per call: every schema field name (nested ones too) is pushed as a
+**    Lua string once and reused with lua_pushvalue, and each struct level gets a tiny hash
+**    table (length, first and last byte) to match keys with one probe and one memcmp;
+**  - values of undeclared fields are skipped by a scanner that builds nothing;
+**  - strings are scanned 8 bytes at a time; strings without escapes go from the input buffer
+**    to lua_pushlstring directly;
+**  - integers are parsed digit by digit into int64 (exact), and doubles whose decimal
+**    mantissa fits 2^53 with |exponent| <= 22 are computed as m * 10^e or m / 10^e, which IEEE
+**    rounds correctly (Clinger's fast path), so strtod is only the fallback;
+**  - no malloc per row: scratch memory (unescaped strings, base64) lives in one buffer per call.
+**
+** Invariants: every decode_* function pushes exactly one value and returns 0, or returns -1
+** with d->reason set and leaves junk on the stack that the record level removes (lua_settop).
+** The first error of a record wins (set_reason keeps it).
+*/
+#include "json_rows.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_int64.h"
+#include "timeutil.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+enum {
+  MAX_DEPTH = 200,     /* nesting of decoded values (C recursion) */
+  MAX_ENC_DEPTH = 100, /* nesting of encoded tables: deeper is most likely a cycle */
+  MAX_PATH = 32,       /* column path entries kept for error messages */
+  KEY_CACHE = 32,      /* inferred decoding: top-level keys remembered by position */
+  SNIPPET = 40         /* bytes of a bad value quoted in a reason */
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Per-call memory                                                                              */
+
+static const char codec_mem_mt[] = "streamrun.codec_mem";
+
+static int codec_mem_gc(lua_State *L) {
+  sr__codec_mem_release(lua_touserdata(L, 1));
+  return 0;
+}
+
+sr__codec_mem *sr__codec_mem_push(lua_State *L) {
+  sr__codec_mem *m = lua_newuserdata(L, sizeof *m);
+  memset(m, 0, sizeof *m);
+  if (luaL_newmetatable(L, codec_mem_mt)) {
+    lua_pushcfunction(L, codec_mem_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return m;
+}
+
+void sr__codec_mem_release(sr__codec_mem *m) {
+  sr_buf_free(&m->text);
+  sr_buf_free(&m->aux);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Plans: the schema's names as Lua strings on the stack, and a key hash per struct level      */
+
+typedef struct jstruct jstruct;
+typedef struct jfield {
+  const char *name;
+  size_t len;
+  int key_idx;          /* stack index of the name pushed as a Lua string */
+  const sr_field *f;
+  const jstruct *child; /* the struct reached through f (directly or as array elements) */
+} jfield;
+
+struct jstruct {
+  int n;
+  unsigned mask;
+  int *slots; /* open addressing: field index + 1, 0 = empty */
+  jfield *fields;
+};
+
+/* A map's value field (schema.h: children are key and value), or NULL when malformed. */
+static const sr_field *map_value(const sr_field *f) {
+  return f->children && f->children->nfields == 2 ? &f->children->fields[1] : NULL;
+}
+
+/* The struct schema a field leads to, through any arrays and map values. */
+static const sr_schema *struct_of(const sr_field *f) {
+  for (;;) {
+    if (f->type == SR_TYPE_ARRAY && f->element) f = f->element;
+    else if (f->type == SR_TYPE_MAP && map_value(f)) f = map_value(f);
+    else break;
+  }
+  return f->type == SR_TYPE_STRUCT ? f->children : NULL;
+}
+
+static unsigned key_hash(const char *k, size_t n) {
+  return n ? (unsigned)(n * 31 + (unsigned char)k[0] * 7 + (unsigned char)k[n - 1]) : 0;
+}
+
+static int jstruct_find(const jstruct *st, const char *k, size_t n) {
+  unsigned h = key_hash(k, n) & st->mask;
+  for (;;) {
+    int i = st->slots[h];
+    if (!i) return -1;
+    const jfield *f = &st->fields[i - 1];
+    if (f->len == n && memcmp(f->name, k, n) == 0) return i - 1;
+    h = (h + 1) & st->mask;
+  }
+}
+
+static int slots_for(int n) {
+  int size = 4;
+  while (size < 2 * n) size <<= 1;
+  return size;
+}
+
+static void plan_count(const sr_schema *s, int *nstructs, int *nfields, int *nslots) {
+  (*nstructs)++;
+  *nfields += s->nfields;
+  *nslots += slots_for(s->nfields);
+  for (int i = 0; i < s->nfields; i++) {
+    const sr_schema *c = struct_of(&s->fields[i]);
+    if (c) plan_count(c, nstructs, nfields, nslots);
+  }
+}
+
+typedef struct plan_mem { jstruct *st; jfield *f; int *slots; } plan_mem;
+
+static const jstruct *plan_fill(lua_State *L, const sr_schema *s, plan_mem *m) {
+  jstruct *st = m->st++;
+  int size = slots_for(s->nfields);
+  st->n = s->nfields;
+  st->fields = m->f;
+  m->f += s->nfields;
+  st->slots = m->slots;
+  m->slots += size;
+  st->mask = (unsigned)size - 1;
+  memset(st->slots, 0, (size_t)size * sizeof *st->slots);
+  for (int i = 0; i < s->nfields; i++) {
+    jfield *jf = &st->fields[i];
+    jf->f = &s->fields[i];
+    jf->name = jf->f->name;
+    jf->len = strlen(jf->name);
+    lua_pushlstring(L, jf->name, jf->len);
+    jf->key_idx = lua_gettop(L);
+    if (jstruct_find(st, jf->name, jf->len) < 0) {  /* a duplicate name keeps the first */
+      unsigned h = key_hash(jf->name, jf->len) & st->mask;
+      while (st->slots[h]) h = (h + 1) & st->mask;
+      st->slots[h] = i + 1;
+    }
+    const sr_schema *c = struct_of(jf->f);
+    jf->child = c ? plan_fill(L, c, m) : NULL;
+  }
+  return st;
+}
+
+/* [-0, +(1 + fields), e] Pushes the plan's userdata and then every field name. */
+static const jstruct *plan_push(lua_State *L, const sr_schema *s) {
+  int nstructs = 0, nfields = 0, nslots = 0;
+  plan_count(s, &nstructs, &nfields, &nslots);
+  if (!lua_checkstack(L, nfields + 16)) luaL_error(L, "schema too large (%d fields)", nfields);
+  size_t size = (size_t)nstructs * sizeof(jstruct) + (size_t)nfields * sizeof(jfield) +
+                (size_t)nslots * sizeof(int);
+  char *mem = lua_newuserdata(L, size);
+  plan_mem m = {(jstruct *)mem, (jfield *)(mem + (size_t)nstructs * sizeof(jstruct)),
+                (int *)(mem + (size_t)nstructs * sizeof(jstruct) + (size_t)nfields * sizeof(jfield))};
+  return plan_fill(L, s, &m);
+}
+
+const sr__jplan *sr__json_plan_push(lua_State *L, const sr_schema *s) {
+  return (const sr__jplan *)plan_push(L, s);
+}
+
+int sr__json_plan_key(const sr__jplan *plan, int i) {
+  return ((const jstruct *)plan)->fields[i].key_idx;
+}
+
+int sr__json_plan_find(const sr__jplan *plan, const char *name, size_t len) {
+  return jstruct_find((const jstruct *)plan, name, len);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Numbers                                                                                      */
+
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+static const uint64_t pow10_u64[20] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL,
+  1000000ULL, 10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL,
+  1000000000000ULL, 10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
+  10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
+  10000000000000000000ULL};
+
+static int is_digit(char c) { return (unsigned)(c - '0') < 10; }
+
+const char *sr__json_scan_number(const char *p, const char *end, sr__jnum *num) {
+  uint64_t m = 0;
+  int nd = 0, e = 0, inexact = 0;
+  num->neg = 0;
+  num->is_int = 1;
+  if (p < end && *p == '-') { num->neg = 1; p++; }
+  if (p >= end || !is_digit(*p)) return NULL;
+  if (*p == '0') {
+    if (++p < end && is_digit(*p)) return NULL;  /* JSON has no leading zeros */
+  } else {
+    while (p < end && is_digit(*p)) {
+      int dig = *p++ - '0';
+      if (nd < 19) { m = m * 10 + (uint64_t)dig; nd++; }
+      else { e++; inexact |= dig != 0; }
+    }
+  }
+  if (p < end && *p == '.') {
+    num->is_int = 0;
+    if (++p >= end || !is_digit(*p)) return NULL;
+    while (p < end && is_digit(*p)) {
+      int dig = *p++ - '0';
+      if (nd < 19) {
+        m = m * 10 + (uint64_t)dig;
+        if (m) nd++;  /* zeros before the first significant digit do not count */
+        e--;
+      } else {
+        inexact |= dig != 0;
+      }
+    }
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    num->is_int = 0;
+    int eneg = 0, x = 0;
+    if (++p < end && (*p == '+' || *p == '-')) eneg = *p++ == '-';
+    if (p >= end || !is_digit(*p)) return NULL;
+    while (p < end && is_digit(*p)) {
+      if (x < 100000) x = x * 10 + (*p - '0');
+      p++;
+    }
+    e += eneg ? -x : x;
+  }
+  num->mant = m;
+  num->exp10 = e;
+  num->inexact = inexact;
+  return p;
+}
+
+/* The common case, [-]digits (1 to 18, so no overflow) with no fraction or exponent: returns
+** the number's end and sets *v; NULL sends the caller to sr__json_scan_number (also for -0, a
+** double's negative zero). */
+static inline const char *fast_int(const char *p, const char *end, int64_t *v) {
+  int neg = *p == '-';
+  const char *q = p + neg, *start = q;
+  uint64_t m = 0;
+  while (q < end && is_digit(*q)) {
+    if (q - start == 18) return NULL;
+    m = m * 10 + (uint64_t)(*q++ - '0');
+  }
+  if (q == start || (*start == '0' && (q - start > 1 || neg))) return NULL;
+  if (q < end && (*q == '.' || *q == 'e' || *q == 'E')) return NULL;
+  *v = neg ? -(int64_t)m : (int64_t)m;
+  return q;
+}
+
+static double strtod_span(const char *start, const char *stop) {
+  char local[128];
+  size_t n = (size_t)(stop - start);
+  char *copy = n < sizeof local ? local : malloc(n + 1);
+  if (!copy) return NAN;
+  memcpy(copy, start, n);
+  copy[n] = '\0';
+  double d = strtod(copy, NULL);  /* the process keeps the "C" numeric locale */
+  if (copy != local) free(copy);
+  return d;
+}
+
+double sr__jnum_double(const sr__jnum *num, const char *start, const char *stop) {
+  if (num->mant == 0) return num->neg ? -0.0 : 0.0;
+  if (!num->inexact && num->mant <= (1ULL << 53) && num->exp10 >= -22 && num->exp10 <= 22) {
+    double d = (double)num->mant;
+    d = num->exp10 < 0 ? d / pow10_exact[-num->exp10] : d * pow10_exact[num->exp10];
+    return num->neg ? -d : d;
+  }
+  return strtod_span(start, stop);
+}
+
+int sr__jnum_int64(const sr__jnum *num, int64_t *v) {
+  uint64_t m = num->mant;
+  if (num->inexact) return -1;
+  if (num->exp10 < 0) {
+    if (num->exp10 < -19 || m % pow10_u64[-num->exp10] != 0) return m == 0 ? (*v = 0, 0) : -1;
+    m /= pow10_u64[-num->exp10];
+  } else if (num->exp10 > 0 && m != 0) {
+    if (num->exp10 > 19 || m > UINT64_MAX / pow10_u64[num->exp10]) return -1;
+    m *= pow10_u64[num->exp10];
+  }
+  if (num->neg) {
+    if (m > (uint64_t)INT64_MAX + 1) return -1;
+    *v = m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m;
+  } else {
+    if (m > (uint64_t)INT64_MAX) return -1;
+    *v = (int64_t)m;
+  }
+  return 0;
+}
+
+int sr__jnum_seconds_ms(const sr__jnum *num, const char *start, const char *stop, int64_t *ms) {
+  if (num->inexact) {  /* more than 19 significant digits: a double is as good as it gets */
+    double d = strtod_span(start, stop) * 1000.0;
+    if (!(d > -9.2e18 && d < 9.2e18)) return -1;
+    *ms = (int64_t)d;
+    return 0;
+  }
+  sr__jnum scaled = *num;
+  scaled.exp10 += 3;
+  if (scaled.exp10 < 0) {  /* truncate the digits finer than a ms toward zero */
+    scaled.mant = scaled.exp10 < -19 ? 0 : scaled.mant / pow10_u64[-scaled.exp10];
+    scaled.exp10 = 0;
+  }
+  return sr__jnum_int64(&scaled, ms);
+}
+
+size_t sr__fmt_int64(int64_t v, char out[24]) {
+  char tmp[24];
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  int n = 0;
+  do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
+  size_t len = 0;
+  if (v < 0) out[len++] = '-';
+  while (n) out[len++] = tmp[--n];
+  out[len] = '\0';
+  return len;
+}
+
+static size_t fmt_uint64(uint64_t u, char out[24]) {
+  char tmp[24];
+  int n = 0;
+  size_t len = 0;
+  do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
+  while (n) out[len++] = tmp[--n];
+  out[len] = '\0';
+  return len;
+}
+
+size_t sr__fmt_double(double d, char out[40]) {
+  if (isnan(d)) return (size_t)sprintf(out, "NaN");
+  if (isinf(d)) return (size_t)sprintf(out, d < 0 ? "-Infinity" : "Infinity");
+  double ad = fabs(d);
+  if (ad <= 9007199254740992.0 && floor(d) == d) {
+    if (d == 0 && signbit(d)) return (size_t)sprintf(out, "-0");
+    return sr__fmt_int64((int64_t)d, out);
+  }
+  /* Fixed point with the fewest fraction digits k such that m / 10^k reads back as d: m and
+  ** 10^k are exact doubles, so the division is the correctly rounded value of the decimal
+  ** text, which is what a reader gets. The first k that works is the shortest text. */
+  if (ad >= 1e-5 && ad < 1e15) {
+    for (int k = 1; k <= 22; k++) {
+      double scaled = ad * pow10_exact[k];
+      if (scaled >= 9007199254740992.0) break;
+      double m = nearbyint(scaled);
+      if (m / pow10_exact[k] != ad) continue;
+      char digits[24];
+      size_t nd = sr__fmt_int64((int64_t)m, digits), len = 0;
+      if (d < 0) out[len++] = '-';
+      if (nd <= (size_t)k) {
+        out[len++] = '0';
+        out[len++] = '.';
+        for (size_t z = nd; z < (size_t)k; z++) out[len++] = '0';
+        memcpy(out + len, digits, nd);
+        len += nd;
+      } else {
+        memcpy(out + len, digits, nd - (size_t)k);
+        len += nd - (size_t)k;
+        out[len++] = '.';
+        memcpy(out + len, digits + nd - (size_t)k, (size_t)k);
+        len += (size_t)k;
+      }
+      while (out[len - 1] == '0') len--;  /* rounding in ad * 10^k can make a smaller k miss */
+      if (out[len - 1] == '.') len--;
+      out[len] = '\0';
+      return len;
+    }
+  }
+  int n = 0;
+  for (int prec = 15; prec <= 17; prec++) {
+    n = snprintf(out, 40, "%.*g", prec, d);
+    if (strtod(out, NULL) == d) break;
+  }
+  return (size_t)n;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Base64                                                                                       */
+
+static const char b64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int sr__base64_encode(sr_buf *out, const void *p, size_t n) {
+  const unsigned char *s = p;
+  if (sr_buf_reserve(out, (n + 2) / 3 * 4) != 0) return -1;
+  char *o = out->data + out->len;
+  size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+    *o++ = b64_chars[v >> 18];
+    *o++ = b64_chars[v >> 12 & 63];
+    *o++ = b64_chars[v >> 6 & 63];
+    *o++ = b64_chars[v & 63];
+  }
+  if (i < n) {
+    uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+    *o++ = b64_chars[v >> 18];
+    *o++ = b64_chars[v >> 12 & 63];
+    *o++ = i + 1 < n ? b64_chars[v >> 6 & 63] : '=';
+    *o++ = '=';
+  }
+  out->len = (size_t)(o - out->data);
+  out->data[out->len] = '\0';
+  return 0;
+}
+
+static int b64_value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+int sr__base64_decode(sr_buf *out, const char *s, size_t n) {
+  out->len = 0;
+  while (n > 0 && s[n - 1] == '=') n--;
+  if (n % 4 == 1 || sr_buf_reserve(out, n / 4 * 3 + 3) != 0) return -1;
+  unsigned char *o = (unsigned char *)out->data;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < n; i++) {
+    int v = b64_value((unsigned char)s[i]);
+    if (v < 0) return -1;
+    acc = acc << 6 | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      *o++ = (unsigned char)(acc >> bits);
+      acc &= (1u << bits) - 1;
+    }
+  }
+  out->len = (size_t)((char *)o - out->data);
+  out->data[out->len] = '\0';
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Decoder                                                                                      */
+
+typedef struct jdec {
+  lua_State *L;
+  sr__codec_mem *mem;
+  const char *rec;      /* the record's first byte: positions in reasons count from it */
+  char *reason;
+  size_t reason_len;
+  int depth;
+  int npath;            /* may exceed MAX_PATH; only the first MAX_PATH entries are kept */
+  struct { const char *name; size_t len; int64_t index; } path[MAX_PATH];
+  /* Inferred decoding: the top-level keys of the last record, by position, as Lua strings at
+  ** stack slots kc_base..kc_base+KEY_CACHE-1 (0: no cache). */
+  int kc_base;
+  const char *kc_ptr[KEY_CACHE];
+  size_t kc_len[KEY_CACHE];
+  int nkeys_hint;
+  int into;             /* 0, or the stack index of a table the record's fields go into */
+} jdec;
+
+static void set_reason(jdec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_reason(jdec *d, const char *fmt, ...) {
+  if (d->reason[0]) return;  /* the first error of a record wins */
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(d->reason, d->reason_len, fmt, ap);
+  va_end(ap);
+}
+
+static int fail_syntax(jdec *d, const char *p, const char *end, const char *what) {
+  size_t at = (size_t)(p - d->rec) + 1;
+  if (p >= end) set_reason(d, "not JSON: %s at byte %zu (end of record)", what, at);
+  else set_reason(d, "not JSON: %s at byte %zu", what, at);
+  return -1;
+}
+
+#define CLS_CTRL 3
+#define C16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+/* Bytes that end the fast scan of a string: 1 quote, 2 backslash, 3 control character. */
+static const unsigned char str_class[256] = {
+  C16(CLS_CTRL), C16(CLS_CTRL),
+  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20: '"' */
+  C16(0), C16(0),
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, /* 0x50: '\\' */
+  C16(0), C16(0), C16(0), C16(0), C16(0), C16(0), C16(0), C16(0), C16(0), C16(0),
+};
+static const unsigned char ws_class[256] = {[' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1};
+
+static inline const char *skip_ws(const char *p, const char *end) {
+  while (p < end && ws_class[(unsigned char)*p]) p++;
+  return p;
+}
+
+/* The first byte at or after p that is '"', '\\' or a control character, or end: 16 bytes at a
+** time with SSE2 (every x86-64 has it), one at a time elsewhere. */
+static inline const char *find_special(const char *p, const char *end) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), ctrl = _mm_set1_epi8(0x1f);
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                               _mm_cmpeq_epi8(_mm_min_epu8(v, ctrl), v)); /* v <= 0x1f */
+    unsigned m = (unsigned)_mm_movemask_epi8(hit);
+    if (m) return p + __builtin_ctz(m);
+    p += 16;
+  }
+#endif
+  while (p < end && !str_class[(unsigned char)*p]) p++;
+  return p;
+}
+
+/* p just after an opening quote. Returns the closing quote (setting *esc when the string has
+** escapes), or NULL with the reason set. */
+static inline const char *scan_string(jdec *d, const char *p, const char *end, int *esc) {
+  *esc = 0;
+  for (;;) {
+    p = find_special(p, end);
+    if (p >= end) return fail_syntax(d, p, end, "unterminated string"), NULL;
+    int cls = str_class[(unsigned char)*p];
+    if (cls == 1) return p;
+    if (cls == CLS_CTRL) return fail_syntax(d, p, end, "control character in string"), NULL;
+    if (end - p < 2) return fail_syntax(d, p + 1, end, "unterminated string"), NULL;
+    *esc = 1;
+    p += 2;  /* the escaped byte is checked when unescaping */
+  }
+}
+
+static int hex4(const char *p, unsigned *v) {
+  unsigned x = 0;
+  for (int i = 0; i < 4; i++) {
+    char c = p[i];
+    x <<= 4;
+    if (c >= '0' && c <= '9') x |= (unsigned)(c - '0');
+    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') x |= (unsigned)((c | 0x20) - 'a' + 10);
+    else return -1;
+  }
+  *v = x;
+  return 0;
+}
+
+static char *put_utf8(char *o, unsigned cp) {
+  if (cp < 0x80) { *o++ = (char)cp; }
+  else if (cp < 0x800) { *o++ = (char)(0xC0 | cp >> 6); *o++ = (char)(0x80 | (cp & 0x3F)); }
+  else if (cp < 0x10000) {
+    *o++ = (char)(0xE0 | cp >> 12);
+    *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
+    *o++ = (char)(0x80 | (cp & 0x3F));
+  } else {
+    *o++ = (char)(0xF0 | cp >> 18);
+    *o++ = (char)(0x80 | (cp >> 12 & 0x3F));
+    *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
+    *o++ = (char)(0x80 | (cp & 0x3F));
+  }
+  return o;
+}
+
+/* Decodes the escapes of [s, stop) into mem->text (never longer than the input). */
+static int unescape(jdec *d, const char *s, const char *stop, const char **out, size_t *n) {
+  sr_buf *b = &d->mem->text;
+  b->len = 0;
+  if (sr_buf_reserve(b, (size_t)(stop - s)) != 0) luaL_error(d->L, "out of memory");
+  char *o = b->data;
+  const char *p = s;
+  while (p < stop) {
+    const char *bs = memchr(p, '\\', (size_t)(stop - p));
+    if (!bs) bs = stop;
+    memcpy(o, p, (size_t)(bs - p));
+    o += bs - p;
+    if (bs == stop) break;
+    p = bs + 2;  /* scan_string guaranteed the byte after each backslash */
+    switch (bs[1]) {
+      case '"': *o++ = '"'; break;
+      case '\\': *o++ = '\\'; break;
+      case '/': *o++ = '/'; break;
+      case 'b': *o++ = '\b'; break;
+      case 'f': *o++ = '\f'; break;
+      case 'n': *o++ = '\n'; break;
+      case 'r': *o++ = '\r'; break;
+      case 't': *o++ = '\t'; break;
+      case 'u': {
+        unsigned cp, lo;
+        if (stop - p < 4 || hex4(p, &cp) != 0)
+          return fail_syntax(d, bs, stop + 1, "invalid \\u escape");
+        p += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF && stop - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
+            hex4(p + 2, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          p += 6;
+        } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+          cp = 0xFFFD;  /* a lone surrogate has no UTF-8 form */
+        }
+        o = put_utf8(o, cp);
+        break;
+      }
+      default: return fail_syntax(d, bs, stop + 1, "invalid escape");
+    }
+  }
+  *out = b->data;
+  *n = (size_t)(o - b->data);
+  return 0;
+}
+
+/* p at an opening quote: the string's bytes, unescaped if needed (valid until the next call). */
+static int get_string(jdec *d, const char **pp, const char *end, const char **s, size_t *n,
+                      int *esc) {
+  const char *start = *pp + 1, *stop = scan_string(d, start, end, esc);
+  if (!stop) return -1;
+  *pp = stop + 1;
+  if (!*esc) {
+    *s = start;
+    *n = (size_t)(stop - start);
+    return 0;
+  }
+  return unescape(d, start, stop, s, n);
+}
+
+static int is_lit(const char *p, const char *end, const char *word, size_t n) {
+  return (size_t)(end - p) >= n && memcmp(p, word, n) == 0;
+}
+
+/* Skips one value of any kind without building it; checks brackets, strings and literals. */
+static int skip_value(jdec *d, const char **pp, const char *end) {
+  char closers[MAX_DEPTH];
+  int depth = 0;
+  const char *p = *pp;
+  for (;;) {
+    /* a value starts at p */
+    if (p >= end) return fail_syntax(d, p, end, "expected a value");
+    switch (*p) {
+      case '"': {
+        int esc;
+        if (!(p = scan_string(d, p + 1, end, &esc))) return -1;
+        p++;
+        break;
+      }
+      case '{': case '[':
+        if (depth == MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep");
+        closers[depth++] = *p == '{' ? '}' : ']';
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == closers[depth - 1]) { p++; depth--; break; }
+        if (closers[depth - 1] == '}') goto key;
+        continue;
+      case 't': if (!is_lit(p, end, "true", 4)) goto bad; p += 4; break;
+      case 'f': if (!is_lit(p, end, "false", 5)) goto bad; p += 5; break;
+      case 'n': if (!is_lit(p, end, "null", 4)) goto bad; p += 4; break;
+      default: {
+        sr__jnum num;
+        const char *q = sr__json_scan_number(p, end, &num);
+        if (!q) goto bad;
+        p = q;
+      }
+    }
+    /* after a value: close containers or go on to the next element */
+    for (;;) {
+      if (depth == 0) { *pp = p; return 0; }
+      p = skip_ws(p, end);
+      char closer = closers[depth - 1];
+      if (p < end && *p == closer) { p++; depth--; continue; }
+      if (p < end && *p == ',') break;
+      return fail_syntax(d, p, end, closer == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+    p = skip_ws(p + 1, end);
+    if (closers[depth - 1] == ']') continue;
+  key:
+    if (p >= end || *p != '"') return fail_syntax(d, p, end, "expected '\"' (a key)");
+    {
+      int esc;
+      if (!(p = scan_string(d, p + 1, end, &esc))) return -1;
+      p++;
+    }
+    p = skip_ws(p, end);
+    if (p >= end || *p != ':') return fail_syntax(d, p, end, "expected ':'");
+    p = skip_ws(p + 1, end);
+  }
+bad:
+  return fail_syntax(d, p, end, "invalid value");
+}
+
+/* ---- typed decoding ---- */
+
+static void type_text(const sr_field *f, char *out, size_t cap) {
+  char inner[96];
+  if (f->type == SR_TYPE_ARRAY && f->element) {
+    type_text(f->element, inner, sizeof inner);
+    snprintf(out, cap, "array<%s>", inner);
+  } else if (f->type == SR_TYPE_MAP && map_value(f)) {
+    type_text(map_value(f), inner, sizeof inner);
+    snprintf(out, cap, "map<string, %s>", inner);
+  } else {
+    snprintf(out, cap, "%s", sr_type_name(f->type));
+  }
+}
+
+static void path_text(const jdec *d, char *out, size_t cap) {
+  size_t len = 0;
+  out[0] = '\0';
+  int n = d->npath < MAX_PATH ? d->npath : MAX_PATH;
+  for (int i = 0; i < n && len < cap; i++) {
+    int w;
+    if (d->path[i].name)
+      w = snprintf(out + len, cap - len, "%s%.*s", i ? "." : "", (int)d->path[i].len, d->path[i].name);
+    else
+      w = snprintf(out + len, cap - len, "[%lld]", (long long)d->path[i].index);
+    if (w < 0) break;
+    len += (size_t)w;
+  }
+  if (d->npath > MAX_PATH && len < cap) snprintf(out + len, cap - len, "...");
+}
+
+static void path_push(jdec *d, const char *name, size_t len, int64_t index) {
+  if (d->npath < MAX_PATH) {
+    d->path[d->npath].name = name;
+    d->path[d->npath].len = len;
+    d->path[d->npath].index = index;
+  }
+  d->npath++;
+}
+
+/* "column a.b: expected long, got string \"x\"" (+ detail). p is the value's first byte. */
+static int fail_type(jdec *d, const sr_field *f, const char *p, const char *end, const char *detail) {
+  const char *q = p;
+  if (skip_value(d, &q, end) != 0) return -1;  /* malformed after all: that is the reason */
+  const char *kind = *p == '"' ? "string" : *p == '{' ? "object" : *p == '[' ? "array" :
+                     *p == 't' || *p == 'f' ? "boolean" : "number";
+  char path[256], type[128];
+  path_text(d, path, sizeof path);
+  type_text(f, type, sizeof type);
+  size_t n = (size_t)(q - p);
+  set_reason(d, "column %s: expected %s, got %s %.*s%s%s", path, type, kind,
+             (int)(n > SNIPPET ? SNIPPET : n), p, n > SNIPPET ? "..." : "", detail ? detail : "");
+  return -1;
+}
+
+static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const char **pp,
+                        const char *end);
+
+static int decode_object(jdec *d, const jstruct *st, const char **pp, const char *end) {
+  lua_State *L = d->L;
+  const char *p = skip_ws(*pp + 1, end);
+  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep");
+  if (d->depth > 1 && !lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
+  if (d->depth == 1 && d->into) lua_pushvalue(L, d->into);
+  else lua_createtable(L, 0, st->n);
+  if (p < end && *p == '}') goto done;
+  for (;;) {
+    const char *k;
+    size_t kn;
+    int esc;
+    if (p >= end || *p != '"') return fail_syntax(d, p, end, "expected '\"' (a key)");
+    if (get_string(d, &p, end, &k, &kn, &esc) != 0) return -1;
+    p = skip_ws(p, end);
+    if (p >= end || *p != ':') return fail_syntax(d, p, end, "expected ':'");
+    p = skip_ws(p + 1, end);
+    int i = jstruct_find(st, k, kn);
+    if (i >= 0) {
+      const jfield *jf = &st->fields[i];
+      lua_pushvalue(L, jf->key_idx);
+      path_push(d, jf->name, jf->len, 0);
+      if (decode_typed(d, jf->f, jf->child, &p, end) != 0) return -1;
+      d->npath--;
+      lua_rawset(L, -3);
+    } else if (skip_value(d, &p, end) != 0) {
+      return -1;
+    }
+    p = skip_ws(p, end);
+    if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
+    if (p < end && *p == '}') break;
+    return fail_syntax(d, p, end, "expected ',' or '}'");
+  }
+done:
+  d->depth--;
+  *pp = p + 1;
+  return 0;
+}
+
+static int decode_array(jdec *d, const sr_field *elem, const jstruct *child, const char **pp,
+                        const char *end) {
+  lua_State *L = d->L;
+  const char *p = skip_ws(*pp + 1, end);
+  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep");
+  if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
+  lua_createtable(L, 4, 0);
+  if (p < end && *p == ']') goto done;
+  for (int i = 1;; i++) {
+    path_push(d, NULL, 0, i);
+    if (decode_typed(d, elem, child, &p, end) != 0) return -1;
+    d->npath--;
+    if (lua_isnil(L, -1)) lua_pop(L, 1);  /* a null element stays a hole */
+    else lua_rawseti(L, -2, i);
+    p = skip_ws(p, end);
+    if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
+    if (p < end && *p == ']') break;
+    return fail_syntax(d, p, end, "expected ',' or ']'");
+  }
+done:
+  d->depth--;
+  *pp = p + 1;
+  return 0;
+}
+
+/* A map: a JSON object with any keys, its values typed by the map's value field. */
+static int decode_map(jdec *d, const sr_field *vf, const jstruct *child, const char **pp,
+                      const char *end) {
+  lua_State *L = d->L;
+  const char *p = skip_ws(*pp + 1, end);
+  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep");
+  if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
+  lua_createtable(L, 0, 4);
+  if (p < end && *p == '}') goto done;
+  for (;;) {
+    const char *k;
+    size_t kn;
+    int esc;
+    if (p >= end || *p != '"') return fail_syntax(d, p, end, "expected '\"' (a key)");
+    if (get_string(d, &p, end, &k, &kn, &esc) != 0) return -1;
+    lua_pushlstring(L, k, kn);
+    k = lua_tolstring(L, -1, &kn);  /* stable, for the path in reasons */
+    p = skip_ws(p, end);
+    if (p >= end || *p != ':') return fail_syntax(d, p, end, "expected ':'");
+    p = skip_ws(p + 1, end);
+    path_push(d, k, kn, 0);
+    if (decode_typed(d, vf, child, &p, end) != 0) return -1;
+    d->npath--;
+    lua_rawset(L, -3);
+    p = skip_ws(p, end);
+    if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
+    if (p < end && *p == '}') break;
+    return fail_syntax(d, p, end, "expected ',' or '}'");
+  }
+done:
+  d->depth--;
+  *pp = p + 1;
+  return 0;
+}
+
+static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const char **pp,
+                        const char *end) {
+  lua_State *L = d->L;
+  const char *p = *pp, *q;
+  const char *s;
+  size_t n;
+  int esc;
+  sr__jnum num;
+  int64_t v;
+  if (p >= end) return fail_syntax(d, p, end, "expected a value");
+  char c = *p;
+  if (c == 'n') {
+    if (!is_lit(p, end, "null", 4)) return fail_syntax(d, p, end, "invalid value");
+    lua_pushnil(L);
+    *pp = p + 4;
+    return 0;
+  }
+  switch (f->type) {
+    case SR_TYPE_LONG: case SR_TYPE_INT: case SR_TYPE_SHORT: case SR_TYPE_BYTE:
+      if (c != '-' && !is_digit(c)) return fail_type(d, f, p, end, NULL);
+      if (!(q = fast_int(p, end, &v))) {
+        if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
+        if (!num.is_int) return fail_type(d, f, p, end, NULL);
+        if (sr__jnum_int64(&num, &v) != 0) return fail_type(d, f, p, end, " (out of range)");
+      }
+      if ((f->type == SR_TYPE_INT && (v < INT32_MIN || v > INT32_MAX)) ||
+          (f->type == SR_TYPE_SHORT && (v < INT16_MIN || v > INT16_MAX)) ||
+          (f->type == SR_TYPE_BYTE && (v < INT8_MIN || v > INT8_MAX)))
+        return fail_type(d, f, p, end, " (out of range)");
+      if (f->type == SR_TYPE_LONG) sr_lua_push_int64(L, v);
+      else lua_pushnumber(L, (lua_Number)v);
+      *pp = q;
+      return 0;
+    case SR_TYPE_DOUBLE: case SR_TYPE_FLOAT: case SR_TYPE_DECIMAL:
+      if (c == '-' || is_digit(c)) {
+        if ((q = fast_int(p, end, &v))) {
+          lua_pushnumber(L, (lua_Number)v);  /* int64 -> double rounds as strtod would */
+        } else {
+          if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
+          lua_pushnumber(L, sr__jnum_double(&num, p, q));
+        }
+        *pp = q;
+        return 0;
+      }
+      if (c != '"') return fail_type(d, f, p, end, NULL);
+      q = p;
+      if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
+      if (n == 3 && memcmp(s, "NaN", 3) == 0) lua_pushnumber(L, NAN);
+      else if (n == 8 && memcmp(s, "Infinity", 8) == 0) lua_pushnumber(L, INFINITY);
+      else if (n == 9 && memcmp(s, "-Infinity", 9) == 0) lua_pushnumber(L, -INFINITY);
+      else return fail_type(d, f, p, end, NULL);
+      *pp = q;
+      return 0;
+    case SR_TYPE_BOOLEAN:
+      if (is_lit(p, end, "true", 4)) { lua_pushboolean(L, 1); *pp = p + 4; return 0; }
+      if (is_lit(p, end, "false", 5)) { lua_pushboolean(L, 0); *pp = p + 5; return 0; }
+      return fail_type(d, f, p, end, NULL);
+    case SR_TYPE_STRING:
+      if (c == '"') {
+        if (get_string(d, pp, end, &s, &n, &esc) != 0) return -1;
+        lua_pushlstring(L, s, n);
+        return 0;
+      }
+      q = p;  /* Spark keeps any other value as its JSON text */
+      if (skip_value(d, &q, end) != 0) return -1;
+      lua_pushlstring(L, p, (size_t)(q - p));
+      *pp = q;
+      return 0;
+    case SR_TYPE_TIMESTAMP:
+      if (c == '"') {
+        q = p;
+        if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
+        if (sr_time_parse(s, n, &v) != 0) return fail_type(d, f, p, end, NULL);
+      } else if (c == '-' || is_digit(c)) {
+        if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
+        if (sr__jnum_seconds_ms(&num, p, q, &v) != 0) return fail_type(d, f, p, end, " (out of range)");
+      } else {
+        return fail_type(d, f, p, end, NULL);
+      }
+      sr_lua_push_int64(L, v);
+      *pp = q;
+      return 0;
+    case SR_TYPE_DATE:
+      if (c == '"') {
+        int32_t days;
+        q = p;
+        if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
+        if (sr_date_parse(s, n, &days) != 0) return fail_type(d, f, p, end, NULL);
+        lua_pushnumber(L, days);
+      } else if (c == '-' || is_digit(c)) {
+        if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
+        if (!num.is_int) return fail_type(d, f, p, end, NULL);
+        if (sr__jnum_int64(&num, &v) != 0 || v < INT32_MIN || v > INT32_MAX)
+          return fail_type(d, f, p, end, " (out of range)");
+        lua_pushnumber(L, (lua_Number)v);
+      } else {
+        return fail_type(d, f, p, end, NULL);
+      }
+      *pp = q;
+      return 0;
+    case SR_TYPE_BINARY:
+      if (c != '"') return fail_type(d, f, p, end, NULL);
+      q = p;
+      if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
+      if (sr__base64_decode(&d->mem->aux, s, n) != 0) return fail_type(d, f, p, end, " (not base64)");
+      lua_pushlstring(L, d->mem->aux.data, d->mem->aux.len);
+      *pp = q;
+      return 0;
+    case SR_TYPE_STRUCT:
+      if (c != '{' || !child) return fail_type(d, f, p, end, NULL);
+      return decode_object(d, child, pp, end);
+    case SR_TYPE_ARRAY:
+      if (c != '[' || !f->element) return fail_type(d, f, p, end, NULL);
+      return decode_array(d, f->element, child, pp, end);
+    case SR_TYPE_MAP:
+      if (c != '{' || !map_value(f)) return fail_type(d, f, p, end, NULL);
+      return decode_map(d, map_value(f), child, pp, end);
+  }
+  return fail_type(d, f, p, end, NULL);
+}
+
+/* ---- inferred decoding ---- */
+
+static void push_key_cached(jdec *d, int pos, const char *k, size_t kn) {
+  lua_State *L = d->L;
+  if (pos < KEY_CACHE && d->kc_base) {
+    if (d->kc_len[pos] == kn && d->kc_ptr[pos] && memcmp(d->kc_ptr[pos], k, kn) == 0) {
+      lua_pushvalue(L, d->kc_base + pos);
+      return;
+    }
+    lua_pushlstring(L, k, kn);
+    lua_pushvalue(L, -1);
+    lua_replace(L, d->kc_base + pos);
+    d->kc_ptr[pos] = lua_tolstring(L, d->kc_base + pos, &d->kc_len[pos]);
+    return;
+  }
+  lua_pushlstring(L, k, kn);
+}
+
+static int decode_any(jdec *d, const char **pp, const char *end, int top) {
+  lua_State *L = d->L;
+  const char *p = *pp, *s;
+  size_t n;
+  int esc;
+  if (p >= end) return fail_syntax(d, p, end, "expected a value");
+  switch (*p) {
+    case '{': {
+      if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep");
+      if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
+      if (top && d->into) lua_pushvalue(L, d->into);
+      else lua_createtable(L, 0, top ? d->nkeys_hint : 4);
+      p = skip_ws(p + 1, end);
+      int nkeys = 0;
+      if (p < end && *p == '}') goto object_done;
+      for (;; nkeys++) {
+        if (p >= end || *p != '"') return fail_syntax(d, p, end, "expected '\"' (a key)");
+        if (get_string(d, &p, end, &s, &n, &esc) != 0) return -1;
+        if (top && !esc) push_key_cached(d, nkeys, s, n);
+        else lua_pushlstring(L, s, n);
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':') return fail_syntax(d, p, end, "expected ':'");
+        p = skip_ws(p + 1, end);
+        if (decode_any(d, &p, end, 0) != 0) return -1;
+        if (lua_isnil(L, -1)) lua_pop(L, 2);
+        else lua_rawset(L, -3);
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
+        if (p < end && *p == '}') { nkeys++; break; }
+        return fail_syntax(d, p, end, "expected ',' or '}'");
+      }
+    object_done:
+      if (top) d->nkeys_hint = nkeys;
+      d->depth--;
+      *pp = p + 1;
+      return 0;
+    }
+    case '[': {
+      if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep");
+      if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
+      lua_createtable(L, 4, 0);
+      p = skip_ws(p + 1, end);
+      if (p < end && *p == ']') goto array_done;
+      for (int i = 1;; i++) {
+        if (decode_any(d, &p, end, 0) != 0) return -1;
+        if (lua_isnil(L, -1)) lua_pop(L, 1);
+        else lua_rawseti(L, -2, i);
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
+        if (p < end && *p == ']') break;
+        return fail_syntax(d, p, end, "expected ',' or ']'");
+      }
+    array_done:
+      d->depth--;
+      *pp = p + 1;
+      return 0;
+    }
+    case '"':
+      if (get_string(d, pp, end, &s, &n, &esc) != 0) return -1;
+      lua_pushlstring(L, s, n);
+      return 0;
+    case 't':
+      if (!is_lit(p, end, "true", 4)) break;
+      lua_pushboolean(L, 1);
+      *pp = p + 4;
+      return 0;
+    case 'f':
+      if (!is_lit(p, end, "false", 5)) break;
+      lua_pushboolean(L, 0);
+      *pp = p + 5;
+      return 0;
+    case 'n':
+      if (!is_lit(p, end, "null", 4)) break;
+      lua_pushnil(L);
+      *pp = p + 4;
+      return 0;
+    default: {
+      sr__jnum num;
+      int64_t v;
+      const char *q = fast_int(p, end, &v);
+      if (q) {
+        sr_lua_push_int64(L, v);
+        *pp = q;
+        return 0;
+      }
+      if (!(q = sr__json_scan_number(p, end, &num))) break;
+      if (num.is_int && sr__jnum_int64(&num, &v) == 0) sr_lua_push_int64(L, v);
+      else lua_pushnumber(L, sr__jnum_double(&num, p, q));
+      *pp = q;
+      return 0;
+    }
+  }
+  return fail_syntax(d, p, end, "invalid value");
+}
+
+/* ---- records ---- */
+
+/* Decodes the record [p, end) and pushes its table. 0, or -1 with the reason set (the caller
+** restores the stack). plan NULL: inferred types. */
+static int decode_record(jdec *d, const jstruct *plan, const char *p, const char *end) {
+  d->rec = p;
+  d->reason[0] = '\0';
+  d->depth = 0;
+  d->npath = 0;
+  p = skip_ws(p, end);
+  if (p >= end || *p != '{') {
+    const char *what = p >= end ? NULL : *p == '[' ? "an array" : *p == '"' ? "a string" :
+                       *p == '-' || is_digit(*p) ? "a number" :
+                       is_lit(p, end, "true", 4) || is_lit(p, end, "false", 5) ? "a boolean" :
+                       is_lit(p, end, "null", 4) ? "null" : NULL;
+    if (what) set_reason(d, "not a JSON object: the record is %s", what);
+    else fail_syntax(d, p, end, "expected '{'");
+    return -1;
+  }
+  if ((plan ? decode_object(d, plan, &p, end) : decode_any(d, &p, end, 1)) != 0) return -1;
+  p = skip_ws(p, end);
+  if (p < end) return fail_syntax(d, p, end, "unexpected text after the object");
+  return 0;
+}
+
+static int is_blank_line(const char *p, const char *end) {
+  return skip_ws(p, end) == end;
+}
+
+/* [-0, +(2 + names | 2 + KEY_CACHE), e] Pushes the call's memory and the plan (or the inferred
+** key cache) and sets up d. Returns the plan (NULL without a schema). */
+static const jstruct *dec_setup(lua_State *L, jdec *d, const sr_schema *schema, char *reason,
+                                size_t reason_len) {
+  memset(d, 0, sizeof *d);
+  d->L = L;
+  d->reason = reason;
+  d->reason_len = reason_len;
+  reason[0] = '\0';
+  if (!lua_checkstack(L, KEY_CACHE + 16)) luaL_error(L, "stack overflow");
+  d->mem = sr__codec_mem_push(L);
+  if (schema) return plan_push(L, schema);
+  d->nkeys_hint = 8;
+  d->kc_base = lua_gettop(L) + 1;
+  for (int i = 0; i < KEY_CACHE; i++) lua_pushnil(L);
+  return NULL;
+}
+
+int sr_json_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
+                         const sr_schema *schema, const char *origin, int64_t first_line,
+                         sr_bad_fn bad, void *bad_ud) {
+  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  int base = lua_gettop(L), nbad = 0, n = *nrows;
+  char reason[512];
+  jdec d;
+  const jstruct *plan = dec_setup(L, &d, schema, reason, sizeof reason);
+  int work = lua_gettop(L);
+  const char *p = buf, *end = buf + len;
+  if (first_line <= 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
+  for (int64_t line = first_line; p < end; line++) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *stop = nl ? nl : end;
+    if (stop > p && stop[-1] == '\r') stop--;
+    if (!is_blank_line(p, stop)) {
+      if (decode_record(&d, plan, p, stop) == 0) {
+        lua_rawseti(L, rows_idx, ++n);
+      } else {
+        lua_settop(L, work);
+        nbad++;
+        if (bad) bad(bad_ud, origin, line, p, (size_t)(stop - p), reason);
+      }
+    }
+    p = nl ? nl + 1 : end;
+  }
+  *nrows = n;
+  sr__codec_mem_release(d.mem);
+  lua_settop(L, base);
+  return nbad;
+}
+
+int sr_json_decode_column(lua_State *L, int rows_idx, int *nrows, const char *column,
+                          const sr_schema *schema, const char *origin, sr_bad_fn bad, void *bad_ud) {
+  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  int base = lua_gettop(L), nbad = 0, kept = 0, n = *nrows;
+  char reason[512];
+  jdec d;
+  const jstruct *plan = dec_setup(L, &d, schema, reason, sizeof reason);
+  lua_pushstring(L, column);
+  int key = lua_gettop(L), row = key + 1;
+  for (int i = 1; i <= n; i++) {
+    size_t len = 0;
+    const char *text = NULL;
+    lua_rawgeti(L, rows_idx, i);
+    if (!lua_istable(L, row)) {
+      snprintf(reason, sizeof reason, "the row is not a table but a %s", luaL_typename(L, row));
+    } else {
+      lua_pushvalue(L, key);
+      lua_rawget(L, row);  /* the text stays on the stack while the row changes */
+      if (lua_type(L, -1) == LUA_TSTRING) text = lua_tolstring(L, -1, &len);
+      else snprintf(reason, sizeof reason, "column %s: expected JSON text, got %s", column, luaL_typename(L, -1));
+    }
+    int ok = 0;
+    if (text) {
+      lua_pushvalue(L, key);
+      lua_pushnil(L);
+      lua_rawset(L, row);
+      d.into = row;
+      ok = decode_record(&d, plan, text, text + len) == 0;
+      d.into = 0;
+    }
+    if (ok) {
+      lua_pushvalue(L, row);
+      lua_rawseti(L, rows_idx, ++kept);  /* kept <= i: compacts in place */
+    } else {
+      nbad++;
+      if (bad) bad(bad_ud, origin, i, text, len, reason);
+    }
+    lua_settop(L, key);
+  }
+  for (int i = kept + 1; i <= n; i++) {
+    lua_pushnil(L);
+    lua_rawseti(L, rows_idx, i);
+  }
+  *nrows = kept;
+  sr__codec_mem_release(d.mem);
+  lua_settop(L, base);
+  return nbad;
+}
+
+static void copy_reason(char *err, size_t errlen, const char *reason) {
+  if (errlen) snprintf(err, errlen, "%s", reason);
+}
+
+int sr_json_decode_record(lua_State *L, const char *text, size_t len, const sr_schema *schema,
+                          char *err, size_t errlen) {
+  int base = lua_gettop(L);
+  char reason[512];
+  jdec d;
+  const jstruct *plan = dec_setup(L, &d, schema, reason, sizeof reason);
+  int rc = decode_record(&d, plan, text, text + len);
+  sr__codec_mem_release(d.mem);
+  if (rc != 0) {
+    copy_reason(err, errlen, reason);
+    lua_settop(L, base);
+    return -1;
+  }
+  lua_replace(L, base + 1);
+  lua_settop(L, base + 1);
+  return 0;
+}
+
+int sr_json_decode_value(lua_State *L, const char *text, size_t len, char *err, size_t errlen) {
+  int base = lua_gettop(L);
+  char reason[512];
+  jdec d;
+  dec_setup(L, &d, NULL, reason, sizeof reason);
+  d.rec = text;
+  const char *p = skip_ws(text, text + len), *end = text + len;
+  int rc = decode_any(&d, &p, end, 0);
+  if (rc == 0 && (p = skip_ws(p, end)) < end)
+    rc = fail_syntax(&d, p, end, "unexpected text after the value");
+  sr__codec_mem_release(d.mem);
+  if (rc != 0) {
+    copy_reason(err, errlen, reason);
+    lua_settop(L, base);
+    return -1;
+  }
+  lua_replace(L, base + 1);
+  lua_settop(L, base + 1);
+  return 0;
+}
+
+int sr__json_decode_typed(lua_State *L, sr__codec_mem *mem, const sr__jplan *plan, int i,
+                          const char *text, size_t len, char *reason, size_t reason_len) {
+  const jfield *jf = &((const jstruct *)plan)->fields[i];
+  int base = lua_gettop(L);
+  jdec d;
+  memset(&d, 0, sizeof d);
+  d.L = L;
+  d.mem = mem;
+  d.reason = reason;
+  d.reason_len = reason_len;
+  d.rec = text;
+  reason[0] = '\0';
+  if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
+  const char *p = skip_ws(text, text + len), *end = text + len;
+  path_push(&d, jf->name, jf->len, 0);
+  int rc = decode_typed(&d, jf->f, jf->child, &p, end);
+  if (rc == 0 && (p = skip_ws(p, end)) < end)
+    rc = fail_syntax(&d, p, end, "unexpected text after the value");
+  if (rc != 0) lua_settop(L, base);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Encoder                                                                                      */
+
+typedef struct jenc {
+  lua_State *L;
+  sr__codec_mem *mem; /* aux holds the key lists of the tables being encoded */
+  sr_buf *out;
+  char *err;
+  size_t errlen;
+  int64_t row;        /* 1-based row for messages; 0 for a single value */
+  int depth;
+  int npath;
+  struct { const char *name; size_t len; int64_t index; } path[MAX_PATH];
+} jenc;
+
+static int enc_fail(jenc *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int enc_fail(jenc *e, const char *fmt, ...) {
+  char what[256], path[256];
+  size_t len = 0;
+  path[0] = '\0';
+  int n = e->npath < MAX_PATH ? e->npath : MAX_PATH;
+  for (int i = 0; i < n && len < sizeof path; i++) {
+    int w = e->path[i].name
+                ? snprintf(path + len, sizeof path - len, "%s%.*s", i ? "." : "",
+                           (int)e->path[i].len, e->path[i].name)
+                : snprintf(path + len, sizeof path - len, "[%lld]", (long long)e->path[i].index);
+    if (w < 0) break;
+    len += (size_t)w;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  if (!e->errlen) return -1;
+  if (e->row && path[0]) snprintf(e->err, e->errlen, "row %lld, column %s: %s", (long long)e->row, path, what);
+  else if (e->row) snprintf(e->err, e->errlen, "row %lld: %s", (long long)e->row, what);
+  else if (path[0]) snprintf(e->err, e->errlen, "at %s: %s", path, what);
+  else snprintf(e->err, e->errlen, "%s", what);
+  return -1;
+}
+
+static void enc_path_push(jenc *e, const char *name, size_t len, int64_t index) {
+  if (e->npath < MAX_PATH) {
+    e->path[e->npath].name = name;
+    e->path[e->npath].len = len;
+    e->path[e->npath].index = index;
+  }
+  e->npath++;
+}
+
+static int put(jenc *e, const void *p, size_t n) {
+  return sr_buf_append(e->out, p, n) == 0 ? 0 : enc_fail(e, "out of memory");
+}
+
+static const char hex_digits[] = "0123456789abcdef";
+
+/* Quotes and escapes a string: '"', '\\' and control characters; other bytes (UTF-8 or not)
+** pass through. */
+static int put_string(jenc *e, const char *s, size_t n) {
+  sr_buf *b = e->out;
+  if (sr_buf_reserve(b, n * 6 + 2) != 0) return enc_fail(e, "out of memory");
+  char *o = b->data + b->len;
+  *o++ = '"';
+  for (size_t i = 0; i < n;) {
+    size_t run = i;
+    while (run < n && !str_class[(unsigned char)s[run]]) run++;
+    memcpy(o, s + i, run - i);
+    o += run - i;
+    if (run == n) break;
+    unsigned char c = (unsigned char)s[run];
+    *o++ = '\\';
+    switch (c) {
+      case '"': *o++ = '"'; break;
+      case '\\': *o++ = '\\'; break;
+      case '\n': *o++ = 'n'; break;
+      case '\r': *o++ = 'r'; break;
+      case '\t': *o++ = 't'; break;
+      case '\b': *o++ = 'b'; break;
+      case '\f': *o++ = 'f'; break;
+      default:
+        *o++ = 'u'; *o++ = '0'; *o++ = '0';
+        *o++ = hex_digits[c >> 4];
+        *o++ = hex_digits[c & 15];
+    }
+    i = run + 1;
+  }
+  *o++ = '"';
+  b->len = (size_t)(o - b->data);
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+static int put_number(jenc *e, double d) {
+  char tmp[48];
+  size_t n = sr__fmt_double(d, tmp);
+  if (isfinite(d)) return put(e, tmp, n);
+  return put_string(e, tmp, n);  /* NaN/Infinity as Jackson writes them */
+}
+
+/* The entries of a key list; kept in mem->aux, addressed by offset (it may move). */
+typedef struct kent {
+  int key_idx;       /* stack index of the saved key */
+  const char *s;     /* a string key's bytes; NULL: the text is in num */
+  size_t len;
+  char num[40];
+} kent;
+
+static const char *kent_text(const kent *k) { return k->s ? k->s : k->num; }
+
+static int kent_cmp(const void *a, const void *b) {
+  const kent *x = a, *y = b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(kent_text(x), kent_text(y), n);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static void sort_keys(kent *k, size_t n) {
+  if (n > 16) { qsort(k, n, sizeof *k, kent_cmp); return; }
+  for (size_t i = 1; i < n; i++) {  /* rows have few extra keys: insertion sort */
+    kent t = k[i];
+    size_t j = i;
+    while (j > 0 && kent_cmp(&k[j - 1], &t) > 0) { k[j] = k[j - 1]; j--; }
+    k[j] = t;
+  }
+}
+
+static int enc_value(jenc *e, int idx, const sr_field *f, const jstruct *child);
+
+/* Saves on the stack the keys of the table at idx that are not fields of st/s (both NULL: every
+** key). Returns how many; *array says whether they make an array (positive integers, at most
+** half of 1..max missing, or max <= 10), and *length is then the largest. */
+static int collect_keys(jenc *e, int idx, const jstruct *st, const sr_schema *s, int *array,
+                        int *length) {
+  lua_State *L = e->L;
+  int n = 0;
+  double maxk = 0;
+  *array = 1;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      *array = 0;
+      if (st || s) {
+        size_t kn;
+        const char *k = lua_tolstring(L, -1, &kn);
+        int known = st ? jstruct_find(st, k, kn) >= 0 : 0;
+        for (int i = 0; !st && i < s->nfields && !known; i++)
+          known = strlen(s->fields[i].name) == kn && memcmp(s->fields[i].name, k, kn) == 0;
+        if (known) continue;
+      }
+    } else if (lua_type(L, -1) == LUA_TNUMBER) {
+      double k = lua_tonumber(L, -1);
+      if (k >= 1 && floor(k) == k) { if (k > maxk) maxk = k; }
+      else *array = 0;
+    } else {
+      *array = 0;
+    }
+    if (!lua_checkstack(L, 4)) luaL_error(L, "stack overflow");
+    lua_pushvalue(L, -1);  /* the lower copy stays as the saved key */
+    n++;
+  }
+  /* 1..n, or sparse with few holes (lua-cjson's rule; holes are written as null) */
+  if (n == 0 || (maxk > 2.0 * n && maxk > 10)) *array = 0;
+  *length = *array ? (int)maxk : 0;
+  return n;
+}
+
+/* Writes the n saved keys at first..first+n-1 of the table at idx as sorted "key":value
+** members (after a comma when *first_member is 0), values typed by vf (NULL: inferred). */
+static int enc_members(jenc *e, int idx, int first, int n, int *first_member,
+                       const sr_field *vf, const jstruct *vchild) {
+  lua_State *L = e->L;
+  sr_buf *aux = &e->mem->aux;
+  size_t off = aux->len;
+  if (sr_buf_reserve(aux, (size_t)n * sizeof(kent) + 16) != 0) return enc_fail(e, "out of memory");
+  off = (off + 15) & ~(size_t)15;
+  kent *k = (kent *)(aux->data + off);
+  for (int i = 0; i < n; i++) {
+    int ki = first + i;
+    k[i].key_idx = ki;
+    if (lua_type(L, ki) == LUA_TSTRING) {
+      k[i].s = lua_tolstring(L, ki, &k[i].len);
+    } else if (lua_type(L, ki) == LUA_TNUMBER) {
+      k[i].s = NULL;
+      k[i].len = sr__fmt_double(lua_tonumber(L, ki), k[i].num);
+    } else {
+      return enc_fail(e, "cannot encode a table key of type %s", luaL_typename(L, ki));
+    }
+  }
+  aux->len = off + (size_t)n * sizeof(kent);
+  sort_keys(k, (size_t)n);
+  int rc = 0;
+  for (int i = 0; i < n && rc == 0; i++) {
+    kent *ki = (kent *)(aux->data + off) + i;  /* aux may have moved in a nested call */
+    const char *name = kent_text(ki);
+    size_t len = ki->len;
+    int key_idx = ki->key_idx;
+    if ((!*first_member && put(e, ",", 1) != 0) || put_string(e, name, len) != 0 || put(e, ":", 1) != 0) {
+      rc = -1;
+      break;
+    }
+    *first_member = 0;
+    lua_pushvalue(L, key_idx);
+    lua_rawget(L, idx);
+    /* a numeric key's text lives in aux, which may move: name the column by its index */
+    enc_path_push(e, ki->s ? name : NULL, len, ki->s ? 0 : (int64_t)lua_tonumber(L, key_idx));
+    rc = enc_value(e, lua_gettop(L), vf, vchild);
+    e->npath--;
+    lua_pop(L, 1);
+  }
+  aux->len = off;
+  return rc;
+}
+
+/* An object: the schema's fields (s, with its plan st when there is one) in order and typed,
+** then the table's other keys sorted. s NULL: every key sorted. */
+static int enc_object(jenc *e, int idx, const jstruct *st, const sr_schema *s) {
+  lua_State *L = e->L;
+  int first_member = 1, array;
+  if (put(e, "{", 1) != 0) return -1;
+  for (int i = 0; s && i < s->nfields; i++) {
+    const sr_field *f = &s->fields[i];
+    size_t len = st ? st->fields[i].len : strlen(f->name);
+    if (st) lua_pushvalue(L, st->fields[i].key_idx);
+    else lua_pushlstring(L, f->name, len);
+    lua_rawget(L, idx);
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
+    if ((!first_member && put(e, ",", 1) != 0) || put_string(e, f->name, len) != 0 || put(e, ":", 1) != 0)
+      return -1;
+    first_member = 0;
+    enc_path_push(e, f->name, len, 0);
+    if (enc_value(e, lua_gettop(L), f, st ? st->fields[i].child : NULL) != 0) return -1;
+    e->npath--;
+    lua_pop(L, 1);
+  }
+  int base = lua_gettop(L);
+  int length, n = collect_keys(e, idx, st, s, &array, &length);
+  if (n && enc_members(e, idx, base + 1, n, &first_member, NULL, NULL) != 0) return -1;
+  lua_settop(L, base);
+  return put(e, "}", 1);
+}
+
+/* Elements 1..n in order (holes as null), typed by elem when given. */
+static int enc_array(jenc *e, int idx, int n, const sr_field *elem, const jstruct *child) {
+  lua_State *L = e->L;
+  if (put(e, "[", 1) != 0) return -1;
+  for (int i = 1; i <= n; i++) {
+    if (i > 1 && put(e, ",", 1) != 0) return -1;
+    lua_rawgeti(L, idx, i);
+    enc_path_push(e, NULL, 0, i);
+    if (enc_value(e, lua_gettop(L), elem, child) != 0) return -1;
+    e->npath--;
+    lua_pop(L, 1);
+  }
+  return put(e, "]", 1);
+}
+
+static int enc_table(jenc *e, int idx, const sr_field *f, const jstruct *child) {
+  lua_State *L = e->L;
+  if (e->depth >= MAX_ENC_DEPTH) return enc_fail(e, "a cycle or nesting deeper than %d", MAX_ENC_DEPTH);
+  if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
+  e->depth++;
+  int rc, array, base = lua_gettop(L);
+  if (f && f->type == SR_TYPE_STRUCT && f->children) {
+    rc = enc_object(e, idx, child, f->children);
+  } else if (f && f->type == SR_TYPE_MAP && map_value(f)) {
+    int first_member = 1, length, n = collect_keys(e, idx, NULL, NULL, &array, &length);
+    rc = put(e, "{", 1);
+    if (rc == 0 && n) rc = enc_members(e, idx, base + 1, n, &first_member, map_value(f), child);
+    if (rc == 0) rc = put(e, "}", 1);
+    lua_settop(L, base);
+  } else {
+    int length, n = collect_keys(e, idx, NULL, NULL, &array, &length);
+    int typed_array = f && f->type == SR_TYPE_ARRAY;
+    if (array || (n == 0 && typed_array)) {
+      lua_settop(L, base);
+      rc = enc_array(e, idx, length, typed_array ? f->element : NULL, child);
+    } else {  /* an object with every key sorted, from the keys just saved */
+      int first_member = 1;
+      rc = put(e, "{", 1);
+      if (rc == 0 && n) rc = enc_members(e, idx, base + 1, n, &first_member, NULL, NULL);
+      if (rc == 0) rc = put(e, "}", 1);
+      lua_settop(L, base);
+    }
+  }
+  e->depth--;
+  return rc;
+}
+
+/* A window value ({start = ms, ["end"] = ms}) in a column typed timestamp: written as the
+** struct<start: timestamp, end: timestamp> it is. */
+static char window_start[] = "start", window_end[] = "end";
+static sr_field window_fields[2] = {
+  {.name = window_start, .type = SR_TYPE_TIMESTAMP, .nullable = 1},
+  {.name = window_end, .type = SR_TYPE_TIMESTAMP, .nullable = 1},
+};
+static const sr_schema window_schema = {2, window_fields};
+
+static int enc_value(jenc *e, int idx, const sr_field *f, const jstruct *child) {
+  lua_State *L = e->L;
+  int t = lua_type(L, idx);
+  char tmp[48];
+  int64_t v;
+  uint64_t u;
+  if (f) {
+    switch (f->type) {
+      case SR_TYPE_TIMESTAMP:
+        if ((t == LUA_TNUMBER || t == SR_LUA_TCDATA) && sr_lua_to_int64(L, idx, &v) == 0)
+          return put_string(e, tmp, sr_time_format(v, tmp));
+        if (t == LUA_TTABLE) {
+          if (e->depth >= MAX_ENC_DEPTH) return enc_fail(e, "a cycle or nesting deeper than %d", MAX_ENC_DEPTH);
+          if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
+          e->depth++;
+          int rc = enc_object(e, idx, NULL, &window_schema);
+          e->depth--;
+          return rc;
+        }
+        break;
+      case SR_TYPE_DATE:
+        if (t == LUA_TNUMBER && sr_lua_to_int64(L, idx, &v) == 0 && v >= INT32_MIN && v <= INT32_MAX)
+          return put_string(e, tmp, sr_date_format((int32_t)v, tmp));
+        break;
+      case SR_TYPE_BINARY:
+        if (t == LUA_TSTRING) {
+          size_t n;
+          const char *s = lua_tolstring(L, idx, &n);
+          if (put(e, "\"", 1) != 0 || sr__base64_encode(e->out, s, n) != 0) return enc_fail(e, "out of memory");
+          return put(e, "\"", 1);
+        }
+        break;
+      default: break;  /* other types are written as their Lua values are */
+    }
+  }
+  switch (t) {
+    case LUA_TNIL: return put(e, "null", 4);
+    case LUA_TBOOLEAN: return lua_toboolean(L, idx) ? put(e, "true", 4) : put(e, "false", 5);
+    case LUA_TNUMBER: return put_number(e, lua_tonumber(L, idx));
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      return put_string(e, s, n);
+    }
+    case LUA_TTABLE: return enc_table(e, idx, f, child);
+    case SR_LUA_TCDATA:
+      if (sr_lua_to_int64(L, idx, &v) == 0) return put(e, tmp, sr__fmt_int64(v, tmp));
+      if (sr_lua_to_uint64(L, idx, &u) == 0) return put(e, tmp, fmt_uint64(u, tmp));
+      return enc_fail(e, "cannot encode a cdata value (only int64_t/uint64_t)");
+    default: return enc_fail(e, "cannot encode a %s value", lua_typename(L, t));
+  }
+}
+
+static void enc_setup(jenc *e, lua_State *L, sr_buf *out, char *errbuf, size_t errlen) {
+  memset(e, 0, sizeof *e);
+  e->L = L;
+  e->out = out;
+  e->err = errbuf;
+  e->errlen = errlen;
+  if (errlen) errbuf[0] = '\0';
+  if (!lua_checkstack(L, 16)) luaL_error(L, "stack overflow");
+  e->mem = sr__codec_mem_push(L);
+}
+
+int sr_json_encode_rows(lua_State *L, int rows_idx, int nrows, const sr_schema *schema,
+                        sr_buf *out, char *errbuf, size_t errlen) {
+  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  int base = lua_gettop(L), rc = 0;
+  jenc e;
+  enc_setup(&e, L, out, errbuf, errlen);
+  const jstruct *plan = schema ? plan_push(L, schema) : NULL;
+  int work = lua_gettop(L);
+  for (int i = 1; i <= nrows && rc == 0; i++) {
+    size_t mark = out->len;
+    e.row = i;
+    e.npath = 0;
+    e.depth = 0;
+    lua_rawgeti(L, rows_idx, i);
+    if (!lua_istable(L, -1)) rc = enc_fail(&e, "not a table but a %s", luaL_typename(L, -1));
+    else if (enc_object(&e, work + 1, plan, schema) != 0 || put(&e, "\n", 1) != 0) rc = -1;
+    if (rc != 0) {
+      out->len = mark;
+      if (out->data) out->data[mark] = '\0';
+    }
+    lua_settop(L, work);
+  }
+  sr__codec_mem_release(e.mem);
+  lua_settop(L, base);
+  return rc;
+}
+
+int sr_json_encode_value(lua_State *L, int idx, sr_buf *out, char *errbuf, size_t errlen) {
+  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
+  int base = lua_gettop(L);
+  jenc e;
+  enc_setup(&e, L, out, errbuf, errlen);
+  int rc = enc_value(&e, idx, NULL, NULL);
+  sr__codec_mem_release(e.mem);
+  lua_settop(L, base);
+  return rc;
+}
+
+/* A cell holding JSON text: tables and int64 cdata, typed by f when given. */
+static int format_json_cell(lua_State *L, sr__codec_mem *mem, int idx, const jfield *jf, sr_buf *out,
+                            char *errbuf, size_t errlen) {
+  jenc e;
+  memset(&e, 0, sizeof e);
+  e.L = L;
+  e.mem = mem;
+  e.out = out;
+  e.err = errbuf;
+  e.errlen = errlen;
+  return enc_value(&e, idx, jf ? jf->f : NULL, jf ? jf->child : NULL);
+}
+
+int sr__format_cell(lua_State *L, sr__codec_mem *mem, int idx, const sr__jplan *plan, int i,
+                    sr_buf *out, int *is_null, char *errbuf, size_t errlen) {
+  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
+  const jfield *jf = plan && i >= 0 ? &((const jstruct *)plan)->fields[i] : NULL;
+  const sr_field *f = jf ? jf->f : NULL;
+  int t = lua_type(L, idx), rc;
+  char tmp[48];
+  int64_t v;
+  size_t n;
+  *is_null = t == LUA_TNIL;
+  if (*is_null) return 0;
+  if (t == LUA_TSTRING) {
+    const char *s = lua_tolstring(L, idx, &n);
+    rc = f && f->type == SR_TYPE_BINARY ? sr__base64_encode(out, s, n) : sr_buf_append(out, s, n);
+  } else if (t == LUA_TBOOLEAN) {
+    rc = sr_buf_puts(out, lua_toboolean(L, idx) ? "true" : "false");
+  } else if (t == LUA_TNUMBER || t == SR_LUA_TCDATA) {
+    if (f && f->type == SR_TYPE_TIMESTAMP && sr_lua_to_int64(L, idx, &v) == 0)
+      n = sr_time_format(v, tmp);
+    else if (f && f->type == SR_TYPE_DATE && sr_lua_to_int64(L, idx, &v) == 0 && v >= INT32_MIN && v <= INT32_MAX)
+      n = sr_date_format((int32_t)v, tmp);
+    else if (t == LUA_TNUMBER)
+      n = sr__fmt_double(lua_tonumber(L, idx), tmp);
+    else  /* int64 cdata: exact digits, as JSON has them */
+      return format_json_cell(L, mem, idx, jf, out, errbuf, errlen);
+    rc = sr_buf_append(out, tmp, n);
+  } else {
+    return format_json_cell(L, mem, idx, jf, out, errbuf, errlen);
+  }
+  if (rc != 0) snprintf(errbuf, errlen, "out of memory");
+  return rc;
+}

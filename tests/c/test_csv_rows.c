@@ -1,0 +1,268 @@
+/* CSV <-> Lua rows (csv_rows.h): RFC 4180 quoting, headers, typing by the schema, bad records,
+** and writing back. Rows are compared as to_json text (sorted keys). */
+#include <lauxlib.h>
+#include <lualib.h>
+#include <string.h>
+
+#include "csv_rows.h"
+#include "lua_codec.h"
+#include "sr_test.h"
+
+static lua_State *L;
+
+static void setup(void) {
+  if (L) lua_close(L);
+  L = luaL_newstate();
+  luaL_openlibs(L);
+  sr_open_codec_lib(L);
+  lua_setglobal(L, "codec");
+}
+
+#define LUA_RUN(code) run_lua(__LINE__, code)
+static void run_lua(int line, const char *code) {
+  if (luaL_dostring(L, code) != 0) SR_FAIL("line %d: Lua: %s", line, lua_tostring(L, -1));
+}
+
+static const sr_schema *schema_of(const char *ddl) {
+  if (!ddl) return NULL;
+  lua_getglobal(L, "codec");
+  lua_getfield(L, -1, "schema");
+  lua_pushstring(L, ddl);
+  if (lua_pcall(L, 1, 1, 0) != 0) SR_FAIL("schema \"%s\": %s", ddl, lua_tostring(L, -1));
+  const sr_schema *s = sr_lua_checkschema(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, ddl);
+  lua_pop(L, 1);
+  return s;
+}
+
+typedef struct bads {
+  int n;
+  int64_t lines[16];
+  char records[16][256];
+  char reasons[16][512];
+} bads;
+
+static void collect_bad(void *ud, const char *origin, int64_t line, const char *record, size_t len,
+                        const char *reason) {
+  bads *b = ud;
+  if (b->n < 16) {
+    b->lines[b->n] = line;
+    snprintf(b->records[b->n], sizeof b->records[0], "%.*s", (int)len, record);
+    snprintf(b->reasons[b->n], sizeof b->reasons[0], "%s", reason);
+  }
+  b->n++;
+}
+
+static char json_out[16384];
+
+static const char *top_json(void) {
+  sr_buf out = SR_BUF_INIT;
+  char err[256];
+  if (sr_json_encode_value(L, -1, &out, err, sizeof err) != 0) SR_FAIL("encode: %s", err);
+  snprintf(json_out, sizeof json_out, "%s", out.data ? out.data : "");
+  sr_buf_free(&out);
+  lua_pop(L, 1);
+  return json_out;
+}
+
+static const char *decode_opts(const char *text, const char *ddl, char sep, int header, int64_t first_line,
+                               bads *b) {
+  const sr_schema *s = schema_of(ddl);
+  sr_csv_options o = {sep, header};
+  int top = lua_gettop(L);
+  lua_newtable(L);
+  int n = 0;
+  memset(b, 0, sizeof *b);
+  int nbad = sr_csv_decode_lines(L, -1, &n, text, strlen(text), s, &o, "in.csv", first_line, collect_bad, b);
+  ASSERT_EQ_INT(nbad, b->n);
+  ASSERT_EQ_INT(lua_gettop(L), top + 1);
+  ASSERT_EQ_INT((int)lua_objlen(L, -1), n);
+  lua_pushvalue(L, -1);
+  lua_setglobal(L, "rows");
+  if (n == 0) {
+    lua_pop(L, 1);
+    return "[]";
+  }
+  return top_json();
+}
+
+static const char *decode(const char *text, const char *ddl, int header, bads *b) {
+  return decode_opts(text, ddl, ',', header, 1, b);
+}
+
+static void expect_bad(const char *ddl, const char *text, const char *reason) {
+  bads b;
+  const char *rows = decode(text, ddl, 0, &b);
+  if (b.n != 1) SR_FAIL("%s: expected 1 bad record, got %d (rows %s)", text, b.n, rows);
+  ASSERT_EQ_STR(rows, "[]");
+  ASSERT_EQ_STR(b.reasons[0], reason);
+}
+
+SR_TEST(header_maps_names_to_schema) {
+  setup();
+  bads b;
+  /* header order differs from the schema; "extra" is ignored; "missing" stays nil */
+  ASSERT_EQ_STR(decode("price,extra,auction\r\n5871.5,x,1000\r\n12,y,1001\r\n", "auction long, price double, missing string", 1, &b),
+                "[{\"auction\":1000,\"price\":5871.5},{\"auction\":1001,\"price\":12}]");
+  ASSERT_EQ_INT(b.n, 0);
+  /* no schema: every column a string named by the header; short records have nils, long ones lose the rest */
+  ASSERT_EQ_STR(decode("a,b,c\n1,2,3\n4\n5,6,7,8\n", NULL, 1, &b),
+                "[{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"},{\"a\":\"4\"},{\"a\":\"5\",\"b\":\"6\",\"c\":\"7\"}]");
+  /* a buffer that is not a file's start has no header line */
+  ASSERT_EQ_STR(decode_opts("1000,5\n", "auction long, price double", ',', 1, 40, &b),
+                "[{\"auction\":1000,\"price\":5}]");
+  /* a BOM before the header */
+  ASSERT_EQ_STR(decode("\xEF\xBB\xBF" "id\n7\n", "id long", 1, &b), "[{\"id\":7}]");
+}
+
+SR_TEST(no_schema_no_header) {
+  setup();
+  bads b;
+  ASSERT_EQ_STR(decode("a,b\nc\nd,e,f\n", NULL, 0, &b),
+                "[{\"_c0\":\"a\",\"_c1\":\"b\"},{\"_c0\":\"c\"},{\"_c0\":\"d\",\"_c1\":\"e\",\"_c2\":\"f\"}]");
+  /* by position with a schema; extra fields dropped, missing ones nil */
+  ASSERT_EQ_STR(decode("1,x,9\n2\n", "id long, name string", 0, &b), "[{\"id\":1,\"name\":\"x\"},{\"id\":2}]");
+}
+
+SR_TEST(quoting) {
+  setup();
+  bads b;
+  const char *text =
+    "\"a,b\",\"he said \"\"hi\"\"\",plain\n"
+    "\"two\nlines\",\"\",\n"
+    "\"crlf\r\ninside\",x\"y,\"\"\"\"\r\n"
+    "\n"
+    "last,,\"no newline\"";
+  ASSERT_EQ_STR(decode(text, NULL, 0, &b),
+                "[{\"_c0\":\"a,b\",\"_c1\":\"he said \\\"hi\\\"\",\"_c2\":\"plain\"},"
+                "{\"_c0\":\"two\\nlines\",\"_c1\":\"\"},"
+                "{\"_c0\":\"crlf\\r\\ninside\",\"_c1\":\"x\\\"y\",\"_c2\":\"\\\"\"},"
+                "{\"_c0\":\"last\",\"_c2\":\"no newline\"}]");
+  ASSERT_EQ_INT(b.n, 0);
+  /* line numbers of bad records account for newlines inside quotes */
+  ASSERT_EQ_STR(decode("id\n\"1\n2\",x\n3\nbad\n", "id long", 1, &b), "[{\"id\":3}]");
+  ASSERT_EQ_INT(b.n, 2);
+  ASSERT_EQ_INT(b.lines[0], 2);
+  ASSERT_EQ_STR(b.records[0], "\"1\n2\",x");
+  ASSERT_EQ_STR(b.reasons[0], "column id: expected long, got \"1\n2\"");
+  ASSERT_EQ_INT(b.lines[1], 5);
+  ASSERT_EQ_STR(b.records[1], "bad");
+  expect_bad(NULL, "\"abc\"x,1", "not CSV: unexpected text after a closing quote at byte 6");
+  expect_bad(NULL, "\"unterminated,1\n2,3\n", "not CSV: unterminated quoted field starting at byte 1");
+  /* the record after a bad quote is still read */
+  ASSERT_EQ_STR(decode("\"a\"b,1\nc,2\n", NULL, 0, &b), "[{\"_c0\":\"c\",\"_c1\":\"2\"}]");
+  ASSERT_EQ_INT(b.n, 1);
+  ASSERT_EQ_STR(b.records[0], "\"a\"b,1");
+  /* other separators */
+  ASSERT_EQ_STR(decode_opts("a;\"b;c\"\n1\t2\n", NULL, ';', 0, 1, &b),
+                "[{\"_c0\":\"a\",\"_c1\":\"b;c\"},{\"_c0\":\"1\\t2\"}]");
+  ASSERT_EQ_STR(decode_opts("1\t2\n", "a long, b long", '\t', 0, 1, &b), "[{\"a\":1,\"b\":2}]");
+}
+
+SR_TEST(typed_values) {
+  setup();
+  bads b;
+  ASSERT_EQ_STR(decode("-5,+7,2.5e1,TRUE,2026-11-23 10:00:00,2026-11-23,aGk=,\"[1,2]\",\"{\"\"x\"\":1}\",.5,NaN\n"
+                       "9223372036854775807,0,-0.0,false,1700000000.5,-1,,[],{},5.,-Infinity\n",
+                       "l long, i int, d double, b boolean, t timestamp, dt date, bin binary, arr array<long>, "
+                       "st struct<x: long>, d2 double, d3 double", 0, &b),
+                "[{\"arr\":[1,2],\"b\":true,\"bin\":\"hi\",\"d\":25,\"d2\":0.5,\"d3\":\"NaN\",\"dt\":20780,\"i\":7,"
+                "\"l\":-5,\"st\":{\"x\":1},\"t\":1795428000000},"
+                "{\"arr\":{},\"b\":false,\"d\":-0,\"d2\":5,\"d3\":\"-Infinity\",\"dt\":-1,\"i\":0,"
+                "\"l\":9223372036854775807,\"st\":{},\"t\":1700000000500}]");
+  ASSERT_EQ_INT(b.n, 0);
+  LUA_RUN("assert(type(rows[2].l) == 'cdata' and rows[2].l == 9223372036854775807LL)");
+  /* quoted empty is the empty string, unquoted empty is null */
+  ASSERT_EQ_STR(decode("\"\",\n", "a string, b string", 0, &b), "[{\"a\":\"\"}]");
+  expect_bad("price double", "abc", "column price: expected double, got \"abc\"");
+  expect_bad("price double", "0x10", "column price: expected double, got \"0x10\"");
+}
+
+SR_TEST(typed_reasons) {
+  setup();
+  expect_bad("n long", "1.5", "column n: expected long, got \"1.5\"");
+  expect_bad("n long", " 1", "column n: expected long, got \" 1\"");
+  expect_bad("n long", "9223372036854775808", "column n: expected long, got \"9223372036854775808\" (out of range)");
+  expect_bad("n long", "99999999999999999999999", "column n: expected long, got \"99999999999999999999999\" (out of range)");
+  expect_bad("n int", "2147483648", "column n: expected int, got \"2147483648\" (out of range)");
+  expect_bad("b boolean", "yes", "column b: expected boolean, got \"yes\"");
+  expect_bad("t timestamp", "tomorrow", "column t: expected timestamp, got \"tomorrow\"");
+  expect_bad("d date", "2026-13-01", "column d: expected date, got \"2026-13-01\"");
+  expect_bad("x binary", "***", "column x: expected binary, got \"***\" (not base64)");
+  expect_bad("a array<long>", "\"[1,\"\"x\"\"]\"", "column a[2]: expected long, got string \"x\"");
+  expect_bad("s struct<x: long>", "nope", "not JSON: invalid value at byte 1");
+  expect_bad("a long, b double", "1,x", "column b: expected double, got \"x\"");
+}
+
+SR_TEST(encode_and_round_trip) {
+  setup();
+  LUA_RUN("rows = { { id = 1, name = 'a,b', note = 'say \"hi\"', t = 1795428000001, d = 20780, x = 0.1,\n"
+          "           tags = { 1, 2 }, s = { k = 'v' }, bin = 'hi', empty = '', ok = true, big = 9007199254740993LL },\n"
+          "         { id = 2, name = 'two\\nlines', t = -1 } }");
+  const sr_schema *s = schema_of("id long, name string, note string, t timestamp, d date, x double, "
+                                 "tags array<long>, s struct<k: string>, bin binary, empty string, ok boolean, big long");
+  lua_getglobal(L, "rows");
+  sr_buf out = SR_BUF_INIT;
+  char err[256];
+  sr_csv_options o = {',', 1};
+  int top = lua_gettop(L);
+  ASSERT_EQ_INT(sr_csv_encode_rows(L, -1, 2, s, &o, 1, &out, err, sizeof err), 0);
+  ASSERT_EQ_INT(lua_gettop(L), top);
+  const char *want =
+    "id,name,note,t,d,x,tags,s,bin,empty,ok,big\n"
+    "1,\"a,b\",\"say \"\"hi\"\"\",2026-11-23T10:00:00.001Z,2026-11-23,0.1,\"[1,2]\",\"{\"\"k\"\":\"\"v\"\"}\",aGk=,\"\",true,9007199254740993\n"
+    "2,\"two\nlines\",,1969-12-31T23:59:59.999Z,,,,,,,,\n";
+  ASSERT_EQ_STR(out.data, want);
+  /* and it reads back to the same rows */
+  lua_newtable(L);
+  int n = 0;
+  ASSERT_EQ_INT(sr_csv_decode_lines(L, -1, &n, out.data, out.len, s, &o, "rt", 1, NULL, NULL), 0);
+  ASSERT_EQ_INT(n, 2);
+  lua_setglobal(L, "back");
+  LUA_RUN("local a, b = codec.to_json(rows), codec.to_json(back); assert(a == b, a .. ' ~= ' .. b)");
+  /* without a schema: the sorted keys of the first row; other separators; no header */
+  LUA_RUN("plain = { { b = 'x;y', a = 1.5 }, { a = 2, c = 'ignored' } }");
+  lua_getglobal(L, "plain");
+  sr_buf_clear(&out);
+  sr_csv_options semi = {';', 0};
+  ASSERT_EQ_INT(sr_csv_encode_rows(L, -1, 2, NULL, &semi, 1, &out, err, sizeof err), 0);
+  ASSERT_EQ_STR(out.data, "a;b\n1.5;\"x;y\"\n2;\n");
+  sr_buf_clear(&out);
+  ASSERT_EQ_INT(sr_csv_encode_rows(L, -1, 2, NULL, &semi, 0, &out, err, sizeof err), 0);
+  ASSERT_EQ_STR(out.data, "1.5;\"x;y\"\n2;\n");
+  sr_buf_clear(&out);
+  ASSERT_EQ_INT(sr_csv_encode_rows(L, -1, 0, NULL, &semi, 1, &out, err, sizeof err), 0);
+  ASSERT_EQ_INT(out.len, 0);
+  lua_settop(L, 0);
+  /* errors name the row and column; earlier rows stay */
+  LUA_RUN("rows = { { a = 1 }, { a = print } }");
+  lua_getglobal(L, "rows");
+  sr_buf_clear(&out);
+  ASSERT_EQ_INT(sr_csv_encode_rows(L, -1, 2, schema_of("a long"), NULL, 0, &out, err, sizeof err), -1);
+  ASSERT_EQ_STR(err, "row 2, column a: cannot encode a function value");
+  ASSERT_EQ_STR(out.data, "1\n");
+  LUA_RUN("rows = { 'x' }");
+  lua_getglobal(L, "rows");
+  ASSERT_EQ_INT(sr_csv_encode_rows(L, -1, 1, schema_of("a long"), NULL, 0, &out, err, sizeof err), -1);
+  ASSERT_EQ_STR(err, "row 1: not a table but a string");
+  sr_buf_free(&out);
+  lua_settop(L, 0);
+}
+
+SR_TEST(lua_functions) {
+  setup();
+  LUA_RUN("local rows, bad = {}, {}\n"
+          "local n, nbad = codec.decode_csv_lines(rows, 0, 'a;b\\n1;2\\nx;3\\n', 'a long, b long', { sep = ';', header = true },\n"
+          "  'f.csv', 1, function(o, line, rec, why) bad[#bad + 1] = line .. ': ' .. why end)\n"
+          "assert(n == 1 and nbad == 1 and rows[1].a == 1 and rows[1].b == 2)\n"
+          "assert(bad[1] == '3: column a: expected long, got \"x\"', bad[1])\n"
+          "assert(codec.encode_csv_rows(rows, 1, 'b long, a long', { header = true }) == 'b,a\\n2,1\\n')\n"
+          "assert(not pcall(codec.decode_csv_lines, {}, 0, 'x', nil, { sep = ';;' }))");
+}
+
+int main(void) {
+  int rc = SR_RUN(header_maps_names_to_schema, no_schema_no_header, quoting, typed_values, typed_reasons,
+                  encode_and_round_trip, lua_functions);
+  lua_close(L);
+  return rc;
+}
