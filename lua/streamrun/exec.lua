@@ -78,6 +78,8 @@ end
 --     other input of a stream-stream join. ctx has batch_id, watermark_ms (nil before the first
 --     watermark), batch_ts_ms (processing time, fixed for replays).
 --   columns(node, parent_columns) -> the output columns {{name, type}, ...} it knows, or nil.
+--   no_data_batches(node) -> true when the operator acts on the clock (processing-time
+--     timeouts): a processingTime trigger then runs a batch even without new data. Optional.
 function exec.operator(name)
   local mod = exec.operators[name]
   if mod == nil then
@@ -284,6 +286,15 @@ local function output_columns(node)
     end
     return out
   end
+  if node.op == "parse_json" then
+    -- the text column is replaced by the parsed fields
+    local out = {}
+    for _, c in ipairs(output_columns(node.parent) or {}) do
+      if c[1] ~= node.column then out[#out + 1] = c end
+    end
+    for _, c in ipairs(node.schema and node.schema:columns() or {}) do out[#out + 1] = c end
+    return out
+  end
   local mod = plan.STATEFUL[node.op] and exec.operator(node.op)
   if mod and mod.columns then return mod.columns(node, output_columns(node.parent)) end
   if node.parent and (plan.STATELESS[node.op] or node.op == "union") then
@@ -328,6 +339,8 @@ function exec.compile(q)
   end
   for i, s in ipairs(stateful) do
     desc.stateful[i] = { op = s.op, where = s.where, signature = exec.signature(s) }
+    local mod = exec.operator(s.op)
+    if mod and mod.no_data_batches and mod.no_data_batches(s) then desc.no_data_batches = true end
   end
   for i, w in ipairs(watermarks) do
     desc.watermarks[i] = { column = w.column, delay_ms = w.delay_ms }

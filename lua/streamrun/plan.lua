@@ -58,6 +58,54 @@ local function aggregate_has_event_time(n, wm)
   return false
 end
 
+-- Spark's rules on an aggregation's keys (TimeWindowing, AggUtils): the reason, or nil.
+local function aggregate_key_problem(a)
+  local windows, others = 0, 0
+  for _, k in ipairs(a.keys) do
+    if type(k) == "table" and k.kind then
+      windows = windows + 1
+      if k.kind == "session" and k.gap_ms and k.gap_ms <= 0 then
+        return "a session window's gap must be positive: Spark drops every row whose gap is not"
+      end
+    else
+      others = others + 1
+    end
+  end
+  if windows > 1 then
+    return "only one sr.window or sr.session_window per group_by: several would put every row in "
+      .. "the cartesian product of their windows, which Spark does not support"
+  end
+  if keys_use_session(a.keys) and others == 0 then
+    return "a streaming aggregation over session windows needs another key beside the session "
+      .. "window: Spark does not support a global aggregation with session windows in a streaming query"
+  end
+  return nil
+end
+
+-- Spark's rules on an aggregation's keys (TimeWindowing, AggUtils): the reason, or nil.
+local function aggregate_key_problem(a)
+  local windows, others = 0, 0
+  for _, k in ipairs(a.keys) do
+    if type(k) == "table" and k.kind then
+      windows = windows + 1
+      if k.kind == "session" and k.gap_ms and k.gap_ms <= 0 then
+        return "a session window's gap must be positive: Spark drops every row whose gap is not"
+      end
+    else
+      others = others + 1
+    end
+  end
+  if windows > 1 then
+    return "only one sr.window or sr.session_window per group_by: several would put every row in "
+      .. "the cartesian product of their windows, which Spark does not support"
+  end
+  if keys_use_session(a.keys) and others == 0 then
+    return "a streaming aggregation over session windows needs another key beside the session "
+      .. "window: Spark does not support a global aggregation with session windows in a streaming query"
+  end
+  return nil
+end
+
 local function refuse(n, msg)
   return nil, (n and n.where and (n.where .. ": ") or "") .. msg
 end
@@ -96,20 +144,67 @@ function M.check(q)
       return refuse(a, "update output mode is not supported with session windows: a session's "
         .. "row can still merge with another after it was emitted (use append or complete)")
     end
+    local bad_agg = aggregate_key_problem(a)
+    if bad_agg then return refuse(a, bad_agg) end
+    local bad_agg = aggregate_key_problem(a)
+    if bad_agg then return refuse(a, bad_agg) end
   end
   local pws = has_op(root, function(n) return n.op == "process_with_state" end)
   if pws and mode == "complete" then
     return refuse(pws, "process_with_state does not support complete output mode")
   end
+  local bad_keys = has_op(root, function(n)
+    return (n.op == "process_with_state" or n.op == "drop_duplicates"
+            or n.op == "drop_duplicates_within_watermark") and require("streamrun.ops.keys").check(n.keys)
+  end)
+  if bad_keys then
+    return refuse(bad_keys, bad_keys.op .. ": " .. require("streamrun.ops.keys").check(bad_keys.keys))
+  end
+  if pws then
+    local kind = require("streamrun.ops.process_with_state").timeout_kind(pws.timeout)
+    if not kind then
+      return refuse(pws, "process_with_state: timeout must be none, processing_time or event_time "
+        .. "(or Spark's NoTimeout, ProcessingTimeTimeout, EventTimeTimeout), not " .. tostring(pws.timeout))
+    end
+    if kind == "event_time" and not next(wm) then
+      return refuse(pws, "process_with_state with an event_time timeout needs a watermark: add "
+        .. ":with_watermark(column, delay) before group_by (an event-time timeout fires when the "
+        .. "watermark passes it)")
+    end
+  end
+  local dww = has_op(root, function(n) return n.op == "drop_duplicates_within_watermark" end)
+  if dww and not next(wm) then
+    return refuse(dww, "drop_duplicates_within_watermark needs a watermark: add "
+      .. ":with_watermark(column, delay) before it (a key is kept until the watermark passes its "
+      .. "first event time plus the delay)")
+  end
   local join = has_op(root, function(n) return n.op == "join" and not n.other.is_static end)
   if join and mode ~= "append" then
     return refuse(join, "stream-stream joins support only append output mode")
   end
+  local join_problem
+  M.walk(root, function(n)
+    if n.op == "join" and not join_problem then
+      local ok, msg = require("streamrun.ops.join").check(n)
+      if not ok then join_problem = { n, msg } end
+    end
+  end)
+  if join_problem then return refuse(join_problem[1], join_problem[2]) end
   local static_sink = has_op(root, function(n) return n.op == "source" and n.is_static end)
   if static_sink and not has_op(root, function(n) return n.op == "join" end) then
     return refuse(static_sink, "a static table (sr.read) can only join a stream here")
   end
   return true
+end
+
+-- Whether drop_duplicates keys (a column, a function, or a list) name a watermarked column.
+local function dedup_keys_event_time(keys, wm)
+  if keys == nil then return true end -- the whole row is the key, its event time included
+  if type(keys) ~= "table" then return type(keys) == "string" and wm[keys] ~= nil end
+  for _, k in ipairs(keys) do
+    if type(k) == "string" and wm[k] then return true end
+  end
+  return false
 end
 
 -- Warnings that do not refuse the plan (state that grows without bound, ...).
@@ -120,9 +215,14 @@ function M.warnings(q)
     if n.op == "drop_duplicates" and not next(wm) then
       w[#w + 1] = n.where .. ": drop_duplicates without a watermark keeps every key forever: "
         .. "its state grows without bound"
-    elseif n.op == "join" and not n.other.is_static and not n.time_range and not next(wm) then
-      w[#w + 1] = n.where .. ": a stream-stream join without watermarks and a time constraint "
-        .. "keeps both sides forever: its state grows without bound"
+    elseif n.op == "drop_duplicates" and not dedup_keys_event_time(n.keys, wm) then
+      w[#w + 1] = n.where .. ": drop_duplicates keys do not include the event-time column of the "
+        .. "watermark, so every key is kept forever: its state grows without bound (add the "
+        .. "event-time column to the keys, or use drop_duplicates_within_watermark)"
+    elseif n.op == "join" then
+      for _, text in ipairs(require("streamrun.ops.join").warnings(n)) do
+        w[#w + 1] = n.where .. ": " .. text
+      end
     end
   end)
   return w

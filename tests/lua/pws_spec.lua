@@ -1,0 +1,313 @@
+-- process_with_state against real state stores: keys, state, timeouts in processing and event
+-- time, restarts.
+--
+-- As in dedup_spec.lua, stores are opened through the FFI and the store bindings of
+-- streamrun.core are swapped for FFI versions with the same contract while the specs run; a
+-- small engine loop commits after each batch and moves the watermark as query.c does.
+local h = require "helpers"
+local ffi = require "ffi"
+local core = require "streamrun.core"
+
+ffi.cdef [[
+typedef struct sr_state_store sr_state_store;
+typedef struct sr_error { int status; char *message; } sr_error;
+typedef struct sr_state_iter { sr_state_store *st; uint32_t next; } sr_state_iter;
+sr_state_store *sr_state_open(const char *dir, int64_t version, const void *o, sr_error **err);
+void sr_state_close(sr_state_store *st);
+int sr_state_get(sr_state_store *st, const void *key, size_t klen, const void **val, size_t *vlen);
+int sr_state_put(sr_state_store *st, const void *key, size_t klen, const void *val, size_t vlen, sr_error **err);
+int sr_state_remove(sr_state_store *st, const void *key, size_t klen, sr_error **err);
+int sr_state_commit(sr_state_store *st, sr_error **err);
+void sr_state_iter_init(sr_state_store *st, sr_state_iter *it);
+int sr_state_iter_next(sr_state_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen);
+void sr_error_free(sr_error *e);
+]]
+local C = ffi.load(assert(package.searchpath("streamrun.core", package.cpath)))
+
+local pv, pl, perr = ffi.new("const void *[1]"), ffi.new("size_t[1]"), ffi.new("sr_error *[1]")
+local function check(ok)
+  if not ok then
+    local msg = ffi.string(perr[0].message)
+    C.sr_error_free(perr[0])
+    error(msg, 2)
+  end
+end
+local fake = {
+  get_many = function(st, keys, n)
+    local vals = {}
+    for i = 1, n or #keys do
+      local k = core.pack(keys[i])
+      if C.sr_state_get(st, k, #k, pv, pl) == 1 then vals[i] = core.unpack(ffi.string(pv[0], pl[0])) end
+    end
+    return vals, n
+  end,
+  put_many = function(st, keys, vals, n)
+    for i = 1, n or #keys do
+      local k = core.pack(keys[i])
+      if vals[i] == nil then check(C.sr_state_remove(st, k, #k, perr) >= 0)
+      else
+        local v = core.pack(vals[i])
+        check(C.sr_state_put(st, k, #k, v, #v, perr) == 0)
+      end
+    end
+  end,
+  scan = function(st)
+    local it, pk, pkl = ffi.new("sr_state_iter"), ffi.new("const void *[1]"), ffi.new("size_t[1]")
+    local ks, vs, n = {}, {}, 0
+    C.sr_state_iter_init(st, it)
+    while C.sr_state_iter_next(it, pk, pkl, pv, pl) == 1 do
+      n = n + 1
+      ks[n] = core.unpack(ffi.string(pk[0], pkl[0]))
+      vs[n] = core.unpack(ffi.string(pv[0], pl[0]))
+    end
+    return ks, vs, n
+  end,
+}
+
+-- Runs a compiled query batch by batch with one real store per stateful operator.
+local function engine(desc, dir)
+  os.execute("rm -rf '" .. dir .. "' && mkdir -p '" .. dir .. "'")
+  local e = { batch = 0, max_event = {} }
+  local function open()
+    e.stores = {}
+    for i = 1, #desc.stateful do
+      local sub = dir .. "/" .. i
+      os.execute("mkdir -p '" .. sub .. "'")
+      e.stores[i] = C.sr_state_open(sub, e.batch, nil, perr)
+      check(e.stores[i] ~= nil)
+    end
+  end
+  open()
+  function e.run(rows, batch_ts)
+    local ctx = { batch_id = e.batch, watermark_ms = e.wm, batch_ts_ms = batch_ts or 0,
+                  stores = e.stores, state_metrics = {} }
+    for i = 1, #desc.stateful do ctx.state_metrics[i] = {} end
+    local out = h.run(desc, { rows }, ctx)
+    for i = 1, #desc.stateful do check(C.sr_state_commit(e.stores[i], perr) == 0) end
+    local wm
+    for i, w in ipairs(desc.watermarks) do
+      local et = ctx.event_time[i]
+      if et.count > 0 then e.max_event[i] = math.max(e.max_event[i] or -math.huge, et.max) end
+      if e.max_event[i] then
+        local x = e.max_event[i] - w.delay_ms
+        if wm == nil or x < wm then wm = x end
+      end
+    end
+    if wm and (e.wm == nil or wm > e.wm) then e.wm = wm end
+    e.batch = e.batch + 1
+    return out, ctx.state_metrics[1]
+  end
+  function e.keys(i)
+    local _, _, n = fake.scan(e.stores[i or 1])
+    return n
+  end
+  function e.restart()
+    for _, st in ipairs(e.stores) do C.sr_state_close(st) end
+    open()
+  end
+  function e.close()
+    for _, st in ipairs(e.stores) do C.sr_state_close(st) end
+    e.stores = {}
+  end
+  return e
+end
+
+describe("process_with_state", function()
+  local sr, exec, real, eng
+  local base = os.tmpname()
+  local dir = base .. ".d"
+  setup(function()
+    real = {}
+    for name, f in pairs(fake) do real[name], core[name] = core[name], f end
+  end)
+  teardown(function()
+    for name, f in pairs(real) do core[name] = f end
+    os.execute("rm -rf '" .. dir .. "'")
+    os.remove(base)
+  end)
+  before_each(function() sr, exec = h.fresh() end)
+  after_each(function() if eng then eng.close() end eng = nil end)
+
+  local function src() return sr.read_stream{ format = "json", path = "in" } end
+  local function start(q) eng = engine(exec.compile(q), dir) return eng end
+  local function compile_err(q)
+    local ok, err = pcall(exec.compile, q)
+    assert.is_false(ok)
+    return err
+  end
+
+  it("calls fn once per key with its rows in batch order, and keeps state across batches and restarts", function()
+    local calls = {}
+    local e = start(src():group_by("user"):process_with_state{ fn = function(key, rows, state)
+      calls[#calls + 1] = key
+      local n = (state:get() or 0) + #rows
+      state:update(n)
+      return { { user = key, count = n, first = rows[1].v } }
+    end }:write_stream{ format = "console", outputMode = "update" })
+    local out = e.run{ { user = "a", v = 1 }, { user = "b", v = 2 }, { user = "a", v = 3 } }
+    assert.same({ { user = "a", count = 2, first = 1 }, { user = "b", count = 1, first = 2 } }, out)
+    assert.same({ "a", "b" }, calls)
+    assert.same({ { user = "a", count = 3, first = 4 } }, (e.run{ { user = "a", v = 4 } }))
+    e.restart()
+    assert.same({ { user = "b", count = 3, first = 5 } }, (e.run{ { user = "b", v = 5 }, { user = "b", v = 6 } }))
+    assert.equals(2, e.keys())
+  end)
+
+  it("gives several keys as a table: columns by name, functions by position", function()
+    local seen = {}
+    local e = start(src():group_by("a", function(r) return r.x % 2 end):process_with_state{
+      fn = function(key, rows) seen[#seen + 1] = key; return { { n = #rows } } end }
+      :write_stream{ format = "console", outputMode = "update" })
+    local out = e.run{ { a = "p", x = 1 }, { a = "p", x = 3 }, { a = "p", x = 2 } }
+    assert.same({ { n = 2 }, { n = 1 } }, out)
+    assert.same({ { a = "p", [2] = 1 }, { a = "p", [2] = 0 } }, seen)
+  end)
+
+  it("removes state, and writes only what changed", function()
+    local e = start(src():group_by("k"):process_with_state{ fn = function(key, rows, state)
+      local out = { { k = key, existed = state:exists() } }
+      if rows[1].op == "set" then state:update({ v = rows[1].v })
+      elseif rows[1].op == "del" then state:remove() end
+      return out
+    end }:write_stream{ format = "console" })
+    e.run{ { k = 1, op = "set", v = "x" }, { k = 2, op = "set", v = false } }
+    assert.equals(2, e.keys())
+    local out = e.run{ { k = 1, op = "del" }, { k = 2, op = "read" }, { k = 3, op = "read" } }
+    assert.same({ { k = 1, existed = true }, { k = 2, existed = true }, { k = 3, existed = false } }, out)
+    assert.equals(1, e.keys())
+    local _, vals = fake.scan(e.stores[1])
+    assert.same({ { s = { v = false } } }, vals)
+  end)
+
+  it("fires processing-time timeouts once the batch time passes them, also after a restart", function()
+    local e = start(src():group_by("user"):process_with_state{ timeout = "processing_time",
+      fn = function(key, rows, state)
+        if state:has_timed_out() then
+          assert(#rows == 0)
+          local n = state:get()
+          state:remove()
+          return { { user = key, expired = n, at = state:get_current_processing_time_ms() } }
+        end
+        state:update((state:get() or 0) + #rows)
+        if rows[1].keep ~= false then state:set_timeout_duration("10 seconds") end
+        return nil
+      end }:write_stream{ format = "console", outputMode = "update" })
+    assert.same({}, (e.run({ { user = "a" }, { user = "a" } }, 1000))) -- a times out after 11000
+    assert.same({}, (e.run({ { user = "b" } }, 11000)))                -- not yet (Spark: strictly after)
+    assert.same({ { user = "a", expired = 2, at = 11001 } }, (e.run({}, 11001)))
+    assert.equals(1, e.keys())
+    e.restart()
+    assert.same({ { user = "b", expired = 1, at = 40000 } }, (e.run({}, 40000)))
+    assert.equals(0, e.keys())
+    -- rows in the batch where the timeout would fire: fn gets the rows, not a timeout; a call
+    -- that does not set the timeout again clears it
+    e.run({ { user = "c" } }, 50000)
+    assert.same({}, (e.run({ { user = "c", keep = false } }, 70000)))
+    assert.same({}, (e.run({}, 90000)))
+    assert.equals(1, e.keys())
+  end)
+
+  it("fires event-time timeouts once the watermark passes them, and drops late rows", function()
+    local e = start(src():with_watermark("t", "5 seconds"):group_by("user"):process_with_state{
+      timeout = "EventTimeTimeout",
+      fn = function(key, rows, state)
+        if state:has_timed_out() then
+          local s = state:get()
+          state:remove()
+          return { { user = key, n = s.n, last = s.last, wm = state:get_current_watermark_ms() } }
+        end
+        local s = state:get() or { n = 0, last = 0 }
+        for _, r in ipairs(rows) do
+          s.n = s.n + 1
+          if r.t > s.last then s.last = r.t end
+        end
+        state:update(s)
+        state:set_timeout_timestamp(s.last, "10 seconds")
+        return {}
+      end }:write_stream{ format = "console", outputMode = "update" })
+    e.run{ { user = "a", t = 1000 }, { user = "a", t = 2000 } } -- a times out after 12000
+    e.run{ { user = "b", t = 20000 } }                            -- watermark -> 15000
+    assert.equals(15000, e.wm)
+    local out, m = e.run{ { user = "a", t = 9000 } }              -- late: dropped; a fires
+    assert.same({ { user = "a", n = 2, last = 2000, wm = 15000 } }, out)
+    assert.equals(1, m.numRowsDroppedByWatermark)
+    e.restart()
+    e.run{ { user = "c", t = 40000 } }                            -- watermark -> 35000
+    out = e.run{}
+    assert.same({ { user = "b", n = 1, last = 20000, wm = 35000 } }, out)
+    assert.equals(1, e.keys())
+  end)
+
+  it("keeps a timeout set after remove, without state", function()
+    local e = start(src():group_by("k"):process_with_state{ timeout = "ProcessingTimeTimeout",
+      fn = function(key, rows, state)
+        if state:has_timed_out() then return { { k = key, exists = state:exists() } } end
+        state:remove()
+        state:setTimeoutDuration(1000)
+      end }:write_stream{ format = "console", outputMode = "update" })
+    e.run({ { k = 1 } }, 0)
+    assert.equals(1, e.keys())
+    assert.same({ { k = 1, exists = false } }, (e.run({}, 5000)))
+    assert.equals(0, e.keys())
+  end)
+
+  it("refuses a state value with a function, naming the key and the job line", function()
+    local e = start(src():group_by("k"):process_with_state{ fn = function(_, _, state)
+      state:update({ n = 1, cb = { print } })
+    end }:write_stream{ format = "console", outputMode = "update" })
+    local ok, err = pcall(e.run, { { k = "x1" } })
+    assert.is_false(ok)
+    assert.matches('pws_spec.lua:%d+: process_with_state %(defined at [^)]+%): state for key "x1": '
+      .. "state value %.cb%[1%]: a function cannot be stored", err.message)
+    assert.matches('key: "x1"', err.message, 1, true)
+  end)
+
+  it("refuses misuse of the state with Spark's reasons", function()
+    local function fails(fn, timeout, pattern)
+      sr, exec = h.fresh()
+      local s = src()
+      if timeout == "event_time" then s = s:with_watermark("t", "1 second") end
+      local e = engine(exec.compile(s:group_by("k"):process_with_state{ timeout = timeout, fn = fn }
+        :write_stream{ format = "console", outputMode = "update" }), dir)
+      local ok, err = pcall(e.run, { { k = 1, t = 5000 } }, 100)
+      e.close()
+      assert.is_false(ok)
+      assert.matches(pattern, err.message)
+    end
+    fails(function(_, _, st) st:set_timeout_duration(10) end, nil, "set_timeout_duration needs .*processing_time")
+    fails(function(_, _, st) st:set_timeout_timestamp(10) end, "processing_time", "set_timeout_timestamp needs .*event_time")
+    fails(function(_, _, st) st:set_timeout_duration(0) end, "processing_time", "must be positive")
+    fails(function(_, _, st) st:update(nil) end, nil, "nil is not a valid state value")
+    fails(function(_, _, st) st:get_current_watermark_ms() end, nil, "needs a watermark")
+    fails(function() return { k = 1 } end, nil, "fn must return a list of rows")
+    fails(function() error("boom") end, nil, "^[^\n]*pws_spec.lua:%d+: boom\n.* in process_with_state %(defined at")
+    -- the watermark is 4000 in the second batch: an earlier timeout is refused
+    sr, exec = h.fresh()
+    local e = engine(exec.compile(src():with_watermark("t", "1 second"):group_by("k"):process_with_state{
+      timeout = "event_time", fn = function(_, rows, st) st:set_timeout_timestamp(rows[1].t - 2000) end }
+      :write_stream{ format = "console", outputMode = "update" }), dir)
+    e.run{ { k = 1, t = 5000 } }
+    local ok, err = pcall(e.run, { { k = 1, t = 5500 } })
+    e.close()
+    assert.is_false(ok)
+    assert.matches("timeout timestamp %(3500%) cannot be earlier than the current watermark %(4000%)", err.message)
+  end)
+
+  it("checks the plan: timeout names, watermark for event time, output mode", function()
+    local grouped = function() return src():group_by("k") end
+    local fn = function() end
+    assert.matches("pws_spec.lua:%d+: process_with_state: timeout must be none, processing_time or event_time",
+      compile_err(grouped():process_with_state{ fn = fn, timeout = "sometimes" }:write_stream{ format = "console" }))
+    assert.matches("event_time timeout needs a watermark",
+      compile_err(grouped():process_with_state{ fn = fn, timeout = "event_time" }:write_stream{ format = "console" }))
+    assert.matches("complete output mode",
+      compile_err(grouped():process_with_state{ fn = fn }:write_stream{ format = "console", outputMode = "complete" }))
+    assert.matches("pws_spec.lua:%d+: process_with_state: key 1 is an sr.window, which only aggregations take",
+      compile_err(src():group_by(sr.window("t", "1 minute")):process_with_state{ fn = fn }:write_stream{ format = "console" }))
+    local pws = require "streamrun.ops.process_with_state"
+    assert.equals("none", pws.timeout_kind("NoTimeout"))
+    assert.equals("processing_time", pws.timeout_kind("GroupStateTimeout.ProcessingTimeTimeout"))
+    assert.equals("event_time", pws.timeout_kind("event_time"))
+    assert.equals("none", pws.timeout_kind(nil))
+  end)
+end)
