@@ -38,7 +38,8 @@ void sr_bad_record(sr_bad_records *br, const char *origin, int64_t line_or_offse
 typedef struct sr_connector_config {
   const sr_options *options;    /* the job's options for this connector, checked */
   const sr_schema *schema;      /* source: the declared schema; sink: the output columns
-                                   known from the plan, in order; NULL when unknown */
+                                   known from the plan, in order, NULL when unknown — a hint
+                                   for types and order: a row may lack some and have others */
   const char *checkpoint_dir;   /* the query's checkpointLocation (absolute) */
   const char *state_dir;        /* a directory of this connector's own inside the checkpoint
                                    (sources/<n>/ or sinks/), created by the engine */

@@ -44,6 +44,11 @@ static int l_log(lua_State *L) {
   return 0;
 }
 
+static void bad_value(void *ud, const char *origin, int64_t line, const char *record, size_t len,
+                      const char *reason) {
+  sr_bad_record(ud, origin, line, record, len, reason);
+}
+
 /* parse_json_column(rows, n, column, schema|nil, where) -> rows, n
 ** Replaces each row's JSON text column by the fields it holds, typed by the schema; rows whose
 ** text is not a JSON object or does not fit go to the bad records and are dropped. One call
@@ -57,36 +62,9 @@ static int l_parse_json_column(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, BAD_KEY);
   sr_bad_records *bad = lua_touserdata(L, -1);
   lua_pop(L, 1);
-  lua_createtable(L, n, 0);
-  int out = lua_gettop(L), m = 0;
-  char reason[256];
-  for (int i = 1; i <= n; i++) {
-    lua_rawgeti(L, 1, i);
-    int row = lua_gettop(L);
-    lua_getfield(L, row, column);
-    size_t len;
-    const char *text = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-    if (!text) {
-      if (bad) sr_bad_record(bad, where, i, NULL, 0, "the JSON column is null or not text");
-    } else if (sr_json_decode_record(L, text, len, schema, reason, sizeof reason) != 0) {
-      if (bad) sr_bad_record(bad, where, i, text, len, reason);
-    } else {
-      /* the parsed fields replace the text column in the row */
-      lua_pushnil(L);
-      lua_setfield(L, row, column);
-      lua_pushnil(L);
-      while (lua_next(L, -2)) {
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, row);
-      }
-      lua_pop(L, 1);
-      lua_pushvalue(L, row);
-      lua_rawseti(L, out, ++m);
-    }
-    lua_settop(L, out);
-  }
-  lua_pushinteger(L, m);
+  sr_json_decode_column(L, 1, &n, column, schema, where, bad ? bad_value : NULL, bad);
+  lua_pushvalue(L, 1);
+  lua_pushinteger(L, n);
   return 2;
 }
 

@@ -873,9 +873,6 @@ static sr_status kk_open(sr_sink *sink, const sr_connector_config *cfg, sr_error
   const char *id = cfg->query_id ? cfg->query_id : cfg->query_name;
   if (!id)
     return sr_error_set(err, SR_ERROR, "%s needs the query's id (a checkpointLocation)", WHAT);
-  if (cfg->schema && sr_schema_find(cfg->schema, "value") < 0)
-    return sr_error_set(err, SR_ERROR, "%s needs a column 'value' (and may have key, headers, "
-                        "topic, partition)", WHAT);
   const char *topic = sr_opt_str(o, kk_options, "topic", NULL);
   if (!(ks->query_id = strdup(id)) || (topic && !(ks->topic_opt = strdup(topic))))
     return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);

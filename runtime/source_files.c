@@ -249,6 +249,7 @@ static int select_files(files_source *fs, sr_source *src, file_entry *files, int
     if (ok) files[kept++] = files[i];
     else entry_free(&files[i]);
   }
+  if (kept == 0) return 0; /* files may be NULL: qsort must not see it */
   qsort(files, (size_t)kept, sizeof *files, fs->latest_first ? by_age_desc : by_age);
   if (src->ignore_limits) return kept;
   int take = 0;
