@@ -164,12 +164,18 @@ function Grouped:process_with_state(spec)
                              timeout = spec.timeout or "none", where = where(2) })
 end
 
+-- A bare column name or function is one key: keys are a list, as group_by's.
+local function key_list(keys)
+  if type(keys) == "string" or type(keys) == "function" then return { keys } end
+  return keys
+end
+
 function Stream:drop_duplicates(keys)
-  return node(self, { op = "drop_duplicates", keys = keys, where = where(2) })
+  return node(self, { op = "drop_duplicates", keys = key_list(keys), where = where(2) })
 end
 
 function Stream:drop_duplicates_within_watermark(keys)
-  return node(self, { op = "drop_duplicates_within_watermark", keys = keys, where = where(2) })
+  return node(self, { op = "drop_duplicates_within_watermark", keys = key_list(keys), where = where(2) })
 end
 
 function Stream:join(other, spec)

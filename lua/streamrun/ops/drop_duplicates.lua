@@ -16,13 +16,6 @@ local keys = require "streamrun.ops.keys"
 
 local M = {}
 
--- Turns node.keys into a list (a bare column name or function is one key) so the plan's
--- signature and description read it like group_by keys.
-function M.normalize_keys(node)
-  local k = node.keys
-  if type(k) == "string" or type(k) == "function" then node.keys = { k } end
-end
-
 -- The evictable event time of stored key skey: the part at position pos (the key itself when
 -- it has one part; the row's column pos when the whole row is the key).
 local function key_time(skey, pos, single)
@@ -31,7 +24,6 @@ local function key_time(skey, pos, single)
 end
 
 function M.compile(node)
-  M.normalize_keys(node)
   local what = "drop_duplicates (defined at " .. node.where .. ")"
   local kx = keys.compile(node.keys, what)
   local et_col = keys.event_time(node)

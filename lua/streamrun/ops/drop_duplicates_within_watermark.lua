@@ -11,12 +11,10 @@
 -- and one put_many for the new and the evicted keys.
 local core = require "streamrun.core"
 local keys = require "streamrun.ops.keys"
-local dedup = require "streamrun.ops.drop_duplicates"
 
 local M = {}
 
 function M.compile(node)
-  dedup.normalize_keys(node)
   local what = "drop_duplicates_within_watermark (defined at " .. node.where .. ")"
   local kx = keys.compile(node.keys, what)
   local et_col, delay_ms = keys.event_time(node)
