@@ -1,116 +1,9 @@
 -- drop_duplicates and drop_duplicates_within_watermark against real state stores.
 --
--- The engine hands operators a light userdata store that plain LuaJIT cannot make, so these
--- specs open stores through the FFI (the core module exports sr_state_*) and swap the store
--- bindings of streamrun.core for FFI versions with the same contract while a spec runs. A small
--- engine loop commits the store after each batch and moves the watermark as query.c does.
+-- helpers.engine runs the compiled query batch by batch with real state stores, committing
+-- them and moving the watermark as query.c does.
 local h = require "helpers"
-local ffi = require "ffi"
 local core = require "streamrun.core"
-
-ffi.cdef [[
-typedef struct sr_state_store sr_state_store;
-typedef struct sr_error { int status; char *message; } sr_error;
-typedef struct sr_state_iter { sr_state_store *st; uint32_t next; } sr_state_iter;
-sr_state_store *sr_state_open(const char *dir, int64_t version, const void *o, sr_error **err);
-void sr_state_close(sr_state_store *st);
-int sr_state_get(sr_state_store *st, const void *key, size_t klen, const void **val, size_t *vlen);
-int sr_state_put(sr_state_store *st, const void *key, size_t klen, const void *val, size_t vlen, sr_error **err);
-int sr_state_remove(sr_state_store *st, const void *key, size_t klen, sr_error **err);
-int sr_state_commit(sr_state_store *st, sr_error **err);
-void sr_state_iter_init(sr_state_store *st, sr_state_iter *it);
-int sr_state_iter_next(sr_state_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen);
-void sr_error_free(sr_error *e);
-]]
-local C = ffi.load(assert(package.searchpath("streamrun.core", package.cpath)))
-
-local pv, pl, perr = ffi.new("const void *[1]"), ffi.new("size_t[1]"), ffi.new("sr_error *[1]")
-local function check(ok)
-  if not ok then
-    local msg = ffi.string(perr[0].message)
-    C.sr_error_free(perr[0])
-    error(msg, 2)
-  end
-end
-local fake = {
-  get_many = function(st, keys, n)
-    local vals = {}
-    for i = 1, n or #keys do
-      local k = core.pack(keys[i])
-      if C.sr_state_get(st, k, #k, pv, pl) == 1 then vals[i] = core.unpack(ffi.string(pv[0], pl[0])) end
-    end
-    return vals, n
-  end,
-  put_many = function(st, keys, vals, n)
-    for i = 1, n or #keys do
-      local k = core.pack(keys[i])
-      if vals[i] == nil then check(C.sr_state_remove(st, k, #k, perr) >= 0)
-      else
-        local v = core.pack(vals[i])
-        check(C.sr_state_put(st, k, #k, v, #v, perr) == 0)
-      end
-    end
-  end,
-  scan = function(st)
-    local it, pk, pkl = ffi.new("sr_state_iter"), ffi.new("const void *[1]"), ffi.new("size_t[1]")
-    local ks, vs, n = {}, {}, 0
-    C.sr_state_iter_init(st, it)
-    while C.sr_state_iter_next(it, pk, pkl, pv, pl) == 1 do
-      n = n + 1
-      ks[n] = core.unpack(ffi.string(pk[0], pkl[0]))
-      vs[n] = core.unpack(ffi.string(pv[0], pl[0]))
-    end
-    return ks, vs, n
-  end,
-}
-
--- Runs a compiled query batch by batch with one real store per stateful operator.
-local function engine(desc, dir)
-  os.execute("rm -rf '" .. dir .. "' && mkdir -p '" .. dir .. "'")
-  local e = { batch = 0, max_event = {} }
-  local function open()
-    e.stores = {}
-    for i = 1, #desc.stateful do
-      local sub = dir .. "/" .. i
-      os.execute("mkdir -p '" .. sub .. "'")
-      e.stores[i] = C.sr_state_open(sub, e.batch, nil, perr)
-      check(e.stores[i] ~= nil)
-    end
-  end
-  open()
-  function e.run(rows, batch_ts)
-    local ctx = { batch_id = e.batch, watermark_ms = e.wm, batch_ts_ms = batch_ts or 0,
-                  stores = e.stores, state_metrics = {} }
-    for i = 1, #desc.stateful do ctx.state_metrics[i] = {} end
-    local out = h.run(desc, { rows }, ctx)
-    for i = 1, #desc.stateful do check(C.sr_state_commit(e.stores[i], perr) == 0) end
-    local wm
-    for i, w in ipairs(desc.watermarks) do
-      local et = ctx.event_time[i]
-      if et.count > 0 then e.max_event[i] = math.max(e.max_event[i] or -math.huge, et.max) end
-      if e.max_event[i] then
-        local x = e.max_event[i] - w.delay_ms
-        if wm == nil or x < wm then wm = x end
-      end
-    end
-    if wm and (e.wm == nil or wm > e.wm) then e.wm = wm end
-    e.batch = e.batch + 1
-    return out, ctx.state_metrics[1]
-  end
-  function e.keys(i)
-    local _, _, n = fake.scan(e.stores[i or 1])
-    return n
-  end
-  function e.restart()
-    for _, st in ipairs(e.stores) do C.sr_state_close(st) end
-    open()
-  end
-  function e.close()
-    for _, st in ipairs(e.stores) do C.sr_state_close(st) end
-    e.stores = {}
-  end
-  return e
-end
 
 local function ids(rows, col)
   local t = {}
@@ -119,15 +12,10 @@ local function ids(rows, col)
 end
 
 describe("drop_duplicates", function()
-  local sr, exec, real, eng
+  local sr, exec, eng
   local base = os.tmpname()
   local dir = base .. ".d"
-  setup(function()
-    real = {}
-    for name, f in pairs(fake) do real[name], core[name] = core[name], f end
-  end)
   teardown(function()
-    for name, f in pairs(real) do core[name] = f end
     os.execute("rm -rf '" .. dir .. "'")
     os.remove(base)
   end)
@@ -135,7 +23,7 @@ describe("drop_duplicates", function()
   after_each(function() if eng then eng.close() end eng = nil end)
 
   local function src() return sr.read_stream{ format = "json", path = "in" } end
-  local function start(q) eng = engine(exec.compile(q), dir) return eng end
+  local function start(q) eng = h.engine(exec.compile(q), dir) return eng end
 
   it("keeps the first row of each key, within a batch and across batches", function()
     local e = start(src():drop_duplicates{ "id" }:write_stream{ format = "console" })
@@ -240,15 +128,10 @@ describe("drop_duplicates", function()
 end)
 
 describe("drop_duplicates_within_watermark", function()
-  local sr, exec, real, eng
+  local sr, exec, eng
   local base = os.tmpname()
   local dir = base .. ".d"
-  setup(function()
-    real = {}
-    for name, f in pairs(fake) do real[name], core[name] = core[name], f end
-  end)
   teardown(function()
-    for name, f in pairs(real) do core[name] = f end
     os.execute("rm -rf '" .. dir .. "'")
     os.remove(base)
   end)
@@ -261,7 +144,7 @@ describe("drop_duplicates_within_watermark", function()
   end
 
   it("drops a key's rows until the watermark reaches its first event time plus the delay", function()
-    eng = engine(exec.compile(query()), dir)
+    eng = h.engine(exec.compile(query()), dir)
     local e = eng
     local out = e.run{ { id = "a", t = 1000 }, { id = "a", t = 900 }, { id = "b", t = 15000 } }
     assert.same({ 1000, 15000 }, ids(out, "t"))
@@ -280,12 +163,12 @@ describe("drop_duplicates_within_watermark", function()
   end)
 
   it("keeps expiries across a restart", function()
-    eng = engine(exec.compile(query()), dir)
+    eng = h.engine(exec.compile(query()), dir)
     local e = eng
     e.run{ { id = "a", t = 1000 } }
     e.restart()
     assert.same({}, e.run{ { id = "a", t = 5000 } })
-    local _, vals = fake.scan(e.stores[1])
+    local _, vals = core.scan(e.stores[1])
     assert.same({ 11000 }, vals)
   end)
 

@@ -21,4 +21,55 @@ function M.run(desc, inputs, ctx)
   return res
 end
 
+-- Runs a compiled query batch by batch as query.c does: one real state store per stateful
+-- operator (opened at the batch's version, committed after it), the watermark moved after each
+-- batch (max event time minus delay, min over the watermarks, never back).
+--   local e = M.engine(desc, dir); local out, metrics = e.run(rows [, batch_ts_ms])
+--   e.keys([i]) -> entries in store i; e.restart() reopens the stores at the current batch
+function M.engine(desc, dir)
+  local core = require "streamrun.core"
+  os.execute("rm -rf '" .. dir .. "' && mkdir -p '" .. dir .. "'")
+  local e = { batch = 0, max_event = {}, stores = {} }
+  local function open()
+    for i = 1, #desc.stateful do
+      local sub = dir .. "/" .. i
+      os.execute("mkdir -p '" .. sub .. "'")
+      e.stores[i] = core.state_open(sub, e.batch)
+    end
+  end
+  open()
+  function e.run(rows, batch_ts)
+    local ctx = { batch_id = e.batch, watermark_ms = e.wm, batch_ts_ms = batch_ts or 0,
+                  stores = e.stores, state_metrics = {} }
+    for i = 1, #desc.stateful do ctx.state_metrics[i] = {} end
+    local out = M.run(desc, { rows }, ctx)
+    for i = 1, #desc.stateful do core.state_commit(e.stores[i]) end
+    local wm
+    for i, w in ipairs(desc.watermarks) do
+      local et = ctx.event_time[i]
+      if et.count > 0 then e.max_event[i] = math.max(e.max_event[i] or -math.huge, et.max) end
+      if e.max_event[i] then
+        local x = e.max_event[i] - w.delay_ms
+        if wm == nil or x < wm then wm = x end
+      end
+    end
+    if wm and (e.wm == nil or wm > e.wm) then e.wm = wm end
+    e.batch = e.batch + 1
+    return out, ctx.state_metrics[1]
+  end
+  function e.keys(i)
+    local _, _, n = core.scan(e.stores[i or 1])
+    return n
+  end
+  function e.close()
+    for _, st in ipairs(e.stores) do core.state_close(st) end
+    e.stores = {}
+  end
+  function e.restart()
+    e.close()
+    open()
+  end
+  return e
+end
+
 return M
