@@ -1,9 +1,8 @@
 -- process_with_state against real state stores: keys, state, timeouts in processing and event
 -- time, restarts.
 --
--- As in dedup_spec.lua, stores are opened through the FFI and the store bindings of
--- streamrun.core are swapped for FFI versions with the same contract while the specs run; a
--- small engine loop commits after each batch and moves the watermark as query.c does.
+-- helpers.engine runs the compiled query batch by batch with real state stores, committing
+-- them and moving the watermark as query.c does.
 local h = require "helpers"
 local core = require "streamrun.core"
 
