@@ -18,6 +18,13 @@ void sr_lua_set_bad_records(lua_State *L, struct sr_bad_records *br) {
   lua_setfield(L, LUA_REGISTRYINDEX, BAD_KEY);
 }
 
+struct sr_bad_records *sr_lua_bad_records(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, BAD_KEY);
+  sr_bad_records *br = lua_type(L, -1) == LUA_TLIGHTUSERDATA ? lua_touserdata(L, -1) : NULL;
+  lua_pop(L, 1);
+  return br;
+}
+
 static void push_names(lua_State *L, const char *const *names) {
   lua_newtable(L);
   for (int i = 0; names[i]; i++) {
@@ -59,9 +66,7 @@ static int l_parse_json_column(lua_State *L) {
   const char *column = luaL_checkstring(L, 3);
   const sr_schema *schema = lua_isnil(L, 4) ? NULL : sr_lua_toschema(L, 4);
   const char *where = luaL_optstring(L, 5, "parse_json");
-  lua_getfield(L, LUA_REGISTRYINDEX, BAD_KEY);
-  sr_bad_records *bad = lua_touserdata(L, -1);
-  lua_pop(L, 1);
+  sr_bad_records *bad = sr_lua_bad_records(L);
   sr_json_decode_column(L, 1, &n, column, schema, where, bad ? bad_value : NULL, bad);
   lua_pushvalue(L, 1);
   lua_pushinteger(L, n);

@@ -15,7 +15,10 @@ int sr_open_memory_lib(lua_State *L);
 /* Registers every library above and the codec library with lua_host. */
 void sr_register_core_libs(void);
 
-/* Where parse_json_column sends bad values for the batch now running (set by the engine). */
+/* Where C functions called from Lua send bad input for the batch now running: set by the
+** engine before each batch, read by parse_json_column and the static-table loaders (may be
+** NULL outside a batch). */
 void sr_lua_set_bad_records(lua_State *L, struct sr_bad_records *br);
+struct sr_bad_records *sr_lua_bad_records(lua_State *L);
 
 #endif

@@ -359,14 +359,29 @@ end
 
 -- What a stateful operator's state depends on: a change of it cannot be carried by the
 -- checkpoint (hot reload and restarts compare these).
+local function join_signature(n)
+  local on, parts = n.on, {}
+  if type(on) == "string" then parts[1] = on
+  elseif type(on) == "function" then parts[1] = "fn"
+  elseif type(on) == "table" then
+    for i, k in ipairs(on) do parts[i] = type(k) == "string" and k or "fn" end
+    if on.condition then parts[#parts + 1] = "fn" end
+  end
+  local tr = n.time_range
+  local range = tr and table.concat({ tostring(tr.left), tostring(tr.right), tostring(tr.lower),
+                                      tostring(tr.upper) }, ",") or ""
+  return "join[" .. table.concat(parts, ",") .. "]" .. tostring(n.how) .. "(" .. range .. ")"
+end
+
 function exec.signature(n)
+  if n.op == "join" then return join_signature(n) end
   local keys = {}
   for i, k in ipairs(n.keys or {}) do
     if type(k) == "string" then keys[i] = k
     elseif type(k) == "function" then keys[i] = "fn"
     elseif type(k) == "table" and k.kind then
       keys[i] = k.kind .. "(" .. tostring(k.column) .. "," .. tostring(k.size_ms or k.gap_ms or "fn")
-        .. "," .. tostring(k.slide_ms or "") .. ")"
+        .. "," .. tostring(k.slide_ms or "") .. "," .. tostring(k.start_ms or "") .. ")"
     elseif type(k) == "table" then keys[i] = table.concat(k, "+") end
   end
   if type(n.keys) == "table" and #keys == 0 then

@@ -82,30 +82,6 @@ local function aggregate_key_problem(a)
   return nil
 end
 
--- Spark's rules on an aggregation's keys (TimeWindowing, AggUtils): the reason, or nil.
-local function aggregate_key_problem(a)
-  local windows, others = 0, 0
-  for _, k in ipairs(a.keys) do
-    if type(k) == "table" and k.kind then
-      windows = windows + 1
-      if k.kind == "session" and k.gap_ms and k.gap_ms <= 0 then
-        return "a session window's gap must be positive: Spark drops every row whose gap is not"
-      end
-    else
-      others = others + 1
-    end
-  end
-  if windows > 1 then
-    return "only one sr.window or sr.session_window per group_by: several would put every row in "
-      .. "the cartesian product of their windows, which Spark does not support"
-  end
-  if keys_use_session(a.keys) and others == 0 then
-    return "a streaming aggregation over session windows needs another key beside the session "
-      .. "window: Spark does not support a global aggregation with session windows in a streaming query"
-  end
-  return nil
-end
-
 local function refuse(n, msg)
   return nil, (n and n.where and (n.where .. ": ") or "") .. msg
 end
@@ -144,8 +120,6 @@ function M.check(q)
       return refuse(a, "update output mode is not supported with session windows: a session's "
         .. "row can still merge with another after it was emitted (use append or complete)")
     end
-    local bad_agg = aggregate_key_problem(a)
-    if bad_agg then return refuse(a, bad_agg) end
     local bad_agg = aggregate_key_problem(a)
     if bad_agg then return refuse(a, bad_agg) end
   end
@@ -253,6 +227,8 @@ local function describe_node(n)
     return "Aggregate [" .. table.concat(keys, ", ") .. "] " .. table.concat(aggs, ", ")
   elseif n.op == "parse_json" then
     return "ParseJson " .. n.column
+  elseif n.op == "join" then
+    return require("streamrun.ops.join").describe(n)
   end
   return (n.op:gsub("^%l", string.upper):gsub("_(%l)", string.upper))
 end
