@@ -2,7 +2,6 @@
 # session windows across batches, late rows in progress, no-data batches closing windows after
 # the input stops, a restart from snapshot + deltas, and the plans Spark refuses.
 source "$(dirname "$0")/lib.sh"
-JOBS=$SR_SOURCE_DIR/tests/e2e/jobs
 
 # norm.lua: window rows (ours with ISO timestamps, the baseline's with epoch ms) as
 # "start end auction bids top" lines.
@@ -27,7 +26,7 @@ norm() { luajit norm.lua | LC_ALL=C sort; }
 # 1. The baseline's query on the same input, one file per batch: the same rows exactly.
 luajit "$SR_SHARED/bench/gen_bids.lua" 100000 bids 10 >/dev/null
 luajit "$SR_SHARED/bench/baseline_window.lua" bids baseline.json 2>baseline.err
-run_sr "$JOBS/window_count_max.lua" bids out chk 1
+run_sr "$SR_SOURCE_DIR/scripts/bench_jobs/window.lua" bids out chk 1
 assert_eq "window job exit" 0 "$code"
 cat out/part-* | norm >ours.txt
 norm <baseline.json >theirs.txt
@@ -148,13 +147,13 @@ pass "a processing-time query closes windows in a no-data batch once the input s
 mkdir -p many
 luajit "$SR_SHARED/bench/gen_bids.lua" 36000 all 18 >/dev/null
 for i in $(seq -f %04g 1 12); do cp all/bids-$i.json many/; done
-run_sr "$JOBS/window_count_max.lua" many out_many chk_many 1
+run_sr "$SR_SOURCE_DIR/scripts/bench_jobs/window.lua" many out_many chk_many 1
 assert_eq "first run" 0 "$code"
 ls chk_many/state/0/0 | grep -q '^10.snapshot$' || fail "no snapshot at version 10: $(ls chk_many/state/0/0)"
 for i in $(seq -f %04g 13 18); do cp all/bids-$i.json many/; done
-run_sr "$JOBS/window_count_max.lua" many out_many chk_many 1
+run_sr "$SR_SOURCE_DIR/scripts/bench_jobs/window.lua" many out_many chk_many 1
 assert_eq "second run" 0 "$code"
-run_sr "$JOBS/window_count_max.lua" all out_all chk_all 1
+run_sr "$SR_SOURCE_DIR/scripts/bench_jobs/window.lua" all out_all chk_all 1
 cat out_many/part-* | norm >restarted.txt
 cat out_all/part-* | norm >straight.txt
 [[ $(wc -l <straight.txt) -gt 100 ]] || fail "too few rows: $(wc -l <straight.txt)"
@@ -181,7 +180,7 @@ refuse twowin ':group_by(sr.window("t", "1 second"), sr.window("t", "2 seconds")
 refuse global ':group_by(sr.session_window("t", "1 second")):count()' append "needs another key beside the session window"
 refuse gap ':group_by("k", sr.session_window("t", "0 seconds")):count()' append "gap must be positive"
 refuse multi ':group_by("k"):count():group_by("count"):count()' complete "multiple streaming aggregations are supported only in append mode"
-run_sr --check "$JOBS/window_count_max.lua" in out chk
+run_sr --check "$SR_SOURCE_DIR/scripts/bench_jobs/window.lua" in out chk
 assert_eq "a valid plan passes --check" 0 "$code"
 pass "refused plans: --check exits 2 with Spark's reason and the job line"
 finish

@@ -3,7 +3,7 @@
 # (window rows, append mode, json sink) must equal an uninterrupted run's exactly: no window
 # lost, none written twice, no count changed by a replayed batch or a state rollback.
 source "$(dirname "$0")/lib.sh"
-JOB=$SR_SOURCE_DIR/tests/e2e/jobs/window_count_max.lua
+JOB=$SR_SOURCE_DIR/scripts/bench_jobs/window.lua
 
 luajit "$SR_SHARED/bench/gen_bids.lua" 40000 bids 8 >/dev/null
 rows() { cat "$1"/part-* 2>/dev/null | jq -c '[.window.start, .auction, .bids, .top]' | LC_ALL=C sort; }

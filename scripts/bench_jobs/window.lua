@@ -1,7 +1,7 @@
 -- The work of ../shared/bench/baseline_window.lua as a streamrun job: tumbling 10-second
 -- event-time windows per auction with count and max(price), a 4-second watermark, late rows
 -- dropped, each window written once when the watermark passes its end (append mode).
--- usage: streamrun window_count_max.lua INDIR OUTDIR CHECKPOINT [FILES_PER_TRIGGER] [FORMAT] [TRIGGER]
+-- usage: streamrun scripts/bench_jobs/window.lua INDIR OUTDIR CHECKPOINT [FILES_PER_TRIGGER] [FORMAT] [TRIGGER]
 -- (FORMAT: a sink, default json; TRIGGER: a processing-time interval, default availableNow)
 -- Output rows: window = {start, end}, auction, bids, top (the baseline's columns).
 local sr = require "streamrun"
