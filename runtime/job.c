@@ -323,7 +323,7 @@ typedef struct job {
   int nq;
   sr_job_lua jl;
   sr_watch *watch;
-  int64_t reload_due_ms;   /* a save was seen: reload at this time (0: none) */
+  int reload_pending;      /* a save was seen: reload once the files are stable */
 } job;
 
 /* The job file and the Lua modules it required from its own folder: what a save of reloads. */
@@ -542,11 +542,20 @@ static int run_loop(job *j) {
   for (;;) {
     if (stop_requested) break;
     int64_t now = sr_now_mono_ms();
-    if (j->watch && sr_watch_changed(j->watch) && !j->o->no_reload)
-      j->reload_due_ms = now + 100; /* editors save in steps: wait until they are done */
-    if (reload_requested || (j->reload_due_ms && now >= j->reload_due_ms)) {
+    if (j->watch && sr_watch_changed(j->watch) && !j->o->no_reload) j->reload_pending = 1;
+    /* Editors save in steps: reload once the files have not changed for 100 ms. Measured from
+    ** their mtimes, not from when the change was noticed, so a save made during a long batch
+    ** takes effect from the very next batch. */
+    int64_t settle_ms = 0;
+    if (j->reload_pending) {
+      struct timespec ts; /* the real clock: mtimes are real, whatever SR_TEST_CLOCK says */
+      clock_gettime(CLOCK_REALTIME, &ts);
+      int64_t quiet = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - sr_watch_newest_mtime_ms(j->watch);
+      settle_ms = quiet >= 100 ? 0 : 100 - quiet;
+    }
+    if (reload_requested || (j->reload_pending && settle_ms == 0)) {
       reload_requested = 0;
-      j->reload_due_ms = 0;
+      j->reload_pending = 0;
       if (!j->o->no_reload) reload(j);
     }
     int active = 0;
@@ -560,7 +569,7 @@ static int run_loop(job *j) {
       if (!r->done && r->next_due_ms < wake) wake = r->next_due_ms;
     }
     if (!active) break;
-    if (j->reload_due_ms && j->reload_due_ms < wake) wake = j->reload_due_ms;
+    if (j->reload_pending && now + settle_ms < wake) wake = now + settle_ms;
     now = sr_now_mono_ms();
     if (wake > now && !stop_requested && !reload_requested) wait_for(j, wake - now);
   }

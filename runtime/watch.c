@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct sr_watch {
@@ -93,4 +94,15 @@ int sr_watch_changed(sr_watch *w) {
     }
   }
   return changed;
+}
+
+int64_t sr_watch_newest_mtime_ms(const sr_watch *w) {
+  int64_t newest = 0;
+  for (int i = 0; i < w->n; i++) {
+    struct stat st;
+    if (stat(w->files[i], &st) != 0) continue;
+    int64_t ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    if (ms > newest) newest = ms;
+  }
+  return newest;
 }

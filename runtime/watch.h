@@ -4,6 +4,7 @@
 */
 #ifndef SR_WATCH_H
 #define SR_WATCH_H
+#include <stdint.h>
 
 typedef struct sr_watch sr_watch;
 
@@ -17,5 +18,7 @@ int sr_watch_fd(const sr_watch *w);
 /* Reads pending events without blocking. Returns 1 if a watched file was written, created,
 ** renamed into place or removed since the last call. */
 int sr_watch_changed(sr_watch *w);
+/* The newest modification time of the watched files, in ms since the epoch (0 if none exist). */
+int64_t sr_watch_newest_mtime_ms(const sr_watch *w);
 
 #endif

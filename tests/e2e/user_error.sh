@@ -1,0 +1,36 @@
+# An error in a user function stops the query with the job's file and line, the operator and
+# the offending row; the checkpoint stays consistent, so the fixed job resumes that batch.
+source "$(dirname "$0")/lib.sh"
+cat >job.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "json", path = "in", schema = "id long, price double", maxFilesPerTrigger = 1 }
+  :map(function(r)
+    if r.id == 3 then error("no price for item " .. r.id) end
+    r.eur = r.price * 0.908
+    return r
+  end)
+  :write_stream{ format = "json", path = "out", checkpointLocation = "chk", trigger = { availableNow = true } }
+LUA
+drop_file in a.json '{"id":1,"price":10}
+{"id":2,"price":20}
+'
+touch -d "2026-01-01 00:00:01" in/a.json
+drop_file in b.json '{"id":3,"price":30}
+{"id":4,"price":40}
+'
+run_sr job.lua
+assert_eq "a failing user function exits 1" 1 "$code"
+assert_contains "names the job line" "$err" "job.lua:4: no price for item 3"
+assert_contains "names the operator and where it was defined" "$err" "in map (defined at job.lua:3)"
+assert_contains "names the row" "$err" 'row: {"id":3,"price":30}'
+assert_eq "the batch before it committed" '{"id":1,"price":10,"eur":9.08}
+{"id":2,"price":20,"eur":18.16}' "$(sink_rows out)"
+pass "a user error stops the query naming file, line, operator and row"
+
+sed -i 's/if r.id == 3 then error("no price for item " .. r.id) end/if r.id == 3 then r.price = 0 end/' job.lua
+run_sr job.lua
+assert_eq "the fixed job runs" 0 "$code"
+assert_eq "the failed batch is re-run, once" 4 "$(sink_rows out | wc -l)"
+assert_contains "with the fix" "$(sink_rows out)" '{"id":3,"price":0,"eur":0}'
+pass "the fixed job resumes the failed batch from the checkpoint"
+finish
