@@ -3,7 +3,9 @@
 source "$(dirname "$0")/lib.sh"
 command -v kcat >/dev/null || fail "kcat is needed (apt-get install kcat)"
 
-coproc MOCK { "$SR_BIN" --kafka-mock --topic bids:4 --topic hot:2; }
+# exec: MOCK_PID is then the mock itself, and killing it closes the pipes ctest waits on
+coproc MOCK { exec "$SR_BIN" --kafka-mock --topic bids:4 --topic hot:2 2>/dev/null; }
+trap 'kill -9 "$MOCK_PID" $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 read -r -t 10 BOOT <&"${MOCK[0]}" || fail "--kafka-mock printed no bootstrap servers"
 [[ $BOOT == 127.0.0.1:* ]] || fail "bootstrap servers on loopback, got $BOOT"
 pass "--kafka-mock prints its bootstrap servers first ($BOOT)"
@@ -70,5 +72,4 @@ dups=$(jq -r .n hot.txt | sort | uniq -d | head -3)
 assert_eq "every row once in the topic" 2000 "$(wc -l <hot.txt)"
 pass "files -> kafka under 6 kill -9: 2000 rows exactly once, read back by kcat"
 
-kill "$MOCK_PID"
 finish
