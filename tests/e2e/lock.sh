@@ -20,7 +20,6 @@ pass "a second process on the same checkpoint fails at once naming the holder"
 kill -TERM "$holder"
 wait "$holder" && c=0 || c=$?
 assert_eq "SIGTERM stops cleanly" 0 "$c"
-run_sr job.lua --check 2>/dev/null || true
 drop_file in a.json '{"x":1}
 '
 cat >once.lua <<'LUA'
