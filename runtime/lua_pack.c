@@ -275,12 +275,9 @@ static int pack_cdata(lua_State *L, packer *pk, int idx, int depth, sr_buf *out)
   return rc ? pack_fail(L, pk, depth, "out of memory") : 0;
 }
 
-static int pack_value(lua_State *L, packer *pk, int idx, int depth, sr_buf *out) {
-  int rc = 0;
+int sr_lua_pack_scalar(lua_State *L, int idx, sr_buf *out) {
+  int rc;
   switch (lua_type(L, idx)) {
-    case LUA_TNIL:
-      rc = sr_buf_putc(out, T_NIL);
-      break;
     case LUA_TBOOLEAN:
       rc = sr_buf_putc(out, lua_toboolean(L, idx) ? T_TRUE : T_FALSE);
       break;
@@ -304,6 +301,23 @@ static int pack_value(lua_State *L, packer *pk, int idx, int depth, sr_buf *out)
       rc = sr_buf_putc(out, T_STRING) || put_varint(out, len) || sr_buf_append(out, s, len);
       break;
     }
+    default:
+      return 0;
+  }
+  return rc ? -1 : 1;
+}
+
+static int pack_value(lua_State *L, packer *pk, int idx, int depth, sr_buf *out) {
+  int rc = 0;
+  switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+      rc = sr_buf_putc(out, T_NIL);
+      break;
+    case LUA_TBOOLEAN:
+    case LUA_TNUMBER:
+    case LUA_TSTRING:
+      rc = sr_lua_pack_scalar(L, idx, out) < 0;
+      break;
     case LUA_TTABLE:
       return pack_table(L, pk, idx, depth, out);
     case LUA_TCDATA:

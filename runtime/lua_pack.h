@@ -32,6 +32,11 @@
 ** never raises. Returns 0, or -1 with out as it was and a message in errbuf such as
 ** "state value .a.b: a function cannot be stored" (or "out of memory"). Stack unchanged. */
 int sr_lua_pack(lua_State *L, int idx, sr_buf *out, char *errbuf, size_t errlen);
+/* The fast path of sr_lua_pack for a boolean, number or string at idx, the same bytes it
+** would write (per-row keys such as join keys use it). Returns 1 when packed, 0 when the value
+** is of another type (use sr_lua_pack), -1 when out of memory. Never raises. */
+int sr_lua_pack_scalar(lua_State *L, int idx, sr_buf *out);
+
 /* The same, with `what` instead of "state value" to start messages ("group key", ...). */
 int sr_lua_pack_as(lua_State *L, int idx, const char *what, sr_buf *out, char *errbuf,
                    size_t errlen);

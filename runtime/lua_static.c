@@ -10,11 +10,6 @@
 #include "lua_libs.h"
 #include "static_table.h"
 
-/* lua_pack.h's tags of the scalar kinds. */
-enum { T_FALSE = 1, T_TRUE = 2, T_INT = 3, T_DOUBLE = 5, T_STRING = 6 };
-
-#define EXACT_INT 9007199254740992.0 /* 2^53 */
-
 /* Scratch memory of one call, freed by __gc if the call raises. */
 typedef struct scratch {
   sr_buf key, row;
@@ -90,52 +85,13 @@ static const sr_options *check_options(lua_State *L, int idx, const sr_static_fo
   return s->options;
 }
 
-static int put_varint(sr_buf *b, uint64_t v) {
-  unsigned char tmp[10];
-  int n = 0;
-  do {
-    tmp[n] = (unsigned char)(v & 0x7f);
-    v >>= 7;
-    if (v) tmp[n] |= 0x80;
-    n++;
-  } while (v);
-  return sr_buf_append(b, tmp, (size_t)n);
-}
-
-/* Appends the packed value at idx: scalars here, anything else through sr_lua_pack_as.
-** Returns 0, or -1 with the reason in errbuf. */
+/* Appends the packed value at idx (lua_pack.h's bytes, so keys equal core.pack's). Returns 0,
+** or -1 with the reason in errbuf. */
 static int pack_scalar(lua_State *L, int idx, sr_buf *out, char *errbuf, size_t errlen) {
-  int rc;
-  switch (lua_type(L, idx)) {
-    case LUA_TNUMBER: {
-      double d = lua_tonumber(L, idx);
-      if (d == floor(d) && fabs(d) <= EXACT_INT) {
-        int64_t v = (int64_t)d;
-        rc = sr_buf_putc(out, T_INT) || put_varint(out, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
-      } else {
-        uint64_t bits;
-        memcpy(&bits, &d, 8);
-        if (d != d) bits = UINT64_C(0x7FF8000000000000);
-        unsigned char b[9] = {T_DOUBLE};
-        for (int i = 0; i < 8; i++) b[1 + i] = (unsigned char)(bits >> (8 * i));
-        rc = sr_buf_append(out, b, sizeof b);
-      }
-      break;
-    }
-    case LUA_TSTRING: {
-      size_t len;
-      const char *s = lua_tolstring(L, idx, &len);
-      rc = sr_buf_putc(out, T_STRING) || put_varint(out, len) || sr_buf_append(out, s, len);
-      break;
-    }
-    case LUA_TBOOLEAN:
-      rc = sr_buf_putc(out, lua_toboolean(L, idx) ? T_TRUE : T_FALSE);
-      break;
-    default:
-      return sr_lua_pack_as(L, idx, "join key", out, errbuf, errlen);
-  }
-  if (rc) snprintf(errbuf, errlen, "out of memory");
-  return rc ? -1 : 0;
+  int rc = sr_lua_pack_scalar(L, idx, out);
+  if (rc == 0) return sr_lua_pack_as(L, idx, "join key", out, errbuf, errlen);
+  if (rc < 0) snprintf(errbuf, errlen, "out of memory");
+  return rc < 0 ? -1 : 0;
 }
 
 /* Packs the key of the row table at row into out (cleared first): the values of the ncols key
