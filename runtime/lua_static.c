@@ -1,6 +1,5 @@
 /* The join functions of streamrun.core. See lua_static.h. */
 #include <lauxlib.h>
-#include <math.h>
 #include <string.h>
 
 #include "connector.h"
