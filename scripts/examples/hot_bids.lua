@@ -14,6 +14,20 @@ local bids = sr.read_stream{
   schema = "auction long, bidder long, price double, channel string, dateTime timestamp",
 }
 
+-- bids per auction in 1-second event-time windows, each written once it is final (the
+-- sample spans 3 seconds of event time, so the last window stays open: its end is not final)
+bids
+  :with_watermark("dateTime", "200 milliseconds")
+  :group_by(sr.window("dateTime", "1 second"), "auction")
+  :agg{ bids = sr.count(), top = sr.max("price") }
+  :write_stream{
+    format = "json",
+    path = output .. "/windows",
+    checkpointLocation = output .. "/chk/windows",
+    queryName = "windows",
+    trigger = { availableNow = true },
+  }
+
 bids
   :filter(function(r) return r.price > 5000 end)
   :map(function(r) r.price_eur = r.price * 0.908; return r end)
