@@ -20,9 +20,24 @@ function M.bids()
 end
 
 function M.write(stream, name, mode)
+  mode = mode or "append"
+  if M.sink == "json" and mode ~= "append" then
+    -- file sinks only append: an update-mode answer is written batch by batch, as Spark's
+    -- foreachBatch would, one file per batch
+    os.execute("mkdir -p '" .. M.out .. "'")
+    return stream:write_stream{
+      format = "foreach_batch", checkpointLocation = M.checkpoint, queryName = name,
+      outputMode = mode, trigger = { availableNow = true },
+      fn = function(rows, batch_id)
+        local f = assert(io.open(string.format("%s/part-%05d.json", M.out, batch_id), "w"))
+        for _, r in ipairs(rows) do f:write(sr.to_json(r), "\n") end
+        f:close()
+      end,
+    }
+  end
   return stream:write_stream{ format = M.sink, path = M.sink ~= "noop" and M.out or nil,
                               checkpointLocation = M.checkpoint, queryName = name,
-                              outputMode = mode or "append", trigger = { availableNow = true } }
+                              outputMode = mode, trigger = { availableNow = true } }
 end
 
 return M
