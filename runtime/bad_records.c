@@ -39,7 +39,6 @@ void sr_bad_records_begin(sr_bad_records *br, int64_t batch_id) {
 }
 
 int64_t sr_bad_records_count(const sr_bad_records *br) { return br ? br->count : 0; }
-const char *sr_bad_records_dir(const sr_bad_records *br) { return br->dir; }
 
 void sr_bad_record(sr_bad_records *br, const char *origin, int64_t line_or_offset,
                    const char *record, size_t record_len, const char *reason) {

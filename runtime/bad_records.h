@@ -18,6 +18,5 @@ void sr_bad_records_begin(sr_bad_records *br, int64_t batch_id);
 int64_t sr_bad_records_count(const sr_bad_records *br);
 /* Writes the batch's file atomically (nothing when there were none). */
 sr_status sr_bad_records_flush(sr_bad_records *br, sr_error **err);
-const char *sr_bad_records_dir(const sr_bad_records *br);
 
 #endif

@@ -44,7 +44,6 @@ struct sr_ckpt {
   char *dir;
   char id[40];
   int lock_fd;
-  int is_new;
 };
 
 void sr_ckpt_path(const sr_ckpt *c, const char *rel, char *out, size_t outlen) {
@@ -116,7 +115,6 @@ static sr_status load_metadata(sr_ckpt *c, sr_error **err) {
   new_uuid(c->id);
   char text[128];
   int n = snprintf(text, sizeof text, "{\"id\":\"%s\"}\n", c->id);
-  c->is_new = 1;
   return sr_fs_write_atomic(path, text, (size_t)n, err);
 }
 
@@ -148,7 +146,6 @@ void sr_ckpt_close(sr_ckpt *c) {
 
 const char *sr_ckpt_dir(const sr_ckpt *c) { return c->dir; }
 const char *sr_ckpt_query_id(const sr_ckpt *c) { return c->id; }
-int sr_ckpt_is_new(const sr_ckpt *c) { return c->is_new; }
 
 /* A batch log entry's name is its decimal batch id and nothing else. */
 static int64_t parse_batch_name(const char *name) {

@@ -26,8 +26,6 @@ void sr_ckpt_close(sr_ckpt *c);
 
 const char *sr_ckpt_dir(const sr_ckpt *c);
 const char *sr_ckpt_query_id(const sr_ckpt *c);
-/* 1 if metadata was created by this open (a new query). */
-int sr_ckpt_is_new(const sr_ckpt *c);
 
 /* The highest N with offsets/N (commits/N), or -1 when there is none. */
 int64_t sr_ckpt_latest_offsets(const sr_ckpt *c);

@@ -159,25 +159,8 @@ static const char valid_types[] =
   "string, long, int, double, boolean, timestamp, date, binary, array<T>, struct<...>, "
   "map<K, V>, float, short, byte, decimal(p,s)";
 
-static const struct { const char *name; sr_type type; } type_aliases[] = {
-  {"string", SR_TYPE_STRING}, {"long", SR_TYPE_LONG}, {"bigint", SR_TYPE_LONG},
-  {"int", SR_TYPE_INT}, {"integer", SR_TYPE_INT}, {"double", SR_TYPE_DOUBLE},
-  {"boolean", SR_TYPE_BOOLEAN}, {"timestamp", SR_TYPE_TIMESTAMP},
-  {"timestamp_ltz", SR_TYPE_TIMESTAMP}, {"timestamp_ntz", SR_TYPE_TIMESTAMP},
-  {"date", SR_TYPE_DATE}, {"binary", SR_TYPE_BINARY}, {"float", SR_TYPE_FLOAT},
-  {"real", SR_TYPE_FLOAT}, {"short", SR_TYPE_SHORT}, {"smallint", SR_TYPE_SHORT},
-  {"byte", SR_TYPE_BYTE}, {"tinyint", SR_TYPE_BYTE}, {"decimal", SR_TYPE_DECIMAL},
-  {"dec", SR_TYPE_DECIMAL}, {"numeric", SR_TYPE_DECIMAL}, {"array", SR_TYPE_ARRAY},
-  {"struct", SR_TYPE_STRUCT}, {"map", SR_TYPE_MAP}, {"varchar", SR_TYPE_STRING},
-  {"char", SR_TYPE_STRING},
-};
-
 static void unknown_type(lua_State *L, const char *path, const char *name) {
-  const char *names[sizeof type_aliases / sizeof *type_aliases + 1];
-  size_t n = 0;
-  for (; n < sizeof type_aliases / sizeof *type_aliases; n++) names[n] = type_aliases[n].name;
-  names[n] = NULL;
-  const char *near = sr_nearest_name(name, names);
+  const char *near = sr_nearest_name(name, sr_type_spellings());
   luaL_error(L, "column %s: unknown type \"%s\"%s%s%s; valid types: %s", path, name,
              near ? " (did you mean " : "", near ? near : "", near ? "?)" : "", valid_types);
 }
@@ -262,10 +245,7 @@ static void ddl_type(ddl *d, sr_field *f, const char *path) {
   ddl_name(d, word, sizeof word);
   for (char *c = word; *c; c++) *c = (char)tolower((unsigned char)*c);
   if (!word[0]) luaL_error(d->L, "column %s: expected a type in the schema text at \"%.20s\"", path, d->p);
-  size_t i = 0;
-  while (i < sizeof type_aliases / sizeof *type_aliases && strcmp(type_aliases[i].name, word) != 0) i++;
-  if (i == sizeof type_aliases / sizeof *type_aliases) unknown_type(d->L, path, word);
-  f->type = type_aliases[i].type;
+  if (sr_type_parse(word, &f->type) != 0) unknown_type(d->L, path, word);
   switch (f->type) {
     case SR_TYPE_ARRAY:
       ddl_expect(d, '<', path);

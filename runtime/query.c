@@ -110,7 +110,6 @@ void sr_query_spec_free(sr_query_spec *s) {
 
 const sr_query_spec *sr_query_spec_of(const sr_query *q) { return q->spec; }
 void sr_query_set_index(sr_query *q, int index) { q->spec->index = index; }
-int64_t sr_query_next_batch(const sr_query *q) { return q->next_batch; }
 
 /* --- opening ------------------------------------------------------------------------- */
 

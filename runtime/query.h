@@ -76,7 +76,6 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
 const sr_query_spec *sr_query_spec_of(const sr_query *q);
 /* After a reload: the query's descriptor is now at position index (1-based) of the new list. */
 void sr_query_set_index(sr_query *q, int index);
-int64_t sr_query_next_batch(const sr_query *q);
 /* Closes connectors, state and the checkpoint lock. Accepts NULL. */
 void sr_query_close(sr_query *q);
 

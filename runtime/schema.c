@@ -17,13 +17,32 @@ const char *sr_type_name(sr_type t) {
   return (unsigned)t < sizeof type_names / sizeof *type_names ? type_names[t] : "?";
 }
 
+/* Every spelling a job may use: ours, Spark's SQL names and the usual SQL synonyms. */
+static const struct { const char *name; sr_type type; } type_aliases[] = {
+  {"string", SR_TYPE_STRING}, {"long", SR_TYPE_LONG}, {"bigint", SR_TYPE_LONG},
+  {"int", SR_TYPE_INT}, {"integer", SR_TYPE_INT}, {"double", SR_TYPE_DOUBLE},
+  {"boolean", SR_TYPE_BOOLEAN}, {"timestamp", SR_TYPE_TIMESTAMP},
+  {"timestamp_ltz", SR_TYPE_TIMESTAMP}, {"timestamp_ntz", SR_TYPE_TIMESTAMP},
+  {"date", SR_TYPE_DATE}, {"binary", SR_TYPE_BINARY}, {"float", SR_TYPE_FLOAT},
+  {"real", SR_TYPE_FLOAT}, {"short", SR_TYPE_SHORT}, {"smallint", SR_TYPE_SHORT},
+  {"byte", SR_TYPE_BYTE}, {"tinyint", SR_TYPE_BYTE}, {"decimal", SR_TYPE_DECIMAL},
+  {"dec", SR_TYPE_DECIMAL}, {"numeric", SR_TYPE_DECIMAL}, {"array", SR_TYPE_ARRAY},
+  {"struct", SR_TYPE_STRUCT}, {"map", SR_TYPE_MAP}, {"varchar", SR_TYPE_STRING},
+  {"char", SR_TYPE_STRING},
+};
+enum { NALIASES = sizeof type_aliases / sizeof *type_aliases };
+
 int sr_type_parse(const char *name, sr_type *t) {
-  for (unsigned i = 0; i < sizeof type_names / sizeof *type_names; i++) {
-    if (strcmp(name, type_names[i]) == 0) { *t = (sr_type)i; return 0; }
+  for (int i = 0; i < NALIASES; i++) {
+    if (strcmp(name, type_aliases[i].name) == 0) { *t = type_aliases[i].type; return 0; }
   }
-  if (strcmp(name, "integer") == 0) { *t = SR_TYPE_INT; return 0; }  /* Spark's spelling */
-  if (strcmp(name, "bigint") == 0) { *t = SR_TYPE_LONG; return 0; }
   return -1;
+}
+
+const char *const *sr_type_spellings(void) {
+  static const char *names[NALIASES + 1];
+  for (int i = 0; i < NALIASES; i++) names[i] = type_aliases[i].name;
+  return names;
 }
 
 sr_schema *sr_schema_new(void) { return calloc(1, sizeof(sr_schema)); }

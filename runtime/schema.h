@@ -37,8 +37,11 @@ struct sr_field {
 
 /* The type's name as jobs and Spark's schemaString spell it ("long", "timestamp"). Static. */
 const char *sr_type_name(sr_type t);
-/* Parses a type name; returns 0 and sets *t, or -1 for an unknown name. */
+/* Parses a type name (ours, Spark's SQL names, SQL synonyms such as bigint or varchar);
+** returns 0 and sets *t, or -1 for an unknown name. */
 int sr_type_parse(const char *name, sr_type *t);
+/* Every name sr_type_parse takes, NULL-terminated (for "did you mean" suggestions). Static. */
+const char *const *sr_type_spellings(void);
 
 /* Allocates an empty schema. Returns NULL when out of memory. */
 sr_schema *sr_schema_new(void);

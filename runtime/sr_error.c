@@ -16,7 +16,7 @@ static char *vformat(const char *fmt, va_list ap) {
   return s;
 }
 
-sr_status sr_error_setv(sr_error **err, sr_status status, const char *fmt, va_list ap) {
+static sr_status error_setv(sr_error **err, sr_status status, const char *fmt, va_list ap) {
   if (!err) return status;
   sr_error *e = malloc(sizeof *e);
   if (e) {
@@ -32,7 +32,7 @@ sr_status sr_error_setv(sr_error **err, sr_status status, const char *fmt, va_li
 sr_status sr_error_set(sr_error **err, sr_status status, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  sr_status s = sr_error_setv(err, status, fmt, ap);
+  sr_status s = error_setv(err, status, fmt, ap);
   va_end(ap);
   return s;
 }

@@ -19,7 +19,6 @@ typedef struct sr_error {
 /* Sets *err (if err is not NULL) to a new error and returns its status. Allocates. */
 sr_status sr_error_set(sr_error **err, sr_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-sr_status sr_error_setv(sr_error **err, sr_status status, const char *fmt, va_list ap);
 /* Prefixes an existing error's message with "prefix: ". Keeps the status. */
 void sr_error_prefix(sr_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Accepts NULL. */

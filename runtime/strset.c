@@ -65,4 +65,3 @@ int sr_strset_add(sr_strset *s, const char *str) {
 
 int sr_strset_has(const sr_strset *s, const char *str) { return s->slots[find(s, str)] != NULL; }
 
-size_t sr_strset_count(const sr_strset *s) { return s->count; }

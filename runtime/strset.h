@@ -10,6 +10,5 @@ void sr_strset_free(sr_strset *s);      /* accepts NULL */
 /* Adds a copy of str. Returns 1 if added, 0 if present, -1 when out of memory. */
 int sr_strset_add(sr_strset *s, const char *str);
 int sr_strset_has(const sr_strset *s, const char *str);
-size_t sr_strset_count(const sr_strset *s);
 
 #endif
