@@ -1,6 +1,8 @@
 /* sr_error: see sr_error.h. */
 #include "sr_error.h"
 
+#include <stdarg.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

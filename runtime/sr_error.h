@@ -7,7 +7,6 @@
 */
 #ifndef SR_ERROR_H
 #define SR_ERROR_H
-#include <stdarg.h>
 
 typedef enum { SR_OK = 0, SR_RETRY = 1, SR_ERROR = 2 } sr_status;
 
