@@ -8,12 +8,16 @@ extern const sr_source_ops sr_source_json, sr_source_csv, sr_source_text, sr_sou
 extern const sr_sink_ops sr_sink_console, sr_sink_memory, sr_sink_json, sr_sink_csv,
     sr_sink_foreach_batch, sr_sink_noop, sr_sink_kafka;
 
+extern const sr_source_ops sr_source_delta;
 static const sr_source_ops *const sources[] = {
+  &sr_source_delta,
   &sr_source_json, &sr_source_csv, &sr_source_text, &sr_source_rate, &sr_source_nexmark,
   &sr_source_kafka, NULL,
 };
 
+extern const sr_sink_ops sr_sink_delta;
 static const sr_sink_ops *const sinks[] = {
+  &sr_sink_delta,
   &sr_sink_console, &sr_sink_memory, &sr_sink_json, &sr_sink_csv, &sr_sink_foreach_batch,
   &sr_sink_noop, &sr_sink_kafka, NULL,
 };

@@ -8,6 +8,8 @@
 */
 #include "static_table.h"
 
+#include "delta_table.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <lauxlib.h>
@@ -432,7 +434,7 @@ static const sr_static_format json_format = {"json", json_options, files_fingerp
 static const sr_static_format csv_format = {"csv", csv_options, files_fingerprint, csv_load};
 
 /* Every format a static table can be read from. A new one (Delta) is one more entry. */
-static const sr_static_format *const formats[] = {&json_format, &csv_format, NULL};
+static const sr_static_format *const formats[] = {&json_format, &csv_format, &sr_delta_static_format, NULL};
 
 const sr_static_format *sr_static_format_find(const char *name) {
   for (int i = 0; formats[i]; i++)
