@@ -22,6 +22,7 @@
 #include "parquet_rle.h"
 #include "parquet_write.h"
 #include "sr_test.h"
+#include "timeutil.h"
 
 /* ---- environment ---- */
 
@@ -30,6 +31,7 @@ static const char *env_or(const char *name, const char *fallback) {
   return v && *v ? v : fallback;
 }
 static const char *source_dir(void) { return env_or("SR_SOURCE_DIR", "/work/main"); }
+#include "duckdb_test.h"
 static const char *fixtures(void) { return env_or("SR_FIXTURES", "/work/shared/fixtures"); }
 
 static char tmp_dir[64];
@@ -632,76 +634,11 @@ SR_TEST(reader_survives_corrupt_files) {
   sr_error_free(err);
 }
 
-/* ---- DuckDB, the independent reader ---- */
-
-/* Runs n queries in one DuckDB process (tests/node/duckdb_query.mjs) and returns a JSON array
-** holding each query's rows as an array. A query may hold several statements: the last one's
-** rows come back. */
-static json_t *duck_many(const char *const *sqls, int n) {
-  char probe[512];
-  snprintf(probe, sizeof probe, "%s/tests/node/node_modules/@duckdb/node-api/package.json", source_dir());
-  if (access(probe, R_OK) != 0)
-    SR_FAIL("DuckDB for the tests is not installed (%s is missing): run `npm ci --prefix tests/node`", probe);
-  sr_buf cmd = SR_BUF_INIT;
-  sr_buf_printf(&cmd, "node '%s/tests/node/duckdb_query.mjs'", source_dir());
-  for (int q = 0; q < n; q++) {
-    sr_buf_puts(&cmd, " '");
-    for (const char *p = sqls[q]; *p; p++) {
-      if (*p == '\'') sr_buf_puts(&cmd, "'\\''");
-      else sr_buf_putc(&cmd, *p);
-    }
-    sr_buf_putc(&cmd, '\'');
-  }
-  FILE *p = popen(sr_buf_cstr(&cmd), "r");
-  if (!p) SR_FAIL("cannot run node: %s", strerror(errno));
-  json_t *results = json_array(), *rows = json_array();
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t len;
-  while ((len = getline(&line, &cap, p)) > 0) {
-    if (n > 1 && strcmp(line, "#end\n") == 0) {
-      json_array_append_new(results, rows);
-      rows = json_array();
-      continue;
-    }
-    json_error_t jerr;
-    json_t *row = json_loadb(line, (size_t)len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!row) SR_FAIL("DuckDB printed a line that is not JSON (%s): %.200s", jerr.text, line);
-    json_array_append_new(rows, row);
-  }
-  free(line);
-  if (n == 1) json_array_append(results, rows);
-  json_decref(rows);
-  int status = pclose(p);
-  if (status != 0) SR_FAIL("DuckDB query failed (status %d): %.2000s", status, sr_buf_cstr(&cmd));
-  if (json_array_size(results) != (size_t)n) SR_FAIL("DuckDB answered %zu of %d queries", json_array_size(results), n);
-  sr_buf_free(&cmd);
-  return results;
-}
-
-/* One query's rows (the caller owns them). */
-static json_t *duck(const char *sql) {
-  json_t *results = duck_many(&sql, 1);
-  json_t *rows = json_incref(json_array_get(results, 0));
-  json_decref(results);
-  return rows;
-}
-
-/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 /* "YYYY-MM-DD" days, or "YYYY-MM-DDTHH:MM:SS.fff[fff[fff]]Z" floored to milliseconds. */
 static int64_t parse_iso(const char *s, int with_time) {
   int y, mo, d, h = 0, mi = 0, sec = 0, used = 0;
   if (sscanf(s, "%d-%d-%d%n", &y, &mo, &d, &used) != 3) SR_FAIL("not a date: %s", s);
-  int64_t days = days_from_civil(y, mo, d);
+  int64_t days = sr_days_from_civil(y, mo, d);
   if (!with_time) return days;
   if (sscanf(s + used, "T%d:%d:%d", &h, &mi, &sec) != 3) SR_FAIL("not a timestamp: %s", s);
   const char *frac = strchr(s, '.');
