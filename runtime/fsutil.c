@@ -98,7 +98,11 @@ char *sr_fs_read_all(const char *path, size_t *len, sr_error **err) {
     errno = e;
     return NULL;
   }
-  size_t cap = 4096, n = 0;
+  /* One allocation of the file's size (input files are tens of MB: growing a buffer by doubling
+  ** copied each of them several times); it still grows if the file does while we read. */
+  struct stat st;
+  /* (+1: room to read the end of file without growing when the size was right) */
+  size_t cap = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
   char *buf = malloc(cap + 1);
   for (;;) {
     if (!buf) { close(fd); sr_error_set(err, SR_ERROR, "out of memory reading %s", path); return NULL; }
