@@ -54,8 +54,8 @@ static void expect_typed_row(json_t *r, int64_t k) {
     ASSERT_EQ_STR(json_string_value(name), want);
   }
   ASSERT_EQ_INT(json_is_true(json_object_get(r, "flag")), k % 3 == 0);
-  ASSERT_EQ_INT(parse_iso(json_string_value(json_object_get(r, "ts")), 1), 1700000000000 + k * 1001);
-  ASSERT_EQ_INT(parse_iso(json_string_value(json_object_get(r, "d")), 0), 19000 + k);
+  ASSERT_EQ_INT(duck_parse_iso(json_string_value(json_object_get(r, "ts")), 1), 1700000000000 + k * 1001);
+  ASSERT_EQ_INT(duck_parse_iso(json_string_value(json_object_get(r, "d")), 0), 19000 + k);
   json_t *tags = json_object_get(r, "tags");
   ASSERT_EQ_INT(json_array_size(tags), 2);
   ASSERT_EQ_STR(json_string_value(json_array_get(tags, 0)), k % 2 ? "t1" : "t0");
@@ -131,7 +131,7 @@ static void check_stats(const char *table, const char *const *cols, int ncols, i
         } else if (json_is_number(theirs)) {
           ASSERT_EQ_DBL(json_number_value(ours), json_number_value(theirs));
         } else if (strchr(json_string_value(theirs), 'T')) {
-          ASSERT_EQ_INT(parse_iso(json_string_value(ours), 1), parse_iso(json_string_value(theirs), 1));
+          ASSERT_EQ_INT(duck_parse_iso(json_string_value(ours), 1), duck_parse_iso(json_string_value(theirs), 1));
         } else {
           ASSERT_EQ_STR(json_string_value(ours), json_string_value(theirs));
         }

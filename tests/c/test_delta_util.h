@@ -95,110 +95,6 @@ static inline json_t *duck_live_files(const char *table) {
 
 /* ---- comparing values ---- */
 
-static inline int64_t parse_iso(const char *s, int with_time) {
-  if (!with_time) {
-    int32_t days;
-    if (sr_date_parse(s, strlen(s), &days) != 0) SR_FAIL("not a date: %s", s);
-    return days;
-  }
-  /* DuckDB prints micros when not zero; dropping fraction digits floors to ms, as our reader */
-  int64_t ms;
-  if (sr_time_parse(s, strlen(s), &ms) != 0) SR_FAIL("not a timestamp: %s", s);
-  return ms;
-}
-
-static inline void dump_value(const sr_value *v, sr_buf *out) {
-  switch (v->kind) {
-  case SR_VAL_NULL: sr_buf_puts(out, "null"); break;
-  case SR_VAL_BOOL: sr_buf_puts(out, v->u.b ? "true" : "false"); break;
-  case SR_VAL_INT: sr_buf_printf(out, "%" PRId64, v->u.i); break;
-  case SR_VAL_DOUBLE: sr_buf_printf(out, "%.17g", v->u.d); break;
-  case SR_VAL_STRING: case SR_VAL_BINARY: sr_buf_printf(out, "\"%.*s\"", (int)v->u.str.len, v->u.str.ptr); break;
-  case SR_VAL_STRUCT: case SR_VAL_LIST:
-    sr_buf_putc(out, v->kind == SR_VAL_STRUCT ? '{' : '[');
-    for (int i = 0; i < v->u.list.n; i++) {
-      if (i) sr_buf_putc(out, ',');
-      dump_value(&v->u.list.items[i], out);
-    }
-    sr_buf_putc(out, v->kind == SR_VAL_STRUCT ? '}' : ']');
-    break;
-  }
-}
-
-/* Checks our value (of field f) against DuckDB's JSON of the same cell. */
-static inline void check_json(const sr_field *f, const sr_value *v, json_t *j, const char *path) {
-  char *text = json_dumps(j, JSON_ENCODE_ANY);
-  sr_buf ours = SR_BUF_INIT;
-  dump_value(v, &ours);
-  int ok = 0;
-  if (v->kind == SR_VAL_NULL || !j || json_is_null(j)) {
-    ok = v->kind == SR_VAL_NULL && (!j || json_is_null(j));
-  } else {
-    switch (f->type) {
-    case SR_TYPE_LONG: case SR_TYPE_INT: case SR_TYPE_SHORT: case SR_TYPE_BYTE:
-      ok = v->kind == SR_VAL_INT && json_is_integer(j) && json_integer_value(j) == v->u.i;
-      break;
-    case SR_TYPE_DATE: case SR_TYPE_TIMESTAMP:
-      ok = v->kind == SR_VAL_INT && json_is_string(j) &&
-           parse_iso(json_string_value(j), f->type == SR_TYPE_TIMESTAMP) == v->u.i;
-      break;
-    case SR_TYPE_DOUBLE: case SR_TYPE_FLOAT: case SR_TYPE_DECIMAL: {
-      double want = NAN;
-      if (json_is_number(j)) want = json_number_value(j);
-      else if (json_is_string(j) && strcmp(json_string_value(j), "Infinity") == 0) want = INFINITY;
-      else if (json_is_string(j) && strcmp(json_string_value(j), "-Infinity") == 0) want = -INFINITY;
-      else if (!json_is_string(j) || strcmp(json_string_value(j), "NaN") != 0) break;
-      double got = v->kind == SR_VAL_INT ? (double)v->u.i : v->u.d;
-      if (f->type == SR_TYPE_FLOAT) got = (float)got, want = (float)want;
-      ok = (v->kind == SR_VAL_DOUBLE || v->kind == SR_VAL_INT) && (got == want || (isnan(want) && isnan(got)));
-      break;
-    }
-    case SR_TYPE_BOOLEAN:
-      ok = v->kind == SR_VAL_BOOL && json_is_boolean(j) && !json_is_true(j) == !v->u.b;
-      break;
-    case SR_TYPE_STRING:
-      ok = v->kind == SR_VAL_STRING && json_is_string(j) && json_string_length(j) == v->u.str.len &&
-           memcmp(json_string_value(j), v->u.str.ptr, v->u.str.len) == 0;
-      break;
-    case SR_TYPE_BINARY: {
-      sr_buf hex = SR_BUF_INIT;
-      for (size_t i = 0; i < v->u.str.len; i++) sr_buf_printf(&hex, "%02x", (uint8_t)v->u.str.ptr[i]);
-      ok = json_is_string(j) && strcmp(json_string_value(j), sr_buf_cstr(&hex)) == 0;
-      sr_buf_free(&hex);
-      break;
-    }
-    case SR_TYPE_STRUCT:
-      if (v->kind != SR_VAL_STRUCT || !json_is_object(j)) break;
-      for (int i = 0; i < f->children->nfields; i++) {
-        char sub[512];
-        snprintf(sub, sizeof sub, "%s.%s", path, f->children->fields[i].name);
-        check_json(&f->children->fields[i], &v->u.list.items[i], json_object_get(j, f->children->fields[i].name), sub);
-      }
-      ok = 1;
-      break;
-    case SR_TYPE_ARRAY: case SR_TYPE_MAP:
-      if (v->kind != SR_VAL_LIST || !json_is_array(j) || json_array_size(j) != (size_t)v->u.list.n) break;
-      for (int i = 0; i < v->u.list.n; i++) {
-        char sub[512];
-        snprintf(sub, sizeof sub, "%s[%d]", path, i);
-        json_t *cj = json_array_get(j, (size_t)i);
-        if (f->type == SR_TYPE_ARRAY) {
-          check_json(f->element, &v->u.list.items[i], cj, sub);
-        } else {
-          const sr_value *e = &v->u.list.items[i];
-          check_json(&f->children->fields[0], &e->u.list.items[0], json_object_get(cj, "key"), sub);
-          check_json(&f->children->fields[1], &e->u.list.items[1], json_object_get(cj, "value"), sub);
-        }
-      }
-      ok = 1;
-      break;
-    }
-  }
-  if (!ok) SR_FAIL("%s: we read %s, DuckDB %s", path, sr_buf_cstr(&ours), text ? text : "(absent)");
-  free(text);
-  sr_buf_free(&ours);
-}
-
 /* DuckDB's SQL type for a partition column's cast. */
 static inline const char *duck_type(const sr_field *f) {
   switch (f->type) {
@@ -285,8 +181,8 @@ static inline int64_t compare_table_with_duckdb(const char *table) {
       for (int c = 0; c < s->schema->nfields; c++) {
         char where[600];
         snprintf(where, sizeof where, "%s row %" PRId64 " %s", log_path, r, s->schema->fields[c].name);
-        check_json(&s->schema->fields[c], &rows[r].u.list.items[c],
-                   json_object_get(drow, s->schema->fields[c].name), where);
+        duck_check_value(&s->schema->fields[c], &rows[r].u.list.items[c],
+                         json_object_get(drow, s->schema->fields[c].name), where, 1);
       }
     }
     total += nrows;

@@ -203,28 +203,6 @@ static sr_value all_types_row(int64_t i) {
 
 /* ---- comparing values ---- */
 
-static void dump_value(const sr_value *v, sr_buf *out) {
-  switch (v->kind) {
-  case SR_VAL_NULL: sr_buf_puts(out, "null"); break;
-  case SR_VAL_BOOL: sr_buf_puts(out, v->u.b ? "true" : "false"); break;
-  case SR_VAL_INT: sr_buf_printf(out, "%" PRId64, v->u.i); break;
-  case SR_VAL_DOUBLE: sr_buf_printf(out, "%.17g", v->u.d); break;
-  case SR_VAL_STRING: sr_buf_printf(out, "\"%.*s\"", (int)v->u.str.len, v->u.str.ptr); break;
-  case SR_VAL_BINARY:
-    sr_buf_puts(out, "0x");
-    for (size_t i = 0; i < v->u.str.len; i++) sr_buf_printf(out, "%02x", (uint8_t)v->u.str.ptr[i]);
-    break;
-  case SR_VAL_STRUCT: case SR_VAL_LIST:
-    sr_buf_putc(out, v->kind == SR_VAL_STRUCT ? '{' : '[');
-    for (int i = 0; i < v->u.list.n; i++) {
-      if (i) sr_buf_puts(out, ", ");
-      dump_value(&v->u.list.items[i], out);
-    }
-    sr_buf_putc(out, v->kind == SR_VAL_STRUCT ? '}' : ']');
-    break;
-  }
-}
-
 /* Exact equality (doubles bit for bit except NaN == NaN); f describes the value (NULL: no
 ** type at hand). A float column's expected value is the double rounded to float. */
 static int same_value(const sr_field *f, const sr_value *want, const sr_value *got) {
@@ -265,8 +243,8 @@ static void assert_same_row(const sr_schema *s, const sr_value *want, const sr_v
   root.children = (sr_schema *)s;
   if (same_value(&root, want, got)) return;
   sr_buf a = SR_BUF_INIT, b = SR_BUF_INIT;
-  dump_value(want, &a);
-  dump_value(got, &b);
+  duck_dump_value(want, &a);
+  duck_dump_value(got, &b);
   SR_FAIL("row %" PRId64 " differs:\n  want %s\n  got  %s", row, sr_buf_cstr(&a), sr_buf_cstr(&b));
 }
 
@@ -634,101 +612,6 @@ SR_TEST(reader_survives_corrupt_files) {
   sr_error_free(err);
 }
 
-/* "YYYY-MM-DD" days, or "YYYY-MM-DDTHH:MM:SS.fff[fff[fff]]Z" floored to milliseconds. */
-static int64_t parse_iso(const char *s, int with_time) {
-  int y, mo, d, h = 0, mi = 0, sec = 0, used = 0;
-  if (sscanf(s, "%d-%d-%d%n", &y, &mo, &d, &used) != 3) SR_FAIL("not a date: %s", s);
-  int64_t days = sr_days_from_civil(y, mo, d);
-  if (!with_time) return days;
-  if (sscanf(s + used, "T%d:%d:%d", &h, &mi, &sec) != 3) SR_FAIL("not a timestamp: %s", s);
-  const char *frac = strchr(s, '.');
-  int64_t nanos = 0;
-  int digits = 1;  /* stays 1 past the last digit, so shorter fractions pad with zeros */
-  for (int k = 0; k < 9; k++) {
-    digits = digits && frac && frac[1 + k] >= '0' && frac[1 + k] <= '9';
-    nanos = nanos * 10 + (digits ? frac[1 + k] - '0' : 0);
-  }
-  return days * 86400000 + ((int64_t)h * 3600 + mi * 60 + sec) * 1000 + nanos / 1000000;
-}
-
-/* Checks our value against DuckDB's JSON for the same cell; path names it in failures. */
-static void check_json(const sr_field *f, const sr_value *v, json_t *j, const char *path) {
-  char *text = json_dumps(j, JSON_ENCODE_ANY);
-  sr_buf ours = SR_BUF_INIT;
-  dump_value(v, &ours);
-  int ok = 0;
-  if (v->kind == SR_VAL_NULL || json_is_null(j)) {
-    ok = v->kind == SR_VAL_NULL && json_is_null(j);
-  } else {
-    switch (f->type) {
-    case SR_TYPE_LONG: case SR_TYPE_INT: case SR_TYPE_SHORT: case SR_TYPE_BYTE:
-      ok = v->kind == SR_VAL_INT && json_is_integer(j) && json_integer_value(j) == v->u.i;
-      break;
-    case SR_TYPE_DATE: case SR_TYPE_TIMESTAMP:
-      ok = v->kind == SR_VAL_INT && json_is_string(j) &&
-           parse_iso(json_string_value(j), f->type == SR_TYPE_TIMESTAMP) == v->u.i;
-      break;
-    case SR_TYPE_DOUBLE: case SR_TYPE_FLOAT: case SR_TYPE_DECIMAL: {
-      double want = NAN;
-      if (json_is_number(j)) want = json_number_value(j);
-      else if (json_is_string(j) && strcmp(json_string_value(j), "Infinity") == 0) want = INFINITY;
-      else if (json_is_string(j) && strcmp(json_string_value(j), "-Infinity") == 0) want = -INFINITY;
-      else if (!json_is_string(j) || strcmp(json_string_value(j), "NaN") != 0) break;
-      ok = v->kind == SR_VAL_DOUBLE && (v->u.d == want || (isnan(want) && isnan(v->u.d)));
-      break;
-    }
-    case SR_TYPE_BOOLEAN:
-      ok = v->kind == SR_VAL_BOOL && json_is_boolean(j) && !json_is_true(j) == !v->u.b;
-      break;
-    case SR_TYPE_STRING:
-      ok = v->kind == SR_VAL_STRING && json_is_string(j) && json_string_length(j) == v->u.str.len &&
-           memcmp(json_string_value(j), v->u.str.ptr, v->u.str.len) == 0;
-      break;
-    case SR_TYPE_BINARY: {
-      sr_buf hex = SR_BUF_INIT;
-      for (size_t i = 0; i < v->u.str.len; i++) sr_buf_printf(&hex, "%02x", (uint8_t)v->u.str.ptr[i]);
-      ok = v->kind == SR_VAL_BINARY && json_is_string(j) && strcmp(json_string_value(j), sr_buf_cstr(&hex)) == 0;
-      sr_buf_free(&hex);
-      break;
-    }
-    case SR_TYPE_STRUCT:
-      if (v->kind != SR_VAL_STRUCT || !json_is_object(j) || json_object_size(j) != (size_t)f->children->nfields) break;
-      for (int i = 0; i < f->children->nfields; i++) {
-        const sr_field *c = &f->children->fields[i];
-        char sub[512];
-        snprintf(sub, sizeof sub, "%s.%s", path, c->name);
-        json_t *cj = json_object_get(j, c->name);
-        if (!cj) SR_FAIL("%s: DuckDB has no field %s in %s", path, c->name, text);
-        check_json(c, &v->u.list.items[i], cj, sub);
-      }
-      ok = 1;
-      break;
-    case SR_TYPE_ARRAY: case SR_TYPE_MAP:
-      if (v->kind != SR_VAL_LIST || !json_is_array(j) || json_array_size(j) != (size_t)v->u.list.n) break;
-      for (int i = 0; i < v->u.list.n; i++) {
-        char sub[512];
-        snprintf(sub, sizeof sub, "%s[%d]", path, i);
-        json_t *cj = json_array_get(j, (size_t)i);
-        if (f->type == SR_TYPE_ARRAY) {
-          check_json(f->element, &v->u.list.items[i], cj, sub);
-        } else {
-          const sr_value *entry = &v->u.list.items[i];
-          ASSERT_EQ_INT(entry->u.list.n, 2);
-          check_json(&f->children->fields[0], &entry->u.list.items[0], json_object_get(cj, "key"), sub);
-          check_json(&f->children->fields[1], &entry->u.list.items[1], json_object_get(cj, "value"), sub);
-        }
-      }
-      ok = 1;
-      break;
-    default:
-      SR_FAIL("%s: no comparison for type %s", path, sr_type_name(f->type));
-    }
-  }
-  if (!ok) SR_FAIL("%s: we read %s, DuckDB %s", path, sr_buf_cstr(&ours), text ? text : "?");
-  free(text);
-  sr_buf_free(&ours);
-}
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Sorts paths by name and returns the query that reads them all in that order (the caller
@@ -763,7 +646,7 @@ static int64_t compare_rows(char **paths, int npaths, json_t *rows) {
       if (k >= json_array_size(rows)) SR_FAIL("%s: DuckDB has fewer rows than we read", paths[i]);
       char path[600];
       snprintf(path, sizeof path, "%s row %" PRId64, strrchr(paths[i], '/') + 1, row);
-      check_json(&root, &ours[row], json_array_get(rows, k), path);
+      duck_check_value(&root, &ours[row], json_array_get(rows, k), path, 0);
     }
     sr_arena_free(&a);
     sr_pq_reader_free(r);
@@ -946,7 +829,7 @@ SR_TEST(duckdb_reads_our_files) {
   ASSERT_EQ_INT(json_array_size(rows), 400);
   for (int64_t i = 0; i < 400; i++) {
     sr_value want = all_types_row(i);
-    check_json(&root, &want, json_array_get(rows, (size_t)i), "written row");
+    duck_check_value(&root, &want, json_array_get(rows, (size_t)i), "written row", 0);
   }
 
   /* the types DuckDB sees */
@@ -1239,9 +1122,9 @@ SR_TEST(reads_int96_and_legacy_lists) {
   for (int i = 0; i < ROWS; i++) ASSERT_EQ_INT(rows[i].u.list.items[0].u.i, ts[i].want_ms);
   sr_buf got = SR_BUF_INIT;
   for (int i = 0; i < ROWS; i++) {
-    dump_value(&rows[i].u.list.items[1], &got);
+    duck_dump_value(&rows[i].u.list.items[1], &got);
     sr_buf_putc(&got, ' ');
-    dump_value(&rows[i].u.list.items[2], &got);
+    duck_dump_value(&rows[i].u.list.items[2], &got);
     sr_buf_putc(&got, ';');
   }
   ASSERT_EQ_STR(sr_buf_cstr(&got), "[1, 2] [5, 6];null [];[] [7];[3] [];");
