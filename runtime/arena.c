@@ -34,6 +34,15 @@ void *sr_arena_alloc(sr_arena *a, size_t n) {
   return p;
 }
 
+void sr_arena_shrink(sr_arena *a, void *p, size_t n) {
+  sr_arena_block *b = a->head;
+  size_t start = (size_t)((unsigned char *)p - b->data);
+  size_t keep = (n + 15) & ~(size_t)15;
+  if (start + keep >= b->fill) return; /* nothing to give back */
+  a->used -= b->fill - (start + keep);
+  b->fill = start + keep;
+}
+
 char *sr_arena_strndup(sr_arena *a, const char *s, size_t n) {
   char *p = sr_arena_alloc(a, n + 1);
   if (!p) return NULL;

@@ -17,6 +17,9 @@ typedef struct sr_arena {
 void sr_arena_init(sr_arena *a);
 /* 16-byte aligned memory valid until the next reset; NULL when out of memory. */
 void *sr_arena_alloc(sr_arena *a, size_t n);
+/* Gives back the end of p, the newest allocation, keeping its first n bytes: for writers
+** that reserve the most they may need and learn afterwards what they used. */
+void sr_arena_shrink(sr_arena *a, void *p, size_t n);
 /* Copies n bytes and a terminating NUL. NULL when out of memory. */
 char *sr_arena_strndup(sr_arena *a, const char *s, size_t n);
 /* Forgets every allocation; keeps the largest block for the next batch. */

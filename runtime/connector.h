@@ -57,6 +57,15 @@ typedef struct sr_connector_config {
 typedef struct sr_source sr_source;
 typedef struct sr_sink sr_sink;
 
+/* A batch as an array of the source's own fixed-size C records, which a Lua module of the
+** source's turns into rows through the FFI inside the query's generated loop. A row that no
+** operator keeps is then never allocated (LuaJIT sinks it), and building one costs a traced
+** table constructor instead of a C API call per field. */
+typedef struct sr_row_view {
+  const void *records;  /* count records, valid until the source's next read or close */
+  int count;
+} sr_row_view;
+
 typedef struct sr_source_ops {
   const char *name;                 /* the job's format = "..." */
   const sr_option_spec *options;    /* terminated by {NULL} */
@@ -73,6 +82,16 @@ typedef struct sr_source_ops {
   ** and updates *nrows. Deterministic for a given range. */
   sr_status (*read)(sr_source *src, const json_t *start, const json_t *end, lua_State *L,
                     int rows_idx, int *nrows, sr_error **err);
+  /* Optional, instead of read (a source has one or the other): the records of (start, end].
+  ** Deterministic for a given range. view_module names the embedded Lua module that reads
+  ** them; it returns {ctype = "<pointer C type>", row = function(records, i, cache) -> row,
+  ** cache = function() -> a table (optional; default {})}, i counting from 0. The engine
+  ** makes one cache per source of a compiled query and passes it to every row() of every
+  ** batch (until the job reloads): the module may keep there what repeats across rows, such
+  ** as strings, as long as it depends only on the source's options. */
+  sr_status (*read_view)(sr_source *src, const json_t *start, const json_t *end, sr_row_view *view,
+                         sr_error **err);
+  const char *view_module;
   /* The batch ending at `end` is committed everywhere: release what it held (cleanSource). */
   sr_status (*commit)(sr_source *src, const json_t *end, sr_error **err);
   /* Optional: adds description, startOffset/endOffset-like fields to a progress record. */

@@ -44,6 +44,15 @@ static int l_source_columns(lua_State *L) {
   return 1;
 }
 
+/* source_view_module(format) -> the Lua module that turns the source's C records into rows,
+** or nil when the source builds its rows itself. */
+static int l_source_view_module(lua_State *L) {
+  const sr_source_ops *ops = sr_source_lookup(luaL_checkstring(L, 1));
+  if (ops && ops->read_view) lua_pushstring(L, ops->view_module);
+  else lua_pushnil(L);
+  return 1;
+}
+
 static int l_log(lua_State *L) {
   const char *level = luaL_checkstring(L, 1);
   const char *text = luaL_checkstring(L, 2);
@@ -78,6 +87,7 @@ int sr_open_engine_lib(lua_State *L) {
     {"source_names", l_source_names},
     {"sink_names", l_sink_names},
     {"source_columns", l_source_columns},
+    {"source_view_module", l_source_view_module},
     {"log", l_log},
     {"parse_json_column", l_parse_json_column},
     {NULL, NULL},

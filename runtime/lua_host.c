@@ -1,5 +1,6 @@
 /* lua_host: see lua_host.h. */
 #include "lua_host.h"
+#include "lua_alloc.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -81,13 +82,17 @@ static void set_job_path(lua_State *L, const char *job_dir) {
   lua_pop(L, 1);
 }
 
-/* LuaJIT's own allocator, not a counting lua_Alloc over malloc: under callgrind a counting
-** allocator over glibc cost about 9% of the instructions of a JSON filter job (two Lua
-** allocations per row). LuaJIT counts every state's bytes itself (LUA_GCCOUNT), which is how
-** memory is measured per job (sr_lua_memory, in progress). */
+/* Job states use lua_alloc's heap (see there why): a third of a Nexmark q0 run went to
+** malloc's coalescing with glibc under the state, and as much again to page faults with
+** LuaJIT's own allocator, which returns memory to the system after every batch. */
 lua_State *sr_lua_new(const char *job_dir) {
-  lua_State *L = luaL_newstate();
-  if (!L) return NULL;
+  sr_lua_heap *heap = sr_lua_heap_new();
+  if (!heap) return NULL;
+  lua_State *L = lua_newstate(sr_lua_heap_alloc, heap);
+  if (!L) {
+    sr_lua_heap_free(heap);
+    return NULL;
+  }
   lua_atpanic(L, panic);
   luaL_openlibs(L);
   add_searcher(L);
@@ -100,7 +105,11 @@ size_t sr_lua_memory(lua_State *L) {
 }
 
 void sr_lua_close(lua_State *L) {
-  if (L) lua_close(L);
+  if (!L) return;
+  void *heap;
+  lua_getallocf(L, &heap);
+  lua_close(L);
+  sr_lua_heap_free(heap);
 }
 
 /* The message handler: keep the message (it holds the user's file:line) and add a traceback.

@@ -20,13 +20,20 @@
 ** so a channel's stream never coincides with an event's. */
 #define CHANNEL_SALT 0xA24BAED4963EE407ULL
 
+/* A channel's name and url: a function of (seed, channel), made once per generator, so a bid
+** copies two pointers and readers can keep one Lua string per channel (channel_id). */
+typedef struct channel {
+  char name[16];  /* "channel-9999" at most; hot channels point at HOT_CHANNELS instead */
+  char url[URL_MAX];
+  sr_nexmark_str name_str, url_str;
+} channel;
+
 struct sr_nexmark_gen {
   sr_nexmark_config cfg;
   uint64_t seed_mix;
   size_t scratch_size;
   int64_t num_events_for_auctions; /* events until numInFlightAuctions more auctions exist */
-  char hot_url[NUM_HOT_CHANNELS][URL_MAX];
-  size_t hot_url_len[NUM_HOT_CHANNELS];
+  channel channels[CHANNELS_NUMBER + NUM_HOT_CHANNELS]; /* hot ones last */
 };
 
 #define S(text) {text, sizeof text - 1}
@@ -292,19 +299,24 @@ static uint32_t reverse32(uint32_t v) {
   return (v >> 16) | (v << 16);
 }
 
-/* Flink's getNextChannelAndurl, seeded: most urls carry the channel id, bit-reversed. */
-static sr_nexmark_str channel_url(const sr_nexmark_gen *g, int64_t channel, cursor *c) {
-  rng r = {mix64(g->seed_mix ^ CHANNEL_SALT ^ (uint64_t)channel)};
-  char *url = c->p;
-  size_t n = base_url(&r, url);
-  if (rng_below(&r, 10) > 0) {
-    static const char param[] = "&channel_id=";
-    memcpy(url + n, param, sizeof param - 1);
-    n += sizeof param - 1;
-    n += utoa(url + n, (uint64_t)llabs((int64_t)(int32_t)reverse32((uint32_t)channel)));
+/* Flink's getNextChannelAndurl, seeded: most urls of channel-N carry N, bit-reversed; hot
+** channels (numbers CHANNELS_NUMBER + i) have the plain url. */
+static void make_channel(const sr_nexmark_gen *g, int64_t number, channel *ch) {
+  rng r = {mix64(g->seed_mix ^ CHANNEL_SALT ^ (uint64_t)number)};
+  size_t n = base_url(&r, ch->url);
+  if (number < CHANNELS_NUMBER) {
+    if (rng_below(&r, 10) > 0) {
+      static const char param[] = "&channel_id=";
+      memcpy(ch->url + n, param, sizeof param - 1);
+      n += sizeof param - 1;
+      n += utoa(ch->url + n, (uint64_t)llabs((int64_t)(int32_t)reverse32((uint32_t)number)));
+    }
+    memcpy(ch->name, "channel-", 8);
+    ch->name_str = (sr_nexmark_str){ch->name, 8 + utoa(ch->name + 8, (uint64_t)number)};
+  } else {
+    ch->name_str = HOT_CHANNELS[number - CHANNELS_NUMBER];
   }
-  c->p += n;
-  return (sr_nexmark_str){url, n};
+  ch->url_str = (sr_nexmark_str){ch->url, n};
 }
 
 static void gen_bid(const sr_nexmark_gen *g, rng *r, int64_t event_id, int64_t ts,
@@ -323,23 +335,16 @@ static void gen_bid(const sr_nexmark_gen *g, rng *r, int64_t event_id, int64_t t
     b->bidder = next_base0_person_id(g, r, event_id);
   b->bidder += SR_NEXMARK_FIRST_PERSON_ID;
   b->price = next_price(r);
-  if (rng_below(r, 2) > 0) {
-    int64_t i = rng_below(r, NUM_HOT_CHANNELS);
-    b->channel = HOT_CHANNELS[i];
-    b->url = (sr_nexmark_str){g->hot_url[i], g->hot_url_len[i]};
-  } else {
-    int64_t ch = rng_below(r, CHANNELS_NUMBER);
-    char *name = c->p;
-    put(c, "channel-", 8);
-    c->p += utoa(c->p, (uint64_t)ch);
-    b->channel = (sr_nexmark_str){name, (size_t)(c->p - name)};
-    b->url = channel_url(g, ch, c);
-  }
+  int64_t ch = rng_below(r, 2) > 0 ? CHANNELS_NUMBER + rng_below(r, NUM_HOT_CHANNELS)
+                                    : rng_below(r, CHANNELS_NUMBER);
+  b->channel_id = (int32_t)ch;
+  b->channel = g->channels[ch].name_str;
+  b->url = g->channels[ch].url_str;
   b->date_time = ts;
   b->extra = next_extra(r, c, 8 + 8 + 8 + 8, g->cfg.avg_bid_byte_size);
 }
 
-void sr_nexmark_gen_event(const sr_nexmark_gen *g, int64_t n, sr_nexmark_event *ev, char *scratch) {
+size_t sr_nexmark_gen_event(const sr_nexmark_gen *g, int64_t n, sr_nexmark_event *ev, char *scratch) {
   int64_t event_id = adjusted_number(g, n);
   int64_t ts = sr_nexmark_gen_time_of(g, event_id);
   rng r = {mix64(g->seed_mix ^ (uint64_t)event_id)};
@@ -351,6 +356,7 @@ void sr_nexmark_gen_event(const sr_nexmark_gen *g, int64_t n, sr_nexmark_event *
     case SR_NEXMARK_AUCTION: gen_auction(g, &r, event_id, ts, &ev->u.auction, &c); break;
     case SR_NEXMARK_BID: gen_bid(g, &r, event_id, ts, &ev->u.bid, &c); break;
   }
+  return (size_t)(c.p - scratch);
 }
 
 /* ---- setup ---- */
@@ -410,10 +416,7 @@ sr_status sr_nexmark_gen_new(const sr_nexmark_config *c, sr_nexmark_gen **out, s
   /* Fixed fields take < 200 bytes (an auction: 19 + 99); extra < 1.2 * its average + 1,
   ** plus the 7 bytes next_exact_string may write past it. */
   g->scratch_size = 256 + (size_t)(max_avg + max_avg / 5 + 16);
-  for (int i = 0; i < NUM_HOT_CHANNELS; i++) {
-    rng r = {mix64(g->seed_mix ^ CHANNEL_SALT ^ (uint64_t)(CHANNELS_NUMBER + i))};
-    g->hot_url_len[i] = base_url(&r, g->hot_url[i]);
-  }
+  for (int64_t i = 0; i < CHANNELS_NUMBER + NUM_HOT_CHANNELS; i++) make_channel(g, i, &g->channels[i]);
   *out = g;
   return SR_OK;
 }

@@ -36,7 +36,7 @@
 ** once, as Beam does, so bidders are people's ids.
 **
 ** Cost: no allocation per event. Strings are written into a caller's scratch buffer of
-** sr_nexmark_gen_scratch_size() bytes; constant strings (cities, states, hot channels) point
+** sr_nexmark_gen_scratch_size() bytes; constant strings (cities, states, channels and their urls) point
 ** at static or generator-owned storage.
 */
 #ifndef SR_NEXMARK_GEN_H
@@ -99,6 +99,7 @@ typedef struct sr_nexmark_auction {
 
 typedef struct sr_nexmark_bid {
   int64_t auction, bidder, price;
+  int32_t channel_id;  /* the same id, the same channel and url (for one generator) */
   sr_nexmark_str channel, url;
   int64_t date_time;  /* ms since the epoch */
   sr_nexmark_str extra;
@@ -135,8 +136,9 @@ size_t sr_nexmark_gen_scratch_size(const sr_nexmark_gen *g);
 
 /* Generates event number n (n >= 0) into *ev; its strings point into scratch (at least
 ** sr_nexmark_gen_scratch_size bytes, reused by the next call with the same scratch) or into
-** g. A pure function of (g's config, n): never fails, never allocates, thread-safe. */
-void sr_nexmark_gen_event(const sr_nexmark_gen *g, int64_t n, sr_nexmark_event *ev, char *scratch);
+** g. Returns the bytes of scratch it used, so a caller may pack many events' strings into one
+** buffer. A pure function of (g's config, n): never fails, never allocates, thread-safe. */
+size_t sr_nexmark_gen_event(const sr_nexmark_gen *g, int64_t n, sr_nexmark_event *ev, char *scratch);
 
 /* The kind of event number n, without generating it. */
 sr_nexmark_kind sr_nexmark_gen_kind(const sr_nexmark_gen *g, int64_t n);

@@ -388,6 +388,35 @@ static const json_t *start_of(sr_query *q, int i) {
 
 static int is_null(const json_t *v) { return v == NULL || json_is_null(v); }
 
+/* Pushes source i's rows of batch b and sets *n: an array of row tables (read), or the
+** records of an sr_row_view as a light userdata (read_view). Returns the name of inputs[i]'s
+** field for it, or NULL with nothing pushed and b->status, b->err set. */
+static const char *read_input(batch *b, int i, lua_State *L, int *n) {
+  sr_query *q = b->q;
+  sr_source *src = &q->sources[i];
+  const json_t *start = start_of(q, i), *end = json_array_get(b->ends, (size_t)i);
+  int has_rows = !is_null(end) && !json_equal((json_t *)start, (json_t *)end);
+  const json_t *from = is_null(start) ? NULL : start;
+  *n = 0;
+  if (src->ops->read_view) {
+    sr_row_view view = {NULL, 0};
+    if (has_rows) b->status = src->ops->read_view(src, from, end, &view, &b->err);
+    if (b->status == SR_OK) {
+      lua_pushlightuserdata(L, (void *)view.records);
+      *n = view.count;
+    }
+  } else {
+    lua_newtable(L);
+    if (has_rows) b->status = src->ops->read(src, from, end, L, lua_gettop(L), n, &b->err);
+    if (b->status != SR_OK) lua_pop(L, 1);
+  }
+  if (b->status != SR_OK) {
+    if (b->err) sr_error_prefix(b->err, "%s: %s source", q->spec->sources[i].where, src->ops->name);
+    return NULL;
+  }
+  return src->ops->read_view ? "view" : "rows";
+}
+
 /* Reads the sources, runs the batch function, writes the sink: all inside one lua_pcall.
 ** [-1 (the batch userdata), +0, e] */
 static int batch_in_lua(lua_State *L) {
@@ -400,26 +429,17 @@ static int batch_in_lua(lua_State *L) {
   int desc = lua_gettop(L);
   lua_getfield(L, desc, "run");
   int run = lua_gettop(L);
-  /* inputs[i] = {rows = {...}, n = count} */
+  /* inputs[i] = {rows = {...}, n = count}, or {view = records, n = count} (sr_row_view) */
   lua_createtable(L, s->nsources, 0);
   int inputs = lua_gettop(L);
   for (int i = 0; i < s->nsources; i++) {
     lua_createtable(L, 0, 2);
-    lua_newtable(L);
-    int rows = lua_gettop(L);
     int n = 0;
-    const json_t *start = start_of(q, i), *end = json_array_get(b->ends, (size_t)i);
-    if (!is_null(end) && !json_equal((json_t *)start, (json_t *)end)) {
-      sr_source *src = &q->sources[i];
-      b->status = src->ops->read(src, is_null(start) ? NULL : start, end, L, rows, &n, &b->err);
-      if (b->status != SR_OK) {
-        if (b->err) sr_error_prefix(b->err, "%s: %s source", s->sources[i].where, src->ops->name);
-        return 0;
-      }
-    }
+    const char *field = read_input(b, i, L, &n);
+    if (!field) return 0;
     if (i < 16) b->rows_in_per_source[i] = n;
     b->rows_in += n;
-    lua_setfield(L, -2, "rows");
+    lua_setfield(L, -2, field);
     lua_pushinteger(L, n);
     lua_setfield(L, -2, "n");
     lua_rawseti(L, inputs, i + 1);

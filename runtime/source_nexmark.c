@@ -1,5 +1,6 @@
 /*
-** The "nexmark" source: Nexmark's people, auctions and bids from nexmark_gen, as rows
+** The "nexmark" source: Nexmark's people, auctions and bids from nexmark_gen, as C records
+** (sr_row_view) that lua/streamrun/sources/nexmark.lua reads into rows
 **   {event_type = "person"|"auction"|"bid", person = {...}, auction = {...}, bid = {...}}
 ** with the one record of the row's kind set (the other two nil), its fields named as in
 ** Beam/Flink's model (person: id, name, emailAddress, creditCard, city, state, dateTime, extra;
@@ -23,13 +24,13 @@
 */
 #include <ctype.h>
 #include <inttypes.h>
-#include <lauxlib.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "arena.h"
 #include "connector.h"
 #include "nexmark_gen.h"
 #include "timeutil.h"
@@ -74,7 +75,9 @@ static const sr_option_spec nexmark_options[] = {
 
 typedef struct nexmark_source {
   sr_nexmark_gen *gen;
-  char *scratch;              /* sr_nexmark_gen_scratch_size bytes, reused by every event */
+  sr_nexmark_event *records;  /* the last read's events */
+  size_t records_cap;
+  sr_arena strings;           /* their strings */
   int64_t events_per_second;  /* 0: unpaced */
   int64_t max_events;         /* 0: unbounded */
   int64_t max_per_trigger;    /* 0: no cap */
@@ -148,8 +151,7 @@ static sr_status nexmark_open(sr_source *src, const sr_connector_config *cfg, sr
     if (err) sr_error_prefix(*err, "nexmark source");
     return SR_ERROR;
   }
-  s->scratch = malloc(sr_nexmark_gen_scratch_size(s->gen));
-  if (!s->scratch) return sr_error_set(err, SR_ERROR, "out of memory opening the nexmark source");
+  sr_arena_init(&s->strings);
 
   s->bound = s->max_events;
   if (src->available_now && s->bound == 0)
@@ -198,90 +200,12 @@ static sr_status nexmark_plan(sr_source *src, const json_t *start, json_t **end,
 
 /* ---- rows ---- */
 
-/* Field and kind names, pushed once per read and copied with lua_pushvalue, which saves the
-** string-table lookup lua_setfield makes for every field of every row. "person", "auction"
-** and "bid" serve as row keys, as event_type values and (auction) as the bid's field. */
-enum {
-  K_EVENT_TYPE, K_PERSON, K_AUCTION, K_BID, K_ID, K_NAME, K_EMAIL, K_CREDIT_CARD, K_CITY,
-  K_STATE, K_DATE_TIME, K_EXTRA, K_ITEM_NAME, K_DESCRIPTION, K_INITIAL_BID, K_RESERVE,
-  K_EXPIRES, K_SELLER, K_CATEGORY, K_BIDDER, K_PRICE, K_CHANNEL, K_URL, K_COUNT
-};
-static const char *const KEY_NAMES[K_COUNT] = {
-  "event_type", "person", "auction", "bid", "id", "name", "emailAddress", "creditCard", "city",
-  "state", "dateTime", "extra", "itemName", "description", "initialBid", "reserve",
-  "expires", "seller", "category", "bidder", "price", "channel", "url",
-};
-
-static inline void set_num(lua_State *L, int t, int keys, int key, int64_t v) {
-  lua_pushvalue(L, keys + key);
-  lua_pushnumber(L, (lua_Number)v);
-  lua_rawset(L, t);
-}
-
-static inline void set_str(lua_State *L, int t, int keys, int key, sr_nexmark_str v) {
-  lua_pushvalue(L, keys + key);
-  lua_pushlstring(L, v.ptr, v.len);
-  lua_rawset(L, t);
-}
-
-/* Pushes the row of one event. */
-static void push_row(lua_State *L, int keys, const sr_nexmark_event *ev) {
-  static const int kind_key[] = {K_PERSON, K_AUCTION, K_BID};
-  int kind = kind_key[ev->kind];
-  lua_createtable(L, 0, 2);
-  int row = lua_gettop(L);
-  lua_pushvalue(L, keys + K_EVENT_TYPE);
-  lua_pushvalue(L, keys + kind);
-  lua_rawset(L, row);
-  lua_pushvalue(L, keys + kind);
-  int t = row + 2;
-  switch (ev->kind) {
-    case SR_NEXMARK_PERSON: {
-      const sr_nexmark_person *p = &ev->u.person;
-      lua_createtable(L, 0, 8);
-      set_num(L, t, keys, K_ID, p->id);
-      set_str(L, t, keys, K_NAME, p->name);
-      set_str(L, t, keys, K_EMAIL, p->email_address);
-      set_str(L, t, keys, K_CREDIT_CARD, p->credit_card);
-      set_str(L, t, keys, K_CITY, p->city);
-      set_str(L, t, keys, K_STATE, p->state);
-      set_num(L, t, keys, K_DATE_TIME, p->date_time);
-      set_str(L, t, keys, K_EXTRA, p->extra);
-      break;
-    }
-    case SR_NEXMARK_AUCTION: {
-      const sr_nexmark_auction *a = &ev->u.auction;
-      lua_createtable(L, 0, 10);
-      set_num(L, t, keys, K_ID, a->id);
-      set_str(L, t, keys, K_ITEM_NAME, a->item_name);
-      set_str(L, t, keys, K_DESCRIPTION, a->description);
-      set_num(L, t, keys, K_INITIAL_BID, a->initial_bid);
-      set_num(L, t, keys, K_RESERVE, a->reserve);
-      set_num(L, t, keys, K_DATE_TIME, a->date_time);
-      set_num(L, t, keys, K_EXPIRES, a->expires);
-      set_num(L, t, keys, K_SELLER, a->seller);
-      set_num(L, t, keys, K_CATEGORY, a->category);
-      set_str(L, t, keys, K_EXTRA, a->extra);
-      break;
-    }
-    case SR_NEXMARK_BID: {
-      const sr_nexmark_bid *b = &ev->u.bid;
-      lua_createtable(L, 0, 7);
-      set_num(L, t, keys, K_AUCTION, b->auction);
-      set_num(L, t, keys, K_BIDDER, b->bidder);
-      set_num(L, t, keys, K_PRICE, b->price);
-      set_str(L, t, keys, K_CHANNEL, b->channel);
-      set_str(L, t, keys, K_URL, b->url);
-      set_num(L, t, keys, K_DATE_TIME, b->date_time);
-      set_str(L, t, keys, K_EXTRA, b->extra);
-      break;
-    }
-  }
-  lua_rawset(L, row);
-}
-
-static sr_status nexmark_read(sr_source *src, const json_t *start, const json_t *end, lua_State *L,
-                              int rows_idx, int *nrows, sr_error **err) {
+/* The batch's events as C records (sr_nexmark_event), read into rows by the Lua module
+** streamrun.sources.nexmark inside the query's loop. Their strings are packed into one arena:
+** each event gets the scratch it may need and gives back what it did not use. Records and
+** arena keep their memory from batch to batch, so a steady query touches no fresh pages. */
+static sr_status nexmark_read_view(sr_source *src, const json_t *start, const json_t *end,
+                                   sr_row_view *view, sr_error **err) {
   nexmark_source *s = src->impl;
   int64_t from = 0, to;
   if (start && offset_events(start, &from, err) != SR_OK) return SR_ERROR;
@@ -289,22 +213,25 @@ static sr_status nexmark_read(sr_source *src, const json_t *start, const json_t 
   if (to < from)
     return sr_error_set(err, SR_ERROR, "nexmark source: batch ends (%" PRId64 ") before it starts (%" PRId64 ")",
                         to, from);
-  if (to - from > INT_MAX - *nrows)
+  if (to - from > INT_MAX)
     return sr_error_set(err, SR_ERROR, "nexmark source: batch of %" PRId64 " events is too large", to - from);
-  if (!lua_checkstack(L, K_COUNT + 8))
-    return sr_error_set(err, SR_ERROR, "nexmark source: Lua stack overflow");
-  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
-  int keys = lua_gettop(L) + 1;
-  for (int k = 0; k < K_COUNT; k++) lua_pushstring(L, KEY_NAMES[k]);
-  int n = *nrows;
-  sr_nexmark_event ev;
-  for (int64_t i = from; i < to; i++) {
-    sr_nexmark_gen_event(s->gen, i, &ev, s->scratch);
-    push_row(L, keys, &ev);
-    lua_rawseti(L, rows_idx, ++n);
+  size_t count = (size_t)(to - from);
+  if (count > s->records_cap) {
+    sr_nexmark_event *grown = realloc(s->records, count * sizeof *grown);
+    if (!grown) return sr_error_set(err, SR_ERROR, "nexmark source: out of memory for %zu events", count);
+    s->records = grown;
+    s->records_cap = count;
   }
-  lua_settop(L, keys - 1);
-  *nrows = n;
+  sr_arena_reset(&s->strings);
+  size_t most = sr_nexmark_gen_scratch_size(s->gen);
+  for (size_t i = 0; i < count; i++) {
+    char *scratch = sr_arena_alloc(&s->strings, most);
+    if (!scratch) return sr_error_set(err, SR_ERROR, "nexmark source: out of memory for event strings");
+    sr_arena_shrink(&s->strings, scratch,
+                    sr_nexmark_gen_event(s->gen, from + (int64_t)i, &s->records[i], scratch));
+  }
+  view->records = s->records;
+  view->count = (int)count;
   return SR_OK;
 }
 
@@ -336,7 +263,8 @@ static void nexmark_close(sr_source *src) {
   nexmark_source *s = src->impl;
   if (!s) return;
   sr_nexmark_gen_free(s->gen);
-  free(s->scratch);
+  free(s->records);
+  sr_arena_free(&s->strings);
   free(s);
   src->impl = NULL;
 }
@@ -360,7 +288,8 @@ const sr_source_ops sr_source_nexmark = {
   .needs_schema = 0,
   .open = nexmark_open,
   .plan = nexmark_plan,
-  .read = nexmark_read,
+  .read_view = nexmark_read_view,
+  .view_module = "streamrun.sources.nexmark",
   .commit = nexmark_commit,
   .describe = nexmark_describe,
   .drained = nexmark_drained,

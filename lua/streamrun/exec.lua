@@ -2,13 +2,16 @@
 --
 -- For each query, compile() returns a descriptor (sources, sink, trigger, checkpoint, options
 -- flattened to text) and one function, run(inputs, ctx), that the engine calls ONCE per batch:
--- inputs[i] = {rows = {...}, n = count} for source i, ctx = {batch_id, watermark_ms,
+-- inputs[i] = {rows = {...}, n = count} for source i ({view = records, n} for a source that
+-- hands over C records, see view_reader), ctx = {batch_id, watermark_ms,
 -- batch_ts_ms, stores = {...}}. run returns the output rows and their count.
 --
 -- Stateless operations between two stateful ones (or a source and the sink) are fused into one
 -- generated Lua loop, so LuaJIT traces a single loop over the batch and user functions are
 -- called straight from it. Stateful operators are separate steps whose executors live in
 -- streamrun.ops.<name> modules, registered in exec.operators.
+local ffi = require "ffi"
+local table_new = require "table.new"
 local core = require "streamrun.core"
 local plan = require "streamrun.plan"
 
@@ -93,12 +96,33 @@ function exec.operator(name)
   return mod or nil
 end
 
+-- Sources whose batches come as C records ------------------------------------------------
+
+-- The reader of a source whose read hands over C records (connector.h's sr_row_view), or nil:
+-- {ctype, row = function(records, i, cache) -> row, cache}, from the module the source names.
+-- The cache (module.cache(), or {}) lives as long as the compiled query: one per source node.
+local function view_reader(node)
+  local name = core.source_view_module(node.format)
+  if not name then return nil end
+  local mod = require(name)
+  return { ctype = ffi.typeof(mod.ctype), row = mod.row, cache = mod.cache and mod.cache() or {} }
+end
+
+-- Rows of a view as a Lua array, for operators that take one.
+local function materialize(reader, records, n)
+  local recs, row, cache, rows = ffi.cast(reader.ctype, records), reader.row, reader.cache, table_new(n, 0)
+  for i = 1, n do rows[i] = row(recs, i - 1, cache) end
+  return rows
+end
+
 -- Fused stateless segments ---------------------------------------------------------------
 
 -- Generates the loop for steps (a list of stateless nodes, in execution order). The generated
 -- function is run(rows, n, out, m, ctx) -> m. Watermark steps record event-time statistics
--- into ctx.event_time[k] (min, max, sum, count) for the engine.
-local function gen_segment(steps)
+-- into ctx.event_time[k] (min, max, sum, count) for the engine. With a reader, rows are a
+-- source's C records, each read into a row inside the loop: a row the steps do not keep is
+-- never allocated (LuaJIT sinks it).
+local function gen_segment(steps, reader)
   local fns, lines, ends = {}, {}, {}
   local function emit(s) lines[#lines + 1] = s end
   local function fn_ref(f)
@@ -113,8 +137,13 @@ local function gen_segment(steps)
       emit(string.format("local mn%d, mx%d, sm%d, ct%d = math.huge, -math.huge, 0, 0", k, k, k, k))
     end
   end
+  if reader then
+    emit(string.format("local recs, cache = %s(%s, rows), %s", fn_ref(ffi.cast), fn_ref(reader.ctype),
+                       fn_ref(reader.cache)))
+  end
   emit("for i = 1, n do")
-  emit("local r = rows[i]")
+  if reader then emit("local r = " .. fn_ref(reader.row) .. "(recs, i - 1, cache)")
+  else emit("local r = rows[i]") end
   local depth = 1
   for k, s in ipairs(steps) do
     if s.op == "map" then
@@ -209,13 +238,16 @@ local function diagnose(steps, rows, n, original)
   error(original, 0) -- could not reproduce: report what we have
 end
 
-local function compile_segment(steps)
+local function compile_segment(steps, reader)
   if #steps == 0 then return nil end
-  local fused = gen_segment(steps)
+  local fused = gen_segment(steps, reader)
   return function(rows, n, ctx)
     local out = {}
     local ok, m = pcall(fused, rows, n, out, 0, ctx)
-    if not ok then diagnose(steps, rows, n, m) end
+    if not ok then
+      if reader then rows = materialize(reader, rows, n) end
+      diagnose(steps, rows, n, m)
+    end
     return out, m
   end
 end
@@ -229,13 +261,20 @@ local function compile_node(node, q)
     table.insert(steps, 1, n)
     n = n.parent
   end
-  local segment = compile_segment(steps)
+  local reader = n and n.op == "source" and view_reader(n)
+  local segment = compile_segment(steps, reader)
   local below
   if n == nil then
     error("internal: a plan without a source")
   elseif n.op == "source" then
     local idx = n.source_index
-    below = function(inputs) local inp = inputs[idx]; return inp.rows, inp.n end
+    if reader and not segment then
+      below = function(inputs) local inp = inputs[idx]; return materialize(reader, inp.view, inp.n), inp.n end
+    elseif reader then
+      below = function(inputs) local inp = inputs[idx]; return inp.view, inp.n end
+    else
+      below = function(inputs) local inp = inputs[idx]; return inp.rows, inp.n end
+    end
   elseif n.op == "union" then
     local left = compile_node(n.parent, q)
     local right = compile_node(n.other, q)

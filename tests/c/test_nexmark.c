@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include "connector.h"
+#include "lua_host.h"
 #include "nexmark_gen.h"
 #include "sr_test.h"
 
 extern const sr_source_ops sr_source_nexmark;
+#define SOURCE_MODULE "'streamrun.sources.nexmark'"
 
 #define T0 1795428000000LL /* 2026-11-23T10:00:00Z */
 
@@ -98,20 +100,35 @@ static json_t *plan(test_source *t, const json_t *start) {
   return end;
 }
 
-/* Reads (start, end] into a new Lua array left on the stack; returns its length. */
+/* Reads (start, end] as the engine does (read_view, then the source's Lua module on each
+** record) into a new Lua array left on the stack; returns its length. */
 static int read_rows(test_source *t, lua_State *L, const json_t *start, const json_t *end) {
-  lua_newtable(L);
-  int n = 0;
+  sr_row_view view = {NULL, -1};
   sr_error *err = NULL;
-  if (t->src.ops->read(&t->src, start, end, L, -1, &n, &err) != SR_OK) SR_FAIL("read: %s", err->message);
-  ASSERT_EQ_INT(lua_objlen(L, -1), n);
-  return n;
+  if (t->src.ops->read_view(&t->src, start, end, &view, &err) != SR_OK) SR_FAIL("read: %s", err->message);
+  lua_getglobal(L, "rows_of");
+  lua_pushlightuserdata(L, (void *)view.records);
+  lua_pushinteger(L, view.count);
+  lua_pushinteger(L, (lua_Integer)sizeof(sr_nexmark_event));
+  if (lua_pcall(L, 3, 1, 0) != 0) SR_FAIL("rows_of: %s", lua_tostring(L, -1));
+  ASSERT_EQ_INT(lua_objlen(L, -1), view.count);
+  return view.count;
 }
 
+/* A job's state (the embedded modules) with rows_of(records, n, record_size) and deq(a, b). */
 static lua_State *new_lua(void) {
-  lua_State *L = luaL_newstate();
-  luaL_openlibs(L);
+  lua_State *L = sr_lua_new(NULL);
   const char *deq =
+    "local ffi = require 'ffi'\n"
+    "local m = require(" SOURCE_MODULE ")\n"
+    "local ctype, cache = ffi.typeof(m.ctype), m.cache()\n"
+    "function rows_of(p, n, size)\n"
+    "  local elem = m.ctype:gsub('%s*%*$', '')\n"
+    "  assert(ffi.sizeof(elem) == size, 'the cdef of ' .. elem .. ' has another size than the C struct')\n"
+    "  local recs, rows = ffi.cast(ctype, p), {}\n"
+    "  for i = 1, n do rows[i] = m.row(recs, i - 1, cache) end\n"
+    "  return rows\n"
+    "end\n"
     "function deq(a, b)\n"
     "  if type(a) ~= type(b) then return false end\n"
     "  if type(a) ~= 'table' then return a == b end\n"
@@ -435,23 +452,18 @@ SR_TEST(source_rows_match_generator) {
     }
     lua_pop(L, 2);
   }
-  /* Rows are appended after what the array already holds. */
-  lua_newtable(L);
-  for (int i = 1; i <= 5; i++) { lua_pushboolean(L, 1); lua_rawseti(L, -2, i); }
-  int n = 5;
+  /* The next read reuses the records' memory and holds just its own range. */
   json_t *start = json_pack("{sI}", "events", (json_int_t)190);
-  ASSERT_EQ_INT(t.src.ops->read(&t.src, start, end, L, lua_gettop(L), &n, &err), SR_OK);
-  ASSERT_EQ_INT(n, 15);
-  ASSERT_EQ_INT(lua_objlen(L, -1), 15);
-  lua_rawgeti(L, -1, 5);
-  ASSERT_TRUE(lua_isboolean(L, -1));
-  lua_rawgeti(L, -2, 6);
-  ASSERT_TRUE(lua_istable(L, -1));
-  lua_pop(L, 2);
+  ASSERT_EQ_INT(read_rows(&t, L, start, end), 10);
+  lua_rawgeti(L, -1, 1);
+  lua_getfield(L, -1, "event_type");
+  static const char *const kind_names[] = {"person", "auction", "bid"};
+  ASSERT_EQ_STR(lua_tostring(L, -1), kind_names[sr_nexmark_gen_kind(g, 190)]);
+  lua_pop(L, 3);
   json_decref(start);
   free(s);
   json_decref(end);
-  lua_close(L);
+  sr_lua_close(L);
   close_source(&t);
 }
 
@@ -477,7 +489,7 @@ SR_TEST(source_replay_is_exact) {
   close_source(&t2);
   json_decref(e1);
   json_decref(e2);
-  lua_close(L);
+  sr_lua_close(L);
   close_source(&t);
 }
 
@@ -539,7 +551,7 @@ SR_TEST(source_plan_paced_by_clock) {
   lua_getfield(L, -1, (const char *[]){"person", "auction", "bid"}[sr_nexmark_gen_kind(sr_source_nexmark_generator(&t.src), 1250)]);
   lua_getfield(L, -1, "dateTime");
   ASSERT_EQ_DBL(lua_tonumber(L, -1), (double)(T0 + 1250));
-  lua_close(L);
+  sr_lua_close(L);
   json_decref(e1);
   json_decref(e2);
   json_decref(e3);
@@ -631,20 +643,17 @@ SR_TEST(source_options) {
   ASSERT_TRUE(strstr(err->message, "events") != NULL);
   sr_error_free(err);
   err = NULL;
-  lua_State *L = new_lua();
-  lua_newtable(L);
-  int n = 0;
-  ASSERT_EQ_INT(t.src.ops->read(&t.src, NULL, bad, L, 1, &n, &err), SR_ERROR);
+  sr_row_view view = {NULL, 0};
+  ASSERT_EQ_INT(t.src.ops->read_view(&t.src, NULL, bad, &view, &err), SR_ERROR);
   sr_error_free(err);
   err = NULL;
   json_t *e10 = json_pack("{sI}", "events", (json_int_t)10), *e5 = json_pack("{sI}", "events", (json_int_t)5);
-  ASSERT_EQ_INT(t.src.ops->read(&t.src, e10, e5, L, 1, &n, &err), SR_ERROR);
-  ASSERT_EQ_INT(n, 0);
+  ASSERT_EQ_INT(t.src.ops->read_view(&t.src, e10, e5, &view, &err), SR_ERROR);
+  ASSERT_EQ_INT(view.count, 0);
   sr_error_free(err);
   json_decref(e10);
   json_decref(e5);
   json_decref(bad);
-  lua_close(L);
   close_source(&t);
 }
 
