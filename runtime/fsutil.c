@@ -41,30 +41,83 @@ sr_status sr_fs_sync_dir(const char *path, sr_error **err) {
   return SR_OK;
 }
 
+enum { WRITEBACK_MIN = 64 * 1024 };
+
+void sr_fs_writer_abort(sr_fs_writer *w) {
+  if (w->fd >= 0) {
+    close(w->fd);
+    unlink(w->path);
+  }
+  w->fd = -1;
+  free(w->path);
+  w->path = NULL;
+}
+
+/* Fails the writer with errno's reason: the file is removed. */
+static sr_status writer_fail(sr_fs_writer *w, const char *what, sr_error **err) {
+  int e = errno;
+  sr_error_set(err, SR_ERROR, "cannot %s %s: %s", what, w->path, strerror(e));
+  sr_fs_writer_abort(w);
+  return SR_ERROR;
+}
+
+sr_status sr_fs_writer_open(sr_fs_writer *w, const char *path, sr_error **err) {
+  sr_fs_writer_abort(w);
+  w->size = 0;
+  if (!(w->path = strdup(path))) return sr_error_set(err, SR_ERROR, "out of memory");
+  w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (w->fd < 0) {
+    sr_error_set(err, SR_ERROR, "cannot create %s: %s", path, strerror(errno));
+    sr_fs_writer_abort(w);
+    return SR_ERROR;
+  }
+  return SR_OK;
+}
+
+sr_status sr_fs_writer_append(sr_fs_writer *w, const void *data, size_t len, sr_error **err) {
+  const char *p = data;
+  long long start = w->size;
+  for (size_t left = len; left > 0;) {
+    ssize_t n = write(w->fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return writer_fail(w, "write", err);
+    p += n;
+    left -= (size_t)n;
+  }
+  w->size += (long long)len;
+  /* A hint, for pieces worth a device write of their own: where it is refused, the final fsync
+  ** does all the work. */
+  if (len >= WRITEBACK_MIN) (void)sync_file_range(w->fd, start, (off_t)len, SYNC_FILE_RANGE_WRITE);
+  return SR_OK;
+}
+
+sr_status sr_fs_writer_finish(sr_fs_writer *w, sr_error **err) {
+  if (fsync(w->fd) != 0) return writer_fail(w, "write", err);
+  int fd = w->fd;
+  w->fd = -1;
+  if (close(fd) != 0) {
+    int e = errno;
+    unlink(w->path);
+    errno = e;
+    return writer_fail(w, "write", err);
+  }
+  free(w->path);
+  w->path = NULL;
+  return SR_OK;
+}
+
+sr_status sr_fs_write_synced(const char *path, const void *data, size_t len, sr_error **err) {
+  sr_fs_writer w = SR_FS_WRITER_INIT;
+  if (sr_fs_writer_open(&w, path, err) != SR_OK || sr_fs_writer_append(&w, data, len, err) != SR_OK)
+    return SR_ERROR;
+  return sr_fs_writer_finish(&w, err);
+}
+
 /* Writes data to a fresh temp file beside path and fsyncs it; fills tmp with its name. */
 static sr_status write_temp(const char *path, const void *data, size_t len, char *tmp,
                             size_t tmpsize, sr_error **err) {
   snprintf(tmp, tmpsize, "%s.tmp-%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return sr_error_set(err, SR_ERROR, "cannot create %s: %s", tmp, strerror(errno));
-  const char *p = data;
-  size_t left = len;
-  while (left > 0) {
-    ssize_t n = write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) goto fail;
-    p += n;
-    left -= (size_t)n;
-  }
-  if (fsync(fd) != 0) goto fail;
-  if (close(fd) != 0) { fd = -1; goto fail; }
-  return SR_OK;
-fail: {
-    int e = errno;
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    return sr_error_set(err, SR_ERROR, "cannot write %s: %s", tmp, strerror(e));
-  }
+  return sr_fs_write_synced(tmp, data, len, err);
 }
 
 sr_status sr_fs_write_atomic(const char *path, const void *data, size_t len, sr_error **err) {

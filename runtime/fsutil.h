@@ -14,6 +14,27 @@
 sr_status sr_fs_mkdirs(const char *path, sr_error **err);
 /* Atomically replaces path with data (see above). Returns SR_OK or SR_ERROR with *err set. */
 sr_status sr_fs_write_atomic(const char *path, const void *data, size_t len, sr_error **err);
+/* Writes data to path in place (created or truncated) and fsyncs the file, not its directory:
+** for a file that is renamed later (the rename and the directory fsync make it durable) and
+** that nothing reads after a crash. Returns SR_OK or SR_ERROR with *err set. */
+sr_status sr_fs_write_synced(const char *path, const void *data, size_t len, sr_error **err);
+/* sr_fs_write_synced in steps, for a file produced piece by piece: an append of 64 KB or more
+** also starts the writeback of its bytes (sync_file_range, asynchronous), so the device writes
+** while the caller produces the next piece and the final fsync waits mostly for the last one. */
+typedef struct sr_fs_writer {
+  int fd;          /* -1 when closed */
+  long long size;  /* bytes appended */
+  char *path;      /* malloc'd */
+} sr_fs_writer;
+#define SR_FS_WRITER_INIT {-1, 0, NULL}
+/* Creates or truncates path. Returns SR_OK or SR_ERROR with *err set (w is then closed). */
+sr_status sr_fs_writer_open(sr_fs_writer *w, const char *path, sr_error **err);
+/* Appends data. Returns SR_OK or SR_ERROR with *err set (the file is then removed, w closed). */
+sr_status sr_fs_writer_append(sr_fs_writer *w, const void *data, size_t len, sr_error **err);
+/* fsyncs and closes the file. Returns SR_OK or SR_ERROR with *err set (the file is then removed). */
+sr_status sr_fs_writer_finish(sr_fs_writer *w, sr_error **err);
+/* Closes and removes an unfinished file; does nothing on a closed writer. */
+void sr_fs_writer_abort(sr_fs_writer *w);
 /* Like sr_fs_write_atomic, but fails with SR_ERROR if path exists (link(2), not rename). */
 sr_status sr_fs_write_new(const char *path, const void *data, size_t len, sr_error **err);
 /* fsyncs the directory holding path (or path itself when it is a directory). */

@@ -6,13 +6,22 @@
 **  - a "plan" is built once per call: every schema field name (nested ones too) is pushed as a
 **    Lua string once and reused with lua_pushvalue, and each struct level gets a tiny hash
 **    table (length, first and last byte) to match keys with one probe and one memcmp;
+**  - rows of a stream repeat their keys in the same order, so each struct level remembers the
+**    key at each position of the previous object: a key is usually recognized, closing quote
+**    included, by one comparison of a few words, without scanning it or looking it up;
 **  - values of undeclared fields are skipped by a scanner that builds nothing;
-**  - strings are scanned 8 bytes at a time; strings without escapes go from the input buffer
+**  - strings are scanned 16 bytes at a time; strings without escapes go from the input buffer
 **    to lua_pushlstring directly;
-**  - integers are parsed digit by digit into int64 (exact), and doubles whose decimal
+**  - integers are parsed into int64 (exact), up to 7 digits at once, and doubles whose decimal
 **    mantissa fits 2^53 with |exponent| <= 22 are computed as m * 10^e or m / 10^e, which IEEE
 **    rounds correctly (Clinger's fast path), so strtod is only the fallback;
 **  - no malloc per row: scratch memory (unescaped strings, base64) lives in one buffer per call.
+**
+** Encoding walks each row table once with lua_next: a key is matched to a schema field by the
+** address of its interned string (the plan's names are those very strings), each field's
+** value stays on the stack until it is written in schema order after its pre-escaped
+** `,"name":`, and only the other keys are sorted. Doubles are written as the shortest text
+** that reads back, found with exact integer arithmetic (shortest_fixed), not printf.
 **
 ** Invariants: every decode_* function pushes exactly one value and returns 0, or returns -1
 ** with d->reason set and leaves junk on the stack that the record level removes (lua_settop).
@@ -20,6 +29,7 @@
 */
 #include "json_rows.h"
 
+#include <assert.h>
 #include <lauxlib.h>
 #include <math.h>
 #include <stdarg.h>
@@ -71,11 +81,28 @@ void sr__codec_mem_release(sr__codec_mem *m) {
 /* ------------------------------------------------------------------------------------------ */
 /* Plans: the schema's names as Lua strings on the stack, and a key hash per struct level      */
 
+enum {
+  KEY_PRED = 32,      /* decoder: keys remembered per struct level, by position in the object */
+  KEY_PRED_TEXT = 56  /* longer keys (with their closing quote) are not remembered */
+};
+
+/* The key seen at one position of the previous object of a struct level, as it was written in
+** the JSON text (it had no escapes) followed by its closing quote, and the field it named (-1:
+** not a field of the schema). */
+typedef struct jpred {
+  int field;  /* -2: nothing remembered */
+  int len;
+  char text[KEY_PRED_TEXT];
+} jpred;
+
 typedef struct jstruct jstruct;
 typedef struct jfield {
   const char *name;
   size_t len;
   int key_idx;          /* stack index of the name pushed as a Lua string */
+  const char *lname;    /* that Lua string's bytes: the identity of the interned string */
+  const char *member;   /* encoder: ,"name": escaped (write from member + 1 for the first) */
+  size_t member_len;
   const sr_field *f;
   const jstruct *child; /* the struct reached through f (directly or as array elements) */
 } jfield;
@@ -83,7 +110,10 @@ typedef struct jfield {
 struct jstruct {
   int n;
   unsigned mask;
-  int *slots; /* open addressing: field index + 1, 0 = empty */
+  int *slots;   /* open addressing by key text: field index + 1, 0 = empty */
+  int *pslots;  /* the same by the address of the interned Lua string */
+  int *vslot;   /* encoder scratch: stack slot of each field's value in the table being written */
+  jpred *pred;  /* decoder: the keys of the previous object, by position */
   jfield *fields;
 };
 
@@ -106,6 +136,10 @@ static unsigned key_hash(const char *k, size_t n) {
   return n ? (unsigned)(n * 31 + (unsigned char)k[0] * 7 + (unsigned char)k[n - 1]) : 0;
 }
 
+static unsigned ptr_hash(const char *k) {
+  return (unsigned)(((uint64_t)(uintptr_t)k * 0x9E3779B97F4A7C15ULL) >> 40);
+}
+
 static int jstruct_find(const jstruct *st, const char *k, size_t n) {
   unsigned h = key_hash(k, n) & st->mask;
   for (;;) {
@@ -117,23 +151,41 @@ static int jstruct_find(const jstruct *st, const char *k, size_t n) {
   }
 }
 
+/* The field whose name is the Lua string with bytes k (from lua_tolstring), or -1. LuaJIT
+** interns every string, so a key equal to a field's name is the very string the plan pushed:
+** one pointer comparison instead of hashing and comparing the text. */
+static int jstruct_find_lua(const jstruct *st, const char *k) {
+  unsigned h = ptr_hash(k) & st->mask;
+  for (;;) {
+    int i = st->pslots[h];
+    if (!i) return -1;
+    if (st->fields[i - 1].lname == k) return i - 1;
+    h = (h + 1) & st->mask;
+  }
+}
+
 static int slots_for(int n) {
   int size = 4;
   while (size < 2 * n) size <<= 1;
   return size;
 }
 
-static void plan_count(const sr_schema *s, int *nstructs, int *nfields, int *nslots) {
-  (*nstructs)++;
-  *nfields += s->nfields;
-  *nslots += slots_for(s->nfields);
+typedef struct plan_size { int nstructs, nfields, nslots; size_t text; } plan_size;
+
+static void plan_count(const sr_schema *s, plan_size *z) {
+  z->nstructs++;
+  z->nfields += s->nfields;
+  z->nslots += slots_for(s->nfields);
   for (int i = 0; i < s->nfields; i++) {
+    z->text += strlen(s->fields[i].name) * 6 + 4;  /* ,"": and every byte escaped at worst */
     const sr_schema *c = struct_of(&s->fields[i]);
-    if (c) plan_count(c, nstructs, nfields, nslots);
+    if (c) plan_count(c, z);
   }
 }
 
-typedef struct plan_mem { jstruct *st; jfield *f; int *slots; } plan_mem;
+typedef struct plan_mem { jstruct *st; jfield *f; jpred *pred; int *ints; char *text; } plan_mem;
+
+static char *escape_string(char *o, const char *s, size_t n);
 
 static const jstruct *plan_fill(lua_State *L, const sr_schema *s, plan_mem *m) {
   jstruct *st = m->st++;
@@ -141,10 +193,15 @@ static const jstruct *plan_fill(lua_State *L, const sr_schema *s, plan_mem *m) {
   st->n = s->nfields;
   st->fields = m->f;
   m->f += s->nfields;
-  st->slots = m->slots;
-  m->slots += size;
+  st->pred = m->pred;
+  m->pred += KEY_PRED;
+  for (int j = 0; j < KEY_PRED; j++) st->pred[j].field = -2;
+  st->slots = m->ints;
+  st->pslots = m->ints + size;
+  st->vslot = m->ints + 2 * size;
+  m->ints += 2 * size + s->nfields;
   st->mask = (unsigned)size - 1;
-  memset(st->slots, 0, (size_t)size * sizeof *st->slots);
+  memset(st->slots, 0, (size_t)size * 2 * sizeof *st->slots);
   for (int i = 0; i < s->nfields; i++) {
     jfield *jf = &st->fields[i];
     jf->f = &s->fields[i];
@@ -152,11 +209,22 @@ static const jstruct *plan_fill(lua_State *L, const sr_schema *s, plan_mem *m) {
     jf->len = strlen(jf->name);
     lua_pushlstring(L, jf->name, jf->len);
     jf->key_idx = lua_gettop(L);
+    jf->lname = lua_tostring(L, -1);
     if (jstruct_find(st, jf->name, jf->len) < 0) {  /* a duplicate name keeps the first */
       unsigned h = key_hash(jf->name, jf->len) & st->mask;
       while (st->slots[h]) h = (h + 1) & st->mask;
       st->slots[h] = i + 1;
+      h = ptr_hash(jf->lname) & st->mask;
+      while (st->pslots[h]) h = (h + 1) & st->mask;
+      st->pslots[h] = i + 1;
     }
+    char *o = m->text;
+    *o++ = ',';
+    o = escape_string(o, jf->name, jf->len);
+    *o++ = ':';
+    jf->member = m->text;
+    jf->member_len = (size_t)(o - m->text);
+    m->text = o;
     const sr_schema *c = struct_of(jf->f);
     jf->child = c ? plan_fill(L, c, m) : NULL;
   }
@@ -165,14 +233,16 @@ static const jstruct *plan_fill(lua_State *L, const sr_schema *s, plan_mem *m) {
 
 /* [-0, +(1 + fields), e] Pushes the plan's userdata and then every field name. */
 static const jstruct *plan_push(lua_State *L, const sr_schema *s) {
-  int nstructs = 0, nfields = 0, nslots = 0;
-  plan_count(s, &nstructs, &nfields, &nslots);
-  if (!lua_checkstack(L, nfields + 16)) luaL_error(L, "schema too large (%d fields)", nfields);
-  size_t size = (size_t)nstructs * sizeof(jstruct) + (size_t)nfields * sizeof(jfield) +
-                (size_t)nslots * sizeof(int);
-  char *mem = lua_newuserdata(L, size);
-  plan_mem m = {(jstruct *)mem, (jfield *)(mem + (size_t)nstructs * sizeof(jstruct)),
-                (int *)(mem + (size_t)nstructs * sizeof(jstruct) + (size_t)nfields * sizeof(jfield))};
+  plan_size z = {0, 0, 0, 0};
+  plan_count(s, &z);
+  if (!lua_checkstack(L, z.nfields + 16)) luaL_error(L, "schema too large (%d fields)", z.nfields);
+  size_t at_f = (size_t)z.nstructs * sizeof(jstruct);
+  size_t at_pred = at_f + (size_t)z.nfields * sizeof(jfield);
+  size_t at_ints = at_pred + (size_t)z.nstructs * KEY_PRED * sizeof(jpred);
+  size_t at_text = at_ints + ((size_t)z.nslots * 2 + (size_t)z.nfields) * sizeof(int);
+  char *mem = lua_newuserdata(L, at_text + z.text);
+  plan_mem m = {(jstruct *)mem, (jfield *)(mem + at_f), (jpred *)(mem + at_pred),
+                (int *)(mem + at_ints), mem + at_text};
   return plan_fill(L, s, &m);
 }
 
@@ -251,11 +321,31 @@ const char *sr__json_scan_number(const char *p, const char *end, sr__jnum *num) 
 
 /* The common case, [-]digits (1 to 18, so no overflow) with no fraction or exponent: returns
 ** the number's end and sets *v; NULL sends the caller to sr__json_scan_number (also for -0, a
-** double's negative zero). */
+** double's negative zero). Up to 7 digits are read at once when 8 bytes are there (SWAR: the
+** digit bytes are found with one mask and combined with three multiplications). */
 static inline const char *fast_int(const char *p, const char *end, int64_t *v) {
   int neg = *p == '-';
   const char *q = p + neg, *start = q;
   uint64_t m = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (end - q >= 8) {
+    uint64_t w;
+    memcpy(&w, q, 8);
+    uint64_t x = w ^ 0x3030303030303030ULL;  /* digit bytes become 0..9 */
+    uint64_t other = (((x & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
+    if (other) {  /* fewer than 8 digits */
+      int n = __builtin_ctzll(other) >> 3;
+      if (n == 0 || (*q == '0' && (n > 1 || neg))) return NULL;
+      if (q[n] == '.' || q[n] == 'e' || q[n] == 'E') return NULL;
+      x <<= 64 - 8 * n;  /* the n digits in the high bytes, zeros (leading digits) below */
+      x = x * 10 + (x >> 8);
+      x = ((x & 0x000000FF000000FFULL) * 0x000F424000000064ULL +
+           ((x >> 16) & 0x000000FF000000FFULL) * 0x0000271000000001ULL) >> 32;
+      *v = neg ? -(int64_t)(uint32_t)x : (int64_t)(uint32_t)x;
+      return q + n;
+    }
+  }
+#endif
   while (q < end && is_digit(*q)) {
     if (q - start == 18) return NULL;
     m = m * 10 + (uint64_t)(*q++ - '0');
@@ -324,66 +414,148 @@ int sr__jnum_seconds_ms(const sr__jnum *num, const char *start, const char *stop
   return sr__jnum_int64(&scaled, ms);
 }
 
-size_t sr__fmt_int64(int64_t v, char out[24]) {
-  char tmp[24];
-  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-  int n = 0;
-  do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
-  size_t len = 0;
-  if (v < 0) out[len++] = '-';
-  while (n) out[len++] = tmp[--n];
-  out[len] = '\0';
+/* Two decimal digits per division: "00" .. "99". */
+static const char digit_pairs[201] =
+  "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+  "8081828384858687888990919293949596979899";
+
+/* Decimal digits of u (1 for 0): t is log10(2^bits), rounded down, so it is the count or one less. */
+static int count_digits(uint64_t u) {
+  int t = ((64 - __builtin_clzll(u | 1)) * 1233) >> 12;
+  return t + ((u | 1) >= pow10_u64[t]);
+}
+
+static size_t fmt_uint64(uint64_t u, char *out) { /* out: room for 21 bytes */
+  size_t len = (size_t)count_digits(u);
+  char *p = out + len;
+  *p = '\0';
+  while (u >= 100) {
+    p -= 2;
+    memcpy(p, digit_pairs + 2 * (u % 100), 2);
+    u /= 100;
+  }
+  if (u >= 10) memcpy(p - 2, digit_pairs + 2 * u, 2);
+  else p[-1] = (char)('0' + u);
   return len;
 }
 
-static size_t fmt_uint64(uint64_t u, char out[24]) {
-  char tmp[24];
-  int n = 0;
-  size_t len = 0;
-  do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
-  while (n) out[len++] = tmp[--n];
-  out[len] = '\0';
-  return len;
+size_t sr__fmt_int64(int64_t v, char out[24]) {
+  if (v >= 0) return fmt_uint64((uint64_t)v, out);
+  out[0] = '-';
+  return 1 + fmt_uint64(0 - (uint64_t)v, out + 1);
+}
+
+static const uint64_t pow5_u64[23] = {1ULL, 5ULL, 25ULL, 125ULL, 625ULL, 3125ULL, 15625ULL,
+  78125ULL, 390625ULL, 1953125ULL, 9765625ULL, 48828125ULL, 244140625ULL, 1220703125ULL,
+  6103515625ULL, 30517578125ULL, 152587890625ULL, 762939453125ULL, 3814697265625ULL,
+  19073486328125ULL, 95367431640625ULL, 476837158203125ULL, 2384185791015625ULL};
+
+__extension__ typedef unsigned __int128 u128;
+
+/* The nearest m whose m / 10^k reads back as ad = f * 2^e, if there is one with k fraction
+** digits: ad * 10^k = f * 5^k / 2^s with s = -(e + k), and m reads back as ad when its distance
+** to ad is below half the gap to ad's neighbour on that side (or equal to it with f even:
+** round-half-even). At a power of two the smaller neighbour is half as far (low_shift 2).
+** f * 5^22 < 2^105 and s <= 70 fit in 128 bits. Returns 1 and sets *m, or 0. */
+static int nearest_at(uint64_t f, int e, int low_shift, int k, uint64_t *m) {
+  int s = -(e + k), even = (f & 1) == 0;
+  u128 q = (u128)f * pow5_u64[k], five_k = pow5_u64[k];
+  if (s <= 0) {  /* ad * 10^k is an integer: exact */
+    *m = (uint64_t)(q << -s);
+    return 1;
+  }
+  uint64_t below = (uint64_t)(q >> s);
+  u128 r = q & (((u128)1 << s) - 1), r_up = ((u128)1 << s) - r;
+  int ok_below = (r << low_shift) < five_k || ((r << low_shift) == five_k && even);
+  int ok_above = (r_up << 1) < five_k || ((r_up << 1) == five_k && even);
+  if (ok_below && (!ok_above || r < r_up || (r == r_up && (below & 1) == 0))) {
+    *m = below;
+    return 1;
+  }
+  if (ok_above) *m = below + 1;
+  return ok_above;
+}
+
+/* Drops n digits from [*lo, *hi] (n fewer fraction digits, keeping at least one) if a multiple
+** of div = 10^n is in it. */
+static inline void drop_digits(uint64_t *lo, uint64_t *hi, int *k, uint64_t div, int n) {
+  uint64_t up = *lo / div + (*lo % div != 0);
+  if (*k - n >= 1 && up <= *hi / div) {
+    *lo = up;
+    *hi /= div;
+    *k -= n;
+  }
+}
+
+/* The fewest fraction digits k (1..22) such that some m / 10^k reads back as ad, a positive
+** non-integral double in [1e-5, 1e15); sets *m (the nearest such m) and returns k, or -1.
+** At K fraction digits (17 or 18 significant ones, which always read back) the integers that
+** read back as ad form [lo, hi], computed exactly; dropping digits while that range still
+** holds a multiple of 10^n finds the shortest k, and nearest_at picks m there when more than
+** one candidate is left. Exact integer arithmetic throughout: no strtod, no printf. */
+static int shortest_fixed(double ad, uint64_t *m) {
+  uint64_t bits;
+  memcpy(&bits, &ad, sizeof bits);
+  uint64_t frac = bits & ((1ULL << 52) - 1), f = frac | (1ULL << 52);
+  int e = (int)(bits >> 52) - 1075, low_shift = frac == 0 ? 2 : 1, k = 1;
+  int digits = 1;  /* of the integer part, or minus the zeros after the point (about) */
+  if (ad >= 1) {
+    while (digits < 15 && ad >= pow10_exact[digits]) digits++;
+  } else {
+    for (digits = 0; digits > -4 && ad < 1.0 / pow10_exact[1 - digits];) digits--;
+  }
+  int K = 17 - digits, s = -(e + K);
+  if (s > 0) {  /* else ad has at most K binary fraction digits: search from k = 1 */
+    int sh = s + 2, even = (f & 1) == 0;
+    u128 x4 = ((u128)f * pow5_u64[K]) << 2, mask = ((u128)1 << sh) - 1;
+    u128 low = x4 - ((u128)pow5_u64[K] << (2 - low_shift)), high = x4 + ((u128)pow5_u64[K] << 1);
+    uint64_t lo = (uint64_t)(low >> sh) + !(even && (low & mask) == 0);
+    uint64_t hi = (uint64_t)(high >> sh) - (!even && (high & mask) == 0);
+    k = K;
+    drop_digits(&lo, &hi, &k, 100000000, 8);  /* twice at most: K <= 21 */
+    drop_digits(&lo, &hi, &k, 100000000, 8);
+    drop_digits(&lo, &hi, &k, 10000, 4);      /* then each once at most */
+    drop_digits(&lo, &hi, &k, 100, 2);
+    drop_digits(&lo, &hi, &k, 10, 1);
+    if (lo == hi) {  /* one candidate (usual): it is the nearest */
+      *m = lo;
+      return k;
+    }
+  }
+  for (; k <= 22; k++)
+    if (nearest_at(f, e, low_shift, k, m)) return k;
+  return -1;
 }
 
 size_t sr__fmt_double(double d, char out[40]) {
   if (isnan(d)) return (size_t)sprintf(out, "NaN");
   if (isinf(d)) return (size_t)sprintf(out, d < 0 ? "-Infinity" : "Infinity");
   double ad = fabs(d);
-  if (ad <= 9007199254740992.0 && floor(d) == d) {
+  if (ad <= 9007199254740992.0 && (double)(int64_t)d == d) {
     if (d == 0 && signbit(d)) return (size_t)sprintf(out, "-0");
     return sr__fmt_int64((int64_t)d, out);
   }
-  /* Fixed point with the fewest fraction digits k such that m / 10^k reads back as d: m and
-  ** 10^k are exact doubles, so the division is the correctly rounded value of the decimal
-  ** text, which is what a reader gets. The first k that works is the shortest text. */
-  if (ad >= 1e-5 && ad < 1e15) {
-    for (int k = 1; k <= 22; k++) {
-      double scaled = ad * pow10_exact[k];
-      if (scaled >= 9007199254740992.0) break;
-      double m = nearbyint(scaled);
-      if (m / pow10_exact[k] != ad) continue;
-      char digits[24];
-      size_t nd = sr__fmt_int64((int64_t)m, digits), len = 0;
-      if (d < 0) out[len++] = '-';
-      if (nd <= (size_t)k) {
-        out[len++] = '0';
-        out[len++] = '.';
-        for (size_t z = nd; z < (size_t)k; z++) out[len++] = '0';
-        memcpy(out + len, digits, nd);
-        len += nd;
-      } else {
-        memcpy(out + len, digits, nd - (size_t)k);
-        len += nd - (size_t)k;
-        out[len++] = '.';
-        memcpy(out + len, digits + nd - (size_t)k, (size_t)k);
-        len += (size_t)k;
-      }
-      while (out[len - 1] == '0') len--;  /* rounding in ad * 10^k can make a smaller k miss */
-      if (out[len - 1] == '.') len--;
-      out[len] = '\0';
-      return len;
+  uint64_t m;
+  int k;
+  /* fixed point for 1e-4 <= |d| < 1e15, and down to 1e-5 when 15 digits do (else %g's
+  ** exponent form, shorter there) */
+  if (ad >= 1e-5 && ad < 1e15 && (k = shortest_fixed(ad, &m)) > 0 &&
+      (ad >= 1e-4 || m < 1000000000000000ULL)) {
+    int nd = count_digits(m);
+    size_t len = (size_t)(d < 0) + (size_t)(nd > k ? nd - k : 1) + 1 + (size_t)k;
+    char *p = out + len;
+    *p = '\0';
+    for (int i = 0; i + 2 <= k; i += 2, m /= 100) memcpy(p -= 2, digit_pairs + 2 * (m % 100), 2);
+    if (k & 1) {
+      *--p = (char)('0' + m % 10);
+      m /= 10;
     }
+    *--p = '.';
+    for (; m >= 10; m /= 100) memcpy(p -= 2, digit_pairs + 2 * (m % 100), 2);
+    if (m || p[0] == '.') *--p = (char)('0' + m);
+    if (d < 0) *--p = '-';
+    return len;
   }
   int n = 0;
   for (int prec = 15; prec <= 17; prec++) {
@@ -751,31 +923,98 @@ static int fail_type(jdec *d, const sr_field *f, const char *p, const char *end,
 static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const char **pp,
                         const char *end);
 
+/* 1 if a[0..n) == b[0..n), n >= 4: two overlapping loads of 4 or 8 bytes cover 4..16 bytes. */
+static inline int same_bytes(const char *a, const char *b, size_t n) {
+  uint64_t x, y, x2, y2;
+  if (n > 16) return memcmp(a, b, n) == 0;
+  if (n >= 8) {
+    memcpy(&x, a, 8); memcpy(&y, b, 8);
+    memcpy(&x2, a + n - 8, 8); memcpy(&y2, b + n - 8, 8);
+    return ((x ^ y) | (x2 ^ y2)) == 0;
+  }
+  uint32_t u, v, u2, v2;
+  memcpy(&u, a, 4); memcpy(&v, b, 4);
+  memcpy(&u2, a + n - 4, 4); memcpy(&v2, b + n - 4, 4);
+  return ((u ^ v) | (u2 ^ v2)) == 0;
+}
+
+/* 1 if the key at p (just after its opening quote) is the one pr remembers: the same bytes
+** and the closing quote (pr->text holds both). pr's text had no backslash, so that quote ends
+** this key too. */
+static inline int key_is(const char *p, const char *end, const jpred *pr) {
+  size_t n = (size_t)pr->len + 1;
+  if ((size_t)(end - p) < n) return 0;
+  if (n >= 4) return same_bytes(p, pr->text, n);
+  return memcmp(p, pr->text, n) == 0;
+}
+
+/* Remembers the key k[0..n) at a position of a struct level, unless it had escapes or is long. */
+static inline void key_remember(jpred *pr, const char *k, size_t n, int esc, int field) {
+  if (esc || n + 1 > KEY_PRED_TEXT) {
+    pr->field = -2;
+    return;
+  }
+  memcpy(pr->text, k, n);
+  pr->text[n] = '"';
+  pr->len = (int)n;
+  pr->field = field;
+}
+
+/* The common values inline: a long or a double written as a plain integer. Returns the end of
+** the value with it pushed, or NULL (nothing pushed) for decode_typed to deal with. */
+static inline const char *decode_plain_number(lua_State *L, const sr_field *f, const char *p,
+                                              const char *end) {
+  int64_t v;
+  const char *q;
+  if (p >= end || (f->type != SR_TYPE_LONG && f->type != SR_TYPE_DOUBLE) || !(q = fast_int(p, end, &v)))
+    return NULL;
+  if (f->type == SR_TYPE_LONG && (v < -SR_LUA_EXACT_MAX || v > SR_LUA_EXACT_MAX)) sr_lua_push_int64(L, v);
+  else lua_pushnumber(L, (lua_Number)v);  /* for a double: int64 -> double rounds as strtod would */
+  return q;
+}
+
+/* An object of a struct level. Rows of a stream mostly repeat their keys in the same order, so
+** the key at each position of the previous object is remembered (jpred) and checked first with
+** one memcmp, instead of scanning the key and looking it up. */
 static int decode_object(jdec *d, const jstruct *st, const char **pp, const char *end) {
   lua_State *L = d->L;
-  const char *p = skip_ws(*pp + 1, end);
+  const char *p = skip_ws(*pp + 1, end), *q;
   if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep");
   if (d->depth > 1 && !lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
   if (d->depth == 1 && d->into) lua_pushvalue(L, d->into);
   else lua_createtable(L, 0, st->n);
   if (p < end && *p == '}') goto done;
-  for (;;) {
-    const char *k;
-    size_t kn;
-    int esc;
+  for (int pos = 0;; pos++) {
+    int i, esc;
     if (p >= end || *p != '"') return fail_syntax(d, p, end, "expected '\"' (a key)");
-    if (get_string(d, &p, end, &k, &kn, &esc) != 0) return -1;
+    jpred *pr = pos < KEY_PRED ? &st->pred[pos] : NULL;
+    if (pr && pr->field > -2 && key_is(p + 1, end, pr)) {
+      i = pr->field;
+      p += pr->len + 2;
+    } else {
+      const char *k;
+      size_t kn;
+      if (get_string(d, &p, end, &k, &kn, &esc) != 0) return -1;
+      i = jstruct_find(st, k, kn);
+      if (pr) key_remember(pr, k, kn, esc, i);
+    }
     p = skip_ws(p, end);
     if (p >= end || *p != ':') return fail_syntax(d, p, end, "expected ':'");
     p = skip_ws(p + 1, end);
-    int i = jstruct_find(st, k, kn);
     if (i >= 0) {
       const jfield *jf = &st->fields[i];
       lua_pushvalue(L, jf->key_idx);
-      path_push(d, jf->name, jf->len, 0);
-      if (decode_typed(d, jf->f, jf->child, &p, end) != 0) return -1;
-      d->npath--;
+      if ((q = decode_plain_number(L, jf->f, p, end))) {
+        p = q;
+      } else {
+        path_push(d, jf->name, jf->len, 0);
+        if (decode_typed(d, jf->f, jf->child, &p, end) != 0) return -1;
+        d->npath--;
+      }
       lua_rawset(L, -3);
+    } else if (p < end && *p == '"') {  /* an undeclared string: checked, not built */
+      if (!(q = scan_string(d, p + 1, end, &esc))) return -1;
+      p = q + 1;
     } else if (skip_value(d, &p, end) != 0) {
       return -1;
     }
@@ -1131,9 +1370,9 @@ static const jstruct *dec_setup(lua_State *L, jdec *d, const sr_schema *schema, 
   return NULL;
 }
 
-int sr_json_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
+int sr_json_decode_piece(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
                          const sr_schema *schema, const char *origin, int64_t first_line,
-                         sr_bad_fn bad, void *bad_ud) {
+                         sr_bad_fn bad, void *bad_ud, int64_t *nlines) {
   if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
   int base = lua_gettop(L), nbad = 0, n = *nrows;
   char reason[512];
@@ -1141,8 +1380,9 @@ int sr_json_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf
   const jstruct *plan = dec_setup(L, &d, schema, reason, sizeof reason);
   int work = lua_gettop(L);
   const char *p = buf, *end = buf + len;
+  int64_t line = first_line;
   if (first_line <= 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
-  for (int64_t line = first_line; p < end; line++) {
+  for (; p < end; line++) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     const char *stop = nl ? nl : end;
     if (stop > p && stop[-1] == '\r') stop--;
@@ -1158,9 +1398,18 @@ int sr_json_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf
     p = nl ? nl + 1 : end;
   }
   *nrows = n;
+  *nlines = line - first_line;
   sr__codec_mem_release(d.mem);
   lua_settop(L, base);
   return nbad;
+}
+
+int sr_json_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
+                         const sr_schema *schema, const char *origin, int64_t first_line,
+                         sr_bad_fn bad, void *bad_ud) {
+  int64_t nlines;
+  return sr_json_decode_piece(L, rows_idx, nrows, buf, len, schema, origin, first_line, bad,
+                              bad_ud, &nlines);
 }
 
 int sr_json_decode_column(lua_State *L, int rows_idx, int *nrows, const char *column,
@@ -1327,18 +1576,30 @@ static void enc_path_push(jenc *e, const char *name, size_t len, int64_t index) 
   e->npath++;
 }
 
-static int put(jenc *e, const void *p, size_t n) {
-  return sr_buf_append(e->out, p, n) == 0 ? 0 : enc_fail(e, "out of memory");
+/* Room for n more bytes (and the NUL that ends every public call). */
+static inline int out_room(jenc *e, size_t n) {
+  sr_buf *b = e->out;
+  if (b->cap - b->len > n) return 0;
+  return sr_buf_reserve(b, n) == 0 ? 0 : enc_fail(e, "out of memory");
+}
+
+/* Appends without the NUL: the public functions terminate the text once at their end. */
+static inline int put(jenc *e, const void *p, size_t n) {
+  if (out_room(e, n) != 0) return -1;
+  memcpy(e->out->data + e->out->len, p, n);
+  e->out->len += n;
+  return 0;
+}
+
+static void out_terminate(sr_buf *out) {
+  if (out->data) out->data[out->len] = '\0';
 }
 
 static const char hex_digits[] = "0123456789abcdef";
 
-/* Quotes and escapes a string: '"', '\\' and control characters; other bytes (UTF-8 or not)
-** pass through. */
-static int put_string(jenc *e, const char *s, size_t n) {
-  sr_buf *b = e->out;
-  if (sr_buf_reserve(b, n * 6 + 2) != 0) return enc_fail(e, "out of memory");
-  char *o = b->data + b->len;
+/* Writes s[0..n) quoted and escaped at o ('"', '\\' and control characters; other bytes,
+** UTF-8 or not, pass through); o has room for 6 * n + 2 bytes. Returns the end. */
+static char *escape_string(char *o, const char *s, size_t n) {
   *o++ = '"';
   for (size_t i = 0; i < n;) {
     size_t run = i;
@@ -1364,25 +1625,41 @@ static int put_string(jenc *e, const char *s, size_t n) {
     i = run + 1;
   }
   *o++ = '"';
-  b->len = (size_t)(o - b->data);
-  b->data[b->len] = '\0';
+  return o;
+}
+
+static int put_string(jenc *e, const char *s, size_t n) {
+  if (out_room(e, n * 6 + 2) != 0) return -1;
+  sr_buf *b = e->out;
+  b->len = (size_t)(escape_string(b->data + b->len, s, n) - b->data);
   return 0;
 }
 
 static int put_number(jenc *e, double d) {
-  char tmp[48];
-  size_t n = sr__fmt_double(d, tmp);
-  if (isfinite(d)) return put(e, tmp, n);
-  return put_string(e, tmp, n);  /* NaN/Infinity as Jackson writes them */
+  if (!isfinite(d)) {  /* NaN/Infinity as Jackson writes them */
+    char tmp[40];
+    return put_string(e, tmp, sr__fmt_double(d, tmp));
+  }
+  if (out_room(e, 40) != 0) return -1;
+  e->out->len += sr__fmt_double(d, e->out->data + e->out->len);
+  return 0;
 }
 
-/* The entries of a key list; kept in mem->aux, addressed by offset (it may move). */
+/* A key of a table being written, other than the schema's fields; kept in mem->aux, addressed
+** by offset (it may move). */
 typedef struct kent {
   int key_idx;       /* stack index of the saved key */
+  int val_idx;       /* stack index of its value, or 0: lua_rawget it */
+  int type;          /* the key's Lua type */
   const char *s;     /* a string key's bytes; NULL: the text is in num */
   size_t len;
   char num[40];
 } kent;
+
+/* The saved keys of one table: n kents from aux offset off; aux->len was mark before. */
+typedef struct kspan { size_t mark, off; int n; } kspan;
+
+enum { KEEP_VALUES = 32 };  /* collect_keys keeps at most this many values of other keys */
 
 static const char *kent_text(const kent *k) { return k->s ? k->s : k->num; }
 
@@ -1405,116 +1682,149 @@ static void sort_keys(kent *k, size_t n) {
 
 static int enc_value(jenc *e, int idx, const sr_field *f, const jstruct *child);
 
-/* Saves on the stack the keys of the table at idx that are not fields of st/s (both NULL: every
-** key). Returns how many; *array says whether they make an array (positive integers, at most
-** half of 1..max missing, or max <= 10), and *length is then the largest. */
-static int collect_keys(jenc *e, int idx, const jstruct *st, const sr_schema *s, int *array,
-                        int *length) {
+/* The field of s named k[0..kn), or -1 (for the window struct, which has no plan). */
+static int field_by_name(const sr_schema *s, const char *k, size_t kn) {
+  for (int i = 0; i < s->nfields; i++)
+    if (strlen(s->fields[i].name) == kn && memcmp(s->fields[i].name, k, kn) == 0) return i;
+  return -1;
+}
+
+/* One pass of lua_next over the table at idx. The value of each field of s (found through
+** its plan st when there is one) stays on the stack at vslot[i] (0: the table lacks it); every
+** other key is saved on the stack and listed in *ks (in aux), with its value too when
+** keep_values and it is among the first KEEP_VALUES (an array of thousands of elements must
+** not need two stack slots each). *array says whether the saved keys make an array (positive
+** integers, at most half of 1..max missing, or max <= 10), and *length is then the largest.
+** Returns 0, or -1 (out of memory). */
+static int collect_keys(jenc *e, int idx, const jstruct *st, const sr_schema *s, int *vslot,
+                        int keep_values, kspan *ks, int *array, int *length) {
   lua_State *L = e->L;
-  int n = 0;
+  sr_buf *aux = &e->mem->aux;
+  int nfields = s ? s->nfields : 0;
   double maxk = 0;
   *array = 1;
+  for (int i = 0; i < nfields; i++) vslot[i] = 0;
+  ks->n = 0;
+  ks->mark = aux->len;
+  ks->off = (aux->len + 15) & ~(size_t)15;
+  if (sr_buf_reserve(aux, ks->off - aux->len) != 0) return enc_fail(e, "out of memory");
+  aux->len = ks->off;
+  int top = lua_gettop(L) + 1;  /* the slot of the key lua_next goes on from */
   lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
+  for (int iter = 0; lua_next(L, idx); iter++) {  /* ... key value */
+    if (iter % 8 == 0 && !lua_checkstack(L, 24)) luaL_error(L, "stack overflow");
+    int t = lua_type(L, top);
+    const char *k = NULL;
+    size_t kn = 0;
+    if (t == LUA_TSTRING) {
       *array = 0;
-      if (st || s) {
-        size_t kn;
-        const char *k = lua_tolstring(L, -1, &kn);
-        int known = st ? jstruct_find(st, k, kn) >= 0 : 0;
-        for (int i = 0; !st && i < s->nfields && !known; i++)
-          known = strlen(s->fields[i].name) == kn && memcmp(s->fields[i].name, k, kn) == 0;
-        if (known) continue;
+      k = lua_tolstring(L, top, &kn);
+      int i = !nfields ? -1 : st ? jstruct_find_lua(st, k) : field_by_name(s, k, kn);
+      if (i >= 0) {
+        lua_insert(L, -2);  /* ... value key: the value stays, the key goes on iterating */
+        vslot[i] = top++;
+        continue;
       }
-    } else if (lua_type(L, -1) == LUA_TNUMBER) {
-      double k = lua_tonumber(L, -1);
-      if (k >= 1 && floor(k) == k) { if (k > maxk) maxk = k; }
+    } else if (t == LUA_TNUMBER) {
+      double kd = lua_tonumber(L, top);
+      if (kd >= 1 && floor(kd) == kd) { if (kd > maxk) maxk = kd; }
       else *array = 0;
     } else {
       *array = 0;
     }
-    if (!lua_checkstack(L, 4)) luaL_error(L, "stack overflow");
-    lua_pushvalue(L, -1);  /* the lower copy stays as the saved key */
-    n++;
+    if (sr_buf_reserve(aux, sizeof(kent)) != 0) return enc_fail(e, "out of memory");
+    kent *ke = (kent *)(aux->data + aux->len);
+    aux->len += sizeof(kent);
+    ke->key_idx = top;
+    ke->type = t;
+    ke->s = k;
+    ke->len = kn;
+    if (keep_values && ks->n < KEEP_VALUES) {
+      lua_pushvalue(L, top);  /* ... key value key */
+      ke->val_idx = top + 1;
+      top += 2;
+    } else {
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);  /* the lower copy stays as the saved key */
+      ke->val_idx = 0;
+      top++;
+    }
+    ks->n++;
   }
   /* 1..n, or sparse with few holes (lua-cjson's rule; holes are written as null) */
-  if (n == 0 || (maxk > 2.0 * n && maxk > 10)) *array = 0;
+  if (ks->n == 0 || (maxk > 2.0 * ks->n && maxk > 10)) *array = 0;
   *length = *array ? (int)maxk : 0;
-  return n;
+  return 0;
 }
 
-/* Writes the n saved keys at first..first+n-1 of the table at idx as sorted "key":value
-** members (after a comma when *first_member is 0), values typed by vf (NULL: inferred). */
-static int enc_members(jenc *e, int idx, int first, int n, int *first_member,
-                       const sr_field *vf, const jstruct *vchild) {
+/* Writes the saved keys of ks of the table at idx as sorted "key":value members (after a comma
+** when *first_member is 0), values typed by vf (NULL: inferred); then frees ks. */
+static int enc_members(jenc *e, int idx, kspan *ks, int *first_member, const sr_field *vf,
+                       const jstruct *vchild) {
   lua_State *L = e->L;
   sr_buf *aux = &e->mem->aux;
-  size_t off = aux->len;
-  if (sr_buf_reserve(aux, (size_t)n * sizeof(kent) + 16) != 0) return enc_fail(e, "out of memory");
-  off = (off + 15) & ~(size_t)15;
-  kent *k = (kent *)(aux->data + off);
+  int n = ks->n, rc = 0;
+  kent *k = (kent *)(aux->data + ks->off);
   for (int i = 0; i < n; i++) {
-    int ki = first + i;
-    k[i].key_idx = ki;
-    if (lua_type(L, ki) == LUA_TSTRING) {
-      k[i].s = lua_tolstring(L, ki, &k[i].len);
-    } else if (lua_type(L, ki) == LUA_TNUMBER) {
-      k[i].s = NULL;
-      k[i].len = sr__fmt_double(lua_tonumber(L, ki), k[i].num);
-    } else {
-      return enc_fail(e, "cannot encode a table key of type %s", luaL_typename(L, ki));
+    if (k[i].type == LUA_TNUMBER) {
+      k[i].len = sr__fmt_double(lua_tonumber(L, k[i].key_idx), k[i].num);
+    } else if (k[i].type != LUA_TSTRING) {
+      aux->len = ks->mark;
+      return enc_fail(e, "cannot encode a table key of type %s", lua_typename(L, k[i].type));
     }
   }
-  aux->len = off + (size_t)n * sizeof(kent);
   sort_keys(k, (size_t)n);
-  int rc = 0;
   for (int i = 0; i < n && rc == 0; i++) {
-    kent *ki = (kent *)(aux->data + off) + i;  /* aux may have moved in a nested call */
+    kent *ki = (kent *)(aux->data + ks->off) + i;  /* aux may have moved in a nested call */
     const char *name = kent_text(ki);
     size_t len = ki->len;
-    int key_idx = ki->key_idx;
+    int key_idx = ki->key_idx, val_idx = ki->val_idx;
     if ((!*first_member && put(e, ",", 1) != 0) || put_string(e, name, len) != 0 || put(e, ":", 1) != 0) {
       rc = -1;
       break;
     }
     *first_member = 0;
-    lua_pushvalue(L, key_idx);
-    lua_rawget(L, idx);
+    if (!val_idx) {
+      lua_pushvalue(L, key_idx);
+      lua_rawget(L, idx);
+    }
     /* a numeric key's text lives in aux, which may move: name the column by its index */
     enc_path_push(e, ki->s ? name : NULL, len, ki->s ? 0 : (int64_t)lua_tonumber(L, key_idx));
-    rc = enc_value(e, lua_gettop(L), vf, vchild);
+    rc = enc_value(e, val_idx ? val_idx : lua_gettop(L), vf, vchild);
     e->npath--;
-    lua_pop(L, 1);
+    if (!val_idx) lua_pop(L, 1);
   }
-  aux->len = off;
+  aux->len = ks->mark;
   return rc;
 }
 
 /* An object: the schema's fields (s, with its plan st when there is one) in order and typed,
-** then the table's other keys sorted. s NULL: every key sorted. */
+** then the table's other keys sorted. s NULL: every key sorted. Without a plan, s is the
+** window struct (two fields). */
 static int enc_object(jenc *e, int idx, const jstruct *st, const sr_schema *s) {
   lua_State *L = e->L;
-  int first_member = 1, array;
-  if (put(e, "{", 1) != 0) return -1;
+  int window_slots[2], *vslot = st ? st->vslot : window_slots;
+  int first_member = 1, array, length, base = lua_gettop(L);
+  kspan ks;
+  assert(st || !s || s->nfields <= 2);
+  if (collect_keys(e, idx, st, s, vslot, 1, &ks, &array, &length) != 0 || put(e, "{", 1) != 0) return -1;
   for (int i = 0; s && i < s->nfields; i++) {
+    if (!vslot[i]) continue;
     const sr_field *f = &s->fields[i];
     size_t len = st ? st->fields[i].len : strlen(f->name);
-    if (st) lua_pushvalue(L, st->fields[i].key_idx);
-    else lua_pushlstring(L, f->name, len);
-    lua_rawget(L, idx);
-    if (lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
-    if ((!first_member && put(e, ",", 1) != 0) || put_string(e, f->name, len) != 0 || put(e, ":", 1) != 0)
+    if (st) {
+      const jfield *jf = &st->fields[i];
+      if (put(e, jf->member + first_member, jf->member_len - (size_t)first_member) != 0) return -1;
+    } else if ((!first_member && put(e, ",", 1) != 0) || put_string(e, f->name, len) != 0 || put(e, ":", 1) != 0) {
       return -1;
+    }
     first_member = 0;
     enc_path_push(e, f->name, len, 0);
-    if (enc_value(e, lua_gettop(L), f, st ? st->fields[i].child : NULL) != 0) return -1;
+    if (enc_value(e, vslot[i], f, st ? st->fields[i].child : NULL) != 0) return -1;
     e->npath--;
-    lua_pop(L, 1);
   }
-  int base = lua_gettop(L);
-  int length, n = collect_keys(e, idx, st, s, &array, &length);
-  if (n && enc_members(e, idx, base + 1, n, &first_member, NULL, NULL) != 0) return -1;
+  if (ks.n && enc_members(e, idx, &ks, &first_member, NULL, NULL) != 0) return -1;
+  e->mem->aux.len = ks.mark;
   lua_settop(L, base);
   return put(e, "}", 1);
 }
@@ -1539,29 +1849,23 @@ static int enc_table(jenc *e, int idx, const sr_field *f, const jstruct *child) 
   if (e->depth >= MAX_ENC_DEPTH) return enc_fail(e, "a cycle or nesting deeper than %d", MAX_ENC_DEPTH);
   if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
   e->depth++;
-  int rc, array, base = lua_gettop(L);
+  int rc, array, length, first_member = 1, base = lua_gettop(L);
+  kspan ks;
   if (f && f->type == SR_TYPE_STRUCT && f->children) {
     rc = enc_object(e, idx, child, f->children);
-  } else if (f && f->type == SR_TYPE_MAP && map_value(f)) {
-    int first_member = 1, length, n = collect_keys(e, idx, NULL, NULL, &array, &length);
-    rc = put(e, "{", 1);
-    if (rc == 0 && n) rc = enc_members(e, idx, base + 1, n, &first_member, map_value(f), child);
-    if (rc == 0) rc = put(e, "}", 1);
-    lua_settop(L, base);
-  } else {
-    int length, n = collect_keys(e, idx, NULL, NULL, &array, &length);
-    int typed_array = f && f->type == SR_TYPE_ARRAY;
-    if (array || (n == 0 && typed_array)) {
+  } else if ((rc = collect_keys(e, idx, NULL, NULL, NULL, 0, &ks, &array, &length)) == 0) {
+    const sr_field *map_of = f && f->type == SR_TYPE_MAP ? map_value(f) : NULL;
+    if (!map_of && (array || (ks.n == 0 && f && f->type == SR_TYPE_ARRAY))) {
+      e->mem->aux.len = ks.mark;
       lua_settop(L, base);
-      rc = enc_array(e, idx, length, typed_array ? f->element : NULL, child);
-    } else {  /* an object with every key sorted, from the keys just saved */
-      int first_member = 1;
+      rc = enc_array(e, idx, length, f && f->type == SR_TYPE_ARRAY ? f->element : NULL, child);
+    } else {  /* an object from the keys just saved: a map's values typed, else every key sorted */
       rc = put(e, "{", 1);
-      if (rc == 0 && n) rc = enc_members(e, idx, base + 1, n, &first_member, NULL, NULL);
+      if (rc == 0 && ks.n) rc = enc_members(e, idx, &ks, &first_member, map_of, map_of ? child : NULL);
       if (rc == 0) rc = put(e, "}", 1);
-      lua_settop(L, base);
     }
   }
+  if (rc == 0) lua_settop(L, base);
   e->depth--;
   return rc;
 }
@@ -1639,31 +1943,35 @@ static void enc_setup(jenc *e, lua_State *L, sr_buf *out, char *errbuf, size_t e
   e->mem = sr__codec_mem_push(L);
 }
 
-int sr_json_encode_rows(lua_State *L, int rows_idx, int nrows, const sr_schema *schema,
-                        sr_buf *out, char *errbuf, size_t errlen) {
+int sr_json_encode_range(lua_State *L, int rows_idx, int first, int last, const sr_schema *schema,
+                         sr_buf *out, char *errbuf, size_t errlen) {
   if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
   int base = lua_gettop(L), rc = 0;
   jenc e;
   enc_setup(&e, L, out, errbuf, errlen);
   const jstruct *plan = schema ? plan_push(L, schema) : NULL;
   int work = lua_gettop(L);
-  for (int i = 1; i <= nrows && rc == 0; i++) {
+  for (int i = first; i <= last && rc == 0; i++) {
     size_t mark = out->len;
     e.row = i;
     e.npath = 0;
     e.depth = 0;
+    e.mem->aux.len = 0;
     lua_rawgeti(L, rows_idx, i);
     if (!lua_istable(L, -1)) rc = enc_fail(&e, "not a table but a %s", luaL_typename(L, -1));
     else if (enc_object(&e, work + 1, plan, schema) != 0 || put(&e, "\n", 1) != 0) rc = -1;
-    if (rc != 0) {
-      out->len = mark;
-      if (out->data) out->data[mark] = '\0';
-    }
+    if (rc != 0) out->len = mark;
     lua_settop(L, work);
   }
+  out_terminate(out);
   sr__codec_mem_release(e.mem);
   lua_settop(L, base);
   return rc;
+}
+
+int sr_json_encode_rows(lua_State *L, int rows_idx, int nrows, const sr_schema *schema,
+                        sr_buf *out, char *errbuf, size_t errlen) {
+  return sr_json_encode_range(L, rows_idx, 1, nrows, schema, out, errbuf, errlen);
 }
 
 int sr_json_encode_value(lua_State *L, int idx, sr_buf *out, char *errbuf, size_t errlen) {
@@ -1672,6 +1980,7 @@ int sr_json_encode_value(lua_State *L, int idx, sr_buf *out, char *errbuf, size_
   jenc e;
   enc_setup(&e, L, out, errbuf, errlen);
   int rc = enc_value(&e, idx, NULL, NULL);
+  out_terminate(out);
   sr__codec_mem_release(e.mem);
   lua_settop(L, base);
   return rc;
@@ -1687,7 +1996,12 @@ static int format_json_cell(lua_State *L, sr__codec_mem *mem, int idx, const jfi
   e.out = out;
   e.err = errbuf;
   e.errlen = errlen;
-  return enc_value(&e, idx, jf ? jf->f : NULL, jf ? jf->child : NULL);
+  size_t aux_mark = mem->aux.len;
+  int base = lua_gettop(L), rc = enc_value(&e, idx, jf ? jf->f : NULL, jf ? jf->child : NULL);
+  lua_settop(L, base);
+  mem->aux.len = aux_mark;
+  out_terminate(out);
+  return rc;
 }
 
 int sr__format_cell(lua_State *L, sr__codec_mem *mem, int idx, const sr__jplan *plan, int i,

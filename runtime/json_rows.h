@@ -59,6 +59,13 @@ int sr_json_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf
                          const sr_schema *schema, const char *origin, int64_t first_line,
                          sr_bad_fn bad, void *bad_ud);
 
+/* [-0, +0, m] sr_json_decode_lines for one piece of a longer text (a file read in chunks):
+** the same, and *nlines gets the number of lines in buf, so the next piece's first_line is
+** first_line + *nlines. Every piece but the text's last must end just after a '\n'. */
+int sr_json_decode_piece(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
+                         const sr_schema *schema, const char *origin, int64_t first_line,
+                         sr_bad_fn bad, void *bad_ud, int64_t *nlines);
+
 /* [-0, +(0|1), m] Decodes one JSON record (an object) of text[0..len) with the schema (NULL:
 ** inferred types) and pushes its table. Sets up the schema's names on every call: for a batch
 ** of messages use sr_json_decode_column. Returns 0, or -1 with nothing pushed and the reason in
@@ -97,6 +104,11 @@ int sr_json_decode_value(lua_State *L, const char *text, size_t len, char *err, 
 ** the lines of the rows before the failing one. Raises only when Lua is out of memory. */
 int sr_json_encode_rows(lua_State *L, int rows_idx, int nrows, const sr_schema *schema,
                         sr_buf *out, char *errbuf, size_t errlen);
+
+/* [-0, +0, m] sr_json_encode_rows for rows[first..last] of the array at rows_idx (a batch
+** written in slices); row numbers in messages are these indexes. */
+int sr_json_encode_range(lua_State *L, int rows_idx, int first, int last, const sr_schema *schema,
+                         sr_buf *out, char *errbuf, size_t errlen);
 
 /* [-0, +0, m] Appends the JSON text of the Lua value at idx (inferred types, sorted keys; nil
 ** is "null"). Returns 0, or -1 with the reason in errbuf. */

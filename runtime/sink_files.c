@@ -1,12 +1,20 @@
 /*
 ** The file sinks: json (JSON lines) and csv, one file per batch, exactly-once.
 **
-** Batch N is encoded and written to a hidden file (.part-N-<query>.<ext>.inprogress, fsynced)
-** by write(); commit() renames it to part-N-<query>.<ext> (a name fixed by the batch id, so a
-** replay replaces rather than adds) and then records N in path/_streamrun_metadata/N. A batch
-** found in that log is skipped by write(): it was committed before a crash. Readers that skip
-** names starting with '.' or '_' (as Spark and DuckDB globs on part-* do) never see half a
-** batch, and the metadata log says which files are complete batches.
+** Batch N is encoded and written to a hidden file (.part-N-<query>.<ext>.inprogress) by
+** write(), which fsyncs its data; commit() renames it to part-N-<query>.<ext> (a name fixed by
+** the batch id, so a replay replaces rather than adds), fsyncs the directory, and then records
+** N in path/_streamrun_metadata/N (atomically: temp, fsync, rename, fsync of the directory).
+** A batch found in that log is skipped by write(): it was committed before a crash. Readers
+** that skip names starting with '.' or '_' (as Spark and DuckDB globs on part-* do) never see
+** half a batch, and the metadata log says which files are complete batches.
+**
+** Why the hidden file is written in place (no temp file and rename, no fsync of its
+** directory): nothing reads it after a crash. Until _streamrun_metadata/N exists the batch is
+** replayed, and the replay's write() truncates and rewrites the hidden file; commit() renames
+** only the file that write() of the same run completed. What recovery needs is that part-N
+** has its data once its name is durable: write()'s fsync of the data comes before commit()'s
+** rename and directory fsync, and both before the log entry that stops replays.
 */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,7 +42,13 @@ typedef struct files_sink {
   int pending_empty;
   int64_t files_written;
   sr_buf buf;
+  sr_fs_writer part;        /* the hidden file being written; kept here so that a Lua error
+                               raised while encoding (out of memory) cannot leak it */
 } files_sink;
+
+/* json: rows encoded and appended to the hidden file per slice, so that the device writes one
+** slice while the next is encoded (sr_fs_writer), and write()'s fsync waits for little. */
+enum { JSON_SLICE_ROWS = 8192 };
 
 static const sr_option_spec json_sink_options[] = {
   {"path", SR_OPT_STRING, NULL, "the output directory"},
@@ -64,6 +78,7 @@ static sr_status fsink_open(sr_sink *sink, const sr_connector_config *cfg, sr_er
   fs->csv = strcmp(sink->ops->name, "csv") == 0;
   fs->ext = fs->csv ? "csv" : "json";
   fs->pending_batch = -1;
+  fs->part = (sr_fs_writer)SR_FS_WRITER_INIT;
   const char *path = sr_opt_str(cfg->options, sink->ops->options, "path", NULL);
   if (!path) return sr_error_set(err, SR_ERROR, "`path` is required (the output directory)");
   fs->dir = strdup(path);
@@ -94,15 +109,26 @@ static sr_status fsink_write(sr_sink *sink, int64_t batch_id, lua_State *L, int 
   fs->pending_skip = sr_fs_exists(path);
   fs->pending_empty = nrows == 0;
   if (fs->pending_skip || nrows == 0) return SR_OK;
-  sr_buf_clear(&fs->buf);
   char errbuf[512];
-  int rc = fs->csv ? sr_csv_encode_rows(L, rows_idx, nrows, sink->cfg.schema, &fs->csv_opts,
-                                        fs->csv_opts.header, &fs->buf, errbuf, sizeof errbuf)
-                   : sr_json_encode_rows(L, rows_idx, nrows, sink->cfg.schema, &fs->buf, errbuf,
-                                         sizeof errbuf);
-  if (rc != 0) return sr_error_set(err, SR_ERROR, "cannot encode the output: %s", errbuf);
   part_name(fs, batch_id, 1, path, sizeof path);
-  return sr_fs_write_atomic(path, fs->buf.data, fs->buf.len, err);
+  if (fs->csv) {
+    sr_buf_clear(&fs->buf);
+    if (sr_csv_encode_rows(L, rows_idx, nrows, sink->cfg.schema, &fs->csv_opts, fs->csv_opts.header, &fs->buf,
+                           errbuf, sizeof errbuf) != 0)
+      return sr_error_set(err, SR_ERROR, "cannot encode the output: %s", errbuf);
+    return sr_fs_write_synced(path, fs->buf.data, fs->buf.len, err);
+  }
+  if (sr_fs_writer_open(&fs->part, path, err) != SR_OK) return SR_ERROR;
+  for (int first = 1; first <= nrows; first += JSON_SLICE_ROWS) {
+    int last = nrows - first < JSON_SLICE_ROWS ? nrows : first + JSON_SLICE_ROWS - 1;
+    sr_buf_clear(&fs->buf);
+    if (sr_json_encode_range(L, rows_idx, first, last, sink->cfg.schema, &fs->buf, errbuf, sizeof errbuf) != 0) {
+      sr_fs_writer_abort(&fs->part);
+      return sr_error_set(err, SR_ERROR, "cannot encode the output: %s", errbuf);
+    }
+    if (sr_fs_writer_append(&fs->part, fs->buf.data, fs->buf.len, err) != SR_OK) return SR_ERROR;
+  }
+  return sr_fs_writer_finish(&fs->part, err);
 }
 
 static sr_status fsink_commit(sr_sink *sink, int64_t batch_id, sr_error **err) {
@@ -142,6 +168,7 @@ static void fsink_describe(sr_sink *sink, json_t *o) {
 static void fsink_close(sr_sink *sink) {
   files_sink *fs = sink->impl;
   if (!fs) return;
+  sr_fs_writer_abort(&fs->part);
   sr_buf_free(&fs->buf);
   free(fs->dir);
   free(fs->meta_dir);

@@ -11,6 +11,7 @@
 */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <lauxlib.h>
 #include <limits.h>
@@ -21,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "connector.h"
 #include "csv_rows.h"
 #include "fsutil.h"
@@ -49,6 +51,9 @@ typedef struct files_source {
   int first_batch;            /* a new query: Spark takes every file in its first batch */
   int64_t next_log;           /* the log entry the next plan writes */
   int64_t files_in_last_batch, bytes_in_last_batch;
+  sr_buf chunk;               /* json: the piece of a file being decoded, reused */
+  int fd;                     /* json: the file being read, -1 none; kept here so that a Lua
+                                 error raised while decoding (out of memory) cannot leak it */
 } files_source;
 
 #define COMMON_OPTIONS                                                                          \
@@ -188,6 +193,7 @@ static sr_status files_open(sr_source *src, const sr_connector_config *cfg, sr_e
   files_source *fs = calloc(1, sizeof *fs);
   if (!fs) return sr_error_set(err, SR_ERROR, "out of memory");
   src->impl = fs;
+  fs->fd = -1;
   const sr_option_spec *spec = src->ops->options;
   fs->format = strcmp(src->ops->name, "csv") == 0 ? FMT_CSV
              : strcmp(src->ops->name, "text") == 0 ? FMT_TEXT : FMT_JSON;
@@ -322,6 +328,49 @@ static void decode_text(lua_State *L, int rows_idx, int *nrows, const char *buf,
   }
 }
 
+/* JSON lines: a file is read in pieces of about JSON_PIECE bytes into one reused buffer and
+** each piece, cut after its last '\n', is decoded at once. The decoder then reads bytes that
+** read() has just put in the cache, and no buffer of a file's size is allocated (and faulted
+** in) per file. A line longer than a piece grows the buffer. */
+enum { JSON_PIECE = 256 * 1024 };
+
+static sr_status read_json_file(sr_source *src, files_source *fs, const char *path, lua_State *L,
+                                int rows_idx, int *nrows, sr_error **err) {
+  sr_buf *b = &fs->chunk;
+  int64_t line = 1, nlines;
+  if (fs->fd >= 0) close(fs->fd);  /* left open by a Lua error in an earlier read */
+  int fd = fs->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sr_error_set(err, SR_ERROR, "cannot open %s: %s", path, strerror(errno));
+  b->len = 0;
+  sr_status st = SR_OK;
+  for (int eof = 0; !eof;) {
+    if (sr_buf_reserve(b, JSON_PIECE) != 0) {
+      st = sr_error_set(err, SR_ERROR, "out of memory reading %s", path);
+      break;
+    }
+    ssize_t r = read(fd, b->data + b->len, JSON_PIECE);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      st = sr_error_set(err, SR_ERROR, "cannot read %s: %s", path, strerror(errno));
+      break;
+    }
+    eof = r == 0;
+    b->len += (size_t)r;
+    fs->bytes_in_last_batch += r;
+    const char *nl = eof ? NULL : memrchr(b->data, '\n', b->len);
+    size_t piece = eof ? b->len : nl ? (size_t)(nl - b->data) + 1 : 0;
+    if (piece == 0) continue;
+    sr_json_decode_piece(L, rows_idx, nrows, b->data, piece, src->cfg.schema, path, line, bad_to_sink,
+                         src->cfg.bad, &nlines);
+    line += nlines;
+    memmove(b->data, b->data + piece, b->len - piece);
+    b->len -= piece;
+  }
+  close(fd);
+  fs->fd = -1;
+  return st;
+}
+
 static sr_status files_read(sr_source *src, const json_t *start, const json_t *end, lua_State *L,
                             int rows_idx, int *nrows, sr_error **err) {
   files_source *fs = src->impl;
@@ -331,28 +380,34 @@ static sr_status files_read(sr_source *src, const json_t *start, const json_t *e
   fs->bytes_in_last_batch = 0;
   size_t i;
   json_t *f;
+  sr_status st = SR_OK;
   json_array_foreach(files, i, f) {
     const char *path = json_string_value(json_object_get(f, "path"));
-    size_t len;
-    char *buf = sr_fs_read_all(path, &len, err);
-    if (!buf) {
-      json_decref(files);
-      sr_error_prefix(*err, "a file of this batch is gone (it was listed in the batch's log)");
-      return SR_ERROR;
-    }
-    fs->bytes_in_last_batch += (int64_t)len;
     lua_checkstack(L, 8);
-    if (fs->format == FMT_JSON)
-      sr_json_decode_lines(L, rows_idx, nrows, buf, len, src->cfg.schema, path, 1, bad_to_sink, src->cfg.bad);
-    else if (fs->format == FMT_CSV)
-      sr_csv_decode_lines(L, rows_idx, nrows, buf, len, src->cfg.schema, &fs->csv, path, 1, bad_to_sink,
-                          src->cfg.bad);
-    else
-      decode_text(L, rows_idx, nrows, buf, len);
-    free(buf);
+    if (fs->format == FMT_JSON) {
+      st = read_json_file(src, fs, path, L, rows_idx, nrows, err);
+    } else {
+      size_t len;
+      char *buf = sr_fs_read_all(path, &len, err);
+      if (!buf) {
+        st = SR_ERROR;
+      } else {
+        fs->bytes_in_last_batch += (int64_t)len;
+        if (fs->format == FMT_CSV)
+          sr_csv_decode_lines(L, rows_idx, nrows, buf, len, src->cfg.schema, &fs->csv, path, 1, bad_to_sink,
+                              src->cfg.bad);
+        else
+          decode_text(L, rows_idx, nrows, buf, len);
+        free(buf);
+      }
+    }
+    if (st != SR_OK) {
+      sr_error_prefix(*err, "a file of this batch is gone (it was listed in the batch's log)");
+      break;
+    }
   }
   json_decref(files);
-  return SR_OK;
+  return st;
 }
 
 /* cleanSource: the batch is committed, so its files may go. */
@@ -409,6 +464,8 @@ static void files_close(sr_source *src) {
   if (!fs) return;
   sr_strset_free(fs->seen);
   sr_strset_free(fs->initial);
+  sr_buf_free(&fs->chunk);
+  if (fs->fd >= 0) close(fs->fd);
   free(fs->dir);
   free(fs->clean);
   free(fs->archive_dir);

@@ -151,6 +151,11 @@ SR_TEST(shortest_double_text) {
     {0.30000000000000004, "0.30000000000000004"}, {9007199254740992.0, "9007199254740992"},
     {9007199254740994.0, "9007199254740994"}, {1.5e300, "1.5e+300"}, {NAN, "NaN"},
     {INFINITY, "Infinity"}, {-INFINITY, "-Infinity"}, {0.00001, "0.00001"}, {1e15 + 0.5, "1000000000000000.5"},
+    {8501 * 0.908, "7718.908"}, {5004 * 0.908, "4543.6320000000005"}, {0.1 + 0.7, "0.7999999999999999"},
+    {0.0009765625, "0.0009765625"}, {0.00012345678901234567, "0.00012345678901234567"},
+    {0.000012345678901234, "0.000012345678901234"}, {0.000012345678901234567, "1.2345678901234568e-05"},
+    {123456789012345.6, "123456789012345.6"}, {-0.5, "-0.5"}, {1.0 / 3, "0.3333333333333333"},
+    {5e-324, "4.94065645841247e-324"},
   };
   char out[40];
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -624,11 +629,131 @@ SR_TEST(lua_codec_library) {
          "assert(not ok and e:find('boom'))");
 }
 
+/* The decoder remembers each position's key: objects whose keys change order, repeat, grow,
+** share prefixes, carry escapes, or are long must still decode each key to its own field. */
+SR_TEST(remembered_keys) {
+  setup();
+  bads b;
+  static const char lines[] =
+    "{\"price\":1,\"price_eur\":2,\"a\":3,\"ab\":4}\n"
+    "{\"price_eur\":5,\"price\":6,\"ab\":7,\"a\":8}\n"          /* the same keys, other positions */
+    "{\"pric\":0,\"price\":9,\"a\":10}\n"                       /* a prefix of a remembered key */
+    "{\"pri\\u0063e\":11,\"price_eurX\":0,\"a\":12}\n"          /* an escape; a longer key */
+    "{\"price\":13,\"price\":14,\"a\":15}\n"                    /* a repeated key: the last wins */
+    "{\"a_very_long_key_name_that_is_longer_than_the_remembered_text_xx\":16,\"a\":17}\n"
+    "{\"a_very_long_key_name_that_is_longer_than_the_remembered_text_xx\":18,\"a\":19}\n"
+    "{\"a\":20}\n"
+    "{\"a\" :21 , \"price\"\t: 22}\n"                           /* white space around keys */
+    "{\"a\":23,\"price";                                         /* the record ends in a key */
+  ASSERT_EQ_STR(decode(lines, "price long, price_eur double, a long, ab long, "
+                              "a_very_long_key_name_that_is_longer_than_the_remembered_text_xx long", &b),
+                "[{\"a\":3,\"ab\":4,\"price\":1,\"price_eur\":2},{\"a\":8,\"ab\":7,\"price\":6,\"price_eur\":5},"
+                "{\"a\":10,\"price\":9},{\"a\":12,\"price\":11},{\"a\":15,\"price\":14},"
+                "{\"a\":17,\"a_very_long_key_name_that_is_longer_than_the_remembered_text_xx\":16},"
+                "{\"a\":19,\"a_very_long_key_name_that_is_longer_than_the_remembered_text_xx\":18},"
+                "{\"a\":20},{\"a\":21,\"price\":22}]");
+  ASSERT_EQ_INT(b.n, 1);
+  ASSERT_EQ_INT(b.lines[0], 10);
+  ASSERT_EQ_STR(b.reasons[0], "not JSON: unterminated string at byte 15 (end of record)");
+  /* keys of one to three bytes, and a nested struct level with its own memory */
+  ASSERT_EQ_STR(decode("{\"x\":1,\"yy\":{\"q\":1,\"r\":2},\"zzz\":3}\n{\"x\":4,\"yy\":{\"r\":5,\"q\":6},\"zzz\":7}\n"
+                       "{\"zzz\":8,\"x\":9,\"yy\":{\"qq\":0,\"q\":10}}",
+                       "x long, yy struct<q: long, r: long>, zzz long", &b),
+                "[{\"x\":1,\"yy\":{\"q\":1,\"r\":2},\"zzz\":3},{\"x\":4,\"yy\":{\"q\":6,\"r\":5},\"zzz\":7},"
+                "{\"x\":9,\"yy\":{\"q\":10},\"zzz\":8}]");
+  ASSERT_EQ_INT(b.n, 0);
+}
+
+/* Plain integers are read several digits at once: every length, signs, and what must fall
+** back to the exact scanner (leading zeros, -0, fractions, exponents, more than 7 digits). */
+SR_TEST(plain_integers) {
+  setup();
+  bads b;
+  ASSERT_EQ_STR(decode("{\"a\":1,\"b\":-12,\"c\":1234567}\n{\"a\":12345678,\"b\":-9007199254740993,\"c\":0}\n"
+                       "{\"a\":7}\n{\"a\":-7654321,\"c\":98765432109876543}", "a long, b long, c long", &b),
+                "[{\"a\":1,\"b\":-12,\"c\":1234567},{\"a\":12345678,\"b\":-9007199254740993,\"c\":0},"
+                "{\"a\":7},{\"a\":-7654321,\"c\":98765432109876543}]");
+  ASSERT_EQ_INT(b.n, 0);
+  LUA_RUN("assert(rows[2].b == -9007199254740993LL and rows[4].c == 98765432109876543LL)");
+  ASSERT_EQ_STR(decode("{\"d\":5,\"e\":1}\n{\"d\":-0,\"e\":2}\n{\"d\":1.5e1,\"e\":3}\n{\"d\":2E2,\"e\":4}\n{\"d\":123.25}",
+                       "d double, e long", &b),
+                "[{\"d\":5,\"e\":1},{\"d\":-0,\"e\":2},{\"d\":15,\"e\":3},{\"d\":200,\"e\":4},{\"d\":123.25}]");
+  expect_bad("a long", "{\"a\":0123,\"b\":1}", "not JSON: invalid number at byte 6");
+  expect_bad("a long", "{\"a\":-01234567}", "not JSON: invalid number at byte 6");
+  expect_bad("a long", "{\"a\":12.5,\"b\":1}", "column a: expected long, got number 12.5");
+  expect_bad("a long", "{\"a\":1e3,\"bbbbb\":1}", "column a: expected long, got number 1e3");
+}
+
+/* A text decoded in pieces (as the file source reads it): line numbers go on across pieces,
+** and each piece reports its lines, blank ones and a last one without '\n' included. */
+SR_TEST(pieces_and_lines) {
+  setup();
+  const sr_schema *s = schema_of("a long");
+  bads b;
+  memset(&b, 0, sizeof b);
+  lua_newtable(L);
+  int n = 0;
+  int64_t line = 1, nlines;
+  const char *pieces[] = {"\xEF\xBB\xBF{\"a\":1}\r\n\n", "{\"a\":2}\n{\"a\":\"x\"}\n", "\n{\"a\":3}\r\nnope\n", "{\"a\":4}"};
+  int64_t want_lines[] = {2, 2, 3, 1};
+  for (int i = 0; i < 4; i++) {
+    sr_json_decode_piece(L, -1, &n, pieces[i], strlen(pieces[i]), s, "f.json", line, collect_bad, &b, &nlines);
+    ASSERT_EQ_INT(nlines, want_lines[i]);
+    line += nlines;
+  }
+  ASSERT_EQ_INT(n, 4);
+  ASSERT_EQ_INT(b.n, 2);
+  ASSERT_EQ_INT(b.lines[0], 4);
+  ASSERT_EQ_INT(b.lines[1], 7);
+  ASSERT_EQ_STR(top_json(), "[{\"a\":1},{\"a\":2},{\"a\":3},{\"a\":4}]");
+}
+
+/* Rows whose keys are partly the schema's: fields in schema order, found by the identity of
+** the interned key, the others sorted after them, more of them than collect_keys keeps
+** values for, and number keys among them. */
+SR_TEST(encode_many_other_keys) {
+  setup();
+  LUA_RUN("rows = {}\n"
+         "for i = 1, 3 do\n"
+         "  local r = { b = i, a = 'x' .. i, [2] = true, [1.5] = 'f' }\n"
+         "  for k = 1, 40 do r[string.format('k%02d', k)] = k * i end\n"
+         "  rows[i] = r\n"
+         "end\n"
+         "rows[2].b = nil\n"
+         "local parts = {}\n"
+         "for i = 1, 3 do\n"
+         "  local p = { i == 2 and '{\"a\":\"x2\"' or string.format('{\"b\":%d,\"a\":\"x%d\"', i, i), ',\"1.5\":\"f\",\"2\":true' }\n"
+         "  for k = 1, 40 do p[#p + 1] = string.format(',\"k%02d\":%d', k, k * i) end\n"
+         "  parts[i] = table.concat(p) .. '}\\n'\n"
+         "end\n"
+         "want = table.concat(parts)");
+  lua_getglobal(L, "rows");
+  sr_buf out = SR_BUF_INIT;
+  char err[256];
+  int top = lua_gettop(L);
+  ASSERT_EQ_INT(sr_json_encode_rows(L, -1, 3, schema_of("b long, a string, missing double"), &out, err, sizeof err), 0);
+  ASSERT_EQ_INT(lua_gettop(L), top);
+  lua_getglobal(L, "want");
+  ASSERT_EQ_STR(out.data, lua_tostring(L, -1));
+  lua_settop(L, 0);
+  /* an array longer than the stack could hold as key/value pairs (collect_keys keeps only the
+  ** keys of a table that may be an array) */
+  LUA_RUN("big = {}; for i = 1, 5000 do big[i] = i end; rows = { { xs = big } }");
+  lua_getglobal(L, "rows");
+  sr_buf_clear(&out);
+  ASSERT_EQ_INT(sr_json_encode_rows(L, -1, 1, schema_of("xs array<long>"), &out, err, sizeof err), 0);
+  ASSERT_TRUE(strncmp(out.data, "{\"xs\":[1,2,3,", 13) == 0);
+  ASSERT_EQ_STR(out.data + out.len - 13, ",4999,5000]}\n");
+  sr_buf_free(&out);
+  lua_settop(L, 0);
+}
+
 int main(void) {
   int rc = SR_RUN(bid_with_schema, inferred_types, numbers_exact, doubles_match_strtod, shortest_double_text,
                   strings_and_escapes, lines_blanks_crlf_bom, not_json_reasons, typed_values_and_reasons,
                   typed_conversions, encode_rows_with_schema, encode_tables_and_strings, encode_errors,
-                  records_and_values, decode_column_in_place, int64_bridge, base64, lua_codec_library);
+                  records_and_values, decode_column_in_place, int64_bridge, base64, lua_codec_library,
+                  remembered_keys, plain_integers, pieces_and_lines, encode_many_other_keys);
   lua_close(L);
   return rc;
 }

@@ -1,0 +1,315 @@
+/* The json file source (source_files.c: files read and decoded in pieces), the json file sink
+** (sink_files.c: the hidden file, the rename, the batch log) and fsutil's in-place synced write,
+** driven through their connector structs as the engine drives them. */
+#include <dirent.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bad_records.h"
+#include "buf.h"
+#include "connector.h"
+#include "fsutil.h"
+#include "lua_codec.h"
+#include "sr_test.h"
+
+extern const sr_source_ops sr_source_json;
+extern const sr_sink_ops sr_sink_json;
+
+static char *new_dir(void) {
+  char *dir = strdup("/tmp/sr_test_files_XXXXXX");
+  if (!mkdtemp(dir)) SR_FAIL("mkdtemp failed");
+  return dir;
+}
+
+static void remove_dir(char *dir) {
+  sr_fs_remove_tree(dir, NULL);
+  free(dir);
+}
+
+static void write_file(const char *path, const char *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) SR_FAIL("cannot write %s", path);
+}
+
+static char *read_text(const char *path) {
+  size_t len;
+  char *text = sr_fs_read_all(path, &len, NULL);
+  if (!text) SR_FAIL("cannot read %s", path);
+  return text;
+}
+
+/* The names in dir, sorted, joined by spaces. */
+static const char *listing(const char *dir) {
+  static char out[4096];
+  char *names[64];
+  int n = 0;
+  DIR *d = opendir(dir);
+  if (!d) SR_FAIL("cannot list %s", dir);
+  for (struct dirent *de; (de = readdir(d)) && n < 64;)
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) names[n++] = strdup(de->d_name);
+  closedir(d);
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+      char *t = names[j]; names[j] = names[j - 1]; names[j - 1] = t;
+    }
+  out[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? " " : "", names[i]);
+    free(names[i]);
+  }
+  return out;
+}
+
+static const sr_schema *schema_of(lua_State *L, const char *ddl) {
+  lua_getglobal(L, "codec");
+  lua_getfield(L, -1, "schema");
+  lua_pushstring(L, ddl);
+  if (lua_pcall(L, 1, 1, 0) != 0) SR_FAIL("schema: %s", lua_tostring(L, -1));
+  const sr_schema *s = sr_lua_checkschema(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, ddl);
+  lua_pop(L, 1);
+  return s;
+}
+
+static lua_State *new_lua(void) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  sr_open_codec_lib(L);
+  lua_setglobal(L, "codec");
+  return L;
+}
+
+/* A file of several read pieces (256 KB each): short lines, a line longer than a piece, CRLF
+** line ends, blank lines, bad records in later pieces (their line numbers count from the
+** file's start), and a last line without '\n'. */
+SR_TEST(json_source_reads_files_in_pieces) {
+  char *dir = new_dir(), in[256], state[256], bad_dir[256], path[512];
+  snprintf(in, sizeof in, "%s/in", dir);
+  snprintf(state, sizeof state, "%s/state", dir);
+  snprintf(bad_dir, sizeof bad_dir, "%s/bad", dir);
+  sr_fs_mkdirs(in, NULL);
+  sr_fs_mkdirs(state, NULL);
+  sr_buf text = SR_BUF_INIT;
+  int64_t want_sum = 0, nrows = 0, line = 0, bad_lines[2];
+  for (int i = 0; i < 9000; i++) {  /* about 1 MB */
+    line++;
+    if (i == 4000) {
+      sr_buf_puts(&text, "{\"id\": 4000, \"s\": \"");
+      for (int k = 0; k < 300000; k++) sr_buf_putc(&text, (char)('a' + k % 26));
+      sr_buf_puts(&text, "\"}\n");
+    } else if (i == 6000 || i == 8500) {
+      bad_lines[i == 8500] = line;
+      sr_buf_printf(&text, "{\"id\": \"bad %d\"}\n", i);
+      continue;
+    } else if (i % 1000 == 7) {
+      sr_buf_puts(&text, "\r\n");  /* a blank line */
+      continue;
+    } else {
+      sr_buf_printf(&text, "{\"id\": %d, \"s\": \"row %d with some text to make the line longer\"}%s", i, i,
+                    i == 8999 ? "" : i % 3 ? "\n" : "\r\n");
+    }
+    want_sum += i;
+    nrows++;
+  }
+  snprintf(path, sizeof path, "%s/a.json", in);
+  write_file(path, text.data, text.len);
+  snprintf(path, sizeof path, "%s/b.json", in);
+  write_file(path, "{\"id\": 100000}\n", 15);
+  want_sum += 100000;
+  nrows++;
+
+  lua_State *L = new_lua();
+  sr_options *opts = sr_options_new();
+  sr_options_set(opts, "path", in);
+  sr_bad_records *bad = sr_bad_records_new(bad_dir);
+  sr_source src;
+  memset(&src, 0, sizeof src);
+  src.ops = &sr_source_json;
+  src.available_now = 1;
+  src.cfg.options = opts;
+  src.cfg.state_dir = state;
+  src.cfg.schema = schema_of(L, "id long, s string");
+  src.cfg.bad = bad;
+  sr_error *err = NULL;
+  if (sr_options_check(opts, sr_source_json.options, NULL, "the json source", &err) != SR_OK ||
+      sr_source_json.open(&src, &src.cfg, &err) != SR_OK)
+    SR_FAIL("open: %s", err->message);
+  json_t *end = NULL;
+  if (sr_source_json.plan(&src, NULL, &end, &err) != SR_OK || !end) SR_FAIL("plan: %s", err ? err->message : "no data");
+  sr_bad_records_begin(bad, 0);
+  lua_newtable(L);
+  int n = 0;
+  if (sr_source_json.read(&src, NULL, end, L, -1, &n, &err) != SR_OK) SR_FAIL("read: %s", err->message);
+  ASSERT_EQ_INT(n, nrows);
+  lua_setglobal(L, "rows");
+  if (luaL_dostring(L, "local sum, long = 0, 0\n"
+                       "for _, r in ipairs(rows) do sum = sum + r.id; if r.id == 4000 then long = #r.s end end\n"
+                       "return sum, long, rows[1].s, rows[#rows - 1].s") != 0)
+    SR_FAIL("Lua: %s", lua_tostring(L, -1));
+  ASSERT_EQ_INT(lua_tointeger(L, -4), want_sum);
+  ASSERT_EQ_INT(lua_tointeger(L, -3), 300000);
+  ASSERT_EQ_STR(lua_tostring(L, -2), "row 0 with some text to make the line longer");
+  ASSERT_EQ_STR(lua_tostring(L, -1), "row 8999 with some text to make the line longer");
+  lua_settop(L, 0);
+
+  /* the bad records name the file and their lines */
+  ASSERT_EQ_INT(sr_bad_records_count(bad), 2);
+  if (sr_bad_records_flush(bad, &err) != SR_OK) SR_FAIL("flush: %s", err->message);
+  snprintf(path, sizeof path, "%s/batch-0.jsonl", bad_dir);
+  char *log = read_text(path), want[512];
+  snprintf(want, sizeof want, "\"origin\":\"%s/a.json\",\"line\":%lld,", in, (long long)bad_lines[0]);
+  if (!strstr(log, want)) SR_FAIL("%s not in %s", want, log);
+  snprintf(want, sizeof want, "\"line\":%lld,\"batchId\":0,\"record\":\"{\\\"id\\\": \\\"bad 8500\\\"}\"",
+           (long long)bad_lines[1]);
+  if (!strstr(log, want)) SR_FAIL("%s not in %s", want, log);
+  free(log);
+
+  /* progress counts the bytes of both files */
+  json_t *progress = json_object();
+  sr_source_json.describe(&src, progress);
+  ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(progress, "metrics"), "numBytesRead")),
+                (int64_t)text.len + 15);
+  json_decref(progress);
+
+  /* a file gone after it was planned: the batch fails, saying so */
+  snprintf(path, sizeof path, "%s/b.json", in);
+  unlink(path);
+  lua_newtable(L);
+  n = 0;
+  ASSERT_EQ_INT(sr_source_json.read(&src, NULL, end, L, -1, &n, &err), SR_ERROR);
+  if (!strstr(err->message, "a file of this batch is gone") || !strstr(err->message, "b.json"))
+    SR_FAIL("unexpected error: %s", err->message);
+  sr_error_free(err);
+  lua_settop(L, 0);
+
+  json_decref(end);
+  sr_source_json.close(&src);
+  sr_bad_records_free(bad);
+  sr_options_free(opts);
+  sr_buf_free(&text);
+  lua_close(L);
+  remove_dir(dir);
+}
+
+typedef struct test_sink {
+  sr_sink sink;
+  sr_options *opts;
+} test_sink;
+
+static void open_sink(test_sink *t, lua_State *L, const char *out) {
+  memset(t, 0, sizeof *t);
+  t->opts = sr_options_new();
+  sr_options_set(t->opts, "path", out);
+  t->sink.ops = &sr_sink_json;
+  t->sink.cfg.options = t->opts;
+  t->sink.cfg.query_id = "0123456789abcdef";
+  t->sink.cfg.output_mode = "append";
+  t->sink.cfg.schema = schema_of(L, "id long");
+  sr_error *err = NULL;
+  if (sr_sink_json.open(&t->sink, &t->sink.cfg, &err) != SR_OK) SR_FAIL("open: %s", err->message);
+}
+
+static void close_sink(test_sink *t) {
+  sr_sink_json.close(&t->sink);
+  sr_options_free(t->opts);
+}
+
+/* Writes the rows {id = first}, ..., {id = last} as batch_id. */
+static void write_batch(test_sink *t, lua_State *L, int64_t batch_id, int first, int last) {
+  lua_newtable(L);
+  for (int i = first; i <= last; i++) {
+    lua_createtable(L, 0, 1);
+    lua_pushinteger(L, i);
+    lua_setfield(L, -2, "id");
+    lua_rawseti(L, -2, i - first + 1);
+  }
+  sr_error *err = NULL;
+  if (sr_sink_json.write(&t->sink, batch_id, L, lua_gettop(L), last - first + 1, 0, &err) != SR_OK)
+    SR_FAIL("write: %s", err->message);
+  lua_pop(L, 1);
+}
+
+static void commit_batch(test_sink *t, int64_t batch_id) {
+  sr_error *err = NULL;
+  if (sr_sink_json.commit(&t->sink, batch_id, &err) != SR_OK) SR_FAIL("commit: %s", err->message);
+}
+
+/* write() leaves only the hidden file (no temp files), commit() makes it part-N and logs N;
+** a replay of a committed batch changes nothing, and a batch rewritten after a crash before its
+** commit holds only the new rows. */
+SR_TEST(json_sink_batches) {
+  char *dir = new_dir(), out[256], path[512];
+  snprintf(out, sizeof out, "%s/out", dir);
+  lua_State *L = new_lua();
+  test_sink t;
+  open_sink(&t, L, out);
+  write_batch(&t, L, 0, 1, 3);
+  ASSERT_EQ_STR(listing(out), ".part-00000-01234567.json.inprogress _streamrun_metadata");
+  snprintf(path, sizeof path, "%s/.part-00000-01234567.json.inprogress", out);
+  char *text = read_text(path);
+  ASSERT_EQ_STR(text, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
+  free(text);
+  commit_batch(&t, 0);
+  ASSERT_EQ_STR(listing(out), "_streamrun_metadata part-00000-01234567.json");
+  snprintf(path, sizeof path, "%s/_streamrun_metadata", out);
+  ASSERT_EQ_STR(listing(path), "0");
+  snprintf(path, sizeof path, "%s/_streamrun_metadata/0", out);
+  text = read_text(path);
+  ASSERT_EQ_STR(text, "{\"batchId\":0,\"files\":[\"part-00000-01234567.json\"]}");
+  free(text);
+
+  /* the replay of batch 0 (its commits/N was lost) is skipped: part-0 keeps its rows */
+  write_batch(&t, L, 0, 7, 7);
+  commit_batch(&t, 0);
+  ASSERT_EQ_STR(listing(out), "_streamrun_metadata part-00000-01234567.json");
+  snprintf(path, sizeof path, "%s/part-00000-01234567.json", out);
+  text = read_text(path);
+  ASSERT_EQ_STR(text, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
+  free(text);
+
+  /* batch 1 written, then a crash before its commit; the restarted query writes it again */
+  write_batch(&t, L, 1, 10, 20);
+  close_sink(&t);
+  open_sink(&t, L, out);
+  write_batch(&t, L, 1, 30, 31);
+  commit_batch(&t, 1);
+  ASSERT_EQ_STR(listing(out), "_streamrun_metadata part-00000-01234567.json part-00001-01234567.json");
+  snprintf(path, sizeof path, "%s/part-00001-01234567.json", out);
+  text = read_text(path);
+  ASSERT_EQ_STR(text, "{\"id\":30}\n{\"id\":31}\n");
+  free(text);
+
+  /* an empty batch is logged, with no file */
+  write_batch(&t, L, 2, 1, 0);
+  commit_batch(&t, 2);
+  snprintf(path, sizeof path, "%s/_streamrun_metadata/2", out);
+  text = read_text(path);
+  ASSERT_EQ_STR(text, "{\"batchId\":2,\"files\":[]}");
+  free(text);
+  close_sink(&t);
+  lua_close(L);
+  remove_dir(dir);
+}
+
+SR_TEST(fs_write_synced) {
+  char *dir = new_dir(), path[512];
+  snprintf(path, sizeof path, "%s/f", dir);
+  sr_error *err = NULL;
+  ASSERT_EQ_INT(sr_fs_write_synced(path, "a longer first text", 19, &err), SR_OK);
+  ASSERT_EQ_INT(sr_fs_write_synced(path, "short", 5, &err), SR_OK);
+  char *text = read_text(path);
+  ASSERT_EQ_STR(text, "short");
+  free(text);
+  ASSERT_EQ_STR(listing(dir), "f");
+  snprintf(path, sizeof path, "%s/missing/f", dir);
+  ASSERT_EQ_INT(sr_fs_write_synced(path, "x", 1, &err), SR_ERROR);
+  if (!strstr(err->message, "cannot create") || !strstr(err->message, "missing/f"))
+    SR_FAIL("unexpected error: %s", err->message);
+  sr_error_free(err);
+  remove_dir(dir);
+}
+
+int main(void) { return SR_RUN(json_source_reads_files_in_pieces, json_sink_batches, fs_write_synced); }
