@@ -4,9 +4,17 @@
 ** `topic` option, which wins, as in Spark) and `partition` (optional). Exactly once across
 ** crashes; docs/KAFKA.md states the guarantee for readers.
 **
-** Every message carries three headers after the row's own:
-**     streamrun.query = the query id, streamrun.batch = the batch id,
-**     streamrun.seq   = the row's position in the batch (0-based).
+** Every message carries one header after the row's own, the batch marker:
+**     streamrun = "<query id>:<batch id>:<seq>"      e.g. "5bf40ff6-...-72aee0244d9e:12:5616"
+** seq is the row's position in the batch (0-based); both numbers in decimal without leading
+** zeros. A message is this batch's when its marker is this batch's "<query id>:<batch id>:"
+** followed by digits only: the last two colons of a marker delimit the numbers, so no other
+** (query, batch) can produce that. It replaces the three headers of earlier versions
+** (streamrun.query, streamrun.batch, streamrun.seq), which cost about as much as the rest of
+** the produce path (two more allocations per message in librdkafka and ~40 more bytes); the
+** replay scan still recognises them, so a batch begun by an earlier version completes without
+** duplicates. Text, not binary, so that kcat -J and JSON tools still read the topic (kcat
+** writes binary header bytes into its JSON unescaped).
 **
 ** The pending file, <state_dir>/kafka-sink-pending.json, is written atomically before any
 ** message of a batch is produced:
@@ -23,8 +31,9 @@
 **     every message this process still has in flight; then read each partition of `from`
 **     from that offset to its end and note the seqs found with (this query, N); produce only
 **     the rows whose seq is missing.
-** commit(N): flush and wait for every delivery report. A failed delivery is SR_RETRY (or
-** SR_ERROR when permanent), never silent: the engine retries and the retry is a replay.
+** commit(N): flush: wait until every message is acknowledged or failed (only failures are
+** reported). A failed delivery is SR_RETRY (or SR_ERROR when permanent), never silent: the
+** engine retries and the retry is a replay.
 **
 ** Invariants: (1) a message of batch N lies at or after from[p] in its partition p, because
 ** the pending file is durable before the first produce and offsets only grow; (2) the
@@ -54,7 +63,9 @@
 
 #define WHAT "the kafka sink"
 #define PENDING_FILE "kafka-sink-pending.json"
-#define H_QUERY "streamrun.query"
+#define H_MARK "streamrun"
+#define MARK_NUMBERS 32               /* room for ":<batch id>:<seq>": 1 + 19 + 1 + 10 */
+#define H_QUERY "streamrun.query"     /* the three headers of earlier versions */
 #define H_BATCH "streamrun.batch"
 #define H_SEQ "streamrun.seq"
 #define NULL_KEY_BLOCK 1024 /* rows without a key go to one partition per block */
@@ -70,18 +81,18 @@ typedef struct kk_topic {
   int64_t checked_ms;
 } kk_topic;
 
-/* A text field of a row: a Lua string (ptr) or text made here (off into the batch's buffer). */
+/* A text field of a row: a Lua string (ptr) or text made here (off into the batch's buffer);
+** absent (nil) when neither. */
 typedef struct kk_text {
   const char *ptr;
   size_t len;
   long off;                   /* >= 0: in the buffer; ptr is set once the buffer stops growing */
-  int present;
 } kk_text;
 
 typedef struct kk_row {
   kk_text key, value;
   int topic;                  /* index into the sink's topics */
-  int32_t partition;          /* -1: from the key or the row's position */
+  int32_t partition;          /* the row's `partition`, -1; then where the row goes */
   int hdr_first, hdr_n;
 } kk_row;
 
@@ -94,6 +105,11 @@ typedef struct kk_sink {
   const sr_options *opts;
   char *topic_opt;
   char *query_id;
+  kk_row *rows;               /* the rows of the batch being written (collect_rows) */
+  size_t rows_cap;
+  char *mark;                 /* the marker header's value, "<query id>:<batch id>:<seq>" */
+  size_t mark_id_len;         /* strlen(query id) */
+  size_t mark_prefix_len;     /* "<query id>:<batch id>:" for the batch being written */
   char *pending_path;         /* NULL without a state directory: exactly-once within the process */
   int64_t pending_batch;      /* -1: none */
   rd_kafka_topic_partition_list_t *pending_from;
@@ -161,11 +177,18 @@ static sr_status producer_new(kk_sink *ks, sr_error **err) {
     {"client.id", "streamrun", NULL},
     {"linger.ms", "5", NULL},
     {"batch.num.messages", "10000", NULL},
-    {"queue.buffering.max.messages", "1000000", NULL},
+    /* Messages waiting for their acknowledgement: when the queue is full, write waits for the
+    ** brokers (which bound the rate anyway) and the next messages reuse the memory of the
+    ** delivered ones. A batch queued whole (100,000 messages, ~40 MB with their headers)
+    ** spent more time faulting in fresh pages than producing. */
+    {"queue.buffering.max.messages", "10000", NULL},
     /* Bounds how long commit waits while brokers are away (librdkafka's default is 5 min);
     ** not above transaction.timeout.ms, as transactions require. */
     {"message.timeout.ms", "60000", NULL},
     {"log.connection.close", "false", NULL},
+    /* Only failures matter to commit (on_delivery): the broker thread frees delivered
+    ** messages itself instead of queueing a report per message for this thread. */
+    {"delivery.report.only.error", "true", NULL},
     {NULL, NULL, NULL},
   };
   const sr_kafka_setting forced[] = {
@@ -291,7 +314,6 @@ typedef struct kk_batch {
 } kk_batch;
 
 static void kk_batch_free(kk_batch *b) {
-  free(b->rows);
   free(b->hdrs);
   sr_buf_free(&b->text);
 }
@@ -304,7 +326,6 @@ static int take_text(lua_State *L, kk_batch *b, kk_text *t, const char **bad) {
   memset(t, 0, sizeof *t);
   t->off = -1;
   if (type == LUA_TNIL) return 0;
-  t->present = 1;
   if (type == LUA_TSTRING) {
     t->ptr = lua_tolstring(L, -1, &t->len);
     return 0;
@@ -341,7 +362,7 @@ static int take_headers(lua_State *L, kk_batch *b, kk_row *row, int i) {
       if (!lua_istable(L, -1)) { bad = "a list entry that is not {key=, value=}"; goto fail; }
       lua_pushvalue(L, R_HKEY);
       lua_rawget(L, -2);
-      if (take_text(L, b, &h->name, &bad) != 0 || !h->name.present) {
+      if (take_text(L, b, &h->name, &bad) != 0 || (!h->name.ptr && h->name.off < 0)) {
         bad = bad ? bad : "an entry without key";
         goto fail;
       }
@@ -503,14 +524,60 @@ done:
   return st;
 }
 
-/* ---- the replay scan ----------------------------------------------------------------- */
+/* ---- the batch marker ---------------------------------------------------------------- */
 
-static int header_is(const rd_kafka_headers_t *h, const char *name, const char *want, size_t want_len) {
+/* Writes v in decimal at p (no terminator). Returns the number of digits. */
+static size_t put_decimal(char *p, uint64_t v) {
+  char tmp[20];
+  size_t n = 0;
+  do tmp[n++] = (char)('0' + v % 10); while ((v /= 10) > 0);
+  for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
+  return n;
+}
+
+/* Sets the marker's prefix "<query id>:<batch>:" for the batch about to be written or checked. */
+static void mark_batch(kk_sink *ks, int64_t batch) {
+  char *p = ks->mark + ks->mark_id_len + 1;
+  p += put_decimal(p, (uint64_t)batch);
+  *p++ = ':';
+  ks->mark_prefix_len = (size_t)(p - ks->mark);
+}
+
+/* The seq a message of this query's current batch (mark_batch) carries, or -1 when it is not
+** one: another query's or batch's, or no marker. Reads the marker, else the three headers of
+** earlier versions. */
+static int64_t mark_seq(const kk_sink *ks, const rd_kafka_message_t *m, const char *batch_text) {
+  rd_kafka_headers_t *h;
   const void *v;
   size_t len;
-  return rd_kafka_header_get_last(h, name, &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR && v &&
-         len == want_len && memcmp(v, want, len) == 0;
+  if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
+  if (rd_kafka_header_get_last(h, H_MARK, &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char *t = v;
+    size_t p = ks->mark_prefix_len;
+    if (!t || len <= p || len > p + 10 || memcmp(t, ks->mark, p) != 0) return -1;
+    int64_t seq = 0;
+    for (; p < len; p++) {
+      if (t[p] < '0' || t[p] > '9') return -1;
+      seq = seq * 10 + (t[p] - '0');
+    }
+    return seq;
+  }
+  const char *want[] = {ks->query_id, batch_text};
+  const char *names[] = {H_QUERY, H_BATCH};
+  for (int k = 0; k < 2; k++)
+    if (rd_kafka_header_get_last(h, names[k], &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR || !v ||
+        len != strlen(want[k]) || memcmp(v, want[k], len) != 0)
+      return -1;
+  char seq[24];
+  if (rd_kafka_header_get_last(h, H_SEQ, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR || !v ||
+      len >= sizeof seq)
+    return -1;
+  memcpy(seq, v, len);
+  seq[len] = '\0';
+  return strtoll(seq, NULL, 10);
 }
+
+/* ---- the replay scan ----------------------------------------------------------------- */
 
 /* Reads pending_from[p] .. end of every partition and sets found[seq] for each message of this
 ** query's batch `batch`. Returns how many it found, or -1 with *err set. */
@@ -564,7 +631,6 @@ static int64_t scan(kk_sink *ks, int64_t batch, unsigned char *found, int nrows,
     sr_kafka_error(err, e, "%s: checking what a replayed batch already wrote", WHAT);
     goto done;
   }
-  size_t qlen = strlen(ks->query_id);
   int64_t last_progress = sr_kafka_now_ms();
   int failed = 0;
   while (active > 0) {
@@ -588,23 +654,10 @@ static int64_t scan(kk_sink *ks, int64_t batch, unsigned char *found, int nrows,
         }
       } else if (a) {
         pos = m->offset + 1;
-        rd_kafka_headers_t *h;
-        if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            header_is(h, H_QUERY, ks->query_id, qlen) &&
-            header_is(h, H_BATCH, batch_text, strlen(batch_text))) {
-          const void *v;
-          size_t len;
-          char seq[24];
-          if (rd_kafka_header_get_last(h, H_SEQ, &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR && v &&
-              len < sizeof seq) {
-            memcpy(seq, v, len);
-            seq[len] = '\0';
-            long long s = strtoll(seq, NULL, 10);
-            if (s >= 0 && s < nrows && !found[s]) {
-              found[s] = 1;
-              hits++;
-            }
-          }
+        int64_t s = mark_seq(ks, m, batch_text);
+        if (s >= 0 && s < nrows && !found[s]) {
+          found[s] = 1;
+          hits++;
         }
       }
       /* Done with a partition at its end offset, past a gap, or at its end of log. */
@@ -644,35 +697,32 @@ done:
 static int32_t partition_of(kk_sink *ks, const kk_row *row, int64_t batch, int seq) {
   const kk_topic *t = &ks->topics[row->topic];
   if (row->partition >= 0) return row->partition;
-  if (row->key.present)
+  if (row->key.ptr)
     return ks->partitioner(t->rkt, row->key.ptr, row->key.len, t->partitions, NULL, NULL);
   return (int32_t)((uint64_t)(batch + seq / NULL_KEY_BLOCK) % (uint64_t)t->partitions);
 }
 
-static sr_status produce_row(kk_sink *ks, const kk_batch *b, const kk_row *row, int32_t partition,
-                             const char *batch_text, int seq, sr_error **err) {
-  char seq_text[24];
-  int seq_len = snprintf(seq_text, sizeof seq_text, "%d", seq);
-  rd_kafka_headers_t *h = rd_kafka_headers_new((size_t)row->hdr_n + 3);
+/* Produces row `seq` with its headers and the batch marker (mark_batch was called). */
+static sr_status produce_row(kk_sink *ks, const kk_batch *b, const kk_row *row, int seq,
+                             sr_error **err) {
+  rd_kafka_headers_t *h = rd_kafka_headers_new((size_t)row->hdr_n + 1);
   for (int k = 0; k < row->hdr_n; k++) {
     const kk_hdr *hd = &b->hdrs[row->hdr_first + k];
-    rd_kafka_header_add(h, hd->name.ptr, (ssize_t)hd->name.len, hd->value.present ? hd->value.ptr : NULL,
-                        (ssize_t)hd->value.len);
+    rd_kafka_header_add(h, hd->name.ptr, (ssize_t)hd->name.len, hd->value.ptr, (ssize_t)hd->value.len);
   }
-  rd_kafka_header_add(h, H_QUERY, -1, ks->query_id, -1);
-  rd_kafka_header_add(h, H_BATCH, -1, batch_text, -1);
-  rd_kafka_header_add(h, H_SEQ, -1, seq_text, seq_len);
+  size_t mark_len = ks->mark_prefix_len + put_decimal(ks->mark + ks->mark_prefix_len, (uint64_t)seq);
+  rd_kafka_header_add(h, H_MARK, sizeof H_MARK - 1, ks->mark, (ssize_t)mark_len);
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        ks->rk, RD_KAFKA_V_RKT(ks->topics[row->topic].rkt), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_VALUE(row->value.present ? (void *)row->value.ptr : NULL, row->value.len),
-        RD_KAFKA_V_KEY(row->key.present ? row->key.ptr : NULL, row->key.len),
+        ks->rk, RD_KAFKA_V_RKT(ks->topics[row->topic].rkt), RD_KAFKA_V_PARTITION(row->partition),
+        RD_KAFKA_V_VALUE((void *)row->value.ptr, row->value.len),
+        RD_KAFKA_V_KEY(row->key.ptr, row->key.len),
         RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (!e) return SR_OK;
     if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_headers_destroy(h);
       return sr_kafka_error(err, e, "%s: producing to topic '%s' partition %d", WHAT,
-                            ks->topics[row->topic].name, (int)partition);
+                            ks->topics[row->topic].name, (int)row->partition);
     }
     rd_kafka_poll(ks->rk, 10); /* the queue is full: let deliveries make room */
   }
@@ -685,9 +735,7 @@ static sr_status kk_write(sr_sink *sink, int64_t batch_id, lua_State *L, int row
   sr_status st = SR_OK;
   kk_batch b = {.ks = ks, .nrows = nrows, .text = SR_BUF_INIT};
   unsigned char *found = NULL;
-  int32_t *parts = NULL;
   rd_kafka_topic_partition_list_t *targets = NULL;
-  char batch_text[32];
   if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
   ks->last_written = ks->last_skipped = 0;
   if (batch_id < ks->pending_batch || batch_id == ks->committed) return SR_OK; /* done before */
@@ -696,10 +744,17 @@ static sr_status kk_write(sr_sink *sink, int64_t batch_id, lua_State *L, int row
   lua_pushcfunction(L, collect_rows);
   int fn_idx = lua_gettop(L);
   if (!ks->rk && (st = producer_new(ks, err)) != SR_OK) goto done;
-  if (!(b.rows = calloc((size_t)nrows, sizeof *b.rows)) || !(parts = malloc((size_t)nrows * sizeof *parts))) {
-    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-    goto done;
+  /* Kept from batch to batch: a fresh array of this size would be mapped and faulted in anew. */
+  if ((size_t)nrows > ks->rows_cap) {
+    free(ks->rows);
+    ks->rows_cap = 0;
+    if (!(ks->rows = malloc((size_t)nrows * sizeof *ks->rows))) {
+      st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+      goto done;
+    }
+    ks->rows_cap = (size_t)nrows;
   }
+  b.rows = ks->rows;
   lua_pushvalue(L, fn_idx);
   lua_pushvalue(L, rows_idx);
   lua_pushlightuserdata(L, &b);
@@ -720,20 +775,25 @@ static sr_status kk_write(sr_sink *sink, int64_t batch_id, lua_State *L, int row
     resolve_text(&b.hdrs[i].name, &b.text);
     resolve_text(&b.hdrs[i].value, &b.text);
   }
-  /* Where each row goes. */
+  /* Where each row goes. Every topic of the batch is made ready once, before any row. */
+  for (int i = 0; i < nrows; i++)
+    if ((i == 0 || b.rows[i].topic != b.rows[i - 1].topic) &&
+        (st = topic_ready(ks, &ks->topics[b.rows[i].topic], err)) != SR_OK)
+      goto done;
   targets = rd_kafka_topic_partition_list_new(8);
   for (int i = 0; i < nrows; i++) {
-    kk_topic *t = &ks->topics[b.rows[i].topic];
-    if ((st = topic_ready(ks, t, err)) != SR_OK) goto done;
-    parts[i] = partition_of(ks, &b.rows[i], batch_id, i);
-    if (parts[i] >= t->partitions) {
+    kk_row *row = &b.rows[i];
+    const kk_topic *t = &ks->topics[row->topic];
+    int32_t prev = i > 0 ? b.rows[i - 1].partition : -1;
+    row->partition = partition_of(ks, row, batch_id, i);
+    if (row->partition >= t->partitions) {
       st = sr_error_set(err, SR_ERROR, "%s: batch %lld row %d: topic '%s' has no partition %d",
-                        WHAT, (long long)batch_id, i + 1, t->name, (int)parts[i]);
+                        WHAT, (long long)batch_id, i + 1, t->name, (int)row->partition);
       goto done;
     }
-    if (i == 0 || parts[i] != parts[i - 1] || b.rows[i].topic != b.rows[i - 1].topic)
-      if (!sr_kafka_tp_find(targets, t->name, parts[i]))
-        rd_kafka_topic_partition_list_add(targets, t->name, parts[i]);
+    if (i == 0 || row->partition != prev || row->topic != b.rows[i - 1].topic)
+      if (!sr_kafka_tp_find(targets, t->name, row->partition))
+        rd_kafka_topic_partition_list_add(targets, t->name, row->partition);
   }
   /* The pending file: new partitions start at their current end. */
   drain(ks); /* nothing of an earlier attempt may still be on its way (see the top) */
@@ -778,6 +838,7 @@ static sr_status kk_write(sr_sink *sink, int64_t batch_id, lua_State *L, int row
     st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
     goto done;
   }
+  mark_batch(ks, batch_id);
   if (replay) {
     int64_t hits = scan(ks, batch_id, found, nrows, err);
     if (hits < 0) {
@@ -796,16 +857,14 @@ static sr_status kk_write(sr_sink *sink, int64_t batch_id, lua_State *L, int row
   }
   ks->dr_failed = 0;
   ks->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-  snprintf(batch_text, sizeof batch_text, "%lld", (long long)batch_id);
   for (int i = 0; i < nrows; i++) {
     if (found[i]) continue;
-    if ((st = produce_row(ks, &b, &b.rows[i], parts[i], batch_text, i, err)) != SR_OK) goto done;
+    if ((st = produce_row(ks, &b, &b.rows[i], i, err)) != SR_OK) goto done;
     ks->last_written++;
     if ((i & 1023) == 0) rd_kafka_poll(ks->rk, 0);
   }
 done:
   free(found);
-  free(parts);
   if (targets) rd_kafka_topic_partition_list_destroy(targets);
   kk_batch_free(&b);
   lua_settop(L, fn_idx - 1);
@@ -855,6 +914,8 @@ static void kk_close(sr_sink *sink) {
   if (ks->pending_from) rd_kafka_topic_partition_list_destroy(ks->pending_from);
   free(ks->topic_opt);
   free(ks->query_id);
+  free(ks->mark);
+  free(ks->rows);
   free(ks->pending_path);
   free(ks);
   sink->impl = NULL;
@@ -874,8 +935,12 @@ static sr_status kk_open(sr_sink *sink, const sr_connector_config *cfg, sr_error
   if (!id)
     return sr_error_set(err, SR_ERROR, "%s needs the query's id (a checkpointLocation)", WHAT);
   const char *topic = sr_opt_str(o, kk_options, "topic", NULL);
-  if (!(ks->query_id = strdup(id)) || (topic && !(ks->topic_opt = strdup(topic))))
+  ks->mark_id_len = strlen(id);
+  if (!(ks->query_id = strdup(id)) || (topic && !(ks->topic_opt = strdup(topic))) ||
+      !(ks->mark = malloc(ks->mark_id_len + MARK_NUMBERS)))
     return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+  memcpy(ks->mark, id, ks->mark_id_len);
+  ks->mark[ks->mark_id_len] = ':';
   if (cfg->schema && !topic && sr_schema_find(cfg->schema, "topic") < 0)
     return sr_error_set(err, SR_ERROR, "%s needs the option 'topic' or a column 'topic'", WHAT);
   const char *pname = sr_opt_str(o, kk_options, "kafka.partitioner", "murmur2_random");

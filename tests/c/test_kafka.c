@@ -46,6 +46,8 @@ static void mock_start(int brokers) {
   char errstr[256];
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+  /* as --kafka-mock does: without it a reply can wait ~40 ms for a delayed ACK */
+  rd_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, sizeof errstr);
   mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   ASSERT_TRUE(mock_rk != NULL);
   mock = rd_kafka_mock_cluster_new(mock_rk, brokers);
@@ -799,15 +801,15 @@ SR_TEST(sink_writes_what_kcat_reads) {
     }
     if (v && strcmp(v, "plain") == 0) {
       ASSERT_EQ_STR(key, "a");
-      ASSERT_EQ_STR(hdrs, "streamrun.query=q-sink;streamrun.batch=0;streamrun.seq=0;");
+      ASSERT_EQ_STR(hdrs, "streamrun=q-sink:0:0;");
       checked++;
     } else if (v && strcmp(v, "with headers") == 0) {
       ASSERT_TRUE(json_is_null(json_object_get(m, "key")));
-      ASSERT_EQ_STR(hdrs, "h1=x;h2=null;streamrun.query=q-sink;streamrun.batch=0;streamrun.seq=1;");
+      ASSERT_EQ_STR(hdrs, "h1=x;h2=null;streamrun=q-sink:0:1;");
       checked++;
     } else if (v && strcmp(v, "42") == 0) {
       ASSERT_EQ_STR(key, "7");
-      ASSERT_EQ_STR(hdrs, "trace=abc;streamrun.query=q-sink;streamrun.batch=0;streamrun.seq=2;");
+      ASSERT_EQ_STR(hdrs, "trace=abc;streamrun=q-sink:0:2;");
       checked++;
     } else if (!v) {
       ASSERT_EQ_STR(key, "tombstone");
@@ -885,6 +887,82 @@ SR_TEST(sink_exactly_once_after_partial_batch) {
   write_commit(k, 1, L, 100);
   sink_close(k);
   assert_exactly_once("k2", 3, "b0-", 100, "b1-", 1000, "b2-", 5000);
+  free(dir);
+  lua_close(L);
+}
+
+/* Produces "<prefix><i>" to topic/partition i % 2 carrying the given headers (name, value
+** pairs, NULL-terminated), as a sink attempt would have. */
+static void produce_marked(rd_kafka_t *rk, const char *topic, const char *prefix, int i, ...) {
+  char val[64];
+  snprintf(val, sizeof val, "%s%d", prefix, i);
+  rd_kafka_headers_t *h = rd_kafka_headers_new(3);
+  va_list ap;
+  va_start(ap, i);
+  for (const char *n = va_arg(ap, const char *); n; n = va_arg(ap, const char *))
+    rd_kafka_header_add(h, n, -1, va_arg(ap, const char *), -1);
+  va_end(ap);
+  ASSERT_EQ_INT(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(i % 2),
+                                  RD_KAFKA_V_VALUE(val, strlen(val)), RD_KAFKA_V_HEADERS(h),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END), 0);
+}
+
+SR_TEST(sink_replay_reads_both_marker_forms) {
+  topic_create("k6", 2);
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  char *dir = tmp_dir(), path[600];
+  /* Batch 3 of query q-sink was begun by a version that wrote three headers per message, and
+  ** by this one: rows 0, 2, .., 58 in the old form, 61, 63, .., 79 in the new. Among them,
+  ** messages that are not this batch's and name rows not yet written (if the scan took one
+  ** for this batch's, that row would be missing). */
+  snprintf(path, sizeof path, "%s/kafka-sink-pending.json", dir);
+  const char *pending = "{\"query\": \"q-sink\", \"batch\": 3, \"from\": {\"k6\": {\"0\": 0, \"1\": 0}}}";
+  sr_error *err = NULL;
+  ASSERT_EQ_INT(sr_fs_write_atomic(path, pending, strlen(pending), &err), SR_OK);
+  rd_kafka_t *rk = producer_for("k6");
+  for (int i = 0; i < 60; i += 2) {
+    char seq[16];
+    snprintf(seq, sizeof seq, "%d", i);
+    produce_marked(rk, "k6", "b3-", i, "streamrun.query", "q-sink", "streamrun.batch", "3",
+                   "streamrun.seq", seq, NULL);
+  }
+  for (int i = 61; i < 80; i += 2) {
+    char mark[64];
+    snprintf(mark, sizeof mark, "q-sink:3:%d", i);
+    produce_marked(rk, "k6", "b3-", i, "streamrun", mark, NULL);
+  }
+  static const char *const decoys[][8] = {
+    {"streamrun.query", "q-other", "streamrun.batch", "3", "streamrun.seq", "5"},
+    {"streamrun.query", "q-sink", "streamrun.batch", "2", "streamrun.seq", "7"},
+    {"streamrun", "q-sink:2:9"},
+    {"streamrun", "q-sink:31:11"},
+    {"streamrun", "x:q-sink:3:13"},
+    {"streamrun", "q-sink:3:15:3"},
+    {"streamrun", "q-sink:3:"},
+    /* the marker wins over headers of the old form that a row passed through */
+    {"streamrun.query", "q-sink", "streamrun.batch", "3", "streamrun.seq", "17", "streamrun",
+     "q-sink:4:17"},
+  };
+  int ndecoys = sizeof decoys / sizeof *decoys;
+  for (int d = 0; d < ndecoys; d++)
+    produce_marked(rk, "k6", "x-", d, decoys[d][0], decoys[d][1], decoys[d][2], decoys[d][3],
+                   decoys[d][4], decoys[d][5], decoys[d][6], decoys[d][7], NULL);
+  ASSERT_EQ_INT(rd_kafka_flush(rk, 10000), 0);
+  rd_kafka_destroy(rk);
+  /* The replay writes the 100 - 30 - 10 rows missing, each to the partition of its first try. */
+  sr_sink *k = sink_open(opts("topic", "k6", NULL), dir);
+  ASSERT_EQ_INT(luaL_dostring(L, "local rows = {}\n"
+                                 "for i = 0, 99 do rows[i + 1] = {value = 'b3-' .. i, partition = i % 2} end\n"
+                                 "return rows"), 0);
+  write_commit(k, 3, L, 100);
+  json_t *progress = json_object();
+  sr_sink_kafka.describe(k, progress);
+  ASSERT_EQ_INT(json_integer_value(json_object_get(progress, "numRowsAlreadyWritten")), 40);
+  ASSERT_EQ_INT(json_integer_value(json_object_get(progress, "numOutputRows")), 60);
+  json_decref(progress);
+  sink_close(k);
+  assert_exactly_once("k6", 2, "b3-", 100, "x-", ndecoys);
   free(dir);
   lua_close(L);
 }
@@ -1225,7 +1303,8 @@ int main(int argc, char **argv) {
                   source_new_partitions_from_earliest, source_data_loss, source_refuses_bad_options,
                   source_prefetch_across_batches, source_available_now,
                   sink_writes_what_kcat_reads, sink_exactly_once_after_partial_batch,
-                  sink_exactly_once_after_kill, sink_delivery_failure_is_retried, sink_transactional,
+                  sink_exactly_once_after_kill, sink_replay_reads_both_marker_forms,
+                  sink_delivery_failure_is_retried, sink_transactional,
                   kafka_mock_command, source_retries_on_broker_faults);
   mock_stop();
   sr_fs_remove_tree(tmp_root, NULL);
