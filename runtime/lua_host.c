@@ -90,8 +90,9 @@ lua_State *sr_lua_new(const char *job_dir) {
   if (!heap) return NULL;
   lua_State *L = lua_newstate(sr_lua_heap_alloc, heap);
   if (!L) {
+    /* A LuaJIT built without GC64 refuses other allocators on x86-64: use its own. */
     sr_lua_heap_free(heap);
-    return NULL;
+    if (!(L = luaL_newstate())) return NULL;
   }
   lua_atpanic(L, panic);
   luaL_openlibs(L);
@@ -106,10 +107,10 @@ size_t sr_lua_memory(lua_State *L) {
 
 void sr_lua_close(lua_State *L) {
   if (!L) return;
-  void *heap;
-  lua_getallocf(L, &heap);
+  void *heap = NULL;
+  int ours = lua_getallocf(L, &heap) == sr_lua_heap_alloc;
   lua_close(L);
-  sr_lua_heap_free(heap);
+  if (ours) sr_lua_heap_free(heap);
 }
 
 /* The message handler: keep the message (it holds the user's file:line) and add a traceback.
