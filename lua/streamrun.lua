@@ -47,6 +47,8 @@ local function new_source(opts, static, level)
   local s = node(nil, { op = "source", format = opts.format, options = opts, where = where(level + 1) })
   s.is_static = static
   local fixed = core.source_columns(opts.format)
+  local view = core.source_view_module(opts.format)
+  if view and require(view).columns then fixed = require(view).columns(opts) or fixed end
   if fixed and opts.schema == nil then
     s.schema_list = core.schema(fixed):columns()
   elseif opts.schema ~= nil then

@@ -84,11 +84,13 @@ typedef struct sr_source_ops {
                     int rows_idx, int *nrows, sr_error **err);
   /* Optional, instead of read (a source has one or the other): the records of (start, end].
   ** Deterministic for a given range. view_module names the embedded Lua module that reads
-  ** them; it returns {ctype = "<pointer C type>", row = function(records, i, cache) -> row,
-  ** cache = function() -> a table (optional; default {})}, i counting from 0. The engine
-  ** makes one cache per source of a compiled query and passes it to every row() of every
-  ** batch (until the job reloads): the module may keep there what repeats across rows, such
-  ** as strings, as long as it depends only on the source's options. */
+  ** them; it returns {ctype = "<pointer C type>", reader = function(options) -> row,
+  ** cache = function() -> a table (optional; default {}), columns = function(options) -> DDL
+  ** or nil (optional: the rows' columns when they are not `columns` below)}, where
+  ** row(records, i, cache) builds the row of record i (from 0) for a source with the job's
+  ** options. The engine makes one cache per source of a compiled query and passes it to every
+  ** row() of every batch (until the job reloads): the module may keep there what repeats
+  ** across rows, such as strings, as long as it depends only on the source's options. */
   sr_status (*read_view)(sr_source *src, const json_t *start, const json_t *end, sr_row_view *view,
                          sr_error **err);
   const char *view_module;

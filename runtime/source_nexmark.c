@@ -6,6 +6,8 @@
 ** Beam/Flink's model (person: id, name, emailAddress, creditCard, city, state, dateTime, extra;
 ** auction: id, itemName, description, initialBid, reserve, dateTime, expires, seller, category,
 ** extra; bid: auction, bidder, price, channel, url, dateTime, extra), times as ms numbers.
+** With table = "bid" ("auction", "person") a batch holds only the events of that kind, each
+** row the flat record (Flink's Nexmark views `bid`, `auction`, `person`).
 **
 ** Offsets: {"events": N}, the number of events generated so far; a batch (a, b] holds events
 ** a..b-1. Events are a pure function of the options and the event number, so a replay of a
@@ -68,6 +70,9 @@ static const sr_option_spec nexmark_options[] = {
   {"avgPersonByteSize", SR_OPT_INT, "200", "average person size, reached with `extra`; 0: no padding"},
   {"avgAuctionByteSize", SR_OPT_INT, "500", "average auction size, reached with `extra`; 0: no padding"},
   {"avgBidByteSize", SR_OPT_INT, "100", "average bid size, reached with `extra`; 0: no padding"},
+  {"table", SR_OPT_STRING, "events",
+   "events: every event as {event_type, person, auction, bid}; bid, auction or person: only "
+   "that kind, as flat rows (Flink's Nexmark views); every event is still generated"},
   {"outOfOrderGroupSize", SR_OPT_INT, "1",
    "events are shuffled in groups of this size, so dateTime goes back a little; 1: in order"},
   {NULL, 0, NULL, NULL},
@@ -81,6 +86,7 @@ typedef struct nexmark_source {
   int64_t events_per_second;  /* 0: unpaced */
   int64_t max_events;         /* 0: unbounded */
   int64_t max_per_trigger;    /* 0: no cap */
+  int only;                   /* table: -1 every event, or the sr_nexmark_kind read */
   int64_t bound;              /* planning never passes it; 0: none */
   int64_t open_ms;            /* clock at open */
   int64_t base_events;        /* start of the first plan after open; -1 before it */
@@ -127,6 +133,15 @@ static sr_status nexmark_open(sr_source *src, const sr_connector_config *cfg, sr
     return sr_error_set(err, SR_ERROR,
                         "nexmark source: maxEventsPerTrigger must be at least 1, not %" PRId64,
                         s->max_per_trigger);
+
+  static const char *const tables[] = {"person", "auction", "bid"}; /* by sr_nexmark_kind */
+  const char *table = sr_opt_str(o, sp, "table", "events");
+  s->only = -1;
+  for (int k = 0; k < 3; k++)
+    if (strcmp(table, tables[k]) == 0) s->only = k;
+  if (s->only < 0 && strcmp(table, "events") != 0)
+    return sr_error_set(err, SR_ERROR,
+                        "nexmark source: table must be events, bid, auction or person, not \"%s\"", table);
 
   sr_nexmark_config c;
   sr_nexmark_config_default(&c);
@@ -200,8 +215,8 @@ static sr_status nexmark_plan(sr_source *src, const json_t *start, json_t **end,
 
 /* ---- rows ---- */
 
-/* The batch's events as C records (sr_nexmark_event), read into rows by the Lua module
-** streamrun.sources.nexmark inside the query's loop. Their strings are packed into one arena:
+/* The batch's events (or those of the table read) as C records (sr_nexmark_event), read into
+** rows by the Lua module streamrun.sources.nexmark inside the query's loop. Their strings are packed into one arena:
 ** each event gets the scratch it may need and gives back what it did not use. Records and
 ** arena keep their memory from batch to batch, so a steady query touches no fresh pages. */
 static sr_status nexmark_read_view(sr_source *src, const json_t *start, const json_t *end,
@@ -223,15 +238,19 @@ static sr_status nexmark_read_view(sr_source *src, const json_t *start, const js
     s->records_cap = count;
   }
   sr_arena_reset(&s->strings);
-  size_t most = sr_nexmark_gen_scratch_size(s->gen);
+  size_t most = sr_nexmark_gen_scratch_size(s->gen), kept = 0;
   for (size_t i = 0; i < count; i++) {
     char *scratch = sr_arena_alloc(&s->strings, most);
     if (!scratch) return sr_error_set(err, SR_ERROR, "nexmark source: out of memory for event strings");
-    sr_arena_shrink(&s->strings, scratch,
-                    sr_nexmark_gen_event(s->gen, from + (int64_t)i, &s->records[i], scratch));
+    sr_nexmark_event *ev = &s->records[kept];
+    size_t used = sr_nexmark_gen_event(s->gen, from + (int64_t)i, ev, scratch);
+    /* another table's event is generated all the same (the work of a source that filters) */
+    if (s->only >= 0 && (int)ev->kind != s->only) used = 0;
+    else kept++;
+    sr_arena_shrink(&s->strings, scratch, used);
   }
   view->records = s->records;
-  view->count = (int)count;
+  view->count = (int)kept;
   return SR_OK;
 }
 

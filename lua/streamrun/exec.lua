@@ -105,7 +105,8 @@ local function view_reader(node)
   local name = core.source_view_module(node.format)
   if not name then return nil end
   local mod = require(name)
-  return { ctype = ffi.typeof(mod.ctype), row = mod.row, cache = mod.cache and mod.cache() or {} }
+  return { ctype = ffi.typeof(mod.ctype), row = mod.reader(node.options),
+           cache = mod.cache and mod.cache() or {} }
 end
 
 -- Rows of a view as a Lua array, for operators that take one.

@@ -2,7 +2,7 @@
 local nx = dofile((arg[0]:match("^(.*)/") or ".") .. "/common.lua")
 local sr = require "streamrun"
 nx.write(nx.bids()
-  :map(function(r) return { bidder = r.bid.bidder, dateTime = r.bid.dateTime } end)
+  :map(function(r) return { bidder = r.bidder, dateTime = r.dateTime } end)
   :with_watermark("dateTime", "2 seconds")
   :group_by(sr.session_window("dateTime", "10 seconds"), "bidder")
   :agg{ bid_count = sr.count() }, "q11")

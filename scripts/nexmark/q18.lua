@@ -3,6 +3,6 @@
 local nx = dofile((arg[0]:match("^(.*)/") or ".") .. "/common.lua")
 local sr = require "streamrun"
 nx.write(nx.bids()
-  :map(function(r) local b = r.bid; return { bidder = b.bidder, auction = b.auction, price = b.price, dateTime = b.dateTime } end)
+  :map(function(r) return { bidder = r.bidder, auction = r.auction, price = r.price, dateTime = r.dateTime } end)
   :group_by("bidder", "auction")
   :agg{ price = sr.last("price"), dateTime = sr.last("dateTime") }, "q18", "update")

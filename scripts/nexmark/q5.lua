@@ -2,7 +2,7 @@
 local nx = dofile((arg[0]:match("^(.*)/") or ".") .. "/common.lua")
 local sr = require "streamrun"
 nx.write(nx.bids()
-  :map(function(r) return { auction = r.bid.auction, dateTime = r.bid.dateTime } end)
+  :map(function(r) return { auction = r.auction, dateTime = r.dateTime } end)
   :with_watermark("dateTime", "2 seconds")
   :group_by(sr.window("dateTime", "10 seconds", "2 seconds"), "auction")
   :agg{ num = sr.count() }, "q5")

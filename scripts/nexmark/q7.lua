@@ -2,7 +2,7 @@
 local nx = dofile((arg[0]:match("^(.*)/") or ".") .. "/common.lua")
 local sr = require "streamrun"
 nx.write(nx.bids()
-  :map(function(r) return { price = r.bid.price, dateTime = r.bid.dateTime } end)
+  :map(function(r) return { price = r.price, dateTime = r.dateTime } end)
   :with_watermark("dateTime", "2 seconds")
   :group_by(sr.window("dateTime", "10 seconds"))
   :agg{ maxprice = sr.max("price") }, "q7")

@@ -101,8 +101,10 @@ static json_t *plan(test_source *t, const json_t *start) {
 }
 
 /* Reads (start, end] as the engine does (read_view, then the source's Lua module on each
-** record) into a new Lua array left on the stack; returns its length. */
-static int read_rows(test_source *t, lua_State *L, const json_t *start, const json_t *end) {
+** record, for a source whose option `table` is tbl, NULL if unset) into a new Lua array left
+** on the stack; returns its length. */
+static int read_table_rows(test_source *t, lua_State *L, const json_t *start, const json_t *end,
+                           const char *tbl) {
   sr_row_view view = {NULL, -1};
   sr_error *err = NULL;
   if (t->src.ops->read_view(&t->src, start, end, &view, &err) != SR_OK) SR_FAIL("read: %s", err->message);
@@ -110,23 +112,31 @@ static int read_rows(test_source *t, lua_State *L, const json_t *start, const js
   lua_pushlightuserdata(L, (void *)view.records);
   lua_pushinteger(L, view.count);
   lua_pushinteger(L, (lua_Integer)sizeof(sr_nexmark_event));
-  if (lua_pcall(L, 3, 1, 0) != 0) SR_FAIL("rows_of: %s", lua_tostring(L, -1));
+  if (tbl) lua_pushstring(L, tbl);
+  else lua_pushnil(L);
+  if (lua_pcall(L, 4, 1, 0) != 0) SR_FAIL("rows_of: %s", lua_tostring(L, -1));
   ASSERT_EQ_INT(lua_objlen(L, -1), view.count);
   return view.count;
 }
 
-/* A job's state (the embedded modules) with rows_of(records, n, record_size) and deq(a, b). */
+static int read_rows(test_source *t, lua_State *L, const json_t *start, const json_t *end) {
+  return read_table_rows(t, L, start, end, NULL);
+}
+
+/* A job's state (the embedded modules) with rows_of(records, n, record_size, table) and
+** deq(a, b). */
 static lua_State *new_lua(void) {
   lua_State *L = sr_lua_new(NULL);
   const char *deq =
     "local ffi = require 'ffi'\n"
     "local m = require(" SOURCE_MODULE ")\n"
     "local ctype, cache = ffi.typeof(m.ctype), m.cache()\n"
-    "function rows_of(p, n, size)\n"
+    "function rows_of(p, n, size, tbl)\n"
+    "  local row = m.reader({table = tbl})\n"
     "  local elem = m.ctype:gsub('%s*%*$', '')\n"
     "  assert(ffi.sizeof(elem) == size, 'the cdef of ' .. elem .. ' has another size than the C struct')\n"
     "  local recs, rows = ffi.cast(ctype, p), {}\n"
-    "  for i = 1, n do rows[i] = m.row(recs, i - 1, cache) end\n"
+    "  for i = 1, n do rows[i] = row(recs, i - 1, cache) end\n"
     "  return rows\n"
     "end\n"
     "function deq(a, b)\n"
@@ -467,6 +477,57 @@ SR_TEST(source_rows_match_generator) {
   close_source(&t);
 }
 
+/* table = "bid": only the bids of the range, each the flat bid record; other tables alike. */
+SR_TEST(source_flat_tables) {
+  static const char *const tables[] = {"person", "auction", "bid"};
+  static const char *const id_field[] = {"id", "id", "auction"};
+  for (int k = 0; k < 3; k++) {
+    test_source t;
+    sr_error *err = NULL;
+    if (open_source(&t, 0, &err, "maxEvents", "300", "seed", "5", "table", tables[k], NULL) != SR_OK)
+      SR_FAIL("open: %s", err->message);
+    lua_State *L = new_lua();
+    json_t *end = plan(&t, NULL);
+    const sr_nexmark_gen *g = sr_source_nexmark_generator(&t.src);
+    int want = 0;
+    for (int64_t n = 0; n < 300; n++) want += (int)sr_nexmark_gen_kind(g, n) == k;
+    ASSERT_TRUE(want > 0);
+    ASSERT_EQ_INT(read_table_rows(&t, L, NULL, end, tables[k]), want);
+    char *s = malloc(sr_nexmark_gen_scratch_size(g));
+    sr_nexmark_event ev;
+    int row = 0;
+    for (int64_t n = 0; n < 300; n++) {
+      if ((int)sr_nexmark_gen_kind(g, n) != k) continue;
+      sr_nexmark_gen_event(g, n, &ev, s);
+      lua_rawgeti(L, 1, ++row);
+      lua_getfield(L, -1, "event_type");
+      ASSERT_TRUE(lua_isnil(L, -1)); /* flat: no event wrapper */
+      lua_getfield(L, -2, id_field[k]);
+      int64_t id = k == SR_NEXMARK_BID ? ev.u.bid.auction : k == SR_NEXMARK_AUCTION ? ev.u.auction.id : ev.u.person.id;
+      ASSERT_EQ_DBL(lua_tonumber(L, -1), (double)id);
+      lua_getfield(L, -3, "dateTime");
+      int64_t ts = k == SR_NEXMARK_BID ? ev.u.bid.date_time : k == SR_NEXMARK_AUCTION ? ev.u.auction.date_time : ev.u.person.date_time;
+      ASSERT_EQ_DBL(lua_tonumber(L, -1), (double)ts);
+      if (k == SR_NEXMARK_BID) {
+        lua_getfield(L, -4, "url");
+        ASSERT_TRUE(str_is(ev.u.bid.url, lua_tostring(L, -1)));
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 4);
+    }
+    free(s);
+    json_decref(end);
+    sr_lua_close(L);
+    close_source(&t);
+  }
+  test_source t;
+  sr_error *err = NULL;
+  ASSERT_EQ_INT(open_source(&t, 0, &err, "table", "bids", NULL), SR_ERROR);
+  ASSERT_TRUE(strstr(err->message, "table must be events, bid, auction or person, not \"bids\"") != NULL);
+  sr_error_free(err);
+  close_source(&t);
+}
+
 SR_TEST(source_replay_is_exact) {
   test_source t;
   sr_error *err = NULL;
@@ -660,6 +721,6 @@ SR_TEST(source_options) {
 int main(void) {
   return SR_RUN(gen_same_seed_same_events, gen_other_seed_other_events, gen_proportions_1_3_46,
                 gen_ids_and_hot_keys, gen_event_time_follows_rate, gen_fields, gen_rejects_bad_config,
-                source_rows_match_generator, source_replay_is_exact, source_plan_unpaced_caps_and_drains,
+                source_rows_match_generator, source_flat_tables, source_replay_is_exact, source_plan_unpaced_caps_and_drains,
                 source_plan_paced_by_clock, source_available_now, source_options);
 }

@@ -47,33 +47,21 @@ local function str(s)
   return ffi_string(s.ptr, s.len)
 end
 
-local M = { ctype = "const sr_nexmark_event *" }
-
--- Channel names and urls by id + 1 (a function of the source's seed), in array parts sized
--- up front: filling a table that grows from {} is not compiled by LuaJIT (NYI: mixed
--- sparse/dense table).
-function M.cache()
-  return { names = table_new(CHANNELS, 0), urls = table_new(CHANNELS, 0) }
+-- The records of one kind as flat rows, with Beam/Flink's field names.
+local function person(p)
+  return { id = tonumber(p.id), name = str(p.name), emailAddress = str(p.email_address),
+           creditCard = str(p.credit_card), city = str(p.city), state = str(p.state),
+           dateTime = tonumber(p.date_time), extra = str(p.extra) }
 end
 
-function M.row(records, i, cache)
-  local e = records[i]
-  local kind = e.kind
-  if kind == PERSON then
-    local p = e.u.person
-    return { event_type = "person", person = {
-      id = tonumber(p.id), name = str(p.name), emailAddress = str(p.email_address),
-      creditCard = str(p.credit_card), city = str(p.city), state = str(p.state),
-      dateTime = tonumber(p.date_time), extra = str(p.extra) } }
-  elseif kind == AUCTION then
-    local a = e.u.auction
-    return { event_type = "auction", auction = {
-      id = tonumber(a.id), itemName = str(a.item_name), description = str(a.description),
-      initialBid = tonumber(a.initial_bid), reserve = tonumber(a.reserve),
-      dateTime = tonumber(a.date_time), expires = tonumber(a.expires),
-      seller = tonumber(a.seller), category = tonumber(a.category), extra = str(a.extra) } }
-  end
-  local b = e.u.bid
+local function auction(a)
+  return { id = tonumber(a.id), itemName = str(a.item_name), description = str(a.description),
+           initialBid = tonumber(a.initial_bid), reserve = tonumber(a.reserve),
+           dateTime = tonumber(a.date_time), expires = tonumber(a.expires),
+           seller = tonumber(a.seller), category = tonumber(a.category), extra = str(a.extra) }
+end
+
+local function bid(b, cache)
   local ch = b.channel_id + 1
   local names = cache.names
   local channel, url = names[ch], cache.urls[ch]
@@ -81,9 +69,47 @@ function M.row(records, i, cache)
     channel, url = str(b.channel), str(b.url)
     names[ch], cache.urls[ch] = channel, url
   end
-  return { event_type = "bid", bid = {
-    auction = tonumber(b.auction), bidder = tonumber(b.bidder), price = tonumber(b.price),
-    channel = channel, url = url, dateTime = tonumber(b.date_time), extra = str(b.extra) } }
+  return { auction = tonumber(b.auction), bidder = tonumber(b.bidder), price = tonumber(b.price),
+           channel = channel, url = url, dateTime = tonumber(b.date_time), extra = str(b.extra) }
 end
 
-return M
+-- table = "events" (the default): {event_type = kind, <kind> = the flat record}.
+local function event_row(records, i, cache)
+  local e = records[i]
+  local kind = e.kind
+  if kind == PERSON then return { event_type = "person", person = person(e.u.person) } end
+  if kind == AUCTION then return { event_type = "auction", auction = auction(e.u.auction) } end
+  return { event_type = "bid", bid = bid(e.u.bid, cache) }
+end
+
+-- table = "bid", "auction" or "person": the source hands over records of that kind only, and
+-- a row is the record itself, flat, as in Flink's Nexmark views. Such a row is a leaf table,
+-- which LuaJIT can leave unallocated when the query only reads it (a nested one it cannot).
+local FLAT = {
+  bid = function(records, i, cache) return bid(records[i].u.bid, cache) end,
+  auction = function(records, i) return auction(records[i].u.auction) end,
+  person = function(records, i) return person(records[i].u.person) end,
+}
+
+local COLUMNS = {
+  person = "id long, name string, emailAddress string, creditCard string, city string, "
+    .. "state string, dateTime timestamp, extra string",
+  auction = "id long, itemName string, description string, initialBid long, reserve long, "
+    .. "dateTime timestamp, expires timestamp, seller long, category long, extra string",
+  bid = "auction long, bidder long, price long, channel string, url string, dateTime timestamp, "
+    .. "extra string",
+}
+
+return {
+  ctype = "const sr_nexmark_event *",
+  -- the row function for a source with these options (the C source checks `table`)
+  reader = function(options) return FLAT[options.table] or event_row end,
+  -- Channel names and urls by id + 1 (a function of the source's seed), in array parts sized
+  -- up front: filling a table that grows from {} is not compiled by LuaJIT (NYI: mixed
+  -- sparse/dense table).
+  cache = function()
+    return { names = table_new(CHANNELS, 0), urls = table_new(CHANNELS, 0) }
+  end,
+  -- the columns of a flat table; nil: the source's own (events)
+  columns = function(options) return COLUMNS[options.table] end,
+}
