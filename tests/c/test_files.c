@@ -41,6 +41,15 @@ static char *read_text(const char *path) {
   return text;
 }
 
+/* dir/name holds exactly want. */
+static void assert_file_text(const char *dir, const char *name, const char *want) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  char *text = read_text(path);
+  ASSERT_EQ_STR(text, want);
+  free(text);
+}
+
 /* The names in dir, sorted, joined by spaces. */
 static const char *listing(const char *dir) {
   static char out[4096];
@@ -248,27 +257,18 @@ SR_TEST(json_sink_batches) {
   open_sink(&t, L, out);
   write_batch(&t, L, 0, 1, 3);
   ASSERT_EQ_STR(listing(out), ".part-00000-01234567.json.inprogress _streamrun_metadata");
-  snprintf(path, sizeof path, "%s/.part-00000-01234567.json.inprogress", out);
-  char *text = read_text(path);
-  ASSERT_EQ_STR(text, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
-  free(text);
+  assert_file_text(out, ".part-00000-01234567.json.inprogress", "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
   commit_batch(&t, 0);
   ASSERT_EQ_STR(listing(out), "_streamrun_metadata part-00000-01234567.json");
   snprintf(path, sizeof path, "%s/_streamrun_metadata", out);
   ASSERT_EQ_STR(listing(path), "0");
-  snprintf(path, sizeof path, "%s/_streamrun_metadata/0", out);
-  text = read_text(path);
-  ASSERT_EQ_STR(text, "{\"batchId\":0,\"files\":[\"part-00000-01234567.json\"]}");
-  free(text);
+  assert_file_text(out, "_streamrun_metadata/0", "{\"batchId\":0,\"files\":[\"part-00000-01234567.json\"]}");
 
   /* the replay of batch 0 (its commits/N was lost) is skipped: part-0 keeps its rows */
   write_batch(&t, L, 0, 7, 7);
   commit_batch(&t, 0);
   ASSERT_EQ_STR(listing(out), "_streamrun_metadata part-00000-01234567.json");
-  snprintf(path, sizeof path, "%s/part-00000-01234567.json", out);
-  text = read_text(path);
-  ASSERT_EQ_STR(text, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
-  free(text);
+  assert_file_text(out, "part-00000-01234567.json", "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
 
   /* batch 1 written, then a crash before its commit; the restarted query writes it again */
   write_batch(&t, L, 1, 10, 20);
@@ -277,18 +277,12 @@ SR_TEST(json_sink_batches) {
   write_batch(&t, L, 1, 30, 31);
   commit_batch(&t, 1);
   ASSERT_EQ_STR(listing(out), "_streamrun_metadata part-00000-01234567.json part-00001-01234567.json");
-  snprintf(path, sizeof path, "%s/part-00001-01234567.json", out);
-  text = read_text(path);
-  ASSERT_EQ_STR(text, "{\"id\":30}\n{\"id\":31}\n");
-  free(text);
+  assert_file_text(out, "part-00001-01234567.json", "{\"id\":30}\n{\"id\":31}\n");
 
   /* an empty batch is logged, with no file */
   write_batch(&t, L, 2, 1, 0);
   commit_batch(&t, 2);
-  snprintf(path, sizeof path, "%s/_streamrun_metadata/2", out);
-  text = read_text(path);
-  ASSERT_EQ_STR(text, "{\"batchId\":2,\"files\":[]}");
-  free(text);
+  assert_file_text(out, "_streamrun_metadata/2", "{\"batchId\":2,\"files\":[]}");
   close_sink(&t);
   lua_close(L);
   remove_dir(dir);
