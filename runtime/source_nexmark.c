@@ -111,7 +111,7 @@ static int parse_time_ms(const char *s, int64_t *ms) {
 
 static sr_status check_nonneg(const char *name, int64_t v, sr_error **err) {
   if (v < 0)
-    return sr_error_set(err, SR_ERROR, "nexmark source: %s must not be negative, not %" PRId64, name, v);
+    return sr_error_set(err, SR_ERROR, "%s must not be negative, not %" PRId64, name, v);
   return SR_OK;
 }
 
@@ -131,7 +131,7 @@ static sr_status nexmark_open(sr_source *src, const sr_connector_config *cfg, sr
                                   s->events_per_second > 0 ? 0 : DEFAULT_MAX_PER_TRIGGER);
   if (sr_opt_str(o, sp, "maxEventsPerTrigger", NULL) && s->max_per_trigger < 1)
     return sr_error_set(err, SR_ERROR,
-                        "nexmark source: maxEventsPerTrigger must be at least 1, not %" PRId64,
+                        "maxEventsPerTrigger must be at least 1, not %" PRId64,
                         s->max_per_trigger);
 
   static const char *const tables[] = {"person", "auction", "bid"}; /* by sr_nexmark_kind */
@@ -141,7 +141,7 @@ static sr_status nexmark_open(sr_source *src, const sr_connector_config *cfg, sr
     if (strcmp(table, tables[k]) == 0) s->only = k;
   if (s->only < 0 && strcmp(table, "events") != 0)
     return sr_error_set(err, SR_ERROR,
-                        "nexmark source: table must be events, bid, auction or person, not \"%s\"", table);
+                        "table must be events, bid, auction or person, not \"%s\"", table);
 
   sr_nexmark_config c;
   sr_nexmark_config_default(&c);
@@ -149,7 +149,7 @@ static sr_status nexmark_open(sr_source *src, const sr_connector_config *cfg, sr
   const char *first = sr_opt_str(o, sp, "firstEventTime", "");
   if (parse_time_ms(first, &c.first_event_time_ms) != 0)
     return sr_error_set(err, SR_ERROR,
-                        "nexmark source: firstEventTime must be ISO-8601 text such as "
+                        "firstEventTime must be ISO-8601 text such as "
                         "2026-11-23T10:00:00Z or ms since the epoch, not \"%s\"", first);
   c.event_rate = sr_opt_int(o, sp, "firstEventRate",
                             s->events_per_second > 0 ? s->events_per_second : DEFAULT_UNPACED_RATE);
@@ -162,10 +162,8 @@ static sr_status nexmark_open(sr_source *src, const sr_connector_config *cfg, sr
   c.avg_auction_byte_size = sr_opt_int(o, sp, "avgAuctionByteSize", 500);
   c.avg_bid_byte_size = sr_opt_int(o, sp, "avgBidByteSize", 100);
   c.out_of_order_group_size = sr_opt_int(o, sp, "outOfOrderGroupSize", 1);
-  if (sr_nexmark_gen_new(&c, &s->gen, err) != SR_OK) {
-    if (err) sr_error_prefix(*err, "nexmark source");
-    return SR_ERROR;
-  }
+  /* messages name no source: the engine prefixes "<job:line>: nexmark source" */
+  if (sr_nexmark_gen_new(&c, &s->gen, err) != SR_OK) return SR_ERROR;
   sr_arena_init(&s->strings);
 
   s->bound = s->max_events;
@@ -181,7 +179,7 @@ static sr_status offset_events(const json_t *off, int64_t *n, sr_error **err) {
   json_t *v = json_is_object(off) ? json_object_get(off, "events") : NULL;
   if (!json_is_integer(v) || json_integer_value(v) < 0) {
     char *text = off ? json_dumps(off, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    sr_error_set(err, SR_ERROR, "nexmark source: offset %s is not {\"events\": N}", text ? text : "null");
+    sr_error_set(err, SR_ERROR, "offset %s is not {\"events\": N}", text ? text : "null");
     free(text);
     return SR_ERROR;
   }
@@ -226,14 +224,14 @@ static sr_status nexmark_read_view(sr_source *src, const json_t *start, const js
   if (start && offset_events(start, &from, err) != SR_OK) return SR_ERROR;
   if (offset_events(end, &to, err) != SR_OK) return SR_ERROR;
   if (to < from)
-    return sr_error_set(err, SR_ERROR, "nexmark source: batch ends (%" PRId64 ") before it starts (%" PRId64 ")",
+    return sr_error_set(err, SR_ERROR, "batch ends (%" PRId64 ") before it starts (%" PRId64 ")",
                         to, from);
   if (to - from > INT_MAX)
-    return sr_error_set(err, SR_ERROR, "nexmark source: batch of %" PRId64 " events is too large", to - from);
+    return sr_error_set(err, SR_ERROR, "batch of %" PRId64 " events is too large", to - from);
   size_t count = (size_t)(to - from);
   if (count > s->records_cap) {
     sr_nexmark_event *grown = realloc(s->records, count * sizeof *grown);
-    if (!grown) return sr_error_set(err, SR_ERROR, "nexmark source: out of memory for %zu events", count);
+    if (!grown) return sr_error_set(err, SR_ERROR, "out of memory for %zu events", count);
     s->records = grown;
     s->records_cap = count;
   }
@@ -241,7 +239,7 @@ static sr_status nexmark_read_view(sr_source *src, const json_t *start, const js
   size_t most = sr_nexmark_gen_scratch_size(s->gen), kept = 0;
   for (size_t i = 0; i < count; i++) {
     char *scratch = sr_arena_alloc(&s->strings, most);
-    if (!scratch) return sr_error_set(err, SR_ERROR, "nexmark source: out of memory for event strings");
+    if (!scratch) return sr_error_set(err, SR_ERROR, "out of memory for event strings");
     sr_nexmark_event *ev = &s->records[kept];
     size_t used = sr_nexmark_gen_event(s->gen, from + (int64_t)i, ev, scratch);
     /* another table's event is generated all the same (the work of a source that filters) */

@@ -36,6 +36,18 @@ run_sr fmt.lua
 assert_eq "unknown format exit" 2 "$code"; assert_contains "unknown format" "$err" "unknown source format 'jsn'; did you mean 'json'?"
 pass "an unknown format exits 2 with the nearest name"
 
+# A connector's bad option value: named once, after the job's file and line.
+cat >badval.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "nexmark", table = "bids" }
+  :write_stream{ format = "noop", checkpointLocation = "chk-badval" }
+LUA
+run_sr badval.lua
+assert_eq "bad option value exit" 1 "$code"
+assert_contains "bad option value" "$err" 'badval.lua:2: nexmark source: table must be events, bid, auction or person, not "bids"'
+[[ $err != *"nexmark source: nexmark source"* ]] || fail "the source is named twice: $err"
+pass "a bad option value names the file, line and source once"
+
 cat >sorted.lua <<'LUA'
 local sr = require "streamrun"
 sr.read_stream{ format = "json", path = "in" }
