@@ -48,7 +48,8 @@ local function new_source(opts, static, level)
   s.is_static = static
   local fixed = core.source_columns(opts.format)
   local view = core.source_view_module(opts.format)
-  if view and require(view).columns then fixed = require(view).columns(opts) or fixed end
+  local view_columns = view and require(view).columns
+  if view_columns then fixed = view_columns(opts) or fixed end
   if fixed and opts.schema == nil then
     s.schema_list = core.schema(fixed):columns()
   elseif opts.schema ~= nil then

@@ -131,6 +131,18 @@ static int msghandler(lua_State *L) {
   return 1;
 }
 
+void sr_lua_push_once(lua_State *L, const void *key, const char *src, size_t len, const char *name) {
+  lua_pushlightuserdata(L, (void *)key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  if (!lua_isnil(L, -1)) return;
+  lua_pop(L, 1);
+  if (luaL_loadbuffer(L, src, len, name) != 0) lua_error(L);
+  lua_call(L, 0, 1);
+  lua_pushlightuserdata(L, (void *)key);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
 int sr_lua_pcall(lua_State *L, int nargs, int nresults) {
   int base = lua_gettop(L) - nargs;
   lua_pushcfunction(L, msghandler);

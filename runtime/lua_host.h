@@ -22,6 +22,12 @@ void sr_lua_close(lua_State *L); /* accepts NULL */
 ** stack as a string. Returns the lua_pcall status. [-(nargs+1), +(nresults|1), -] */
 int sr_lua_pcall(lua_State *L, int nargs, int nresults);
 
+/* Pushes the value the Lua chunk src (len bytes, chunk name `name`) returns, running the chunk
+** only the first time in this state: the value is kept in the registry under key's address.
+** For C code that needs a small compiled Lua helper. Raises a Lua error if src does not load.
+** [-0, +1, e] */
+void sr_lua_push_once(lua_State *L, const void *key, const char *src, size_t len, const char *name);
+
 /* Registers a C function table merged into `streamrun.core` (called by modules that provide
 ** bindings before any job runs). Not thread-safe; call at start-up. */
 typedef int (*sr_lua_lib_fn)(lua_State *L); /* pushes a table of functions */

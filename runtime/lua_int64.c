@@ -1,5 +1,6 @@
 /* Exact 64-bit integers in LuaJIT: see lua_int64.h. */
 #include "lua_int64.h"
+#include "lua_host.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -14,25 +15,11 @@ enum { HELPER_MAKE = 1, HELPER_KIND = 2 };
 static const char helpers_src[] =
   "local ffi = require 'ffi'\n"
   "local i64, u64, istype = ffi.typeof('int64_t'), ffi.typeof('uint64_t'), ffi.istype\n"
-  "return function(hi, lo) return i64(hi) * 4294967296 + lo end,\n"
-  "  function(x) if istype(i64, x) then return 1 elseif istype(u64, x) then return 2 end return 0 end\n";
+  "return { function(hi, lo) return i64(hi) * 4294967296 + lo end,\n"
+  "  function(x) if istype(i64, x) then return 1 elseif istype(u64, x) then return 2 end return 0 end }\n";
 
 static void push_helper(lua_State *L, int which) {
-  lua_pushlightuserdata(L, (void *)&helpers_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    if (luaL_loadbuffer(L, helpers_src, sizeof helpers_src - 1, "=streamrun.int64") != 0)
-      lua_error(L);
-    lua_call(L, 0, 2);
-    lua_createtable(L, 2, 0);
-    lua_insert(L, -3);
-    lua_rawseti(L, -3, HELPER_KIND);
-    lua_rawseti(L, -2, HELPER_MAKE);
-    lua_pushlightuserdata(L, (void *)&helpers_key);
-    lua_pushvalue(L, -2);
-    lua_rawset(L, LUA_REGISTRYINDEX);
-  }
+  sr_lua_push_once(L, &helpers_key, helpers_src, sizeof helpers_src - 1, "=streamrun.int64");
   lua_rawgeti(L, -1, which);
   lua_remove(L, -2);
 }

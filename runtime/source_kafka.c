@@ -47,6 +47,7 @@
 #include "connector.h"
 #include "fsutil.h"
 #include "kafka_common.h"
+#include "lua_host.h"
 
 #define WHAT "the kafka source"
 #define INITIAL_FILE "initial-offsets.json"
@@ -622,17 +623,7 @@ static int emit_rows(lua_State *L) {
     lua_pushstring(L, rd_kafka_topic_name(e->topics[e->named]));
     lua_rawseti(L, E_TOPICS, e->named + 1);
   }
-  lua_pushlightuserdata(L, (void *)&builder_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    if (luaL_loadbuffer(L, ROW_BUILDER, sizeof ROW_BUILDER - 1, "=kafka source rows") != 0)
-      lua_error(L);
-    lua_call(L, 0, 1);
-    lua_pushlightuserdata(L, (void *)&builder_key);
-    lua_pushvalue(L, -2);
-    lua_rawset(L, LUA_REGISTRYINDEX);
-  }
+  sr_lua_push_once(L, &builder_key, ROW_BUILDER, sizeof ROW_BUILDER - 1, "=kafka source rows");
   int first_row = *e->nrows + 1;
   lua_pushvalue(L, E_ROWS);
   lua_pushinteger(L, first_row);
