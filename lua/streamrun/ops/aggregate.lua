@@ -381,17 +381,24 @@ end
 
 -- The batch, per kind of grouping -------------------------------------------------------------
 
--- Windows and plain keys in append and update modes.
-local function groups_batch(S, store, wm, glist, gkeys, ng)
-  local info, ixf = S.info, S.index
+-- The stored values of the batch's ng group keys (gkeys), and with a time index (S.index)
+-- the index, read in the same get_many as its directory entry.
+local function load_groups(S, store, gkeys, ng)
   local nk = ng
-  if ixf then nk = nk + 1; gkeys[nk] = DIR_KEY end
+  if S.index then nk = nk + 1; gkeys[nk] = DIR_KEY end
   local vals = nk > 0 and core.get_many(store, gkeys, nk) or {}
   local ix
-  if ixf then
+  if S.index then
     ix = index_new(vals[nk])
     gkeys[nk] = nil
   end
+  return vals, ix
+end
+
+-- Windows and plain keys in append and update modes.
+local function groups_batch(S, store, wm, glist, gkeys, ng)
+  local info, ixf = S.info, S.index
+  local vals, ix = load_groups(S, store, gkeys, ng)
   local update = info.mode == "update"
   local merge, build = S.merge, S.build
   local out, nout = {}, 0
@@ -444,14 +451,7 @@ end
 -- Session windows in append mode (update is refused by the plan check).
 local function sessions_batch(S, store, wm, glist, gkeys, ng)
   local info, ixf = S.info, S.index
-  local nk = ng
-  if ixf then nk = nk + 1; gkeys[nk] = DIR_KEY end
-  local vals = nk > 0 and core.get_many(store, gkeys, nk) or {}
-  local ix
-  if ixf then
-    ix = index_new(vals[nk])
-    gkeys[nk] = nil
-  end
+  local vals, ix = load_groups(S, store, gkeys, ng)
   -- the groups: this batch's, then those listed in due buckets (each once)
   local keys, values, batch = {}, {}, {}
   local seen = {}
