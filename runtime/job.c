@@ -461,6 +461,7 @@ static void reload(job *j) {
   j->ld = next;
   j->jl.L = next.L;
   j->jl.descs_ref = next.descs_ref;
+  j->jl.collect_owed = 0;
   for (int i = 0; i < n; i++) {
     if (acts[i] == KEEP) {
       sr_query_set_index(olds[i]->q, i + 1);
@@ -632,7 +633,7 @@ int sr_job_run(const sr_job_options *o) {
   if (code == SR_EXIT_OK) code = run_loop(&j);
   for (int i = 0; i < j.nq; i++) sr_query_close(j.qs[i].q);
 out_loaded:
-  loaded_free(&j.ld);
+  sr_lua_close_at_exit(j.ld.L); /* sr_job_run ends the process (main.c) */
 out:
   sr_watch_free(j.watch);
   free(j.qs);

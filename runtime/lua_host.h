@@ -17,6 +17,8 @@ lua_State *sr_lua_new(const char *job_dir);
 /* The bytes the state has allocated (LuaJIT counts them per state). */
 size_t sr_lua_memory(lua_State *L);
 void sr_lua_close(lua_State *L); /* accepts NULL */
+/* For a state the process keeps until it exits: does not close it (see lua_host.c). */
+void sr_lua_close_at_exit(lua_State *L);
 
 /* lua_pcall with the traceback handler. On error the message (with traceback) is left on the
 ** stack as a string. Returns the lua_pcall status. [-(nargs+1), +(nresults|1), -] */

@@ -676,6 +676,13 @@ static int all_drained(sr_query *q) {
   return 1;
 }
 
+/* 1 when the query will end at its next step: its trigger runs what is there and stops, and
+** nothing is left (the step's own test, before planning, decides). */
+static int ends_after(sr_query *q) {
+  if (q->spec->trigger == SR_TRIGGER_ONCE) return 1;
+  return q->spec->trigger == SR_TRIGGER_AVAILABLE_NOW && all_drained(q) && !needs_no_data_batch(q);
+}
+
 sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **err) {
   sr_query_spec *s = q->spec;
   *step = SR_STEP_IDLE;
@@ -724,6 +731,10 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   ** only re-marks the live rows again and again while garbage piles up in fresh pages. On the
   ** JSON filter bench this halved CPU time and cut peak RSS from 350 MB to 53 MB. Memory is
   ** bounded by one batch's garbage, which the rate limits (maxFilesPerTrigger, ...) bound. */
+  if (jl->collect_owed) {
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    jl->collect_owed = 0;
+  }
   lua_gc(L, LUA_GCSTOP, 0);
   int rc = sr_lua_pcall(L, 1, 0);
   lua_gc(L, LUA_GCRESTART, 0);
@@ -754,7 +765,11 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   q->ran_once = 1;
   q->next_batch++;
   *step = SR_STEP_RAN;
-  lua_gc(L, LUA_GCCOLLECT, 0); /* see above: between batches, never in the middle of one */
+  /* See above: between batches, never in the middle of one. After a query's last batch the
+  ** collection would only free what lua_close frees anyway (a 100,000-row batch took 45 ms to
+  ** collect): it is left to lua_close, or to the next batch run in this state. */
+  if (ends_after(q)) jl->collect_owed = 1;
+  else lua_gc(L, LUA_GCCOLLECT, 0);
 done:
   if (st != SR_OK && s->nstateful > 0) {
     /* the next attempt of this batch must read the state as it was before it */
