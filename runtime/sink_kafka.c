@@ -186,9 +186,11 @@ static sr_status producer_new(kk_sink *ks, sr_error **err) {
     ** not above transaction.timeout.ms, as transactions require. */
     {"message.timeout.ms", "60000", NULL},
     {"log.connection.close", "false", NULL},
-    /* Only failures matter to commit (on_delivery): the broker thread frees delivered
-    ** messages itself instead of queueing a report per message for this thread. */
-    {"delivery.report.only.error", "true", NULL},
+    /* A report for every message, not only for failures: delivered messages then come back
+    ** to this thread, which frees them (in rd_kafka_poll) where it allocated them. Freed by the
+    ** broker thread instead, each went through malloc's locked arena and this thread kept
+    ** faulting in fresh memory: 100,000 messages took 180 ms to produce instead of 130. */
+    {"delivery.report.only.error", "false", NULL},
     {NULL, NULL, NULL},
   };
   const sr_kafka_setting forced[] = {
