@@ -57,13 +57,33 @@ typedef struct sr_connector_config {
 typedef struct sr_source sr_source;
 typedef struct sr_sink sr_sink;
 
+/* A text column of a record: ptr NULL is nil. */
+typedef struct sr_view_text {
+  const char *ptr;
+  size_t len;
+} sr_view_text;
+
+typedef enum { SR_VIEW_TEXT, SR_VIEW_INT32 } sr_view_type;
+
+/* A column of a source's records as C code reads it (sink write_view). */
+typedef struct sr_view_column {
+  const char *name;     /* NULL ends a list */
+  sr_view_type type;
+  size_t offset;        /* of the column's sr_view_text or int32_t in a record */
+} sr_view_column;
+
 /* A batch as an array of the source's own fixed-size C records, which a Lua module of the
 ** source's turns into rows through the FFI inside the query's generated loop. A row that no
 ** operator keeps is then never allocated (LuaJIT sinks it), and building one costs a traced
-** table constructor instead of a C API call per field. */
+** table constructor instead of a C API call per field.
+** When a query hands the source's rows to its sink untouched (the plan is source -> sink),
+** a sink with write_view reads the records in C through `columns` and no row is made at all. */
 typedef struct sr_row_view {
   const void *records;  /* count records, valid until the source's next read or close */
   int count;
+  const sr_view_column *columns; /* every column of the rows, or NULL when one of them has no
+                                    C form here (the sink then gets rows) */
+  size_t record_size;
 } sr_row_view;
 
 typedef struct sr_source_ops {
@@ -120,6 +140,11 @@ typedef struct sr_sink_ops {
   ** has already committed must be skipped: replays happen. */
   sr_status (*write)(sr_sink *sink, int64_t batch_id, lua_State *L, int rows_idx, int nrows,
                      int spec_idx, sr_error **err);
+  /* Optional: writes batch batch_id from a source's records (see sr_row_view), for a query
+  ** whose rows go from the source to the sink untouched. A column the sink looks for and the
+  ** records lack is nil. Otherwise the same contract as write. */
+  sr_status (*write_view)(sr_sink *sink, int64_t batch_id, const sr_row_view *view,
+                          sr_error **err);
   /* Makes batch_id's output visible and durable. */
   sr_status (*commit)(sr_sink *sink, int64_t batch_id, sr_error **err);
   void (*describe)(sr_sink *sink, json_t *progress_sink); /* optional */

@@ -388,23 +388,19 @@ static const json_t *start_of(sr_query *q, int i) {
 
 static int is_null(const json_t *v) { return v == NULL || json_is_null(v); }
 
-/* Pushes source i's rows of batch b and sets *n: an array of row tables (read), or the
-** records of an sr_row_view as a light userdata (read_view). Returns the name of inputs[i]'s
-** field for it, or NULL with nothing pushed and b->status, b->err set. */
-static const char *read_input(batch *b, int i, lua_State *L, int *n) {
+/* Reads source i's rows of batch b and sets *n: into *view (read_view), or into an array of
+** row tables pushed on L (read). Returns 0 with nothing pushed and b->status, b->err set. */
+static int read_input(batch *b, int i, lua_State *L, sr_row_view *view, int *n) {
   sr_query *q = b->q;
   sr_source *src = &q->sources[i];
   const json_t *start = start_of(q, i), *end = json_array_get(b->ends, (size_t)i);
   int has_rows = !is_null(end) && !json_equal((json_t *)start, (json_t *)end);
   const json_t *from = is_null(start) ? NULL : start;
   *n = 0;
+  memset(view, 0, sizeof *view);
   if (src->ops->read_view) {
-    sr_row_view view = {NULL, 0};
-    if (has_rows) b->status = src->ops->read_view(src, from, end, &view, &b->err);
-    if (b->status == SR_OK) {
-      lua_pushlightuserdata(L, (void *)view.records);
-      *n = view.count;
-    }
+    if (has_rows) b->status = src->ops->read_view(src, from, end, view, &b->err);
+    *n = view->count;
   } else {
     lua_newtable(L);
     if (has_rows) b->status = src->ops->read(src, from, end, L, lua_gettop(L), n, &b->err);
@@ -412,9 +408,29 @@ static const char *read_input(batch *b, int i, lua_State *L, int *n) {
   }
   if (b->status != SR_OK) {
     if (b->err) sr_error_prefix(b->err, "%s: %s source", q->spec->sources[i].where, src->ops->name);
-    return NULL;
+    return 0;
   }
-  return src->ops->read_view ? "view" : "rows";
+  return 1;
+}
+
+static void set_sink_error_prefix(batch *b) {
+  if (b->status != SR_OK && b->err)
+    sr_error_prefix(b->err, "%s: %s sink, batch %" PRId64, b->q->spec->where, b->q->sink.ops->name, b->id);
+}
+
+/* A query whose plan hands its one source's rows to the sink untouched (desc.direct), where
+** the sink can read the source's records in C: the sink writes them, and no row is made in
+** Lua. Returns 1 when it wrote the batch (or failed: b->status). */
+static int write_direct(batch *b, lua_State *L, int desc, const sr_row_view *view) {
+  if (!view->columns || !b->q->sink.ops->write_view || b->q->spec->nsources != 1) return 0;
+  lua_getfield(L, desc, "direct");
+  int direct = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (!direct) return 0;
+  b->rows_out = view->count;
+  b->status = b->q->sink.ops->write_view(&b->q->sink, b->id, view, &b->err);
+  set_sink_error_prefix(b);
+  return 1;
 }
 
 /* Reads the sources, runs the batch function, writes the sink: all inside one lua_pcall.
@@ -433,13 +449,18 @@ static int batch_in_lua(lua_State *L) {
   lua_createtable(L, s->nsources, 0);
   int inputs = lua_gettop(L);
   for (int i = 0; i < s->nsources; i++) {
-    lua_createtable(L, 0, 2);
+    sr_row_view view;
     int n = 0;
-    const char *field = read_input(b, i, L, &n);
-    if (!field) return 0;
+    if (!read_input(b, i, L, &view, &n)) return 0;
     if (i < 16) b->rows_in_per_source[i] = n;
     b->rows_in += n;
-    lua_setfield(L, -2, field);
+    if (q->sources[i].ops->read_view) {
+      if (write_direct(b, L, desc, &view)) return 0;
+      lua_pushlightuserdata(L, (void *)view.records);
+    }
+    lua_createtable(L, 0, 2);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, q->sources[i].ops->read_view ? "view" : "rows");
     lua_pushinteger(L, n);
     lua_setfield(L, -2, "n");
     lua_rawseti(L, inputs, i + 1);
@@ -517,8 +538,7 @@ static int batch_in_lua(lua_State *L) {
   lua_getfield(L, -1, "spec");
   int spec = lua_gettop(L);
   b->status = q->sink.ops->write(&q->sink, b->id, L, out, nout, spec, &b->err);
-  if (b->status != SR_OK && b->err)
-    sr_error_prefix(b->err, "%s: %s sink, batch %" PRId64, s->where, q->sink.ops->name, b->id);
+  set_sink_error_prefix(b);
   return 0;
 }
 

@@ -372,6 +372,8 @@ function exec.compile(q)
              where = q.where, spec = q.sink },
     warnings = plan.warnings(q),
     plan_text = plan.describe(q),
+    -- the sink takes the source's rows untouched: it may read a row view's records itself
+    direct = q.root.op == "source" and not q.root.is_static,
   }
   for i, s in ipairs(sources) do
     desc.sources[i] = { format = s.format, options = flatten(s.options, SOURCE_ENGINE_KEYS),

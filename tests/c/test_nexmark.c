@@ -105,7 +105,7 @@ static json_t *plan(test_source *t, const json_t *start) {
 ** on the stack; returns its length. */
 static int read_table_rows(test_source *t, lua_State *L, const json_t *start, const json_t *end,
                            const char *tbl) {
-  sr_row_view view = {NULL, -1};
+  sr_row_view view = {.records = NULL, .count = -1};
   sr_error *err = NULL;
   if (t->src.ops->read_view(&t->src, start, end, &view, &err) != SR_OK) SR_FAIL("read: %s", err->message);
   lua_getglobal(L, "rows_of");
@@ -704,7 +704,7 @@ SR_TEST(source_options) {
   ASSERT_TRUE(strstr(err->message, "events") != NULL);
   sr_error_free(err);
   err = NULL;
-  sr_row_view view = {NULL, 0};
+  sr_row_view view = {0};
   ASSERT_EQ_INT(t.src.ops->read_view(&t.src, NULL, bad, &view, &err), SR_ERROR);
   sr_error_free(err);
   err = NULL;

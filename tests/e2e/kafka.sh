@@ -4,11 +4,22 @@ source "$(dirname "$0")/lib.sh"
 command -v kcat >/dev/null || fail "kcat is needed (apt-get install kcat)"
 
 # exec: MOCK_PID is then the mock itself, and killing it closes the pipes ctest waits on
-coproc MOCK { exec "$SR_BIN" --kafka-mock --topic bids:4 --topic hot:2 2>/dev/null; }
+coproc MOCK { exec "$SR_BIN" --kafka-mock --topic bids:4 --topic hot:2 --topic lines:3 --topic relines:1 2>/dev/null; }
 trap 'kill -9 "$MOCK_PID" $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 read -r -t 10 BOOT <&"${MOCK[0]}" || fail "--kafka-mock printed no bootstrap servers"
 [[ $BOOT == 127.0.0.1:* ]] || fail "bootstrap servers on loopback, got $BOOT"
 pass "--kafka-mock prints its bootstrap servers first ($BOOT)"
+
+# kill_rounds N JOB: runs JOB N times, each killed with -9 after 0.2-0.6 s
+kill_rounds() {
+  for _ in $(seq 1 "$1"); do
+    "$SR_BIN" "$2" "$BOOT" 2>/dev/null &
+    local pid=$!
+    sleep "0.$((RANDOM % 5 + 2))"
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
 
 total=3000
 for i in $(seq 1 $total); do
@@ -26,13 +37,7 @@ sr.read_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], subscrib
                  trigger = arg[2] == "drain" and { availableNow = true } or "20 milliseconds" }
 LUA
 RANDOM=11
-for round in $(seq 1 8); do
-  "$SR_BIN" k2f.lua "$BOOT" 2>/dev/null &
-  pid=$!
-  sleep "0.$((RANDOM % 5 + 2))"
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-done
+kill_rounds 8 k2f.lua
 run_sr k2f.lua "$BOOT" drain
 assert_eq "kafka -> files drain" 0 "$code"
 dups=$(cat out/part-* | jq -r .id | sort | uniq -d | head -3)
@@ -57,13 +62,7 @@ sr.read_stream{ format = "json", path = "in", schema = "n long", maxFilesPerTrig
                  checkpointLocation = "chk2", queryName = "f2k",
                  trigger = arg[2] == "drain" and { availableNow = true } or "20 milliseconds" }
 LUA
-for round in $(seq 1 6); do
-  "$SR_BIN" f2k.lua "$BOOT" 2>/dev/null &
-  pid=$!
-  sleep "0.$((RANDOM % 5 + 2))"
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-done
+kill_rounds 6 f2k.lua
 run_sr f2k.lua "$BOOT" drain; [[ $code == 0 ]] || echo "$err" >&2
 assert_eq "files -> kafka drain" 0 "$code"
 kcat -b "$BOOT" -C -t hot -e -o beginning -q >hot.txt
@@ -76,6 +75,62 @@ kcat -b "$BOOT" -C -t hot -e -o beginning -q -f '%h\n' >marks.txt
 assert_eq "one well-formed marker per message" 2000 "$(grep -cE "^streamrun=$qid:[0-9]+:[0-9]+\$" marks.txt)"
 assert_eq "no marker twice" 2000 "$(sort -u marks.txt | wc -l)"
 pass "files -> kafka under 6 kill -9: 2000 rows exactly once, read back by kcat"
+
+# 4. text -> kafka with nothing between them: the sink reads the source's records (no Lua row),
+# killed at random; every line once, byte for byte: "\r\n" and "\n" ends dropped, a last line
+# without an end kept, an empty line kept as an empty value
+mkdir -p lines_in
+: >want_lines.txt
+for f in $(seq 1 12); do
+  body=""
+  for i in $(seq 1 150); do body+="line $f.$i \"quoted\" ü"$'\r\n'; done
+  body+=$'\n'"last $f"
+  drop_file lines_in "f$f.txt" "$body"
+  printf '%s' "$body" | tr -d '\r' >>want_lines.txt
+  echo >>want_lines.txt
+done
+cat >t2k.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "text", path = "lines_in", maxFilesPerTrigger = 2 }
+  :write_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], topic = "lines",
+                 checkpointLocation = "chk4", queryName = "t2k",
+                 trigger = arg[2] == "drain" and { availableNow = true } or "20 milliseconds" }
+LUA
+kill_rounds 6 t2k.lua
+run_sr t2k.lua "$BOOT" drain; [[ $code == 0 ]] || echo "$err" >&2
+assert_eq "text -> kafka drain" 0 "$code"
+kcat -b "$BOOT" -C -t lines -e -o beginning -q | sort >got_lines.txt
+sort want_lines.txt >want_sorted.txt
+cmp -s got_lines.txt want_sorted.txt || fail "the topic's values differ from the lines: $(diff got_lines.txt want_sorted.txt | head -5)"
+assert_eq "each batch's rows out are its rows in" "true" \
+  "$(cat chk4/progress/* | jq -s 'length > 0 and all(.sink.numOutputRows == .numInputRows)')"
+pass "text -> kafka straight from the source's records under 6 kill -9: every line once, byte for byte"
+
+# 5. a reload that puts an operator between the source and the sink takes effect at the next
+# batch: the query was writing records straight through, and must now run the map
+write_t2k_job() { # MAP: a Lua expression of r, or empty for none
+  { echo 'local sr = require "streamrun"'
+    echo 'sr.read_stream{ format = "text", path = "reload_in" }'
+    [[ -n $1 ]] && echo "  :map(function(r) return { value = $1 } end)"
+    echo '  :write_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], topic = "relines",'
+    echo '                 checkpointLocation = "chk5", trigger = "20 milliseconds" }'
+  } >.t.tmp
+  mv .t.tmp reload_t2k.lua
+}
+relines() { kcat -b "$BOOT" -C -t relines -e -o beginning -q 2>/dev/null | sort; }
+wait_relines() { for _ in $(seq 100); do [[ $(relines | wc -l) -ge $1 ]] && return 0; sleep 0.1; done; fail "waited for $1 messages in relines, have $(relines | wc -l)"; }
+write_t2k_job ""
+"$SR_BIN" reload_t2k.lua "$BOOT" 2>reload_t2k.log &
+t2k_pid=$!
+drop_file reload_in a.txt $'a1\na2\n'
+wait_relines 2
+write_t2k_job 'r.value .. "!"'
+for _ in $(seq 100); do grep -q "reloaded reload_t2k.lua" reload_t2k.log && break; sleep 0.1; done
+drop_file reload_in b.txt $'b1\nb2\n'
+wait_relines 4
+kill -TERM "$t2k_pid"; wait "$t2k_pid" || fail "the text -> kafka query stopped cleanly"
+assert_eq "records straight through, then the map" "a1 a2 b1! b2!" "$(relines | tr '\n' ' ' | sed 's/ $//')"
+pass "a reload from source -> sink to source -> map -> sink runs the map from the next batch"
 
 # 3. hot reload under continuous Kafka input: the map changes, offsets carry on, no row lost
 write_reload_job() {
