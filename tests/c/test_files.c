@@ -1,4 +1,5 @@
-/* The json file source (source_files.c: files read and decoded in pieces), the json file sink
+/* The json file source (source_files.c: files read and decoded in pieces), the text source's
+** row view (its files mapped, a record per line), the json file sink
 ** (sink_files.c: the hidden file, the rename, the batch log) and fsutil's in-place synced write,
 ** driven through their connector structs as the engine drives them. */
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include "sr_test.h"
 
 extern const sr_source_ops sr_source_json;
+extern const sr_source_ops sr_source_text;
 extern const sr_sink_ops sr_sink_json;
 
 static char *new_dir(void) {
@@ -203,6 +205,81 @@ SR_TEST(json_source_reads_files_in_pieces) {
   remove_dir(dir);
 }
 
+/* The records' lines as "[line]" strings, one after another. */
+static const char *view_lines(const sr_row_view *v) {
+  static sr_buf out = SR_BUF_INIT;
+  out.len = 0;
+  const sr_view_text *lines = v->records;
+  for (int i = 0; i < v->count; i++) {
+    sr_buf_putc(&out, '[');
+    sr_buf_append(&out, lines[i].ptr, lines[i].len);
+    sr_buf_putc(&out, ']');
+  }
+  return sr_buf_cstr(&out);
+}
+
+/* text: a record per line without its line end, a last line without one kept, an empty file
+** adding nothing; the columns C reads; the same records again for a replay of the range; a
+** batch whose file is gone fails naming it. */
+static void text_source_view(void) {
+  char *dir = new_dir(), in[1024], state[1024], path[1100];
+  snprintf(in, sizeof in, "%s/in", dir);
+  snprintf(state, sizeof state, "%s/state", dir);
+  sr_fs_mkdirs(in, NULL);
+  sr_fs_mkdirs(state, NULL);
+  snprintf(path, sizeof path, "%s/a.txt", in);
+  write_file(path, "one\r\ntwo\n\nthree", 15);
+  snprintf(path, sizeof path, "%s/b.txt", in);
+  write_file(path, "", 0);
+  snprintf(path, sizeof path, "%s/c.txt", in);
+  write_file(path, "\xc3\xbc\n", 3);
+
+  sr_options *opts = sr_options_new();
+  sr_options_set(opts, "path", in);
+  sr_source src;
+  memset(&src, 0, sizeof src);
+  src.ops = &sr_source_text;
+  src.available_now = 1;
+  src.cfg.options = opts;
+  src.cfg.state_dir = state;
+  sr_error *err = NULL;
+  if (sr_options_check(opts, sr_source_text.options, NULL, "the text source", &err) != SR_OK ||
+      sr_source_text.open(&src, &src.cfg, &err) != SR_OK)
+    SR_FAIL("open: %s", err->message);
+  ASSERT_TRUE(sr_source_text.read == NULL && sr_source_text.read_view != NULL);
+  json_t *end = NULL;
+  if (sr_source_text.plan(&src, NULL, &end, &err) != SR_OK || !end) SR_FAIL("plan: %s", err ? err->message : "no data");
+  sr_row_view view = {0};
+  if (sr_source_text.read_view(&src, NULL, end, &view, &err) != SR_OK) SR_FAIL("read: %s", err->message);
+  ASSERT_EQ_STR(view_lines(&view), "[one][two][][three][\xc3\xbc]");
+  ASSERT_EQ_INT((int64_t)view.record_size, (int64_t)sizeof(sr_view_text));
+  ASSERT_EQ_STR(view.columns[0].name, "value");
+  ASSERT_EQ_INT(view.columns[0].type, SR_VIEW_TEXT);
+  ASSERT_TRUE(view.columns[1].name == NULL);
+  json_t *progress = json_object();
+  sr_source_text.describe(&src, progress);
+  ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(progress, "metrics"), "numBytesRead")), 18);
+  json_decref(progress);
+
+  /* a replay reads the same records (the earlier ones are unmapped: the view lives until the
+  ** next read) */
+  memset(&view, 0, sizeof view);
+  if (sr_source_text.read_view(&src, NULL, end, &view, &err) != SR_OK) SR_FAIL("replay: %s", err->message);
+  ASSERT_EQ_STR(view_lines(&view), "[one][two][][three][\xc3\xbc]");
+
+  snprintf(path, sizeof path, "%s/c.txt", in);
+  unlink(path);
+  ASSERT_EQ_INT(sr_source_text.read_view(&src, NULL, end, &view, &err), SR_ERROR);
+  if (!strstr(err->message, "a file of this batch is gone") || !strstr(err->message, "c.txt"))
+    SR_FAIL("unexpected error: %s", err->message);
+  sr_error_free(err);
+
+  json_decref(end);
+  sr_source_text.close(&src);
+  sr_options_free(opts);
+  remove_dir(dir);
+}
+
 typedef struct test_sink {
   sr_sink sink;
   sr_options *opts;
@@ -306,4 +383,6 @@ SR_TEST(fs_write_synced) {
   remove_dir(dir);
 }
 
-int main(void) { return SR_RUN(json_source_reads_files_in_pieces, json_sink_batches, fs_write_synced); }
+int main(void) {
+  return SR_RUN(json_source_reads_files_in_pieces, text_source_view, json_sink_batches, fs_write_synced);
+}
