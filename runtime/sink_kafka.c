@@ -31,8 +31,8 @@
 **     every message this process still has in flight; then read each partition of `from`
 **     from that offset to its end and note the seqs found with (this query, N); produce only
 **     the rows whose seq is missing.
-** commit(N): flush: wait until every message is acknowledged or failed (only failures are
-** reported). A failed delivery is SR_RETRY (or SR_ERROR when permanent), never silent: the
+** commit(N): flush: wait until every message is acknowledged or failed (on_delivery counts
+** the failures). A failed delivery is SR_RETRY (or SR_ERROR when permanent), never silent: the
 ** engine retries and the retry is a replay.
 **
 ** Invariants: (1) a message of batch N lies at or after from[p] in its partition p, because
