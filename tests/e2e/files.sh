@@ -141,4 +141,22 @@ assert_eq "text words" '{"word":"hello"}
 {"word":"streaming"}
 {"word":"world"}' "$(cat out/part-*)"
 pass "text source: one row per line; flat_map"
+
+# text straight into a sink that reads rows (no write_view): the engine builds them from the
+# source's records; line ends "\r\n" and "\n" dropped, an empty line kept, a last line
+# without an end kept
+rm -rf in out chk
+cat >text_plain.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "text", path = "in" }
+  :write_stream{ format = "json", path = "out", checkpointLocation = "chk", trigger = { once = true } }
+LUA
+drop_file in a.txt $'a\r\nb\n\nc'
+run_sr text_plain.lua
+assert_eq "text plain exit" 0 "$code"
+assert_eq "text plain rows" '{"value":"a"}
+{"value":"b"}
+{"value":""}
+{"value":"c"}' "$(cat out/part-*)"
+pass "text source straight to a json sink: a row per line, line ends dropped"
 finish
