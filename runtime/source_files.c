@@ -8,6 +8,9 @@
 ** in sources/<i>/<N>, so a replay sees the same files. At open, entries beyond the newest
 ** logged batch belong to a plan whose offsets were never written; they are removed, and their
 ** files become new again. Every file ever listed is "seen" and never read again.
+**
+** json and csv decode into Lua row tables (read); text hands over its lines as C records
+** pointing into its mapped files (read_view, see text_read_view).
 */
 #include <dirent.h>
 #include <errno.h>
