@@ -20,6 +20,22 @@ extern const sr_source_ops sr_source_json;
 extern const sr_source_ops sr_source_text;
 extern const sr_sink_ops sr_sink_json;
 
+/* Opens a file source over the options (path, ...) as an availableNow query's engine does. */
+static void open_source(sr_source *src, const sr_source_ops *ops, sr_options *opts,
+                        const char *state_dir, const sr_schema *schema, sr_bad_records *bad) {
+  memset(src, 0, sizeof *src);
+  src->ops = ops;
+  src->available_now = 1;
+  src->cfg.options = opts;
+  src->cfg.state_dir = state_dir;
+  src->cfg.schema = schema;
+  src->cfg.bad = bad;
+  sr_error *err = NULL;
+  if (sr_options_check(opts, ops->options, NULL, ops->name, &err) != SR_OK ||
+      ops->open(src, &src->cfg, &err) != SR_OK)
+    SR_FAIL("open: %s", err->message);
+}
+
 static char *new_dir(void) {
   char *dir = strdup("/tmp/sr_test_files_XXXXXX");
   if (!mkdtemp(dir)) SR_FAIL("mkdtemp failed");
@@ -137,17 +153,8 @@ SR_TEST(json_source_reads_files_in_pieces) {
   sr_options_set(opts, "path", in);
   sr_bad_records *bad = sr_bad_records_new(bad_dir);
   sr_source src;
-  memset(&src, 0, sizeof src);
-  src.ops = &sr_source_json;
-  src.available_now = 1;
-  src.cfg.options = opts;
-  src.cfg.state_dir = state;
-  src.cfg.schema = schema_of(L, "id long, s string");
-  src.cfg.bad = bad;
+  open_source(&src, &sr_source_json, opts, state, schema_of(L, "id long, s string"), bad);
   sr_error *err = NULL;
-  if (sr_options_check(opts, sr_source_json.options, NULL, "the json source", &err) != SR_OK ||
-      sr_source_json.open(&src, &src.cfg, &err) != SR_OK)
-    SR_FAIL("open: %s", err->message);
   json_t *end = NULL;
   if (sr_source_json.plan(&src, NULL, &end, &err) != SR_OK || !end) SR_FAIL("plan: %s", err ? err->message : "no data");
   sr_bad_records_begin(bad, 0);
@@ -237,15 +244,8 @@ static void text_source_view(void) {
   sr_options *opts = sr_options_new();
   sr_options_set(opts, "path", in);
   sr_source src;
-  memset(&src, 0, sizeof src);
-  src.ops = &sr_source_text;
-  src.available_now = 1;
-  src.cfg.options = opts;
-  src.cfg.state_dir = state;
+  open_source(&src, &sr_source_text, opts, state, NULL, NULL);
   sr_error *err = NULL;
-  if (sr_options_check(opts, sr_source_text.options, NULL, "the text source", &err) != SR_OK ||
-      sr_source_text.open(&src, &src.cfg, &err) != SR_OK)
-    SR_FAIL("open: %s", err->message);
   ASSERT_TRUE(sr_source_text.read == NULL && sr_source_text.read_view != NULL);
   json_t *end = NULL;
   if (sr_source_text.plan(&src, NULL, &end, &err) != SR_OK || !end) SR_FAIL("plan: %s", err ? err->message : "no data");
