@@ -317,6 +317,8 @@ typedef struct kk_batch {
   ** array of 100,000 rows was 6 MB of fresh memory, 20 ms of page faults on its own. */
   const sr_row_view *view;
   const sr_view_column *value_col, *key_col, *topic_col, *partition_col;
+  int view_topic;             /* the topic of the last record read (or of the option) */
+  const char *view_topic_name;/* that record's topic text: the same pointer, the same topic */
 } kk_batch;
 
 static void kk_batch_free(kk_batch *b) {
@@ -518,8 +520,9 @@ static sr_status view_columns(kk_batch *b, const sr_row_view *v, sr_error **err)
                         "or a string column 'topic'", WHAT);
   if (b->partition_col && b->partition_col->type != SR_VIEW_INT32)
     return sr_error_set(err, SR_ERROR, "%s: column 'partition' must be a partition number", WHAT);
-  if (ks->topic_opt && topic_index(ks, ks->topic_opt, strlen(ks->topic_opt)) < 0)
-    return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+  b->view_topic = ks->topic_opt ? topic_index(ks, ks->topic_opt, strlen(ks->topic_opt)) : -1;
+  b->view_topic_name = NULL;
+  if (ks->topic_opt && b->view_topic < 0) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
   return SR_OK;
 }
 
@@ -535,15 +538,17 @@ static const kk_row *row_at(kk_batch *b, int i, kk_view_row *tmp, sr_error **err
   row->hdr_first = row->hdr_n = 0;
   if (b->topic_col) {
     const sr_view_text *name = (const sr_view_text *)(rec + b->topic_col->offset);
-    row->topic = name->ptr ? topic_index(ks, name->ptr, name->len) : -1;
     if (!name->ptr) {
       sr_error_set(err, SR_ERROR, "%s: row %d has no topic: give the sink option 'topic' or a "
                    "string column 'topic'", WHAT, i + 1);
       return NULL;
     }
-  } else {
-    row->topic = topic_index(ks, ks->topic_opt, strlen(ks->topic_opt));
+    if (name->ptr != b->view_topic_name) {
+      b->view_topic = topic_index(ks, name->ptr, name->len);
+      b->view_topic_name = b->view_topic >= 0 ? name->ptr : NULL;
+    }
   }
+  row->topic = b->view_topic;
   if (row->topic < 0) {
     sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
     return NULL;
