@@ -107,6 +107,8 @@ typedef struct kk_sink {
   char *query_id;
   kk_row *rows;               /* the rows of the batch being written (collect_rows) */
   size_t rows_cap;
+  int32_t *partitions;        /* where each row of the batch goes (write_batch) */
+  size_t partitions_cap;
   char *mark;                 /* the marker header's value, "<query id>:<batch id>:<seq>" */
   size_t mark_id_len;         /* strlen(query id) */
   size_t mark_prefix_len;     /* "<query id>:<batch id>:" for the batch being written */
@@ -856,7 +858,9 @@ static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_erro
     const kk_topic *t = &ks->topics[row->topic];
     if (row->topic != last_topic && (st = topic_ready(ks, &ks->topics[row->topic], err)) != SR_OK)
       goto done;
-    int32_t partition = partition_of(ks, row, batch_id, i);
+    /* Computed once: the pending file must name every partition the rows go to, and the
+    ** `random` partitioner gives another one each time. */
+    int32_t partition = ks->partitions[i] = partition_of(ks, row, batch_id, i);
     if (partition >= t->partitions) {
       st = sr_error_set(err, SR_ERROR, "%s: batch %lld row %d: topic '%s' has no partition %d",
                         WHAT, (long long)batch_id, i + 1, t->name, (int)partition);
@@ -933,8 +937,7 @@ static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_erro
   for (int i = 0; i < nrows; i++) {
     if (found[i]) continue;
     const kk_row *row = row_at(b, i, &tmp, err); /* checked above */
-    if (!row || (st = produce_row(ks, b, row, partition_of(ks, row, batch_id, i), i, err)) != SR_OK)
-      goto done;
+    if (!row || (st = produce_row(ks, b, row, ks->partitions[i], i, err)) != SR_OK) goto done;
     ks->last_written++;
     if ((i & 1023) == 0) rd_kafka_poll(ks->rk, 0);
   }
@@ -942,6 +945,17 @@ done:
   free(found);
   rd_kafka_topic_partition_list_destroy(targets);
   return st;
+}
+
+/* Makes *arr hold at least n elements of size elem, keeping it from batch to batch: a fresh
+** array of a batch's size would be mapped and faulted in anew each time. */
+static sr_status reserve_kept(void **arr, size_t *cap, size_t n, size_t elem, sr_error **err) {
+  if (n <= *cap) return SR_OK;
+  free(*arr);
+  *cap = 0;
+  if (!(*arr = malloc(n * elem))) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+  *cap = n;
+  return SR_OK;
 }
 
 /* Starts a write: *todo = 0 when batch_id was written before (or is empty) and there is
@@ -953,6 +967,9 @@ static sr_status begin_write(kk_sink *ks, int64_t batch_id, int nrows, kk_batch 
   *todo = 0;
   if (batch_id < ks->pending_batch || batch_id == ks->committed || nrows <= 0) return SR_OK;
   if (!ks->rk && producer_new(ks, err) != SR_OK) return SR_ERROR;
+  if (reserve_kept((void **)&ks->partitions, &ks->partitions_cap, (size_t)nrows,
+                   sizeof *ks->partitions, err) != SR_OK)
+    return SR_ERROR;
   *todo = 1;
   return SR_OK;
 }
@@ -969,16 +986,9 @@ static sr_status kk_write(sr_sink *sink, int64_t batch_id, lua_State *L, int row
   int fn_idx = lua_gettop(L);
   sr_status st = begin_write(ks, batch_id, nrows, &b, &todo, err);
   if (st != SR_OK || !todo) goto done;
-  /* Kept from batch to batch: a fresh array of this size would be mapped and faulted in anew. */
-  if ((size_t)nrows > ks->rows_cap) {
-    free(ks->rows);
-    ks->rows_cap = 0;
-    if (!(ks->rows = malloc((size_t)nrows * sizeof *ks->rows))) {
-      st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-      goto done;
-    }
-    ks->rows_cap = (size_t)nrows;
-  }
+  if ((st = reserve_kept((void **)&ks->rows, &ks->rows_cap, (size_t)nrows, sizeof *ks->rows,
+                         err)) != SR_OK)
+    goto done;
   b.rows = ks->rows;
   lua_pushvalue(L, rows_idx);
   lua_pushlightuserdata(L, &b);
@@ -1055,6 +1065,7 @@ static void kk_close(sr_sink *sink) {
   free(ks->query_id);
   free(ks->mark);
   free(ks->rows);
+  free(ks->partitions);
   free(ks->pending_path);
   free(ks);
   sink->impl = NULL;

@@ -990,6 +990,47 @@ SR_TEST(sink_writes_records_of_a_view) {
   free(dir);
 }
 
+/* The pending file names every partition a batch's rows went to, even with the `random`
+** partitioner, which gives another partition each time it is asked: a replay scans only
+** those partitions. (3 keyed rows, 16 partitions: a partition asked twice would differ.) */
+SR_TEST(sink_pending_names_every_partition) {
+  topic_create("kr", 16);
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  char *dir = tmp_dir();
+  for (int round = 0; round < 5; round++) {
+    sr_sink *k = sink_open(opts("topic", "kr", "kafka.partitioner", "random", NULL), dir);
+    ASSERT_EQ_INT(luaL_dostring(L, "return {{value = 'a', key = 'x'}, {value = 'b', key = 'y'}, "
+                                   "{value = 'c', key = 'z'}}"), 0);
+    write_commit(k, round, L, 3);
+    lua_settop(L, 0);
+    sink_close(k);
+  }
+  char path[512];
+  snprintf(path, sizeof path, "%s/kafka-sink-pending.json", dir);
+  json_error_t jerr;
+  json_t *pending = json_load_file(path, 0, &jerr);
+  ASSERT_TRUE(pending != NULL);
+  json_t *from = json_object_get(json_object_get(pending, "from"), "kr");
+  json_t *msgs = kcat_consume("kr");
+  ASSERT_EQ_INT((int64_t)json_array_size(msgs), 15);
+  size_t i;
+  json_t *m;
+  json_array_foreach(msgs, i, m) {
+    /* the last batch's messages (marker q-sink:4:<seq>) */
+    json_t *h = json_object_get(m, "headers");
+    const char *mark = json_string_value(json_array_get(h, json_array_size(h) - 1));
+    if (!mark || strncmp(mark, "q-sink:4:", 9) != 0) continue;
+    char part[16];
+    snprintf(part, sizeof part, "%lld", (long long)json_integer_value(json_object_get(m, "partition")));
+    if (!json_object_get(from, part)) SR_FAIL("partition %s holds batch 4 but the pending file names only %s", part, json_dumps(from, JSON_COMPACT));
+  }
+  json_decref(msgs);
+  json_decref(pending);
+  free(dir);
+  lua_close(L);
+}
+
 SR_TEST(sink_exactly_once_after_partial_batch) {
   topic_create("k2", 3);
   lua_State *L = luaL_newstate();
@@ -1438,6 +1479,7 @@ int main(int argc, char **argv) {
                   source_new_partitions_from_earliest, source_data_loss, source_refuses_bad_options,
                   source_prefetch_across_batches, source_available_now,
                   sink_writes_what_kcat_reads, sink_writes_records_of_a_view,
+                  sink_pending_names_every_partition,
                   sink_exactly_once_after_partial_batch,
                   sink_exactly_once_after_kill, sink_replay_reads_both_marker_forms,
                   sink_delivery_failure_is_retried, sink_transactional,
