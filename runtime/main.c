@@ -54,8 +54,8 @@ static void install_signals(void) {
 /* malloc (librdkafka's buffers and messages, the engine's own) keeps what it gets from the
 ** system instead of handing it back and faulting it in again: grow the heap 16 MB at a time,
 ** trim only past 256 MB free, and serve blocks up to 32 MB from the heap, not from mmap. Page
-** faults dominate short runs on VMs (~12 us each on the benchmark machine); this took 20 ms
-** off producing 100,000 Kafka messages and 10 ms off consuming them. A long-running query
+** faults dominate short runs on VMs (~12 us each on the benchmark machine); this took about
+** 25 ms off producing 100,000 Kafka messages and 15 ms off consuming them. A long-running query
 ** keeps its high-water mark of heap, as servers with jemalloc do. Left alone when the user
 ** tunes malloc through the environment. */
 static void tune_malloc(void) {
