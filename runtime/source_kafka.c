@@ -63,6 +63,7 @@ typedef struct ks_part {
   int32_t partition;
   const rd_kafka_topic_t *rkt;  /* librdkafka's handle, learnt from the first message */
   int64_t from, to;             /* the current read's range */
+  int range;                    /* its index among the read's ranges (row order, see below) */
   /* Every message before `next` has been handed out or is absent; the next message to come
   ** (the stash's first, then the consumer's) is the first one at or after `next`. */
   int64_t next;
@@ -543,14 +544,14 @@ done:
 #define KS_REC_FIELDS                                                                   \
   const char *key; const char *value; size_t key_len; size_t value_len; double offset; \
   double timestamp; int32_t partition; int32_t timestamp_type; int32_t has_timestamp;  \
-  int32_t topic;
+  int32_t topic; int32_t pos;
 typedef struct ks_rec { KS_REC_FIELDS } ks_rec;
 #define KS_TEXT(...) #__VA_ARGS__
 #define KS_TEXT_OF(x) KS_TEXT(x)
 
-/* Lua (rows, n, records, count, topics): rows[n + i] = the row of records[i], i < count;
-** topics[k] is the name of topic k (the record's `topic`). Nil key or value: a null; no
-** timestamp: timestamp nil, Spark's timestampType -1. */
+/* Lua (rows, n, records, count, topics): rows[n + records[i].pos] = the row of records[i],
+** i < count; topics[k] is the name of topic k (the record's `topic`). Nil key or value: a
+** null; no timestamp: timestamp nil, Spark's timestampType -1. */
 static const char ROW_BUILDER[] =
     "local ffi = require 'ffi'\n"
     "ffi.cdef('typedef struct {" KS_TEXT_OF(KS_REC_FIELDS) "} sr_kafka_source_rec;')\n"
@@ -563,7 +564,7 @@ static const char ROW_BUILDER[] =
     "    if m.key ~= nil then key = str(m.key, m.key_len) end\n"
     "    if m.value ~= nil then value = str(m.value, m.value_len) end\n"
     "    if m.has_timestamp ~= 0 then ts = m.timestamp end\n"
-    "    rows[n + i] = {key = key, value = value, topic = topics[m.topic], partition = m.partition,\n"
+    "    rows[n + m.pos] = {key = key, value = value, topic = topics[m.topic], partition = m.partition,\n"
     "                   offset = m.offset, timestamp = ts, timestampType = m.timestamp_type}\n"
     "  end\n"
     "end\n";
@@ -578,7 +579,10 @@ typedef struct ks_emit {
   int *nrows;
   rd_kafka_message_t **msgs;        /* the messages being handed over */
   ks_rec *recs;                     /* their records (room for 2 * POLL_BATCH) */
+  int *ranges;                      /* their ranges' indexes (room for 2 * POLL_BATCH) */
   int n;
+  int n0;                           /* rows in the array before this read */
+  int64_t *next_pos;                /* by range: the position its next row takes (see below) */
   const rd_kafka_topic_t **topics;  /* the read's topics; the first `named` are in the table */
   int ntopics, named;
 } ks_emit;
@@ -586,10 +590,10 @@ typedef struct ks_emit {
 enum { E_ROWS = 1, E_CTX, E_TOPICS };
 
 /* Adds row.headers = {{key = name, value = bytes or nil}, ...} to each new row (includeHeaders). */
-static void add_headers(lua_State *L, ks_emit *e, int first_row) {
+static void add_headers(lua_State *L, ks_emit *e) {
   for (int i = 0; i < e->n; i++) {
     rd_kafka_headers_t *hdrs;
-    lua_rawgeti(L, E_ROWS, first_row + i);
+    lua_rawgeti(L, E_ROWS, e->n0 + 1 + e->recs[i].pos);
     lua_pushliteral(L, "headers");
     if (rd_kafka_message_headers(e->msgs[i], &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       lua_newtable(L);
@@ -624,14 +628,13 @@ static int emit_rows(lua_State *L) {
     lua_rawseti(L, E_TOPICS, e->named + 1);
   }
   sr_lua_push_once(L, &builder_key, ROW_BUILDER, sizeof ROW_BUILDER - 1, "=kafka source rows");
-  int first_row = *e->nrows + 1;
   lua_pushvalue(L, E_ROWS);
-  lua_pushinteger(L, first_row);
+  lua_pushinteger(L, e->n0 + 1);
   lua_pushlightuserdata(L, e->recs);
   lua_pushinteger(L, e->n);
   lua_pushvalue(L, E_TOPICS);
   lua_call(L, 5, 0);
-  if (e->ks->include_headers) add_headers(L, e, first_row);
+  if (e->ks->include_headers) add_headers(L, e);
   *e->nrows += e->n;
   return 0;
 }
@@ -643,6 +646,7 @@ static sr_status flush_emit(lua_State *L, ks_emit *ctx, rd_kafka_message_t **msg
   if (*n == 0) return SR_OK;
   int rc = -1;
   ks_rec *recs = ctx->recs;
+
   for (int i = 0; i < *n; i++) {
     const rd_kafka_message_t *m = msgs[i];
     int k = ctx->ntopics - 1;
@@ -663,7 +667,7 @@ static sr_status flush_emit(lua_State *L, ks_emit *ctx, rd_kafka_message_t **msg
                                          : tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? 1
                                                                                         : -1,
                        .has_timestamp = tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE,
-                       .topic = k + 1};
+                       .topic = k + 1, .pos = (int32_t)ctx->next_pos[ctx->ranges[i]]++};
   }
   ctx->msgs = msgs;
   ctx->n = *n;
@@ -681,6 +685,21 @@ done:
                lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
   lua_pop(L, 1);
   return SR_ERROR;
+}
+
+/* Rows come in the order the brokers deliver them, partitions interleaved as fetches return,
+** which need not be the same when a batch is read again. The Kafka sink numbers a batch's
+** rows by position to recognise what an earlier attempt wrote, so a read puts each row where
+** one order wants it: the batch's ranges in the order of its offsets (what offsets/N holds),
+** each range's rows by offset. Range i's rows start at the sum of the sizes (to - from) of
+** the ranges before it, in an array made that size up front; a range that
+** yields fewer rows (offsets of transaction markers, compacted away) leaves holes, closed
+** when the read ends (sr_lua_close_holes). */
+
+/* [-0, +1, m] Lua function (size): a new array with room for size rows. */
+static int new_rows(lua_State *L) {
+  lua_createtable(L, (int)lua_tointeger(L, 1), 0);
+  return 1;
 }
 
 /* The batch's ranges from its start and end JSON (see the top). */
@@ -874,6 +893,7 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
   ks_source *ks = src->impl;
   sr_status st = SR_OK;
   int n0 = *nrows, nemit = 0, active = 0;
+  int64_t span = 0; /* the positions the read's rows may take (see above) */
   rd_kafka_topic_partition_list_t *endl = NULL;
   ks_range *r = NULL;
   rd_kafka_message_t **emit = NULL, **polled = NULL;
@@ -884,21 +904,45 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
   int fn_idx = lua_gettop(L);
   lua_newtable(L);
   ks_emit ctx = {.ks = ks, .fn_idx = fn_idx, .rows_idx = rows_idx, .topics_idx = fn_idx + 1,
-                 .nrows = nrows};
+                 .nrows = nrows, .n0 = n0};
 
   if ((st = ranges_of(start, end, &endl, &r, err)) != SR_OK) goto done;
   int n = endl->cnt;
   emit = malloc(POLL_BATCH * 2 * sizeof *emit);
   ctx.recs = malloc(POLL_BATCH * 2 * sizeof *ctx.recs);
+  ctx.ranges = malloc(POLL_BATCH * 2 * sizeof *ctx.ranges);
+  ctx.next_pos = calloc((size_t)(n ? n : 1), sizeof *ctx.next_pos);
   polled = malloc(POLL_BATCH * sizeof *polled);
-  if (!emit || !ctx.recs || !polled) {
+  if (!emit || !ctx.recs || !ctx.ranges || !ctx.next_pos || !polled) {
     st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
     goto done;
   }
   if (!can_continue(ks, r, n) && (st = reassign(ks, r, n, err)) != SR_OK) goto done;
+  /* Where each range's rows go (see above), in an array of the batch's size. */
+  for (int i = 0; i < n; i++) {
+    ks_part *p = part_find(ks, r[i].topic, r[i].partition);
+    ctx.next_pos[i] = span;
+    if (p && r[i].to > r[i].from) span += r[i].to - r[i].from;
+  }
+  if (span > INT32_MAX - n0) {
+    st = sr_error_set(err, SR_ERROR, "%s: a batch of %lld offsets is too large; set "
+                      "maxOffsetsPerTrigger", WHAT, (long long)span);
+    goto done;
+  }
+  if (n0 == 0 && span > 0) {
+    lua_pushcfunction(L, new_rows);
+    lua_pushinteger(L, (lua_Integer)span);
+    if (lua_pcall(L, 1, 1, 0) != 0) {
+      lua_pop(L, 1);
+      st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+      goto done;
+    }
+    lua_replace(L, rows_idx);
+  }
   for (int i = 0; i < n; i++) {
     ks_part *p = part_find(ks, r[i].topic, r[i].partition);
     if (!p) continue; /* nothing to read and outside the log (see reassign) */
+    p->range = i;
     p->from = r[i].from;
     p->to = r[i].to;
     p->done = 0;
@@ -907,6 +951,7 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
       rd_kafka_message_t *m = p->stash[p->stash_head++];
       p->stash_bytes -= m->len + m->key_len;
       p->next = m->offset + 1;
+      ctx.ranges[nemit] = p->range;
       emit[nemit++] = m;
       if (nemit == POLL_BATCH &&
           (st = flush_emit(L, &ctx, emit, &nemit, err)) != SR_OK)
@@ -967,6 +1012,7 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
         if (p->stash_bytes > STASH_MAX_BYTES && !p->paused) pause_part(ks, p, 1);
       } else {
         p->next = m->offset + 1;
+        ctx.ranges[nemit] = p->range;
         emit[nemit++] = m;
         if (check_done(p)) active--;
         last_progress = sr_kafka_now_ms();
@@ -986,6 +1032,7 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
       goto done;
     }
   }
+  if (*nrows - n0 < span) *nrows = n0 + sr_lua_close_holes(L, rows_idx, n0 + 1, (int)(n0 + span));
   json_decref(ks->desc_start);
   json_decref(ks->desc_end);
   ks->desc_start = json_object();
@@ -1001,6 +1048,8 @@ done:
   for (int i = 0; i < nemit; i++) rd_kafka_message_destroy(emit[i]);
   free(emit);
   free(ctx.recs);
+  free(ctx.ranges);
+  free(ctx.next_pos);
   free(ctx.topics);
   free(polled);
   free(r);
@@ -1008,9 +1057,9 @@ done:
   if (st != SR_OK) {
     /* The engine retries the whole batch: take back the rows of this attempt. */
     ks->assignment_valid = 0;
-    for (int i = *nrows; i > n0; i--) {
+    for (int64_t i = n0 + span; i > n0; i--) {
       lua_pushnil(L);
-      lua_rawseti(L, rows_idx, i);
+      lua_rawseti(L, rows_idx, (int)i);
     }
     *nrows = n0;
   }
