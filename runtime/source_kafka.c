@@ -646,7 +646,6 @@ static sr_status flush_emit(lua_State *L, ks_emit *ctx, rd_kafka_message_t **msg
   if (*n == 0) return SR_OK;
   int rc = -1;
   ks_rec *recs = ctx->recs;
-
   for (int i = 0; i < *n; i++) {
     const rd_kafka_message_t *m = msgs[i];
     int k = ctx->ntopics - 1;
@@ -692,9 +691,9 @@ done:
 ** rows by position to recognise what an earlier attempt wrote, so a read puts each row where
 ** one order wants it: the batch's ranges in the order of its offsets (what offsets/N holds),
 ** each range's rows by offset. Range i's rows start at the sum of the sizes (to - from) of
-** the ranges before it, in an array made that size up front; a range that
-** yields fewer rows (offsets of transaction markers, compacted away) leaves holes, closed
-** when the read ends (sr_lua_close_holes). */
+** the ranges before it, in an array made that size up front. A range that yields fewer rows
+** (offsets of transaction markers, or compacted away) leaves holes, closed when the read ends
+** (sr_lua_close_holes). */
 
 /* [-0, +1, m] Lua function (size): a new array with room for size rows. */
 static int new_rows(lua_State *L) {
@@ -903,6 +902,8 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
   lua_pushcfunction(L, emit_rows);
   int fn_idx = lua_gettop(L);
   lua_newtable(L);
+  lua_pushcfunction(L, new_rows);
+  int new_rows_idx = lua_gettop(L);
   ks_emit ctx = {.ks = ks, .fn_idx = fn_idx, .rows_idx = rows_idx, .topics_idx = fn_idx + 1,
                  .nrows = nrows, .n0 = n0};
 
@@ -930,7 +931,7 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
     goto done;
   }
   if (n0 == 0 && span > 0) {
-    lua_pushcfunction(L, new_rows);
+    lua_pushvalue(L, new_rows_idx);
     lua_pushinteger(L, (lua_Integer)span);
     if (lua_pcall(L, 1, 1, 0) != 0) {
       lua_pop(L, 1);
