@@ -76,7 +76,7 @@ assert_eq "one well-formed marker per message" 2000 "$(grep -cE "^streamrun=$qid
 assert_eq "no marker twice" 2000 "$(sort -u marks.txt | wc -l)"
 pass "files -> kafka under 6 kill -9: 2000 rows exactly once, read back by kcat"
 
-# 4. text -> kafka with nothing between them: the sink reads the source's records (no Lua row),
+# 3. text -> kafka with nothing between them: the sink reads the source's records (no Lua row),
 # killed at random; every line once, byte for byte: "\r\n" and "\n" ends dropped, a last line
 # without an end kept, an empty line kept as an empty value
 mkdir -p lines_in
@@ -106,7 +106,7 @@ assert_eq "each batch's rows out are its rows in" "true" \
   "$(cat chk4/progress/* | jq -s 'length > 0 and all(.sink.numOutputRows == .numInputRows)')"
 pass "text -> kafka straight from the source's records under 6 kill -9: every line once, byte for byte"
 
-# 4b. kafka -> kafka, killed at random: a replayed batch must read its rows in the same order
+# 4. kafka -> kafka, killed at random: a replayed batch must read its rows in the same order
 # (the sink numbers them by position), whatever order the brokers deliver partitions in
 for p in 0 1 2 3; do
   for i in $(seq 1 1500); do echo "m-$p-$i"; done | kcat -b "$BOOT" -P -t k2k_in -p "$p"
@@ -156,7 +156,7 @@ kill -TERM "$t2k_pid"; wait "$t2k_pid" || fail "the text -> kafka query stopped 
 assert_eq "records straight through, then the map" "a1 a2 b1! b2!" "$(relines | tr '\n' ' ' | sed 's/ $//')"
 pass "a reload from source -> sink to source -> map -> sink runs the map from the next batch"
 
-# 3. hot reload under continuous Kafka input: the map changes, offsets carry on, no row lost
+# 6. hot reload under continuous Kafka input: the map changes, offsets carry on, no row lost
 write_reload_job() {
   cat >.k.tmp <<LUA
 local sr = require "streamrun"
