@@ -2,21 +2,8 @@
 # restart, delta -> files as a stream, mergeKeys across restarts, update mode refused, the
 # static table, and the seed's example (Kafka -> parse JSON -> delta) on the mock cluster.
 source "$(dirname "$0")/lib.sh"
-[[ -f $SR_SOURCE_DIR/tests/node/node_modules/@duckdb/node-api/package.json ]] ||
-  fail "DuckDB for the tests is not installed: run npm ci --prefix tests/node"
+need_duckdb
 
-duck() { node "$SR_SOURCE_DIR/tests/node/duckdb_query.mjs" "$@"; }
-# The live files of a table as DuckDB's own replay of the JSON log names them, as a SQL list.
-live_files() { # TABLE
-  local list
-  list=$(duck "WITH a AS (SELECT CAST(regexp_extract(filename, '(\\d+)\\.json\$', 1) AS BIGINT) AS v,
-      \"add\".path AS ap, \"remove\".path AS rp FROM read_ndjson('$1/_delta_log/*.json', filename=true,
-      columns={'add': 'STRUCT(path VARCHAR)', 'remove': 'STRUCT(path VARCHAR)'}))
-    SELECT url_decode(ap) AS p FROM a WHERE ap IS NOT NULL AND
-      NOT EXISTS (SELECT 1 FROM a b WHERE b.rp = a.ap AND b.v > a.v)" | jq -r .p |
-    while read -r p; do printf "'%s/%s'," "$1" "$p"; done)
-  echo "[${list%,}]"
-}
 # Runs SQL over a table's live files: FILES in the SQL stands for read_parquet(...).
 table_sql() { # TABLE SQL
   local files

@@ -3,20 +3,7 @@
 # input). The table is read by DuckDB's own replay of the log: every input row exactly once,
 # one txn per batch, and the delta source reads the same rows back.
 source "$(dirname "$0")/lib.sh"
-[[ -f $SR_SOURCE_DIR/tests/node/node_modules/@duckdb/node-api/package.json ]] ||
-  fail "DuckDB for the tests is not installed: run npm ci --prefix tests/node"
-
-duck() { node "$SR_SOURCE_DIR/tests/node/duckdb_query.mjs" "$@"; }
-live_files() { # TABLE -> a SQL list of its live files, by DuckDB's replay of the JSON log
-  local list
-  list=$(duck "WITH a AS (SELECT CAST(regexp_extract(filename, '(\\d+)\\.json\$', 1) AS BIGINT) AS v,
-      \"add\".path AS ap, \"remove\".path AS rp FROM read_ndjson('$1/_delta_log/*.json', filename=true,
-      columns={'add': 'STRUCT(path VARCHAR)', 'remove': 'STRUCT(path VARCHAR)'}))
-    SELECT url_decode(ap) AS p FROM a WHERE ap IS NOT NULL AND
-      NOT EXISTS (SELECT 1 FROM a b WHERE b.rp = a.ap AND b.v > a.v)" | jq -r .p |
-    while read -r p; do printf "'%s/%s'," "$1" "$p"; done)
-  echo "[${list%,}]"
-}
+need_duckdb
 
 cat >job.lua <<'LUA'
 local sr = require "streamrun"

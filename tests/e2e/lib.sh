@@ -33,3 +33,21 @@ drop_file() { # DIR NAME CONTENT
 
 # Every output row of a file sink, sorted.
 sink_rows() { cat "$1"/part-* 2>/dev/null | sort; }
+
+# DuckDB (npm, tests/node) as the independent reader of Delta tables.
+need_duckdb() {
+  [[ -f $SR_SOURCE_DIR/tests/node/node_modules/@duckdb/node-api/package.json ]] ||
+    fail "DuckDB for the tests is not installed: run npm ci --prefix tests/node"
+}
+duck() { node "$SR_SOURCE_DIR/tests/node/duckdb_query.mjs" "$@"; }
+# The live files of a Delta table as DuckDB's own replay of its JSON log names them, as a SQL list.
+live_files() { # TABLE
+  local list
+  list=$(duck "WITH a AS (SELECT CAST(regexp_extract(filename, '(\\d+)\\.json\$', 1) AS BIGINT) AS v,
+      \"add\".path AS ap, \"remove\".path AS rp FROM read_ndjson('$1/_delta_log/*.json', filename=true,
+      columns={'add': 'STRUCT(path VARCHAR)', 'remove': 'STRUCT(path VARCHAR)'}))
+    SELECT url_decode(ap) AS p FROM a WHERE ap IS NOT NULL AND
+      NOT EXISTS (SELECT 1 FROM a b WHERE b.rp = a.ap AND b.v > a.v)" | jq -r .p |
+    while read -r p; do printf "'%s/%s'," "$1" "$p"; done)
+  echo "[${list%,}]"
+}
