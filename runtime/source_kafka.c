@@ -919,11 +919,19 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
     goto done;
   }
   if (!can_continue(ks, r, n) && (st = reassign(ks, r, n, err)) != SR_OK) goto done;
-  /* Where each range's rows go (see above), in an array of the batch's size. */
+  /* Each partition's range, and where the range's rows go (see above), in an array of the
+  ** batch's size. A range without a partition has nothing to read and is outside the log (see
+  ** reassign); a partition without a range (none is expected) reads nothing. */
+  for (int k = 0; k < ks->nparts; k++) ks->parts[k].range = -1;
   for (int i = 0; i < n; i++) {
     ks_part *p = part_find(ks, r[i].topic, r[i].partition);
     ctx.next_pos[i] = span;
-    if (p && r[i].to > r[i].from) span += r[i].to - r[i].from;
+    if (!p) continue;
+    p->range = i;
+    p->from = r[i].from;
+    p->to = r[i].to;
+    p->done = 0;
+    if (r[i].to > r[i].from) span += r[i].to - r[i].from;
   }
   if (span > INT32_MAX - n0) {
     st = sr_error_set(err, SR_ERROR, "%s: a batch of %lld offsets is too large; set "
@@ -940,13 +948,9 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
     }
     lua_replace(L, rows_idx);
   }
-  for (int i = 0; i < n; i++) {
-    ks_part *p = part_find(ks, r[i].topic, r[i].partition);
-    if (!p) continue; /* nothing to read and outside the log (see reassign) */
-    p->range = i;
-    p->from = r[i].from;
-    p->to = r[i].to;
-    p->done = 0;
+  for (int k = 0; k < ks->nparts; k++) {
+    ks_part *p = &ks->parts[k];
+    if (p->range < 0) continue;
     /* The stash holds the messages at and after `next`: hand out those inside the range. */
     while (p->stash_len > p->stash_head && p->stash[p->stash_head]->offset < p->to) {
       rd_kafka_message_t *m = p->stash[p->stash_head++];
