@@ -461,7 +461,7 @@ static void reload(job *j) {
   j->ld = next;
   j->jl.L = next.L;
   j->jl.descs_ref = next.descs_ref;
-  j->jl.collect_owed = 0;
+  j->jl.collect_first = 1;
   for (int i = 0; i < n; i++) {
     if (acts[i] == KEEP) {
       sr_query_set_index(olds[i]->q, i + 1);
@@ -626,6 +626,7 @@ int sr_job_run(const sr_job_options *o) {
   free(specs);
   j.jl.L = j.ld.L;
   j.jl.descs_ref = j.ld.descs_ref;
+  j.jl.collect_first = 1;
   if (!o->no_reload) {
     j.watch = sr_watch_new();
     watch_job_files(&j);

@@ -750,10 +750,15 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   ** its rows and drops them all at its end; the incremental collector, run during the batch,
   ** only re-marks the live rows again and again while garbage piles up in fresh pages. On the
   ** JSON filter bench this halved CPU time and cut peak RSS from 350 MB to 53 MB. Memory is
-  ** bounded by one batch's garbage, which the rate limits (maxFilesPerTrigger, ...) bound. */
-  if (jl->collect_owed) {
+  ** bounded by one batch's garbage, which the rate limits (maxFilesPerTrigger, ...) bound.
+  ** The collector must be stopped between two cycles: stopped while it sweeps the string
+  ** table, LuaJIT cannot grow that table (lj_str_resize), and a batch that makes 100,000 new
+  ** strings then walks ever longer hash chains (a kafka -> map -> noop batch took 0.2 s or,
+  ** in half the runs, 1-2 s). After a batch's full collection it is; in a new state, where
+  ** loading the job ran collection steps, a full collection first makes it so. */
+  if (jl->collect_first) {
     lua_gc(L, LUA_GCCOLLECT, 0);
-    jl->collect_owed = 0;
+    jl->collect_first = 0;
   }
   lua_gc(L, LUA_GCSTOP, 0);
   int rc = sr_lua_pcall(L, 1, 0);
@@ -788,7 +793,7 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   /* See above: between batches, never in the middle of one. After a query's last batch the
   ** collection would only free what the state's end frees anyway (a 100,000-row batch took
   ** 45 ms to collect): it is left to that, or to the next batch run in this state. */
-  if (ends_after(q)) jl->collect_owed = 1;
+  if (ends_after(q)) jl->collect_first = 1;
   else lua_gc(L, LUA_GCCOLLECT, 0);
 done:
   if (st != SR_OK && s->nstateful > 0) {

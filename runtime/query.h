@@ -23,7 +23,8 @@ typedef struct sr_job_lua {
   lua_State *L;
   int descs_ref;   /* registry ref to the list exec.queries() returned */
   int64_t reloads, reload_refusals;   /* of the job so far, for progress */
-  int collect_owed;  /* a query ended without collecting its last batch's garbage */
+  int collect_first; /* collect before the next batch: the state is new, or a query ended
+                        without collecting its last batch's garbage (see query.c) */
 } sr_job_lua;
 
 typedef struct sr_query_source_spec {
