@@ -63,13 +63,16 @@ typedef struct sr_view_text {
   size_t len;
 } sr_view_text;
 
-typedef enum { SR_VIEW_TEXT, SR_VIEW_INT32 } sr_view_type;
+/* A column's C type in a record: sr_view_text, int32_t, or int64_t (SR_VIEW_INT64_NIL is
+** nil: an int64 column that may be nil, as a Kafka record's timestamp, needs no flag of its own). */
+typedef enum { SR_VIEW_TEXT, SR_VIEW_INT32, SR_VIEW_INT64 } sr_view_type;
+#define SR_VIEW_INT64_NIL INT64_MIN
 
 /* A column of a source's records as C code reads it (sink write_view). */
 typedef struct sr_view_column {
   const char *name;     /* NULL ends a list */
   sr_view_type type;
-  size_t offset;        /* of the column's sr_view_text or int32_t in a record */
+  size_t offset;        /* of the column's value in a record */
 } sr_view_column;
 
 /* A batch as an array of the source's own fixed-size C records, which a Lua module of the
@@ -110,7 +113,8 @@ typedef struct sr_source_ops {
   ** row(records, i, cache) builds the row of record i (from 0) for a source with the job's
   ** options. The engine makes one cache per source of a compiled query and passes it to every
   ** row() of every batch (until the job reloads): the module may keep there what repeats
-  ** across rows, such as strings, as long as it depends only on the source's options. */
+  ** across rows, such as strings, as long as it depends only on the source's options or on
+  ** what its records say for the source's whole life (the Kafka source's topic ids). */
   sr_status (*read_view)(sr_source *src, const json_t *start, const json_t *end, sr_row_view *view,
                          sr_error **err);
   const char *view_module;

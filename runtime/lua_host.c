@@ -127,26 +127,6 @@ void sr_lua_close_at_exit(lua_State *L) {
 #endif
 }
 
-int sr_lua_close_holes(lua_State *L, int idx, int first, int last) {
-  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
-  int w = first;
-  for (int k = first; k <= last; k++) {
-    lua_rawgeti(L, idx, k);
-    if (lua_isnil(L, -1)) {
-      lua_pop(L, 1);
-    } else if (k == w++) {
-      lua_pop(L, 1);
-    } else {
-      lua_rawseti(L, idx, w - 1);
-    }
-  }
-  for (int k = w; k <= last; k++) {
-    lua_pushnil(L);
-    lua_rawseti(L, idx, k);
-  }
-  return w - first;
-}
-
 /* The message handler: keep the message (it holds the user's file:line) and add a traceback.
 ** Structured errors (tables with a message field, from streamrun.exec) keep their text. */
 static int msghandler(lua_State *L) {

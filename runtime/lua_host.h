@@ -30,11 +30,6 @@ int sr_lua_pcall(lua_State *L, int nargs, int nresults);
 ** [-0, +1, e] */
 void sr_lua_push_once(lua_State *L, const void *key, const char *src, size_t len, const char *name);
 
-/* Moves the non-nil values of the table at idx among t[first..last] to t[first], t[first+1],
-** ... in their order, sets the rest of that span to nil, and returns how many values there are:
-** for C code that filled an array by position and left holes. Allocates nothing. [-0, +0, -] */
-int sr_lua_close_holes(lua_State *L, int idx, int first, int last);
-
 /* Registers a C function table merged into `streamrun.core` (called by modules that provide
 ** bindings before any job runs). Not thread-safe; call at start-up. */
 typedef int (*sr_lua_lib_fn)(lua_State *L); /* pushes a table of functions */

@@ -485,9 +485,10 @@ static const sr_view_column *view_column(const sr_row_view *v, const char *name)
 }
 
 /* A row read from a record (row_at), with room for its numbers turned into text. */
+#define VIEW_NUM_SIZE 24 /* INT64_MIN in decimal, and its end */
 typedef struct kk_view_row {
   kk_row row;
-  char num[2][16];
+  char num[2][VIEW_NUM_SIZE];
 } kk_view_row;
 
 /* Reads a record's column c (NULL: absent, nil) into t as take_text reads a Lua value; a
@@ -502,10 +503,17 @@ static void view_text(const char *rec, const sr_view_column *c, kk_text *t, char
     t->len = v->len;
     return;
   }
-  int32_t n;
-  memcpy(&n, rec + c->offset, sizeof n);
+  int64_t n;
+  if (c->type == SR_VIEW_INT32) {
+    int32_t n32;
+    memcpy(&n32, rec + c->offset, sizeof n32);
+    n = n32;
+  } else {
+    memcpy(&n, rec + c->offset, sizeof n);
+    if (n == SR_VIEW_INT64_NIL) return;
+  }
   t->ptr = num;
-  t->len = (size_t)snprintf(num, 16, "%d", (int)n);
+  t->len = (size_t)snprintf(num, VIEW_NUM_SIZE, "%lld", (long long)n);
 }
 
 /* Finds the columns a view gives the sink (see collect_rows for what a row gives). A view has

@@ -36,18 +36,17 @@
 ** slow path: the first read, replays, after errors).
 */
 #include <jansson.h>
-#include <lauxlib.h>
 #include <librdkafka/rdkafka.h>
-#include <lua.h>
 #include <regex.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "connector.h"
 #include "fsutil.h"
 #include "kafka_common.h"
-#include "lua_host.h"
 
 #define WHAT "the kafka source"
 #define INITIAL_FILE "initial-offsets.json"
@@ -80,6 +79,14 @@ typedef struct ks_range {
   int64_t from, to;
 } ks_range;
 
+/* The last read's records and the bytes they point to (see "read" below), kept until the
+** next read. */
+typedef struct ks_batch {
+  struct ks_rec *recs;          /* in `bytes` */
+  int count;
+  sr_arena bytes;               /* the records, and the keys, values and headers copied */
+} ks_batch;
+
 typedef struct ks_source {
   rd_kafka_t *rk;               /* fetches: the assigned partitions, always long-polling */
   rd_kafka_queue_t *queue;      /* rk's consumer queue */
@@ -111,6 +118,9 @@ typedef struct ks_source {
   char **known;                 /* topics whose metadata rk has (see know_topics) */
   rd_kafka_topic_t **known_rkt;
   int nknown;
+  ks_batch batch;
+  sr_view_text *topic_names;    /* by topic_id - 1 (see ks_rec), for the source's life */
+  int ntopic_names;
 } ks_source;
 
 static const sr_option_spec ks_options[] = {
@@ -535,170 +545,147 @@ done:
 
 /* ---- read ----------------------------------------------------------------------------- */
 
-/* Rows are built by a Lua function that LuaJIT compiles (ROW_BUILDER), from an array of these
-** records read through the FFI: a traced table constructor instead of seven lua_rawset calls
-** per row. Under callgrind a kafka -> noop run of 100,000 messages takes 486 M instructions
-** instead of 601 M (kcat -C: 290 M); interning the key and value strings, about 1,000 per row,
-** is most of what building a row still costs. KS_REC_FIELDS is both the C struct and the FFI
-** declaration. */
-#define KS_REC_FIELDS                                                                   \
-  const char *key; const char *value; size_t key_len; size_t value_len; double offset; \
-  double timestamp; int32_t partition; int32_t timestamp_type; int32_t has_timestamp;  \
-  int32_t topic; int32_t pos;
-typedef struct ks_rec { KS_REC_FIELDS } ks_rec;
-#define KS_TEXT(...) #__VA_ARGS__
-#define KS_TEXT_OF(x) KS_TEXT(x)
+/* A read hands the engine a view (connector.h's sr_row_view): one record per message, whose
+** key, value and headers are copied into the batch's arena, and the message is destroyed at
+** once. Kept instead, 100,000 messages held librdkafka's buffers, which it then allocated
+** anew page by page in its threads' arenas: 0.26 s for kafka -> noop instead of 0.17.
+** The engine builds rows from the records in Lua (lua/streamrun/sources/kafka.lua, inside
+** the query's compiled loop), or, for a query whose rows go to the sink untouched, the sink
+** reads the records in C and no row is made: kafka -> kafka or kafka -> noop builds no Lua
+** table. The record is declared again for the FFI in kafka.lua, with the same fields in the
+** same order (tests/c/test_kafka.c checks the offsets against ks_columns). */
+typedef struct ks_rec {
+  sr_view_text key, value;          /* ptr NULL: a null key or value */
+  sr_view_text topic;               /* ks->topic_names[topic_id - 1] (NUL-terminated) */
+  int64_t offset;
+  int64_t timestamp;                /* ms; SR_VIEW_INT64_NIL: none */
+  int32_t partition;
+  int32_t timestamp_type;           /* Spark's: 0 CreateTime, 1 LogAppendTime, -1 none */
+  int32_t topic_id;                 /* from 1, the same topic for the source's life */
+  int32_t nheaders;
+  const sr_view_text *headers;      /* nheaders (name, value) pairs; NULL without includeHeaders */
+} ks_rec;
 
-/* Lua (rows, n, records, count, topics): rows[n + records[i].pos] = the row of records[i],
-** i < count; topics[k] is the name of topic k (the record's `topic`). Nil key or value: a
-** null; no timestamp: timestamp nil, Spark's timestampType -1. */
-static const char ROW_BUILDER[] =
-    "local ffi = require 'ffi'\n"
-    "ffi.cdef('typedef struct {" KS_TEXT_OF(KS_REC_FIELDS) "} sr_kafka_source_rec;')\n"
-    "local records_of, str = ffi.typeof('const sr_kafka_source_rec *'), ffi.string\n"
-    "return function(rows, n, records, count, topics)\n"
-    "  local r = ffi.cast(records_of, records)\n"
-    "  for i = 0, count - 1 do\n"
-    "    local m = r[i]\n"
-    "    local key, value, ts\n"
-    "    if m.key ~= nil then key = str(m.key, m.key_len) end\n"
-    "    if m.value ~= nil then value = str(m.value, m.value_len) end\n"
-    "    if m.has_timestamp ~= 0 then ts = m.timestamp end\n"
-    "    rows[n + m.pos] = {key = key, value = value, topic = topics[m.topic], partition = m.partition,\n"
-    "                   offset = m.offset, timestamp = ts, timestampType = m.timestamp_type}\n"
-    "  end\n"
-    "end\n";
-
-/* The registry key of a state's compiled ROW_BUILDER. */
-static const char builder_key;
-
-/* A read's hand-over of messages to Lua (flush_emit, emit_rows). */
-typedef struct ks_emit {
-  ks_source *ks;
-  int fn_idx, rows_idx, topics_idx; /* emit_rows, the rows table, the topic names table */
-  int *nrows;
-  rd_kafka_message_t **msgs;        /* the messages being handed over */
-  ks_rec *recs;                     /* their records (room for 2 * POLL_BATCH) */
-  int *ranges;                      /* their ranges' indexes (room for 2 * POLL_BATCH) */
-  int n;
-  int n0;                           /* rows in the array before this read */
-  int64_t *next_pos;                /* by range: the position its next row takes (see below) */
-  const rd_kafka_topic_t **topics;  /* the read's topics; the first `named` are in the table */
-  int ntopics, named;
-} ks_emit;
-
-enum { E_ROWS = 1, E_CTX, E_TOPICS };
-
-/* Adds row.headers = {{key = name, value = bytes or nil}, ...} to each new row (includeHeaders). */
-static void add_headers(lua_State *L, ks_emit *e) {
-  for (int i = 0; i < e->n; i++) {
-    rd_kafka_headers_t *hdrs;
-    lua_rawgeti(L, E_ROWS, e->n0 + 1 + e->recs[i].pos);
-    lua_pushliteral(L, "headers");
-    if (rd_kafka_message_headers(e->msgs[i], &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      lua_newtable(L);
-    } else {
-      const char *name;
-      const void *val;
-      size_t vlen;
-      lua_createtable(L, (int)rd_kafka_header_cnt(hdrs), 0);
-      for (size_t h = 0; rd_kafka_header_get_all(hdrs, h, &name, &val, &vlen) == 0; h++) {
-        lua_createtable(L, 0, 2);
-        lua_pushstring(L, name);
-        lua_setfield(L, -2, "key");
-        if (val) {
-          lua_pushlstring(L, val, vlen);
-          lua_setfield(L, -2, "value");
-        }
-        lua_rawseti(L, -2, (int)h + 1);
-      }
-    }
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-  }
-}
-
-/* [-0, +0, m] Lua function (rows, ctx, topics): appends the rows of ctx's records to rows,
-** compiling ROW_BUILDER at its first use in this state. */
-static int emit_rows(lua_State *L) {
-  ks_emit *e = lua_touserdata(L, E_CTX);
-  luaL_checkstack(L, 16, "kafka source rows");
-  for (; e->named < e->ntopics; e->named++) {
-    lua_pushstring(L, rd_kafka_topic_name(e->topics[e->named]));
-    lua_rawseti(L, E_TOPICS, e->named + 1);
-  }
-  sr_lua_push_once(L, &builder_key, ROW_BUILDER, sizeof ROW_BUILDER - 1, "=kafka source rows");
-  lua_pushvalue(L, E_ROWS);
-  lua_pushinteger(L, e->n0 + 1);
-  lua_pushlightuserdata(L, e->recs);
-  lua_pushinteger(L, e->n);
-  lua_pushvalue(L, E_TOPICS);
-  lua_call(L, 5, 0);
-  if (e->ks->include_headers) add_headers(L, e);
-  *e->nrows += e->n;
-  return 0;
-}
-
-/* Hands the `n` messages msgs[] to Lua as rows and destroys them. The records are filled
-** before the protected call, so that an out-of-memory error in Lua skips no C cleanup. */
-static sr_status flush_emit(lua_State *L, ks_emit *ctx, rd_kafka_message_t **msgs, int *n,
-                            sr_error **err) {
-  if (*n == 0) return SR_OK;
-  int rc = -1;
-  ks_rec *recs = ctx->recs;
-  for (int i = 0; i < *n; i++) {
-    const rd_kafka_message_t *m = msgs[i];
-    int k = ctx->ntopics - 1;
-    while (k >= 0 && ctx->topics[k] != m->rkt) k--;
-    if (k < 0) {
-      const rd_kafka_topic_t **t = realloc(ctx->topics, (size_t)(ctx->ntopics + 1) * sizeof *t);
-      if (!t) goto done;
-      ctx->topics = t;
-      t[k = ctx->ntopics++] = m->rkt;
-    }
-    rd_kafka_timestamp_type_t tstype;
-    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
-    /* Spark's timestampType: 0 CreateTime, 1 LogAppendTime (-1: none, Kafka's NO_TIMESTAMP). */
-    recs[i] = (ks_rec){.key = m->key, .value = m->payload, .key_len = m->key_len,
-                       .value_len = m->len, .offset = (double)m->offset, .timestamp = (double)ts,
-                       .partition = m->partition,
-                       .timestamp_type = tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME       ? 0
-                                         : tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? 1
-                                                                                        : -1,
-                       .has_timestamp = tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE,
-                       .topic = k + 1, .pos = (int32_t)ctx->next_pos[ctx->ranges[i]]++};
-  }
-  ctx->msgs = msgs;
-  ctx->n = *n;
-  lua_pushvalue(L, ctx->fn_idx);
-  lua_pushvalue(L, ctx->rows_idx);
-  lua_pushlightuserdata(L, ctx);
-  lua_pushvalue(L, ctx->topics_idx);
-  rc = lua_pcall(L, 3, 0, 0);
-done:
-  for (int i = 0; i < *n; i++) rd_kafka_message_destroy(msgs[i]);
-  *n = 0;
-  if (rc == 0) return SR_OK;
-  if (rc < 0) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-  sr_error_set(err, SR_ERROR, "%s: building rows: %s", WHAT,
-               lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
-  lua_pop(L, 1);
-  return SR_ERROR;
-}
+/* The records' columns for C readers: all of them but headers, which have no C form (a
+** source with includeHeaders gives no columns, and its sink gets rows). */
+static const sr_view_column ks_columns[] = {
+  {"key", SR_VIEW_TEXT, offsetof(ks_rec, key)},
+  {"value", SR_VIEW_TEXT, offsetof(ks_rec, value)},
+  {"topic", SR_VIEW_TEXT, offsetof(ks_rec, topic)},
+  {"partition", SR_VIEW_INT32, offsetof(ks_rec, partition)},
+  {"offset", SR_VIEW_INT64, offsetof(ks_rec, offset)},
+  {"timestamp", SR_VIEW_INT64, offsetof(ks_rec, timestamp)},
+  {"timestampType", SR_VIEW_INT32, offsetof(ks_rec, timestamp_type)},
+  {NULL, 0, 0},
+};
 
 /* Rows come in the order the brokers deliver them, partitions interleaved as fetches return,
 ** which need not be the same when a batch is read again. The Kafka sink numbers a batch's
-** rows by position to recognise what an earlier attempt wrote, so a read puts each row where
-** one order wants it: the batch's ranges in the order of its offsets (what offsets/N holds),
-** each range's rows by offset. Range i's rows start at the sum of the sizes (to - from) of
-** the ranges before it, in an array made that size up front. A range that yields fewer rows
-** (offsets of transaction markers, or compacted away) leaves holes, closed when the read ends
-** (sr_lua_close_holes). */
+** rows by position to recognise what an earlier attempt wrote, so a read puts each record
+** where one order wants it: the batch's ranges in the order of its offsets (what offsets/N
+** holds), each range's records by offset. Range i's records start at the sum of the sizes
+** (to - from) of the ranges before it, in an array made that size up front. A range that
+** yields fewer records (offsets of transaction markers, or compacted away) leaves a gap after
+** its records, closed when the read ends. */
 
-/* [-0, +1, m] Lua function (size): a new array with room for size rows. */
-static int new_rows(lua_State *L) {
-  lua_createtable(L, (int)lua_tointeger(L, 1), 0);
-  return 1;
+/* What one read keeps while it runs. */
+typedef struct ks_read {
+  int64_t *first_pos, *next_pos;    /* by range: its first position, and its next record's */
+  const rd_kafka_topic_t *last_rkt; /* the last message's topic handle, and its topic_id */
+  int32_t last_id;
+} ks_read;
+
+/* Makes room for n records, in the batch's arena with the bytes they point to. Returns 0, or
+** -1 when out of memory. */
+static int batch_reserve(ks_batch *b, int n) {
+  b->count = 0;
+  sr_arena_reset(&b->bytes);
+  b->recs = sr_arena_alloc(&b->bytes, (size_t)(n ? n : 1) * sizeof *b->recs);
+  return b->recs ? 0 : -1;
+}
+
+/* Moves each range's records up against the previous range's, keeping their order, and sets
+** the batch's count. */
+static void batch_close_gaps(ks_batch *b, const ks_read *rd, int nranges) {
+  int64_t n = 0;
+  for (int i = 0; i < nranges; i++) {
+    int64_t len = rd->next_pos[i] - rd->first_pos[i];
+    if (len > 0 && n != rd->first_pos[i])
+      memmove(&b->recs[n], &b->recs[rd->first_pos[i]], (size_t)len * sizeof *b->recs);
+    n += len;
+  }
+  b->count = (int)n;
+}
+
+/* Copies m's headers into the batch as (name, value) pairs: sets *pairs and *n. -1: out of
+** memory. */
+static int copy_headers(ks_batch *b, rd_kafka_message_t *m, const sr_view_text **pairs, int32_t *n) {
+  rd_kafka_headers_t *h;
+  const char *name;
+  const void *val;
+  size_t len, k = 0;
+  size_t cnt = rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_header_cnt(h) : 0;
+  sr_view_text *out = sr_arena_alloc(&b->bytes, (2 * cnt + 1) * sizeof *out);
+  if (!out) return -1;
+  for (; k < cnt && rd_kafka_header_get_all(h, k, &name, &val, &len) == 0; k++) {
+    size_t nlen = strlen(name);
+    char *copy = sr_arena_alloc(&b->bytes, nlen + (val ? len : 0) + 1);
+    if (!copy) return -1;
+    out[2 * k] = (sr_view_text){memcpy(copy, name, nlen), nlen};
+    out[2 * k + 1] = (sr_view_text){val ? memcpy(copy + nlen, val, len) : NULL, val ? len : 0};
+  }
+  *pairs = out;
+  *n = (int32_t)k;
+  return 0;
+}
+
+/* The topic_id of a message's topic (see ks_rec). A topic handle names one topic while a
+** message holds it, so the read's last handle is a safe shortcut. -1: out of memory. */
+static int32_t topic_id(ks_source *ks, ks_read *rd, const rd_kafka_topic_t *rkt) {
+  if (rkt == rd->last_rkt) return rd->last_id;
+  const char *name = rd_kafka_topic_name(rkt);
+  int id = 0;
+  while (id < ks->ntopic_names && strcmp(ks->topic_names[id].ptr, name) != 0) id++;
+  if (id == ks->ntopic_names) {
+    sr_view_text *names = realloc(ks->topic_names, (size_t)(id + 1) * sizeof *names);
+    if (!names) return -1;
+    ks->topic_names = names;
+    if (!(names[id].ptr = strdup(name))) return -1;
+    names[id].len = strlen(name);
+    ks->ntopic_names++;
+  }
+  rd->last_rkt = rkt;
+  return rd->last_id = id + 1;
+}
+
+/* Takes message m of p's range into the batch, at its position, and destroys it. Returns 0,
+** or -1 when out of memory. */
+static int take_message(ks_source *ks, ks_read *rd, ks_part *p, rd_kafka_message_t *m) {
+  ks_batch *b = &ks->batch;
+  const sr_view_text *headers = NULL;
+  int32_t nheaders = 0;
+  int32_t id = topic_id(ks, rd, m->rkt);
+  char *bytes = id < 0 ? NULL : sr_arena_alloc(&b->bytes, m->key_len + m->len + 1);
+  if (!bytes || (ks->include_headers && copy_headers(b, m, &headers, &nheaders) != 0)) {
+    rd_kafka_message_destroy(m);
+    return -1;
+  }
+  rd_kafka_timestamp_type_t tstype;
+  int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+  b->recs[rd->next_pos[p->range]++] = (ks_rec){
+      .key = {m->key ? memcpy(bytes, m->key, m->key_len) : NULL, m->key_len},
+      .value = {m->payload ? memcpy(bytes + m->key_len, m->payload, m->len) : NULL,
+                m->payload ? m->len : 0},
+      .topic = ks->topic_names[id - 1], .offset = m->offset,
+      .timestamp = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? SR_VIEW_INT64_NIL : ts,
+      .partition = m->partition,
+      .timestamp_type = tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME       ? 0
+                        : tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? 1
+                                                                       : -1,
+      .topic_id = id, .nheaders = nheaders, .headers = headers};
+  p->next = m->offset + 1;
+  rd_kafka_message_destroy(m);
+  return 0;
 }
 
 /* The batch's ranges from its start and end JSON (see the top). */
@@ -887,45 +874,36 @@ static int check_done(ks_part *p) {
   return p->done;
 }
 
-static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end, lua_State *L,
-                         int rows_idx, int *nrows, sr_error **err) {
+static sr_status ks_read_view(sr_source *src, const json_t *start, const json_t *end,
+                              sr_row_view *view, sr_error **err) {
   ks_source *ks = src->impl;
+  ks_batch *b = &ks->batch;
   sr_status st = SR_OK;
-  int n0 = *nrows, nemit = 0, active = 0;
-  int64_t span = 0; /* the positions the read's rows may take (see above) */
+  int active = 0;
+  int64_t span = 0; /* the positions the read's records may take (see above) */
   rd_kafka_topic_partition_list_t *endl = NULL;
   ks_range *r = NULL;
-  rd_kafka_message_t **emit = NULL, **polled = NULL;
-  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
-  /* Lua allocations first: nothing of ours is held if they raise. */
-  luaL_checkstack(L, 24, "kafka source");
-  lua_pushcfunction(L, emit_rows);
-  int fn_idx = lua_gettop(L);
-  lua_newtable(L);
-  lua_pushcfunction(L, new_rows);
-  int new_rows_idx = lua_gettop(L);
-  ks_emit ctx = {.ks = ks, .fn_idx = fn_idx, .rows_idx = rows_idx, .topics_idx = fn_idx + 1,
-                 .nrows = nrows, .n0 = n0};
+  rd_kafka_message_t **polled = NULL;
+  ks_read rd = {0};
+  memset(view, 0, sizeof *view);
 
   if ((st = ranges_of(start, end, &endl, &r, err)) != SR_OK) goto done;
   int n = endl->cnt;
-  emit = malloc(POLL_BATCH * 2 * sizeof *emit);
-  ctx.recs = malloc(POLL_BATCH * 2 * sizeof *ctx.recs);
-  ctx.ranges = malloc(POLL_BATCH * 2 * sizeof *ctx.ranges);
-  ctx.next_pos = calloc((size_t)(n ? n : 1), sizeof *ctx.next_pos);
+  rd.first_pos = calloc((size_t)(n ? n : 1), sizeof *rd.first_pos);
+  rd.next_pos = calloc((size_t)(n ? n : 1), sizeof *rd.next_pos);
   polled = malloc(POLL_BATCH * sizeof *polled);
-  if (!emit || !ctx.recs || !ctx.ranges || !ctx.next_pos || !polled) {
+  if (!rd.first_pos || !rd.next_pos || !polled) {
     st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
     goto done;
   }
   if (!can_continue(ks, r, n) && (st = reassign(ks, r, n, err)) != SR_OK) goto done;
-  /* Each partition's range, and where the range's rows go (see above), in an array of the
-  ** batch's size. A range without a partition has nothing to read and is outside the log (see
-  ** reassign); a partition without a range (none is expected) reads nothing. */
+  /* Each partition's range, and where the range's records go (see above). A range without a
+  ** partition has nothing to read and is outside the log (see reassign); a partition without
+  ** a range (none is expected) reads nothing. */
   for (int k = 0; k < ks->nparts; k++) ks->parts[k].range = -1;
   for (int i = 0; i < n; i++) {
     ks_part *p = part_find(ks, r[i].topic, r[i].partition);
-    ctx.next_pos[i] = span;
+    rd.first_pos[i] = rd.next_pos[i] = span;
     if (!p) continue;
     p->range = i;
     p->from = r[i].from;
@@ -933,41 +911,33 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
     p->done = 0;
     if (r[i].to > r[i].from) span += r[i].to - r[i].from;
   }
-  if (span > INT32_MAX - n0) {
+  if (span > INT32_MAX) {
     st = sr_error_set(err, SR_ERROR, "%s: a batch of %lld offsets is too large; set "
                       "maxOffsetsPerTrigger", WHAT, (long long)span);
     goto done;
   }
-  if (n0 == 0 && span > 0) {
-    lua_pushvalue(L, new_rows_idx);
-    lua_pushinteger(L, (lua_Integer)span);
-    if (lua_pcall(L, 1, 1, 0) != 0) {
-      lua_pop(L, 1);
-      st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-      goto done;
-    }
-    lua_replace(L, rows_idx);
+  if (batch_reserve(b, (int)span) != 0) {
+    st = sr_error_set(err, SR_ERROR, "%s: out of memory for a batch of %lld offsets", WHAT,
+                      (long long)span);
+    goto done;
   }
   for (int k = 0; k < ks->nparts; k++) {
     ks_part *p = &ks->parts[k];
     if (p->range < 0) continue;
-    /* The stash holds the messages at and after `next`: hand out those inside the range. */
+    /* The stash holds the messages at and after `next`: take those inside the range. */
     while (p->stash_len > p->stash_head && p->stash[p->stash_head]->offset < p->to) {
       rd_kafka_message_t *m = p->stash[p->stash_head++];
       p->stash_bytes -= m->len + m->key_len;
-      p->next = m->offset + 1;
-      ctx.ranges[nemit] = p->range;
-      emit[nemit++] = m;
-      if (nemit == POLL_BATCH &&
-          (st = flush_emit(L, &ctx, emit, &nemit, err)) != SR_OK)
+      if (take_message(ks, &rd, p, m) != 0) {
+        st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
         goto done;
+      }
     }
     if (!check_done(p)) {
       active++;
       if (p->paused) pause_part(ks, p, 0);
     }
   }
-  if ((st = flush_emit(L, &ctx, emit, &nemit, err)) != SR_OK) goto done;
 
   int64_t last_progress = sr_kafka_now_ms();
   ks_part *cache = NULL;
@@ -1016,14 +986,14 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
         if (check_done(p)) { active--; last_progress = sr_kafka_now_ms(); }
         if (p->stash_bytes > STASH_MAX_BYTES && !p->paused) pause_part(ks, p, 1);
       } else {
-        p->next = m->offset + 1;
-        ctx.ranges[nemit] = p->range;
-        emit[nemit++] = m;
+        if (take_message(ks, &rd, p, m) != 0) {
+          st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+          goto done;
+        }
         if (check_done(p)) active--;
         last_progress = sr_kafka_now_ms();
       }
     }
-    if ((st = flush_emit(L, &ctx, emit, &nemit, err)) != SR_OK) goto done;
     if (active > 0 && sr_kafka_now_ms() - last_progress > ks->timeout_ms) {
       for (int i = 0; i < ks->nparts; i++) {
         ks_part *p = &ks->parts[i];
@@ -1037,7 +1007,9 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
       goto done;
     }
   }
-  if (*nrows - n0 < span) *nrows = n0 + sr_lua_close_holes(L, rows_idx, n0 + 1, (int)(n0 + span));
+  batch_close_gaps(b, &rd, n);
+  *view = (sr_row_view){.records = b->recs, .count = b->count, .record_size = sizeof(ks_rec),
+                        .columns = ks->include_headers ? NULL : ks_columns};
   json_decref(ks->desc_start);
   json_decref(ks->desc_end);
   ks->desc_start = json_object();
@@ -1050,25 +1022,16 @@ static sr_status ks_read(sr_source *src, const json_t *start, const json_t *end,
   }
   ks->desc_end = sr_kafka_offsets_json(endl);
 done:
-  for (int i = 0; i < nemit; i++) rd_kafka_message_destroy(emit[i]);
-  free(emit);
-  free(ctx.recs);
-  free(ctx.ranges);
-  free(ctx.next_pos);
-  free(ctx.topics);
+  free(rd.first_pos);
+  free(rd.next_pos);
   free(polled);
   free(r);
   if (endl) rd_kafka_topic_partition_list_destroy(endl);
   if (st != SR_OK) {
-    /* The engine retries the whole batch: take back the rows of this attempt. */
+    /* The engine retries the whole batch: the next read assigns again. */
     ks->assignment_valid = 0;
-    for (int64_t i = n0 + span; i > n0; i--) {
-      lua_pushnil(L);
-      lua_rawseti(L, rows_idx, (int)i);
-    }
-    *nrows = n0;
+    b->count = 0;
   }
-  lua_settop(L, fn_idx - 1);
   return st;
 }
 
@@ -1141,6 +1104,9 @@ static int ks_drained(sr_source *src, const json_t *end) {
 static void ks_close(sr_source *src) {
   ks_source *ks = src->impl;
   if (!ks) return;
+  sr_arena_free(&ks->batch.bytes);
+  for (int i = 0; i < ks->ntopic_names; i++) free((char *)ks->topic_names[i].ptr);
+  free(ks->topic_names);
   parts_free(ks);
   if (ks->queue) rd_kafka_queue_destroy(ks->queue);
   for (int i = 0; i < ks->nknown; i++) {
@@ -1341,8 +1307,8 @@ done:
 
 const sr_source_ops sr_source_kafka = {
   .name = "kafka",
-  /* Spark's columns; key and value are binary-safe Lua strings; headers is nil unless
-  ** includeHeaders. */
+  /* Spark's columns (rows built by lua/streamrun/sources/kafka.lua); key and value are
+  ** binary-safe Lua strings; headers is nil unless includeHeaders. */
   .columns = "key string, value string, topic string, partition int, offset long, "
              "timestamp timestamp, timestampType int, "
              "headers array<struct<key: string, value: string>>",
@@ -1350,7 +1316,8 @@ const sr_source_ops sr_source_kafka = {
   .needs_schema = 0,
   .open = ks_open,
   .plan = ks_plan,
-  .read = ks_read,
+  .read_view = ks_read_view,
+  .view_module = "streamrun.sources.kafka",
   .commit = ks_commit,
   .describe = ks_describe,
   .drained = ks_drained,

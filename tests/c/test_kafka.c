@@ -4,7 +4,7 @@
 ** the sink wrote. Faults come from rdkafka_mock (request errors, a broker down); data loss from
 ** the mock's per-partition log limit (it drops the oldest message sets past ~5 MiB).
 **
-** `test_kafka --bench` measures raw read()/write() throughput against kcat instead.
+** `test_kafka --bench` measures the source's and the sink's own throughput against kcat instead.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -30,6 +30,7 @@
 #include "connector.h"
 #include "fsutil.h"
 #include "kafka_mock.h"
+#include "lua_host.h"
 #include "sr_test.h"
 
 extern const sr_source_ops sr_source_kafka;
@@ -137,9 +138,11 @@ static void kcat_produce(const char *topic, int partition, const char *lines) {
   ASSERT_EQ_INT(pclose(f), 0);
 }
 
+/* A state as the engine makes one (the source's Lua module is embedded), closed with
+** sr_lua_close. */
 static lua_State *lua_new(void) {
-  lua_State *L = luaL_newstate();
-  luaL_openlibs(L);
+  lua_State *L = sr_lua_new(NULL);
+  ASSERT_TRUE(L != NULL);
   lua_newtable(L); /* the rows array, at index 1 */
   return L;
 }
@@ -175,14 +178,67 @@ static json_t *plan(sr_source *s, const json_t *start, sr_status want, sr_error 
   return end;
 }
 
+/* Lua (records, n, module) -> the rows the engine makes of a view's n records, through the source's
+** own module (lua/streamrun/sources/kafka.lua), as exec.lua's materialize does. */
+static const char MATERIALIZE[] =
+    "local ffi = require 'ffi'\n"
+    "local records, n, module = ...\n"
+    "local mod = require(module)\n"
+    "local recs, row, cache, rows = ffi.cast(mod.ctype, records), mod.reader({}), {}, {}\n"
+    "for i = 1, n do rows[i] = row(recs, i - 1, cache) end\n"
+    "return rows";
+
+/* Checks that the view's columns (the C record's offsets) and record size are where the Lua
+** module's FFI declaration has them. */
+static void check_record_layout(lua_State *L, const sr_row_view *v) {
+  static const char *const fields[][2] = {
+      {"key", "key"}, {"value", "value"}, {"topic", "topic"}, {"partition", "partition"},
+      {"offset", "offset"}, {"timestamp", "timestamp"}, {"timestampType", "timestamp_type"}};
+  ASSERT_TRUE(v->columns != NULL);
+  int top = lua_gettop(L);
+  char code[256];
+  snprintf(code, sizeof code, "require '%s'; return require('ffi').sizeof('sr_kafka_record')",
+           sr_source_kafka.view_module);
+  if (luaL_dostring(L, code) != 0) SR_FAIL("%s", lua_tostring(L, -1));
+  ASSERT_EQ_INT(lua_tointeger(L, -1), (int64_t)v->record_size);
+  size_t k = 0;
+  for (const sr_view_column *c = v->columns; c->name; c++, k++) {
+    ASSERT_TRUE(k < sizeof fields / sizeof *fields);
+    ASSERT_EQ_STR(c->name, fields[k][0]);
+    snprintf(code, sizeof code, "return require('ffi').offsetof('sr_kafka_record', '%s')", fields[k][1]);
+    if (luaL_dostring(L, code) != 0) SR_FAIL("%s", lua_tostring(L, -1));
+    ASSERT_EQ_INT(lua_tointeger(L, -1), (int64_t)c->offset);
+  }
+  ASSERT_EQ_INT((int64_t)k, (int64_t)(sizeof fields / sizeof *fields));
+  lua_settop(L, top);
+}
+
+/* Reads (start, end] into a fresh rows table at index 1 of L (empty unless SR_OK); returns
+** the status and sets *n to the row count. */
+static sr_status read_into(sr_source *s, const json_t *start, const json_t *end, lua_State *L,
+                           int *n, sr_error **err) {
+  sr_row_view view;
+  lua_settop(L, 0);
+  sr_status st = sr_source_kafka.read_view(s, start, end, &view, err);
+  *n = st == SR_OK ? view.count : 0;
+  if (st != SR_OK) {
+    lua_newtable(L);
+    return st;
+  }
+  if (luaL_loadstring(L, MATERIALIZE) != 0) SR_FAIL("%s", lua_tostring(L, -1));
+  lua_pushlightuserdata(L, (void *)view.records);
+  lua_pushinteger(L, view.count);
+  lua_pushstring(L, sr_source_kafka.view_module);
+  if (lua_pcall(L, 3, 1, 0) != 0) SR_FAIL("rows of the view: %s", lua_tostring(L, -1));
+  return st;
+}
+
 /* Reads (start, end] into a fresh rows table at index 1 of L; returns the row count. */
 static int read_rows(sr_source *s, const json_t *start, const json_t *end, lua_State *L,
                      sr_status want, sr_error **errp) {
-  lua_settop(L, 0);
-  lua_newtable(L);
   int n = 0;
   sr_error *err = NULL;
-  sr_status st = sr_source_kafka.read(s, start, end, L, 1, &n, &err);
+  sr_status st = read_into(s, start, end, L, &n, &err);
   if (st != want) SR_FAIL("read: status %d, want %d (%s)", st, want, err ? err->message : "");
   ASSERT_EQ_INT(lua_gettop(L), 1);
   ASSERT_EQ_INT((int)lua_objlen(L, 1), n);
@@ -272,6 +328,25 @@ SR_TEST(source_reads_kcat_from_earliest) {
   lua_getfield(L, -1, "headers");
   ASSERT_TRUE(lua_isnil(L, -1)); /* includeHeaders defaults to false */
   lua_pop(L, 2);
+  /* The records themselves, read again (a replay), as C sinks read them. */
+  sr_row_view view;
+  sr_error *err = NULL;
+  if (sr_source_kafka.read_view(s, NULL, end, &view, &err) != SR_OK) SR_FAIL("%s", err->message);
+  ASSERT_EQ_INT(view.count, 4);
+  check_record_layout(L, &view);
+  const char *rec = (const char *)view.records + 2 * view.record_size; /* c:three */
+  for (const sr_view_column *c = view.columns; c->name; c++) {
+    const void *at = rec + c->offset;
+    if (strcmp(c->name, "value") == 0)
+      ASSERT_TRUE(c->type == SR_VIEW_TEXT && ((const sr_view_text *)at)->len == 5 &&
+                  memcmp(((const sr_view_text *)at)->ptr, "three", 5) == 0);
+    if (strcmp(c->name, "topic") == 0)
+      ASSERT_EQ_STR(((const sr_view_text *)at)->ptr, "s1");
+    if (strcmp(c->name, "offset") == 0)
+      ASSERT_TRUE(c->type == SR_VIEW_INT64 && *(const int64_t *)at == 2);
+    if (strcmp(c->name, "timestamp") == 0)
+      ASSERT_TRUE(*(const int64_t *)at == row_int(L, 3, "timestamp"));
+  }
   /* Nothing new: no batch. */
   ASSERT_TRUE(plan(s, end, SR_OK, NULL) == NULL);
   /* New data continues from the end, on the fast path. */
@@ -285,7 +360,7 @@ SR_TEST(source_reads_kcat_from_earliest) {
   free(text);
   json_decref(end);
   json_decref(end2);
-  lua_close(L);
+  sr_lua_close(L);
   source_close(s);
 }
 
@@ -352,7 +427,7 @@ SR_TEST(source_starting_offsets) {
   ASSERT_EQ_INT(json_off(end, "s2", "1"), 6);
   json_decref(end);
   source_close(s);
-  lua_close(L);
+  sr_lua_close(L);
 }
 
 SR_TEST(source_max_offsets_split_by_lag) {
@@ -382,7 +457,7 @@ SR_TEST(source_max_offsets_split_by_lag) {
   ASSERT_EQ_INT(json_off(end, "s3", "1"), 2);
   json_decref(end);
   source_close(s);
-  lua_close(L);
+  sr_lua_close(L);
 }
 
 /* Reads every batch from the beginning, in order; returns the rows as text. */
@@ -439,7 +514,7 @@ SR_TEST(source_rows_in_range_order) {
     json_decref(end);
     source_close(s);
   }
-  lua_close(L);
+  sr_lua_close(L);
 }
 
 SR_TEST(source_replay_is_identical) {
@@ -483,7 +558,7 @@ SR_TEST(source_replay_is_identical) {
   free(again);
   source_close(fresh);
   source_close(s);
-  lua_close(L);
+  sr_lua_close(L);
 }
 
 SR_TEST(source_include_headers) {
@@ -516,9 +591,14 @@ SR_TEST(source_include_headers) {
     "assert(r1.topic == 's5' and r1.partition == 0 and r1.offset == 0 and r2.offset == 1)\n"), 0);
   lua_pushvalue(L, 1);
   if (lua_pcall(L, 1, 0, 0) != 0) SR_FAIL("%s", lua_tostring(L, -1));
+  /* Headers have no C form: the records list no columns, and a sink gets rows. */
+  sr_row_view view;
+  sr_error *err = NULL;
+  if (sr_source_kafka.read_view(s, NULL, end, &view, &err) != SR_OK) SR_FAIL("%s", err->message);
+  ASSERT_TRUE(view.count == 2 && view.columns == NULL);
   json_decref(end);
   source_close(s);
-  lua_close(L);
+  sr_lua_close(L);
 }
 
 SR_TEST(source_new_partitions_from_earliest) {
@@ -563,7 +643,7 @@ SR_TEST(source_new_partitions_from_earliest) {
   source_close(s);
   source_close(s2);
   source_close(s3);
-  lua_close(L);
+  sr_lua_close(L);
 }
 
 SR_TEST(source_retries_on_broker_faults) {
@@ -610,11 +690,9 @@ SR_TEST(source_retries_on_broker_faults) {
   ASSERT_EQ_INT(rd_kafka_mock_broker_set_up(mock, 1), 0);
   int n = -1;
   for (int attempt = 0; attempt < 20 && n < 0; attempt++) {
-    lua_settop(L, 0);
-    lua_newtable(L);
     int got = 0;
     err = NULL;
-    sr_status st = sr_source_kafka.read(s, end, end2, L, 1, &got, &err);
+    sr_status st = read_into(s, end, end2, L, &got, &err);
     if (st == SR_OK) n = got;
     else ASSERT_EQ_INT(st, SR_RETRY);
     sr_error_free(err);
@@ -626,7 +704,7 @@ SR_TEST(source_retries_on_broker_faults) {
   json_decref(end);
   json_decref(end2);
   source_close(s);
-  lua_close(L);
+  sr_lua_close(L);
 }
 
 SR_TEST(source_data_loss) {
@@ -676,7 +754,7 @@ SR_TEST(source_data_loss) {
   json_decref(end2);
   source_close(strict);
   source_close(lax);
-  lua_close(L);
+  sr_lua_close(L);
 }
 
 SR_TEST(source_refuses_bad_options) {
@@ -1399,7 +1477,7 @@ SR_TEST(source_prefetch_across_batches) {
   ASSERT_EQ_INT(batches, 15);
   json_decref(start);
   source_close(s);
-  lua_close(L);
+  sr_lua_close(L);
 }
 
 SR_TEST(source_available_now) {
@@ -1433,7 +1511,7 @@ static double seconds_of(const char *cmd) {
   return (double)(now_ms() - t0) / 1000.0;
 }
 
-/* Raw read()/write() throughput against kcat on the same mock cluster, in the same run: each
+/* The source's plan + read_view (rows made by its Lua module) and the sink's write + commit against kcat on the same mock cluster, in the same run: each
 ** figure is the best of `rounds` (the machine is shared), rounds interleaved. */
 static int bench(int n, int rounds) {
   char file[300], cmd[1024], topic[64];
@@ -1489,7 +1567,7 @@ static int bench(int n, int rounds) {
     ASSERT_EQ_INT(got, n);
     json_decref(end);
     source_close(s);
-    lua_close(L2);
+    sr_lua_close(L2);
   }
   printf("%d messages of ~120 bytes, mock cluster with 1 broker, 8 partitions, best of %d\n", n, rounds);
   printf("kcat with %s\n", KCAT_OPTS);

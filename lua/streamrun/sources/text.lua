@@ -1,9 +1,7 @@
 -- Rows of the "text" source from its C records (runtime/source_files.c's text_read_view): a
 -- record is one line of the batch's files, without its line end, and its row is {value = line}.
 local ffi = require "ffi"
-
--- connector.h's sr_view_text
-ffi.cdef [[ typedef struct sr_view_text { const char *ptr; size_t len; } sr_view_text; ]]
+require "streamrun.sources.view"
 
 local ffi_string = ffi.string
 
