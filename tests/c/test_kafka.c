@@ -1511,8 +1511,9 @@ static double seconds_of(const char *cmd) {
   return (double)(now_ms() - t0) / 1000.0;
 }
 
-/* The source's plan + read_view (rows made by its Lua module) and the sink's write + commit against kcat on the same mock cluster, in the same run: each
-** figure is the best of `rounds` (the machine is shared), rounds interleaved. */
+/* The source's plan + read_view (rows made by its Lua module) and the sink's write + commit
+** against kcat on the same mock cluster, in the same run: each figure is the best of `rounds`
+** (the machine is shared), rounds interleaved. */
 static int bench(int n, int rounds) {
   char file[300], cmd[1024], topic[64];
   double kcat_p = 1e9, sink_p = 1e9, kcat_c = 1e9, kcat_c_plain = 1e9, src_c = 1e9;
