@@ -4,7 +4,7 @@ source "$(dirname "$0")/lib.sh"
 command -v kcat >/dev/null || fail "kcat is needed (apt-get install kcat)"
 
 # exec: MOCK_PID is then the mock itself, and killing it closes the pipes ctest waits on
-coproc MOCK { exec "$SR_BIN" --kafka-mock --topic bids:4 --topic hot:2 --topic lines:3 --topic relines:1 --topic k2k_in:4 --topic k2k_out:3 2>/dev/null; }
+coproc MOCK { exec "$SR_BIN" --kafka-mock --topic bids:4 --topic hot:2 --topic lines:3 --topic relines:1 --topic k2k_in:4 --topic k2k_out:3 --topic k2k_mirror:4 2>/dev/null; }
 trap 'kill -9 "$MOCK_PID" $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 read -r -t 10 BOOT <&"${MOCK[0]}" || fail "--kafka-mock printed no bootstrap servers"
 [[ $BOOT == 127.0.0.1:* ]] || fail "bootstrap servers on loopback, got $BOOT"
@@ -109,7 +109,7 @@ pass "text -> kafka straight from the source's records under 6 kill -9: every li
 # 4. kafka -> kafka, killed at random: a replayed batch must read its rows in the same order
 # (the sink numbers them by position), whatever order the brokers deliver partitions in
 for p in 0 1 2 3; do
-  for i in $(seq 1 1500); do echo "m-$p-$i"; done | kcat -b "$BOOT" -P -t k2k_in -p "$p"
+  for i in $(seq 1 1500); do echo "k-$p-$i:m-$p-$i"; done | kcat -b "$BOOT" -P -t k2k_in -p "$p" -K:
 done
 cat >k2k.lua <<'LUA'
 local sr = require "streamrun"
@@ -129,6 +129,26 @@ for p in 0 1 2 3; do for i in $(seq 1 1500); do echo "m-$p-$i!"; done; done | so
 cmp -s k2k_got.txt k2k_want.txt ||
   fail "kafka -> kafka: $(comm -13 k2k_want.txt k2k_got.txt | wc -l) extra, $(comm -23 k2k_want.txt k2k_got.txt | wc -l) missing, $(uniq -d k2k_got.txt | wc -l) twice"
 pass "kafka -> kafka under 8 kill -9: every message once"
+
+# 4b. the same topic mirrored with nothing between source and sink: the sink reads the
+# source's C records (key, value, and partition, which the rows carry as Spark's do)
+cat >mirror.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], subscribe = "k2k_in",
+                startingOffsets = "earliest", maxOffsetsPerTrigger = 1500 }
+  :write_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], topic = "k2k_mirror",
+                 checkpointLocation = "chk_mirror",
+                 trigger = arg[2] == "drain" and { availableNow = true } or "20 milliseconds" }
+LUA
+RANDOM=29
+kill_rounds 6 mirror.lua
+run_sr mirror.lua "$BOOT" drain; [[ $code == 0 ]] || echo "$err" >&2
+assert_eq "kafka -> kafka mirror drain" 0 "$code"
+kcat -b "$BOOT" -C -t k2k_mirror -e -o beginning -q -f '%p %k %s\n' | sort >mirror_got.txt
+for p in 0 1 2 3; do for i in $(seq 1 1500); do echo "$p k-$p-$i m-$p-$i"; done; done | sort >mirror_want.txt
+cmp -s mirror_got.txt mirror_want.txt ||
+  fail "kafka mirror: $(comm -13 mirror_want.txt mirror_got.txt | wc -l) extra, $(comm -23 mirror_want.txt mirror_got.txt | wc -l) missing, $(uniq -d mirror_got.txt | wc -l) twice"
+pass "kafka -> kafka straight from the source's records under 6 kill -9: every message once, key and partition kept"
 
 # 5. a reload that puts an operator between the source and the sink takes effect at the next
 # batch: the query was writing records straight through, and must now run the map
@@ -184,4 +204,12 @@ grep -q "reloaded live.lua" live.log || fail "the save reloaded the job: $(cat l
 assert_eq "every message once across the reload" "200 200" "$(cat live_out/part-* | jq -r .n | sort -n | uniq | wc -l) $(live_rows)"
 assert_eq "messages after the save run the new map" "v2" "$(cat live_out/part-* | jq -r 'select(.n > 100) | .version' | sort -u)"
 pass "hot reload under continuous Kafka input: new map from the next batch, offsets carried on"
+
+# 7. the Kafka benchmark's own checks, untimed and small: every message consumed, with and
+# without Lua rows, and each produced topic holding exactly the input's lines
+KAFKA_BENCH_MESSAGES=2000 KAFKA_BENCH_ROUNDS=1 "$SR_SOURCE_DIR/scripts/bench_kafka" "$SR_BIN" bench \
+  >bench.tsv 2>bench.log || fail "scripts/bench_kafka: $(tail -3 bench.log)"
+assert_eq "bench runners" "kcat-consume streamrun-consume streamrun-consume-rows kcat-produce streamrun-produce" \
+  "$(cut -f2 bench.tsv | tr '\n' ' ' | sed 's/ $//')"
+pass "scripts/bench_kafka's checks hold on 2,000 messages"
 finish
