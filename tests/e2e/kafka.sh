@@ -111,43 +111,45 @@ pass "text -> kafka straight from the source's records under 6 kill -9: every li
 for p in 0 1 2 3; do
   for i in $(seq 1 1500); do echo "k-$p-$i:m-$p-$i"; done | kcat -b "$BOOT" -P -t k2k_in -p "$p" -K:
 done
-cat >k2k.lua <<'LUA'
-local sr = require "streamrun"
-sr.read_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], subscribe = "k2k_in",
-                startingOffsets = "earliest", maxOffsetsPerTrigger = 1500 }
-  :map(function(r) return { value = r.value .. "!" } end)
-  :write_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], topic = "k2k_out",
-                 checkpointLocation = "chk_k2k",
-                 trigger = arg[2] == "drain" and { availableNow = true } or "20 milliseconds" }
-LUA
+# write_k2k_job FILE TOPIC CHECKPOINT [MAP]: k2k_in -> TOPIC, 1,500 offsets a batch; with MAP
+# (a Lua expression of r) each row becomes {value = MAP}, without it the records go untouched
+write_k2k_job() {
+  { echo 'local sr = require "streamrun"'
+    echo 'sr.read_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], subscribe = "k2k_in",'
+    echo '                startingOffsets = "earliest", maxOffsetsPerTrigger = 1500 }'
+    [[ -n ${4:-} ]] && echo "  :map(function(r) return { value = $4 } end)"
+    echo "  :write_stream{ format = \"kafka\", [\"kafka.bootstrap.servers\"] = arg[1], topic = \"$2\","
+    echo "                 checkpointLocation = \"$3\","
+    echo '                 trigger = arg[2] == "drain" and { availableNow = true } or "20 milliseconds" }'
+  } >"$1"
+}
+# kill_then_drain JOB ROUNDS: ROUNDS kill -9 at random, then a run to the end
+kill_then_drain() {
+  kill_rounds "$2" "$1"
+  run_sr "$1" "$BOOT" drain; [[ $code == 0 ]] || echo "$err" >&2
+  assert_eq "$1 drains" 0 "$code"
+}
+# same_lines WHAT WANT GOT: the sorted files are equal, or the extra, missing and doubled lines
+same_lines() {
+  cmp -s "$2" "$3" ||
+    fail "$1: $(comm -13 "$2" "$3" | wc -l) extra, $(comm -23 "$2" "$3" | wc -l) missing, $(uniq -d "$3" | wc -l) twice"
+}
+write_k2k_job k2k.lua k2k_out chk_k2k 'r.value .. "!"'
 RANDOM=23
-kill_rounds 8 k2k.lua
-run_sr k2k.lua "$BOOT" drain; [[ $code == 0 ]] || echo "$err" >&2
-assert_eq "kafka -> kafka drain" 0 "$code"
+kill_then_drain k2k.lua 8
 kcat -b "$BOOT" -C -t k2k_out -e -o beginning -q | sort >k2k_got.txt
 for p in 0 1 2 3; do for i in $(seq 1 1500); do echo "m-$p-$i!"; done; done | sort >k2k_want.txt
-cmp -s k2k_got.txt k2k_want.txt ||
-  fail "kafka -> kafka: $(comm -13 k2k_want.txt k2k_got.txt | wc -l) extra, $(comm -23 k2k_want.txt k2k_got.txt | wc -l) missing, $(uniq -d k2k_got.txt | wc -l) twice"
+same_lines "kafka -> kafka" k2k_want.txt k2k_got.txt
 pass "kafka -> kafka under 8 kill -9: every message once"
 
 # 4b. the same topic mirrored with nothing between source and sink: the sink reads the
 # source's C records (key, value, and partition, which the rows carry as Spark's do)
-cat >mirror.lua <<'LUA'
-local sr = require "streamrun"
-sr.read_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], subscribe = "k2k_in",
-                startingOffsets = "earliest", maxOffsetsPerTrigger = 1500 }
-  :write_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], topic = "k2k_mirror",
-                 checkpointLocation = "chk_mirror",
-                 trigger = arg[2] == "drain" and { availableNow = true } or "20 milliseconds" }
-LUA
+write_k2k_job mirror.lua k2k_mirror chk_mirror
 RANDOM=29
-kill_rounds 6 mirror.lua
-run_sr mirror.lua "$BOOT" drain; [[ $code == 0 ]] || echo "$err" >&2
-assert_eq "kafka -> kafka mirror drain" 0 "$code"
+kill_then_drain mirror.lua 6
 kcat -b "$BOOT" -C -t k2k_mirror -e -o beginning -q -f '%p %k %s\n' | sort >mirror_got.txt
 for p in 0 1 2 3; do for i in $(seq 1 1500); do echo "$p k-$p-$i m-$p-$i"; done; done | sort >mirror_want.txt
-cmp -s mirror_got.txt mirror_want.txt ||
-  fail "kafka mirror: $(comm -13 mirror_want.txt mirror_got.txt | wc -l) extra, $(comm -23 mirror_want.txt mirror_got.txt | wc -l) missing, $(uniq -d mirror_got.txt | wc -l) twice"
+same_lines "kafka mirror" mirror_want.txt mirror_got.txt
 pass "kafka -> kafka straight from the source's records under 6 kill -9: every message once, key and partition kept"
 
 # 5. a reload that puts an operator between the source and the sink takes effect at the next
