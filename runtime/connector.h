@@ -63,8 +63,8 @@ typedef struct sr_view_text {
   size_t len;
 } sr_view_text;
 
-/* A column's C type in a record: sr_view_text, int32_t, or int64_t (SR_VIEW_INT64_NIL is
-** nil: an int64 column that may be nil, as a Kafka record's timestamp, needs no flag of its own). */
+/* A column's C type in a record: sr_view_text, int32_t, or int64_t. SR_VIEW_INT64_NIL is nil,
+** so that an int64 column that may be nil (a Kafka record's timestamp) needs no flag. */
 typedef enum { SR_VIEW_TEXT, SR_VIEW_INT32, SR_VIEW_INT64 } sr_view_type;
 #define SR_VIEW_INT64_NIL INT64_MIN
 

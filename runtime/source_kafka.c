@@ -619,12 +619,14 @@ static void batch_close_gaps(ks_batch *b, const ks_read *rd, int nranges) {
 
 /* Copies m's headers into the batch as (name, value) pairs: sets *pairs and *n. -1: out of
 ** memory. */
-static int copy_headers(ks_batch *b, rd_kafka_message_t *m, const sr_view_text **pairs, int32_t *n) {
+static int copy_headers(ks_batch *b, rd_kafka_message_t *m, const sr_view_text **pairs,
+                        int32_t *n) {
   rd_kafka_headers_t *h;
   const char *name;
   const void *val;
   size_t len, k = 0;
-  size_t cnt = rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_header_cnt(h) : 0;
+  size_t cnt = rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR
+                   ? rd_kafka_header_cnt(h) : 0;
   sr_view_text *out = sr_arena_alloc(&b->bytes, (2 * cnt + 1) * sizeof *out);
   if (!out) return -1;
   for (; k < cnt && rd_kafka_header_get_all(h, k, &name, &val, &len) == 0; k++) {
