@@ -20,6 +20,12 @@ kill_rounds() {
     wait "$pid" 2>/dev/null || true
   done
 }
+# kill_then_drain JOB ROUNDS: ROUNDS kill -9 at random, then a run to the end
+kill_then_drain() {
+  kill_rounds "$2" "$1"
+  run_sr "$1" "$BOOT" drain; [[ $code == 0 ]] || echo "$err" >&2
+  assert_eq "$1 drains" 0 "$code"
+}
 
 total=3000
 for i in $(seq 1 $total); do
@@ -37,9 +43,7 @@ sr.read_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], subscrib
                  trigger = arg[2] == "drain" and { availableNow = true } or "20 milliseconds" }
 LUA
 RANDOM=11
-kill_rounds 8 k2f.lua
-run_sr k2f.lua "$BOOT" drain
-assert_eq "kafka -> files drain" 0 "$code"
+kill_then_drain k2f.lua 8
 dups=$(cat out/part-* | jq -r .id | sort | uniq -d | head -3)
 [[ -z "$dups" ]] || fail "duplicated ids from kafka: $dups"
 assert_eq "every message once" "$total" "$(cat out/part-* | wc -l)"
@@ -62,9 +66,7 @@ sr.read_stream{ format = "json", path = "in", schema = "n long", maxFilesPerTrig
                  checkpointLocation = "chk2", queryName = "f2k",
                  trigger = arg[2] == "drain" and { availableNow = true } or "20 milliseconds" }
 LUA
-kill_rounds 6 f2k.lua
-run_sr f2k.lua "$BOOT" drain; [[ $code == 0 ]] || echo "$err" >&2
-assert_eq "files -> kafka drain" 0 "$code"
+kill_then_drain f2k.lua 6
 kcat -b "$BOOT" -C -t hot -e -o beginning -q >hot.txt
 dups=$(jq -r .n hot.txt | sort | uniq -d | head -3)
 [[ -z "$dups" ]] || fail "duplicated rows in the topic: $dups"
@@ -96,9 +98,7 @@ sr.read_stream{ format = "text", path = "lines_in", maxFilesPerTrigger = 2 }
                  checkpointLocation = "chk4", queryName = "t2k",
                  trigger = arg[2] == "drain" and { availableNow = true } or "20 milliseconds" }
 LUA
-kill_rounds 6 t2k.lua
-run_sr t2k.lua "$BOOT" drain; [[ $code == 0 ]] || echo "$err" >&2
-assert_eq "text -> kafka drain" 0 "$code"
+kill_then_drain t2k.lua 6
 kcat -b "$BOOT" -C -t lines -e -o beginning -q | sort >got_lines.txt
 sort want_lines.txt >want_sorted.txt
 cmp -s got_lines.txt want_sorted.txt || fail "the topic's values differ from the lines: $(diff got_lines.txt want_sorted.txt | head -5)"
@@ -122,12 +122,6 @@ write_k2k_job() {
     echo "                 checkpointLocation = \"$3\","
     echo '                 trigger = arg[2] == "drain" and { availableNow = true } or "20 milliseconds" }'
   } >"$1"
-}
-# kill_then_drain JOB ROUNDS: ROUNDS kill -9 at random, then a run to the end
-kill_then_drain() {
-  kill_rounds "$2" "$1"
-  run_sr "$1" "$BOOT" drain; [[ $code == 0 ]] || echo "$err" >&2
-  assert_eq "$1 drains" 0 "$code"
 }
 # same_lines WHAT WANT GOT: the sorted files are equal, or the extra, missing and doubled lines
 same_lines() {
