@@ -143,6 +143,23 @@ sr_status sr_fs_write_new(const char *path, const void *data, size_t len, sr_err
   return sr_fs_sync_dir(path, err);
 }
 
+sr_status sr_fs_read_fd(int fd, const char *path, char *buf, size_t cap, size_t *got, sr_error **err) {
+  *got = 0;
+  while (*got < cap) {
+    ssize_t r = read(fd, buf + *got, cap - *got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
+      sr_error_set(err, SR_ERROR, "cannot read %s: %s", path, strerror(e));
+      errno = e;
+      return SR_ERROR;
+    }
+    if (r == 0) break;
+    *got += (size_t)r;
+  }
+  return SR_OK;
+}
+
 char *sr_fs_read_all(const char *path, size_t *len, sr_error **err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -159,24 +176,20 @@ char *sr_fs_read_all(const char *path, size_t *len, sr_error **err) {
   char *buf = malloc(cap + 1);
   for (;;) {
     if (!buf) { close(fd); sr_error_set(err, SR_ERROR, "out of memory reading %s", path); return NULL; }
-    if (n == cap) {
-      char *b = realloc(buf, cap * 2 + 1);
-      if (!b) { free(buf); buf = NULL; continue; }
-      buf = b;
-      cap *= 2;
-    }
-    ssize_t r = read(fd, buf + n, cap - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
+    size_t got;
+    if (sr_fs_read_fd(fd, path, buf + n, cap - n, &got, err) != SR_OK) {
       int e = errno;
       free(buf);
       close(fd);
-      sr_error_set(err, SR_ERROR, "cannot read %s: %s", path, strerror(e));
       errno = e;
       return NULL;
     }
-    if (r == 0) break;
-    n += (size_t)r;
+    n += got;
+    if (n < cap) break; /* the end of the file */
+    char *b = realloc(buf, cap * 2 + 1);
+    if (!b) free(buf);
+    buf = b;
+    cap *= 2;
   }
   close(fd);
   buf[n] = '\0';

@@ -42,6 +42,9 @@ sr_status sr_fs_sync_dir(const char *path, sr_error **err);
 /* Reads a whole file into a malloc'd, NUL-terminated buffer the caller frees. Returns NULL and
 ** sets *err (SR_ERROR) on failure; errno is kept, so ENOENT can be told apart. */
 char *sr_fs_read_all(const char *path, size_t *len, sr_error **err);
+/* Reads fd (the file at path, named in errors) into buf until cap bytes or the end of the
+** file; *got is what was read. Returns SR_OK, or SR_ERROR with *err set and errno kept. */
+sr_status sr_fs_read_fd(int fd, const char *path, char *buf, size_t cap, size_t *got, sr_error **err);
 /* 1 if path exists. */
 int sr_fs_exists(const char *path);
 /* Removes a file or a directory tree. Missing paths are not an error. */
