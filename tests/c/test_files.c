@@ -109,16 +109,21 @@ static lua_State *new_lua(void) {
   return L;
 }
 
+/* Makes DIR/in (the source's directory) and DIR/state (its checkpoint folder). */
+static void make_in_and_state(const char *dir, char *in, char *state, size_t size) {
+  snprintf(in, size, "%s/in", dir);
+  snprintf(state, size, "%s/state", dir);
+  sr_fs_mkdirs(in, NULL);
+  sr_fs_mkdirs(state, NULL);
+}
+
 /* A file of several read pieces (256 KB each): short lines, a line longer than a piece, CRLF
 ** line ends, blank lines, bad records in later pieces (their line numbers count from the
 ** file's start), and a last line without '\n'. */
 SR_TEST(json_source_reads_files_in_pieces) {
   char *dir = new_dir(), in[256], state[256], bad_dir[256], path[512];
-  snprintf(in, sizeof in, "%s/in", dir);
-  snprintf(state, sizeof state, "%s/state", dir);
+  make_in_and_state(dir, in, state, sizeof in);
   snprintf(bad_dir, sizeof bad_dir, "%s/bad", dir);
-  sr_fs_mkdirs(in, NULL);
-  sr_fs_mkdirs(state, NULL);
   sr_buf text = SR_BUF_INIT;
   int64_t want_sum = 0, nrows = 0, line = 0, bad_lines[2];
   for (int i = 0; i < 9000; i++) {  /* about 1 MB */
@@ -230,10 +235,7 @@ static const char *view_lines(const sr_row_view *v) {
 ** batch whose file is gone fails naming it. */
 static void text_source_view(void) {
   char *dir = new_dir(), in[1024], state[1024], path[1100];
-  snprintf(in, sizeof in, "%s/in", dir);
-  snprintf(state, sizeof state, "%s/state", dir);
-  sr_fs_mkdirs(in, NULL);
-  sr_fs_mkdirs(state, NULL);
+  make_in_and_state(dir, in, state, sizeof in);
   snprintf(path, sizeof path, "%s/a.txt", in);
   write_file(path, "one\r\ntwo\n\nthree", 15);
   snprintf(path, sizeof path, "%s/b.txt", in);
@@ -279,14 +281,11 @@ static void text_source_view(void) {
   remove_dir(dir);
 }
 
-/* A file of several megabytes (read into the arena's mapped blocks); one cut short after it
-** was listed gives the lines it still has. */
+/* A file of several megabytes (read into the arena's huge-page blocks); one cut short after
+** it was listed gives the lines it still has. */
 static void text_source_big_file(void) {
   char *dir = new_dir(), in[1024], state[1024], path[1100];
-  snprintf(in, sizeof in, "%s/in", dir);
-  snprintf(state, sizeof state, "%s/state", dir);
-  sr_fs_mkdirs(in, NULL);
-  sr_fs_mkdirs(state, NULL);
+  make_in_and_state(dir, in, state, sizeof in);
   enum { BIG_LINES = 300000 };
   sr_buf big = {0};
   for (int i = 0; i < BIG_LINES; i++) {
