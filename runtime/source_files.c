@@ -10,7 +10,7 @@
 ** files become new again. Every file ever listed is "seen" and never read again.
 **
 ** json and csv decode into Lua row tables (read); text hands over its lines as C records
-** pointing into its files' bytes, read into an arena (read_view, see text_read_view).
+** pointing into its mapped files (read_view, see text_read_view).
 */
 #include <dirent.h>
 #include <errno.h>
@@ -22,10 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "arena.h"
 #include "buf.h"
 #include "connector.h"
 #include "csv_rows.h"
@@ -56,8 +56,8 @@ typedef struct files_source {
   int64_t next_log;           /* the log entry the next plan writes */
   int64_t files_in_last_batch, bytes_in_last_batch;
   sr_buf chunk;               /* json: the piece of a file being decoded, reused */
-  sr_buf lines;               /* text: the batch's records (sr_view_text), into text */
-  sr_arena text;              /* text: the batch's files' bytes */
+  sr_buf lines;               /* text: the batch's records (sr_view_text), into maps */
+  sr_buf maps;                /* text: the batch's files, mapped (text_map) */
   int fd;                     /* json: the file being read, -1 none; kept here so that a Lua
                                  error raised while decoding (out of memory) cannot leak it */
 } files_source;
@@ -200,7 +200,6 @@ static sr_status files_open(sr_source *src, const sr_connector_config *cfg, sr_e
   if (!fs) return sr_error_set(err, SR_ERROR, "out of memory");
   src->impl = fs;
   fs->fd = -1;
-  sr_arena_init(&fs->text);
   const sr_option_spec *spec = src->ops->options;
   fs->format = strcmp(src->ops->name, "csv") == 0 ? FMT_CSV
              : strcmp(src->ops->name, "text") == 0 ? FMT_TEXT : FMT_JSON;
@@ -402,16 +401,29 @@ static sr_status files_read(sr_source *src, const json_t *start, const json_t *e
 }
 
 /* text: a record per line, its text without the line end ("\n" or "\r\n"), pointing into
-** the batch's files, read whole into fs->text, where they stay until the next read (the row
-** view's lifetime). Read rather than mapped: as fast here (a 12 MB file of 100,000 lines takes
-** 11-17 ms either way, mostly first touches of fresh pages, ~6 ms of it the records array),
-** and a file cut short while its batch runs gives the lines it still has, where a mapping
-** ended the process with SIGBUS. Files are whole and left alone once they appear (the
-** directory's contract, see the top). lua/streamrun/sources/text.lua makes the rows
-** {value = line}. */
+** the batch's files, which stay mapped until the next read (the row view's lifetime). Mapped,
+** not read: the pages are the page cache's, which the kernel can drop and read again, so a
+** batch of files larger than memory still runs. read() into fresh memory took 48 ms for a
+** 12 MB file on the benchmark machine, page faults mostly, and into the arena's populated huge
+** pages as long as mapping did (11-17 ms with the lines found, ~6 ms of it the records
+** array's fresh pages). Files are whole and left alone once they appear (the directory's
+** contract, see the top); one truncated while its batch runs would end the process with
+** SIGBUS, and the batch is run again at restart.
+** lua/streamrun/sources/text.lua makes the rows {value = line}. */
 static const sr_view_column text_columns[] = {{"value", SR_VIEW_TEXT, 0}, {NULL, 0, 0}};
 
-/* Reads the file at path into fs->text and adds a record per line to fs->lines. */
+typedef struct text_map {
+  void *addr;
+  size_t len;
+} text_map;
+
+static void text_unmap(files_source *fs) {
+  const text_map *m = (const text_map *)fs->maps.data;
+  for (size_t i = 0; i < fs->maps.len / sizeof *m; i++) munmap(m[i].addr, m[i].len);
+  fs->maps.len = 0;
+}
+
+/* Maps the file at path and adds a record per line to fs->lines. */
 static sr_status text_add_file(files_source *fs, const char *path, sr_error **err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
@@ -420,15 +432,19 @@ static sr_status text_add_file(files_source *fs, const char *path, sr_error **er
     if (fd >= 0) close(fd);
     return SR_ERROR;
   }
-  size_t size = (size_t)st.st_size, got = 0;
-  char *data = size ? sr_arena_alloc(&fs->text, size) : NULL;
-  sr_status rc = !size ? SR_OK
-               : !data ? sr_error_set(err, SR_ERROR, "out of memory reading %s", path)
-                       : sr_fs_read_fd(fd, path, data, size, &got, err);
+  size_t size = (size_t)st.st_size;
+  void *addr = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
+  int e = errno;
   close(fd);
-  if (rc != SR_OK || got == 0) return rc;
-  fs->bytes_in_last_batch += (int64_t)got;
-  for (const char *p = data, *end = data + got; p < end;) {
+  if (addr == MAP_FAILED) return sr_error_set(err, SR_ERROR, "cannot map %s: %s", path, strerror(e));
+  if (!size) return SR_OK;
+  text_map m = {addr, size};
+  if (sr_buf_append(&fs->maps, &m, sizeof m) != 0) {
+    munmap(addr, size);
+    return sr_error_set(err, SR_ERROR, "out of memory reading %s", path);
+  }
+  fs->bytes_in_last_batch += (int64_t)size;
+  for (const char *p = addr, *end = p + size; p < end;) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     const char *stop = nl ? nl : end;
     size_t len = (size_t)(stop - p);
@@ -446,7 +462,7 @@ static sr_status text_read_view(sr_source *src, const json_t *start, const json_
   files_source *fs = src->impl;
   json_t *files = batch_files(src, end, err);
   if (!files) return SR_ERROR;
-  sr_arena_reset(&fs->text);
+  text_unmap(fs);
   fs->lines.len = 0;
   size_t i;
   json_t *f;
@@ -520,7 +536,8 @@ static void files_close(sr_source *src) {
   sr_strset_free(fs->seen);
   sr_strset_free(fs->initial);
   sr_buf_free(&fs->chunk);
-  sr_arena_free(&fs->text);
+  text_unmap(fs);
+  sr_buf_free(&fs->maps);
   sr_buf_free(&fs->lines);
   if (fs->fd >= 0) close(fs->fd);
   free(fs->dir);

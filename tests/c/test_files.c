@@ -263,7 +263,7 @@ static void text_source_view(void) {
   ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(progress, "metrics"), "numBytesRead")), 18);
   json_decref(progress);
 
-  /* a replay reads the same records (the earlier bytes are reused: the view lives until the
+  /* a replay reads the same records (the earlier ones are unmapped: the view lives until the
   ** next read) */
   memset(&view, 0, sizeof view);
   if (sr_source_text.read_view(&src, NULL, end, &view, &err) != SR_OK) SR_FAIL("replay: %s", err->message);
@@ -281,8 +281,8 @@ static void text_source_view(void) {
   remove_dir(dir);
 }
 
-/* A file of several megabytes (read into the arena's huge-page blocks); one cut short after
-** it was listed gives the lines it still has. */
+/* A file of several megabytes; one cut short after it was listed (before its batch is read)
+** gives the lines it still has. */
 static void text_source_big_file(void) {
   char *dir = new_dir(), in[1024], state[1024], path[1100];
   make_in_and_state(dir, in, state, sizeof in);
