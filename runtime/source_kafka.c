@@ -660,9 +660,10 @@ static int32_t topic_id(ks_source *ks, ks_read *rd, const rd_kafka_topic_t *rkt)
   return rd->last_id = id + 1;
 }
 
-/* Takes message m of p's range into the batch, at its position, and destroys it. Returns 0,
-** or -1 when out of memory. */
-static int take_message(ks_source *ks, ks_read *rd, ks_part *p, rd_kafka_message_t *m) {
+/* Takes message m of p's range into the batch, at its position, and destroys it. SR_OK, or
+** SR_ERROR with *err set when out of memory. */
+static sr_status take_message(ks_source *ks, ks_read *rd, ks_part *p, rd_kafka_message_t *m,
+                              sr_error **err) {
   ks_batch *b = &ks->batch;
   const sr_view_text *headers = NULL;
   int32_t nheaders = 0;
@@ -670,7 +671,7 @@ static int take_message(ks_source *ks, ks_read *rd, ks_part *p, rd_kafka_message
   char *bytes = id < 0 ? NULL : sr_arena_alloc(&b->bytes, m->key_len + m->len + 1);
   if (!bytes || (ks->include_headers && copy_headers(b, m, &headers, &nheaders) != 0)) {
     rd_kafka_message_destroy(m);
-    return -1;
+    return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
   }
   rd_kafka_timestamp_type_t tstype;
   int64_t ts = rd_kafka_message_timestamp(m, &tstype);
@@ -687,7 +688,7 @@ static int take_message(ks_source *ks, ks_read *rd, ks_part *p, rd_kafka_message
       .topic_id = id, .nheaders = nheaders, .headers = headers};
   p->next = m->offset + 1;
   rd_kafka_message_destroy(m);
-  return 0;
+  return SR_OK;
 }
 
 /* The batch's ranges from its start and end JSON (see the top). */
@@ -930,10 +931,7 @@ static sr_status ks_read_view(sr_source *src, const json_t *start, const json_t 
     while (p->stash_len > p->stash_head && p->stash[p->stash_head]->offset < p->to) {
       rd_kafka_message_t *m = p->stash[p->stash_head++];
       p->stash_bytes -= m->len + m->key_len;
-      if (take_message(ks, &rd, p, m) != 0) {
-        st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-        goto done;
-      }
+      if ((st = take_message(ks, &rd, p, m, err)) != SR_OK) goto done;
     }
     if (!check_done(p)) {
       active++;
@@ -988,10 +986,7 @@ static sr_status ks_read_view(sr_source *src, const json_t *start, const json_t 
         if (check_done(p)) { active--; last_progress = sr_kafka_now_ms(); }
         if (p->stash_bytes > STASH_MAX_BYTES && !p->paused) pause_part(ks, p, 1);
       } else {
-        if (take_message(ks, &rd, p, m) != 0) {
-          st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-          goto done;
-        }
+        if ((st = take_message(ks, &rd, p, m, err)) != SR_OK) goto done;
         if (check_done(p)) active--;
         last_progress = sr_kafka_now_ms();
       }
