@@ -88,14 +88,46 @@ done
 # watermarks: batch 0 none, batch 1 2 s, batch 2 7 s, no-data batch 3 16 s
 assert_eq "append batch 0" "" "$(batch_rows out_append 0)"
 assert_eq "append batch 2" "" "$(batch_rows out_append 2)"
-assert_eq "append batch 3 (no data)" "0 a 2;0 b 2;" "$(batch_rows out_append 3)"
+# a@2 in batch 2 is behind the watermark (7 s) but its window [0, 10) is open: it counts (Spark
+# drops a row only when its window's end is <= the watermark)
+assert_eq "append batch 3 (no data)" "0 a 3;0 b 2;" "$(batch_rows out_append 3)"
 assert_eq "append: every window once" 2 "$(cat out_append/batch-* | wc -l)"
 assert_eq "update batch 0" "0 a 2;0 b 1;" "$(batch_rows out_update 0)"
 assert_eq "update batch 1" "0 b 2;10 a 1;" "$(batch_rows out_update 1)"
-assert_eq "update batch 2 (late a@2 dropped)" "20 b 1;" "$(batch_rows out_update 2)"
+assert_eq "update batch 2 (a@2 behind the watermark, its window open)" "0 a 3;20 b 1;" "$(batch_rows out_update 2)"
 assert_eq "complete batch 1" "0 a 2;0 b 2;10 a 1;" "$(batch_rows out_complete 1)"
-assert_eq "complete batch 2 (keeps late rows)" "0 a 3;0 b 2;10 a 1;20 b 1;" "$(batch_rows out_complete 2)"
+assert_eq "complete batch 2" "0 a 3;0 b 2;10 a 1;20 b 1;" "$(batch_rows out_complete 2)"
 pass "append, update and complete emit what Spark's StateStoreSaveExec emits"
+
+# 2b. Rows behind the watermark: dropped only from closed windows. Watermarks: none, 14 s, then
+# 36 s closes what batch 1 made.
+mkdir -p late
+drop_file late f1.json $'{"t":"2026-01-01T00:00:18Z","k":"a"}\n'
+drop_file late f2.json $'{"t":"2026-01-01T00:00:11Z","k":"a"}\n{"t":"2026-01-01T00:00:09Z","k":"a"}\n{"t":"2026-01-01T00:00:14Z","k":"a"}\n'
+drop_file late f3.json $'{"t":"2026-01-01T00:00:40Z","k":"b"}\n'
+cat >late.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "json", path = "late", maxFilesPerTrigger = 1,
+                schema = { t = "timestamp", k = "string" } }
+  :with_watermark("t", "4 seconds")
+  :group_by(sr.window("t", arg[1], arg[2]), "k"):agg{ n = sr.count() }
+  :write_stream{ format = "json", path = "out_late_" .. arg[3], checkpointLocation = "chk_late_" .. arg[3],
+                 trigger = { availableNow = true } }
+LUA
+late_rows() { cat "out_late_$1"/part-* | jq -r '"\(.window.start[17:19])-\(.window.end[17:19]) \(.n)"' | sort | tr '\n' ';'; }
+run_sr late.lua "10 seconds" "10 seconds" tumbling
+assert_eq "tumbling exit" 0 "$code"
+# batch 1 (watermark 14 s): 11 s and 14 s are behind it, in the open window [10, 20); 9 s's
+# window [0, 10) has closed
+assert_eq "tumbling windows" "10-20 3;" "$(late_rows tumbling)"
+assert_eq "tumbling dropped" 1 "$(sed -n 2p chk_late_tumbling/progress/progress.jsonl | jq .stateOperators[0].numRowsDroppedByWatermark)"
+run_sr late.lua "10 seconds" "5 seconds" sliding
+assert_eq "sliding exit" 0 "$code"
+# windows [5, 15), [10, 20), [15, 25): 9 s falls in [0, 10) (closed: dropped) and [5, 15)
+# (open: counted); 11 s and 14 s in [5, 15) and [10, 20)
+assert_eq "sliding windows" "05-15 3;10-20 3;15-25 1;" "$(late_rows sliding)"
+assert_eq "sliding dropped (9 s from [0, 10) only)" 1 "$(sed -n 2p chk_late_sliding/progress/progress.jsonl | jq .stateOperators[0].numRowsDroppedByWatermark)"
+pass "a row behind the watermark counts while its window is open (tumbling and sliding), dropped per closed window"
 
 # 3. Session windows merging across batches, closed by a no-data batch.
 mkdir -p sess

@@ -245,14 +245,15 @@ describe("streaming aggregation", function()
     local out, m = e.run{ { t = 1 * S, k = "a", v = 1 }, { t = 4 * S, k = "a", v = 3 }, { t = 6 * S, k = "b", v = 2 } }
     assert.same({}, out)
     assert.equals(0, m.numRowsDroppedByWatermark)
-    -- watermark now 4 s: [0, 5) is still open
+    -- watermark now 4 s: [0, 5) is still open, so 3 s counts though it is behind the watermark
     out, m = e.run{ { t = 4.5 * S, k = "a", v = 9 }, { t = 3 * S, k = "a", v = 100 }, { t = 12 * S, k = "a", v = 1 } }
     assert.same({}, out)
-    assert.equals(1, m.numRowsDroppedByWatermark) -- 3 s <= 4 s
-    -- watermark 10 s: [0, 5) and [5, 10) close, with what they had
+    assert.equals(0, m.numRowsDroppedByWatermark)
+    -- watermark 10 s: [0, 5) and [5, 10) close, with what they had; 9 s's window [5, 10) ends
+    -- at the watermark: dropped
     out, m = e.run{ { t = 9 * S, k = "b", v = 50 }, { t = 13 * S, k = "b", v = 5 } }
     assert.equals(1, m.numRowsDroppedByWatermark)
-    assert.same({ "0-5000 a 3 9", "5000-10000 b 1 2" }, lines(out, { "window", "k", "n", "hi" }))
+    assert.same({ "0-5000 a 4 100", "5000-10000 b 1 2" }, lines(out, { "window", "k", "n", "hi" }))
     -- nothing is emitted twice; a no-data batch closes [10, 15) once the watermark allows
     out = e.run{ { t = 20 * S, k = "a", v = 0 } }
     assert.same({}, out)
@@ -260,6 +261,46 @@ describe("streaming aggregation", function()
     assert.same({ "10000-15000 a 1 1", "10000-15000 b 1 5" }, lines(out, { "window", "k", "n", "hi" }))
     local groups, index = e.entries()
     assert.same({ 1, 2 }, { groups, index }) -- [20, 25) a, its index chunk and the directory
+  end)
+
+  it("drops a late row from each closed sliding window and keeps it in the open ones", function()
+    -- size 10 s, slide 4 s (not a multiple: the per-row path) and 10 s / 5 s with first (not
+    -- pane-safe: per row) or count (panes): the same rule on each path
+    for _, c in ipairs { { "4 seconds", sr.count() }, { "5 seconds", sr.first("v") },
+                         { "5 seconds", sr.count() } } do
+      local q = src():with_watermark("t", "0 seconds")
+        :group_by(sr.window("t", "10 seconds", c[1])):agg{ x = c[2] }
+        :write_stream{ format = "console", outputMode = "update" }
+      local e = start(q)
+      e.run{ { t = 21 * S, v = 1 } }
+      -- watermark 21 s. 15 s is in [10, 20) and [15, 25) with slide 5 (one closed) and in
+      -- [8, 18) and [12, 22) with slide 4 (one closed); 9 s in closed windows only
+      local out, m = e.run{ { t = 15 * S, v = 2 }, { t = 9 * S, v = 3 } }
+      if c[1] == "4 seconds" then
+        assert.same({ "12000-22000 2" }, lines(out, { "window", "x" }))
+        assert.equals(1 + 3, m.numRowsDroppedByWatermark) -- 15 s: [8, 18), 9 s: all three
+      else
+        assert.same({ "15000-25000 " .. (c[2].agg == "first" and "1" or "2") }, lines(out, { "window", "x" }))
+        assert.equals(1 + 2, m.numRowsDroppedByWatermark) -- 15 s: one window, 9 s: both
+      end
+      eng.close()
+    end
+  end)
+
+  it("drops a session row by its own session's end, t + gap", function()
+    local q = src():with_watermark("t", "0 seconds")
+      :group_by("k", sr.session_window("t", "5 seconds")):count()
+      :write_stream{ format = "console" }
+    local e = start(q)
+    e.run{ { k = "z", t = 20 * S } }
+    -- watermark 20 s: a@16 ends its session at 21 s (kept); a@15 at exactly 20 s (dropped)
+    local _, m = e.run{ { k = "a", t = 16 * S }, { k = "a", t = 15 * S } }
+    assert.equals(1, m.numRowsDroppedByWatermark)
+    -- watermark still 20 s: a's index bucket [20, 25) is due, a's session not yet; it must stay
+    -- listed to be closed later
+    e.run{ { k = "z", t = 40 * S } }
+    local out = e.run{}
+    assert.same({ "16000-21000 a 1", "20000-25000 z 1" }, lines(out, { "window", "k", "count" }))
   end)
 
   it("update: the rows that changed this batch; state of closed windows evicted, not emitted", function()

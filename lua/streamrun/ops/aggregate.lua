@@ -14,13 +14,17 @@
 --   4. one put_many with every change (removals first, then puts).
 -- Complete mode reads the whole state with one scan (its output is the whole result anyway).
 --
--- Late rows. A row whose event time is <= the batch's watermark is dropped when the state can
--- be evicted by the watermark (the event-time column is a key, or the column of the window
--- key, and the mode is not complete), and counted in numRowsDroppedByWatermark. Spark filters
--- the partially aggregated rows by their window's end; we filter input rows by their event
--- time (issue 4, and the baseline this is checked against). In complete mode nothing is
--- dropped or evicted: Spark keeps the whole result there. Rows with a null event time belong
--- to no window (Spark's IsNotNull filter).
+-- Late rows (Spark's rule: WatermarkSupport.watermarkExpression filters the partially
+-- aggregated rows by their window's end, StateStoreSaveExec / SessionWindowStateStoreRestoreExec).
+-- When the state can be evicted by the watermark (the mode is not complete), a row is dropped
+-- from a window whose end is <= the batch's watermark; a row behind the watermark whose window
+-- is still open counts. Sliding windows decide per window the row falls in; a session window
+-- by the row's own session end (t + gap), as Spark drops the per-row sessions before merging
+-- them; an event-time column key (no window) by the column itself. numRowsDroppedByWatermark
+-- counts the input rows dropped, once per window a row is dropped from (Spark counts its rows
+-- after partial aggregation, one per group and window, so its figure can be smaller). In
+-- complete mode nothing is dropped or evicted: Spark keeps the whole result there. Rows with a
+-- null event time belong to no window (Spark's IsNotNull filter).
 --
 -- State layout (one store per operator; keys and values are packed Lua values):
 --   {k1, k2, ...}         a group: its key values in group_by order, a window as its start ms;
@@ -87,6 +91,10 @@ local function analyse(node, q)
     end
   end
   info.evict = info.event_key ~= nil and mode ~= "complete"
+  -- what a late row is judged by: its window's end, its session's end, or the column's time
+  if info.evict then
+    info.late = info.event_key ~= info.time_key and "column" or (info.window and "window" or "session")
+  end
   -- the stored key's positions: every key but a session window
   info.stored = {}
   for i, k in ipairs(keys) do
@@ -126,7 +134,7 @@ end
 -- start and gnorm gets each group's table keys (for expand_panes).
 local function gen_pass(info, new_acc, add)
   local env = { new_acc = new_acc, add = add, norm = F.norm, NAN = F.NAN_KEY, to_time = to_time,
-                key_value = F.key_value,
+                key_value = F.key_value, ceil = math.ceil,
                 gap_of = W.gap_of, duration = core.duration, type = type }
   local L, closes = {}, 0
   local function emit(s) L[#L + 1] = s end
@@ -143,22 +151,20 @@ local function gen_pass(info, new_acc, add)
   emit("local dropped = 0")
   emit("for i = 1, n do")
   emit("local r = rows[i]")
-  -- t: the window's time; te: the event time late rows are dropped by (often the same)
-  for _, c in ipairs { { "t", info.time_column }, { "te", info.evict and info.event_column } } do
+  -- t: the window's time; te: the event-time column key late rows are dropped by
+  for _, c in ipairs { { "t", info.time_column }, { "te", info.late == "column" and info.event_column } } do
     local var, column = c[1], c[2]
-    if column and (var == "t" or column ~= info.time_column) then
+    if column then
       emit(format("local %s = r[%q]", var, column))
       emit(format("if %s ~= nil and type(%s) ~= 'number' then %s = to_time(%s, %q) end",
                   var, var, var, var, column))
-    elseif column then
-      emit("local te = t")
     end
   end
   if info.time_key then
     emit("if t ~= nil then")
     closes = closes + 1
   end
-  if info.evict then
+  if info.late == "column" then
     emit("if te ~= nil and te <= wm then dropped = dropped + 1 else")
     closes = closes + 1
   end
@@ -185,6 +191,10 @@ local function gen_pass(info, new_acc, add)
     end
     emit("if gap ~= nil and gap > 0 then")
     closes = closes + 1
+    if info.late == "session" then
+      emit("if t + gap <= wm then dropped = dropped + 1 else")
+      closes = closes + 1
+    end
   end
   if info.window then
     local spec = info.window
@@ -194,6 +204,20 @@ local function gen_pass(info, new_acc, add)
     local code, n = W.loop_code(spec)
     emit(code)
     closes = closes + n
+    if info.late == "window" and info.panes then
+      -- ws is the pane's start, which is also its latest window's: that window ends at
+      -- ws + size, and the earlier ones a slide apart before it. expand_panes leaves the
+      -- closed ones out; here they are counted, and a row whose windows all closed is dropped.
+      local size, slide = info.window.size_ms, info.window.slide_ms
+      emit(format("local open = ws + %.17g - wm", size))
+      emit(format("if open <= 0 then dropped = dropped + %d else", size / slide))
+      emit(format("if open < %.17g then dropped = dropped + %d - ceil(open / %.17g) end",
+                  size, size / slide, slide))
+      closes = closes + 1
+    elseif info.late == "window" then
+      emit(format("if ws + %.17g <= wm then dropped = dropped + 1 else", info.window.size_ms))
+      closes = closes + 1
+    end
   end
   -- nested lookup: one table level per key (a session-only grouping has one group, level "1")
   if #levels == 0 then levels[1] = "1" end
@@ -223,16 +247,19 @@ local function gen_pass(info, new_acc, add)
   local header = "local ENV = ...\n"
     .. "local new_acc, add, norm, NAN, to_time, gap_of, duration, type, key_value = ENV.new_acc, "
     .. "ENV.add, ENV.norm, ENV.NAN, ENV.to_time, ENV.gap_of, ENV.duration, ENV.type, ENV.key_value\n"
+    .. "local ceil = ENV.ceil\n"
   local chunk = assert(load(header .. concat(fns, "\n") .. "\n" .. concat(L, "\n"), "=streamrun-aggregate"))
   return chunk(env)
 end
 
 -- Merges this batch's pane groups into their windows: a pane [p, p + slide) is in the windows
 -- starting at p, p - slide, ... (size / slide of them, all containing it when the size is a
--- multiple of the slide). Returns the window groups as the pass would have: list, keys, count.
-local function expand_panes(S, glist, gkeys, gnorm, ng)
+-- multiple of the slide), leaving out the windows closed by the watermark `closed` (-huge when
+-- late rows are kept). Returns the window groups as the pass would have: list, keys, count.
+local function expand_panes(S, glist, gkeys, gnorm, ng, closed)
   local info, new_acc, merge = S.info, S.new_acc, S.merge
-  local slide, k, nstored = info.window.slide_ms, info.window.size_ms / info.window.slide_ms, info.nstored
+  local size, slide, nstored = info.window.size_ms, info.window.slide_ms, info.nstored
+  local k = size / slide
   local wpos, wlevel, nlev = S.window_pos, S.window_pos, #gnorm[1]
   local root, wl, wk, wn = {}, {}, {}, 0
   for g = 1, ng do
@@ -240,6 +267,7 @@ local function expand_panes(S, glist, gkeys, gnorm, ng)
     local ps = key[wpos]
     for w = 0, k - 1 do
       local ws = ps - w * slide
+      if ws + size <= closed then break end -- this window and the earlier ones are closed
       local t = root
       for lv = 1, nlev - 1 do
         local v = lv == wlevel and ws or norms[lv]
@@ -521,6 +549,10 @@ local function sessions_batch(S, store, wm, glist, gkeys, ng)
         pk[np], pv[np] = key, sessions
         if ix then index_add(ix, ixf.bucket(key, sessions), key) end
       end
+    elseif ix then
+      -- listed in a due bucket (which left the directory) but its first session ends after
+      -- the watermark: still waiting, listed again
+      index_add(ix, ixf.bucket(key, sessions), key)
     end
   end
   if ix then np = index_flush(ix, pk, pv, np) end
@@ -601,7 +633,9 @@ function M.compile(node, q)
                                    {}, gnorm)
     if not ok then user_error(info, ng) end
     metrics.numRowsDroppedByWatermark = dropped
-    if info.panes and ng > 0 then glist, gkeys, ng = expand_panes(S, glist, gkeys, gnorm, ng) end
+    if info.panes and ng > 0 then
+      glist, gkeys, ng = expand_panes(S, glist, gkeys, gnorm, ng, info.late == "window" and wm or -huge)
+    end
     local out, nout
     ok, out, nout = xpcall(function()
       if info.mode == "complete" then return complete_batch(S, store, glist, gkeys, ng) end
