@@ -7,15 +7,7 @@ source "$(dirname "$0")/lib.sh"
 # "start end auction bids top" lines.
 cat >norm.lua <<'LUA'
 local cjson = require "cjson"
-local function ms(v)
-  if type(v) == "number" then return v end
-  local y, mo, d, h, mi, se, frac = v:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)%.?(%d*)Z$")
-  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
-  if mo <= 2 then y = y - 1; mo = mo + 12 end
-  local days = 365 * y + math.floor(y / 4) - math.floor(y / 100) + math.floor(y / 400)
-               + math.floor((153 * (mo - 3) + 2) / 5) + d - 719469
-  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(se) * 1000 + (tonumber(frac) or 0)
-end
+local ms = dofile(os.getenv("SR_SOURCE_DIR") .. "/tests/e2e/iso_ms.lua")
 for line in io.lines() do
   local r = cjson.decode(line)
   print(string.format("%d %d %d %d %.17g", ms(r.window.start), ms(r.window["end"]), r.auction, r.bids, r.top))
