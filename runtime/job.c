@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -324,6 +325,11 @@ typedef struct job {
   sr_job_lua jl;
   sr_watch *watch;
   int reload_pending;      /* a save was seen: reload once the files are stable */
+  int notify;              /* started by a service manager that listens (NOTIFY_SOCKET) */
+  int watchdog;            /* it also expects WATCHDOG=1 (WatchdogSec=) */
+  int64_t ping_every_ms;   /* how often the loop tells it how things stand */
+  int64_t pinged_ms;       /* when it last did */
+  uint64_t batches;        /* batches run since start, for STATUS= */
 } job;
 
 /* The job file and the Lua modules it required from its own folder: what a save of reloads. */
@@ -488,6 +494,43 @@ out:
   free(olds);
 }
 
+/* --- the service manager ---------------------------------------------------------------
+** systemd's notify protocol (sd_notify(3), a unit with Type=notify): READY=1 once every query
+** has started, WATCHDOG=1 from the loop at least every half of WatchdogSec (every quarter, so a
+** late wake-up still makes it), STOPPING=1 when the loop ends (a stop signal, a failure, or
+** every query done), STATUS= a one-line state with each. Without NOTIFY_SOCKET every call is a
+** no-op. Never from the signal handler: sd_notify is not async-signal-safe, so a stop signal
+** is reported when the loop sees it, after the batch in flight. A batch that outlasts the
+** watchdog interval is what the watchdog is there to catch. */
+
+static void service_start(job *j) {
+  const char *sock = getenv("NOTIFY_SOCKET");
+  j->notify = sock && *sock;
+  if (!j->notify) return;
+  uint64_t usec = 0;
+  j->watchdog = sd_watchdog_enabled(0, &usec) > 0 && usec > 0;
+  j->ping_every_ms = j->watchdog ? (int64_t)(usec / 4000) : 5000;
+  if (j->ping_every_ms < 1) j->ping_every_ms = 1;
+  j->pinged_ms = sr_now_mono_ms();
+  sd_notifyf(0, "READY=1\nSTATUS=%d %s running", j->nq, j->nq == 1 ? "query" : "queries");
+}
+
+/* Watchdog and status, when the last ones are ping_every_ms old. */
+static void service_ping(job *j, int64_t now) {
+  if (!j->notify || now - j->pinged_ms < j->ping_every_ms) return;
+  int active = 0;
+  for (int i = 0; i < j->nq; i++) active += j->qs[i].q && !j->qs[i].done;
+  sd_notifyf(0, "%sSTATUS=%d %s running, %" PRIu64 " batches", j->watchdog ? "WATCHDOG=1\n" : "",
+             active, active == 1 ? "query" : "queries", j->batches);
+  j->pinged_ms = now;
+}
+
+static void service_stop(job *j, int failed) {
+  if (!j->notify) return;
+  sd_notifyf(0, "STOPPING=1\nSTATUS=stopping: %s", stop_requested ? "a stop signal arrived"
+             : failed ? "a query failed" : "every query ended");
+}
+
 /* --- the trigger loop ------------------------------------------------------------------- */
 
 static int64_t next_due_after(const sr_query_spec *s, int64_t started, sr_step step, int64_t now) {
@@ -522,6 +565,7 @@ static void step_query(job *j, running *r, int *failed) {
   const char *name = sr_query_spec_of(r->q)->name;
   if (st == SR_OK) {
     r->backoff_ms = 0;
+    if (step == SR_STEP_RAN) j->batches++;
     if (step == SR_STEP_DONE) r->done = 1;
     else r->next_due_ms = next_due_after(sr_query_spec_of(r->q), started, step, now);
   } else if (st == SR_RETRY) {
@@ -563,6 +607,7 @@ static int run_loop(job *j) {
     int64_t wake = now + 1000;
     for (int i = 0; i < j->nq && !stop_requested; i++) {
       running *r = &j->qs[i];
+      service_ping(j, sr_now_mono_ms());
       if (r->done || !r->q) continue;
       if (sr_now_mono_ms() >= r->next_due_ms) step_query(j, r, &failed);
       /* a query that just finished is not waited for (the loop ends at once when it was the last) */
@@ -571,9 +616,11 @@ static int run_loop(job *j) {
     }
     if (!active) break;
     if (j->reload_pending && now + settle_ms < wake) wake = now + settle_ms;
+    if (j->notify && j->pinged_ms + j->ping_every_ms < wake) wake = j->pinged_ms + j->ping_every_ms;
     now = sr_now_mono_ms();
     if (wake > now && !stop_requested && !reload_requested) wait_for(j, wake - now);
   }
+  service_stop(j, failed);
   return failed ? SR_EXIT_FAILED : SR_EXIT_OK;
 }
 
@@ -631,7 +678,10 @@ int sr_job_run(const sr_job_options *o) {
     j.watch = sr_watch_new();
     watch_job_files(&j);
   }
-  if (code == SR_EXIT_OK) code = run_loop(&j);
+  if (code == SR_EXIT_OK) {
+    service_start(&j);
+    code = run_loop(&j);
+  }
   for (int i = 0; i < j.nq; i++) sr_query_close(j.qs[i].q);
 out_loaded:
   sr_lua_close_at_exit(j.ld.L); /* sr_job_run ends the process (main.c) */

@@ -5,7 +5,7 @@
 **       runtime/json_rows.c runtime/csv_rows.c runtime/lua_codec.c runtime/lua_int64.c \
 **       runtime/timeutil.c runtime/buf.c runtime/schema.c runtime/options.c runtime/sr_error.c \
 **       -lluajit-5.1 -lm -o /tmp/bench_decode
-**   luajit ../shared/bench/gen_bids.lua 1000000 /tmp/bids 10
+**   luajit bench/gen_bids.lua 1000000 /tmp/bids 10
 **   /tmp/bench_decode /tmp/bids [repeats]
 **
 ** Decodes every file of the directory in one call per file (as the json source does) with the
@@ -172,7 +172,7 @@ int main(int argc, char **argv) {
     sr_buf_free(&out);
   }
 
-  /* the filter/project job of ../shared/bench/baseline_filter.lua: decode, a Lua filter and
+  /* the filter/project job of bench/baseline_filter.lua: decode, a Lua filter and
   ** projection (one call per batch), encode; against the same work done with lua-cjson */
   {
     static const char filter_src[] =

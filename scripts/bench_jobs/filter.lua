@@ -1,4 +1,4 @@
--- The work of ../shared/bench/baseline_filter.lua as a streamrun job: bids with price > 5000
+-- The work of bench/baseline_filter.lua as a streamrun job: bids with price > 5000
 -- become {auction, bidder, price, price_eur = price * 0.908}, JSON lines in, JSON lines out,
 -- one input file per batch, checkpoints on.
 --   streamrun scripts/bench_jobs/filter.lua INDIR OUTDIR CHECKPOINT

@@ -1,4 +1,4 @@
--- The work of ../shared/bench/baseline_window.lua as a streamrun job: tumbling 10-second
+-- The work of bench/baseline_window.lua as a streamrun job: tumbling 10-second
 -- event-time windows per auction with count and max(price), a 4-second watermark, late rows
 -- dropped, each window written once when the watermark passes its end (append mode).
 -- usage: streamrun scripts/bench_jobs/window.lua INDIR OUTDIR CHECKPOINT [FILES_PER_TRIGGER] [FORMAT] [TRIGGER]

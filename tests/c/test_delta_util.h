@@ -40,8 +40,8 @@ static inline const char *env_or(const char *name, const char *fallback) {
   const char *v = getenv(name);
   return v && *v ? v : fallback;
 }
-static inline const char *source_dir(void) { return env_or("SR_SOURCE_DIR", "/work/main"); }
-static inline const char *fixtures(void) { return env_or("SR_FIXTURES", "/work/shared/fixtures"); }
+static inline const char *source_dir(void) { return env_or("SR_SOURCE_DIR", "."); }
+static inline const char *fixtures(void) { return env_or("SR_FIXTURES", "tests/fixtures"); }
 
 static char tmp_root[128];
 

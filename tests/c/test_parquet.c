@@ -30,9 +30,9 @@ static const char *env_or(const char *name, const char *fallback) {
   const char *v = getenv(name);
   return v && *v ? v : fallback;
 }
-static const char *source_dir(void) { return env_or("SR_SOURCE_DIR", "/work/main"); }
+static const char *source_dir(void) { return env_or("SR_SOURCE_DIR", "."); }
 #include "duckdb_test.h"
-static const char *fixtures(void) { return env_or("SR_FIXTURES", "/work/shared/fixtures"); }
+static const char *fixtures(void) { return env_or("SR_FIXTURES", "tests/fixtures"); }
 
 static char tmp_dir[64];
 

@@ -2,8 +2,7 @@
 set -euo pipefail
 SR_BIN=${SR_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/streamrun}
 SR_SOURCE_DIR=${SR_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-SR_SHARED=${SR_SHARED:-$SR_SOURCE_DIR/../shared}
-export SR_BIN SR_SOURCE_DIR SR_SHARED  # the tests' Lua helpers read them
+export SR_BIN SR_SOURCE_DIR  # the tests' Lua helpers read them
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sr-e2e.XXXXXX")
 trap 'kill -9 $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 cd "$WORK"

@@ -16,8 +16,8 @@ LUA
 norm() { luajit norm.lua | LC_ALL=C sort; }
 
 # 1. The baseline's query on the same input, one file per batch: the same rows exactly.
-luajit "$SR_SHARED/bench/gen_bids.lua" 100000 bids 10 >/dev/null
-luajit "$SR_SHARED/bench/baseline_window.lua" bids baseline.json 2>baseline.err
+luajit "$SR_SOURCE_DIR/bench/gen_bids.lua" 100000 bids 10 >/dev/null
+luajit "$SR_SOURCE_DIR/bench/baseline_window.lua" bids baseline.json 2>baseline.err
 run_sr "$SR_SOURCE_DIR/scripts/bench_jobs/window.lua" bids out chk 1
 assert_eq "window job exit" 0 "$code"
 cat out/part-* | norm >ours.txt
@@ -169,7 +169,7 @@ pass "a processing-time query closes windows in a no-data batch once the input s
 
 # 5. Restart from snapshot + deltas: 12 batches, then 6 more files in a second run.
 mkdir -p many
-luajit "$SR_SHARED/bench/gen_bids.lua" 36000 all 18 >/dev/null
+luajit "$SR_SOURCE_DIR/bench/gen_bids.lua" 36000 all 18 >/dev/null
 for i in $(seq -f %04g 1 12); do cp all/bids-$i.json many/; done
 run_sr "$SR_SOURCE_DIR/scripts/bench_jobs/window.lua" many out_many chk_many 1
 assert_eq "first run" 0 "$code"

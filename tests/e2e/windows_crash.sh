@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 JOB=$SR_SOURCE_DIR/scripts/bench_jobs/window.lua
 
-luajit "$SR_SHARED/bench/gen_bids.lua" 40000 bids 8 >/dev/null
+luajit "$SR_SOURCE_DIR/bench/gen_bids.lua" 40000 bids 8 >/dev/null
 rows() { cat "$1"/part-* 2>/dev/null | jq -c '[.window.start, .auction, .bids, .top]' | LC_ALL=C sort; }
 check_out() { # DIR WHAT
   local got
