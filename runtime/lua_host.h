@@ -3,7 +3,8 @@
 **
 ** Each job gets its own lua_State (whose bytes LuaJIT counts, so memory is known per job),
 ** the streamrun module compiled into the binary, and the
-** `streamrun.core` module of C functions. sr_lua_pcall is a protected call whose message
+** `streamrun.core` module of C functions; `os.exit` raises an error instead of ending the
+** process in the middle of a batch. sr_lua_pcall is a protected call whose message
 ** handler keeps the user's file:line and appends a traceback (lua.c's msghandler).
 */
 #ifndef SR_LUA_HOST_H

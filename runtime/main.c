@@ -21,10 +21,11 @@ static const char usage[] =
   "       streamrun --help | --version\n"
   "\n"
   "Runs every query JOB.lua defines until they end or a signal stops them. ARGS reach the job\n"
-  "as the global `arg`. SIGINT/SIGTERM stop after the batch in flight commits (a second one\n"
-  "exits at once; the checkpoint keeps that safe). SIGHUP reloads the job between batches.\n"
+  "as the global `arg`. SIGINT/SIGTERM stop after the batch in flight commits, interrupting\n"
+  "user code still running a second later (a second signal exits at once; the checkpoint\n"
+  "keeps that safe). SIGHUP reloads the job between batches.\n"
   "Exit status: 0 all queries ended normally, 1 a query failed, 2 the job or its options are\n"
-  "invalid.\n";
+  "invalid, 130 a stop signal interrupted a batch.\n";
 
 static volatile sig_atomic_t stops;
 

@@ -28,6 +28,7 @@
 #include "bad_records.h"
 #include "ckpt.h"
 #include "fsutil.h"
+#include "lua_guard.h"
 #include "lua_host.h"
 #include "lua_libs.h"
 #include "progress.h"
@@ -51,6 +52,7 @@ struct sr_query {
   json_t *prev_ends;        /* end offsets of batch next_batch-1 (array per source), or NULL */
   json_t *logged_ends;      /* at open: the end offsets of the newest batch in offsets/ */
   int replay;               /* 1: next_batch is logged in offsets/ but not committed */
+  int interrupted;          /* the last step's batch was interrupted by a stop signal */
   int64_t watermark_ms;     /* the watermark the next batch runs with; INT64_MIN: none */
   int64_t ran_watermark_ms; /* the watermark the last committed batch ran with */
   int64_t *wm_max_event;    /* per with_watermark: max event time seen; INT64_MIN: none */
@@ -109,6 +111,7 @@ void sr_query_spec_free(sr_query_spec *s) {
 }
 
 const sr_query_spec *sr_query_spec_of(const sr_query *q) { return q->spec; }
+int sr_query_interrupted(const sr_query *q) { return q->interrupted; }
 void sr_query_set_index(sr_query *q, int index) { q->spec->index = index; }
 
 /* --- opening ------------------------------------------------------------------------- */
@@ -761,7 +764,11 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
     jl->collect_first = 0;
   }
   lua_gc(L, LUA_GCSTOP, 0);
+  char label[300];
+  snprintf(label, sizeof label, "query %s, batch %" PRId64, s->name, b.id);
+  sr_guard_begin(L, s->batch_timeout_ms, label);
   int rc = sr_lua_pcall(L, 1, 0);
+  q->interrupted = sr_guard_end() == SR_GUARD_STOP;
   lua_gc(L, LUA_GCRESTART, 0);
   if (rc != 0) {
     const char *msg = lua_tostring(L, -1);
