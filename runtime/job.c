@@ -21,6 +21,7 @@
 
 #include "connector.h"
 #include "lua_codec.h"
+#include "lua_alloc.h"
 #include "lua_guard.h"
 #include "lua_host.h"
 #include "lua_libs.h"
@@ -73,6 +74,8 @@ static sr_status load_job(const sr_job_options *o, const char *dir, loaded *ld, 
     return sr_error_set(err, SR_ERROR, "out of memory creating a Lua state");
   }
   lua_State *L = ld->L;
+  sr_lua_heap *heap = sr_lua_heap_of(L);
+  if (heap) sr_lua_heap_set_limit(heap, o->memory_limit);
   set_args(L, o);
   if (luaL_loadfile(L, o->path) != 0) {
     sr_error_set(err, SR_ERROR, "%s", lua_tostring(L, -1));

@@ -15,6 +15,7 @@ typedef struct sr_job_options {
   int check_only;          /* --check: print the plan, run nothing */
   int no_reload;           /* --no-reload */
   FILE *progress;          /* --progress FILE, or NULL */
+  size_t memory_limit;     /* --memory-limit: the job's Lua heap at most (0: no limit) */
 } sr_job_options;
 
 /* Exit codes of the CLI contract. */

@@ -113,6 +113,11 @@ lua_State *sr_lua_new(const char *job_dir) {
   return L;
 }
 
+struct sr_lua_heap *sr_lua_heap_of(lua_State *L) {
+  void *heap = NULL;
+  return lua_getallocf(L, &heap) == sr_lua_heap_alloc ? heap : NULL;
+}
+
 size_t sr_lua_memory(lua_State *L) {
   return (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
 }

@@ -17,6 +17,8 @@
 lua_State *sr_lua_new(const char *job_dir);
 /* The bytes the state has allocated (LuaJIT counts them per state). */
 size_t sr_lua_memory(lua_State *L);
+/* The state's heap (lua_alloc.h), or NULL when it uses LuaJIT's own allocator. */
+struct sr_lua_heap *sr_lua_heap_of(lua_State *L);
 void sr_lua_close(lua_State *L); /* accepts NULL */
 /* For a state the process keeps until it exits: does not close it (see lua_host.c). */
 void sr_lua_close_at_exit(lua_State *L);

@@ -23,6 +23,7 @@ typedef struct sr_job_lua {
   lua_State *L;
   int descs_ref;   /* registry ref to the list exec.queries() returned */
   int64_t reloads, reload_refusals;   /* of the job so far, for progress */
+  size_t trimmed_reserved; /* the heap's size when its free pages were last given back */
   int collect_first; /* collect before the next batch: the state is new, or a query ended
                         without collecting its last batch's garbage (see query.c) */
 } sr_job_lua;
