@@ -22,6 +22,8 @@
 
 #include "connector.h"
 #include "lua_codec.h"
+#include "lua_alloc.h"
+#include "lua_guard.h"
 #include "lua_host.h"
 #include "lua_libs.h"
 #include "options.h"
@@ -30,7 +32,10 @@
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
-void sr_job_request_stop(void) { stop_requested = 1; }
+void sr_job_request_stop(void) {
+  stop_requested = 1;
+  sr_guard_stop(); /* a batch still in user code a second from now is interrupted */
+}
 void sr_job_request_reload(void) { reload_requested = 1; }
 
 typedef struct loaded {
@@ -70,6 +75,8 @@ static sr_status load_job(const sr_job_options *o, const char *dir, loaded *ld, 
     return sr_error_set(err, SR_ERROR, "out of memory creating a Lua state");
   }
   lua_State *L = ld->L;
+  sr_lua_heap *heap = sr_lua_heap_of(L);
+  if (heap) sr_lua_heap_set_limit(heap, o->memory_limit);
   set_args(L, o);
   if (luaL_loadfile(L, o->path) != 0) {
     sr_error_set(err, SR_ERROR, "%s", lua_tostring(L, -1));
@@ -280,6 +287,9 @@ static sr_query_spec *read_spec(loaded *ld, int i, sr_error **err) {
   lua_getfield(L, d, "trigger_ms");
   s->trigger_ms = (int64_t)lua_tonumber(L, -1);
   lua_pop(L, 1);
+  lua_getfield(L, d, "batch_timeout_ms");
+  s->batch_timeout_ms = (int64_t)lua_tonumber(L, -1);
+  lua_pop(L, 1);
   s->output_schema = field_schema(L, d, "output_schema");
   json_t *plan = json_object();
   sr_status st = read_sources(L, d, s, plan, err);
@@ -325,6 +335,7 @@ typedef struct job {
   sr_job_lua jl;
   sr_watch *watch;
   int reload_pending;      /* a save was seen: reload once the files are stable */
+  int interrupted;         /* a stop signal interrupted a batch */
   int notify;              /* started by a service manager that listens (NOTIFY_SOCKET) */
   int watchdog;            /* it also expects WATCHDOG=1 (WatchdogSec=) */
   int64_t ping_every_ms;   /* how often the loop tells it how things stand */
@@ -396,7 +407,8 @@ static int classify(const sr_query_spec *cur, const sr_query_spec *ns, reload_ac
     return -1;
   }
   int same = same_str(cur->output_mode, ns->output_mode) && cur->trigger == ns->trigger &&
-             cur->trigger_ms == ns->trigger_ms && sr_options_equal(cur->sink_options, ns->sink_options) &&
+             cur->trigger_ms == ns->trigger_ms && cur->batch_timeout_ms == ns->batch_timeout_ms &&
+             sr_options_equal(cur->sink_options, ns->sink_options) &&
              sr_schema_equal(cur->output_schema, ns->output_schema) && cur->nwatermarks == ns->nwatermarks;
   for (int i = 0; same && i < cur->nsources; i++)
     same = sr_options_equal(cur->sources[i].options, ns->sources[i].options) &&
@@ -574,6 +586,11 @@ static void step_query(job *j, running *r, int *failed) {
     fprintf(stderr, "streamrun: [%s] %s; retrying in %" PRId64 " ms\n", name,
             err ? err->message : "transient error", r->backoff_ms);
     r->next_due_ms = now + r->backoff_ms;
+  } else if (sr_query_interrupted(r->q)) {
+    fprintf(stderr, "streamrun: query %s stopped in the middle of a batch (%s); the batch was not "
+            "committed and re-runs at the next start\n", name, err ? err->message : "interrupted");
+    r->done = 1;
+    j->interrupted = 1;
   } else {
     fprintf(stderr, "streamrun: query %s failed: %s\n", name, err ? err->message : "unknown error");
     r->done = r->failed = 1;
@@ -621,7 +638,8 @@ static int run_loop(job *j) {
     if (wake > now && !stop_requested && !reload_requested) wait_for(j, wake - now);
   }
   service_stop(j, failed);
-  return failed ? SR_EXIT_FAILED : SR_EXIT_OK;
+  if (failed) return SR_EXIT_FAILED;
+  return j->interrupted ? SR_EXIT_INTERRUPTED : SR_EXIT_OK;
 }
 
 int sr_job_run(const sr_job_options *o) {
@@ -632,6 +650,8 @@ int sr_job_run(const sr_job_options *o) {
   j.dir = strdup(dirname(pathcopy));
   free(pathcopy);
   sr_register_core_libs();
+  if (!o->check_only && sr_guard_init() != 0)
+    fprintf(stderr, "streamrun: no batch timer (%s): batchTimeout is not enforced\n", strerror(errno));
   sr_error *err = NULL;
   int code = SR_EXIT_INVALID;
   if (load_job(o, j.dir, &j.ld, &err) != SR_OK) {

@@ -15,10 +15,12 @@ typedef struct sr_job_options {
   int check_only;          /* --check: print the plan, run nothing */
   int no_reload;           /* --no-reload */
   FILE *progress;          /* --progress FILE, or NULL */
+  size_t memory_limit;     /* --memory-limit: the job's Lua heap at most (0: no limit) */
 } sr_job_options;
 
 /* Exit codes of the CLI contract. */
-enum { SR_EXIT_OK = 0, SR_EXIT_FAILED = 1, SR_EXIT_INVALID = 2 };
+enum { SR_EXIT_OK = 0, SR_EXIT_FAILED = 1, SR_EXIT_INVALID = 2,
+       SR_EXIT_INTERRUPTED = 130 /* a stop signal interrupted a batch: it re-runs at the next start */ };
 
 /* Runs a job to its end. Returns an exit code; messages go to stderr. */
 int sr_job_run(const sr_job_options *o);

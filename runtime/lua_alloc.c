@@ -1,6 +1,7 @@
 /* lua_alloc: see lua_alloc.h. */
 #include "lua_alloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -29,7 +30,10 @@ struct sr_lua_heap {
   free_stack free[NCLASSES + 1];  /* by class: blocks of class * CLASS_BYTES bytes */
   unsigned char *bump, *bump_end; /* the newest slab's unused tail */
   slab *slabs;
+  size_t nslabs;
   size_t reserved;
+  size_t limit;                   /* 0: none */
+  int refused;
 };
 
 sr_lua_heap *sr_lua_heap_new(void) { return calloc(1, sizeof(sr_lua_heap)); }
@@ -46,6 +50,23 @@ void sr_lua_heap_free(sr_lua_heap *h) {
 
 size_t sr_lua_heap_reserved(const sr_lua_heap *h) { return h->reserved; }
 
+void sr_lua_heap_set_limit(sr_lua_heap *h, size_t limit) { h->limit = limit; }
+size_t sr_lua_heap_limit(const sr_lua_heap *h) { return h->limit; }
+
+int sr_lua_heap_refused(sr_lua_heap *h) {
+  int r = h->refused;
+  h->refused = 0;
+  return r;
+}
+
+/* May the heap take n more bytes from the system? Checked only where it grows (a new slab, a
+** large block), so the fast paths pay nothing for the limit. */
+static int may_grow(sr_lua_heap *h, size_t n) {
+  if (h->limit == 0 || h->reserved + n <= h->limit) return 1;
+  h->refused = 1;
+  return 0;
+}
+
 static inline size_t class_of(size_t n) { return (n + CLASS_BYTES - 1) / CLASS_BYTES; }
 
 static void *small_alloc(sr_lua_heap *h, size_t cls) {
@@ -55,10 +76,12 @@ static void *small_alloc(sr_lua_heap *h, size_t cls) {
   if ((size_t)(h->bump_end - h->bump) < n) {
     /* The old slab's tail (< SR_LUA_ALLOC_SMALL bytes) is left unused. */
     slab *s;
-    if (posix_memalign((void **)&s, SLAB_BYTES, SLAB_BYTES) != 0) return NULL;
+    if (!may_grow(h, SLAB_BYTES) || posix_memalign((void **)&s, SLAB_BYTES, SLAB_BYTES) != 0)
+      return NULL;
     (void)madvise(s, SLAB_BYTES, MADV_HUGEPAGE); /* a hint: refused is fine */
     s->next = h->slabs;
     h->slabs = s;
+    h->nslabs++;
     h->reserved += SLAB_BYTES;
     h->bump = s->data;
     h->bump_end = s->data + SLAB_DATA;
@@ -96,14 +119,15 @@ static void *alloc_slow(sr_lua_heap *h, void *ptr, size_t osize, size_t nsize) {
     return NULL;
   }
   if (ptr && ocls > NCLASSES && ncls > NCLASSES) {
+    if (nsize > osize && !may_grow(h, nsize - osize)) return NULL;
     void *q = realloc(ptr, nsize);
     if (q) h->reserved = h->reserved - osize + nsize;
     return q;
   }
   if (ptr && ocls == ncls) return ptr;
-  void *q;
+  void *q = NULL;
   if (ncls <= NCLASSES) q = small_alloc(h, ncls);
-  else if ((q = malloc(nsize))) h->reserved += nsize;
+  else if (may_grow(h, nsize) && (q = malloc(nsize))) h->reserved += nsize;
   if (!q) return NULL;
   if (ptr) {
     memcpy(q, ptr, osize < nsize ? osize : nsize);
@@ -132,4 +156,70 @@ void *sr_lua_heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     if (f->n) return f->p[--f->n];
   }
   return alloc_slow(h, ptr, osize, nsize);
+}
+
+/* --- trim ------------------------------------------------------------------------------ */
+
+#define PAGE_BYTES ((size_t)4096)
+#define PAGES_PER_SLAB (SLAB_BYTES / PAGE_BYTES)
+
+static int by_address(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)*(slab *const *)a, y = (uintptr_t)*(slab *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Adds the free bytes [p, p + n) to the per-page counts of the slab holding p (slabs are
+** SLAB_BYTES-aligned, found by binary search in the sorted array). */
+static void count_free(slab **sorted, size_t ns, uint16_t *free_bytes, unsigned char *p, size_t n) {
+  uintptr_t base = (uintptr_t)p & ~(uintptr_t)(SLAB_BYTES - 1);
+  size_t lo = 0, hi = ns;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if ((uintptr_t)sorted[mid] < base) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == ns || (uintptr_t)sorted[lo] != base) return; /* not a slab's block: cannot be */
+  uint16_t *pages = free_bytes + lo * PAGES_PER_SLAB;
+  size_t off = (size_t)((uintptr_t)p - base);
+  while (n > 0) {
+    size_t page = off / PAGE_BYTES, in_page = PAGE_BYTES - off % PAGE_BYTES;
+    size_t take = n < in_page ? n : in_page;
+    pages[page] = (uint16_t)(pages[page] + take);
+    off += take;
+    n -= take;
+  }
+}
+
+size_t sr_lua_heap_trim(sr_lua_heap *h) {
+  size_t ns = h->nslabs, released = 0;
+  if (ns == 0) return 0;
+  slab **sorted = malloc(ns * sizeof *sorted);
+  /* free bytes per page of each slab, in slab address order (at most PAGE_BYTES each) */
+  uint16_t *free_bytes = calloc(ns * PAGES_PER_SLAB, sizeof *free_bytes);
+  if (!sorted || !free_bytes) goto out;
+  size_t i = 0;
+  for (slab *s = h->slabs; s; s = s->next) sorted[i++] = s;
+  qsort(sorted, ns, sizeof *sorted, by_address);
+  for (size_t c = 1; c <= NCLASSES; c++)
+    for (size_t k = 0; k < h->free[c].n; k++)
+      count_free(sorted, ns, free_bytes, h->free[c].p[k], c * CLASS_BYTES);
+  if (h->bump < h->bump_end)
+    count_free(sorted, ns, free_bytes, h->bump, (size_t)(h->bump_end - h->bump));
+  for (size_t s = 0; s < ns; s++) {
+    unsigned char *base = (unsigned char *)sorted[s];
+    size_t run = 0; /* whole free pages before page p, not yet given back */
+    for (size_t p = 0; p <= PAGES_PER_SLAB; p++) {
+      if (p < PAGES_PER_SLAB && free_bytes[s * PAGES_PER_SLAB + p] == PAGE_BYTES) {
+        run++;
+        continue;
+      }
+      if (run && madvise(base + (p - run) * PAGE_BYTES, run * PAGE_BYTES, MADV_DONTNEED) == 0)
+        released += run * PAGE_BYTES;
+      run = 0;
+    }
+  }
+out:
+  free(sorted);
+  free(free_bytes);
+  return released;
 }

@@ -85,6 +85,14 @@ static void set_job_path(lua_State *L, const char *job_dir) {
 /* Job states use lua_alloc's heap (see there why): a third of a Nexmark q0 run went to
 ** malloc's coalescing with glibc under the state, and as much again to page faults with
 ** LuaJIT's own allocator, which returns memory to the system after every batch. */
+/* os.exit in a job would end every query in the middle of a batch, and with status 0: a job
+** that did not finish would claim it had. As a sandbox would, job code gets an error instead. */
+static int refused_exit(lua_State *L) {
+  return luaL_error(L, "os.exit is not allowed in a streamrun job: it would end every query in "
+                       "the middle of a batch. To stop, let the sources end (trigger = "
+                       "{availableNow = true}) or raise an error to fail the query");
+}
+
 lua_State *sr_lua_new(const char *job_dir) {
   sr_lua_heap *heap = sr_lua_heap_new();
   if (!heap) return NULL;
@@ -96,9 +104,18 @@ lua_State *sr_lua_new(const char *job_dir) {
   }
   lua_atpanic(L, panic);
   luaL_openlibs(L);
+  lua_getglobal(L, "os");
+  lua_pushcfunction(L, refused_exit);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
   add_searcher(L);
   set_job_path(L, job_dir);
   return L;
+}
+
+struct sr_lua_heap *sr_lua_heap_of(lua_State *L) {
+  void *heap = NULL;
+  return lua_getallocf(L, &heap) == sr_lua_heap_alloc ? heap : NULL;
 }
 
 size_t sr_lua_memory(lua_State *L) {

@@ -3,7 +3,8 @@
 **
 ** Each job gets its own lua_State (whose bytes LuaJIT counts, so memory is known per job),
 ** the streamrun module compiled into the binary, and the
-** `streamrun.core` module of C functions. sr_lua_pcall is a protected call whose message
+** `streamrun.core` module of C functions; `os.exit` raises an error instead of ending the
+** process in the middle of a batch. sr_lua_pcall is a protected call whose message
 ** handler keeps the user's file:line and appends a traceback (lua.c's msghandler).
 */
 #ifndef SR_LUA_HOST_H
@@ -16,6 +17,8 @@
 lua_State *sr_lua_new(const char *job_dir);
 /* The bytes the state has allocated (LuaJIT counts them per state). */
 size_t sr_lua_memory(lua_State *L);
+/* The state's heap (lua_alloc.h), or NULL when it uses LuaJIT's own allocator. */
+struct sr_lua_heap *sr_lua_heap_of(lua_State *L);
 void sr_lua_close(lua_State *L); /* accepts NULL */
 /* For a state the process keeps until it exits: does not close it (see lua_host.c). */
 void sr_lua_close_at_exit(lua_State *L);

@@ -11,9 +11,10 @@
 
 #include "job.h"
 #include "kafka_mock.h"
+#include "options.h"
 
 static const char usage[] =
-  "usage: streamrun [--no-reload] [--progress FILE] JOB.lua [ARGS...]\n"
+  "usage: streamrun [--no-reload] [--progress FILE] [--memory-limit SIZE] JOB.lua [ARGS...]\n"
   "       streamrun --check JOB.lua      build and validate the plan, print it, run nothing\n"
   "       streamrun --kafka-mock [BROKERS]\n"
   "                                      start librdkafka's mock Kafka cluster on loopback and\n"
@@ -21,10 +22,12 @@ static const char usage[] =
   "       streamrun --help | --version\n"
   "\n"
   "Runs every query JOB.lua defines until they end or a signal stops them. ARGS reach the job\n"
-  "as the global `arg`. SIGINT/SIGTERM stop after the batch in flight commits (a second one\n"
-  "exits at once; the checkpoint keeps that safe). SIGHUP reloads the job between batches.\n"
+  "as the global `arg`. SIGINT/SIGTERM stop after the batch in flight commits, interrupting\n"
+  "user code still running a second later (a second signal exits at once; the checkpoint\n"
+  "keeps that safe). SIGHUP reloads the job between batches. --memory-limit caps the job's Lua\n"
+  "heap (\"2 GB\"): a batch that needs more fails with that reason.\n"
   "Exit status: 0 all queries ended normally, 1 a query failed, 2 the job or its options are\n"
-  "invalid.\n";
+  "invalid, 130 a stop signal interrupted a batch.\n";
 
 static volatile sig_atomic_t stops;
 
@@ -82,6 +85,15 @@ int main(int argc, char **argv) {
     }
     if (strcmp(a, "--check") == 0) { o.check_only = 1; continue; }
     if (strcmp(a, "--no-reload") == 0) { o.no_reload = 1; continue; }
+    if (strcmp(a, "--memory-limit") == 0 && i + 1 < argc) {
+      int64_t bytes;
+      if (sr_size_parse(argv[++i], &bytes) != 0 || bytes <= 0) {
+        fprintf(stderr, "streamrun: --memory-limit: not a size: %s (say \"2 GB\" or 2147483648)\n", argv[i]);
+        return 2;
+      }
+      o.memory_limit = (size_t)bytes;
+      continue;
+    }
     if (strcmp(a, "--progress") == 0 && i + 1 < argc) {
       o.progress = fopen(argv[++i], "a");
       if (!o.progress) { perror(argv[i]); return 2; }

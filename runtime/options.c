@@ -156,7 +156,7 @@ static int parse_bool(const char *s, int *v) {
   return -1;
 }
 
-static int parse_size(const char *s, int64_t *v) {
+int sr_size_parse(const char *s, int64_t *v) {
   char *end;
   double x = strtod(s, &end);
   if (end == s || x < 0) return -1;
@@ -182,7 +182,7 @@ static int value_parses(sr_opt_type t, const char *value) {
     case SR_OPT_INT: return parse_int(value, &i) == 0;
     case SR_OPT_BOOL: return parse_bool(value, &b) == 0;
     case SR_OPT_DURATION: return sr_duration_parse(value, &i) == 0;
-    case SR_OPT_SIZE: return parse_size(value, &i) == 0;
+    case SR_OPT_SIZE: return sr_size_parse(value, &i) == 0;
     default: return 1;
   }
 }
@@ -257,5 +257,5 @@ int64_t sr_opt_duration_ms(const sr_options *o, const sr_option_spec *specs, con
 int64_t sr_opt_size(const sr_options *o, const sr_option_spec *specs, const char *name, int64_t dflt) {
   const char *v = lookup(o, specs, name);
   int64_t x;
-  return v && parse_size(v, &x) == 0 ? x : dflt;
+  return v && sr_size_parse(v, &x) == 0 ? x : dflt;
 }

@@ -28,6 +28,8 @@
 #include "bad_records.h"
 #include "ckpt.h"
 #include "fsutil.h"
+#include "lua_alloc.h"
+#include "lua_guard.h"
 #include "lua_host.h"
 #include "lua_libs.h"
 #include "progress.h"
@@ -51,6 +53,7 @@ struct sr_query {
   json_t *prev_ends;        /* end offsets of batch next_batch-1 (array per source), or NULL */
   json_t *logged_ends;      /* at open: the end offsets of the newest batch in offsets/ */
   int replay;               /* 1: next_batch is logged in offsets/ but not committed */
+  int interrupted;          /* the last step's batch was interrupted by a stop signal */
   int64_t watermark_ms;     /* the watermark the next batch runs with; INT64_MIN: none */
   int64_t ran_watermark_ms; /* the watermark the last committed batch ran with */
   int64_t *wm_max_event;    /* per with_watermark: max event time seen; INT64_MIN: none */
@@ -109,6 +112,7 @@ void sr_query_spec_free(sr_query_spec *s) {
 }
 
 const sr_query_spec *sr_query_spec_of(const sr_query *q) { return q->spec; }
+int sr_query_interrupted(const sr_query *q) { return q->interrupted; }
 void sr_query_set_index(sr_query *q, int index) { q->spec->index = index; }
 
 /* --- opening ------------------------------------------------------------------------- */
@@ -618,9 +622,13 @@ static void record_progress(sr_query *q, batch *b, int64_t t_start, int64_t t_pl
   if (q->sink.ops->describe) q->sink.ops->describe(&q->sink, sink);
   pb.sources = sources;
   pb.sink = sink;
-  pb.extra = json_pack("{s:I,s:I,s:I}", "reloads", (json_int_t)b->jl->reloads, "reloadRefusals",
+  /* luaMemoryBytes: in use at the batch's end, before its collection; luaHeapBytes: held from
+  ** the system (the high-water mark; a trim gives free pages back but keeps them mapped) */
+  sr_lua_heap *heap = sr_lua_heap_of(b->jl->L);
+  pb.extra = json_pack("{s:I,s:I,s:I,s:I}", "reloads", (json_int_t)b->jl->reloads, "reloadRefusals",
                        (json_int_t)b->jl->reload_refusals, "luaMemoryBytes",
-                       (json_int_t)sr_lua_memory(b->jl->L));
+                       (json_int_t)sr_lua_memory(b->jl->L), "luaHeapBytes",
+                       (json_int_t)(heap ? sr_lua_heap_reserved(heap) : sr_lua_memory(b->jl->L)));
   pb.state_operators = json_array();
   for (int i = 0; i < q->spec->nstateful; i++) {
     json_t *o = json_object();
@@ -703,6 +711,41 @@ static int ends_after(sr_query *q) {
   return q->spec->trigger == SR_TRIGGER_AVAILABLE_NOW && all_drained(q) && !needs_no_data_batch(q);
 }
 
+/* New memory a batch may make before the collector runs during it (see sr_query_step). */
+#define BATCH_HEADROOM ((size_t)256 << 20)
+#define LUAJIT_PAUSE 200 /* LuaJIT's default: a cycle starts when the heap doubles */
+
+/* Sets the collector's threshold to the heap now plus BATCH_HEADROOM, or half the way to the
+** job's --memory-limit when that is nearer (LuaJIT does not collect and retry when an
+** allocation fails: garbage must be collected before the limit is reached). LuaJIT sets the
+** threshold from the pause (threshold = heap * pause / 100) when restarted with -1; the pause
+** goes back to the default at once, for the cycles that follow within the batch. */
+static void batch_gc_threshold(lua_State *L) {
+  size_t heap = sr_lua_memory(L), headroom = BATCH_HEADROOM;
+  sr_lua_heap *h = sr_lua_heap_of(L);
+  size_t limit = h ? sr_lua_heap_limit(h) : 0;
+  if (limit && limit > heap && (limit - heap) / 2 < headroom) headroom = (limit - heap) / 2;
+  if (heap == 0) heap = 1;
+  double pause = 100.0 * (double)(heap + headroom) / (double)heap;
+  lua_gc(L, LUA_GCSETPAUSE, pause > 1e9 ? 1000000000 : (int)pause);
+  lua_gc(L, LUA_GCRESTART, -1);
+  lua_gc(L, LUA_GCSETPAUSE, LUAJIT_PAUSE);
+}
+
+/* After a peak, memory goes back to the system: when the heap holds BATCH_HEADROOM more than
+** the batch that just ran used (live and garbage, before its collection), and four times as
+** much, its free pages are given back (lua_alloc.c's trim). Once per high-water mark: the
+** trim walks every free block, and a job whose batches need the memory keeps it. */
+static void trim_after_peak(sr_job_lua *jl, size_t used) {
+  sr_lua_heap *heap = sr_lua_heap_of(jl->L);
+  if (!heap) return;
+  size_t reserved = sr_lua_heap_reserved(heap);
+  if (reserved <= jl->trimmed_reserved || reserved < used + BATCH_HEADROOM || used > reserved / 4)
+    return;
+  sr_lua_heap_trim(heap);
+  jl->trimmed_reserved = reserved;
+}
+
 sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **err) {
   sr_query_spec *s = q->spec;
   *step = SR_STEP_IDLE;
@@ -746,27 +789,38 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   sr_lua_set_bad_records(L, q->bad);
   lua_pushcfunction(L, batch_in_lua);
   lua_pushlightuserdata(L, &b);
-  /* No collection while a batch runs, a full one after it (STYLE.md, "Memory"). A batch makes
-  ** its rows and drops them all at its end; the incremental collector, run during the batch,
-  ** only re-marks the live rows again and again while garbage piles up in fresh pages. On the
-  ** JSON filter bench this halved CPU time and cut peak RSS from 350 MB to 53 MB. Memory is
-  ** bounded by one batch's garbage, which the rate limits (maxFilesPerTrigger, ...) bound.
-  ** The collector must be stopped between two cycles: stopped while it sweeps the string
-  ** table, LuaJIT cannot grow that table (lj_str_resize), and a batch that makes 100,000 new
-  ** strings then walks ever longer hash chains (a kafka -> map -> noop batch took 0.2 s or,
-  ** in half the runs, 1-2 s). After a batch's full collection it is; in a new state, where
-  ** loading the job ran collection steps, a full collection first makes it so. */
+  /* No collection while a batch runs, as long as it stays under BATCH_HEADROOM of new memory,
+  ** and a full one after it (STYLE.md, "Memory"). A batch makes its rows and drops them all at
+  ** its end; the incremental collector, run during the batch, only re-marks the live rows again
+  ** and again while garbage piles up in fresh pages. On the JSON filter bench this halved CPU
+  ** time and cut peak RSS from 350 MB to 53 MB. A batch whose user code makes garbage without
+  ** bound (a map making 20 million short-lived tables) is collected once it has made the
+  ** headroom, then as LuaJIT's collector would (its default pause of 200%), instead of growing
+  ** to gigabytes. The collector must be between two cycles here: in the middle of sweeping the
+  ** string table, LuaJIT cannot grow that table (lj_str_resize), and a batch that makes
+  ** 100,000 new strings then walks ever longer hash chains (a kafka -> map -> noop batch took
+  ** 0.2 s or, in half the runs, 1-2 s). After a batch's full collection it is; in a new state,
+  ** where loading the job ran collection steps, a full collection first makes it so. */
   if (jl->collect_first) {
     lua_gc(L, LUA_GCCOLLECT, 0);
     jl->collect_first = 0;
   }
-  lua_gc(L, LUA_GCSTOP, 0);
+  batch_gc_threshold(L);
+  char label[300];
+  snprintf(label, sizeof label, "query %s, batch %" PRId64, s->name, b.id);
+  sr_guard_begin(L, s->batch_timeout_ms, label);
   int rc = sr_lua_pcall(L, 1, 0);
-  lua_gc(L, LUA_GCRESTART, 0);
+  q->interrupted = sr_guard_end() == SR_GUARD_STOP;
   if (rc != 0) {
     const char *msg = lua_tostring(L, -1);
-    st = sr_error_set(err, SR_ERROR, "%s: batch %" PRId64 " failed: %s", s->where, b.id,
-                      msg ? msg : "(no message)");
+    sr_lua_heap *heap = sr_lua_heap_of(L);
+    if (heap && sr_lua_heap_refused(heap))
+      st = sr_error_set(err, SR_ERROR, "%s: batch %" PRId64 " failed: the job's Lua heap reached "
+                        "--memory-limit (%zu MB): %s", s->where, b.id,
+                        sr_lua_heap_reserved(heap) >> 20, msg ? msg : "(no message)");
+    else
+      st = sr_error_set(err, SR_ERROR, "%s: batch %" PRId64 " failed: %s", s->where, b.id,
+                        msg ? msg : "(no message)");
     lua_pop(L, 1);
     sr_error_free(b.err);
     goto done;
@@ -794,7 +848,11 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   ** collection would only free what the state's end frees anyway (a 100,000-row batch took
   ** 45 ms to collect): it is left to that, or to the next batch run in this state. */
   if (ends_after(q)) jl->collect_first = 1;
-  else lua_gc(L, LUA_GCCOLLECT, 0);
+  else {
+    size_t used = sr_lua_memory(L);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    trim_after_peak(jl, used);
+  }
 done:
   if (st != SR_OK && s->nstateful > 0) {
     /* the next attempt of this batch must read the state as it was before it */

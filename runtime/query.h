@@ -23,6 +23,7 @@ typedef struct sr_job_lua {
   lua_State *L;
   int descs_ref;   /* registry ref to the list exec.queries() returned */
   int64_t reloads, reload_refusals;   /* of the job so far, for progress */
+  size_t trimmed_reserved; /* the heap's size when its free pages were last given back */
   int collect_first; /* collect before the next batch: the state is new, or a query ended
                         without collecting its last batch's garbage (see query.c) */
 } sr_job_lua;
@@ -52,6 +53,7 @@ typedef struct sr_query_spec {
   char **stateful_sigs;     /* what each stateful operator's state depends on */
   int no_data_batches;      /* 1: a processingTime trigger runs a batch even without new data
                                (an operator acts on the clock: processing-time timeouts) */
+  int64_t batch_timeout_ms; /* batchTimeout: the longest a batch may run in Lua (<= 0: none) */
   int nwatermarks;
   int64_t *watermark_delay_ms;
   char *plan_json;          /* sources and stateful operators, for the compatibility check */
@@ -76,6 +78,9 @@ sr_query *sr_query_open(sr_query_spec *spec, const char *job_dir, FILE *progress
 sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **err);
 
 const sr_query_spec *sr_query_spec_of(const sr_query *q);
+/* 1 when the last step failed because a stop signal interrupted its batch's user code (the
+** batch was not committed: it re-runs at the next start). */
+int sr_query_interrupted(const sr_query *q);
 /* After a reload: the query's descriptor is now at position index (1-based) of the new list. */
 void sr_query_set_index(sr_query *q, int index);
 /* Closes connectors, state and the checkpoint lock. Accepts NULL. */

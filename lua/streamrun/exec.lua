@@ -14,6 +14,7 @@ local ffi = require "ffi"
 local table_new = require "table.new"
 local core = require "streamrun.core"
 local plan = require "streamrun.plan"
+local errors = require "streamrun.errors"
 
 local exec = { operators = {} }
 
@@ -23,7 +24,10 @@ local FUSED = { map = true, filter = true, flat_map = true, select = true, with_
 -- Options to text, as the C option tables take them. Functions stay in the Lua spec.
 local SOURCE_ENGINE_KEYS = { format = true, schema = true }
 local SINK_ENGINE_KEYS = { format = true, outputMode = true, trigger = true,
-                           checkpointLocation = true, queryName = true }
+                           checkpointLocation = true, queryName = true, batchTimeout = true }
+-- The longest a batch may run in Lua before it is interrupted (runtime/lua_guard.c), as
+-- Flink's default checkpoint timeout: generous for a batch, bounded for a loop that never ends.
+local DEFAULT_BATCH_TIMEOUT = "10 minutes"
 
 local function option_text(v)
   local t = type(v)
@@ -246,6 +250,7 @@ local function compile_segment(steps, reader)
     local out = {}
     local ok, m = pcall(fused, rows, n, out, 0, ctx)
     if not ok then
+      errors.pass_interrupt(m)
       if reader then rows = materialize(reader, rows, n) end
       diagnose(steps, rows, n, m)
     end
@@ -362,11 +367,15 @@ function exec.compile(q)
   end)
   local run_chain = compile_node(q.root, q)
   local trigger_kind, trigger_ms = parse_trigger(q.sink.trigger, q.where)
+  local batch_timeout_ms = core.duration(q.sink.batchTimeout or DEFAULT_BATCH_TIMEOUT)
+  if not batch_timeout_ms then
+    error(q.where .. ": batchTimeout: not a duration: " .. tostring(q.sink.batchTimeout), 0)
+  end
   local desc = {
     name = q.name, where = q.where, index = q.index,
     checkpoint = q.sink.checkpointLocation,
     output_mode = q.sink.outputMode or "append",
-    trigger_kind = trigger_kind, trigger_ms = trigger_ms,
+    trigger_kind = trigger_kind, trigger_ms = trigger_ms, batch_timeout_ms = batch_timeout_ms,
     sources = {}, stateful = {}, watermarks = {},
     sink = { format = q.sink.format, options = flatten(q.sink, SINK_ENGINE_KEYS),
              where = q.where, spec = q.sink },

@@ -65,6 +65,62 @@ SR_TEST(freed_small_blocks_are_reused_and_large_ones_released) {
   sr_lua_heap_free(h);
 }
 
+/* Resident kilobytes of the process (VmRSS). */
+static long rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+  if (f) fclose(f);
+  return kb;
+}
+
+SR_TEST(trim_gives_back_pages_of_free_blocks_only) {
+  sr_lua_heap *h = sr_lua_heap_new();
+  enum { N = 1000000 }; /* 64 MB of 64-byte blocks */
+  static void *blocks[N];
+  for (int i = 0; i < N; i++) {
+    blocks[i] = sr_lua_heap_alloc(h, NULL, 0, 64);
+    fill(blocks[i], 64, (unsigned)i);
+  }
+  /* every 1000th block stays: its page must keep its bytes */
+  for (int i = 0; i < N; i++)
+    if (i % 1000) sr_lua_heap_alloc(h, blocks[i], 64, 0);
+  long before = rss_kb();
+  size_t released = sr_lua_heap_trim(h);
+  long after = rss_kb();
+  ASSERT_TRUE(released > (size_t)50 << 20);
+  ASSERT_TRUE(before - after > 40 * 1024);
+  for (int i = 0; i < N; i += 1000) ASSERT_TRUE(holds(blocks[i], 64, (unsigned)i));
+  /* the freed blocks are still usable: the pages come back, zeroed */
+  size_t reserved = sr_lua_heap_reserved(h);
+  for (int i = 1; i < N; i++)
+    if (i % 1000) {
+      blocks[i] = sr_lua_heap_alloc(h, NULL, 0, 64);
+      fill(blocks[i], 64, (unsigned)i);
+    }
+  ASSERT_EQ_INT(sr_lua_heap_reserved(h), reserved);
+  for (int i = 0; i < N; i++) ASSERT_TRUE(holds(blocks[i], 64, (unsigned)i));
+  sr_lua_heap_free(h);
+}
+
+SR_TEST(limit_refuses_growth_past_it) {
+  sr_lua_heap *h = sr_lua_heap_new();
+  sr_lua_heap_set_limit(h, (size_t)8 << 20);
+  ASSERT_TRUE(sr_lua_heap_alloc(h, NULL, 0, (size_t)6 << 20) != NULL);
+  ASSERT_EQ_INT(sr_lua_heap_refused(h), 0);
+  ASSERT_TRUE(sr_lua_heap_alloc(h, NULL, 0, (size_t)4 << 20) == NULL); /* a large block */
+  ASSERT_EQ_INT(sr_lua_heap_refused(h), 1);
+  ASSERT_EQ_INT(sr_lua_heap_refused(h), 0); /* read and cleared */
+  int n = 0;
+  while (sr_lua_heap_alloc(h, NULL, 0, 256) && n < 100000) n++; /* small blocks: new slabs */
+  ASSERT_TRUE(n > 0 && n < 100000);
+  ASSERT_EQ_INT(sr_lua_heap_refused(h), 1);
+  ASSERT_TRUE(sr_lua_heap_reserved(h) <= (size_t)8 << 20);
+  sr_lua_heap_free(h);
+}
+
 /* LuaJIT on the heap: batches of rows made and collected, strings, resized tables. The
 ** answer is checked so a block handed out twice would show. */
 SR_TEST(luajit_runs_on_it) {
@@ -101,5 +157,7 @@ SR_TEST(luajit_runs_on_it) {
 
 int main(void) {
   return SR_RUN(resize_keeps_bytes_across_classes_and_into_malloc,
-                freed_small_blocks_are_reused_and_large_ones_released, luajit_runs_on_it);
+                freed_small_blocks_are_reused_and_large_ones_released,
+                trim_gives_back_pages_of_free_blocks_only, limit_refuses_growth_past_it,
+                luajit_runs_on_it);
 }

@@ -39,6 +39,7 @@
 -- stale entry finds nothing due). The index exists only when eviction is possible.
 local core = require "streamrun.core"
 local plan = require "streamrun.plan"
+local errors = require "streamrun.errors"
 local F = require "streamrun.ops.agg_functions"
 local W = require "streamrun.ops.window"
 
@@ -611,6 +612,7 @@ end
 -- The operator -----------------------------------------------------------------------------
 
 local function user_error(info, err)
+  errors.pass_interrupt(err)
   error({ streamrun_user_error = true,
           message = format("%s in aggregate (defined at %s)", tostring(err), info.where) }, 0)
 end

@@ -14,6 +14,7 @@
 -- `on` as a function without key columns gives every row the same key: each stream row is then
 -- tested against every static row (a nested loop, slow on big tables).
 local core = require "streamrun.core"
+local errors = require "streamrun.errors"
 
 local S = {}
 
@@ -85,6 +86,7 @@ local function apply_steps(steps, rows, n)
       end
     end, debug.traceback)
     if not ok then
+      errors.pass_interrupt(err)
       error(string.format("%s in %s of the static table (defined at %s)", tostring(err), st.op,
                           tostring(st.where)), 0)
     end

@@ -13,6 +13,7 @@
 -- is the part's value (a number key packs in a few bytes). Several parts: a list {v1, v2, ...}.
 -- No spec (nil): the whole row is the key, as Spark's dropDuplicates() without columns.
 local ffi = require "ffi"
+local errors = require "streamrun.errors"
 
 local K = {}
 
@@ -275,7 +276,10 @@ function K.compile(spec, what)
   if has_fn then
     kx.distinct = function(rows, n, collect)
       local ok, m, skeys, groups = pcall(loop, rows, n, collect)
-      if not ok then diagnose(parts, rows, n, what, m) end
+      if not ok then
+        errors.pass_interrupt(m)
+        diagnose(parts, rows, n, what, m)
+      end
       return m, skeys, groups
     end
   else

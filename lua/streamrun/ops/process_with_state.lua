@@ -22,6 +22,7 @@
 local ffi = require "ffi"
 local core = require "streamrun.core"
 local keys = require "streamrun.ops.keys"
+local errors = require "streamrun.errors"
 
 local M = {}
 
@@ -190,6 +191,7 @@ function M.compile(node)
   local function call(key, rows, st)
     local ok, res = xpcall(fn, debug.traceback, key, rows, st)
     if not ok then
+      errors.pass_interrupt(res)
       error({ streamrun_user_error = true,
               message = string.format("%s in %s\n  key: %s", tostring(res), what, describe_key(key)) }, 0)
     end
