@@ -82,6 +82,19 @@ static int l_parse_json_column(lua_State *L) {
   return 2;
 }
 
+/* dead_letter(origin, record, reason): one row the batch leaves out (onError = "dead_letter")
+** goes to the query's bad records, counted in numBadRecords. Nothing when the query has none
+** (a unit test's state). */
+static int l_dead_letter(lua_State *L) {
+  const char *origin = luaL_checkstring(L, 1);
+  size_t len;
+  const char *record = luaL_checklstring(L, 2, &len);
+  const char *reason = luaL_checkstring(L, 3);
+  sr_bad_records *bad = sr_lua_bad_records(L);
+  if (bad) sr_bad_record(bad, origin, 0, record, len, reason);
+  return 0;
+}
+
 int sr_open_engine_lib(lua_State *L) {
   static const luaL_Reg fns[] = {
     {"source_names", l_source_names},
@@ -90,6 +103,7 @@ int sr_open_engine_lib(lua_State *L) {
     {"source_view_module", l_source_view_module},
     {"log", l_log},
     {"parse_json_column", l_parse_json_column},
+    {"dead_letter", l_dead_letter},
     {NULL, NULL},
   };
   lua_newtable(L);

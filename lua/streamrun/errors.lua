@@ -9,4 +9,11 @@ function M.pass_interrupt(err)
   if type(err) == "table" and err.streamrun_interrupt then error(err, 0) end
 end
 
+-- An error value as text, for a message handler that wants no traceback (a table error with
+-- a message field gives its message).
+function M.message(err)
+  if type(err) == "table" and type(err.message) == "string" then return err.message end
+  return tostring(err)
+end
+
 return M

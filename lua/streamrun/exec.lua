@@ -24,7 +24,8 @@ local FUSED = { map = true, filter = true, flat_map = true, select = true, with_
 -- Options to text, as the C option tables take them. Functions stay in the Lua spec.
 local SOURCE_ENGINE_KEYS = { format = true, schema = true }
 local SINK_ENGINE_KEYS = { format = true, outputMode = true, trigger = true,
-                           checkpointLocation = true, queryName = true, batchTimeout = true }
+                           checkpointLocation = true, queryName = true, batchTimeout = true,
+                           onError = true }
 -- The longest a batch may run in Lua before it is interrupted (runtime/lua_guard.c), as
 -- Flink's default checkpoint timeout: generous for a batch, bounded for a loop that never ends.
 local DEFAULT_BATCH_TIMEOUT = "10 minutes"
@@ -203,56 +204,94 @@ local function gen_segment(steps, reader)
   return chunk(unpack(fns)), depth
 end
 
+-- Runs one row through the steps, each call protected (handler: xpcall's message handler).
+-- Returns nothing when every step passes, else the failing step, its error and the row it
+-- failed on (a flat_map's output row, for a step after it).
+local function first_failure(steps, row, handler)
+  local cur = { row }
+  for _, s in ipairs(steps) do
+    local nxt = {}
+    for _, r in ipairs(cur) do
+      local ok, res
+      if s.op == "select" then
+        ok, res = true, nil
+        for _, c in ipairs(s.columns) do
+          if c.fn then
+            ok, res = xpcall(c.fn, handler, r)
+            if not ok then break end
+          end
+        end
+        if ok then res = r end
+      elseif s.op == "with_watermark" then
+        ok, res = true, r
+      else
+        ok, res = xpcall(s.fn, handler, r)
+      end
+      if not ok then return s, res, r end
+      if s.op == "map" then if res ~= nil then nxt[#nxt + 1] = res end
+      elseif s.op == "filter" then if res then nxt[#nxt + 1] = r end
+      elseif s.op == "flat_map" then for _, x in ipairs(res or {}) do nxt[#nxt + 1] = x end
+      else nxt[#nxt + 1] = r end
+    end
+    cur = nxt
+  end
+end
+
+local function row_text(r)
+  local ok, text = pcall(core.to_json, r)
+  return ok and text or tostring(r)
+end
+
 -- When a fused segment raises, run its steps row by row with each call protected, to name the
 -- operator, the job line that defined it, the user's error with its traceback, and the row.
 local function diagnose(steps, rows, n, original)
   for i = 1, n do
-    local cur = { rows[i] }
-    for _, s in ipairs(steps) do
-      local nxt = {}
-      for _, r in ipairs(cur) do
-        local ok, res
-        if s.op == "select" then
-          ok, res = true, nil
-          for _, c in ipairs(s.columns) do
-            if c.fn then
-              ok, res = xpcall(c.fn, debug.traceback, r)
-              if not ok then break end
-            end
-          end
-          if ok then res = r end
-        elseif s.op == "with_watermark" then
-          ok, res = true, r
-        else
-          ok, res = xpcall(s.fn, debug.traceback, r)
-        end
-        if not ok then
-          local rowtext = select(2, pcall(core.to_json, r))
-          error({ streamrun_user_error = true,
-                  message = string.format("%s in %s (defined at %s)\n  row: %s", tostring(res),
-                                          s.op, s.where, tostring(rowtext)) }, 0)
-        end
-        if s.op == "map" then if res ~= nil then nxt[#nxt + 1] = res end
-        elseif s.op == "filter" then if res then nxt[#nxt + 1] = r end
-        elseif s.op == "flat_map" then for _, x in ipairs(res or {}) do nxt[#nxt + 1] = x end
-        else nxt[#nxt + 1] = r end
-      end
-      cur = nxt
+    local s, err, r = first_failure(steps, rows[i], debug.traceback)
+    if s then
+      error({ streamrun_user_error = true,
+              message = string.format("%s in %s (defined at %s)\n  row: %s", tostring(err), s.op,
+                                      s.where, row_text(r)) }, 0)
     end
   end
   error(original, 0) -- could not reproduce: report what we have
 end
 
-local function compile_segment(steps, reader)
+-- onError = "dead_letter": after the fused loop raised, the batch's rows again, one protected
+-- call of the loop each (fused_rows: the loop over row tables); a row whose steps raise goes to
+-- the bad records with the error, the operator and its job line, and the others go on. The
+-- user's functions run again on the rows before the failing one, as diagnose runs them to find
+-- it. A batch without errors never comes here.
+local function dead_letter_rows(fused_rows, steps, rows, n, ctx)
+  local out, m, one = {}, 0, {}
+  for i = 1, n do
+    one[1] = rows[i]
+    local ok, res = pcall(fused_rows, one, 1, out, m, ctx)
+    if ok then
+      m = res
+    else
+      errors.pass_interrupt(res)
+      for k = m + 1, #out do out[k] = nil end -- what a flat_map gave before the error
+      local s, err = first_failure(steps, rows[i], errors.message)
+      core.dead_letter("onError", row_text(rows[i]), s and string.format("%s in %s (defined at %s)",
+                       tostring(err), s.op, s.where) or errors.message(res))
+    end
+  end
+  return out, m
+end
+
+local function compile_segment(steps, reader, on_error)
   if #steps == 0 then return nil end
   local fused = gen_segment(steps, reader)
+  local fused_rows = not reader and fused or nil -- the loop over row tables, made when needed
   return function(rows, n, ctx)
     local out = {}
     local ok, m = pcall(fused, rows, n, out, 0, ctx)
     if not ok then
       errors.pass_interrupt(m)
       if reader then rows = materialize(reader, rows, n) end
-      diagnose(steps, rows, n, m)
+      if on_error ~= "dead_letter" then diagnose(steps, rows, n, m) end
+      fused_rows = fused_rows or gen_segment(steps, nil)
+      return dead_letter_rows(fused_rows, steps, rows, n, ctx)
     end
     return out, m
   end
@@ -268,7 +307,7 @@ local function compile_node(node, q)
     n = n.parent
   end
   local reader = n and n.op == "source" and view_reader(n)
-  local segment = compile_segment(steps, reader)
+  local segment = compile_segment(steps, reader, q.sink.onError)
   local below
   if n == nil then
     error("internal: a plan without a source")
@@ -367,6 +406,10 @@ function exec.compile(q)
   end)
   local run_chain = compile_node(q.root, q)
   local trigger_kind, trigger_ms = parse_trigger(q.sink.trigger, q.where)
+  if q.sink.onError ~= nil and q.sink.onError ~= "fail" and q.sink.onError ~= "dead_letter" then
+    error(q.where .. ": onError must be \"fail\" (the default, as Spark) or \"dead_letter\", not "
+      .. tostring(q.sink.onError), 0)
+  end
   local batch_timeout_ms = core.duration(q.sink.batchTimeout or DEFAULT_BATCH_TIMEOUT)
   if not batch_timeout_ms then
     error(q.where .. ": batchTimeout: not a duration: " .. tostring(q.sink.batchTimeout), 0)
