@@ -54,6 +54,7 @@ typedef struct sr_query_spec {
                                (an operator acts on the clock: processing-time timeouts) */
   int nwatermarks;
   int64_t *watermark_delay_ms;
+  int watermark_policy_max; /* multipleWatermarkPolicy: 0 "min" (Spark's default), 1 "max" */
   char *plan_json;          /* sources and stateful operators, for the compatibility check */
 } sr_query_spec;
 
