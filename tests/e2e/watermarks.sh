@@ -149,7 +149,9 @@ put() { # DIR NAME SECOND K MTIME-SECONDS-AGO
 "
   touch -d "@$(($(date +%s) - $5))" "$1/$2"
 }
-for run in once twice; do
+#    "twice" stops after batch 0 and restarts; "crashed" is killed in batch 1 after its sink
+#    commit, before commits/1, and re-runs batch 1 from offsets/1.
+for run in once twice crashed; do
   put $run/a 1.json 100 a 30
   put $run/b 1.json 10 b 30
   if [[ $run == twice ]]; then
@@ -159,16 +161,40 @@ for run in once twice; do
   put $run/a 2.json 60 a 20
   put $run/b 2.json 200 b 20
   put $run/a 3.json 70 a 10
+  if [[ $run == crashed ]]; then
+    SR_CRASH_AT=after_sink_commit:1 run_sr restart.lua $run
+    assert_eq "killed in batch 1" 137 "$code"
+    [[ -f $run/chk/offsets/1 && ! -f $run/chk/commits/1 ]] || fail "batch 1 should be logged, not committed"
+  fi
   run_sr restart.lua $run
   assert_eq "restart run exit ($run)" 0 "$code"
 done
-assert_eq "a restart changes no result" "$(window_rows once/out)" "$(window_rows twice/out)"
-assert_eq "the row behind the watermark is late in both runs" "1 1" \
-  "$(for r in once twice; do jq -s '[.[].stateOperators[0].numRowsDroppedByWatermark] | add' $r/chk/progress/progress.jsonl; done | tr '\n' ' ' | sed 's/ $//')"
-assert_eq "the same watermarks in the commit log" \
-  "$(cat once/chk/commits/* | grep -o 'nextBatchWatermarkMs":[0-9]*' | sort -u)" \
-  "$(cat twice/chk/commits/* | grep -o 'nextBatchWatermarkMs":[0-9]*' | sort -u)"
-pass "a restart keeps every input's max event time: the watermark goes on as without it"
+for run in twice crashed; do
+  assert_eq "a restart changes no result ($run)" "$(window_rows once/out)" "$(window_rows $run/out)"
+  assert_eq "the same watermarks in the commit log ($run)" \
+    "$(cat once/chk/commits/* | grep -o 'nextBatchWatermarkMs":[0-9]*' | sort -u)" \
+    "$(cat $run/chk/commits/* | grep -o 'nextBatchWatermarkMs":[0-9]*' | sort -u)"
+done
+assert_eq "the row behind the watermark is late in every run" "1 1 1" \
+  "$(for r in once twice crashed; do jq -s '[.[].stateOperators[0].numRowsDroppedByWatermark] | add' $r/chk/progress/progress.jsonl; done | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "the late row is not in the output" "" "$(window_rows once/out | grep 00:01:10 || true)"
+pass "a restart or a replay keeps every input's max event time: the watermark goes on as without it"
+
+# 3b. The policy is the checkpoint's (Spark's OffsetSeqMetadata): a restart with another one
+#     keeps the first, with a warning. Input b idle: under "min" the watermark stays 0.
+sed -i 's/outputMode = "append",/outputMode = "append", multipleWatermarkPolicy = arg[2],/' restart.lua
+mkdir -p pol/b
+put pol/a 1.json 100 a 10
+run_sr restart.lua pol min
+assert_eq "policy run 1 exit" 0 "$code"
+assert_contains "the policy is in the offset log" "$(sed -n 2p pol/chk/offsets/0)" '"conf":{"multipleWatermarkPolicy":"min"}'
+put pol/a 2.json 200 a 5
+run_sr restart.lua pol max
+assert_eq "policy run 2 exit" 0 "$code"
+assert_contains "a changed policy is reported" "$err" "keeps multipleWatermarkPolicy 'min' from its checkpoint, not 'max'"
+assert_eq "the checkpoint's min policy holds the watermark at 0" '"nextBatchWatermarkMs":0' \
+  "$(grep -o '"nextBatchWatermarkMs":[0-9]*' "pol/chk/commits/$(ls pol/chk/commits | sort -n | tail -1)")"
+pass "multipleWatermarkPolicy is kept from the checkpoint, as Spark does"
 
 # 4. A query without with_watermark reports no watermark (as Spark's ProgressReporter).
 cat >plain.lua <<'LUA'
