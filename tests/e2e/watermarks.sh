@@ -228,4 +228,34 @@ run_sr --check badpolicy.lua multipleWatermarkPolicy MAX
 assert_eq "policy names ignore case, as Spark's" 0 "$code"
 pass "multipleWatermarkPolicy: a bad value or a misspelt name is refused"
 
+# 6. A window startTime below zero (SPARK-21590), on DataFrameTimeWindowingSuite's rows
+#    ("time window in SQL with three expressions including negative start time"): windows
+#    [19:39:25, 19:39:35) holding values 1 and 4, [19:39:55, 19:40:05) holding 2. A last row
+#    an hour later moves the watermark past both.
+cat >neg.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "json", path = "neg", schema = "time timestamp, value long" }
+  :with_watermark("time", "10 seconds")
+  :group_by(sr.window("time", "10 seconds", "10 seconds", arg[1] or "-5 seconds"))
+  :agg{ values = sr.collect_list("value") }
+  :write_stream{ format = "json", path = "neg_out", checkpointLocation = "neg_chk",
+                 trigger = { availableNow = true } }
+LUA
+drop_file neg 1.json '{"time":"2016-03-27 19:39:34","value":1}
+{"time":"2016-03-27 19:39:56","value":2}
+{"time":"2016-03-27 19:39:27","value":4}
+{"time":"2016-03-27 20:39:27","value":0}
+'
+run_sr neg.lua
+assert_eq "negative startTime exit: $err" 0 "$code"
+assert_eq "Spark's windows for startTime -5 seconds" \
+  "2016-03-27T19:39:25.000Z 2016-03-27T19:39:35.000Z [1,4]
+2016-03-27T19:39:55.000Z 2016-03-27T19:40:05.000Z [2]" \
+  "$(cat neg_out/part-* | jq -r '"\(.window.start) \(.window.end) \(.values | sort | tojson)"' | LC_ALL=C sort)"
+run_sr --check neg.lua "-10 seconds"
+assert_eq "|startTime| = slide exit" 2 "$code"
+assert_contains "|startTime| = slide message" "$err" \
+  "The absolute value of start time (-10 seconds) must be less than the slideDuration (10 seconds)."
+pass "window startTime below zero: Spark's windows; |startTime| >= slide refused with Spark's message"
+
 finish
