@@ -258,4 +258,39 @@ assert_contains "|startTime| = slide message" "$err" \
   "The absolute value of start time (-10 seconds) must be less than the slideDuration (10 seconds)."
 pass "window startTime below zero: Spark's windows; |startTime| >= slide refused with Spark's message"
 
+# 7. A hot reload that changes multipleWatermarkPolicy reopens the query from its checkpoint,
+#    which keeps the policy it started with (as a restart does). Input b idle: under "min" the
+#    watermark stays 0 while a moves on.
+write_rl() { # POLICY: the job, saved as an editor would
+  cat >.rl.lua.swp <<LUA
+local sr = require "streamrun"
+local function input(dir)
+  return sr.read_stream{ format = "json", path = dir, schema = "t timestamp, k string" }
+    :with_watermark("t", "5 seconds")
+end
+input("rl_a"):union(input("rl_b"))
+  :group_by(sr.window("t", "10 seconds"), "k"):count()
+  :write_stream{ format = "json", path = "rl_out", checkpointLocation = "rl_chk",
+                 trigger = "30 milliseconds", multipleWatermarkPolicy = "$1" }
+LUA
+  mv .rl.lua.swp rl.lua
+}
+write_rl min
+mkdir -p rl_a rl_b
+"$SR_BIN" rl.lua 2>rl.err &
+pid=$!
+drop_file rl_a 1.json "{\"t\":\"2026-01-01T00:01:40Z\",\"k\":\"a\"}
+"
+wait_for "rl_a/1.json read" "[[ \$(rows_in rl_chk) -ge 1 ]]"
+write_rl max
+wait_for "the reload's warning" "grep -q \"keeps multipleWatermarkPolicy 'min' from its checkpoint, not 'max'\" rl.err"
+drop_file rl_a 2.json "{\"t\":\"2026-01-01T00:03:20Z\",\"k\":\"a\"}
+"
+wait_for "rl_a/2.json read" "[[ \$(rows_in rl_chk) -ge 2 ]]"
+kill -TERM $pid
+wait $pid || fail "reloaded query exit: $(cat rl.err)"
+assert_eq "after the reload the checkpoint's min policy holds the watermark at 0" "0" \
+  "$(cat rl_chk/commits/* | grep -o '"nextBatchWatermarkMs":[0-9]*' | cut -d: -f2 | sort -un | tr '\n' ' ' | sed 's/ $//')"
+pass "a hot reload with another multipleWatermarkPolicy keeps the checkpoint's, with a warning"
+
 finish
