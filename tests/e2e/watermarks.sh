@@ -6,11 +6,11 @@
 source "$(dirname "$0")/lib.sh"
 
 T0=2026-01-01T00:00
-# Waits (up to 10 s) until the shell condition $2 holds; $1 says what for.
+# Waits (up to 30 s: the machine may be busy) until the shell condition $2 holds; $1 says what for.
 wait_for() {
   local i
-  for ((i = 0; i < 200; i++)); do
-    eval "$2" && return 0
+  for ((i = 0; i < 600; i++)); do
+    eval "$2" 2>/dev/null && return 0
     sleep 0.05
   done
   fail "waited for $1"
