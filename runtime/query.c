@@ -245,13 +245,13 @@ static sr_status find_resume_point(sr_query *q, sr_error **err) {
       if (sr_ckpt_read_offsets(q->ckpt, last_off, &meta, &q->logged_ends, err) != SR_OK) return SR_ERROR;
       q->watermark_ms = meta.watermark_ms;
     }
+    /* a log without the policy was written before it was recorded: "min", Spark's default */
     int logged_max = meta.watermark_policy && strcmp(meta.watermark_policy, "max") == 0;
-    if (nwm > 0 && meta.watermark_policy && logged_max != q->wm_policy_max) {
+    if (nwm > 0 && logged_max != q->wm_policy_max)
       fprintf(stderr, "streamrun: warning: %s: query %s keeps multipleWatermarkPolicy '%s' from its "
               "checkpoint, not '%s' (as Spark: the policy cannot change for a checkpoint)\n",
-              q->spec->where, q->spec->name, meta.watermark_policy, q->wm_policy_max ? "max" : "min");
-      q->wm_policy_max = logged_max;
-    }
+              q->spec->where, q->spec->name, logged_max ? "max" : "min", q->wm_policy_max ? "max" : "min");
+    q->wm_policy_max = logged_max;
   }
   /* a query with a watermark has one from batch 0, never below 0 (a checkpoint written before
   ** this rule logged none); a query without has none */
@@ -766,7 +766,7 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
     }
     b.meta.watermark_ms = q->watermark_ms;
     b.meta.batch_ts_ms = sr_now_wall_ms();
-    b.meta.watermark_policy = s->nwatermarks == 0 ? NULL : q->wm_policy_max ? "max" : "min";
+    b.meta.watermark_policy = q->wm_policy_max ? "max" : "min";
   }
   int64_t t_planned = sr_now_mono_ms();
   if (!q->replay) {

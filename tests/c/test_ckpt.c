@@ -84,7 +84,7 @@ SR_TEST(offsets_keep_the_policy) {
   ASSERT_EQ_INT(back.batch_ts_ms, 42);
   json_decref(got);
   ASSERT_EQ_INT(sr_ckpt_read_offsets(c, 1, &back, &got, &err), SR_OK);
-  ASSERT_TRUE(back.watermark_policy == NULL); /* none logged: the job's option applies */
+  ASSERT_TRUE(back.watermark_policy == NULL); /* none logged: the query takes "min", Spark's default */
   json_decref(got);
   close_and_remove(c);
 }

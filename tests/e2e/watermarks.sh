@@ -194,7 +194,13 @@ assert_eq "policy run 2 exit" 0 "$code"
 assert_contains "a changed policy is reported" "$err" "keeps multipleWatermarkPolicy 'min' from its checkpoint, not 'max'"
 assert_eq "the checkpoint's min policy holds the watermark at 0" '"nextBatchWatermarkMs":0' \
   "$(grep -o '"nextBatchWatermarkMs":[0-9]*' "pol/chk/commits/$(ls pol/chk/commits | sort -n | tail -1)")"
-pass "multipleWatermarkPolicy is kept from the checkpoint, as Spark does"
+# a checkpoint whose offset log has no policy (written before it was recorded) keeps "min"
+sed -i 's/,"conf":{[^}]*}//' pol/chk/offsets/*
+grep -q conf pol/chk/offsets/* && fail "the policy should be gone from the offset log"
+run_sr restart.lua pol max
+assert_eq "policy run 3 exit" 0 "$code"
+assert_contains "a log without a policy keeps min" "$err" "keeps multipleWatermarkPolicy 'min' from its checkpoint, not 'max'"
+pass "multipleWatermarkPolicy is kept from the checkpoint (min when it has none), as Spark does"
 
 # 4. A query without with_watermark reports no watermark (as Spark's ProgressReporter).
 cat >plain.lua <<'LUA'
