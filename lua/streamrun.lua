@@ -197,18 +197,34 @@ end
 
 -- Window and aggregate specs --------------------------------------------------------------
 
-local function duration(text, what)
-  local ok, ms = pcall(core.duration, text)
+local function duration(text, what, signed)
+  local ok, ms = pcall(core.duration, text, signed)
   if not ok or not ms then fail(what .. ": not a duration: " .. tostring(text), 3) end
   return ms
 end
 
+-- sr.window(column, size [, slide [, startTime]]): Spark's window(). startTime may be negative
+-- (SPARK-21590). The checks and their words are TimeWindow.checkInputDataTypes'.
 function sr.window(column, size, slide, start_time)
-  local size_ms = duration(size, "window size")
-  local slide_ms = slide and duration(slide, "window slide") or size_ms
-  local start_ms = start_time and duration(start_time, "window startTime") or 0
-  if size_ms <= 0 or slide_ms <= 0 then fail("window: size and slide must be positive", 2) end
-  if slide_ms > size_ms then fail("window: the slide must not exceed the size", 2) end
+  local function shown(v) return type(v) == "string" and v or tostring(v) .. " ms" end
+  local size_ms = duration(size, "window size", true)
+  local slide_ms = slide and duration(slide, "window slide", true) or size_ms
+  local start_ms = start_time and duration(start_time, "window startTime", true) or 0
+  if size_ms <= 0 then
+    fail("window: The window duration (" .. shown(size) .. ") must be greater than 0.", 2)
+  end
+  if slide_ms <= 0 then
+    fail("window: The slide duration (" .. shown(slide) .. ") must be greater than 0.", 2)
+  end
+  if slide_ms > size_ms then
+    fail("window: The slide duration (" .. shown(slide or size) .. ") must be less than or equal to "
+      .. "the windowDuration (" .. shown(size) .. ").", 2)
+  end
+  if math.abs(start_ms) >= slide_ms then
+    fail("window: The absolute value of start time (" .. shown(start_time) .. ") must be less than "
+      .. "the slideDuration (" .. shown(slide or size) .. ").", 2)
+  end
+  -- windows repeat every slide: a startTime s and s + slide give the same windows
   return { kind = "window", column = column, size_ms = size_ms, slide_ms = slide_ms,
            start_ms = start_ms % slide_ms }
 end

@@ -4,9 +4,12 @@
 ** Layout (as Spark's):
 **   metadata        {"id": "<query id>"}; written once, when the query first starts.
 **   .lock           held with flock(LOCK_EX) by the running process; holds "pid host time".
-**   offsets/N       "v1\n" {"batchWatermarkMs":W,"batchTimestampMs":T} "\n" and one line per
-**                   source: the JSON end offsets of batch N from that source (null: none).
-**   commits/N       "v1\n" {"nextBatchWatermarkMs":W}
+**   offsets/N       "v1\n" {"batchWatermarkMs":W,"batchTimestampMs":T,
+**                   "conf":{"multipleWatermarkPolicy":"min"}} "\n" and one line per source: the
+**                   JSON end offsets of batch N from that source (null: none).
+**   commits/N       "v1\n" {"nextBatchWatermarkMs":W,"maxEventTimeMs":[M,...]}: M is the max
+**                   event time each with_watermark operator has seen after batch N (null: none
+**                   yet), so a restart rebuilds the watermark as it was (query.c).
 **   sources/<i>/    the i-th source's own log (the file source's seen files).
 **   state/<op>/<p>/ state store versions (state_store.c).
 **   plan            the sources and stateful operators the checkpoint was written for.
@@ -183,6 +186,8 @@ sr_status sr_ckpt_write_offsets(sr_ckpt *c, int64_t batch_id, const sr_batch_met
   batch_path(c, "offsets", batch_id, path, sizeof path);
   json_t *m = json_pack("{s:I,s:I}", "batchWatermarkMs", (json_int_t)meta->watermark_ms,
                         "batchTimestampMs", (json_int_t)meta->batch_ts_ms);
+  if (m && meta->watermark_policy)
+    json_object_set_new(m, "conf", json_pack("{s:s}", "multipleWatermarkPolicy", meta->watermark_policy));
   char *mtext = json_dumps(m, JSON_COMPACT);
   json_decref(m);
   size_t cap = 64 + (mtext ? strlen(mtext) : 0);
@@ -239,6 +244,9 @@ sr_status sr_ckpt_read_offsets(sr_ckpt *c, int64_t batch_id, sr_batch_meta *meta
     free(text);
     return sr_error_set(err, SR_ERROR, "%s: bad metadata line", path);
   }
+  /* the policy as a static string: the caller keeps meta beyond this json */
+  const char *policy = json_string_value(json_object_get(json_object_get(m, "conf"), "multipleWatermarkPolicy"));
+  meta->watermark_policy = !policy ? NULL : strcmp(policy, "max") == 0 ? "max" : "min";
   json_decref(m);
   meta->watermark_ms = wm;
   meta->batch_ts_ms = ts;
@@ -261,21 +269,49 @@ sr_status sr_ckpt_read_offsets(sr_ckpt *c, int64_t batch_id, sr_batch_meta *meta
   return SR_OK;
 }
 
-sr_status sr_ckpt_write_commit(sr_ckpt *c, int64_t batch_id, int64_t next_watermark_ms, sr_error **err) {
-  char path[4096], text[128];
+sr_status sr_ckpt_write_commit(sr_ckpt *c, int64_t batch_id, int64_t next_watermark_ms,
+                               const int64_t *max_event_ms, int n, sr_error **err) {
+  char path[4096];
   batch_path(c, "commits", batch_id, path, sizeof path);
-  int n = snprintf(text, sizeof text, "v1\n{\"nextBatchWatermarkMs\":%" PRId64 "}\n", next_watermark_ms);
-  return sr_fs_write_atomic(path, text, (size_t)n, err);
+  json_t *maxes = n > 0 ? json_array() : NULL; /* none for a query without with_watermark */
+  for (int i = 0; maxes && i < n; i++)
+    json_array_append_new(maxes, max_event_ms[i] == INT64_MIN ? json_null()
+                                                              : json_integer((json_int_t)max_event_ms[i]));
+  json_t *m = json_pack("{s:I,s:o*}", "nextBatchWatermarkMs", (json_int_t)next_watermark_ms,
+                        "maxEventTimeMs", maxes);
+  char *mtext = m ? json_dumps(m, JSON_COMPACT) : NULL;
+  json_decref(m);
+  if (!mtext) return sr_error_set(err, SR_ERROR, "out of memory writing %s", path);
+  size_t cap = strlen(mtext) + 8;
+  char *text = malloc(cap);
+  sr_status st;
+  if (!text) {
+    st = sr_error_set(err, SR_ERROR, "out of memory writing %s", path);
+  } else {
+    int len = snprintf(text, cap, "v1\n%s\n", mtext);
+    st = sr_fs_write_atomic(path, text, (size_t)len, err);
+  }
+  free(text);
+  free(mtext);
+  return st;
 }
 
-sr_status sr_ckpt_read_commit(sr_ckpt *c, int64_t batch_id, int64_t *next_watermark_ms, sr_error **err) {
+sr_status sr_ckpt_read_commit(sr_ckpt *c, int64_t batch_id, int64_t *next_watermark_ms,
+                              int64_t *max_event_ms, int n, sr_error **err) {
   char path[4096];
   batch_path(c, "commits", batch_id, path, sizeof path);
   char *text, *mline, *rest;
   if (read_log(path, &text, &mline, &rest, err) != SR_OK) return SR_ERROR;
   json_t *m = json_loads(mline, 0, NULL);
   json_int_t wm = INT64_MIN;
-  if (m) json_unpack(m, "{s?I}", "nextBatchWatermarkMs", &wm);
+  json_t *maxes = NULL;
+  if (m) json_unpack(m, "{s?I,s?o}", "nextBatchWatermarkMs", &wm, "maxEventTimeMs", &maxes);
+  if (json_is_array(maxes) && json_array_size(maxes) == (size_t)n) {
+    for (int i = 0; i < n; i++) {
+      json_t *v = json_array_get(maxes, (size_t)i);
+      max_event_ms[i] = json_is_integer(v) ? (int64_t)json_integer_value(v) : INT64_MIN;
+    }
+  }
   json_decref(m);
   free(text);
   *next_watermark_ms = wm;

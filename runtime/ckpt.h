@@ -15,6 +15,8 @@ typedef struct sr_ckpt sr_ckpt;
 typedef struct sr_batch_meta {
   int64_t watermark_ms;     /* the watermark batch N runs with (INT64_MIN: none yet) */
   int64_t batch_ts_ms;      /* processing time of batch N, fixed for replays */
+  const char *watermark_policy; /* multipleWatermarkPolicy the query runs with ("min", "max"),
+                                   a static string; read: NULL when the log has none */
 } sr_batch_meta;
 
 /* Opens (creating) the directory, takes its exclusive lock, and reads or writes `metadata`.
@@ -38,10 +40,16 @@ sr_status sr_ckpt_write_offsets(sr_ckpt *c, int64_t batch_id, const sr_batch_met
 /* Reads offsets/N. *ends is a new reference the caller releases (json_decref). */
 sr_status sr_ckpt_read_offsets(sr_ckpt *c, int64_t batch_id, sr_batch_meta *meta,
                                json_t **ends, sr_error **err);
-/* Writes commits/N with the watermark the next batch runs with. */
-sr_status sr_ckpt_write_commit(sr_ckpt *c, int64_t batch_id, int64_t next_watermark_ms, sr_error **err);
-/* Reads commits/N; *next_watermark_ms = INT64_MIN when none is recorded. */
-sr_status sr_ckpt_read_commit(sr_ckpt *c, int64_t batch_id, int64_t *next_watermark_ms, sr_error **err);
+/* Writes commits/N with the watermark the next batch runs with and, for each of the query's n
+** with_watermark operators, the max event time it has seen (INT64_MIN: none yet). Durable when
+** it returns SR_OK. */
+sr_status sr_ckpt_write_commit(sr_ckpt *c, int64_t batch_id, int64_t next_watermark_ms,
+                               const int64_t *max_event_ms, int n, sr_error **err);
+/* Reads commits/N; *next_watermark_ms = INT64_MIN when none is recorded. max_event_ms[0..n) is
+** filled only when the log holds exactly n max event times (else left as it is: a checkpoint
+** written before they were kept, or for another number of with_watermark operators). */
+sr_status sr_ckpt_read_commit(sr_ckpt *c, int64_t batch_id, int64_t *next_watermark_ms,
+                              int64_t *max_event_ms, int n, sr_error **err);
 
 /* Deletes offsets/commits older than keep_from (retention, like minBatchesToRetain). */
 void sr_ckpt_prune(sr_ckpt *c, int64_t keep_from);

@@ -136,6 +136,11 @@ static sr_schema *field_schema(lua_State *L, int idx, const char *name) {
 }
 
 static const char *const common_source_options[] = {"badRecordsPath", NULL};
+/* The query's own options beside the sink's (exec.lua takes them out of the sink options):
+** listed so that a misspelling of one is refused with the right suggestion. */
+static const char *const common_sink_options[] = {"format", "outputMode", "trigger", "checkpointLocation",
+                                                  "queryName", "multipleWatermarkPolicy",
+                                                  "batchTimeout", "onError", NULL};
 
 static sr_status check_connector_options(const sr_options *opts, const sr_option_spec *specs,
                                          const char *const *extra, const char *kind,
@@ -219,7 +224,7 @@ static sr_status read_sink(lua_State *L, int d, sr_query_spec *s, sr_error **err
   if (!s->sink_ops)
     st = unknown_format(format ? format : "?", sr_sink_names(), "sink", s->where, err);
   else
-    st = check_connector_options(s->sink_options, s->sink_ops->options, NULL, "sink",
+    st = check_connector_options(s->sink_options, s->sink_ops->options, common_sink_options, "sink",
                                  s->sink_ops->name, s->where, err);
   free(format);
   return st;
@@ -253,6 +258,9 @@ static sr_status read_stateful(lua_State *L, int d, sr_query_spec *s, json_t *pl
     lua_pop(L, 2);
   }
   lua_pop(L, 1);
+  char *policy = field_str(L, d, "watermark_policy"); /* exec.lua checked it: "min" or "max" */
+  s->watermark_policy_max = policy && strcmp(policy, "max") == 0;
+  free(policy);
   return s->stateful_sigs && s->watermark_delay_ms ? SR_OK : SR_ERROR;
 }
 
@@ -409,7 +417,8 @@ static int classify(const sr_query_spec *cur, const sr_query_spec *ns, reload_ac
   int same = same_str(cur->output_mode, ns->output_mode) && cur->trigger == ns->trigger &&
              cur->trigger_ms == ns->trigger_ms && cur->batch_timeout_ms == ns->batch_timeout_ms &&
              sr_options_equal(cur->sink_options, ns->sink_options) &&
-             sr_schema_equal(cur->output_schema, ns->output_schema) && cur->nwatermarks == ns->nwatermarks;
+             sr_schema_equal(cur->output_schema, ns->output_schema) && cur->nwatermarks == ns->nwatermarks &&
+             cur->watermark_policy_max == ns->watermark_policy_max;
   for (int i = 0; same && i < cur->nsources; i++)
     same = sr_options_equal(cur->sources[i].options, ns->sources[i].options) &&
            sr_schema_equal(cur->sources[i].schema, ns->sources[i].schema);

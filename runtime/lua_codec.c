@@ -562,7 +562,9 @@ static int l_duration(lua_State *L) {
   }
   const char *text = luaL_checkstring(L, 1);
   int64_t ms;
-  if (sr_duration_parse(text, &ms) != 0) {
+  /* a true second argument admits a sign: "-5 seconds" (a window's startTime) */
+  int rc = lua_toboolean(L, 2) ? sr_duration_parse_signed(text, &ms) : sr_duration_parse(text, &ms);
+  if (rc != 0) {
     lua_pushnil(L);
     lua_pushfstring(L, "not a duration: \"%s\" (expected e.g. \"10 seconds\", \"500 milliseconds\")", text);
     return 2;

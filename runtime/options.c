@@ -2,6 +2,7 @@
 #include "options.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +101,9 @@ const char *sr_nearest_name(const char *name, const char *const *candidates) {
   return best_d <= limit ? best : NULL;
 }
 
-int sr_duration_parse(const char *text, int64_t *ms) {
+/* Both duration parsers: allow_minus admits a sign before each value, as Spark's interval
+** strings ("-5 seconds", "1 minute -30 seconds", IntervalUtils.stringToInterval). */
+static int parse_duration(const char *text, int allow_minus, int64_t *ms) {
   static const struct { const char *unit; double ms; } units[] = {
     {"millisecond", 1}, {"milliseconds", 1}, {"ms", 1}, {"msec", 1},
     {"second", 1000}, {"seconds", 1000}, {"s", 1000}, {"sec", 1000}, {"secs", 1000},
@@ -118,9 +121,17 @@ int sr_duration_parse(const char *text, int64_t *ms) {
   for (;;) {
     while (isspace((unsigned char)*p)) p++;
     if (!*p) break;
+    double sign = 1;
+    if (*p == '+' || (*p == '-' && allow_minus)) {
+      if (*p == '-') sign = -1;
+      p++;
+      while (isspace((unsigned char)*p)) p++;
+    }
+    /* a number, not "inf", "nan" or a second sign */
+    if (!isdigit((unsigned char)*p) && *p != '.') return -1;
     char *end;
     double v = strtod(p, &end);
-    if (end == p || v < 0) return -1;
+    if (end == p) return -1;
     p = end;
     while (isspace((unsigned char)*p)) p++;
     const char *u = p;
@@ -129,7 +140,7 @@ int sr_duration_parse(const char *text, int64_t *ms) {
     int found = 0;
     for (size_t i = 0; i < sizeof units / sizeof *units; i++) {
       if (strlen(units[i].unit) == ulen && strncasecmp(u, units[i].unit, ulen) == 0) {
-        total += v * units[i].ms;
+        total += sign * v * units[i].ms;
         found = 1;
         break;
       }
@@ -138,9 +149,13 @@ int sr_duration_parse(const char *text, int64_t *ms) {
     parts++;
   }
   if (parts == 0) return -1;
-  *ms = (int64_t)(total + 0.5);
+  *ms = (int64_t)llround(total);
   return 0;
 }
+
+int sr_duration_parse(const char *text, int64_t *ms) { return parse_duration(text, 0, ms); }
+
+int sr_duration_parse_signed(const char *text, int64_t *ms) { return parse_duration(text, 1, ms); }
 
 static int parse_int(const char *s, int64_t *v) {
   char *end;

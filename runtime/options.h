@@ -61,7 +61,11 @@ const char *sr_nearest_name(const char *name, const char *const *candidates);
 
 /* Parses "10 seconds", "500 ms", "1 minute", "2 hours", "1 day", "interval 3 seconds"
 ** (case-insensitive, singular or plural, fractional values allowed) into milliseconds.
-** Returns 0, or -1 for text that is not a duration. */
+** Returns 0, or -1 for text that is not a duration; *ms is untouched then. A minus sign is
+** refused: delays, triggers and timeouts are never negative. */
 int sr_duration_parse(const char *text, int64_t *ms);
+/* The same with a sign allowed before each value ("-5 seconds", "1 minute -30 seconds"), for
+** offsets that may be negative (a window's startTime). */
+int sr_duration_parse_signed(const char *text, int64_t *ms);
 
 #endif

@@ -75,6 +75,8 @@ static json_t *build(sr_progress *p, const sr_progress_batch *b) {
     json_object_set_new(et, "max", iso((int64_t)b->et_max));
     json_object_set_new(et, "avg", iso((int64_t)b->et_avg));
   }
+  /* as Spark's ProgressReporter.extractExecutionStats: a watermark whenever the plan has one
+  ** (0, the epoch, from batch 0 on), no key when it has none (INT64_MIN) */
   if (b->watermark_ms != INT64_MIN) json_object_set_new(et, "watermark", iso(b->watermark_ms));
   json_object_set_new(r, "eventTime", et);
   json_object_set(r, "stateOperators", b->state_operators ? b->state_operators : json_array());

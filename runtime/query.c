@@ -54,9 +54,11 @@ struct sr_query {
   json_t *logged_ends;      /* at open: the end offsets of the newest batch in offsets/ */
   int replay;               /* 1: next_batch is logged in offsets/ but not committed */
   int interrupted;          /* the last step's batch was interrupted by a stop signal */
-  int64_t watermark_ms;     /* the watermark the next batch runs with; INT64_MIN: none */
+  int64_t watermark_ms;     /* the watermark the next batch runs with: from 0 up, never back;
+                               INT64_MIN for a query without with_watermark */
   int64_t ran_watermark_ms; /* the watermark the last committed batch ran with */
   int64_t *wm_max_event;    /* per with_watermark: max event time seen; INT64_MIN: none */
+  int wm_policy_max;        /* the multipleWatermarkPolicy in force: the checkpoint's (Spark) */
   int drained;              /* availableNow/once: the sources have nothing more to plan */
   int ran_once;
 
@@ -203,38 +205,65 @@ static void fill_config(sr_query *q, sr_connector_config *cfg, const sr_options 
   cfg->job_dir = job_dir;
 }
 
-/* Decides where to resume from the offset and commit logs (ckpt.c invariant I3). */
+/* Decides where to resume from the offset and commit logs (ckpt.c invariant I3), and rebuilds
+** the watermark there. Spark's global watermark starts at 0 (WatermarkTracker.globalWatermarkMs)
+** and a restart takes it back from the offset log (MicroBatchExecution.populateStartOffsets);
+** each with_watermark operator's max event time is taken back from the commit log, so the
+** watermark goes on as if there had been no restart (Spark forgets them: an operator counts
+** as 0 until it sees data again, which can only hold the watermark back). The policy is the
+** one the checkpoint was written with, as Spark's OffsetSeqMetadata.setSessionConf does. */
 static sr_status find_resume_point(sr_query *q, sr_error **err) {
   int64_t last_off = sr_ckpt_latest_offsets(q->ckpt);
   int64_t last_commit = sr_ckpt_latest_commit(q->ckpt);
+  int nwm = q->spec->nwatermarks;
+  q->wm_policy_max = q->spec->watermark_policy_max;
   q->watermark_ms = INT64_MIN;
   q->ran_watermark_ms = INT64_MIN;
   if (last_off < 0) {
     q->next_batch = 0;
-    return SR_OK;
-  }
-  if (last_commit != last_off && last_commit != last_off - 1)
+  } else if (last_commit != last_off && last_commit != last_off - 1) {
     return sr_error_set(err, SR_ERROR,
                         "checkpoint %s is inconsistent: offsets end at batch %" PRId64
                         " but commits at %" PRId64 " (files were removed by hand?)",
                         sr_ckpt_dir(q->ckpt), last_off, last_commit);
-  sr_batch_meta meta;
-  if (last_commit == last_off) {
-    /* everything logged was committed: continue after it */
-    if (sr_ckpt_read_offsets(q->ckpt, last_off, &meta, &q->prev_ends, err) != SR_OK) return SR_ERROR;
-    if (sr_ckpt_read_commit(q->ckpt, last_commit, &q->watermark_ms, err) != SR_OK) return SR_ERROR;
-    q->ran_watermark_ms = meta.watermark_ms;
-    q->logged_ends = json_incref(q->prev_ends);
-    q->next_batch = last_off + 1;
   } else {
-    /* batch last_off was logged and not committed: re-run it with exactly its offsets */
-    q->next_batch = last_off;
-    q->replay = 1;
-    if (last_off > 0 &&
-        sr_ckpt_read_offsets(q->ckpt, last_off - 1, &meta, &q->prev_ends, err) != SR_OK)
-      return SR_ERROR;
-    if (sr_ckpt_read_offsets(q->ckpt, last_off, &meta, &q->logged_ends, err) != SR_OK) return SR_ERROR;
-    q->watermark_ms = meta.watermark_ms;
+    sr_batch_meta meta;
+    if (last_commit == last_off) {
+      /* everything logged was committed: continue after it */
+      if (sr_ckpt_read_offsets(q->ckpt, last_off, &meta, &q->prev_ends, err) != SR_OK) return SR_ERROR;
+      if (sr_ckpt_read_commit(q->ckpt, last_commit, &q->watermark_ms, q->wm_max_event, nwm, err) != SR_OK)
+        return SR_ERROR;
+      q->ran_watermark_ms = meta.watermark_ms;
+      q->logged_ends = json_incref(q->prev_ends);
+      q->next_batch = last_off + 1;
+    } else {
+      /* batch last_off was logged and not committed: re-run it with exactly its offsets, from
+      ** the max event times as the commit before it left them */
+      int64_t ignored;
+      q->next_batch = last_off;
+      q->replay = 1;
+      if (last_off > 0 &&
+          (sr_ckpt_read_offsets(q->ckpt, last_off - 1, &meta, &q->prev_ends, err) != SR_OK ||
+           sr_ckpt_read_commit(q->ckpt, last_off - 1, &ignored, q->wm_max_event, nwm, err) != SR_OK))
+        return SR_ERROR;
+      if (sr_ckpt_read_offsets(q->ckpt, last_off, &meta, &q->logged_ends, err) != SR_OK) return SR_ERROR;
+      q->watermark_ms = meta.watermark_ms;
+    }
+    /* a log without the policy was written before it was recorded: "min", Spark's default */
+    int logged_max = meta.watermark_policy && strcmp(meta.watermark_policy, "max") == 0;
+    if (nwm > 0 && logged_max != q->wm_policy_max)
+      fprintf(stderr, "streamrun: warning: %s: query %s keeps multipleWatermarkPolicy '%s' from its "
+              "checkpoint, not '%s' (as Spark: the policy cannot change for a checkpoint)\n",
+              q->spec->where, q->spec->name, logged_max ? "max" : "min", q->wm_policy_max ? "max" : "min");
+    q->wm_policy_max = logged_max;
+  }
+  /* a query with a watermark has one from batch 0, never below 0 (a checkpoint written before
+  ** this rule logged none); a query without has none */
+  if (nwm == 0) {
+    q->watermark_ms = q->ran_watermark_ms = INT64_MIN;
+  } else {
+    if (q->watermark_ms < 0) q->watermark_ms = 0;
+    if (q->ran_watermark_ms < 0) q->ran_watermark_ms = 0;
   }
   return SR_OK;
 }
@@ -571,19 +600,19 @@ static sr_status plan_batch(sr_query *q, batch *b, int *has_data, sr_error **err
   return SR_OK;
 }
 
-/* The watermark after this batch: per operator max event time minus its delay, the minimum
-** over the operators that have seen data (Spark's default policy), never moving back. */
+/* The watermark after this batch, as Spark's WatermarkTracker.updateWatermark: each
+** with_watermark operator's max event time minus its delay, 0 for an operator that has seen no
+** data yet ("populate 0 if we haven't seen any data yet"), so a busy input cannot make an idle
+** one's first rows late; the minimum of them (MinWatermark) or, with multipleWatermarkPolicy
+** "max", the maximum (MaxWatermark); never below the current watermark, which starts at 0. */
 static int64_t next_watermark(sr_query *q) {
-  int64_t wm = INT64_MIN;
-  int any = 0;
+  if (q->spec->nwatermarks == 0) return q->watermark_ms;
+  int64_t chosen = 0;
   for (int i = 0; i < q->spec->nwatermarks; i++) {
-    if (q->wm_max_event[i] == INT64_MIN) continue;
-    int64_t w = q->wm_max_event[i] - q->spec->watermark_delay_ms[i];
-    if (!any || w < wm) wm = w;
-    any = 1;
+    int64_t w = q->wm_max_event[i] == INT64_MIN ? 0 : q->wm_max_event[i] - q->spec->watermark_delay_ms[i];
+    if (i == 0 || (q->wm_policy_max ? w > chosen : w < chosen)) chosen = w;
   }
-  if (!any) return q->watermark_ms;
-  return wm > q->watermark_ms ? wm : q->watermark_ms;
+  return chosen > q->watermark_ms ? chosen : q->watermark_ms;
 }
 
 static void record_progress(sr_query *q, batch *b, int64_t t_start, int64_t t_planned,
@@ -668,7 +697,8 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
   }
   crash_point("after_sink_commit", b->id);
   int64_t wm = next_watermark(q);
-  if (sr_ckpt_write_commit(q->ckpt, b->id, wm, err) != SR_OK) return SR_ERROR;
+  if (sr_ckpt_write_commit(q->ckpt, b->id, wm, q->wm_max_event, q->spec->nwatermarks, err) != SR_OK)
+    return SR_ERROR;
   crash_point("after_commit_log", b->id);
   q->watermark_ms = wm;
   for (int i = 0; i < q->spec->nsources; i++) {
@@ -764,6 +794,9 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   sr_status st = SR_OK;
   if (q->replay) {
     if (sr_ckpt_read_offsets(q->ckpt, b.id, &b.meta, &b.ends, err) != SR_OK) { st = SR_ERROR; goto done; }
+    /* a log written before the watermark started at 0 has none: Spark's is 0 */
+    if (s->nwatermarks > 0 && b.meta.watermark_ms < 0) b.meta.watermark_ms = 0;
+    if (s->nwatermarks == 0) b.meta.watermark_ms = INT64_MIN;
   } else {
     int has_data;
     st = plan_batch(q, &b, &has_data, err);
@@ -776,6 +809,7 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
     }
     b.meta.watermark_ms = q->watermark_ms;
     b.meta.batch_ts_ms = sr_now_wall_ms();
+    b.meta.watermark_policy = q->wm_policy_max ? "max" : "min";
   }
   int64_t t_planned = sr_now_mono_ms();
   if (!q->replay) {

@@ -56,6 +56,7 @@ typedef struct sr_query_spec {
   int64_t batch_timeout_ms; /* batchTimeout: the longest a batch may run in Lua (<= 0: none) */
   int nwatermarks;
   int64_t *watermark_delay_ms;
+  int watermark_policy_max; /* multipleWatermarkPolicy: 0 "min" (Spark's default), 1 "max" */
   char *plan_json;          /* sources and stateful operators, for the compatibility check */
 } sr_query_spec;
 

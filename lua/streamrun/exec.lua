@@ -25,7 +25,7 @@ local FUSED = { map = true, filter = true, flat_map = true, select = true, with_
 local SOURCE_ENGINE_KEYS = { format = true, schema = true }
 local SINK_ENGINE_KEYS = { format = true, outputMode = true, trigger = true,
                            checkpointLocation = true, queryName = true, batchTimeout = true,
-                           onError = true }
+                           onError = true, multipleWatermarkPolicy = true }
 -- The longest a batch may run in Lua before it is interrupted (runtime/lua_guard.c), as
 -- Flink's default checkpoint timeout: generous for a batch, bounded for a loop that never ends.
 local DEFAULT_BATCH_TIMEOUT = "10 minutes"
@@ -77,14 +77,27 @@ local function parse_trigger(t, where)
     .. "or {continuous=}", 0)
 end
 
+-- multipleWatermarkPolicy (Spark's spark.sql.streaming.multipleWatermarkPolicy, a query option
+-- here): "min" (default) or "max", any case, as MultipleWatermarkPolicy.apply.
+local function watermark_policy(p, where)
+  if p == nil then return "min" end
+  local name = type(p) == "string" and p:lower()
+  if name ~= "min" and name ~= "max" then
+    error(where .. ": multipleWatermarkPolicy: Could not recognize watermark policy '" .. tostring(p)
+      .. "' (min or max)", 0)
+  end
+  return name
+end
+
 -- Stateful operators are modules streamrun.ops.<op> with:
 --   compile(node, q) -> fn(rows, n, ctx, store, metrics, other_rows, other_n) -> rows, n
 --     called once per batch (also with n = 0 in a no-data batch, to emit and evict by the
 --     watermark). store is the operator's state store (a light userdata for core.get_many /
 --     put_many / scan ...), at the version this batch reads; metrics is a table the operator
 --     fills with progress counts (numRowsDroppedByWatermark, ...); other_rows/other_n are the
---     other input of a stream-stream join. ctx has batch_id, watermark_ms (nil before the first
---     watermark), batch_ts_ms (processing time, fixed for replays).
+--     other input of a stream-stream join. ctx has batch_id, watermark_ms (0 until the first
+--     watermark, as Spark's; nil in a query without with_watermark), batch_ts_ms (processing
+--     time, fixed for replays).
 --   columns(node, parent_columns) -> the output columns {{name, type}, ...} it knows, or nil.
 --   no_data_batches(node) -> true when the operator acts on the clock (processing-time
 --     timeouts): a processingTime trigger then runs a batch even without new data. Optional.
@@ -419,6 +432,7 @@ function exec.compile(q)
     checkpoint = q.sink.checkpointLocation,
     output_mode = q.sink.outputMode or "append",
     trigger_kind = trigger_kind, trigger_ms = trigger_ms, batch_timeout_ms = batch_timeout_ms,
+    watermark_policy = watermark_policy(q.sink.multipleWatermarkPolicy, q.where),
     sources = {}, stateful = {}, watermarks = {},
     sink = { format = q.sink.format, options = flatten(q.sink, SINK_ENGINE_KEYS),
              where = q.where, spec = q.sink },

@@ -65,6 +65,7 @@ local function spark_windows(t, size, slide, start)
 end
 
 local W = require "streamrun.ops.window"
+local function exec_signature(key) return require("streamrun.exec").signature({ op = "aggregate", keys = { key } }) end
 
 describe("window assignment", function()
   it("matches Spark's formula: sliding, startTime, before 1970", function()
@@ -97,6 +98,74 @@ describe("window assignment", function()
     assert.same({ { -10000, 0 } }, W.assign(-1, 10000, 10000, 0))
     assert.same({ { -10000, 0 } }, W.assign(-10000, 10000, 10000, 0))
     assert.same({ { -20000, -10000 } }, W.assign(-10001, 10000, 10000, 0))
+  end)
+end)
+
+-- SPARK-21590: a window's startTime may be negative. Expectations from Spark's
+-- DataFrameTimeWindowingSuite, refusals from AnalysisErrorSuite (TimeWindow's checks).
+describe("window startTime below zero", function()
+  local sr = require "streamrun"
+  local function windows_of(key, text)
+    local out = {}
+    for _, w in ipairs(W.assign(core.parse_timestamp(text), key.size_ms, key.slide_ms, key.start_ms)) do
+      out[#out + 1] = core.format_timestamp(w[1]) .. " " .. core.format_timestamp(w[2])
+    end
+    return out
+  end
+
+  it("assigns Spark's windows (DataFrameTimeWindowingSuite, SPARK-21590 cases)", function()
+    -- "tumbling window using negative start time": both rows in one window
+    local k = sr.window("time", "10 seconds", "10 seconds", "-5 seconds")
+    for _, t in ipairs { "2016-03-27 19:39:30", "2016-03-27 19:39:25" } do
+      assert.same({ "2016-03-27T19:39:25.000Z 2016-03-27T19:39:35.000Z" }, windows_of(k, t))
+    end
+    -- "time window in SQL with three expressions including negative start time"
+    assert.same({ "2016-03-27T19:39:25.000Z 2016-03-27T19:39:35.000Z" }, windows_of(k, "2016-03-27 19:39:34"))
+    assert.same({ "2016-03-27T19:39:25.000Z 2016-03-27T19:39:35.000Z" }, windows_of(k, "2016-03-27 19:39:27"))
+    assert.same({ "2016-03-27T19:39:55.000Z 2016-03-27T19:40:05.000Z" }, windows_of(k, "2016-03-27 19:39:56"))
+    -- the same windows as startTime "5 seconds" (the suite's three-expression cases agree)
+    local k5 = sr.window("time", "10 seconds", "10 seconds", "5 seconds")
+    assert.same(windows_of(k5, "2016-03-27 19:39:56"), windows_of(k, "2016-03-27 19:39:56"))
+    assert.same(exec_signature(k5), exec_signature(k))
+  end)
+
+  it("sliding windows with a negative startTime follow Spark's formula", function()
+    -- the suite's "No need to filter windows..." window(9 s, 3 s, -2 s), and 10 s / 5 s / -2 s
+    for _, s in ipairs { { "9 seconds", "3 seconds", "-2 seconds" }, { "10 seconds", "5 seconds", "-2 seconds" },
+                         { "10 seconds", "3 seconds", "-2999 milliseconds" } } do
+      local k = sr.window("t", s[1], s[2], s[3])
+      local start = core.duration(s[3], true)
+      assert.is_true(start < 0)
+      for t = -20000, 20000, 250 do
+        assert.same(spark_windows(t, k.size_ms, k.slide_ms, start), W.assign(t, k.size_ms, k.slide_ms, k.start_ms),
+                    ("t=%d %s/%s/%s"):format(t, s[1], s[2], s[3]))
+      end
+    end
+  end)
+
+  it("refuses |startTime| >= slide with Spark's message (AnalysisErrorSuite)", function()
+    for _, s in ipairs { { "1 second", "1 second", "1 minute" }, { "1 second", "1 second", "1 second" },
+                         { "1 second", "1 second", "-1 minute" }, { "1 second", "1 second", "-1 second" },
+                         { "10 seconds", "5 seconds", "-5 seconds" } } do
+      local ok, err = pcall(sr.window, "t", s[1], s[2], s[3])
+      assert.is_false(ok)
+      assert.matches("The absolute value of start time (" .. s[3] .. ") must be less than the slideDuration ("
+                     .. s[2] .. ").", err, 1, true)
+    end
+  end)
+
+  it("refuses bad window and slide durations with Spark's messages", function()
+    local function refused(size, slide, want)
+      local ok, err = pcall(sr.window, "t", size, slide, "0 second")
+      assert.is_false(ok)
+      assert.matches(want, err, 1, true)
+    end
+    refused("-1 second", "1 second", "The window duration (-1 second) must be greater than 0.")
+    refused("0 second", "1 second", "The window duration (0 second) must be greater than 0.")
+    refused("1 second", "-1 second", "The slide duration (-1 second) must be greater than 0.")
+    refused("1 second", "0 second", "The slide duration (0 second) must be greater than 0.")
+    refused("1 second", "2 second", "The slide duration (2 second) must be less than or equal to the "
+      .. "windowDuration (1 second).")
   end)
 end)
 
