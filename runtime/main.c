@@ -33,7 +33,12 @@ static volatile sig_atomic_t stops;
 
 static void on_stop(int sig) {
   (void)sig;
-  if (stops++ > 0) _exit(130); /* the second signal: at once; the checkpoint keeps it safe */
+  if (stops++ > 0) { /* the second signal: at once; the checkpoint keeps it safe */
+    static const char msg[] = "streamrun: a second stop signal: exiting now; a batch in flight "
+                              "was not committed and re-runs at the next start\n";
+    if (write(2, msg, sizeof msg - 1) < 0) { /* nothing more can be done about stderr */ }
+    _exit(130);
+  }
   sr_job_request_stop();
 }
 

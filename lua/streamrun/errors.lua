@@ -9,11 +9,14 @@ function M.pass_interrupt(err)
   if type(err) == "table" and err.streamrun_interrupt then error(err, 0) end
 end
 
--- An error value as text, for a message handler that wants no traceback (a table error with
--- a message field gives its message).
+-- An error value as text (a table error with a message field gives its message). Never
+-- raises: an error object whose __tostring raises is described instead, so the report around
+-- it (the operator, the row) is not lost to a second error.
 function M.message(err)
   if type(err) == "table" and type(err.message) == "string" then return err.message end
-  return tostring(err)
+  local ok, text = pcall(tostring, err)
+  if ok and type(text) == "string" then return text end
+  return "(a " .. type(err) .. " error value whose __tostring failed: " .. tostring(select(2, pcall(tostring, text))) .. ")"
 end
 
 return M

@@ -262,7 +262,7 @@ local function diagnose(steps, rows, n, original)
     local s, err, r = first_failure(steps, rows[i], debug.traceback)
     if s then
       error({ streamrun_user_error = true,
-              message = string.format("%s in %s (defined at %s)\n  row: %s", tostring(err), s.op,
+              message = string.format("%s in %s (defined at %s)\n  row: %s", errors.message(err), s.op,
                                       s.where, row_text(r)) }, 0)
     end
   end
@@ -286,7 +286,7 @@ local function dead_letter_rows(fused_rows, steps, rows, n, ctx)
       for k = m + 1, #out do out[k] = nil end -- what a flat_map gave before the error
       local s, err = first_failure(steps, rows[i], errors.message)
       core.dead_letter("onError", row_text(rows[i]), s and string.format("%s in %s (defined at %s)",
-                       tostring(err), s.op, s.where) or errors.message(res))
+                       errors.message(err), s.op, s.where) or errors.message(res))
     end
   end
   return out, m

@@ -64,6 +64,14 @@ for kind in interp compiled; do
   fixed_run "term_$kind"
 done
 assert_contains "term interp says so" "$(cat term_interp.err)" "stopped in the middle of a batch (term_interp.lua:7: batch 0 failed: interrupted by a stop signal at term_interp.lua:4"
+job term_twice 'local s = 0; while true do s = s + 1 end'
+"$SR_BIN" term_twice.lua 2>term_twice.err &
+pid=$!
+sleep 0.5
+kill -TERM "$pid"; sleep 0.1; kill -TERM "$pid"
+set +e; wait "$pid"; c=$?; set -e
+assert_eq "a second signal" 130 "$c"
+assert_contains "a second signal says so" "$(cat term_twice.err)" "a second stop signal: exiting now"
 assert_contains "term compiled says so" "$(cat term_compiled.err)" "a stop signal arrived and the code running cannot be interrupted"
 pass "SIGTERM interrupts a batch stuck in user code (interpreted or compiled); the batch re-runs"
 

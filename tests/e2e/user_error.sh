@@ -68,9 +68,27 @@ for fmt in json text; do
   assert_eq "$fmt: counted" 2 "$(head -1 "chk_$fmt/progress/progress.jsonl" | jq .numBadRecords)"
 done
 run_sr --check dl.lua json
+assert_eq "dead_letter passes --check" 0 "$code"
 sed -i 's/onError = "dead_letter"/onError = "skip"/' dl.lua
 run_sr --check dl.lua json
 assert_eq "a bad onError" 2 "$code"
 assert_contains "a bad onError says so" "$err" 'onError must be "fail" (the default, as Spark) or "dead_letter", not skip'
 pass "onError = dead_letter: failing rows go to the bad records with the error and operator, the rest goes on"
+
+# An error object whose __tostring itself raises still leaves the operator and the row.
+cat >ts.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "json", path = "in_json", schema = "id long, price double" }
+  :map(function(r)
+    if r.id == 2 then error(setmetatable({}, { __tostring = function() error("tostring fails") end })) end
+    return r
+  end)
+  :write_stream{ format = "json", path = "out_ts", checkpointLocation = "chk_ts", trigger = { availableNow = true } }
+LUA
+run_sr ts.lua
+assert_eq "raising __tostring exit" 1 "$code"
+assert_contains "raising __tostring: described" "$err" "error value whose __tostring failed"
+assert_contains "raising __tostring: the operator" "$err" "in map (defined at ts.lua:3)"
+assert_contains "raising __tostring: the row" "$err" 'row: {"id":2,"price":20}'
+pass "an error whose __tostring raises keeps the operator and the row"
 finish

@@ -614,7 +614,7 @@ end
 local function user_error(info, err)
   errors.pass_interrupt(err)
   error({ streamrun_user_error = true,
-          message = format("%s in aggregate (defined at %s)", tostring(err), info.where) }, 0)
+          message = format("%s in aggregate (defined at %s)", errors.message(err), info.where) }, 0)
 end
 
 -- exec.operator contract: compile(node, q) -> fn(rows, n, ctx, store, metrics) -> rows, n.

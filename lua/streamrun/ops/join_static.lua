@@ -87,7 +87,7 @@ local function apply_steps(steps, rows, n)
     end, debug.traceback)
     if not ok then
       errors.pass_interrupt(err)
-      error(string.format("%s in %s of the static table (defined at %s)", tostring(err), st.op,
+      error(string.format("%s in %s of the static table (defined at %s)", errors.message(err), st.op,
                           tostring(st.where)), 0)
     end
     rows, n = out, m

@@ -204,7 +204,7 @@ local function diagnose(parts, rows, n, what, original)
         if not ok then
           local rowtext = select(2, pcall(core.to_json, rows[i]))
           error({ streamrun_user_error = true,
-                  message = string.format("%s in the key function of %s\n  row: %s", tostring(err),
+                  message = string.format("%s in the key function of %s\n  row: %s", errors.message(err),
                                           what, tostring(rowtext)) }, 0)
         end
       end

@@ -193,7 +193,7 @@ function M.compile(node)
     if not ok then
       errors.pass_interrupt(res)
       error({ streamrun_user_error = true,
-              message = string.format("%s in %s\n  key: %s", tostring(res), what, describe_key(key)) }, 0)
+              message = string.format("%s in %s\n  key: %s", errors.message(res), what, describe_key(key)) }, 0)
     end
     if res ~= nil and (type(res) ~= "table" or (res[1] == nil and next(res) ~= nil)) then
       error({ streamrun_user_error = true,
