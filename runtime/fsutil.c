@@ -241,11 +241,15 @@ char *sr_fs_read_checked(const char *path, const char *tag, size_t *len, int *ch
   *checked = 0;
   char *text = sr_fs_read_all(path, &n, err);
   if (!text) return NULL;
+  if (n == 0) /* nothing this module or the old writers wrote is empty */
+    return checked_damaged(text, err, "%s is damaged: %s", path, "it is empty (truncated?)");
   /* the last line: after the '\n' before the final one */
   size_t end = n > 0 && text[n - 1] == '\n' ? n - 1 : n, start = end;
   while (start > 0 && text[start - 1] != '\n') start--;
   char *last = text + start;
-  if (start == end || *last != '#') {
+  /* (a last line that mentions crc32 is a trailer, maybe damaged: a flipped newline before it
+  ** must not pass it off as the body of a file from before checksums) */
+  if (start == end || (*last != '#' && !memmem(last, n - start, "crc32", 5))) {
     /* no trailer: written before checksums (the caller parses it strictly) */
     if (len) *len = n;
     return text;
