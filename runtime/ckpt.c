@@ -357,6 +357,35 @@ static sr_status load_metadata(sr_ckpt *c, sr_error **err) {
   return st;
 }
 
+/* The query id in the tag of a checked file ("offsets/5@<id>"), into out; "" when it has none. */
+static void owner_of(const char *path, char *out, size_t outlen) {
+  size_t n;
+  out[0] = '\0';
+  char *text = sr_fs_read_all(path, &n, NULL);
+  if (!text) return;
+  while (n > 0 && text[n - 1] == '\n') text[--n] = '\0';
+  char *last = strrchr(text, '\n'), *at;
+  last = last ? last + 1 : text;
+  if (strncmp(last, "#crc32 ", 7) == 0 && (at = strrchr(last, '@'))) snprintf(out, outlen, "%s", at + 1);
+  free(text);
+}
+
+/* metadata against the files it gave its id to: a metadata replaced by another checkpoint's
+** (whole, its checksum good) names a query that did not write the logs. */
+static sr_status check_owner(sr_ckpt *c, sr_error **err) {
+  char path[4096], owner[64];
+  int64_t last = latest_in(c, "offsets");
+  if (last >= 0) batch_path(c, "offsets", last, path, sizeof path);
+  else sr_ckpt_path(c, "plan", path, sizeof path);
+  owner_of(path, owner, sizeof owner);
+  if (!owner[0] || strcmp(owner, c->id) == 0) return SR_OK;
+  char meta[4096];
+  sr_ckpt_path(c, "metadata", meta, sizeof meta);
+  return sr_error_set(err, SR_ERROR, "checkpoint %s is damaged: %s gives the query id %s, but %s was "
+                      "written by query %s: the metadata was replaced (or the logs copied from another "
+                      "checkpoint). Restore the checkpoint's own metadata", c->dir, meta, c->id, path, owner);
+}
+
 sr_ckpt *sr_ckpt_open(const char *dir, sr_error **err) {
   sr_ckpt *c = calloc(1, sizeof *c);
   if (!c) { sr_error_set(err, SR_ERROR, "out of memory"); return NULL; }
@@ -371,6 +400,7 @@ sr_ckpt *sr_ckpt_open(const char *dir, sr_error **err) {
   sr_ckpt_path(c, "commits", sub, sizeof sub);
   if (sr_fs_mkdirs(sub, err) != SR_OK) goto fail;
   if (load_metadata(c, err) != SR_OK) goto fail;
+  if (check_owner(c, err) != SR_OK) goto fail;
   if (check_logs(c, err) != SR_OK) goto fail;
   return c;
 fail:

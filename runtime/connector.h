@@ -157,7 +157,8 @@ typedef struct sr_sink_ops {
   ** against the checkpoint at open (ckpt.c I5). *batch_id: the newest batch recorded (-1:
   ** none); *every: 1 when the log records every committed batch, empty ones too (so it must
   ** reach the checkpoint's newest commit), 0 when it is a lower bound (Delta commits nothing
-  ** for an empty batch); where: the file or log that says so, for messages. Returns SR_OK, or
+  ** for an empty batch); where: the log that says so, for messages; with *every, the folder
+  ** of its per-batch records, each named by its batch id. Returns SR_OK, or
   ** SR_ERROR with *err naming the damaged file. */
   sr_status (*committed)(sr_sink *sink, int64_t *batch_id, int *every, char *where, size_t wherelen,
                          sr_error **err);

@@ -258,6 +258,7 @@ char *sr_fs_read_checked(const char *path, const char *tag, size_t *len, int *ch
   int tag_at = 0;
   if (end != n - 1 || n - start < sizeof CHECKED_MARK ||
       strncmp(last, CHECKED_MARK, strlen(CHECKED_MARK)) != 0 ||
+      strspn(last + strlen(CHECKED_MARK), "0123456789abcdef") != 8 ||
       sscanf(last + strlen(CHECKED_MARK), "%8lx %n", &want, &tag_at) != 1 || tag_at != 9)
     return checked_damaged(text, err, "%s is damaged: %s", path,
                            "its checksum line is incomplete (the file was truncated or edited)");

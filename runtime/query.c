@@ -259,16 +259,16 @@ static sr_status check_sink_log(sr_query *q, sr_error **err) {
   int64_t last_off = sr_ckpt_latest_offsets(q->ckpt), last_commit = sr_ckpt_latest_commit(q->ckpt);
   if (sink_batch > last_off)
     return sr_error_set(err, SR_ERROR,
-                        "the %s sink's log (%s) records batch %" PRId64 " as committed by this query, "
+                        "the %s sink's log %s records batch %" PRId64 " as committed by this query, "
                         "but the checkpoint %s has offsets only up to batch %" PRId64 ": its "
                         "offsets/%" PRId64 " is missing (removed or replaced?). Refusing to guess",
                         q->sink.ops->name, where, sink_batch, sr_ckpt_dir(q->ckpt), last_off, sink_batch);
   if (every && sink_batch < last_commit)
     return sr_error_set(err, SR_ERROR,
-                        "the checkpoint %s has commits/%" PRId64 ", but the %s sink's log (%s) ends at "
-                        "batch %" PRId64 ": the sink's record of batch %" PRId64 " is missing (removed "
-                        "or replaced?). Refusing to guess",
-                        sr_ckpt_dir(q->ckpt), last_commit, q->sink.ops->name, where, sink_batch, sink_batch + 1);
+                        "the checkpoint %s has commits/%" PRId64 ", but the %s sink's log %s ends at "
+                        "batch %" PRId64 ": %s/%" PRId64 " is missing (removed or replaced?). Refusing "
+                        "to guess", sr_ckpt_dir(q->ckpt), last_commit, q->sink.ops->name, where,
+                        sink_batch, where, sink_batch + 1);
   return SR_OK;
 }
 

@@ -160,8 +160,7 @@ static sr_status fsink_committed(sr_sink *sink, int64_t *batch_id, int *every, c
   files_sink *fs = sink->impl;
   *batch_id = fs->newest_logged;
   *every = 1;
-  if (fs->newest_logged >= 0) meta_name(fs, fs->newest_logged, where, wherelen);
-  else snprintf(where, wherelen, "%s/ is empty", fs->meta_dir);
+  snprintf(where, wherelen, "%s", fs->meta_dir);
   return SR_OK;
 }
 
