@@ -281,11 +281,15 @@ static sr_status check_logs(sr_ckpt *c, sr_error **err) {
     return sr_error_set(err, SR_ERROR, "checkpoint %s is damaged: %s is missing: offsets/%" PRId64
                         " exists, so batch %" PRId64 " must have committed", c->dir, path, ohi, ohi - 1);
   }
-  /* retention removes old commits with their offsets: commits run from olo (or from a later
-  ** first batch when the oldest kept offsets were never committed: impossible by I2) */
-  int64_t want_lo = olo;
-  if (cn != chi - want_lo + 1) {
-    for (int64_t n = want_lo; n <= chi; n++)
+  /* retention removes old commits, oldest first, and then their offsets: so commits may begin
+  ** after offsets (a crash in between), never before */
+  if (clo >= 0 && clo < olo) {
+    batch_path(c, "offsets", clo, path, sizeof path);
+    return sr_error_set(err, SR_ERROR, "checkpoint %s is damaged: %s is missing but commits/%" PRId64
+                        " exists", c->dir, path, clo);
+  }
+  if (cn > 0 && cn != chi - clo + 1) {
+    for (int64_t n = clo; n <= chi; n++)
       if (!batch_exists(c, "commits", n)) {
         batch_path(c, "commits", n, path, sizeof path);
         return sr_error_set(err, SR_ERROR, "checkpoint %s is damaged: %s is missing: commits/%" PRId64
@@ -565,21 +569,15 @@ sr_status sr_ckpt_read_commit(sr_ckpt *c, int64_t batch_id, int64_t *next_waterm
   return SR_OK;
 }
 
+/* Oldest first, so that a crash while pruning leaves the log without a gap (I3). */
 static void prune_in(sr_ckpt *c, const char *sub, int64_t keep_from) {
-  char path[4096];
-  sr_ckpt_path(c, sub, path, sizeof path);
-  DIR *d = opendir(path);
-  if (!d) return;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    int64_t n = parse_batch_name(de->d_name);
-    if (n >= 0 && n < keep_from) {
-      char f[4400];
-      snprintf(f, sizeof f, "%s/%s", path, de->d_name);
-      unlink(f);
-    }
+  int64_t lo, hi, count;
+  range_in(c, sub, &lo, &hi, &count);
+  for (int64_t n = lo; n >= 0 && n < keep_from && n <= hi; n++) {
+    char f[4096];
+    batch_path(c, sub, n, f, sizeof f);
+    unlink(f);
   }
-  closedir(d);
 }
 
 void sr_ckpt_prune(sr_ckpt *c, int64_t keep_from) {
