@@ -11,7 +11,8 @@
 ** gap (an id follows the previous batch's end, so even batches without data from this source
 ** add none). At open, with L the id in the newest offsets/N: entries 0..L must all be there and
 ** whole; an entry L+1 belongs to a plan whose offsets were never written (a crash between the
-** two writes), so it is removed and its files become new again; an entry above L+1 cannot come
+** two writes), so it is ignored, its files become new again, and the next plan writes over it;
+** an entry above L+1 cannot come
 ** from a crash (offsets files were removed), and the open fails naming it. Every file ever
 ** listed is "seen" and never read again.
 **
@@ -189,11 +190,9 @@ static sr_status load_log(sr_source *src, files_source *fs, sr_error **err) {
     if (end == de->d_name || *end || de->d_name[0] == '-') continue;
     if (n <= last) count++;
     else if (n > last + 1 && (beyond < 0 || n < beyond)) beyond = n;
-    else if (n == last + 1) {
-      char path[4200];
-      log_path(src, n, path, sizeof path);
-      unlink(path); /* a plan whose offsets were never logged */
-    }
+    /* n == last + 1: a plan whose offsets were never logged; its files are new again, and the
+    ** next plan writes its own entry over it. Left in place until then: were the offsets
+    ** removed by hand, the open fails later (the sink's log) with the entry still there. */
   }
   closedir(d);
   char path[4200];

@@ -144,6 +144,26 @@ for base in committed uncommitted; do
     done
   done
 done
+# The newest batch's offsets and commit both removed, or the whole offsets/ folder: refused,
+# and (nothing was changed by the refusal) the restored checkpoint then goes on exactly.
+for what in both folder; do
+  rm -rf case && cp -a committed case
+  n=$(newest case/chk/offsets)
+  mkdir saved && cp -a case/chk/offsets case/chk/commits saved/
+  if [[ $what == both ]]; then rm "case/chk/offsets/$n" "case/chk/commits/$n"; else rm -r case/chk/offsets; fi
+  make_file 4 case
+  make_file 5 case
+  run_in case
+  assert_eq "$what removed: refused" 1 "$code"
+  if [[ $what == both ]]; then assert_contains "names it" "$err" "offsets/$n is missing"
+  else assert_contains "names it" "$err" "chk/offsets/ is empty but commits/ runs to batch $n"; fi
+  rm -rf case/chk/offsets case/chk/commits && cp -a saved/offsets saved/commits case/chk/ && rm -rf saved
+  run_in case
+  assert_eq "$what restored ($err)" 0 "$code"
+  [[ "$(rows case)" == "$(cat expected.txt)" ]] || fail "$what restored: output differs"
+  pass "offsets and commits of the newest batch removed ($what): refused naming it; restored, exact"
+done
+
 # A checkpoint written before checksums (the same files without their checksum lines, sink
 # log entries without the query id) is read, strictly, and goes on; one such file cut at a line
 # end is still refused.
