@@ -247,9 +247,10 @@ char *sr_fs_read_checked(const char *path, const char *tag, size_t *len, int *ch
   size_t end = n > 0 && text[n - 1] == '\n' ? n - 1 : n, start = end;
   while (start > 0 && text[start - 1] != '\n') start--;
   char *last = text + start;
-  /* (a last line that mentions crc32 is a trailer, maybe damaged: a flipped newline before it
-  ** must not pass it off as the body of a file from before checksums) */
-  if (start == end || (*last != '#' && !memmem(last, n - start, "crc32", 5))) {
+  /* (a last line that looks like a trailer is one, maybe damaged: a flipped '#', or a flipped
+  ** newline before it, must not pass it off as the body of a file from before checksums) */
+  if (start == end || (*last != '#' && !memmem(last, end - start, "#crc32", 6) &&
+                       !(end - start > 7 && strncmp(last + 1, "crc32 ", 6) == 0))) {
     /* no trailer: written before checksums (the caller parses it strictly) */
     if (len) *len = n;
     return text;
