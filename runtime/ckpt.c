@@ -52,6 +52,7 @@
 */
 #include "ckpt.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -438,6 +439,8 @@ static sr_status write_batch_file(sr_ckpt *c, const char *sub, int64_t id, const
 
 sr_status sr_ckpt_write_offsets(sr_ckpt *c, int64_t batch_id, const sr_batch_meta *meta,
                                 json_t *ends, sr_error **err) {
+  /* I3: a new batch follows a committed one */
+  assert(batch_exists(c, "commits", batch_id - 1) || latest_in(c, "offsets") < 0);
   json_t *m = json_pack("{s:I,s:I}", "batchWatermarkMs", (json_int_t)meta->watermark_ms,
                         "batchTimestampMs", (json_int_t)meta->batch_ts_ms);
   char *mtext = json_dumps(m, JSON_COMPACT);
@@ -549,6 +552,7 @@ sr_status sr_ckpt_read_offsets(sr_ckpt *c, int64_t batch_id, sr_batch_meta *meta
 }
 
 sr_status sr_ckpt_write_commit(sr_ckpt *c, int64_t batch_id, int64_t next_watermark_ms, sr_error **err) {
+  assert(batch_exists(c, "offsets", batch_id)); /* I1, I2: logged before it ran */
   char text[128];
   int n = snprintf(text, sizeof text, "v1\n{\"nextBatchWatermarkMs\":%" PRId64 "}\n", next_watermark_ms);
   return write_batch_file(c, "commits", batch_id, text, (size_t)n, err);

@@ -262,7 +262,7 @@ static sr_status check_sink_log(sr_query *q, sr_error **err) {
                         "the %s sink's log %s records batch %" PRId64 " as committed by this query, "
                         "but the checkpoint %s has offsets only up to batch %" PRId64 ": its "
                         "offsets/%" PRId64 " is missing (removed or replaced?). Refusing to guess",
-                        q->sink.ops->name, where, sink_batch, sr_ckpt_dir(q->ckpt), last_off, sink_batch);
+                        q->sink.ops->name, where, sink_batch, sr_ckpt_dir(q->ckpt), last_off, last_off + 1);
   if (every && sink_batch < last_commit)
     return sr_error_set(err, SR_ERROR,
                         "the checkpoint %s has commits/%" PRId64 ", but the %s sink's log %s ends at "
