@@ -13,7 +13,8 @@
 ** holding {"batchId":N,"files":[...],"queryId":"<id>"}. A sink path belongs to one query: at
 ** open, the newest entry names the query that writes the path, and another query is refused
 ** (it would otherwise take that query's batches 0..N for its own and skip them as already
-** committed). Entries written before the query id was recorded name it by their part files
+** committed, as Spark's FileStreamSink.addBatch does: it skips every batch id up to its log's
+** latest, whoever wrote it). Entries written before the query id was recorded name it by their part files
 ** (part-N-<first 8 characters of the id>). The newest entry is also what the engine
 ** cross-checks against the checkpoint (committed(): every batch has an entry, empty ones too).
 ** A damaged entry (checksum, tag, batch id) stops the query naming it.
