@@ -22,9 +22,10 @@ LUA
 }
 ids() { cat out/part-* 2>/dev/null | jq -r '.id // .value' | sort -n; }
 
-# 1. Written in place: 100 rows, then the rest in pieces 0.2 s apart, while the query polls.
+# 1. Written in place: 100 rows, then the rest in pieces 0.2 s apart, while the query polls
+# (fileStableMs well above the pauses, so that a loaded machine does not make one look final).
 mkdir in
-job json '"50 milliseconds"' >run.lua
+job json '"50 milliseconds"' 'fileStableMs = 1500' >run.lua
 "$SR_BIN" run.lua 2>stderr1 &
 q=$!
 rows 0 100 >in/a.json
