@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 sr_status sr_fs_mkdirs(const char *path, sr_error **err) {
   char buf[4096];
@@ -195,6 +196,89 @@ char *sr_fs_read_all(const char *path, size_t *len, sr_error **err) {
   buf[n] = '\0';
   if (len) *len = n;
   return buf;
+}
+
+unsigned long sr_crc32(unsigned long crc, const void *p, size_t n) {
+  const unsigned char *b = p;
+  while (n > 0) { /* zlib takes a uInt length */
+    uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+    crc = crc32(crc, b, chunk);
+    b += chunk;
+    n -= chunk;
+  }
+  return crc;
+}
+
+#define CHECKED_MARK "#crc32 "
+
+sr_status sr_fs_write_checked(const char *path, const char *tag, const void *body, size_t len,
+                              sr_error **err) {
+  if (len == 0 || ((const char *)body)[len - 1] != '\n' || strpbrk(tag, " \n"))
+    return sr_error_set(err, SR_ERROR, "internal: %s: a checked file's body ends with a newline "
+                        "and its tag has no spaces", path);
+  unsigned long crc = sr_crc32(sr_crc32(0, body, len), tag, strlen(tag));
+  size_t cap = len + strlen(tag) + 32;
+  char *text = malloc(cap);
+  if (!text) return sr_error_set(err, SR_ERROR, "out of memory writing %s", path);
+  memcpy(text, body, len);
+  int n = snprintf(text + len, cap - len, CHECKED_MARK "%08lx %s\n", crc, tag);
+  sr_status st = sr_fs_write_atomic(path, text, len + (size_t)n, err);
+  free(text);
+  return st;
+}
+
+/* Fails a read of a damaged checked file: errno EBADMSG tells it from a missing one. */
+static char *checked_damaged(char *text, sr_error **err, const char *fmt, const char *path,
+                             const char *detail) {
+  free(text);
+  sr_error_set(err, SR_ERROR, fmt, path, detail);
+  errno = EBADMSG;
+  return NULL;
+}
+
+char *sr_fs_read_checked(const char *path, const char *tag, size_t *len, int *checked, sr_error **err) {
+  size_t n;
+  *checked = 0;
+  char *text = sr_fs_read_all(path, &n, err);
+  if (!text) return NULL;
+  if (n == 0) /* nothing this module or the old writers wrote is empty */
+    return checked_damaged(text, err, "%s is damaged: %s", path, "it is empty (truncated?)");
+  /* the last line: after the '\n' before the final one */
+  size_t end = n > 0 && text[n - 1] == '\n' ? n - 1 : n, start = end;
+  while (start > 0 && text[start - 1] != '\n') start--;
+  char *last = text + start;
+  /* (a last line that looks like a trailer is one, maybe damaged: a flipped '#', or a flipped
+  ** newline before it, must not pass it off as the body of a file from before checksums) */
+  if (start == end || (*last != '#' && !memmem(last, end - start, "#crc32", 6) &&
+                       !(end - start > 7 && strncmp(last + 1, "crc32 ", 6) == 0))) {
+    /* no trailer: written before checksums (the caller parses it strictly) */
+    if (len) *len = n;
+    return text;
+  }
+  unsigned long want;
+  int tag_at = 0;
+  if (end != n - 1 || n - start < sizeof CHECKED_MARK ||
+      strncmp(last, CHECKED_MARK, strlen(CHECKED_MARK)) != 0 ||
+      strspn(last + strlen(CHECKED_MARK), "0123456789abcdef") != 8 ||
+      sscanf(last + strlen(CHECKED_MARK), "%8lx %n", &want, &tag_at) != 1 || tag_at != 9)
+    return checked_damaged(text, err, "%s is damaged: %s", path,
+                           "its checksum line is incomplete (the file was truncated or edited)");
+  text[end] = '\0';
+  const char *found = last + strlen(CHECKED_MARK) + tag_at;
+  unsigned long crc = sr_crc32(sr_crc32(0, text, start), found, strlen(found));
+  if (crc != want)
+    return checked_damaged(text, err, "%s is damaged: %s", path,
+                           "its checksum does not match its contents (torn, truncated or edited)");
+  if (strcmp(found, tag) != 0) {
+    char detail[600];
+    snprintf(detail, sizeof detail, "this file was written as %.250s, not as %.250s (copied from "
+             "another name or another checkpoint?)", found, tag);
+    return checked_damaged(text, err, "%s does not belong here: %s", path, detail);
+  }
+  text[start] = '\0';
+  *checked = 1;
+  if (len) *len = start;
+  return text;
 }
 
 int sr_fs_exists(const char *path) {

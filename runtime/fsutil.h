@@ -45,6 +45,28 @@ char *sr_fs_read_all(const char *path, size_t *len, sr_error **err);
 /* Reads fd (the file at path, named in errors) into buf until cap bytes or the end of the
 ** file; *got is what was read. Returns SR_OK, or SR_ERROR with *err set and errno kept. */
 sr_status sr_fs_read_fd(int fd, const char *path, char *buf, size_t cap, size_t *got, sr_error **err);
+/* Checked files: the one form of every small file a restart reads back (the checkpoint's
+** metadata, offsets/N, commits/N and plan, a file source's log, a file sink's log). The file is
+** its body followed by one trailer line:
+**
+**     #crc32 XXXXXXXX TAG\n
+**
+** XXXXXXXX is the CRC-32 (zlib) of the body and then of TAG, in lowercase hex. TAG says what
+** the file is and whose (for instance "offsets/5@<query id>"), so a whole, valid file copied
+** to another name or from another query is refused as surely as a torn one. TAG has no spaces
+** or newlines. The body must end with '\n'. */
+/* Writes body + trailer with sr_fs_write_atomic. Returns SR_OK or SR_ERROR with *err set. */
+sr_status sr_fs_write_checked(const char *path, const char *tag, const void *body, size_t len,
+                              sr_error **err);
+/* Reads a checked file into a malloc'd, NUL-terminated body without its trailer (the caller
+** frees it), after verifying the checksum and that its tag is `tag`. A file without a trailer
+** line is one written before checksums: it is returned as it is with *checked = 0, and the
+** caller must parse it strictly. Returns NULL with *err set (naming the file and what is
+** wrong) when the file cannot be read, its checksum differs, its trailer is incomplete or its
+** tag is another; errno is ENOENT when the file does not exist, EBADMSG when it is damaged. */
+char *sr_fs_read_checked(const char *path, const char *tag, size_t *len, int *checked, sr_error **err);
+/* The CRC-32 (zlib's) of n bytes, continuing from crc (0 to start). */
+unsigned long sr_crc32(unsigned long crc, const void *p, size_t n);
 /* 1 if path exists. */
 int sr_fs_exists(const char *path);
 /* Removes a file or a directory tree. Missing paths are not an error. */

@@ -205,6 +205,14 @@ static void fill_config(sr_query *q, sr_connector_config *cfg, const sr_options 
   cfg->job_dir = job_dir;
 }
 
+/* offsets/N has one line per source. */
+static sr_status check_ends(sr_query *q, int64_t batch_id, const json_t *ends, sr_error **err) {
+  if (json_array_size(ends) == (size_t)q->spec->nsources) return SR_OK;
+  return sr_error_set(err, SR_ERROR, "%s/offsets/%" PRId64 " is damaged: it has %zu offsets lines, the "
+                      "query has %d sources", sr_ckpt_dir(q->ckpt), batch_id, json_array_size(ends),
+                      q->spec->nsources);
+}
+
 /* Decides where to resume from the offset and commit logs (ckpt.c invariant I3), and rebuilds
 ** the watermark there. Spark's global watermark starts at 0 (WatermarkTracker.globalWatermarkMs)
 ** and a restart takes it back from the offset log (MicroBatchExecution.populateStartOffsets);
@@ -265,6 +273,35 @@ static sr_status find_resume_point(sr_query *q, sr_error **err) {
     if (q->watermark_ms < 0) q->watermark_ms = 0;
     if (q->ran_watermark_ms < 0) q->ran_watermark_ms = 0;
   }
+  if (last_off < 0) return SR_OK;
+  return check_ends(q, last_off, q->logged_ends, err) != SR_OK ||
+         (q->prev_ends && check_ends(q, q->replay ? last_off - 1 : last_off, q->prev_ends, err) != SR_OK)
+             ? SR_ERROR : SR_OK;
+}
+
+/* The sink's own log against the checkpoint (ckpt.c I5): a batch the sink committed that
+** offsets/ does not have, or a commit the sink's complete log does not have, means files of
+** one or the other were removed or replaced; going on would skip or repeat output. */
+static sr_status check_sink_log(sr_query *q, sr_error **err) {
+  if (!q->sink.ops->committed) return SR_OK;
+  int64_t sink_batch = -1;
+  int every = 0;
+  char where[4200] = "";
+  if (q->sink.ops->committed(&q->sink, &sink_batch, &every, where, sizeof where, err) != SR_OK)
+    return SR_ERROR;
+  int64_t last_off = sr_ckpt_latest_offsets(q->ckpt), last_commit = sr_ckpt_latest_commit(q->ckpt);
+  if (sink_batch > last_off)
+    return sr_error_set(err, SR_ERROR,
+                        "the %s sink's log %s records batch %" PRId64 " as committed by this query, "
+                        "but the checkpoint %s has offsets only up to batch %" PRId64 ": its "
+                        "offsets/%" PRId64 " is missing (removed or replaced?). Refusing to guess",
+                        q->sink.ops->name, where, sink_batch, sr_ckpt_dir(q->ckpt), last_off, last_off + 1);
+  if (every && sink_batch < last_commit)
+    return sr_error_set(err, SR_ERROR,
+                        "the checkpoint %s has commits/%" PRId64 ", but the %s sink's log %s ends at "
+                        "batch %" PRId64 ": %s/%" PRId64 " is missing (removed or replaced?). Refusing "
+                        "to guess", sr_ckpt_dir(q->ckpt), last_commit, q->sink.ops->name, where,
+                        sink_batch, where, sink_batch + 1);
   return SR_OK;
 }
 
@@ -349,6 +386,7 @@ sr_query *sr_query_open(sr_query_spec *spec, const char *job_dir, FILE *progress
     goto fail;
   }
   q->sink_open = 1;
+  if (check_sink_log(q, err) != SR_OK) goto fail;
   {
     char pdir[4200];
     sr_ckpt_path(q->ckpt, "progress", pdir, sizeof pdir);

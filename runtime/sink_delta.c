@@ -923,7 +923,21 @@ static void dsink_close(sr_sink *sink) {
   sink->impl = NULL;
 }
 
+/* The table's txn for this query is the newest batch it committed; a lower bound, as an
+** empty append commits nothing. (Several queries may write one table, as with Delta's own
+** streaming writers: each has its own txn appId, the query id, so none mistakes another's
+** batches for its own.) */
+static sr_status dsink_committed(sr_sink *sink, int64_t *batch_id, int *every, char *where,
+                                 size_t wherelen, sr_error **err) {
+  delta_sink *ds = sink->impl;
+  *every = 0;
+  *batch_id = ds->snap->version >= 0 ? sr_delta_txn_version(ds->snap, ds->app_id) : -1;
+  snprintf(where, wherelen, "%s/_delta_log, txn of appId %s", ds->table, ds->app_id);
+  return SR_OK;
+}
+
 const sr_sink_ops sr_sink_delta = {
   .name = "delta", .options = delta_sink_options, .open = dsink_open, .write = dsink_write,
   .commit = dsink_commit, .describe = dsink_describe, .close = dsink_close,
+  .committed = dsink_committed,
 };

@@ -9,6 +9,16 @@
 ** that skip names starting with '.' or '_' (as Spark and DuckDB globs on part-* do) never see
 ** half a batch, and the metadata log says which files are complete batches.
 **
+** The log: _streamrun_metadata/N is a checked file (fsutil.h, tag "_streamrun_metadata/N")
+** holding {"batchId":N,"files":[...],"queryId":"<id>"}. A sink path belongs to one query: at
+** open, the newest entry names the query that writes the path, and another query is refused
+** (it would otherwise take that query's batches 0..N for its own and skip them as already
+** committed, as Spark's FileStreamSink.addBatch does: it skips every batch id up to its log's
+** latest, whoever wrote it). Entries written before the query id was recorded name it by their part files
+** (part-N-<first 8 characters of the id>). The newest entry is also what the engine
+** cross-checks against the checkpoint (committed(): every batch has an entry, empty ones too).
+** A damaged entry (checksum, tag, batch id) stops the query naming it.
+**
 ** Why the hidden file is written in place (no temp file and rename, no fsync of its
 ** directory): nothing reads it after a crash. Until _streamrun_metadata/N exists the batch is
 ** replayed, and the replay's write() truncates and rewrites the hidden file; commit() renames
@@ -16,6 +26,8 @@
 ** has its data once its name is durable: write()'s fsync of the data comes before commit()'s
 ** rename and directory fsync, and both before the log entry that stops replays.
 */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <lauxlib.h>
@@ -37,6 +49,9 @@ typedef struct files_sink {
   int csv;
   sr_csv_options csv_opts;
   char qid[9];
+  const char *query_id;     /* the whole id (the checkpoint's metadata) */
+  const char *checkpoint;   /* for messages */
+  int64_t newest_logged;    /* the newest entry of the log at open, -1 none */
   int64_t pending_batch;    /* written, not yet committed; -1 none */
   int pending_skip;         /* the pending batch was already committed: commit does nothing */
   int pending_empty;
@@ -71,6 +86,85 @@ static void meta_name(files_sink *fs, int64_t batch, char *out, size_t outlen) {
   snprintf(out, outlen, "%s/%" PRId64, fs->meta_dir, batch);
 }
 
+/* Reads log entry `batch`: *found 0 when absent; else checks it (checksum, tag, batch id) and
+** sets *owner (when not NULL) to the query id that wrote it ("" when an old entry does not
+** say). Returns SR_ERROR with *err naming the entry when it is damaged. */
+static sr_status log_entry(files_sink *fs, int64_t batch, int *found, char *owner, size_t ownerlen,
+                           sr_error **err) {
+  char path[4200], tag[64];
+  meta_name(fs, batch, path, sizeof path);
+  snprintf(tag, sizeof tag, "_streamrun_metadata/%" PRId64, batch);
+  *found = 0;
+  if (owner) owner[0] = '\0';
+  size_t len;
+  int checked;
+  sr_error *rerr = NULL;
+  char *text = sr_fs_read_checked(path, tag, &len, &checked, &rerr);
+  if (!text && errno == ENOENT) { sr_error_free(rerr); return SR_OK; }
+  if (!text) { if (err) *err = rerr; else sr_error_free(rerr); return SR_ERROR; }
+  *found = 1;
+  json_error_t jerr;
+  json_t *doc = json_loadb(text, len, 0, &jerr);
+  free(text);
+  json_t *files = json_object_get(doc, "files"), *qid = json_object_get(doc, "queryId");
+  json_t *id = json_object_get(doc, "batchId");
+  sr_status st = SR_OK;
+  if (!json_is_integer(id) || json_integer_value(id) != batch || !json_is_array(files) ||
+      (qid && !json_is_string(qid))) {
+    st = sr_error_set(err, SR_ERROR, "%s is damaged: not the sink's record of batch %" PRId64 "%s", path,
+                      batch, checked ? "" : " (and it has no checksum line)");
+  } else if (owner && qid) {
+    snprintf(owner, ownerlen, "%s", json_string_value(qid));
+  } else if (owner && json_array_size(files) > 0) {
+    /* an entry from before the id was recorded: part-NNNNN-<8 characters of the id>.<ext> */
+    const char *name = json_string_value(json_array_get(files, 0)), *dash = name ? strrchr(name, '-') : NULL;
+    if (dash && strlen(dash + 1) > 8) snprintf(owner, ownerlen, "%.8s", dash + 1);
+  }
+  json_decref(doc);
+  return st;
+}
+
+/* The newest entry of the log, -1 when it is empty. */
+static int64_t newest_entry(files_sink *fs) {
+  DIR *d = opendir(fs->meta_dir);
+  if (!d) return -1;
+  int64_t best = -1;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    char *end;
+    long long n = strtoll(de->d_name, &end, 10);
+    if (end != de->d_name && !*end && isdigit((unsigned char)de->d_name[0]) && n > best) best = n;
+  }
+  closedir(d);
+  return best;
+}
+
+/* A sink path belongs to one query (see the top). */
+static sr_status check_owner(sr_sink *sink, files_sink *fs, sr_error **err) {
+  fs->newest_logged = newest_entry(fs);
+  if (fs->newest_logged < 0) return SR_OK;
+  char owner[64], path[4200];
+  int found;
+  if (log_entry(fs, fs->newest_logged, &found, owner, sizeof owner, err) != SR_OK) return SR_ERROR;
+  if (!found || !owner[0] || strncmp(owner, fs->query_id, strlen(owner)) == 0) return SR_OK;
+  meta_name(fs, fs->newest_logged, path, sizeof path);
+  return sr_error_set(err, SR_ERROR,
+                      "the %s sink's path %s holds the output of another query (id %s, per %s); this "
+                      "query's id is %s (checkpoint %s). A sink path belongs to one query: its log "
+                      "would make this one skip its batches as already committed. Give this query "
+                      "its own path, or run the other query with its own checkpoint",
+                      sink->ops->name, fs->dir, owner, path, fs->query_id, fs->checkpoint);
+}
+
+static sr_status fsink_committed(sr_sink *sink, int64_t *batch_id, int *every, char *where,
+                                 size_t wherelen, sr_error **err) {
+  files_sink *fs = sink->impl;
+  *batch_id = fs->newest_logged;
+  *every = 1;
+  snprintf(where, wherelen, "%s", fs->meta_dir);
+  return SR_OK;
+}
+
 static sr_status fsink_open(sr_sink *sink, const sr_connector_config *cfg, sr_error **err) {
   files_sink *fs = calloc(1, sizeof *fs);
   if (!fs) return sr_error_set(err, SR_ERROR, "out of memory");
@@ -87,6 +181,8 @@ static sr_status fsink_open(sr_sink *sink, const sr_connector_config *cfg, sr_er
   if (!fs->dir || !fs->meta_dir) return sr_error_set(err, SR_ERROR, "out of memory");
   snprintf(fs->meta_dir, n, "%s/_streamrun_metadata", path);
   snprintf(fs->qid, sizeof fs->qid, "%.8s", cfg->query_id);
+  fs->query_id = cfg->query_id;
+  fs->checkpoint = cfg->checkpoint_dir;
   if (fs->csv) {
     const char *sep = sr_opt_str(cfg->options, sink->ops->options, "sep", ",");
     if (strlen(sep) != 1) return sr_error_set(err, SR_ERROR, "sep must be one character, not \"%s\"", sep);
@@ -97,7 +193,8 @@ static sr_status fsink_open(sr_sink *sink, const sr_connector_config *cfg, sr_er
     return sr_error_set(err, SR_ERROR,
                         "the %s sink supports only append output mode (files are never rewritten), "
                         "not %s", sink->ops->name, cfg->output_mode);
-  return sr_fs_mkdirs(fs->meta_dir, err);
+  if (sr_fs_mkdirs(fs->meta_dir, err) != SR_OK) return SR_ERROR;
+  return check_owner(sink, fs, err);
 }
 
 static sr_status fsink_write(sr_sink *sink, int64_t batch_id, lua_State *L, int rows_idx, int nrows,
@@ -106,7 +203,7 @@ static sr_status fsink_write(sr_sink *sink, int64_t batch_id, lua_State *L, int 
   char path[4200];
   fs->pending_batch = batch_id;
   meta_name(fs, batch_id, path, sizeof path);
-  fs->pending_skip = sr_fs_exists(path);
+  if (log_entry(fs, batch_id, &fs->pending_skip, NULL, 0, err) != SR_OK) return SR_ERROR;
   fs->pending_empty = nrows == 0;
   if (fs->pending_skip || nrows == 0) return SR_OK;
   char errbuf[512];
@@ -148,13 +245,20 @@ static sr_status fsink_commit(sr_sink *sink, int64_t batch_id, sr_error **err) {
     json_array_append_new(files, json_string(strrchr(final, '/') + 1));
     fs->files_written++;
   }
-  json_t *doc = json_pack("{s:I,s:o}", "batchId", (json_int_t)batch_id, "files", files);
+  json_t *doc = json_pack("{s:I,s:o,s:s}", "batchId", (json_int_t)batch_id, "files", files, "queryId",
+                          fs->query_id);
   char *text = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
   meta_name(fs, batch_id, meta, sizeof meta);
-  sr_status st = text ? sr_fs_write_atomic(meta, text, strlen(text), err)
+  char tag[64];
+  snprintf(tag, sizeof tag, "_streamrun_metadata/%" PRId64, batch_id);
+  size_t len = text ? strlen(text) : 0;
+  char *body = text ? realloc(text, len + 2) : NULL;
+  if (body) body[len++] = '\n';
+  sr_status st = body ? sr_fs_write_checked(meta, tag, body, len, err)
                       : sr_error_set(err, SR_ERROR, "out of memory");
-  free(text);
+  free(body ? body : text);
+  if (st == SR_OK && batch_id > fs->newest_logged) fs->newest_logged = batch_id;
   return st;
 }
 
@@ -179,9 +283,11 @@ static void fsink_close(sr_sink *sink) {
 const sr_sink_ops sr_sink_json = {
   .name = "json", .options = json_sink_options, .open = fsink_open, .write = fsink_write,
   .commit = fsink_commit, .describe = fsink_describe, .close = fsink_close,
+  .committed = fsink_committed,
 };
 
 const sr_sink_ops sr_sink_csv = {
   .name = "csv", .options = csv_sink_options, .open = fsink_open, .write = fsink_write,
   .commit = fsink_commit, .describe = fsink_describe, .close = fsink_close,
+  .committed = fsink_committed,
 };

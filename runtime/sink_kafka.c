@@ -595,7 +595,17 @@ static sr_status pending_write(kk_sink *ks, int64_t batch, sr_error **err) {
     goto done;
   }
   from = NULL;
-  if (ks->pending_path) st = sr_fs_write_atomic(ks->pending_path, dump, strlen(dump), err);
+  if (ks->pending_path) {
+    size_t len = strlen(dump);
+    char *body = realloc(dump, len + 2);
+    if (!body) {
+      st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+      goto done;
+    }
+    dump = body;
+    dump[len++] = '\n';
+    st = sr_fs_write_checked(ks->pending_path, PENDING_FILE, dump, len, err);
+  }
   if (st == SR_OK) ks->pending_batch = batch;
 done:
   json_decref(from);
@@ -611,7 +621,8 @@ static sr_status pending_load(kk_sink *ks, sr_error **err) {
   json_t *root = NULL;
   char *text = NULL;
   if (!ks->pending_path || !sr_fs_exists(ks->pending_path)) return SR_OK;
-  if (!(text = sr_fs_read_all(ks->pending_path, &len, err))) return SR_ERROR;
+  int checked; /* a checked file (fsutil.h); one from before checksums is parsed strictly below */
+  if (!(text = sr_fs_read_checked(ks->pending_path, PENDING_FILE, &len, &checked, err))) return SR_ERROR;
   root = json_loadb(text, len, 0, &jerr);
   json_t *batch = json_object_get(root, "batch"), *query = json_object_get(root, "query");
   if (!json_is_integer(batch) || !json_is_string(query) || !json_object_get(root, "from")) {

@@ -1,16 +1,39 @@
 /*
 ** The file sources: json (JSON lines), csv and text over a directory, picking up new files as
-** they appear. Files are expected to be written elsewhere and renamed in (so they are whole
-** when seen); names starting with '.' or '_' are ignored, as Spark ignores them.
+** they appear. Names starting with '.' or '_' are ignored, as Spark ignores them.
 **
-** Log: plan writes sources/<i>/<N> (atomically) listing the files of batch N, before the
-** engine writes offsets/N = {"logOffset": N}. read() of batch N reads exactly the files listed
-** in sources/<i>/<N>, so a replay sees the same files. At open, entries beyond the newest
-** logged batch belong to a plan whose offsets were never written; they are removed, and their
-** files become new again. Every file ever listed is "seen" and never read again.
+** Log: plan writes sources/<i>/<N> (atomically) listing the files of batch N, each with the
+** size and modification time it had when listed, before the engine writes offsets/N =
+** {"logOffset": N}. An entry is a checked file (fsutil.h) holding {"batch":N,"files":[{"path",
+** "size","mtime"}...]}, tagged "sources/<i>/<N>@<query id>"; entries from before checksums are
+** parsed strictly. read() of batch N reads exactly the files listed in sources/<i>/<N>, and of
+** each exactly the bytes listed, so a replay sees the same input. Log ids run from 0 without a
+** gap (an id follows the previous batch's end, so even batches without data from this source
+** add none). At open, with L the id in the newest offsets/N: entries 0..L must all be there and
+** whole; an entry L+1 belongs to a plan whose offsets were never written (a crash between the
+** two writes), so it is ignored, its files become new again, and the next plan writes over it;
+** an entry above L+1 cannot come
+** from a crash (offsets files were removed), and the open fails naming it. Every file ever
+** listed is "seen" and never read again.
+**
+** Files that change: Spark reads a file once and expects it whole when it appears (written
+** elsewhere and renamed in). Producers that write in place are met half way:
+**   - a file is taken only once it is stable: its modification time at least fileStableMs old,
+**     or its size and modification time unchanged for fileStableMs since it was first listed.
+**     (availableNow and once wait for the files present at start to become stable.)
+**   - read() checks each file against its log entry: a file now shorter is an error naming it
+**     (its logged rows cannot be read); a longer or rewritten one is read up to its logged
+**     size, with a warning naming it and the change. Files are read, never mapped, so a file
+**     truncated while its batch runs cannot end the process with SIGBUS.
+**   - the files of recent batches are stat'ed again at each listing, and a change after their
+**     batch was logged (rows appended later, a rewrite) is reported once per file: it is not
+**     read, and the warning says so.
+**   - a file of a logged batch that is gone fails the batch naming it, as Spark does; with
+**     ignoreMissingFiles (Spark's option) it is skipped with a warning and counted in
+**     progress as numMissingFiles.
 **
 ** json and csv decode into Lua row tables (read); text hands over its lines as C records
-** pointing into its mapped files (read_view, see text_read_view).
+** pointing into the batch's bytes (read_view, see text_read_view).
 */
 #include <dirent.h>
 #include <errno.h>
@@ -22,8 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -54,10 +77,18 @@ typedef struct files_source {
   sr_strset *initial;         /* availableNow: the files present at open */
   int first_batch;            /* a new query: Spark takes every file in its first batch */
   int64_t next_log;           /* the log entry the next plan writes */
-  int64_t files_in_last_batch, bytes_in_last_batch;
+  int64_t files_in_last_batch, bytes_in_last_batch, missing_in_last_batch;
+  int64_t stable_ms;          /* fileStableMs */
+  int ignore_missing;         /* ignoreMissingFiles */
+  json_t *unstable;           /* path -> [size, mtime, first listed (monotonic ms)]: not yet stable */
+  int64_t unstable_initial;   /* availableNow: files present at open not yet stable */
+  json_t *recent;             /* path -> [size, mtime, batch, reported]: files of recent batches,
+                                 checked for changes at each listing (oldest first) */
+  char log_name[64];          /* "sources/<i>": the log's name in the checkpoint, for tags */
+  const char *query_id;
   sr_buf chunk;               /* json: the piece of a file being decoded, reused */
-  sr_buf lines;               /* text: the batch's records (sr_view_text), into maps */
-  sr_buf maps;                /* text: the batch's files, mapped (text_map) */
+  sr_buf lines;               /* text: the batch's records (sr_view_text), into text */
+  sr_buf text;                /* text: the batch's bytes, reused from batch to batch */
   int fd;                     /* json: the file being read, -1 none; kept here so that a Lua
                                  error raised while decoding (out of memory) cannot leak it */
 } files_source;
@@ -70,7 +101,9 @@ typedef struct files_source {
   {"maxFileAge", SR_OPT_DURATION, "7 days", "ignore files older than the newest seen by this much"}, \
   {"cleanSource", SR_OPT_STRING, "off", "after a batch commits: off, archive or delete its files"}, \
   {"sourceArchiveDir", SR_OPT_STRING, NULL, "where cleanSource=archive moves files"},             \
-  {"fileNameOnly", SR_OPT_BOOL, "false", "accepted for Spark compatibility; files are tracked by path"}
+  {"fileNameOnly", SR_OPT_BOOL, "false", "accepted for Spark compatibility; files are tracked by path"}, \
+  {"fileStableMs", SR_OPT_INT, "500", "take a file only once its size and modification time have held this long (0: at once)"}, \
+  {"ignoreMissingFiles", SR_OPT_BOOL, "false", "skip, and count, a file of a logged batch that is gone instead of failing"}
 
 static const sr_option_spec json_options[] = {COMMON_OPTIONS, {NULL}};
 static const sr_option_spec text_options[] = {COMMON_OPTIONS, {NULL}};
@@ -89,23 +122,44 @@ static void log_path(const sr_source *src, int64_t n, char *out, size_t outlen) 
   snprintf(out, outlen, "%s/%" PRId64, src->cfg.state_dir, n);
 }
 
-/* Loads log entry n into a JSON array of files. NULL when absent or unreadable. */
+static void log_tag(const sr_source *src, const files_source *fs, int64_t n, char *out, size_t outlen) {
+  snprintf(out, outlen, "%s/%" PRId64 "@%s", fs->log_name, n, fs->query_id ? fs->query_id : "");
+}
+
+/* Loads log entry n into a JSON array of files, checked: its checksum and tag (or for an entry
+** from before checksums, a strict parse), its batch id, every file's path, size and mtime.
+** NULL with *err naming the entry when it is missing or damaged. */
 static json_t *log_read(const sr_source *src, int64_t n, sr_error **err) {
-  char path[4200];
+  const files_source *fs = src->impl;
+  char path[4200], tag[160];
   log_path(src, n, path, sizeof path);
+  log_tag(src, fs, n, tag, sizeof tag);
+  size_t len;
+  int checked;
+  char *text = sr_fs_read_checked(path, tag, &len, &checked, err);
+  if (!text) {
+    if (*err) sr_error_prefix(*err, "the file source's log");
+    return NULL;
+  }
   json_error_t jerr;
-  json_t *doc = json_load_file(path, 0, &jerr);
-  if (!doc) {
-    sr_error_set(err, SR_ERROR, "cannot read the file source log %s: %s", path, jerr.text);
+  json_t *doc = json_loadb(text, len, 0, &jerr);
+  free(text);
+  json_t *files = json_object_get(doc, "files"), *batch = json_object_get(doc, "batch");
+  int ok = json_is_integer(batch) && json_integer_value(batch) == n && json_is_array(files);
+  size_t i;
+  json_t *f;
+  json_array_foreach(files, i, f) {
+    ok = ok && json_is_string(json_object_get(f, "path")) && json_is_integer(json_object_get(f, "size")) &&
+         json_is_integer(json_object_get(f, "mtime"));
+  }
+  if (!ok) {
+    json_decref(doc);
+    sr_error_set(err, SR_ERROR, "%s is damaged: not the file source's log of batch %" PRId64 "%s", path, n,
+                 checked ? "" : " (and it has no checksum line)");
     return NULL;
   }
-  json_t *files = json_incref(json_object_get(doc, "files"));
+  files = json_incref(files);
   json_decref(doc);
-  if (!json_is_array(files)) {
-    json_decref(files);
-    sr_error_set(err, SR_ERROR, "%s: no file list in it", path);
-    return NULL;
-  }
   return files;
 }
 
@@ -114,62 +168,146 @@ static int64_t log_offset_of(const json_t *offsets) {
   return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
 }
 
-/* Rebuilds the seen set from the log, dropping entries no offsets/N refers to. */
+/* Remembers a logged file for the change check at each listing (see the top). */
+static void recent_add(files_source *fs, const char *path, int64_t size, int64_t mtime, int64_t batch) {
+  enum { RECENT_MAX = 4096 };
+  json_object_set_new(fs->recent, path, json_pack("[I,I,I,b]", (json_int_t)size, (json_int_t)mtime,
+                                                  (json_int_t)batch, 0));
+  while (json_object_size(fs->recent) > RECENT_MAX)
+    json_object_del(fs->recent, json_object_iter_key(json_object_iter(fs->recent)));
+}
+
+/* Rebuilds the seen set from the log (see the top for what is checked). */
 static sr_status load_log(sr_source *src, files_source *fs, sr_error **err) {
   int64_t last = src->cfg.resume_end ? log_offset_of(src->cfg.resume_end) : -1;
   DIR *d = opendir(src->cfg.state_dir);
   if (!d) return sr_error_set(err, SR_ERROR, "cannot open %s: %s", src->cfg.state_dir, strerror(errno));
   struct dirent *de;
-  sr_status st = SR_OK;
-  while ((de = readdir(d)) && st == SR_OK) {
+  int64_t count = 0, beyond = -1;
+  while ((de = readdir(d))) {
     char *end;
     long long n = strtoll(de->d_name, &end, 10);
-    if (end == de->d_name || *end) continue;
-    if (n > last) {
-      char path[4200];
-      log_path(src, n, path, sizeof path);
-      unlink(path); /* a plan whose offsets were never logged */
-      continue;
-    }
+    if (end == de->d_name || *end || de->d_name[0] == '-') continue;
+    if (n <= last) count++;
+    else if (n > last + 1 && (beyond < 0 || n < beyond)) beyond = n;
+    /* n == last + 1: a plan whose offsets were never logged; its files are new again, and the
+    ** next plan writes its own entry over it. Left in place until then: were the offsets
+    ** removed by hand, the open fails later (the sink's log) with the entry still there. */
+  }
+  closedir(d);
+  char path[4200];
+  if (beyond >= 0) {
+    log_path(src, beyond, path, sizeof path);
+    return sr_error_set(err, SR_ERROR, "the file source's log %s is beyond the checkpoint's newest "
+                        "offsets (which end at log entry %" PRId64 "): offsets files were removed or "
+                        "replaced. Refusing to guess which files were read", path, last);
+  }
+  for (int64_t n = 0; count != last + 1 && n <= last; n++) {
+    log_path(src, n, path, sizeof path);
+    if (!sr_fs_exists(path))
+      return sr_error_set(err, SR_ERROR, "the file source's log %s is missing (the log runs to entry %"
+                          PRId64 "): which files it read is lost", path, last);
+  }
+  for (int64_t n = 0; n <= last; n++) {
     json_t *files = log_read(src, n, err);
-    if (!files) { st = SR_ERROR; break; }
+    if (!files) return SR_ERROR;
     size_t i;
     json_t *f;
     json_array_foreach(files, i, f) {
       const char *p = json_string_value(json_object_get(f, "path"));
+      int64_t size = json_integer_value(json_object_get(f, "size"));
       int64_t mtime = json_integer_value(json_object_get(f, "mtime"));
-      if (p) sr_strset_add(fs->seen, p);
+      sr_strset_add(fs->seen, p);
+      if (n > last - 100) recent_add(fs, p, size, mtime, n);
       if (mtime > fs->newest_mtime_ms) fs->newest_mtime_ms = mtime;
     }
     json_decref(files);
   }
-  closedir(d);
   fs->next_log = last + 1;
-  return st;
+  return SR_OK;
 }
 
 /* --- listing ----------------------------------------------------------------------------- */
 
 static int visible(const char *name) { return name[0] != '.' && name[0] != '_'; }
 
-/* The regular files of the directory not yet seen, into *out (malloc'd array). */
-static sr_status list_new_files(files_source *fs, file_entry **out, int *nout, sr_error **err) {
+static int64_t mtime_ms_of(const struct stat *st) {
+  return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+}
+
+static int64_t clock_ms(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A file of a recent batch changed since it was logged: reported once (see the top). */
+static void check_recent(files_source *fs, const char *path, const struct stat *st) {
+  json_t *r = json_object_get(fs->recent, path);
+  if (!r || json_is_true(json_array_get(r, 3))) return;
+  int64_t size = json_integer_value(json_array_get(r, 0)), mtime = json_integer_value(json_array_get(r, 1));
+  if (st->st_size == size && mtime_ms_of(st) == mtime) return;
+  fprintf(stderr, "streamrun: warning: %s changed after it was read in a batch (log entry %" PRId64
+          "): %" PRId64 " bytes then, %lld now%s. The change is not read: files must be complete "
+          "when they appear (write them elsewhere and rename them in)\n", path,
+          (int64_t)json_integer_value(json_array_get(r, 2)), size, (long long)st->st_size,
+          st->st_size == size ? ", modified in place" : "");
+  json_array_set_new(r, 3, json_true());
+}
+
+/* 1 when a listed file may be taken (fileStableMs, see the top); else it is remembered. */
+static int is_stable(files_source *fs, const char *path, const struct stat *st, int64_t now_wall,
+                     int64_t now_mono) {
+  if (fs->stable_ms <= 0) return 1;
+  int64_t mtime = mtime_ms_of(st);
+  json_t *u = json_object_get(fs->unstable, path);
+  if (now_wall - mtime >= fs->stable_ms) {
+    if (u) json_object_del(fs->unstable, path);
+    return 1;
+  }
+  if (u && json_integer_value(json_array_get(u, 0)) == st->st_size &&
+      json_integer_value(json_array_get(u, 1)) == mtime) {
+    if (now_mono - json_integer_value(json_array_get(u, 2)) >= fs->stable_ms) {
+      json_object_del(fs->unstable, path);
+      return 1;
+    }
+    return 0;
+  }
+  json_object_set_new(fs->unstable, path, json_pack("[I,I,I]", (json_int_t)st->st_size, (json_int_t)mtime,
+                                                    (json_int_t)now_mono));
+  return 0;
+}
+
+/* The regular files of the directory not yet seen, into *out (malloc'd array): all of them
+** with `all`, else only the stable ones. Files of recent batches are checked for changes. */
+static sr_status list_new_files(files_source *fs, int all, file_entry **out, int *nout, sr_error **err) {
   *out = NULL;
   *nout = 0;
+  fs->unstable_initial = 0;
   DIR *d = opendir(fs->dir);
   if (!d) {
     if (errno == ENOENT) return SR_OK; /* not there yet: no data */
     return sr_error_set(err, SR_RETRY, "cannot list %s: %s", fs->dir, strerror(errno));
   }
+  int64_t now_wall = clock_ms(CLOCK_REALTIME), now_mono = clock_ms(CLOCK_MONOTONIC);
   int cap = 0;
   struct dirent *de;
   while ((de = readdir(d))) {
     if (!visible(de->d_name)) continue;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", fs->dir, de->d_name);
-    if (sr_strset_has(fs->seen, path)) continue;
+    int seen = sr_strset_has(fs->seen, path);
+    if (seen && !json_object_get(fs->recent, path)) continue;
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (seen) {
+      check_recent(fs, path, &st);
+      continue;
+    }
+    if (!all && !is_stable(fs, path, &st, now_wall, now_mono)) {
+      if (fs->initial && sr_strset_has(fs->initial, path)) fs->unstable_initial++;
+      continue;
+    }
     if (*nout == cap) {
       cap = cap ? cap * 2 : 64;
       file_entry *grown = realloc(*out, (size_t)cap * sizeof **out);
@@ -179,7 +317,7 @@ static sr_status list_new_files(files_source *fs, file_entry **out, int *nout, s
     file_entry *e = &(*out)[(*nout)++];
     e->path = strdup(path);
     e->size = st.st_size;
-    e->mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    e->mtime_ms = mtime_ms_of(&st);
   }
   closedir(d);
   return SR_OK;
@@ -227,15 +365,28 @@ static sr_status files_open(sr_source *src, const sr_connector_config *cfg, sr_e
     fs->csv.sep = sep[0];
     fs->csv.header = sr_opt_bool(cfg->options, spec, "header", 0);
   }
+  fs->stable_ms = sr_opt_int(cfg->options, spec, "fileStableMs", 500);
+  fs->ignore_missing = sr_opt_bool(cfg->options, spec, "ignoreMissingFiles", 0);
+  if (fs->stable_ms < 0) return sr_error_set(err, SR_ERROR, "fileStableMs must be 0 or more");
+  fs->query_id = cfg->query_id;
+  {
+    /* the log's name in the checkpoint ("sources/0"), for the tags of its entries */
+    size_t n = cfg->checkpoint_dir ? strlen(cfg->checkpoint_dir) : 0;
+    const char *rel = n && strncmp(cfg->state_dir, cfg->checkpoint_dir, n) == 0 && cfg->state_dir[n] == '/'
+                          ? cfg->state_dir + n + 1 : cfg->state_dir;
+    snprintf(fs->log_name, sizeof fs->log_name, "%s", rel);
+  }
   fs->seen = sr_strset_new();
-  if (!fs->seen) return sr_error_set(err, SR_ERROR, "out of memory");
+  fs->unstable = json_object();
+  fs->recent = json_object();
+  if (!fs->seen || !fs->unstable || !fs->recent) return sr_error_set(err, SR_ERROR, "out of memory");
   if (load_log(src, fs, err) != SR_OK) return SR_ERROR;
   fs->first_batch = fs->next_log == 0;
   if (src->available_now) {
     /* availableNow: the files present now are the whole input */
     file_entry *files;
     int n;
-    if (list_new_files(fs, &files, &n, err) != SR_OK) return SR_ERROR;
+    if (list_new_files(fs, 1, &files, &n, err) != SR_OK) return SR_ERROR;
     fs->initial = sr_strset_new();
     for (int i = 0; i < n; i++) {
       sr_strset_add(fs->initial, files[i].path);
@@ -281,7 +432,24 @@ static sr_status files_plan(sr_source *src, const json_t *start, json_t **end, s
   *end = NULL;
   file_entry *files;
   int n;
-  if (list_new_files(fs, &files, &n, err) != SR_OK) return SR_RETRY;
+  /* availableNow and once end when a plan finds nothing: they wait here for the files present
+  ** at open to become stable, up to a bound past which those left are for a later run */
+  int64_t waited = 0, bound = fs->stable_ms * 10 > 10000 ? fs->stable_ms * 10 : 10000;
+  for (;;) {
+    if (list_new_files(fs, 0, &files, &n, err) != SR_OK) return SR_RETRY;
+    if (!fs->initial || fs->unstable_initial == 0) break;
+    if (waited >= bound) {
+      fprintf(stderr, "streamrun: warning: %s: %" PRId64 " file(s) still changing after %" PRId64
+              " ms (fileStableMs %" PRId64 "); left for a later run\n", fs->dir, fs->unstable_initial,
+              waited, fs->stable_ms);
+      break;
+    }
+    for (int i = 0; i < n; i++) entry_free(&files[i]);
+    free(files);
+    struct timespec ts = {0, 20 * 1000000L};
+    nanosleep(&ts, NULL);
+    waited += 20;
+  }
   n = select_files(fs, src, files, n);
   if (n == 0) {
     free(files);
@@ -297,13 +465,20 @@ static sr_status files_plan(sr_source *src, const json_t *start, json_t **end, s
   json_t *doc = json_pack("{s:I,s:o}", "batch", (json_int_t)log_id, "files", list);
   char *text = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
-  char path[4200];
+  char path[4200], tag[160];
   log_path(src, log_id, path, sizeof path);
-  sr_status st = text ? sr_fs_write_atomic(path, text, strlen(text), err)
+  log_tag(src, fs, log_id, tag, sizeof tag);
+  size_t len = text ? strlen(text) : 0;
+  char *body = text ? realloc(text, len + 2) : NULL;
+  if (body) body[len++] = '\n';
+  sr_status st = body ? sr_fs_write_checked(path, tag, body, len, err)
                       : sr_error_set(err, SR_ERROR, "out of memory");
-  free(text);
+  free(body ? body : text);
   if (st == SR_OK) {
-    for (int i = 0; i < n; i++) sr_strset_add(fs->seen, files[i].path);
+    for (int i = 0; i < n; i++) {
+      sr_strset_add(fs->seen, files[i].path);
+      recent_add(fs, files[i].path, files[i].size, files[i].mtime_ms, log_id);
+    }
     fs->next_log = log_id + 1;
     fs->first_batch = 0;
     *end = json_pack("{s:I}", "logOffset", (json_int_t)log_id);
@@ -311,6 +486,64 @@ static sr_status files_plan(sr_source *src, const json_t *start, json_t **end, s
   for (int i = 0; i < n; i++) entry_free(&files[i]);
   free(files);
   return st;
+}
+
+/* Opens a file of a logged batch and checks it against its log entry f (see the top):
+** *fd = -1 when it is gone and ignoreMissingFiles skips it; *size = the bytes to read, the
+** size it was listed with. */
+static sr_status open_listed(sr_source *src, files_source *fs, const json_t *f, int64_t log_id,
+                             int *fd, int64_t *size, sr_error **err) {
+  const char *path = json_string_value(json_object_get(f, "path"));
+  int64_t listed = json_integer_value(json_object_get(f, "size"));
+  int64_t mtime = json_integer_value(json_object_get(f, "mtime"));
+  char log[4200];
+  log_path(src, log_id, log, sizeof log);
+  *fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (*fd < 0 && errno == ENOENT && fs->ignore_missing) {
+    fprintf(stderr, "streamrun: warning: %s, a file of the batch logged in %s, is gone; skipped "
+            "(ignoreMissingFiles)\n", path, log);
+    fs->missing_in_last_batch++;
+    return SR_OK;
+  }
+  if (*fd < 0 || fstat(*fd, &st) != 0) {
+    int e = errno;
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+    if (e == ENOENT)
+      return sr_error_set(err, SR_ERROR, "a file of this batch is gone: %s (listed in %s); its rows "
+                          "cannot be read. Restore it, or set ignoreMissingFiles = true to skip it "
+                          "(its rows are then lost)", path, log);
+    return sr_error_set(err, SR_ERROR, "cannot open %s: %s", path, strerror(e));
+  }
+  if (st.st_size < listed) {
+    close(*fd);
+    *fd = -1;
+    return sr_error_set(err, SR_ERROR, "%s was truncated after it was listed for this batch (in %s): %"
+                        PRId64 " bytes then, %lld now; the rows logged for the batch cannot be read",
+                        path, log, listed, (long long)st.st_size);
+  }
+  if (st.st_size > listed || mtime_ms_of(&st) != mtime) {
+    fprintf(stderr, "streamrun: warning: %s changed after it was listed for a batch (in %s): %" PRId64
+            " bytes then, %lld now%s. The batch reads the %" PRId64 " bytes it listed; the change is "
+            "not read\n", path, log, listed, (long long)st.st_size,
+            st.st_size == listed ? ", modified in place" : "", listed);
+    json_t *r = json_object_get(fs->recent, path);
+    if (r) json_array_set_new(r, 3, json_true()); /* reported */
+  }
+  *size = listed;
+  return SR_OK;
+}
+
+/* Reads exactly n bytes of fd at its position into buf; a short read means the file was
+** truncated while being read. */
+static sr_status read_exactly(int fd, const char *path, char *buf, size_t n, sr_error **err) {
+  size_t got;
+  if (sr_fs_read_fd(fd, path, buf, n, &got, err) != SR_OK) return SR_ERROR;
+  if (got < n)
+    return sr_error_set(err, SR_ERROR, "%s was truncated while its batch read it (%zu bytes short)", path,
+                        n - got);
+  return SR_OK;
 }
 
 static void bad_to_sink(void *ud, const char *origin, int64_t line, const char *record, size_t len,
@@ -324,13 +557,10 @@ static void bad_to_sink(void *ud, const char *origin, int64_t line, const char *
 ** in) per file. A line longer than a piece grows the buffer. */
 enum { JSON_PIECE = 256 * 1024 };
 
-static sr_status read_json_file(sr_source *src, files_source *fs, const char *path, lua_State *L,
-                                int rows_idx, int *nrows, sr_error **err) {
+static sr_status read_json_file(sr_source *src, files_source *fs, const char *path, int64_t size,
+                                lua_State *L, int rows_idx, int *nrows, sr_error **err) {
   sr_buf *b = &fs->chunk;
-  int64_t line = 1, nlines;
-  if (fs->fd >= 0) close(fs->fd);  /* left open by a Lua error in an earlier read */
-  int fd = fs->fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return sr_error_set(err, SR_ERROR, "cannot open %s: %s", path, strerror(errno));
+  int64_t line = 1, nlines, left = size;
   b->len = 0;
   sr_status st = SR_OK;
   for (int eof = 0; !eof;) {
@@ -338,11 +568,12 @@ static sr_status read_json_file(sr_source *src, files_source *fs, const char *pa
       st = sr_error_set(err, SR_ERROR, "out of memory reading %s", path);
       break;
     }
-    size_t got;
-    if ((st = sr_fs_read_fd(fd, path, b->data + b->len, JSON_PIECE, &got, err)) != SR_OK) break;
-    eof = got < JSON_PIECE;
-    b->len += got;
-    fs->bytes_in_last_batch += (int64_t)got;
+    size_t want = left < JSON_PIECE ? (size_t)left : JSON_PIECE;
+    if ((st = read_exactly(fs->fd, path, b->data + b->len, want, err)) != SR_OK) break;
+    left -= (int64_t)want;
+    eof = left == 0;
+    b->len += want;
+    fs->bytes_in_last_batch += (int64_t)want;
     const char *nl = eof ? NULL : memrchr(b->data, '\n', b->len);
     size_t piece = eof ? b->len : nl ? (size_t)(nl - b->data) + 1 : 0;
     if (piece == 0) continue;
@@ -352,8 +583,6 @@ static sr_status read_json_file(sr_source *src, files_source *fs, const char *pa
     memmove(b->data, b->data + piece, b->len - piece);
     b->len -= piece;
   }
-  close(fd);
-  fs->fd = -1;
   return st;
 }
 
@@ -363,6 +592,7 @@ static json_t *batch_files(sr_source *src, const json_t *end, sr_error **err) {
   json_t *files = log_read(src, log_offset_of(end), err);
   fs->files_in_last_batch = files ? (int64_t)json_array_size(files) : 0;
   fs->bytes_in_last_batch = 0;
+  fs->missing_in_last_batch = 0;
   return files;
 }
 
@@ -376,80 +606,59 @@ static sr_status files_read(sr_source *src, const json_t *start, const json_t *e
   sr_status st = SR_OK;
   json_array_foreach(files, i, f) {
     const char *path = json_string_value(json_object_get(f, "path"));
+    int64_t size;
     lua_checkstack(L, 8);
+    if (fs->fd >= 0) close(fs->fd); /* left open by a Lua error in an earlier read */
+    if ((st = open_listed(src, fs, f, log_offset_of(end), &fs->fd, &size, err)) != SR_OK) break;
+    if (fs->fd < 0) continue; /* gone, skipped */
     if (fs->format == FMT_JSON) {
-      st = read_json_file(src, fs, path, L, rows_idx, nrows, err);
+      st = read_json_file(src, fs, path, size, L, rows_idx, nrows, err);
     } else {
-      size_t len;
-      char *buf = sr_fs_read_all(path, &len, err);
-      if (!buf) {
-        st = SR_ERROR;
-      } else {
-        fs->bytes_in_last_batch += (int64_t)len;
-        sr_csv_decode_lines(L, rows_idx, nrows, buf, len, src->cfg.schema, &fs->csv, path, 1, bad_to_sink,
-                            src->cfg.bad);
-        free(buf);
+      char *buf = malloc((size_t)size + 1);
+      if (!buf) st = sr_error_set(err, SR_ERROR, "out of memory reading %s", path);
+      else if ((st = read_exactly(fs->fd, path, buf, (size_t)size, err)) == SR_OK) {
+        buf[size] = '\0';
+        fs->bytes_in_last_batch += size;
+        sr_csv_decode_lines(L, rows_idx, nrows, buf, (size_t)size, src->cfg.schema, &fs->csv, path, 1,
+                            bad_to_sink, src->cfg.bad);
       }
+      free(buf);
     }
-    if (st != SR_OK) {
-      sr_error_prefix(*err, "a file of this batch is gone (it was listed in the batch's log)");
-      break;
-    }
+    close(fs->fd);
+    fs->fd = -1;
+    if (st != SR_OK) break;
   }
   json_decref(files);
   return st;
 }
 
 /* text: a record per line, its text without the line end ("\n" or "\r\n"), pointing into
-** the batch's files, which stay mapped until the next read (the row view's lifetime). Mapped,
-** not read: the pages are the page cache's, which the kernel can drop and read again, so a
-** batch of files larger than memory still runs. read() into fresh memory took 48 ms for a
-** 12 MB file on the benchmark machine, page faults mostly, and into the arena's populated huge
-** pages as long as mapping did (11-17 ms with the lines found, ~6 ms of it the records
-** array's fresh pages). Files are whole and left alone once they appear (the directory's
-** contract, see the top); one truncated while its batch runs would end the process with
-** SIGBUS, and the batch is run again at restart.
+** the batch's bytes, which stay until the next read (the row view's lifetime). The files are
+** read, not mapped: a mapped file truncated while its batch ran would end the process with
+** SIGBUS, and a read one cannot change under the batch. The bytes go into one buffer reused
+** from batch to batch, so after the first batches its pages are already faulted in (read()
+** into fresh memory took 48 ms for a 12 MB file, page faults mostly, and into populated pages
+** as long as mapping did, 11-17 ms).
 ** lua/streamrun/sources/text.lua makes the rows {value = line}. */
 static const sr_view_column text_columns[] = {{"value", SR_VIEW_TEXT, 0}, {NULL, 0, 0}};
 
-typedef struct text_map {
-  void *addr;
-  size_t len;
-} text_map;
-
-static void text_unmap(files_source *fs) {
-  const text_map *m = (const text_map *)fs->maps.data;
-  for (size_t i = 0; i < fs->maps.len / sizeof *m; i++) munmap(m[i].addr, m[i].len);
-  fs->maps.len = 0;
-}
-
-/* Maps the file at path and adds a record per line to fs->lines. */
-static sr_status text_add_file(files_source *fs, const char *path, sr_error **err) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    sr_error_set(err, SR_ERROR, "cannot open %s: %s", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    return SR_ERROR;
-  }
-  size_t size = (size_t)st.st_size;
-  void *addr = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
-  int e = errno;
-  close(fd);
-  if (addr == MAP_FAILED) return sr_error_set(err, SR_ERROR, "cannot map %s: %s", path, strerror(e));
-  if (!size) return SR_OK;
-  text_map m = {addr, size};
-  if (sr_buf_append(&fs->maps, &m, sizeof m) != 0) {
-    munmap(addr, size);
+/* Reads the file at fd (size bytes) onto fs->text and adds a record per line to fs->lines,
+** its pointer an offset into fs->text until text_read_view fixes them up. */
+static sr_status text_add_file(files_source *fs, const char *path, int fd, int64_t size, sr_error **err) {
+  if (size == 0) return SR_OK;
+  size_t at = fs->text.len;
+  if (sr_buf_reserve(&fs->text, (size_t)size + 1) != 0)
     return sr_error_set(err, SR_ERROR, "out of memory reading %s", path);
-  }
-  fs->bytes_in_last_batch += (int64_t)size;
-  for (const char *p = addr, *end = p + size; p < end;) {
+  if (read_exactly(fd, path, fs->text.data + at, (size_t)size, err) != SR_OK) return SR_ERROR;
+  fs->text.len += (size_t)size;
+  fs->bytes_in_last_batch += size;
+  const char *base = fs->text.data;
+  for (const char *p = base + at, *end = base + at + size; p < end;) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     const char *stop = nl ? nl : end;
     size_t len = (size_t)(stop - p);
     if (len > 0 && p[len - 1] == '\r') len--;
-    sr_view_text line = {p, len};
+    sr_view_text line = {(const char *)(uintptr_t)(p - base), len};
     if (sr_buf_append(&fs->lines, &line, sizeof line) != 0)
       return sr_error_set(err, SR_ERROR, "out of memory reading %s", path);
     p = stop + 1;
@@ -462,21 +671,27 @@ static sr_status text_read_view(sr_source *src, const json_t *start, const json_
   files_source *fs = src->impl;
   json_t *files = batch_files(src, end, err);
   if (!files) return SR_ERROR;
-  text_unmap(fs);
+  fs->text.len = 0;
   fs->lines.len = 0;
   size_t i;
   json_t *f;
   sr_status st = SR_OK;
   json_array_foreach(files, i, f) {
-    st = text_add_file(fs, json_string_value(json_object_get(f, "path")), err);
-    if (st != SR_OK) {
-      sr_error_prefix(*err, "a file of this batch is gone (it was listed in the batch's log)");
-      break;
-    }
+    int fd;
+    int64_t size;
+    if ((st = open_listed(src, fs, f, log_offset_of(end), &fd, &size, err)) != SR_OK) break;
+    if (fd < 0) continue;
+    st = text_add_file(fs, json_string_value(json_object_get(f, "path")), fd, size, err);
+    close(fd);
+    if (st != SR_OK) break;
   }
   json_decref(files);
   if (st != SR_OK) return st;
-  *view = (sr_row_view){.records = fs->lines.data, .count = (int)(fs->lines.len / sizeof(sr_view_text)),
+  /* the text buffer is complete (no more moves): offsets become pointers */
+  sr_view_text *lines = (sr_view_text *)fs->lines.data;
+  size_t count = fs->lines.len / sizeof *lines;
+  for (size_t k = 0; k < count; k++) lines[k].ptr = fs->text.data + (uintptr_t)lines[k].ptr;
+  *view = (sr_row_view){.records = fs->lines.data, .count = (int)count,
                         .columns = text_columns, .record_size = sizeof(sr_view_text)};
   return SR_OK;
 }
@@ -520,6 +735,7 @@ static void files_describe(sr_source *src, json_t *o) {
   json_t *m = json_object();
   json_object_set_new(m, "numFilesRead", json_integer(fs->files_in_last_batch));
   json_object_set_new(m, "numBytesRead", json_integer(fs->bytes_in_last_batch));
+  json_object_set_new(m, "numMissingFiles", json_integer(fs->missing_in_last_batch));
   json_object_set_new(o, "metrics", m);
 }
 
@@ -536,9 +752,10 @@ static void files_close(sr_source *src) {
   sr_strset_free(fs->seen);
   sr_strset_free(fs->initial);
   sr_buf_free(&fs->chunk);
-  text_unmap(fs);
-  sr_buf_free(&fs->maps);
+  sr_buf_free(&fs->text);
   sr_buf_free(&fs->lines);
+  json_decref(fs->unstable);
+  json_decref(fs->recent);
   if (fs->fd >= 0) close(fs->fd);
   free(fs->dir);
   free(fs->clean);

@@ -362,7 +362,8 @@ static sr_status initial_offsets(ks_source *ks, const rd_kafka_topic_partition_l
   if (ks->initial_path && sr_fs_exists(ks->initial_path)) {
     json_error_t jerr;
     size_t len;
-    if (!(text = sr_fs_read_all(ks->initial_path, &len, err))) {
+    int checked; /* a checked file (fsutil.h); one from before checksums must parse */
+    if (!(text = sr_fs_read_checked(ks->initial_path, INITIAL_FILE, &len, &checked, err))) {
       st = SR_ERROR;
       goto done;
     }
@@ -381,7 +382,14 @@ static sr_status initial_offsets(ks_source *ks, const rd_kafka_topic_partition_l
       st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
       goto done;
     }
-    if ((st = sr_fs_write_atomic(ks->initial_path, dump, strlen(dump), err)) != SR_OK) {
+    size_t dlen = strlen(dump);
+    char *body = realloc(dump, dlen + 2);
+    if (body) {
+      dump = body;
+      dump[dlen++] = '\n';
+    }
+    if ((st = body ? sr_fs_write_checked(ks->initial_path, INITIAL_FILE, dump, dlen, err)
+                   : sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT)) != SR_OK) {
       rd_kafka_topic_partition_list_destroy(l);
       goto done;
     }

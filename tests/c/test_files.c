@@ -3,6 +3,7 @@
 ** (sink_files.c: the hidden file, the rename, the batch log) and fsutil's in-place synced write,
 ** driven through their connector structs as the engine drives them. */
 #include <dirent.h>
+#include <errno.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdlib.h>
@@ -64,6 +65,19 @@ static void assert_file_text(const char *dir, const char *name, const char *want
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   char *text = read_text(path);
+  ASSERT_EQ_STR(text, want);
+  free(text);
+}
+
+/* dir/name is a checked file with that tag whose body is exactly want. */
+static void assert_checked_text(const char *dir, const char *name, const char *tag, const char *want) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  sr_error *err = NULL;
+  int checked;
+  char *text = sr_fs_read_checked(path, tag, NULL, &checked, &err);
+  if (!text) SR_FAIL("%s: %s", path, err->message);
+  ASSERT_EQ_INT(checked, 1);
   ASSERT_EQ_STR(text, want);
   free(text);
 }
@@ -281,8 +295,9 @@ static void text_source_view(void) {
   remove_dir(dir);
 }
 
-/* A file of several megabytes; one cut short after it was listed (before its batch is read)
-** gives the lines it still has. */
+/* A file of several megabytes. Changed after it was listed: one grown is read up to its
+** listed size (a replay reads what the first run read); one cut short is an error naming it,
+** never a half batch (nor, mapped, a SIGBUS). */
 static void text_source_big_file(void) {
   char *dir = new_dir(), in[1024], state[1024], path[1100];
   make_in_and_state(dir, in, state, sizeof in);
@@ -311,13 +326,20 @@ static void text_source_big_file(void) {
   ASSERT_TRUE(recs[0].len == 11 && memcmp(recs[0].ptr, "line 000000", 11) == 0);
   ASSERT_TRUE(recs[BIG_LINES - 1].len == 11 && memcmp(recs[BIG_LINES - 1].ptr, "line 299999", 11) == 0);
 
-  ASSERT_EQ_INT(truncate(path, 12 * 1000 + 5), 0);
+  FILE *f = fopen(path, "a");
+  ASSERT_TRUE(f && fputs("appended later\n", f) >= 0 && fclose(f) == 0);
   memset(&view, 0, sizeof view);
   if (sr_source_text.read_view(&src, NULL, end, &view, &err) != SR_OK) SR_FAIL("replay: %s", err->message);
-  ASSERT_EQ_INT(view.count, 1001);
+  ASSERT_EQ_INT(view.count, BIG_LINES);
   recs = view.records;
-  ASSERT_TRUE(recs[999].len == 11 && memcmp(recs[999].ptr, "line 000999", 11) == 0);
-  ASSERT_TRUE(recs[1000].len == 5 && memcmp(recs[1000].ptr, "line ", 5) == 0);
+  ASSERT_TRUE(recs[BIG_LINES - 1].len == 11 && memcmp(recs[BIG_LINES - 1].ptr, "line 299999", 11) == 0);
+
+  ASSERT_EQ_INT(truncate(path, 12 * 1000 + 5), 0);
+  memset(&view, 0, sizeof view);
+  ASSERT_EQ_INT(sr_source_text.read_view(&src, NULL, end, &view, &err), SR_ERROR);
+  if (!strstr(err->message, "d.txt was truncated after it was listed") || !strstr(err->message, "3600000 bytes then, 12005 now"))
+    SR_FAIL("unexpected error: %s", err->message);
+  sr_error_free(err);
 
   json_decref(end);
   sr_source_text.close(&src);
@@ -384,7 +406,8 @@ SR_TEST(json_sink_batches) {
   ASSERT_EQ_STR(listing(out), "_streamrun_metadata part-00000-01234567.json");
   snprintf(path, sizeof path, "%s/_streamrun_metadata", out);
   ASSERT_EQ_STR(listing(path), "0");
-  assert_file_text(out, "_streamrun_metadata/0", "{\"batchId\":0,\"files\":[\"part-00000-01234567.json\"]}");
+  assert_checked_text(out, "_streamrun_metadata/0", "_streamrun_metadata/0",
+                      "{\"batchId\":0,\"files\":[\"part-00000-01234567.json\"],\"queryId\":\"0123456789abcdef\"}\n");
 
   /* the replay of batch 0 (its commits/N was lost) is skipped: part-0 keeps its rows */
   write_batch(&t, L, 0, 7, 7);
@@ -404,7 +427,8 @@ SR_TEST(json_sink_batches) {
   /* an empty batch is logged, with no file */
   write_batch(&t, L, 2, 1, 0);
   commit_batch(&t, 2);
-  assert_file_text(out, "_streamrun_metadata/2", "{\"batchId\":2,\"files\":[]}");
+  assert_checked_text(out, "_streamrun_metadata/2", "_streamrun_metadata/2",
+                      "{\"batchId\":2,\"files\":[],\"queryId\":\"0123456789abcdef\"}\n");
   close_sink(&t);
   lua_close(L);
   remove_dir(dir);
@@ -428,6 +452,116 @@ SR_TEST(fs_write_synced) {
   remove_dir(dir);
 }
 
+/* Reads path as a checked file with tag; returns the error message ("" when it read). */
+static const char *checked_error(const char *path, const char *tag) {
+  static char msg[1024];
+  sr_error *err = NULL;
+  int checked;
+  char *text = sr_fs_read_checked(path, tag, NULL, &checked, &err);
+  snprintf(msg, sizeof msg, "%s", text ? "" : err->message);
+  free(text);
+  sr_error_free(err);
+  return msg;
+}
+
+static void put_text(const char *path, const char *text, size_t len) {
+  FILE *f = fopen(path, "w");
+  if (!f || fwrite(text, 1, len, f) != len) SR_FAIL("cannot write %s", path);
+  fclose(f);
+}
+
+/* A checked file reads back only whole, unchanged and under its own tag; one from before
+** checksums (no trailer) is handed over as it is, for a strict parse. */
+SR_TEST(fs_checked_files) {
+  char *dir = new_dir(), path[512];
+  snprintf(path, sizeof path, "%s/offsets-5", dir);
+  sr_error *err = NULL;
+  const char *body = "v1\n{\"a\":1}\n{\"logOffset\":5}\n";
+  ASSERT_EQ_INT(sr_fs_write_checked(path, "offsets/5@q", body, strlen(body), &err), SR_OK);
+  int checked;
+  size_t len;
+  char *text = sr_fs_read_checked(path, "offsets/5@q", &len, &checked, &err);
+  ASSERT_TRUE(text != NULL);
+  ASSERT_EQ_STR(text, body);
+  ASSERT_EQ_INT(checked, 1);
+  ASSERT_EQ_INT((long long)len, (long long)strlen(body));
+  free(text);
+  /* under another tag: a copy from another batch or query */
+  if (!strstr(checked_error(path, "offsets/6@q"), "written as offsets/5@q, not as offsets/6@q"))
+    SR_FAIL("tag: %s", checked_error(path, "offsets/6@q"));
+  /* every byte flipped in turn: refused; every truncation: refused, or, the trailer gone,
+  ** handed over unchecked as what it is, a prefix of the body, for the caller's strict parse
+  ** (ckpt.c refuses a cut line, a missing line) */
+  char *whole = read_text(path);
+  size_t n = strlen(whole);
+  for (size_t i = 0; i < n; i++) {
+    char *copy = strdup(whole);
+    copy[i] ^= 0x01;
+    put_text(path, copy, n);
+    const char *e = checked_error(path, "offsets/5@q");
+    if (!strstr(e, path)) SR_FAIL("byte %zu flipped was read (%s)", i, e);
+    free(copy);
+  }
+  for (size_t cut = 0; cut < n; cut++) {
+    put_text(path, whole, cut);
+    text = sr_fs_read_checked(path, "offsets/5@q", &len, &checked, &err);
+    if (text) {
+      if (checked || len != cut || strncmp(text, body, cut) != 0)
+        SR_FAIL("cut at %zu read as \"%s\"", cut, text);
+      free(text);
+    } else {
+      if (!strstr(err->message, path)) SR_FAIL("cut at %zu: %s", cut, err->message);
+      sr_error_free(err);
+      err = NULL;
+    }
+  }
+  free(whole);
+  /* from before checksums */
+  put_text(path, body, strlen(body));
+  text = sr_fs_read_checked(path, "offsets/5@q", &len, &checked, &err);
+  ASSERT_TRUE(text != NULL);
+  ASSERT_EQ_INT(checked, 0);
+  ASSERT_EQ_STR(text, body);
+  free(text);
+  /* missing: ENOENT */
+  snprintf(path, sizeof path, "%s/none", dir);
+  ASSERT_TRUE(sr_fs_read_checked(path, "x", &len, &checked, &err) == NULL);
+  ASSERT_EQ_INT(errno, ENOENT);
+  sr_error_free(err);
+  remove_dir(dir);
+}
+
+/* A sink path belongs to one query: another query id is refused at open, naming both. */
+SR_TEST(json_sink_refuses_another_query) {
+  char *dir = new_dir(), out[256];
+  snprintf(out, sizeof out, "%s/out", dir);
+  lua_State *L = new_lua();
+  test_sink t;
+  open_sink(&t, L, out);
+  write_batch(&t, L, 0, 1, 3);
+  commit_batch(&t, 0);
+  close_sink(&t);
+  memset(&t, 0, sizeof t);
+  t.opts = sr_options_new();
+  sr_options_set(t.opts, "path", out);
+  t.sink.ops = &sr_sink_json;
+  t.sink.cfg.options = t.opts;
+  t.sink.cfg.query_id = "fedcba9876543210";
+  t.sink.cfg.checkpoint_dir = "chk2";
+  t.sink.cfg.output_mode = "append";
+  sr_error *err = NULL;
+  ASSERT_EQ_INT(sr_sink_json.open(&t.sink, &t.sink.cfg, &err), SR_ERROR);
+  if (!strstr(err->message, "another query (id 0123456789abcdef") || !strstr(err->message, "fedcba9876543210"))
+    SR_FAIL("unexpected error: %s", err->message);
+  sr_error_free(err);
+  close_sink(&t);
+  open_sink(&t, L, out); /* the owner itself goes on */
+  close_sink(&t);
+  lua_close(L);
+  remove_dir(dir);
+}
+
 int main(void) {
-  return SR_RUN(json_source_reads_files_in_pieces, text_source_view, text_source_big_file, json_sink_batches, fs_write_synced);
+  return SR_RUN(json_source_reads_files_in_pieces, text_source_view, text_source_big_file, json_sink_batches,
+                fs_write_synced, fs_checked_files, json_sink_refuses_another_query);
 }

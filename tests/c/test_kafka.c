@@ -1125,7 +1125,12 @@ SR_TEST(sink_pending_names_every_partition) {
   char path[512];
   snprintf(path, sizeof path, "%s/kafka-sink-pending.json", dir);
   json_error_t jerr;
-  json_t *pending = json_load_file(path, 0, &jerr);
+  int checked;
+  size_t plen;
+  char *ptext = sr_fs_read_checked(path, "kafka-sink-pending.json", &plen, &checked, NULL);
+  ASSERT_TRUE(ptext != NULL && checked);
+  json_t *pending = json_loadb(ptext, plen, 0, &jerr);
+  free(ptext);
   ASSERT_TRUE(pending != NULL);
   json_t *from = json_object_get(json_object_get(pending, "from"), "kr");
   json_t *msgs = kcat_consume("kr");

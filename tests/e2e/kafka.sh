@@ -72,7 +72,7 @@ dups=$(jq -r .n hot.txt | sort | uniq -d | head -3)
 [[ -z "$dups" ]] || fail "duplicated rows in the topic: $dups"
 assert_eq "every row once in the topic" 2000 "$(wc -l <hot.txt)"
 # each message carries one batch marker, streamrun=<query id>:<batch>:<seq>, never twice
-qid=$(jq -r .id chk2/metadata)
+qid=$(head -1 chk2/metadata | jq -r .id)
 kcat -b "$BOOT" -C -t hot -e -o beginning -q -f '%h\n' >marks.txt
 assert_eq "one well-formed marker per message" 2000 "$(grep -cE "^streamrun=$qid:[0-9]+:[0-9]+\$" marks.txt)"
 assert_eq "no marker twice" 2000 "$(sort -u marks.txt | wc -l)"

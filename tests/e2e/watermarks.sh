@@ -195,7 +195,7 @@ assert_contains "a changed policy is reported" "$err" "keeps multipleWatermarkPo
 assert_eq "the checkpoint's min policy holds the watermark at 0" '"nextBatchWatermarkMs":0' \
   "$(grep -o '"nextBatchWatermarkMs":[0-9]*' "pol/chk/commits/$(ls pol/chk/commits | sort -n | tail -1)")"
 # a checkpoint whose offset log has no policy (written before it was recorded) keeps "min"
-sed -i 's/,"conf":{[^}]*}//' pol/chk/offsets/*
+sed -i -e 's/,"conf":{[^}]*}//' -e '/^#crc32 /d' pol/chk/offsets/* # as such a log was: no checksum line
 grep -q conf pol/chk/offsets/* && fail "the policy should be gone from the offset log"
 run_sr restart.lua pol max
 assert_eq "policy run 3 exit" 0 "$code"
