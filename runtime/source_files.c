@@ -31,6 +31,7 @@
 #include "csv_rows.h"
 #include "fsutil.h"
 #include "json_rows.h"
+#include "schema_infer.h"
 #include "strset.h"
 
 typedef enum { FMT_JSON, FMT_CSV, FMT_TEXT } file_format;
@@ -72,12 +73,17 @@ typedef struct files_source {
   {"sourceArchiveDir", SR_OPT_STRING, NULL, "where cleanSource=archive moves files"},             \
   {"fileNameOnly", SR_OPT_BOOL, "false", "accepted for Spark compatibility; files are tracked by path"}
 
-static const sr_option_spec json_options[] = {COMMON_OPTIONS, {NULL}};
+static const sr_option_spec json_options[] = {
+  COMMON_OPTIONS,
+  {"inferTimestamp", SR_OPT_BOOL, "false", "without a schema: infer text that is an ISO-8601 timestamp as timestamp"},
+  {NULL},
+};
 static const sr_option_spec text_options[] = {COMMON_OPTIONS, {NULL}};
 static const sr_option_spec csv_options[] = {
   COMMON_OPTIONS,
   {"header", SR_OPT_BOOL, "false", "the first line of each file names the columns"},
   {"sep", SR_OPT_STRING, ",", "the field separator (one character)"},
+  {"inferSchema", SR_OPT_BOOL, "false", "without a schema: type the columns from the values (else all strings)"},
   {NULL},
 };
 
@@ -547,6 +553,103 @@ static void files_close(sr_source *src) {
   src->impl = NULL;
 }
 
+/* --- schema inference ---------------------------------------------------------------- */
+
+static int by_path(const void *a, const void *b) {
+  return strcmp(((const file_entry *)a)->path, ((const file_entry *)b)->path);
+}
+
+/* Every visible regular file of the directory now (Spark lists them all, read or not). */
+static sr_status list_all_files(const char *dir, file_entry **files, int *n, sr_error **err) {
+  files_source probe = {.dir = (char *)dir, .seen = sr_strset_new()};
+  if (!probe.seen) return sr_error_set(err, SR_ERROR, "out of memory");
+  sr_status st = list_new_files(&probe, files, n, err);
+  sr_strset_free(probe.seen);
+  if (st == SR_OK && *n > 0) qsort(*files, (size_t)*n, sizeof **files, by_path);
+  return st;
+}
+
+/* Reads one file in pieces cut after a line end, handing each to the JSON inference. */
+static sr_status infer_json_file(sr_json_infer *inf, const char *path, sr_buf *b, sr_error **err) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sr_error_set(err, SR_ERROR, "cannot open %s: %s", path, strerror(errno));
+  b->len = 0;
+  sr_status st = SR_OK;
+  for (int eof = 0; !eof && st == SR_OK;) {
+    size_t got;
+    if (sr_buf_reserve(b, JSON_PIECE) != 0) { st = sr_error_set(err, SR_ERROR, "out of memory"); break; }
+    if ((st = sr_fs_read_fd(fd, path, b->data + b->len, JSON_PIECE, &got, err)) != SR_OK) break;
+    eof = got < JSON_PIECE;
+    b->len += got;
+    const char *nl = eof ? NULL : memrchr(b->data, '\n', b->len);
+    size_t piece = eof ? b->len : nl ? (size_t)(nl - b->data) + 1 : 0;
+    if (piece == 0) continue;
+    if (sr_json_infer_add(inf, b->data, piece) != 0) st = sr_error_set(err, SR_ERROR, "out of memory");
+    memmove(b->data, b->data + piece, b->len - piece);
+    b->len -= piece;
+  }
+  close(fd);
+  return st;
+}
+
+/* DataSource.sourceSchema with schema inference on: the schema of every file in the directory
+** now; no file is an error, as in Spark ("Unable to infer schema for JSON. It must be specified
+** manually."; FileStreamSourceSuite "FileStreamSource schema: json, no existing files"). */
+static sr_status files_infer_schema(const sr_options *options, file_format format, sr_schema **out,
+                                    sr_error **err) {
+  const sr_option_spec *spec = format == FMT_CSV ? csv_options : json_options;
+  const char *what = format == FMT_CSV ? "CSV" : "JSON";
+  const char *dir = sr_opt_str(options, spec, "path", NULL);
+  *out = NULL;
+  if (!dir) return sr_error_set(err, SR_ERROR, "`path` is required (the directory to read)");
+  file_entry *files = NULL;
+  int n = 0;
+  if (list_all_files(dir, &files, &n, err) != SR_OK) return SR_ERROR;
+  if (n == 0) {
+    free(files);
+    return sr_error_set(err, SR_ERROR, "Unable to infer schema for %s: %s has no file to infer it from. "
+                        "It must be specified manually: give the source a `schema` (or put a file "
+                        "there before the query starts)", what, dir);
+  }
+  sr_status st = SR_OK;
+  if (format == FMT_JSON) {
+    sr_json_infer *inf = sr_json_infer_new(sr_opt_bool(options, spec, "inferTimestamp", 0));
+    sr_buf b = {0};
+    if (!inf) st = sr_error_set(err, SR_ERROR, "out of memory");
+    for (int i = 0; i < n && st == SR_OK; i++) st = infer_json_file(inf, files[i].path, &b, err);
+    if (st == SR_OK && !(*out = sr_json_infer_schema(inf))) st = sr_error_set(err, SR_ERROR, "out of memory");
+    sr_buf_free(&b);
+    sr_json_infer_free(inf);
+  } else {
+    const char *sep = sr_opt_str(options, spec, "sep", ",");
+    sr_csv_options o = {.sep = sep[0] ? sep[0] : ',', .header = sr_opt_bool(options, spec, "header", 0)};
+    int types = sr_opt_bool(options, spec, "inferSchema", 0);
+    sr_csv_infer *inf = sr_csv_infer_new(&o, types);
+    if (!inf) st = sr_error_set(err, SR_ERROR, "out of memory");
+    /* without inferSchema only the first record of the first file matters */
+    for (int i = 0; i < n && st == SR_OK && (types || i == 0); i++) {
+      size_t len;
+      char *buf = sr_fs_read_all(files[i].path, &len, err);
+      if (!buf) { st = SR_ERROR; break; }
+      if (sr_csv_infer_add_file(inf, buf, len) != 0) st = sr_error_set(err, SR_ERROR, "out of memory");
+      free(buf);
+    }
+    if (st == SR_OK && !(*out = sr_csv_infer_schema(inf))) st = sr_error_set(err, SR_ERROR, "out of memory");
+    sr_csv_infer_free(inf);
+  }
+  for (int i = 0; i < n; i++) entry_free(&files[i]);
+  free(files);
+  return st;
+}
+
+static sr_status json_infer_schema(const sr_options *o, sr_schema **out, sr_error **err) {
+  return files_infer_schema(o, FMT_JSON, out, err);
+}
+
+static sr_status csv_infer_schema(const sr_options *o, sr_schema **out, sr_error **err) {
+  return files_infer_schema(o, FMT_CSV, out, err);
+}
+
 #define FILE_SOURCE(fmt, opts, schema_needed, ...)                                         \
   {                                                                                      \
     .name = fmt, .options = opts, .needs_schema = schema_needed, .open = files_open,     \
@@ -554,7 +657,9 @@ static void files_close(sr_source *src) {
     .drained = files_drained, .close = files_close, __VA_ARGS__                          \
   }
 
-const sr_source_ops sr_source_json = FILE_SOURCE("json", json_options, 0, .read = files_read);
-const sr_source_ops sr_source_csv = FILE_SOURCE("csv", csv_options, 0, .read = files_read);
+const sr_source_ops sr_source_json = FILE_SOURCE("json", json_options, 0, .read = files_read,
+                                                 .infer_schema = json_infer_schema);
+const sr_source_ops sr_source_csv = FILE_SOURCE("csv", csv_options, 0, .read = files_read,
+                                                .infer_schema = csv_infer_schema);
 const sr_source_ops sr_source_text = FILE_SOURCE("text", text_options, 0, .read_view = text_read_view,
                                                  .view_module = "streamrun.sources.text");
