@@ -60,7 +60,7 @@ local function new_source(opts, static, level)
   else
     -- no schema: a source that can infer one does, from what is there now (JOB-API "Schema inference")
     local ok, schema = pcall(core.infer_schema, opts.format, opts)
-    if not ok then fail("read_stream: " .. tostring(schema), level + 1) end
+    if not ok then fail(tostring(schema), level + 1) end
     if schema then s.schema, s.schema_list, s.inferred = schema, schema:columns(), true end
   end
   return s

@@ -1,5 +1,6 @@
 /* The engine's functions in streamrun.core. See lua_libs.h. */
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,7 +56,8 @@ static int l_source_view_module(lua_State *L) {
 }
 
 /* infer_schema(format, options) -> schema | nil (the source does not infer: its columns are
-** its own or unknown); raises the reason when it cannot infer (no file to infer from). */
+** its own or unknown); raises the reason when it cannot infer (no file to infer from) or when
+** an option is unknown (with the nearest valid name). */
 static int l_infer_schema(lua_State *L) {
   const sr_source_ops *ops = sr_source_lookup(luaL_checkstring(L, 1));
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -72,9 +74,14 @@ static int l_infer_schema(lua_State *L) {
     }
     lua_pop(L, 1);
   }
+  /* an option's typo is the first thing to tell (job.c checks the same way at start) */
+  static const char *const extra[] = {"badRecordsPath", "format", "schema", NULL};
+  char what[128];
+  snprintf(what, sizeof what, "the %s source", ops->name);
   sr_schema *schema = NULL;
   sr_error *err = NULL;
-  sr_status st = ops->infer_schema(o, &schema, &err);
+  sr_status st = sr_options_check(o, ops->options, extra, what, &err);
+  if (st == SR_OK) st = ops->infer_schema(o, &schema, &err);
   sr_options_free(o);
   if (st != SR_OK) {
     lua_pushstring(L, err ? err->message : "cannot infer the schema");

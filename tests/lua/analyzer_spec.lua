@@ -200,7 +200,7 @@ describe("schema inference of the file sources", function()
     local d = dir_with{}
     local at, ok, err = line(), pcall(function() local s = sr.read_stream{ format = "json", path = d }; return s end)
     assert.is_false(ok)
-    assert.matches("analyzer_spec.lua:" .. at .. ": read_stream: Unable to infer schema for JSON: " .. d
+    assert.matches("analyzer_spec.lua:" .. at .. ": Unable to infer schema for JSON: " .. d
       .. " has no file to infer it from. It must be specified manually", err, 1, true)
     ok, err = pcall(sr.read_stream, { format = "csv", path = d .. "/missing", header = true })
     assert.is_false(ok)
