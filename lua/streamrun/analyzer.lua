@@ -262,6 +262,138 @@ function M.columns(node)
   return s and as_list(s) or nil
 end
 
+-- Column pruning --------------------------------------------------------------------------
+-- A json source (or a csv one with a header: its columns are found by name) decodes only the
+-- columns the query reads, as Spark's file scans read only their requiredSchema
+-- (FileSourceStrategy, ColumnPruning). Which columns a user function reads is read from its
+-- LuaJIT bytecode, conservatively: a function whose row argument is used only as `row.name`
+-- (a TGETS on the argument's slot) reads those names; any other use of the argument (passed
+-- on, returned, indexed by a variable, captured by a closure, assigned to) means every column.
+
+local BC_STR, BC_SLOT_MODES = 10, { [1] = true, [2] = true, [3] = true, [4] = true }
+
+-- The set of columns fn reads from its first argument, or nil (it may read any).
+function M.fn_columns(fn)
+  local ok, ju = pcall(require, "jit.util")
+  if not ok or type(fn) ~= "function" then return nil end
+  local info = ju.funcinfo(fn)
+  if not info or not info.bytecodes or (info.params or 0) < 1 or info.children then return nil end
+  local TGETS = require("jit.vmdef").bcnames:find("TGETS", 1, true)
+  if not TGETS then return nil end
+  TGETS = (TGETS - 1) / 6
+  local bit, cols = require "bit", {}
+  for pc = 1, info.bytecodes - 1 do
+    local ins, m = ju.funcbc(fn, pc)
+    if not ins then break end
+    local op = bit.band(ins, 0xff)
+    local a, b = bit.band(bit.rshift(ins, 8), 0xff), bit.rshift(ins, 24)
+    local cd = bit.rshift(ins, 16)
+    local ma, mb, mc = bit.band(m, 7), bit.band(bit.rshift(m, 3), 15), bit.band(bit.rshift(m, 7), 15)
+    if op == TGETS and b == 0 and mc == BC_STR and a ~= 0 then
+      local key = ju.funck(fn, -bit.band(cd, 0xff) - 1)
+      if type(key) ~= "string" then return nil end
+      cols[key] = true
+    else
+      if BC_SLOT_MODES[ma] and a == 0 then return nil end
+      if mb ~= 0 then
+        if BC_SLOT_MODES[mb] and b == 0 then return nil end
+        if BC_SLOT_MODES[mc] and bit.band(cd, 0xff) == 0 then return nil end
+      elseif BC_SLOT_MODES[mc] and cd == 0 then
+        return nil
+      end
+    end
+  end
+  return cols
+end
+
+local function union(a, b)
+  if not a or not b then return nil end
+  local out = {}
+  for k in pairs(a) do out[k] = true end
+  for k in pairs(b) do out[k] = true end
+  return out
+end
+
+local function key_columns(keys)
+  if type(keys) ~= "table" then return nil end -- the whole row is the key
+  local s = {}
+  for _, k in ipairs(keys) do
+    if type(k) == "string" then s[k] = true
+    elseif type(k) == "function" then s = union(s, M.fn_columns(k))
+    elseif type(k) == "table" and k.kind then
+      if s then s[k.column] = true end
+      if k.gap_fn then s = union(s, M.fn_columns(k.gap_fn)) end
+    else return nil end
+    if not s then return nil end
+  end
+  return s
+end
+
+-- source node -> the set of its columns the query reads, or false (every column).
+local function needs(q)
+  local result = {}
+  local function visit(node, need)
+    local op = node.op
+    if op == "source" then
+      local had = result[node]
+      if had == nil then result[node] = need or false
+      elseif had then result[node] = union(had, need) or false end
+    elseif op == "filter" then
+      visit(node.parent, union(need, M.fn_columns(node.fn)))
+    elseif op == "with_watermark" then
+      visit(node.parent, union(need, { [node.column] = true }))
+    elseif op == "select" then -- names its columns anew: what is above it does not matter
+      local s = {}
+      for _, c in ipairs(node.columns) do
+        if c.from then s[c.from] = true else s = union(s, M.fn_columns(c.fn)) end
+        if not s then break end
+      end
+      visit(node.parent, s)
+    elseif op == "map" or op == "flat_map" then -- a new row from what fn reads
+      visit(node.parent, M.fn_columns(node.fn))
+    elseif op == "drop_duplicates" or op == "drop_duplicates_within_watermark" then
+      visit(node.parent, union(need, key_columns(node.keys)))
+    elseif op == "aggregate" then
+      local s = key_columns(node.keys)
+      for _, a in pairs(node.aggs) do
+        if a.agg == "custom" then s = nil
+        elseif s and a.column then s[a.column] = true end
+      end
+      visit(node.parent, s)
+    elseif op == "union" then
+      visit(node.parent, need)
+      visit(node.other, need)
+    else -- join, parse_json, process_with_state, ...: every column
+      if node.parent then visit(node.parent, nil) end
+      if node.other then visit(node.other, nil) end
+    end
+  end
+  visit(q.root, nil) -- the sink writes every column it gets
+  return result
+end
+
+local function header_csv(n)
+  local h = n.options.header
+  return h == true or h == "true"
+end
+
+-- The schema a stream source of q should decode (its columns the query reads), or nil to
+-- decode its whole schema. Memoized per query on q.
+function M.read_schema(q, source)
+  if not source.schema or not (source.format == "json" or (source.format == "csv" and header_csv(source))) then
+    return nil
+  end
+  q.analyzer_needs = q.analyzer_needs or needs(q)
+  local need = q.analyzer_needs[source]
+  if not need then return nil end
+  local list = {}
+  for _, c in ipairs(source.schema_list) do
+    if need[c[1]] then list[#list + 1] = c end
+  end
+  if #list == #source.schema_list then return nil end
+  return core.schema(list)
+end
+
 -- The runtime half: raises (a user error naming the operator and its job line) when rows[1..n]
 -- is not empty and one of cols is in none of its rows. A column null in some rows is fine.
 function M.check_rows(rows, n, cols, what, where)

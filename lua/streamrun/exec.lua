@@ -407,7 +407,7 @@ function exec.compile(q)
   }
   for i, s in ipairs(sources) do
     desc.sources[i] = { format = s.format, options = flatten(s.options, SOURCE_ENGINE_KEYS),
-                        schema = s.schema, where = s.where }
+                        schema = analyzer.read_schema(q, s) or s.schema, where = s.where }
   end
   for i, s in ipairs(stateful) do
     desc.stateful[i] = { op = s.op, where = s.where, signature = exec.signature(s) }

@@ -155,6 +155,53 @@ describe("the analyzer", function()
   end)
 end)
 
+describe("column pruning", function()
+  local sr, exec, an
+  before_each(function()
+    sr, exec = h.fresh()
+    an = require "streamrun.analyzer"
+  end)
+
+  it("reads from a function's bytecode which columns it reads, or that it may read any", function()
+    assert.same({ price = true }, an.fn_columns(function(r) return r.price > 5000 end))
+    assert.same({ a = true, b = true }, an.fn_columns(function(r) local x = r.a; return x and r.b end))
+    local k = "price"
+    assert.is_nil(an.fn_columns(function(r) return r[k] end))            -- a variable key
+    assert.is_nil(an.fn_columns(function(r) return r end))               -- returned
+    assert.is_nil(an.fn_columns(function(r) r.x = 1; return true end))   -- assigned to
+    assert.is_nil(an.fn_columns(function(r) return tostring(r) end))     -- passed on
+    assert.is_nil(an.fn_columns(function(r) return next(r) ~= nil end))  -- passed on
+    assert.is_nil(an.fn_columns(function(r) return function() return r.a end end)) -- captured
+    assert.is_nil(an.fn_columns(function(r) r = { a = 1 }; return r.a end))          -- replaced
+    assert.is_nil(an.fn_columns(print))
+  end)
+
+  it("makes a json source decode only the columns the query reads", function()
+    local function schema_of(build)
+      sr, exec = h.fresh()
+      local src = sr.read_stream{ format = "json", path = "in",
+                                  schema = "auction long, bidder long, price double, url string, extra string" }
+      return tostring(exec.compile(build(src)).sources[1].schema)
+    end
+    assert.equals("auction long, bidder long, price double", schema_of(function(s)
+      return s:filter(function(r) return r.price > 5000 end)
+        :select{ "auction", "bidder", "price", eur = function(r) return r.price * 0.9 end }
+        :write_stream{ format = "console" }
+    end))
+    assert.equals("auction long, price double", schema_of(function(s)
+      return s:map(function(r) return { a = r.auction, p = r.price } end):write_stream{ format = "console" }
+    end))
+    -- the sink writes every column; a function that may read any column keeps them all
+    local all = "auction long, bidder long, price double, url string, extra string"
+    assert.equals(all, schema_of(function(s)
+      return s:filter(function(r) return r.price > 5000 end):write_stream{ format = "console" }
+    end))
+    assert.equals(all, schema_of(function(s)
+      return s:filter(function(r) return sr.to_json(r) ~= "" end):select{ "url" }:write_stream{ format = "console" }
+    end))
+  end)
+end)
+
 describe("schema inference of the file sources", function()
   local sr, exec, core
   before_each(function()

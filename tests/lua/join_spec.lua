@@ -431,7 +431,7 @@ describe("stream-static join", function()
     assert.matches("LeftAnti joins with a streaming DataFrame/Dataset on the right", refusal("left_anti", true))
     local ok, err = pcall(compile, function(sr)
       return h.stream(sr, "in")
-        :join(sr.read{ format = "kafka", subscribe = "t" }, { on = "id" }):write_stream{ format = "console" }
+        :join(sr.read{ format = "kafka", subscribe = "t" }, { on = "key" }):write_stream{ format = "console" }
     end)
     assert.is_false(ok)
     assert.matches("cannot be read from format kafka", tostring(err))
