@@ -27,6 +27,7 @@ typedef struct itype itype;
 typedef struct ifield {
   char *name;
   size_t len;
+  int plain;     /* the name has no '"' nor '\\': its JSON text is its bytes */
   itype *type;
 } ifield;
 
@@ -231,8 +232,41 @@ static itype *struct_field(sr_json_infer *inf, itype *t, const char *name, size_
   memcpy(f->name, name, len);
   f->name[len] = '\0';
   f->len = len;
+  f->plain = !memchr(name, '"', len) && !memchr(name, '\\', len);
   *cursor = ++t->nfields;
   return f->type;
+}
+
+static int is_digit(char c) { return (unsigned char)(c - '0') < 10; }
+
+/* The end of the JSON number at p, or NULL; *k is K_LONG for an integer within 64 bits, else
+** K_DOUBLE. Integers of 19 digits and more are checked exactly (json_rows.h's scanner). */
+static const char *number_end(const char *p, const char *end, kind *k) {
+  const char *q = p + (p < end && *p == '-');
+  const char *digits = q;
+  while (q < end && is_digit(*q)) q++;
+  size_t nd = (size_t)(q - digits);
+  if (nd == 0 || (nd > 1 && *digits == '0')) return NULL;
+  *k = K_LONG;
+  if (q < end && *q == '.') {
+    const char *f = ++q;
+    while (q < end && is_digit(*q)) q++;
+    if (q == f) return NULL;
+    *k = K_DOUBLE;
+  }
+  if (q < end && (*q == 'e' || *q == 'E')) {
+    q += 1 + (q + 1 < end && (q[1] == '+' || q[1] == '-'));
+    const char *e = q;
+    while (q < end && is_digit(*q)) q++;
+    if (q == e) return NULL;
+    *k = K_DOUBLE;
+  }
+  if (*k == K_LONG && nd >= 19) {
+    sr__jnum num;
+    int64_t v;
+    if (!sr__json_scan_number(p, end, &num) || sr__jnum_int64(&num, &v) != 0) *k = K_DOUBLE;
+  }
+  return q;
 }
 
 /* Reads the JSON value at p (within [p, end)) into t (NULL: only skips it, validating its
@@ -249,11 +283,20 @@ static const char *json_value(sr_json_infer *inf, itype *t, const char *p, const
       int cursor = 0;
       for (;;) {
         if (p >= end || *p != '"') return NULL;
-        int esc;
-        const char *kend = string_end(p, end, &esc);
-        if (!kend) return NULL;
         itype *ft = NULL;
-        if (t) {
+        const char *kend = NULL;
+        if (t && cursor < t->nfields) { /* the key the records so far had next */
+          const ifield *f = &t->fields[cursor];
+          if (f->plain && (size_t)(end - p) > f->len + 1 && p[f->len + 1] == '"' &&
+              memcmp(p + 1, f->name, f->len) == 0) {
+            kend = p + f->len + 2;
+            ft = f->type;
+            cursor++;
+          }
+        }
+        int esc;
+        if (!kend && !(kend = string_end(p, end, &esc))) return NULL;
+        if (t && !ft) {
           const char *name = p + 1;
           long len = (long)(kend - p - 2);
           if (esc) {
@@ -315,13 +358,9 @@ static const char *json_value(sr_json_infer *inf, itype *t, const char *p, const
       if (end - p < 4 || memcmp(p, "null", 4) != 0) return NULL;
       return p + 4;
     default: {
-      sr__jnum num;
-      const char *q = sr__json_scan_number(p, end, &num);
-      if (!q) return NULL;
-      if (t) {
-        int64_t v;
-        observe(t, num.is_int && sr__jnum_int64(&num, &v) == 0 ? K_LONG : K_DOUBLE);
-      }
+      kind k;
+      const char *q = number_end(p, end, &k);
+      if (q && t && t->k != k) observe(t, k);
       return q;
     }
   }
@@ -338,6 +377,27 @@ int sr_json_infer_add(sr_json_infer *inf, const char *buf, size_t len) {
     p = nl ? nl + 1 : end;
   }
   return inf->oom ? -1 : 0;
+}
+
+/* Widens dst by everything src says (the same as having read src's records into dst). */
+static void merge_type(sr_json_infer *inf, itype *dst, const itype *src) {
+  if (src->k == K_NULL || inf->oom) return;
+  observe(dst, src->k);
+  if (dst->k == K_STRUCT && src->k == K_STRUCT) {
+    for (int i = 0; i < src->nfields && !inf->oom; i++) {
+      int cursor = i;
+      itype *ft = struct_field(inf, dst, src->fields[i].name, src->fields[i].len, &cursor);
+      if (ft) merge_type(inf, ft, src->fields[i].type);
+    }
+  } else if (dst->k == K_ARRAY && src->k == K_ARRAY && src->elem) {
+    if (!dst->elem && !(dst->elem = calloc(1, sizeof *dst->elem))) { inf->oom = 1; return; }
+    merge_type(inf, dst->elem, src->elem);
+  }
+}
+
+int sr_json_infer_merge(sr_json_infer *into, const sr_json_infer *from) {
+  merge_type(into, &into->root, &from->root);
+  return into->oom ? -1 : 0;
 }
 
 /* ---- to a schema ------------------------------------------------------------------------ */

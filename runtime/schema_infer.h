@@ -31,6 +31,9 @@ sr_json_infer *sr_json_infer_new(int infer_timestamp);
 /* Reads the JSON lines of buf[0..len) (whole lines; a last line without '\n' counts) into the
 ** state. Returns 0, or -1 when out of memory. */
 int sr_json_infer_add(sr_json_infer *inf, const char *buf, size_t len);
+/* Adds what `from` has read to `into` (both read separately, as threads do). Returns 0, or -1
+** when out of memory. */
+int sr_json_infer_merge(sr_json_infer *into, const sr_json_infer *from);
 /* The schema of everything added: a new schema the caller frees, or NULL when out of memory. */
 sr_schema *sr_json_infer_schema(const sr_json_infer *inf);
 /* Accepts NULL. */

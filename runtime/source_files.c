@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <lauxlib.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -592,6 +593,66 @@ static sr_status infer_json_file(sr_json_infer *inf, const char *path, sr_buf *b
   return st;
 }
 
+/* JSON inference over a share of the files: every nth file from first, in a thread of its own
+** (the scan is the start-up's cost; files are independent and their results merge). */
+typedef struct infer_share {
+  const file_entry *files;
+  int nfiles, first, step;
+  sr_json_infer *inf;
+  sr_status st;
+  sr_error *err;
+} infer_share;
+
+static void *infer_share_run(void *arg) {
+  infer_share *sh = arg;
+  sr_buf b = {0};
+  for (int i = sh->first; i < sh->nfiles && sh->st == SR_OK; i += sh->step)
+    sh->st = infer_json_file(sh->inf, sh->files[i].path, &b, &sh->err);
+  sr_buf_free(&b);
+  return NULL;
+}
+
+/* Infers the JSON schema of files into *out, on up to as many threads as there are cores (4 at
+** most). */
+static sr_status infer_json_files(const file_entry *files, int n, int infer_timestamp, sr_schema **out,
+                                  sr_error **err) {
+  enum { MAX_SHARES = 4 };
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  int nshares = cores < 1 ? 1 : cores > MAX_SHARES ? MAX_SHARES : (int)cores;
+  if (nshares > n) nshares = n;
+  infer_share shares[MAX_SHARES];
+  pthread_t threads[MAX_SHARES];
+  int started[MAX_SHARES] = {0};
+  sr_status st = SR_OK;
+  for (int i = 0; i < nshares; i++) {
+    shares[i] = (infer_share){.files = files, .nfiles = n, .first = i, .step = nshares,
+                              .inf = sr_json_infer_new(infer_timestamp)};
+    if (!shares[i].inf) { shares[i].st = sr_error_set(&shares[i].err, SR_ERROR, "out of memory"); continue; }
+    if (i > 0) started[i] = pthread_create(&threads[i], NULL, infer_share_run, &shares[i]) == 0;
+    if (i > 0 && !started[i]) shares[i].step = 0; /* no thread: run below, on this one */
+  }
+  if (shares[0].inf) infer_share_run(&shares[0]);
+  for (int i = 1; i < nshares; i++) {
+    if (started[i]) pthread_join(threads[i], NULL);
+    else if (shares[i].inf) { shares[i].step = nshares; infer_share_run(&shares[i]); }
+  }
+  for (int i = 0; i < nshares; i++) {
+    if (shares[i].st != SR_OK && st == SR_OK) {
+      st = shares[i].st;
+      *err = shares[i].err;
+      shares[i].err = NULL;
+    }
+    if (st == SR_OK && i > 0 && sr_json_infer_merge(shares[0].inf, shares[i].inf) != 0)
+      st = sr_error_set(err, SR_ERROR, "out of memory");
+  }
+  if (st == SR_OK && !(*out = sr_json_infer_schema(shares[0].inf))) st = sr_error_set(err, SR_ERROR, "out of memory");
+  for (int i = 0; i < nshares; i++) {
+    sr_error_free(shares[i].err);
+    sr_json_infer_free(shares[i].inf);
+  }
+  return st;
+}
+
 /* DataSource.sourceSchema with schema inference on: the schema of every file in the directory
 ** now; no file is an error, as in Spark ("Unable to infer schema for JSON. It must be specified
 ** manually."; FileStreamSourceSuite "FileStreamSource schema: json, no existing files"). */
@@ -613,13 +674,7 @@ static sr_status files_infer_schema(const sr_options *options, file_format forma
   }
   sr_status st = SR_OK;
   if (format == FMT_JSON) {
-    sr_json_infer *inf = sr_json_infer_new(sr_opt_bool(options, spec, "inferTimestamp", 0));
-    sr_buf b = {0};
-    if (!inf) st = sr_error_set(err, SR_ERROR, "out of memory");
-    for (int i = 0; i < n && st == SR_OK; i++) st = infer_json_file(inf, files[i].path, &b, err);
-    if (st == SR_OK && !(*out = sr_json_infer_schema(inf))) st = sr_error_set(err, SR_ERROR, "out of memory");
-    sr_buf_free(&b);
-    sr_json_infer_free(inf);
+    st = infer_json_files(files, n, sr_opt_bool(options, spec, "inferTimestamp", 0), out, err);
   } else {
     const char *sep = sr_opt_str(options, spec, "sep", ",");
     sr_csv_options o = {.sep = sep[0] ? sep[0] : ',', .header = sr_opt_bool(options, spec, "header", 0)};
