@@ -95,7 +95,15 @@ local function columns_at(node, memo)
   local op, s = node.op, nil
   if op == "source" then
     s = node.schema_list and scope_of(node.schema_list)
-  elseif op == "filter" or op == "with_watermark" or op == "union" or op == "drop_duplicates"
+  elseif op == "union" then
+    -- the left side's names (Spark's union takes the first input's); known only when the other
+    -- side has every one of them, else a right row could lack one
+    local left, right = columns(node.parent), columns(node.other)
+    if left and right then
+      s = left
+      for _, n in ipairs(left.names) do if right.types[n] == nil then s = nil; break end end
+    end
+  elseif op == "filter" or op == "with_watermark" or op == "drop_duplicates"
       or op == "drop_duplicates_within_watermark" or op == "sort" or op == "limit" then
     s = columns(node.parent)
   elseif op == "map" or op == "flat_map" then

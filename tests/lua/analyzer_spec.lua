@@ -112,6 +112,20 @@ describe("the analyzer", function()
                    err, 1, true)
   end)
 
+  it("knows a union's columns only when both sides have them", function()
+    local a = sr.read_stream{ format = "json", path = "a", schema = "id long, v string" }
+    local b = sr.read_stream{ format = "json", path = "b", schema = "id long, v string, w long" }
+    local at = line(); local q = a:union(b):select{ "w" }:write_stream{ format = "console" }
+    assert.matches("analyzer_spec.lua:" .. at .. ': select: column "w" does not exist', refusal(exec, q), 1, true)
+    sr, exec = h.fresh()
+    a = sr.read_stream{ format = "json", path = "a", schema = "id long, v string, w long" }
+    b = sr.read_stream{ format = "json", path = "b", schema = "id long" }
+    local desc = exec.compile(a:union(b):select{ "w" }:write_stream{ format = "console" })
+    local ok, err = pcall(h.run, desc, { { { id = 1 } }, { { id = 2 } } })
+    assert.is_false(ok) -- unknown after the union: checked per batch
+    assert.matches('select: column "w" is in no row of this batch (2 rows', err.message, 1, true)
+  end)
+
   it("refuses a watermark on a column whose type is not a timestamp", function()
     local at = line(); local q = bids():with_watermark("price", "1 second"):write_stream{ format = "console" }
     local err = refusal(exec, q)
