@@ -60,6 +60,7 @@ sr.read_stream{ format = "json", path = "in", maxFilesPerTrigger = 1 }
 LUA
 run_sr --check infer.lua
 assert_eq "inferred --check exit" 0 "$code"
+assert_contains "the plan shows the inferred schema" "$out" "Source json in (inferred schema: auction long, bidder long, dateTime string, price double)"
 assert_contains "the plan" "$out" "plan OK"
 run_sr infer.lua
 assert_eq "inferred run exit" 0 "$code"
