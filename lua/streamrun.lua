@@ -57,6 +57,11 @@ local function new_source(opts, static, level)
     if not ok then fail("read_stream: schema: " .. tostring(schema), level + 1) end
     s.schema = schema
     s.schema_list = schema:columns()
+  else
+    -- no schema: a source that can infer one does, from what is there now (JOB-API "Schema inference")
+    local ok, schema = pcall(core.infer_schema, opts.format, opts)
+    if not ok then fail(tostring(schema), level + 1) end
+    if schema then s.schema, s.schema_list, s.inferred = schema, schema:columns(), true end
   end
   return s
 end

@@ -95,6 +95,11 @@ typedef struct sr_source_ops {
   int needs_schema;                 /* 1: the job must give `schema` (csv without header ...) */
   const char *columns;              /* the columns a source always has, as DDL ("timestamp
                                        timestamp, value long"), or NULL: the job's schema */
+  /* Optional: the schema of this source when the job gives none, from what is there now
+  ** (Spark's spark.sql.streaming.schemaInference). Called when the job's plan is built, before
+  ** any open, with the job's options (unchecked). Sets *out to a new schema the caller frees;
+  ** SR_ERROR with the reason (no data to infer from, unreadable files) otherwise. */
+  sr_status (*infer_schema)(const sr_options *options, sr_schema **out, sr_error **err);
   /* Allocates the source's state in src->impl. */
   sr_status (*open)(sr_source *src, const sr_connector_config *cfg, sr_error **err);
   /* Plans the next batch after the one that ended at `start` (NULL: the query's first batch).

@@ -151,6 +151,13 @@ static sr_schema *push_new_schema(lua_State *L) {
   return b->schema;
 }
 
+void sr_lua_push_schema(lua_State *L, sr_schema *schema) {
+  sr_schema *empty = push_new_schema(L);
+  schema_box *b = lua_touserdata(L, -1);
+  sr_schema_free(empty);
+  b->schema = schema;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Schema specs. Errors raise at once: the schema being built belongs to a userdata already,   */
 /* so its __gc frees whatever was built.                                                       */

@@ -42,6 +42,8 @@ int sr_open_codec_lib(lua_State *L);
 /* [-0, +0, v] The schema of the schema userdata at idx; raises a Lua error when it is not one.
 ** The schema belongs to the userdata: copy it (sr_schema_copy) to keep it beyond the value. */
 const sr_schema *sr_lua_checkschema(lua_State *L, int idx);
+/* [-0, +1, m] Pushes a schema userdata that owns schema from now on (its __gc frees it). */
+void sr_lua_push_schema(lua_State *L, sr_schema *schema);
 /* [-0, +0, -] Like sr_lua_checkschema, but NULL instead of an error. */
 const sr_schema *sr_lua_toschema(lua_State *L, int idx);
 

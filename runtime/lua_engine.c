@@ -1,5 +1,6 @@
 /* The engine's functions in streamrun.core. See lua_libs.h. */
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "lua_libs.h"
 #include "lua_pack.h"
 #include "lua_static.h"
+#include "options.h"
 
 static const char BAD_KEY[] = "streamrun.bad_records";
 
@@ -49,6 +51,62 @@ static int l_source_columns(lua_State *L) {
 static int l_source_view_module(lua_State *L) {
   const sr_source_ops *ops = sr_source_lookup(luaL_checkstring(L, 1));
   if (ops && ops->read_view) lua_pushstring(L, ops->view_module);
+  else lua_pushnil(L);
+  return 1;
+}
+
+/* infer_schema(format, options) -> schema | nil (the source does not infer: its columns are
+** its own or unknown); raises the reason when it cannot infer (no file to infer from) or when
+** an option is unknown (with the nearest valid name). */
+static int l_infer_schema(lua_State *L) {
+  const sr_source_ops *ops = sr_source_lookup(luaL_checkstring(L, 1));
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (!ops || !ops->infer_schema) return 0;
+  sr_options *o = sr_options_new();
+  if (!o) return luaL_error(L, "out of memory");
+  lua_pushnil(L);
+  while (lua_next(L, 2)) {
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      const char *v = lua_type(L, -1) == LUA_TBOOLEAN ? (lua_toboolean(L, -1) ? "true" : "false")
+                    : lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1)
+                    : NULL;
+      if (v) sr_options_set(o, lua_tostring(L, -2), v);
+    }
+    lua_pop(L, 1);
+  }
+  /* an option's typo is the first thing to tell (job.c checks the same way at start) */
+  static const char *const extra[] = {"badRecordsPath", "format", "schema", NULL};
+  char what[128];
+  snprintf(what, sizeof what, "the %s source", ops->name);
+  sr_schema *schema = NULL;
+  sr_error *err = NULL;
+  sr_status st = sr_options_check(o, ops->options, extra, what, &err);
+  if (st == SR_OK) st = ops->infer_schema(o, &schema, &err);
+  sr_options_free(o);
+  if (st != SR_OK) {
+    lua_pushstring(L, err ? err->message : "cannot infer the schema");
+    sr_error_free(err);
+    return lua_error(L);
+  }
+  sr_lua_push_schema(L, schema);
+  return 1;
+}
+
+/* nearest_name(name, {candidates}) -> the nearest candidate by edit distance (options.h), or nil */
+static int l_nearest_name(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  int n = (int)lua_objlen(L, 2);
+  const char **cands = lua_newuserdata(L, (size_t)(n + 1) * sizeof *cands);
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, 2, i + 1);
+    cands[i] = lua_tostring(L, -1); /* the strings stay alive in the table */
+    lua_pop(L, 1);
+    if (!cands[i]) return luaL_error(L, "nearest_name: candidate %d is not a string", i + 1);
+  }
+  cands[n] = NULL;
+  const char *near = sr_nearest_name(name, cands);
+  if (near) lua_pushstring(L, near);
   else lua_pushnil(L);
   return 1;
 }
@@ -102,6 +160,8 @@ int sr_open_engine_lib(lua_State *L) {
     {"source_columns", l_source_columns},
     {"source_view_module", l_source_view_module},
     {"log", l_log},
+    {"infer_schema", l_infer_schema},
+    {"nearest_name", l_nearest_name},
     {"parse_json_column", l_parse_json_column},
     {"dead_letter", l_dead_letter},
     {NULL, NULL},

@@ -41,6 +41,7 @@
 #include <inttypes.h>
 #include <lauxlib.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@
 #include "csv_rows.h"
 #include "fsutil.h"
 #include "json_rows.h"
+#include "schema_infer.h"
 #include "strset.h"
 
 typedef enum { FMT_JSON, FMT_CSV, FMT_TEXT } file_format;
@@ -105,12 +107,17 @@ typedef struct files_source {
   {"fileStableMs", SR_OPT_INT, "500", "take a file only once its size and modification time have held this long (0: at once)"}, \
   {"ignoreMissingFiles", SR_OPT_BOOL, "false", "skip, and count, a file of a logged batch that is gone instead of failing"}
 
-static const sr_option_spec json_options[] = {COMMON_OPTIONS, {NULL}};
+static const sr_option_spec json_options[] = {
+  COMMON_OPTIONS,
+  {"inferTimestamp", SR_OPT_BOOL, "false", "without a schema: infer text that is an ISO-8601 timestamp as timestamp"},
+  {NULL},
+};
 static const sr_option_spec text_options[] = {COMMON_OPTIONS, {NULL}};
 static const sr_option_spec csv_options[] = {
   COMMON_OPTIONS,
   {"header", SR_OPT_BOOL, "false", "the first line of each file names the columns"},
   {"sep", SR_OPT_STRING, ",", "the field separator (one character)"},
+  {"inferSchema", SR_OPT_BOOL, "false", "without a schema: type the columns from the values (else all strings)"},
   {NULL},
 };
 
@@ -764,6 +771,157 @@ static void files_close(sr_source *src) {
   src->impl = NULL;
 }
 
+/* --- schema inference ---------------------------------------------------------------- */
+
+static int by_path(const void *a, const void *b) {
+  return strcmp(((const file_entry *)a)->path, ((const file_entry *)b)->path);
+}
+
+/* Every visible regular file of the directory now (Spark lists them all, read or not). */
+static sr_status list_all_files(const char *dir, file_entry **files, int *n, sr_error **err) {
+  files_source probe = {.dir = (char *)dir, .seen = sr_strset_new()};
+  if (!probe.seen) return sr_error_set(err, SR_ERROR, "out of memory");
+  sr_status st = list_new_files(&probe, 1, files, n, err);
+  sr_strset_free(probe.seen);
+  if (st == SR_OK && *n > 0) qsort(*files, (size_t)*n, sizeof **files, by_path);
+  return st;
+}
+
+/* Reads one file in pieces cut after a line end, handing each to the JSON inference. */
+static sr_status infer_json_file(sr_json_infer *inf, const char *path, sr_buf *b, sr_error **err) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sr_error_set(err, SR_ERROR, "cannot open %s: %s", path, strerror(errno));
+  b->len = 0;
+  sr_status st = SR_OK;
+  for (int eof = 0; !eof && st == SR_OK;) {
+    size_t got;
+    if (sr_buf_reserve(b, JSON_PIECE) != 0) { st = sr_error_set(err, SR_ERROR, "out of memory"); break; }
+    if ((st = sr_fs_read_fd(fd, path, b->data + b->len, JSON_PIECE, &got, err)) != SR_OK) break;
+    eof = got < JSON_PIECE;
+    b->len += got;
+    const char *nl = eof ? NULL : memrchr(b->data, '\n', b->len);
+    size_t piece = eof ? b->len : nl ? (size_t)(nl - b->data) + 1 : 0;
+    if (piece == 0) continue;
+    if (sr_json_infer_add(inf, b->data, piece) != 0) st = sr_error_set(err, SR_ERROR, "out of memory");
+    memmove(b->data, b->data + piece, b->len - piece);
+    b->len -= piece;
+  }
+  close(fd);
+  return st;
+}
+
+/* JSON inference over a share of the files: every nth file from first, in a thread of its own
+** (the scan is the start-up's cost; files are independent and their results merge). */
+typedef struct infer_share {
+  const file_entry *files;
+  int nfiles, first, step;
+  sr_json_infer *inf;
+  sr_status st;
+  sr_error *err;
+} infer_share;
+
+static void *infer_share_run(void *arg) {
+  infer_share *sh = arg;
+  sr_buf b = {0};
+  for (int i = sh->first; i < sh->nfiles && sh->st == SR_OK; i += sh->step)
+    sh->st = infer_json_file(sh->inf, sh->files[i].path, &b, &sh->err);
+  sr_buf_free(&b);
+  return NULL;
+}
+
+/* Infers the JSON schema of files into *out, on up to as many threads as there are cores (4 at
+** most). */
+static sr_status infer_json_files(const file_entry *files, int n, int infer_timestamp, sr_schema **out,
+                                  sr_error **err) {
+  enum { MAX_SHARES = 4 };
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  int nshares = cores < 1 ? 1 : cores > MAX_SHARES ? MAX_SHARES : (int)cores;
+  if (nshares > n) nshares = n;
+  infer_share shares[MAX_SHARES];
+  pthread_t threads[MAX_SHARES];
+  int started[MAX_SHARES] = {0};
+  sr_status st = SR_OK;
+  for (int i = 0; i < nshares; i++) {
+    shares[i] = (infer_share){.files = files, .nfiles = n, .first = i, .step = nshares,
+                              .inf = sr_json_infer_new(infer_timestamp)};
+    if (!shares[i].inf) { shares[i].st = sr_error_set(&shares[i].err, SR_ERROR, "out of memory"); continue; }
+    if (i > 0) started[i] = pthread_create(&threads[i], NULL, infer_share_run, &shares[i]) == 0;
+    if (i > 0 && !started[i]) shares[i].step = 0; /* no thread: run below, on this one */
+  }
+  if (shares[0].inf) infer_share_run(&shares[0]);
+  for (int i = 1; i < nshares; i++) {
+    if (started[i]) pthread_join(threads[i], NULL);
+    else if (shares[i].inf) { shares[i].step = nshares; infer_share_run(&shares[i]); }
+  }
+  for (int i = 0; i < nshares; i++) {
+    if (shares[i].st != SR_OK && st == SR_OK) {
+      st = shares[i].st;
+      *err = shares[i].err;
+      shares[i].err = NULL;
+    }
+    if (st == SR_OK && i > 0 && sr_json_infer_merge(shares[0].inf, shares[i].inf) != 0)
+      st = sr_error_set(err, SR_ERROR, "out of memory");
+  }
+  if (st == SR_OK && !(*out = sr_json_infer_schema(shares[0].inf))) st = sr_error_set(err, SR_ERROR, "out of memory");
+  for (int i = 0; i < nshares; i++) {
+    sr_error_free(shares[i].err);
+    sr_json_infer_free(shares[i].inf);
+  }
+  return st;
+}
+
+/* DataSource.sourceSchema with schema inference on: the schema of every file in the directory
+** now; no file is an error, as in Spark ("Unable to infer schema for JSON. It must be specified
+** manually."; FileStreamSourceSuite "FileStreamSource schema: json, no existing files"). */
+static sr_status files_infer_schema(const sr_options *options, file_format format, sr_schema **out,
+                                    sr_error **err) {
+  const sr_option_spec *spec = format == FMT_CSV ? csv_options : json_options;
+  const char *what = format == FMT_CSV ? "CSV" : "JSON";
+  const char *dir = sr_opt_str(options, spec, "path", NULL);
+  *out = NULL;
+  if (!dir) return sr_error_set(err, SR_ERROR, "`path` is required (the directory to read)");
+  file_entry *files = NULL;
+  int n = 0;
+  if (list_all_files(dir, &files, &n, err) != SR_OK) return SR_ERROR;
+  if (n == 0) {
+    free(files);
+    return sr_error_set(err, SR_ERROR, "Unable to infer schema for %s: %s has no file to infer it from. "
+                        "It must be specified manually: give the source a `schema` (or put a file "
+                        "there before the query starts)", what, dir);
+  }
+  sr_status st = SR_OK;
+  if (format == FMT_JSON) {
+    st = infer_json_files(files, n, sr_opt_bool(options, spec, "inferTimestamp", 0), out, err);
+  } else {
+    const char *sep = sr_opt_str(options, spec, "sep", ",");
+    sr_csv_options o = {.sep = sep[0] ? sep[0] : ',', .header = sr_opt_bool(options, spec, "header", 0)};
+    int types = sr_opt_bool(options, spec, "inferSchema", 0);
+    sr_csv_infer *inf = sr_csv_infer_new(&o, types);
+    if (!inf) st = sr_error_set(err, SR_ERROR, "out of memory");
+    /* without inferSchema only the first record of the first file matters */
+    for (int i = 0; i < n && st == SR_OK && (types || i == 0); i++) {
+      size_t len;
+      char *buf = sr_fs_read_all(files[i].path, &len, err);
+      if (!buf) { st = SR_ERROR; break; }
+      if (sr_csv_infer_add_file(inf, buf, len) != 0) st = sr_error_set(err, SR_ERROR, "out of memory");
+      free(buf);
+    }
+    if (st == SR_OK && !(*out = sr_csv_infer_schema(inf))) st = sr_error_set(err, SR_ERROR, "out of memory");
+    sr_csv_infer_free(inf);
+  }
+  for (int i = 0; i < n; i++) entry_free(&files[i]);
+  free(files);
+  return st;
+}
+
+static sr_status json_infer_schema(const sr_options *o, sr_schema **out, sr_error **err) {
+  return files_infer_schema(o, FMT_JSON, out, err);
+}
+
+static sr_status csv_infer_schema(const sr_options *o, sr_schema **out, sr_error **err) {
+  return files_infer_schema(o, FMT_CSV, out, err);
+}
+
 #define FILE_SOURCE(fmt, opts, schema_needed, ...)                                         \
   {                                                                                      \
     .name = fmt, .options = opts, .needs_schema = schema_needed, .open = files_open,     \
@@ -771,7 +929,9 @@ static void files_close(sr_source *src) {
     .drained = files_drained, .close = files_close, __VA_ARGS__                          \
   }
 
-const sr_source_ops sr_source_json = FILE_SOURCE("json", json_options, 0, .read = files_read);
-const sr_source_ops sr_source_csv = FILE_SOURCE("csv", csv_options, 0, .read = files_read);
+const sr_source_ops sr_source_json = FILE_SOURCE("json", json_options, 0, .read = files_read,
+                                                 .infer_schema = json_infer_schema);
+const sr_source_ops sr_source_csv = FILE_SOURCE("csv", csv_options, 0, .read = files_read,
+                                                .infer_schema = csv_infer_schema);
 const sr_source_ops sr_source_text = FILE_SOURCE("text", text_options, 0, .read_view = text_read_view,
                                                  .view_module = "streamrun.sources.text");

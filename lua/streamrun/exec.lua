@@ -15,6 +15,7 @@ local table_new = require "table.new"
 local core = require "streamrun.core"
 local plan = require "streamrun.plan"
 local errors = require "streamrun.errors"
+local analyzer = require "streamrun.analyzer"
 
 local exec = { operators = {} }
 
@@ -156,6 +157,16 @@ local function gen_segment(steps, reader)
       emit(string.format("local mn%d, mx%d, sm%d, ct%d = math.huge, -math.huge, 0, 0", k, k, k, k))
     end
   end
+  -- columns the plan could not check (streamrun.analyzer): per step and column, the first
+  -- row to reach the step, whether one had it, how many reached it before one did
+  local checks = {}
+  for k, s in ipairs(steps) do
+    for j, c in ipairs(s.runtime_columns or {}) do
+      local v = k .. "_" .. j
+      checks[#checks + 1] = { v = v, k = k, column = c, step = s }
+      emit(string.format("local f%s, s%s, n%s = nil, false, 0", v, v, v))
+    end
+  end
   if reader then
     emit(string.format("local recs, cache = %s(%s, rows), %s", fn_ref(ffi.cast), fn_ref(reader.ctype),
                        fn_ref(reader.cache)))
@@ -165,6 +176,12 @@ local function gen_segment(steps, reader)
   else emit("local r = rows[i]") end
   local depth = 1
   for k, s in ipairs(steps) do
+    for _, c in ipairs(checks) do
+      if c.k == k then
+        emit(string.format("if not s%s then n%s = n%s + 1; f%s = f%s or r; if r[%q] ~= nil then s%s = true end end",
+          c.v, c.v, c.v, c.v, c.v, c.column, c.v))
+      end
+    end
     if s.op == "map" then
       emit("r = " .. fn_ref(s.fn) .. "(r)")
       emit("if r ~= nil then")
@@ -200,6 +217,10 @@ local function gen_segment(steps, reader)
     elseif s.op == "flat_map" then emit("end end") end
   end
   emit("end")
+  for _, c in ipairs(checks) do
+    emit(string.format("if n%s > 0 and not s%s then %s(f%s, %q, n%s, %q, %q) end", c.v, c.v,
+      fn_ref(analyzer.missing_at_runtime), c.v, c.column, c.v, c.step.op, c.step.where or "?"))
+  end
   for _, w in ipairs(wm_locals) do
     local k = w.k
     emit(string.format("do local e = ctx.event_time[%d]; if ct%d > 0 then "
@@ -345,8 +366,10 @@ local function compile_node(node, q)
   elseif n.op == "parse_json" then
     local parent = compile_node(n.parent, q)
     local column, schema, where = n.column, n.schema, n.where
+    local cols = n.runtime_columns
     below = function(inputs, ctx)
       local rows, cnt = parent(inputs, ctx)
+      analyzer.check_rows(rows, cnt, cols, "parse_json", where)
       return core.parse_json_column(rows, cnt, column, schema, where)
     end
   else
@@ -356,10 +379,15 @@ local function compile_node(node, q)
     local other = n.other and not n.other.is_static and compile_node(n.other, q)
     local op = mod.compile(n, q)
     local sid = n.state_index
+    local cols, ocols, what, where = n.runtime_columns, n.runtime_other, n.op, n.where
     below = function(inputs, ctx)
       local rows, cnt = parent(inputs, ctx)
+      analyzer.check_rows(rows, cnt, cols, what, where)
       local orows, ocnt
-      if other then orows, ocnt = other(inputs, ctx) end
+      if other then
+        orows, ocnt = other(inputs, ctx)
+        analyzer.check_rows(orows, ocnt, ocols, what, where)
+      end
       return op(rows, cnt, ctx, ctx.stores[sid], ctx.state_metrics[sid], orows, ocnt)
     end
   end
@@ -402,7 +430,9 @@ end
 
 -- Compiles one registered query into the descriptor the engine reads.
 function exec.compile(q)
-  local ok, err = plan.check(q)
+  -- names first, as Spark resolves a plan before its UnsupportedOperationChecker sees it
+  local ok, err = analyzer.check(q)
+  if ok then ok, err = plan.check(q) end
   if not ok then error(err, 0) end
   local sources, stateful, watermarks = {}, {}, {}
   plan.walk(q.root, function(n)
@@ -443,7 +473,7 @@ function exec.compile(q)
   }
   for i, s in ipairs(sources) do
     desc.sources[i] = { format = s.format, options = flatten(s.options, SOURCE_ENGINE_KEYS),
-                        schema = s.schema, where = s.where }
+                        schema = analyzer.read_schema(q, s) or s.schema, where = s.where }
   end
   for i, s in ipairs(stateful) do
     desc.stateful[i] = { op = s.op, where = s.where, signature = exec.signature(s) }
@@ -460,6 +490,7 @@ function exec.compile(q)
     for i = 1, #watermarks do et[i] = { min = math.huge, max = -math.huge, sum = 0, count = 0 } end
     ctx.event_time = et
     local rows, n = run_chain(inputs, ctx)
+    analyzer.check_rows(rows, n, q.runtime_columns, "write_stream", q.where)
     return rows, n
   end
   return desc

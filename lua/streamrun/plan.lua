@@ -205,8 +205,9 @@ end
 local function describe_node(n)
   if n.op == "source" then
     local extra = n.options.path or n.options.subscribe or n.options.topic or ""
-    return string.format("%s %s%s", n.is_static and "Static" or "Source", n.format,
-                         extra ~= "" and (" " .. tostring(extra)) or "")
+    return string.format("%s %s%s%s", n.is_static and "Static" or "Source", n.format,
+                         extra ~= "" and (" " .. tostring(extra)) or "",
+                         n.inferred and (" (inferred schema: " .. tostring(n.schema) .. ")") or "")
   elseif n.op == "with_watermark" then
     return string.format("WithWatermark %s delay %d ms", n.column, n.delay_ms)
   elseif n.op == "select" then

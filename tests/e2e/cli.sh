@@ -50,7 +50,7 @@ pass "a bad option value names the file, line and source once"
 
 cat >sorted.lua <<'LUA'
 local sr = require "streamrun"
-sr.read_stream{ format = "json", path = "in" }
+sr.read_stream{ format = "json", path = "in", schema = "price double" }
   :sort("price")
   :write_stream{ format = "console" }
 LUA
@@ -76,7 +76,7 @@ pass "--check prints the plan and runs nothing"
 
 cat >nochk.lua <<'LUA'
 local sr = require "streamrun"
-sr.read_stream{ format = "json", path = "in" }:write_stream{ format = "json", path = "out" }
+sr.read_stream{ format = "json", path = "in", schema = "id long" }:write_stream{ format = "json", path = "out" }
 LUA
 run_sr nochk.lua
 assert_eq "no checkpoint exit" 1 "$code"; assert_contains "no checkpoint" "$err" "checkpointLocation is required for the json sink"

@@ -2,7 +2,7 @@
 source "$(dirname "$0")/lib.sh"
 cat >job.lua <<'LUA'
 local sr = require "streamrun"
-sr.read_stream{ format = "json", path = "in" }
+sr.read_stream{ format = "json", path = "in", schema = "x long" }
   :write_stream{ format = "json", path = "out", checkpointLocation = "chk", trigger = "100 milliseconds" }
 LUA
 mkdir -p in

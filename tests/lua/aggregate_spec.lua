@@ -186,7 +186,7 @@ describe("streaming aggregation", function()
   before_each(function() sr, exec = h.fresh() end)
   after_each(function() if eng then eng.close() end eng = nil end)
 
-  local function src() return sr.read_stream{ format = "json", path = "in" } end
+  local function src() return h.stream(sr, "in") end
   local function start(q) eng = engine(exec.compile(q), dir) return eng end
   local S = 1000
 
@@ -439,7 +439,7 @@ describe("streaming aggregation", function()
     out = e.run{ { user = "c", t = 45 * S, v = "c2" } }
     assert.same({ "12000-25000 a 3 first third", "20000-25000 b 1 b1 b1", "30000-35000 b 1 b2 b2" },
                 lines(out, cols))
-    out = e.run{ { user = "z", t = 100 * S } }
+    out = e.run{ { user = "z", t = 100 * S, v = "z1" } }
     assert.same({}, out)
     out = e.run{} -- a no-data batch at watermark 90 s
     assert.same({ "40000-55000 c 3 c1 c3" }, lines(out, cols))
@@ -516,7 +516,7 @@ end)
 describe("aggregation plan checks", function()
   local sr, exec
   before_each(function() sr, exec = h.fresh() end)
-  local function src() return sr.read_stream{ format = "json", path = "in" }:with_watermark("t", "1 second") end
+  local function src() return h.stream(sr, "in"):with_watermark("t", "1 second") end
   local function refused(q, pattern)
     local ok, err = pcall(exec.compile, q)
     assert.is_false(ok)

@@ -22,7 +22,7 @@ describe("drop_duplicates", function()
   before_each(function() sr, exec = h.fresh() end)
   after_each(function() if eng then eng.close() end eng = nil end)
 
-  local function src() return sr.read_stream{ format = "json", path = "in" } end
+  local function src() return h.stream(sr, "in") end
   local function start(q) eng = h.engine(exec.compile(q), dir) return eng end
 
   it("keeps the first row of each key, within a batch and across batches", function()
@@ -139,7 +139,7 @@ describe("drop_duplicates_within_watermark", function()
   after_each(function() if eng then eng.close() end eng = nil end)
 
   local function query()
-    return sr.read_stream{ format = "json", path = "in" }:with_watermark("t", "10 seconds")
+    return h.stream(sr, "in"):with_watermark("t", "10 seconds")
       :drop_duplicates_within_watermark{ "id" }:write_stream{ format = "console" }
   end
 
@@ -173,7 +173,7 @@ describe("drop_duplicates_within_watermark", function()
   end)
 
   it("is refused without a watermark", function()
-    local q = sr.read_stream{ format = "json", path = "in" }:drop_duplicates_within_watermark{ "id" }
+    local q = h.stream(sr, "in"):drop_duplicates_within_watermark{ "id" }
       :write_stream{ format = "console" }
     local ok, err = pcall(exec.compile, q)
     assert.is_false(ok)

@@ -12,7 +12,7 @@ describe("stateless execution", function()
   end
 
   it("runs map, filter, flat_map and select in order", function()
-    local q = sr.read_stream{ format = "json", path = "in" }
+    local q = h.stream(sr, "in")
       :filter(function(r) return r.price > 200 end)
       :map(function(r) r.double = r.price * 2; return r end)
       :flat_map(function(r) return { r, { id = -r.id, price = 0, double = 0 } } end)
@@ -27,15 +27,15 @@ describe("stateless execution", function()
   end)
 
   it("drops rows a map returns nil for", function()
-    local q = sr.read_stream{ format = "json", path = "in" }
+    local q = h.stream(sr, "in")
       :map(function(r) if r.id % 2 == 0 then return r end end)
       :write_stream{ format = "console" }
     assert.same({ { id = 2, price = 200 }, { id = 4, price = 400 } }, h.run(exec.compile(q), { rows(4) }))
   end)
 
   it("unions two sources", function()
-    local a = sr.read_stream{ format = "json", path = "a" }
-    local b = sr.read_stream{ format = "json", path = "b" }:map(function(r) r.from_b = true; return r end)
+    local a = h.stream(sr, "a")
+    local b = h.stream(sr, "b"):map(function(r) r.from_b = true; return r end)
     local d = exec.compile(a:union(b):write_stream{ format = "console" })
     assert.equals(2, #d.sources)
     local out = h.run(d, { { { id = 1 } }, { { id = 2 } } })
@@ -43,7 +43,7 @@ describe("stateless execution", function()
   end)
 
   it("records event-time statistics for the watermark", function()
-    local q = sr.read_stream{ format = "json", path = "in" }
+    local q = h.stream(sr, "in")
       :with_watermark("t", "5 seconds")
       :write_stream{ format = "console" }
     local d = exec.compile(q)
@@ -54,7 +54,7 @@ describe("stateless execution", function()
   end)
 
   it("names the operator, its job line and the row when a user function fails", function()
-    local q = sr.read_stream{ format = "json", path = "in" }
+    local q = h.stream(sr, "in")
       :map(function(r) return r end)
       :filter(function(r) return r.price.missing > 1 end)
       :write_stream{ format = "console" }
@@ -68,7 +68,7 @@ describe("stateless execution", function()
   end)
 
   it("parses a JSON column with a schema", function()
-    local q = sr.read_stream{ format = "json", path = "in" }
+    local q = h.stream(sr, "in")
       :parse_json("value", { a = "long", b = "string" })
       :write_stream{ format = "console" }
     local out = h.run(exec.compile(q), { { { value = '{"a": 9007199254740993, "b": "x"}', key = "k" } } })

@@ -2,13 +2,21 @@
 local M = {}
 
 function M.fresh()
-  for _, name in ipairs { "streamrun", "streamrun.plan", "streamrun.exec" } do
+  for _, name in ipairs { "streamrun", "streamrun.plan", "streamrun.exec", "streamrun.analyzer" } do
     package.loaded[name] = nil
   end
   for name in pairs(package.loaded) do
     if name:match("^streamrun%.ops%.") then package.loaded[name] = nil end
   end
   return require "streamrun", require "streamrun.exec"
+end
+
+-- A stream of rows whose columns the plan does not know, as after a map: the specs feed it
+-- rows of any shape. (A json source without a schema infers one from the files at `path`, and
+-- refuses a path with none.)
+function M.stream(sr, path)
+  return sr.read_stream{ format = "json", path = path or "in", schema = "value string" }
+    :map(function(r) return r end)
 end
 
 -- Runs a compiled query's batch function over in-memory inputs (one list of rows per source).

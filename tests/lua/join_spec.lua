@@ -142,8 +142,8 @@ local function brute(left, right, how, lower, upper)
 end
 
 local function stream_join(sr, how, range, lwm, rwm)
-  local L = sr.read_stream{ format = "json", path = "l", schema = "k long, lt long, id long, v string" }
-  local R = sr.read_stream{ format = "json", path = "r", schema = "k long, rt long, id long, v string" }
+  local L = sr.read_stream{ format = "json", path = "l", schema = "k long, lt timestamp, id long, v string" }
+  local R = sr.read_stream{ format = "json", path = "r", schema = "k long, rt timestamp, id long, v string" }
   if lwm then L = L:with_watermark("lt", lwm) end
   if rwm then R = R:with_watermark("rt", rwm) end
   return L:join(R, { on = { "k" }, how = how, time_range = range })
@@ -224,8 +224,8 @@ describe("stream-stream join", function()
       local win = function(col)
         return function(r) local s = r[col] - r[col] % 10000; r.window = { start = s, ["end"] = s + 10000 }; return r end
       end
-      local L = sr.read_stream{ format = "json", path = "l" }:with_watermark("lt", "1 second"):map(win("lt"))
-      local R = sr.read_stream{ format = "json", path = "r" }:with_watermark("rt", "1 second"):map(win("rt"))
+      local L = h.stream(sr, "l"):with_watermark("lt", "1 second"):map(win("lt"))
+      local R = h.stream(sr, "r"):with_watermark("rt", "1 second"):map(win("rt"))
       return L:join(R, { on = { "k", "window" }, how = "left" }):write_stream{ format = "console" }
     end)
     local store = Store.open(tmpdir())
@@ -257,8 +257,8 @@ describe("stream-stream join", function()
   it("applies `on` as a condition after the keys, and as a nested loop without keys", function()
     local store = Store.open(tmpdir())
     local desc = compile(function(sr)
-      local L = sr.read_stream{ format = "json", path = "l" }
-      local R = sr.read_stream{ format = "json", path = "r" }
+      local L = h.stream(sr, "l")
+      local R = h.stream(sr, "r")
       return L:join(R, { on = { "k", function(l, r) return l.a < r.b end } }):write_stream{ format = "console" }
     end)
     local out = drive(desc, store, {
@@ -269,8 +269,8 @@ describe("stream-stream join", function()
     store:close()
     store = Store.open(tmpdir())
     desc = compile(function(sr)
-      local L = sr.read_stream{ format = "json", path = "l" }
-      local R = sr.read_stream{ format = "json", path = "r" }
+      local L = h.stream(sr, "l")
+      local R = h.stream(sr, "r")
       return L:join(R, { on = function(l, r) return l.a + r.b == 10 end }):write_stream{ format = "console" }
     end)
     out = drive(desc, store, { { { { a = 1 }, { a = 4 } }, { { b = 9 }, { b = 6 }, { b = 1 } } } }, {})
@@ -298,15 +298,15 @@ describe("stream-stream join", function()
     err = refusal(function(sr) return stream_join(sr, "sideways", range) end)
     assert.matches("how must be", err)
     err = refusal(function(sr)
-      local L = sr.read_stream{ format = "json", path = "l" }
-      return L:join(sr.read_stream{ format = "json", path = "r" })
+      local L = h.stream(sr, "l")
+      return L:join(h.stream(sr, "r"))
         :write_stream{ format = "console", outputMode = "update" }
     end)
     assert.matches("only append output mode", err)
     err = refusal(function(sr)
-      local counts = sr.read_stream{ format = "json", path = "l" }:with_watermark("t", "1 second")
+      local counts = h.stream(sr, "l"):with_watermark("t", "1 second")
         :group_by(sr.window("t", "10 seconds"), "k"):count()
-      local R = sr.read_stream{ format = "json", path = "r" }:with_watermark("t", "1 second")
+      local R = h.stream(sr, "r"):with_watermark("t", "1 second")
         :map(function(r) r.window = {}; return r end)
       return counts:join(R, { on = { "k", "window" } }):write_stream{ format = "console" }
     end)
@@ -318,8 +318,8 @@ describe("stream-stream join", function()
 
   it("names output columns: keys once, right_ for a name on both sides", function()
     local desc = compile(function(sr) return stream_join(sr, "inner", range, "1 second", "1 second") end)
-    assert.same({ { "k", "long" }, { "lt", "long" }, { "id", "long" }, { "v", "string" },
-                  { "rt", "long" }, { "right_id", "long" }, { "right_v", "string" } },
+    assert.same({ { "k", "long" }, { "lt", "timestamp" }, { "id", "long" }, { "v", "string" },
+                  { "rt", "timestamp" }, { "right_id", "long" }, { "right_v", "string" } },
                 desc.output_schema:columns())
   end)
 end)
@@ -336,7 +336,7 @@ describe("stream-static join", function()
   local function static_query(how, flip)
     return compile(function(sr)
       local people = sr.read{ format = "json", path = dir }
-      local s = sr.read_stream{ format = "json", path = "in" }
+      local s = h.stream(sr, "in")
       if flip then return people:join(s, { on = "id", how = how }):write_stream{ format = "console" } end
       return s:join(people, { on = { "id" }, how = how }):write_stream{ format = "console" }
     end)
@@ -430,8 +430,8 @@ describe("stream-static join", function()
     assert.matches("LeftOuter join with a streaming DataFrame/Dataset on the right and a static", refusal("left", true))
     assert.matches("LeftAnti joins with a streaming DataFrame/Dataset on the right", refusal("left_anti", true))
     local ok, err = pcall(compile, function(sr)
-      return sr.read_stream{ format = "json", path = "in" }
-        :join(sr.read{ format = "kafka", subscribe = "t" }, { on = "id" }):write_stream{ format = "console" }
+      return h.stream(sr, "in")
+        :join(sr.read{ format = "kafka", subscribe = "t" }, { on = "key" }):write_stream{ format = "console" }
     end)
     assert.is_false(ok)
     assert.matches("cannot be read from format kafka", tostring(err))

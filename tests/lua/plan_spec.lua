@@ -5,7 +5,7 @@ describe("plan checks", function()
   local sr, exec
   before_each(function() sr, exec = h.fresh() end)
 
-  local function src() return sr.read_stream{ format = "json", path = "in" } end
+  local function src() return h.stream(sr, "in") end
   local function compile_err(q)
     local ok, err = pcall(exec.compile, q)
     assert.is_false(ok)
@@ -83,7 +83,7 @@ describe("plan checks", function()
 
   it("flattens options to text for the C option tables", function()
     local d = exec.compile(sr.read_stream{ format = "json", path = "in", maxFilesPerTrigger = 3,
-                                           latestFirst = true }
+                                           latestFirst = true, schema = "id long" }
       :write_stream{ format = "json", path = "out", checkpointLocation = "chk" })
     assert.same({ path = "in", maxFilesPerTrigger = "3", latestFirst = "true" }, d.sources[1].options)
     assert.same({ path = "out" }, d.sink.options)

@@ -17,7 +17,7 @@ describe("process_with_state", function()
   before_each(function() sr, exec = h.fresh() end)
   after_each(function() if eng then eng.close() end eng = nil end)
 
-  local function src() return sr.read_stream{ format = "json", path = "in" } end
+  local function src() return h.stream(sr, "in") end
   local function start(q) eng = h.engine(exec.compile(q), dir) return eng end
   local function compile_err(q)
     local ok, err = pcall(exec.compile, q)
