@@ -127,6 +127,23 @@ static sr_schema *field_schema(lua_State *L, int idx, const char *name) {
   return s;
 }
 
+/* A list of strings at field `name` as a NULL-terminated array, or NULL when absent. */
+static char **field_names(lua_State *L, int idx, const char *name) {
+  lua_getfield(L, idx, name);
+  char **names = NULL;
+  if (lua_istable(L, -1)) {
+    int n = (int)lua_objlen(L, -1);
+    names = calloc((size_t)n + 1, sizeof *names);
+    for (int i = 0; names && i < n; i++) {
+      lua_rawgeti(L, -1, i + 1);
+      names[i] = strdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return names;
+}
+
 static const char *const common_source_options[] = {"badRecordsPath", NULL};
 
 static sr_status check_connector_options(const sr_options *opts, const sr_option_spec *specs,
@@ -155,6 +172,48 @@ static sr_status unknown_format(const char *format, const char *const *names, co
   return sr_error_set(err, SR_ERROR, "%s: unknown %s format '%s' (%s)", where, kind, format, list);
 }
 
+/* What open would refuse, found before anything opens (and by --check): the connector's own
+** check of its options, and the sink's output mode. */
+static sr_status check_source(const sr_query_source_spec *ss, sr_error **err) {
+  sr_connector_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.options = ss->options;
+  cfg.schema = ss->schema;
+  if (ss->ops->check(&cfg, err) == SR_OK) return SR_OK;
+  if (*err) sr_error_prefix(*err, "%s: %s source", ss->where, ss->ops->name);
+  return SR_ERROR;
+}
+
+static sr_status check_sink(const sr_query_spec *s, sr_error **err) {
+  const sr_sink_ops *ops = s->sink_ops;
+  const char *mode = s->output_mode ? s->output_mode : "append";
+  if (ops->output_modes) {
+    char list[64] = "";
+    int ok = 0;
+    for (int i = 0; ops->output_modes[i]; i++) {
+      ok |= strcmp(ops->output_modes[i], mode) == 0;
+      snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", ops->output_modes[i]);
+    }
+    /* Spark's DataSource.createSink (file formats) and DeltaDataSource.createSink: "Data
+    ** source <name> does not support <Mode> output mode" */
+    if (!ok)
+      return sr_error_set(err, SR_ERROR, "%s: the %s sink does not support %s output mode, only %s "
+                          "(Spark refuses it too: \"Data source %s does not support %c%s output mode\")",
+                          s->where, ops->name, mode, list, ops->name, mode[0] ? mode[0] - 32 : '?',
+                          mode[0] ? mode + 1 : "");
+  }
+  if (!ops->check) return SR_OK;
+  sr_connector_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.options = s->sink_options;
+  cfg.schema = s->output_schema;
+  cfg.columns = (const char *const *)s->output_columns;
+  cfg.output_mode = mode;
+  if (ops->check(&cfg, err) == SR_OK) return SR_OK;
+  if (*err) sr_error_prefix(*err, "%s: %s sink", s->where, ops->name);
+  return SR_ERROR;
+}
+
 static sr_status read_sources(lua_State *L, int d, sr_query_spec *s, json_t *plan, sr_error **err) {
   lua_getfield(L, d, "sources");
   int t = lua_gettop(L);
@@ -181,6 +240,8 @@ static sr_status read_sources(lua_State *L, int d, sr_query_spec *s, json_t *pla
       st = SR_ERROR;
     } else if (ss->ops->needs_schema && !ss->schema) {
       st = sr_error_set(err, SR_ERROR, "%s: the %s source needs a `schema`", ss->where, ss->ops->name);
+    } else if (ss->ops->check && check_source(ss, err) != SR_OK) {
+      st = SR_ERROR;
     } else {
       /* what identifies the source for the checkpoint: its format and where it reads */
       json_t *id = json_object();
@@ -210,9 +271,11 @@ static sr_status read_sink(lua_State *L, int d, sr_query_spec *s, sr_error **err
   sr_status st = SR_OK;
   if (!s->sink_ops)
     st = unknown_format(format ? format : "?", sr_sink_names(), "sink", s->where, err);
+  else if (check_connector_options(s->sink_options, s->sink_ops->options, NULL, "sink",
+                                   s->sink_ops->name, s->where, err) != SR_OK)
+    st = SR_ERROR;
   else
-    st = check_connector_options(s->sink_options, s->sink_ops->options, NULL, "sink",
-                                 s->sink_ops->name, s->where, err);
+    st = check_sink(s, err);
   free(format);
   return st;
 }
@@ -280,11 +343,13 @@ static sr_query_spec *read_spec(loaded *ld, int i, sr_error **err) {
   s->trigger_ms = (int64_t)lua_tonumber(L, -1);
   lua_pop(L, 1);
   s->output_schema = field_schema(L, d, "output_schema");
+  s->output_columns = field_names(L, d, "output_columns");
   json_t *plan = json_object();
   sr_status st = read_sources(L, d, s, plan, err);
   if (st == SR_OK) st = read_sink(L, d, s, err);
   if (st == SR_OK && read_stateful(L, d, s, plan) != SR_OK)
     st = sr_error_set(err, SR_ERROR, "out of memory");
+  if (st == SR_OK) st = sr_query_spec_check(s, err);
   s->plan_json = json_dumps(plan, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(plan);
   lua_pop(L, 2);
@@ -378,6 +443,14 @@ static int same_str(const char *a, const char *b) {
   return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+static int same_names(char **a, char **b) {
+  if (!a || !b) return a == b;
+  int i = 0;
+  for (; a[i] && b[i]; i++)
+    if (strcmp(a[i], b[i]) != 0) return 0;
+  return a[i] == b[i];
+}
+
 /* KEEP: only functions changed, swap them in. REOPEN: options, trigger, columns or the
 ** checkpoint changed: close the query and open it again from its checkpoint. Refuses (returns
 ** -1 with why) a change the checkpoint cannot carry. */
@@ -391,7 +464,8 @@ static int classify(const sr_query_spec *cur, const sr_query_spec *ns, reload_ac
   }
   int same = same_str(cur->output_mode, ns->output_mode) && cur->trigger == ns->trigger &&
              cur->trigger_ms == ns->trigger_ms && sr_options_equal(cur->sink_options, ns->sink_options) &&
-             sr_schema_equal(cur->output_schema, ns->output_schema) && cur->nwatermarks == ns->nwatermarks;
+             sr_schema_equal(cur->output_schema, ns->output_schema) &&
+             same_names(cur->output_columns, ns->output_columns) && cur->nwatermarks == ns->nwatermarks;
   for (int i = 0; same && i < cur->nsources; i++)
     same = sr_options_equal(cur->sources[i].options, ns->sources[i].options) &&
            sr_schema_equal(cur->sources[i].schema, ns->sources[i].schema);
@@ -603,7 +677,13 @@ int sr_job_run(const sr_job_options *o) {
       goto out_loaded;
     }
   }
-  if (n == 0) fprintf(stderr, "streamrun: %s defines no query (no write_stream)\n", o->path);
+  if (n == 0) {
+    /* Spark has nothing to start either: a job without a query is a mistake, not a success */
+    fprintf(stderr, "streamrun: %s defines no query: nothing to run (end a stream with "
+            ":write_stream{...} to start one)\n", o->path);
+    free(specs);
+    goto out_loaded;
+  }
   if (o->check_only) {
     for (int i = 0; i < n; i++) sr_query_spec_free(specs[i]);
     free(specs);
@@ -611,14 +691,17 @@ int sr_job_run(const sr_job_options *o) {
     code = SR_EXIT_OK;
     goto out_loaded;
   }
+  /* All or none: every query opens before any batch runs; when one cannot start, those
+  ** already open are closed and none runs (exit 2, as for any job that cannot start). */
   code = SR_EXIT_OK;
   for (int i = 0; i < n; i++) {
     sr_query *q = sr_query_open(specs[i], j.dir, o->progress, &err);
     specs[i] = NULL;
     if (!q || !add_query(&j, q)) {
       fprintf(stderr, "streamrun: %s\n", err ? err->message : "cannot open query");
+      if (n > 1) fprintf(stderr, "streamrun: no query of %s started\n", o->path);
       sr_query_close(q);
-      code = SR_EXIT_FAILED;
+      code = SR_EXIT_INVALID;
       for (int k = i + 1; k < n; k++) sr_query_spec_free(specs[k]);
       break;
     }

@@ -101,6 +101,8 @@ void sr_query_spec_free(sr_query_spec *s) {
   free(s->sources);
   sr_options_free(s->sink_options);
   sr_schema_free(s->output_schema);
+  for (int i = 0; s->output_columns && s->output_columns[i]; i++) free(s->output_columns[i]);
+  free(s->output_columns);
   for (int i = 0; i < s->nstateful; i++) free(s->stateful_sigs[i]);
   free(s->stateful_sigs);
   free(s->watermark_delay_ms);
@@ -119,15 +121,20 @@ static int sink_allows_temp_checkpoint(const sr_sink_ops *ops) {
          strcmp(ops->name, "noop") == 0 || strcmp(ops->name, "foreach_batch") == 0;
 }
 
+sr_status sr_query_spec_check(const sr_query_spec *s, sr_error **err) {
+  if (!s->checkpoint && !sink_allows_temp_checkpoint(s->sink_ops))
+    return sr_error_set(err, SR_ERROR,
+                        "%s: checkpointLocation is required for the %s sink: its exactly-once "
+                        "guarantee is kept in the checkpoint", s->where, s->sink_ops->name);
+  return SR_OK;
+}
+
 static sr_status open_checkpoint(sr_query *q, sr_error **err) {
   sr_query_spec *s = q->spec;
   const char *dir = s->checkpoint;
   char tmp[256];
   if (!dir) {
-    if (!sink_allows_temp_checkpoint(s->sink_ops))
-      return sr_error_set(err, SR_ERROR,
-                          "%s: checkpointLocation is required for the %s sink: its exactly-once "
-                          "guarantee is kept in the checkpoint", s->where, s->sink_ops->name);
+    if (sr_query_spec_check(s, err) != SR_OK) return SR_ERROR;
     const char *base = getenv("TMPDIR");
     snprintf(tmp, sizeof tmp, "%s/streamrun-%ld-%s", base ? base : "/tmp", (long)getpid(), s->name);
     q->tmp_ckpt = strdup(tmp);
@@ -311,6 +318,7 @@ sr_query *sr_query_open(sr_query_spec *spec, const char *job_dir, FILE *progress
   if (!(q->sink_state_dir = subdir(q, "sink", 0, err))) goto fail;
   q->sink.ops = spec->sink_ops;
   fill_config(q, &q->sink.cfg, spec->sink_options, spec->output_schema, q->sink_state_dir, job_dir);
+  q->sink.cfg.columns = (const char *const *)spec->output_columns;
   if (spec->sink_ops->open(&q->sink, &q->sink.cfg, err) != SR_OK) {
     if (*err) sr_error_prefix(*err, "%s: %s sink", spec->where, spec->sink_ops->name);
     goto fail;

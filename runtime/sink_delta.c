@@ -923,7 +923,11 @@ static void dsink_close(sr_sink *sink) {
   sink->impl = NULL;
 }
 
+/* Delta's DeltaDataSource.createSink: "if (outputMode != OutputMode.Append && outputMode !=
+** OutputMode.Complete) throw DeltaErrors.outputModeNotSupportedException". */
+static const char *const delta_modes[] = {"append", "complete", NULL};
+
 const sr_sink_ops sr_sink_delta = {
-  .name = "delta", .options = delta_sink_options, .open = dsink_open, .write = dsink_write,
+  .name = "delta", .options = delta_sink_options, .output_modes = delta_modes, .open = dsink_open, .write = dsink_write,
   .commit = dsink_commit, .describe = dsink_describe, .close = dsink_close,
 };

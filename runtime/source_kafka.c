@@ -1223,6 +1223,46 @@ static sr_status parse_mode(ks_source *ks, const sr_options *o, sr_error **err) 
   return SR_OK;
 }
 
+/* What can be refused without a broker: the topics option, and startingOffsets /
+** startingOffsetsByTimestamp that are not earliest, latest or offsets JSON (Spark's
+** KafkaSourceProvider.validateStreamOptions refuses these when the stream is defined). */
+static sr_status ks_check(const sr_connector_config *cfg, sr_error **err) {
+  const sr_options *o = cfg->options;
+  sr_source tmp = {.impl = calloc(1, sizeof(ks_source))};
+  if (!tmp.impl) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+  sr_status st = parse_mode(tmp.impl, o, err);
+  ks_close(&tmp);
+  if (st != SR_OK) return st;
+  const char *starting = sr_opt_str(o, ks_options, "startingOffsets", "latest");
+  const char *by_ts = sr_opt_str(o, ks_options, "startingOffsetsByTimestamp", NULL);
+  const char *texts[] = {strcmp(starting, "earliest") && strcmp(starting, "latest") ? starting : NULL, by_ts};
+  const char *names[] = {"startingOffsets", "startingOffsetsByTimestamp"};
+  for (int k = 0; k < 2; k++) {
+    if (!texts[k]) continue;
+    json_error_t jerr;
+    json_t *j = json_loads(texts[k], 0, &jerr);
+    if (!j)
+      return k == 0 ? sr_error_set(err, SR_ERROR, "%s: startingOffsets must be earliest, latest or "
+                                   "JSON {\"topic\": {\"0\": 23}}, not \"%s\"", WHAT, starting)
+                    : sr_error_set(err, SR_ERROR, "%s: option 'startingOffsetsByTimestamp' is not "
+                                   "JSON: %s", WHAT, jerr.text);
+    rd_kafka_topic_partition_list_t *l = sr_kafka_offsets_parse(j, names[k], err);
+    json_decref(j);
+    if (!l) {
+      if (*err) sr_error_prefix(*err, "%s", WHAT);
+      return SR_ERROR;
+    }
+    for (int i = 0; k == 0 && st == SR_OK && i < l->cnt; i++)
+      if (l->elems[i].offset < RD_KAFKA_OFFSET_BEGINNING)
+        st = sr_error_set(err, SR_ERROR, "%s: startingOffsets for topic '%s' partition %d is %lld;"
+                          " use an offset >= 0, -2 (earliest) or -1 (latest)", WHAT,
+                          l->elems[i].topic, (int)l->elems[i].partition, (long long)l->elems[i].offset);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (st != SR_OK) return st;
+  }
+  return SR_OK;
+}
+
 static sr_status ks_open(sr_source *src, const sr_connector_config *cfg, sr_error **err) {
   const sr_options *o = cfg->options;
   sr_status st = SR_OK;
@@ -1311,6 +1351,7 @@ const sr_source_ops sr_source_kafka = {
              "headers array<struct<key: string, value: string>>",
   .options = ks_options,
   .needs_schema = 0,
+  .check = ks_check,
   .open = ks_open,
   .plan = ks_plan,
   .read_view = ks_read_view,

@@ -343,6 +343,76 @@ local function output_columns(node)
   return nil
 end
 
+-- The names of the output rows' columns, in order, when the plan knows them exactly (Spark's
+-- DataFrame schema: a sink writes these and only these), or nil when an operation may reshape
+-- rows in ways the plan cannot see (map, flat_map, process_with_state, parse_json without a
+-- schema, a source without one). Types are output_columns' business.
+local function exact_columns(node)
+  local op = node.op
+  if op == "source" then
+    if not node.schema_list then return nil end
+    local names = {}
+    for i, c in ipairs(node.schema_list) do names[i] = c[1] end
+    return names
+  elseif op == "select" then
+    local names = {}
+    for i, c in ipairs(node.columns) do names[i] = c.name end
+    return names
+  elseif op == "filter" or op == "with_watermark" or op == "drop_duplicates"
+      or op == "drop_duplicates_within_watermark" then
+    return exact_columns(node.parent)
+  elseif op == "union" then
+    local a, b = exact_columns(node.parent), exact_columns(node.other)
+    if not a or not b or #a ~= #b then return nil end
+    local set = {}
+    for _, c in ipairs(b) do set[c] = true end
+    for _, c in ipairs(a) do if not set[c] then return nil end end
+    return a
+  elseif op == "parse_json" then
+    local base = exact_columns(node.parent)
+    if not base or not node.schema then return nil end
+    local names, seen = {}, {}
+    local function add(c) if not seen[c] then seen[c] = true; names[#names + 1] = c end end
+    for _, c in ipairs(base) do if c ~= node.column then add(c) end end
+    for _, c in ipairs(node.schema:columns()) do add(c[1]) end
+    return names
+  elseif op == "aggregate" then
+    -- the keys (a function key is named key, key2, ...; a window is `window`), then the
+    -- aggregates by name, as streamrun.ops.aggregate builds its rows
+    local names, nfn = {}, 0
+    for _, k in ipairs(node.keys) do
+      if type(k) == "string" then names[#names + 1] = k
+      elseif type(k) == "function" then
+        nfn = nfn + 1
+        names[#names + 1] = nfn == 1 and "key" or ("key" .. nfn)
+      else names[#names + 1] = "window" end
+    end
+    local aggs = {}
+    for name in pairs(node.aggs) do aggs[#aggs + 1] = name end
+    table.sort(aggs)
+    for _, a in ipairs(aggs) do names[#names + 1] = a end
+    return names
+  elseif op == "join" then
+    local s = require("streamrun.ops.join").spec(node)
+    if not s then return nil end
+    if s.how == "left_semi" or s.how == "left_anti" then return exact_columns(node.parent) end
+    local left, right = exact_columns(node.parent), exact_columns(node.other)
+    if s.static_left then left, right = right, left end
+    if not left or not right then return nil end
+    -- as streamrun.ops.join builds its rows: keys, the left's others, the right's others
+    -- (prefixed right_ when the left has the name)
+    local keyset, lset, names = {}, {}, {}
+    for _, k in ipairs(s.keys) do keyset[k] = true; names[#names + 1] = k end
+    for _, c in ipairs(left) do lset[c] = true end
+    for _, c in ipairs(left) do if not keyset[c] then names[#names + 1] = c end end
+    for _, c in ipairs(right) do
+      if not keyset[c] then names[#names + 1] = lset[c] and ("right_" .. c) or c end
+    end
+    return names
+  end
+  return nil
+end
+
 -- Compiles one registered query into the descriptor the engine reads.
 function exec.compile(q)
   local ok, err = plan.check(q)
@@ -389,6 +459,7 @@ function exec.compile(q)
   end
   local cols = output_columns(q.root)
   if cols and #cols > 0 then desc.output_schema = core.schema(cols) end
+  desc.output_columns = exact_columns(q.root)
   desc.run = function(inputs, ctx)
     local et = {}
     for i = 1, #watermarks do et[i] = { min = math.huge, max = -math.huge, sum = 0, count = 0 } end
