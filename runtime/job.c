@@ -144,7 +144,11 @@ static char **field_names(lua_State *L, int idx, const char *name) {
   return names;
 }
 
-static const char *const common_source_options[] = {"badRecordsPath", NULL};
+/* Options every source or sink takes beside its own (the engine's: exec.lua keeps those it
+** reads itself out of the connector's options, so here they only serve "did you mean"). */
+static const char *const common_source_options[] = {"badRecordsPath", "format", "schema", NULL};
+static const char *const common_sink_options[] = {"format", "outputMode", "trigger", "checkpointLocation",
+                                                  "queryName", NULL};
 
 static sr_status check_connector_options(const sr_options *opts, const sr_option_spec *specs,
                                          const char *const *extra, const char *kind,
@@ -271,7 +275,7 @@ static sr_status read_sink(lua_State *L, int d, sr_query_spec *s, sr_error **err
   sr_status st = SR_OK;
   if (!s->sink_ops)
     st = unknown_format(format ? format : "?", sr_sink_names(), "sink", s->where, err);
-  else if (check_connector_options(s->sink_options, s->sink_ops->options, NULL, "sink",
+  else if (check_connector_options(s->sink_options, s->sink_ops->options, common_sink_options, "sink",
                                    s->sink_ops->name, s->where, err) != SR_OK)
     st = SR_ERROR;
   else

@@ -48,25 +48,68 @@ local function flatten(opts, skip)
   return out
 end
 
+-- The nearest of names to name, when close enough to be a typo (as options.c's
+-- sr_nearest_name: edit distance at most 1 for short names, else a third of the length + 1).
+local function nearest_name(name, names)
+  local best, best_d = nil, math.huge
+  for _, c in ipairs(names) do
+    local prev = {}
+    for j = 0, #c do prev[j] = j end
+    for i = 1, #name do
+      local cur = { [0] = i }
+      for j = 1, #c do
+        local cost = name:sub(i, i):lower() == c:sub(j, j):lower() and 0 or 1
+        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      end
+      prev = cur
+    end
+    if prev[#c] < best_d then best, best_d = c, prev[#c] end
+  end
+  local limit = #name < 4 and 1 or math.floor(#name / 3) + 1
+  return best_d <= limit and best or nil
+end
+
+local TRIGGER_KEYS = { "processingTime", "once", "availableNow", "continuous" }
+
 local function parse_trigger(t, where)
   if t == nil then return "processingTime", 500 end
   if type(t) == "string" then
     local ms = core.duration(t)
-    if not ms then error(where .. ": trigger: not a duration: " .. t, 0) end
+    if not ms then error(where .. ": trigger: not a duration: \"" .. t .. "\"", 0) end
     return "processingTime", ms
   end
   if type(t) ~= "table" then error(where .. ": trigger must be a duration or a table", 0) end
+  local given = {}
+  for k in pairs(t) do
+    local known = false
+    for _, name in ipairs(TRIGGER_KEYS) do known = known or k == name end
+    if not known then
+      local near = type(k) == "string" and nearest_name(k, TRIGGER_KEYS)
+      error(string.format("%s: unknown trigger key '%s'%s (processingTime, once, availableNow, "
+        .. "continuous)", where, tostring(k), near and ("; did you mean '" .. near .. "'?") or ""), 0)
+    end
+    given[#given + 1] = k
+  end
+  if #given > 1 then
+    table.sort(given)
+    error(where .. ": trigger gives " .. table.concat(given, " and ") .. ": give one of them", 0)
+  end
+  for _, k in ipairs { "once", "availableNow" } do
+    if t[k] ~= nil and t[k] ~= true then
+      error(string.format("%s: trigger.%s must be true, not %s", where, k, tostring(t[k])), 0)
+    end
+  end
   if t.once then return "once", 0 end
   if t.availableNow then return "availableNow", 0 end
-  if t.processingTime then
-    local ms = core.duration(t.processingTime)
-    if not ms then error(where .. ": trigger.processingTime: not a duration", 0) end
-    return "processingTime", ms
-  end
-  if t.continuous then
-    local ms = core.duration(t.continuous)
-    if not ms then error(where .. ": trigger.continuous: not a duration", 0) end
-    return "continuous", ms
+  for _, k in ipairs { "processingTime", "continuous" } do
+    if t[k] ~= nil then
+      local ok, ms = pcall(core.duration, t[k])
+      if not ok or not ms then
+        error(string.format("%s: trigger.%s: not a duration: %s", where, k,
+                            type(t[k]) == "string" and ('"' .. t[k] .. '"') or tostring(t[k])), 0)
+      end
+      return k, ms
+    end
   end
   error(where .. ": trigger must be a duration, {processingTime=}, {once=true}, {availableNow=true} "
     .. "or {continuous=}", 0)

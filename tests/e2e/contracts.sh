@@ -133,6 +133,25 @@ assert_eq "no query start exit" 2 "$code"
 assert_contains "no query start" "$err" "noquery.lua defines no query"
 pass "a job with no query exits 2 at --check and at start"
 
+# --- misspelled sink and trigger options ------------------------------------------------
+cat >typos.lua <<'LUA'
+local sr = require "streamrun"
+local w = { format = "json", path = "o5" }
+for k, v in pairs(sr.from_json(arg[1])) do w[k] = v end
+sr.read_stream{ format = "json", path = "in" }:write_stream(w)
+LUA
+typo() { # OPTIONS-JSON EXPECTED
+  run_sr --check typos.lua "$1"
+  assert_eq "$1 exit" 2 "$code"; assert_contains "$1" "$err" "$2"
+}
+typo '{"checkpointLocaton":"c"}' "typos.lua:4: unknown option 'checkpointLocaton' for the json sink; did you mean 'checkpointLocation'?"
+typo '{"checkpointLocation":"c","outputmode":"append"}' "did you mean 'outputMode'?"
+typo '{"checkpointLocation":"c","trigger":{"processingTme":"1 second"}}' "typos.lua:4: unknown trigger key 'processingTme'; did you mean 'processingTime'?"
+typo '{"checkpointLocation":"c","trigger":{"availableNw":true}}' "did you mean 'availableNow'?"
+typo '{"checkpointLocation":"c","trigger":{"processingTime":"soon"}}' 'typos.lua:4: trigger.processingTime: not a duration: "soon"'
+typo '{"checkpointLocation":"c","trigger":{"once":true,"availableNow":true}}' "trigger gives availableNow and once: give one of them"
+pass "misspelled sink options and trigger keys get the nearest valid name; a bad trigger names its key"
+
 # --- all queries start, or none ----------------------------------------------------------
 drop_file in_two a.json '{"id":1}
 '
