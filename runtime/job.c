@@ -455,15 +455,61 @@ static int same_names(char **a, char **b) {
   return a[i] == b[i];
 }
 
+/* A source as words: its format and where it reads ("json path in", "kafka subscribe bids"). */
+static void source_words(const json_t *id, char *out, size_t len) {
+  const char *key;
+  json_t *v;
+  snprintf(out, len, "%s", json_string_value(json_object_get(id, "format")) ? json_string_value(json_object_get(id, "format")) : "?");
+  json_object_foreach((json_t *)id, key, v) {
+    if (strcmp(key, "format") != 0 && json_is_string(v))
+      snprintf(out + strlen(out), len - strlen(out), " %s %s", key, json_string_value(v));
+  }
+}
+
+/* What changed between two plans (job.c's plan_json: sources and stateful operators) and
+** sinks, in words, appended to out. */
+static void describe_change(const sr_query_spec *cur, const sr_query_spec *ns, char *out, size_t len) {
+  json_t *a = json_loads(cur->plan_json, 0, NULL), *b = json_loads(ns->plan_json, 0, NULL);
+  char wa[512], wb[512];
+  size_t start = strlen(out);
+#define SAY(...) snprintf(out + strlen(out), len - strlen(out), __VA_ARGS__)
+  if (strcmp(cur->sink_ops->name, ns->sink_ops->name) != 0)
+    SAY("%sits sink changed from %s to %s", strlen(out) > start ? "; " : "", cur->sink_ops->name, ns->sink_ops->name);
+  json_t *sa = json_object_get(a, "sources"), *sb = json_object_get(b, "sources");
+  if (json_array_size(sa) != json_array_size(sb)) {
+    SAY("%sit reads %zu sources instead of %zu", strlen(out) > start ? "; " : "", json_array_size(sb), json_array_size(sa));
+  } else {
+    for (size_t i = 0; i < json_array_size(sa); i++) {
+      if (json_equal(json_array_get(sa, i), json_array_get(sb, i))) continue;
+      source_words(json_array_get(sa, i), wa, sizeof wa);
+      source_words(json_array_get(sb, i), wb, sizeof wb);
+      SAY("%sits source %zu changed from %.200s to %.200s", strlen(out) > start ? "; " : "", i + 1, wa, wb);
+    }
+  }
+  json_t *ta = json_object_get(a, "stateful"), *tb = json_object_get(b, "stateful");
+  size_t na = json_array_size(ta), nb = json_array_size(tb);
+  for (size_t i = 0; i < (na > nb ? na : nb); i++) {
+    const char *x = json_string_value(json_array_get(ta, i)), *y = json_string_value(json_array_get(tb, i));
+    if (x && y && strcmp(x, y) == 0) continue;
+    if (x && y) SAY("%sits stateful operator %zu changed from %.200s to %.200s", strlen(out) > start ? "; " : "", i + 1, x, y);
+    else if (x) SAY("%sits stateful operator %zu (%s) was removed", strlen(out) > start ? "; " : "", i + 1, x);
+    else SAY("%sa stateful operator %s was added", strlen(out) > start ? "; " : "", y);
+  }
+#undef SAY
+  json_decref(a);
+  json_decref(b);
+}
+
 /* KEEP: only functions changed, swap them in. REOPEN: options, trigger, columns or the
 ** checkpoint changed: close the query and open it again from its checkpoint. Refuses (returns
 ** -1 with why) a change the checkpoint cannot carry. */
 static int classify(const sr_query_spec *cur, const sr_query_spec *ns, reload_action *a, char *why, size_t len) {
   if (!same_str(cur->checkpoint, ns->checkpoint)) { *a = REOPEN; return 0; } /* a new checkpoint carries anything */
   if (strcmp(cur->plan_json, ns->plan_json) != 0 || strcmp(cur->sink_ops->name, ns->sink_ops->name) != 0) {
-    snprintf(why, len, "query %s changed its sources, sink or stateful operators (%s %s -> %s %s): its "
-             "checkpoint cannot carry that; give it a new checkpointLocation to start over",
-             cur->name, cur->sink_ops->name, cur->plan_json, ns->sink_ops->name, ns->plan_json);
+    snprintf(why, len, "query %s changed what its checkpoint %s cannot carry: ", cur->name,
+             cur->checkpoint ? cur->checkpoint : "");
+    describe_change(cur, ns, why, len);
+    snprintf(why + strlen(why), len - strlen(why), ". Give it a new checkpointLocation to start over");
     return -1;
   }
   int same = same_str(cur->output_mode, ns->output_mode) && cur->trigger == ns->trigger &&
