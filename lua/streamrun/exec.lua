@@ -266,10 +266,16 @@ local function diagnose(steps, rows, n, original)
           ok, res = xpcall(s.fn, debug.traceback, r)
         end
         if not ok then
+          -- the operator and row follow the error's own line, before its traceback (whose
+          -- frames of streamrun's own code the engine drops: lua_host.c)
           local rowtext = select(2, pcall(core.to_json, r))
+          local text = tostring(res)
+          local at = text:find("\nstack traceback:", 1, true)
+          local msg, trace = text, ""
+          if at then msg, trace = text:sub(1, at - 1), text:sub(at) end
           error({ streamrun_user_error = true,
-                  message = string.format("%s in %s (defined at %s)\n  row: %s", tostring(res),
-                                          s.op, s.where, tostring(rowtext)) }, 0)
+                  message = string.format("%s in %s (defined at %s)\n  row: %s%s", msg,
+                                          s.op, s.where, tostring(rowtext), trace) }, 0)
         end
         if s.op == "map" then if res ~= nil then nxt[#nxt + 1] = res end
         elseif s.op == "filter" then if res then nxt[#nxt + 1] = r end
