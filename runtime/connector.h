@@ -34,6 +34,10 @@ typedef struct sr_bad_records sr_bad_records;
 ** remembered and reported by sr_bad_records_flush. Counts toward numBadRecords. */
 void sr_bad_record(sr_bad_records *br, const char *origin, int64_t line_or_offset,
                    const char *record, size_t record_len, const char *reason);
+/* The same for a Kafka record: where it is in Kafka (topic, partition, offset) instead of a
+** line; origin (the operator that found it bad, e.g. parse_json's job line) may be NULL. */
+void sr_bad_record_kafka(sr_bad_records *br, const char *origin, const char *topic, int32_t partition,
+                         int64_t offset, const char *record, size_t record_len, const char *reason);
 
 typedef struct sr_connector_config {
   const sr_options *options;    /* the job's options for this connector, checked */

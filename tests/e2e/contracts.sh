@@ -171,7 +171,7 @@ assert_contains "none started" "$err" "no query of two.lua started"
 pass "a job whose queries cannot all start starts none, exit 2"
 
 # --- the Kafka sink needs a `value` ------------------------------------------------------
-coproc MOCK { exec "$SR_BIN" --kafka-mock --topic out:1 --topic out2:1 2>/dev/null; }
+coproc MOCK { exec "$SR_BIN" --kafka-mock --topic out:1 --topic out2:1 --topic raw:2 2>/dev/null; }
 trap 'kill -9 "$MOCK_PID" $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 read -r -t 10 BOOT <&"${MOCK[0]}" || fail "--kafka-mock printed no bootstrap servers"
 
@@ -215,4 +215,22 @@ assert_eq "declared value exit" 0 "$code"
 got=$(kcat -b "$BOOT" -C -t out2 -e -o beginning -q -Z -f '%k=%s|' | tr '|' '\n' | sort | tr '\n' ' ')
 assert_eq "a nil value of a declared column is a tombstone" "1=NULL 2=v2 " "$got"
 pass "kafka sink: a value column the plan declares may be nil (a tombstone), read back by kcat"
+
+# --- a Kafka record that parse_json refuses is dead-lettered with topic, partition, offset
+printf '%s\n' '{"id":1}' '{"id":"one"}' 'not json' | kcat -b "$BOOT" -P -t raw -p 1
+cat >badkafka.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], subscribe = "raw",
+                startingOffsets = "earliest" }
+  :parse_json("value", "id long")
+  :write_stream{ format = "json", path = "out_bk", checkpointLocation = "chk_bk",
+                 trigger = { availableNow = true } }
+LUA
+run_sr badkafka.lua "$BOOT"
+assert_eq "kafka with bad records exit" 0 "$code"
+assert_eq "the good record" '{"id":1}' "$(cat out_bk/part-* | jq -c '{id}')"
+bad=$(jq -c '{topic, partition, offset, origin, record}' chk_bk/bad_records/*.jsonl | sort)
+assert_eq "bad records by their place in Kafka" '{"topic":"raw","partition":1,"offset":1,"origin":"badkafka.lua:4","record":"{\"id\":\"one\"}"}
+{"topic":"raw","partition":1,"offset":2,"origin":"badkafka.lua:4","record":"not json"}' "$bad"
+pass "kafka: a record parse_json refuses is dead-lettered with its topic, partition and offset"
 finish
