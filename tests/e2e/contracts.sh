@@ -170,6 +170,23 @@ assert_contains "none started" "$err" "no query of two.lua started"
 [[ ! -e out_two/part-00000-* && ! -e chk_two/offsets/0 ]] || fail "the good query ran a batch"
 pass "a job whose queries cannot all start starts none, exit 2"
 
+# --- a Kafka source without brokers under availableNow ----------------------------------
+cat >nobroker.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "kafka", ["kafka.bootstrap.servers"] = "127.0.0.1:1", subscribe = "t",
+                startingOffsets = "earliest", ["kafkaConsumer.pollTimeoutMs"] = 300 }
+  :write_stream{ format = "noop", checkpointLocation = "chk_nb", trigger = { availableNow = true } }
+LUA
+start=$(date +%s)
+run_sr nobroker.lua
+assert_eq "unreachable brokers under availableNow: exit" 1 "$code"
+(( $(date +%s) - start < 20 )) || fail "gave up only after $(( $(date +%s) - start )) s"
+assert_contains "unreachable brokers" "$err" "nobroker.lua:2: kafka source: the kafka source cannot reach its brokers 127.0.0.1:1: 3 attempts of 300 ms each failed"
+others=$(grep -v '^streamrun: ' <<<"$err" || true)
+[[ -z $others ]] || fail "every log line in streamrun's format, not librdkafka's: $others"
+assert_contains "librdkafka's lines in streamrun's format" "$err" "streamrun: [error] kafka streamrun"
+pass "kafka source: brokers unreachable under availableNow fail the query in bounded time; librdkafka logs in streamrun's format"
+
 # --- the Kafka sink needs a `value` ------------------------------------------------------
 coproc MOCK { exec "$SR_BIN" --kafka-mock --topic out:1 --topic out2:1 --topic raw:2 2>/dev/null; }
 trap 'kill -9 "$MOCK_PID" $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
