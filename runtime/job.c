@@ -455,49 +455,12 @@ static int same_names(char **a, char **b) {
   return a[i] == b[i];
 }
 
-/* A source as words: its format and where it reads ("json path in", "kafka subscribe bids"). */
-static void source_words(const json_t *id, char *out, size_t len) {
-  const char *key;
-  json_t *v;
-  snprintf(out, len, "%s", json_string_value(json_object_get(id, "format")) ? json_string_value(json_object_get(id, "format")) : "?");
-  json_object_foreach((json_t *)id, key, v) {
-    if (strcmp(key, "format") != 0 && json_is_string(v))
-      snprintf(out + strlen(out), len - strlen(out), " %s %s", key, json_string_value(v));
-  }
-}
-
-/* What changed between two plans (job.c's plan_json: sources and stateful operators) and
-** sinks, in words, appended to out. */
+/* What changed between two versions of a query that its checkpoint cannot carry, in words. */
 static void describe_change(const sr_query_spec *cur, const sr_query_spec *ns, char *out, size_t len) {
-  json_t *a = json_loads(cur->plan_json, 0, NULL), *b = json_loads(ns->plan_json, 0, NULL);
-  char wa[512], wb[512];
-  size_t start = strlen(out);
-#define SAY(...) snprintf(out + strlen(out), len - strlen(out), __VA_ARGS__)
   if (strcmp(cur->sink_ops->name, ns->sink_ops->name) != 0)
-    SAY("%sits sink changed from %s to %s", strlen(out) > start ? "; " : "", cur->sink_ops->name, ns->sink_ops->name);
-  json_t *sa = json_object_get(a, "sources"), *sb = json_object_get(b, "sources");
-  if (json_array_size(sa) != json_array_size(sb)) {
-    SAY("%sit reads %zu sources instead of %zu", strlen(out) > start ? "; " : "", json_array_size(sb), json_array_size(sa));
-  } else {
-    for (size_t i = 0; i < json_array_size(sa); i++) {
-      if (json_equal(json_array_get(sa, i), json_array_get(sb, i))) continue;
-      source_words(json_array_get(sa, i), wa, sizeof wa);
-      source_words(json_array_get(sb, i), wb, sizeof wb);
-      SAY("%sits source %zu changed from %.200s to %.200s", strlen(out) > start ? "; " : "", i + 1, wa, wb);
-    }
-  }
-  json_t *ta = json_object_get(a, "stateful"), *tb = json_object_get(b, "stateful");
-  size_t na = json_array_size(ta), nb = json_array_size(tb);
-  for (size_t i = 0; i < (na > nb ? na : nb); i++) {
-    const char *x = json_string_value(json_array_get(ta, i)), *y = json_string_value(json_array_get(tb, i));
-    if (x && y && strcmp(x, y) == 0) continue;
-    if (x && y) SAY("%sits stateful operator %zu changed from %.200s to %.200s", strlen(out) > start ? "; " : "", i + 1, x, y);
-    else if (x) SAY("%sits stateful operator %zu (%s) was removed", strlen(out) > start ? "; " : "", i + 1, x);
-    else SAY("%sa stateful operator %s was added", strlen(out) > start ? "; " : "", y);
-  }
-#undef SAY
-  json_decref(a);
-  json_decref(b);
+    snprintf(out + strlen(out), len - strlen(out), "its sink changed from %s to %s%s", cur->sink_ops->name,
+             ns->sink_ops->name, strcmp(cur->plan_json, ns->plan_json) != 0 ? "; " : "");
+  sr_plan_change_words(cur->plan_json, ns->plan_json, out, len);
 }
 
 /* KEEP: only functions changed, swap them in. REOPEN: options, trigger, columns or the

@@ -63,6 +63,10 @@ void sr_query_spec_free(sr_query_spec *s); /* accepts NULL */
 /* What sr_query_open would refuse in the spec itself, before anything is created (a durable
 ** sink without a checkpointLocation). Returns SR_OK or SR_ERROR with *err. */
 sr_status sr_query_spec_check(const sr_query_spec *s, sr_error **err);
+/* Appends to out (NUL-terminated, of size len) what changed between two plan descriptions
+** (plan_json: sources and stateful operators) in words: "its source 1 changed from json path in
+** to json path elsewhere; a stateful operator ... was added". */
+void sr_plan_change_words(const char *before, const char *after, char *out, size_t len);
 
 typedef struct sr_query sr_query;
 

@@ -152,6 +152,23 @@ typo '{"checkpointLocation":"c","trigger":{"processingTime":"soon"}}' 'typos.lua
 typo '{"checkpointLocation":"c","trigger":{"once":true,"availableNow":true}}' "trigger gives availableNow and once: give one of them"
 pass "misspelled sink options and trigger keys get the nearest valid name; a bad trigger names its key"
 
+# --- a restart with a plan the checkpoint cannot carry: said in words -------------------
+mkdir -p in_b
+cat >carry.lua <<'LUA'
+local sr = require "streamrun"
+local s = sr.read_stream{ format = "json", path = arg[1], schema = "id long" }
+if arg[2] then s = s:group_by("id"):count() end
+s:write_stream{ format = "console", outputMode = arg[2] and "update" or "append",
+                checkpointLocation = "chk_carry", trigger = { availableNow = true } }
+LUA
+run_sr carry.lua in
+assert_eq "first run" 0 "$code"
+run_sr carry.lua in_b update
+assert_eq "another source and a new aggregation: exit" 2 "$code"
+assert_contains "said in words" "$err" "carry.lua:4: the checkpoint chk_carry was written by another version of this query: its source 1 changed from json path in to json path in_b; a stateful operator aggregate[id]count:count was added. The checkpoint cannot carry that change"
+[[ $err != *'{"'* ]] || fail "no plan JSON in the message: $err"
+pass "a restart whose plan the checkpoint cannot carry says what changed in words"
+
 # --- all queries start, or none ----------------------------------------------------------
 drop_file in_two a.json '{"id":1}
 '
