@@ -54,6 +54,23 @@ assert_contains "the new column is named" "$err" "row 1 has a column 'surprise' 
 [[ ! -e out_free/part-00002-* ]] || fail "no file for the refused batch"
 pass "csv after a map: columns of the rows in first-seen order, kept by later batches, a new one refused by name"
 
+# the columns are recorded before the batch's file is written: a replay after a crash keeps them
+rm -rf out_free chk_free in_free/c.json
+set +e
+SR_CRASH_AT=after_sink_write:0 timeout 60 "$SR_BIN" free.lua 2>/dev/null
+c=$?
+set -e
+assert_eq "killed after the sink's write" 137 "$c"
+[[ -f chk_free/sink/csv-columns.json ]] || fail "the columns are recorded with the sink"
+run_sr free.lua
+assert_eq "replay exit" 0 "$code"
+assert_eq "the replayed batch has the recorded columns, once" "a,n,b,c
+1,10,,
+2,20,late,
+3,30,,true
+4,40,again," "$(cat out_free/part-*)"
+pass "csv: a batch replayed after a crash writes the recorded columns"
+
 # --- a file source whose path does not exist ---------------------------------------------
 cat >nopath.lua <<'LUA'
 local sr = require "streamrun"
