@@ -471,7 +471,7 @@ function exec.compile(q)
     if n.op == "source" and not n.is_static then
       sources[#sources + 1] = n
       n.source_index = #sources
-    elseif plan.STATEFUL[n.op] then
+    elseif plan.STATEFUL[n.op] and not n.is_static then
       stateful[#stateful + 1] = n
       n.state_index = #stateful
     elseif n.op == "with_watermark" then

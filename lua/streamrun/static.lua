@@ -195,7 +195,7 @@ local function distinct(node, rows, n)
   return out, #out
 end
 
--- Runs one operation over the rows of the table.
+-- Runs one operation over the rows of the table (also for the static side of a join).
 local function run(node, rows, n)
   local op = node.op
   if op == "map" or op == "filter" or op == "flat_map" then
@@ -249,6 +249,7 @@ local function run(node, rows, n)
   end
   error(node.where .. ": " .. op .. " is not supported on a static table's collect()", 0)
 end
+S.run = run
 
 -- The rows of the static table ending at node, read now. Returns rows, n.
 function S.collect(node)

@@ -64,4 +64,27 @@ run_sr sess.lua
 assert_eq "session window in collect exit" 2 "$code"
 assert_contains "session window in collect" "$err" "sess.lua:3: session windows are not supported on a static table here"
 pass "collect(): refused on a stream; a user error names the operation and line"
+
+# the static side of a stream-static join may be aggregated (a batch aggregation, no state)
+rm -f bids/b.json
+drop_file in s.json '{"a":1,"q":"x"}
+{"a":3,"q":"y"}
+{"a":9,"q":"z"}
+'
+cat >join.lua <<'LUA'
+local sr = require "streamrun"
+local per_a = sr.read{ format = "json", path = "bids", schema = "a long, p double" }
+  :group_by("a"):agg{ n = sr.count(), top = sr.max("p") }
+sr.read_stream{ format = "json", path = "in", schema = "a long, q string" }
+  :join(per_a, { on = "a" })
+  :write_stream{ format = "json", path = "jout", checkpointLocation = "jchk", trigger = { availableNow = true } }
+LUA
+run_sr --check join.lua
+assert_eq "aggregated static side passes --check ($err)" 0 "$code"
+run_sr join.lua
+assert_eq "aggregated static side exit ($err)" 0 "$code"
+assert_eq "joined with the aggregated table" '{"a":1,"q":"x","n":2,"top":10}
+{"a":3,"q":"y","n":1}' "$(sink_rows jout)"
+assert_eq "one stateful operator, the join: the static aggregation keeps no state" "0" "$(ls jchk/state | tr '\n' ' ' | sed 's/ $//')"
+pass "a stream joins a static table aggregated by group_by():agg, with no state and no watermark"
 finish
