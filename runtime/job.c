@@ -8,6 +8,7 @@
 */
 #include "job.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <inttypes.h>
@@ -203,7 +204,7 @@ static sr_status check_sink(const sr_query_spec *s, sr_error **err) {
     if (!ok)
       return sr_error_set(err, SR_ERROR, "%s: the %s sink does not support %s output mode, only %s "
                           "(Spark refuses it too: \"Data source %s does not support %c%s output mode\")",
-                          s->where, ops->name, mode, list, ops->name, mode[0] ? mode[0] - 32 : '?',
+                          s->where, ops->name, mode, list, ops->name, toupper((unsigned char)mode[0]),
                           mode[0] ? mode + 1 : "");
   }
   if (!ops->check) return SR_OK;
