@@ -201,6 +201,14 @@ static sr_status csv_columns_scan(sr_sink *sink, int64_t batch_id, lua_State *L,
   return st;
 }
 
+static sr_status fsink_check(const sr_connector_config *cfg, sr_error **err) {
+  if (!sr_opt_str(cfg->options, NULL, "path", NULL))
+    return sr_error_set(err, SR_ERROR, "`path` is required (the output directory)");
+  const char *sep = sr_opt_str(cfg->options, NULL, "sep", ",");
+  if (strlen(sep) != 1) return sr_error_set(err, SR_ERROR, "sep must be one character, not \"%s\"", sep);
+  return SR_OK;
+}
+
 static sr_status fsink_open(sr_sink *sink, const sr_connector_config *cfg, sr_error **err) {
   files_sink *fs = calloc(1, sizeof *fs);
   if (!fs) return sr_error_set(err, SR_ERROR, "out of memory");
@@ -321,11 +329,11 @@ static void fsink_close(sr_sink *sink) {
 static const char *const append_only[] = {"append", NULL};
 
 const sr_sink_ops sr_sink_json = {
-  .name = "json", .options = json_sink_options, .output_modes = append_only, .open = fsink_open, .write = fsink_write,
+  .name = "json", .options = json_sink_options, .output_modes = append_only, .check = fsink_check, .open = fsink_open, .write = fsink_write,
   .commit = fsink_commit, .describe = fsink_describe, .close = fsink_close,
 };
 
 const sr_sink_ops sr_sink_csv = {
-  .name = "csv", .options = csv_sink_options, .output_modes = append_only, .open = fsink_open, .write = fsink_write,
+  .name = "csv", .options = csv_sink_options, .output_modes = append_only, .check = fsink_check, .open = fsink_open, .write = fsink_write,
   .commit = fsink_commit, .describe = fsink_describe, .close = fsink_close,
 };

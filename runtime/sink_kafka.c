@@ -1101,6 +1101,14 @@ static int has_column(const char *const *columns, const char *name) {
 ** required when no 'topic' attribute is present". Checked here when the plan knows the
 ** columns; when it does not, collect_rows refuses a row without a value. */
 static sr_status kk_check(const sr_connector_config *cfg, sr_error **err) {
+  const char *pname = sr_opt_str(cfg->options, kk_options, "kafka.partitioner", "murmur2_random");
+  int known = 0;
+  for (size_t i = 0; i < sizeof partitioners / sizeof *partitioners; i++)
+    known |= strcmp(partitioners[i].name, pname) == 0;
+  if (!known)
+    return sr_error_set(err, SR_ERROR, "%s: option 'kafka.partitioner' must be one of murmur2_random, "
+                        "murmur2, consistent_random, consistent, fnv1a_random, fnv1a, random; not "
+                        "\"%s\"", WHAT, pname);
   if (!cfg->columns) return SR_OK;
   char list[512] = "";
   for (int i = 0; cfg->columns[i]; i++)

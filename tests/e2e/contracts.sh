@@ -139,6 +139,19 @@ assert_contains "cleanSource=archive without a dir --check" "$err" "opts.lua:3: 
 run_sr --check opts.lua '{}'
 assert_eq "no checkpointLocation --check exit" 2 "$code"
 assert_contains "no checkpointLocation --check" "$err" "opts.lua:4: checkpointLocation is required for the json sink"
+cat >vals.lua <<'LUA'
+local sr = require "streamrun"
+local o = sr.from_json(arg[1])
+sr.read_stream(o.source):write_stream(o.sink)
+LUA
+checkval() { # OPTIONS-JSON EXPECTED
+  run_sr --check vals.lua "$1"
+  assert_eq "$2 --check exit" 2 "$code"; assert_contains "$2 --check" "$err" "$2"
+}
+checkval '{"source":{"format":"nexmark","table":"bids"},"sink":{"format":"noop"}}' 'vals.lua:3: nexmark source: table must be events, bid, auction or person, not "bids"'
+checkval '{"source":{"format":"rate","rowsPerSecond":0},"sink":{"format":"noop"}}' 'vals.lua:3: rate source: rowsPerSecond must be positive, not 0'
+checkval '{"source":{"format":"rate"},"sink":{"format":"csv","path":"o6","sep":";;","checkpointLocation":"c6"}}' 'vals.lua:3: csv sink: sep must be one character, not ";;"'
+checkval '{"source":{"format":"text","path":"in"},"sink":{"format":"kafka","topic":"t","kafka.bootstrap.servers":"x","kafka.partitioner":"fast","checkpointLocation":"c7"}}' "option 'kafka.partitioner' must be one of murmur2_random"
 pass "--check refuses a source's bad option values and a durable sink without checkpointLocation"
 
 printf 'local sr = require "streamrun"\nlocal s = sr.read_stream{ format = "rate" }\n' >noquery.lua
@@ -189,17 +202,21 @@ pass "a restart whose plan the checkpoint cannot carry says what changed in word
 # --- all queries start, or none ----------------------------------------------------------
 drop_file in_two a.json '{"id":1}
 '
+# the second query's checkpoint was written by another plan: only opening it finds that out
+printf 'local sr = require "streamrun"\nsr.read_stream{ format = "rate" }:write_stream{ format = "noop", checkpointLocation = "chk_bad", trigger = { once = true } }\n' >other.lua
+run_sr other.lua
+assert_eq "another plan's checkpoint" 0 "$code"
 cat >two.lua <<'LUA'
 local sr = require "streamrun"
 sr.read_stream{ format = "json", path = "in_two" }
   :write_stream{ format = "json", path = "out_two", checkpointLocation = "chk_two", queryName = "good",
                  trigger = { availableNow = true } }
-sr.read_stream{ format = "nexmark", table = "bids" }
+sr.read_stream{ format = "nexmark" }
   :write_stream{ format = "noop", checkpointLocation = "chk_bad", queryName = "bad" }
 LUA
 run_sr two.lua
 assert_eq "a query that cannot open: exit" 2 "$code"
-assert_contains "the failing query is named" "$err" 'two.lua:5: nexmark source: table must be'
+assert_contains "the failing query is named" "$err" 'two.lua:6: the checkpoint chk_bad was written by another version of this query: its source 1 changed from rate to nexmark'
 assert_contains "none started" "$err" "no query of two.lua started"
 [[ ! -e out_two/part-00000-* && ! -e chk_two/offsets/0 ]] || fail "the good query ran a batch"
 pass "a job whose queries cannot all start starts none, exit 2"
