@@ -1255,6 +1255,8 @@ static sr_status ks_check(const sr_connector_config *cfg, sr_error **err) {
   sr_status st = parse_mode(tmp.impl, o, err);
   ks_close(&tmp);
   if (st != SR_OK) return st;
+  if (sr_opt_int(o, ks_options, "maxOffsetsPerTrigger", 0) < 0)
+    return sr_error_set(err, SR_ERROR, "%s: option 'maxOffsetsPerTrigger' must be positive", WHAT);
   const char *starting = sr_opt_str(o, ks_options, "startingOffsets", "latest");
   const char *by_ts = sr_opt_str(o, ks_options, "startingOffsetsByTimestamp", NULL);
   const char *texts[] = {strcmp(starting, "earliest") && strcmp(starting, "latest") ? starting : NULL, by_ts};
