@@ -152,6 +152,8 @@ checkval '{"source":{"format":"nexmark","table":"bids"},"sink":{"format":"noop"}
 checkval '{"source":{"format":"rate","rowsPerSecond":0},"sink":{"format":"noop"}}' 'vals.lua:3: rate source: rowsPerSecond must be positive, not 0'
 checkval '{"source":{"format":"rate"},"sink":{"format":"csv","path":"o6","sep":";;","checkpointLocation":"c6"}}' 'vals.lua:3: csv sink: sep must be one character, not ";;"'
 checkval '{"source":{"format":"kafka","kafka.bootstrap.servers":"127.0.0.1:1","subscribe":"t","maxOffsetsPerTrigger":-1},"sink":{"format":"noop"}}' "vals.lua:3: kafka source: the kafka source: option 'maxOffsetsPerTrigger' must be positive"
+checkval '{"source":{"format":"rate"},"sink":{"format":"delta","path":"o8","partitionBy":"day","checkpointLocation":"c8"}}' "vals.lua:3: delta sink: partitionBy column 'day' is not among the output columns (timestamp, value)"
+checkval '{"source":{"format":"rate"},"sink":{"format":"delta","path":"o8","compression":"lz5","checkpointLocation":"c8"}}' 'vals.lua:3: delta sink: compression must be snappy, zstd, gzip or none, not "lz5"'
 checkval '{"source":{"format":"text","path":"in"},"sink":{"format":"kafka","topic":"t","kafka.bootstrap.servers":"x","kafka.partitioner":"fast","checkpointLocation":"c7"}}' "option 'kafka.partitioner' must be one of murmur2_random"
 pass "--check refuses a source's bad option values and a durable sink without checkpointLocation"
 
