@@ -254,6 +254,18 @@ function sr.aggregate(spec)
   return { agg = "custom", init = spec.init, add = spec.add, merge = spec.merge, finish = spec.finish }
 end
 
+-- A static table's rows, read now -------------------------------------------------------
+
+--- The rows of a static table (sr.read) as it is now, after its operations: a Lua array.
+function Stream:collect()
+  if not self.is_static then
+    fail("collect() is for static tables (sr.read): a stream has no end (write it to the memory "
+      .. "sink and read sr.memory_table(name), or use foreach_batch)")
+  end
+  -- its errors name the job line of the operation at fault
+  return (require("streamrun.static").collect(self))
+end
+
 -- Sinks: write_stream registers a query ------------------------------------------------
 
 local queries = {}

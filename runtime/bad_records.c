@@ -40,14 +40,33 @@ void sr_bad_records_begin(sr_bad_records *br, int64_t batch_id) {
 
 int64_t sr_bad_records_count(const sr_bad_records *br) { return br ? br->count : 0; }
 
+static void add_record(sr_bad_records *br, json_t *o, const char *record, size_t record_len);
+
 void sr_bad_record(sr_bad_records *br, const char *origin, int64_t line_or_offset,
                    const char *record, size_t record_len, const char *reason) {
   if (!br) return;
-  br->count++;
   json_t *o = json_object();
   json_object_set_new(o, "reason", json_string(reason ? reason : "bad record"));
   if (origin) json_object_set_new(o, "origin", json_string(origin));
   json_object_set_new(o, "line", json_integer(line_or_offset));
+  add_record(br, o, record, record_len);
+}
+
+void sr_bad_record_kafka(sr_bad_records *br, const char *origin, const char *topic, int32_t partition,
+                         int64_t offset, const char *record, size_t record_len, const char *reason) {
+  if (!br) return;
+  json_t *o = json_object();
+  json_object_set_new(o, "reason", json_string(reason ? reason : "bad record"));
+  if (origin) json_object_set_new(o, "origin", json_string(origin));
+  json_object_set_new(o, "topic", json_string(topic ? topic : ""));
+  json_object_set_new(o, "partition", json_integer(partition));
+  json_object_set_new(o, "offset", json_integer(offset));
+  add_record(br, o, record, record_len);
+}
+
+/* Adds the batch id and the record to o, and o to the batch's lines (takes o). */
+static void add_record(sr_bad_records *br, json_t *o, const char *record, size_t record_len) {
+  br->count++;
   json_object_set_new(o, "batchId", json_integer(br->batch_id));
   /* The record may not be valid UTF-8: keep it exactly when it is, else escape the bytes. */
   if (record) {

@@ -34,12 +34,20 @@ typedef struct sr_bad_records sr_bad_records;
 ** remembered and reported by sr_bad_records_flush. Counts toward numBadRecords. */
 void sr_bad_record(sr_bad_records *br, const char *origin, int64_t line_or_offset,
                    const char *record, size_t record_len, const char *reason);
+/* The same for a Kafka record: where it is in Kafka (topic, partition, offset) instead of a
+** line; origin (the operator that found it bad, e.g. parse_json's job line) may be NULL. */
+void sr_bad_record_kafka(sr_bad_records *br, const char *origin, const char *topic, int32_t partition,
+                         int64_t offset, const char *record, size_t record_len, const char *reason);
 
 typedef struct sr_connector_config {
   const sr_options *options;    /* the job's options for this connector, checked */
   const sr_schema *schema;      /* source: the declared schema; sink: the output columns
                                    known from the plan, in order, NULL when unknown — a hint
                                    for types and order: a row may lack some and have others */
+  const char *const *columns;   /* sink: the output rows' column names in order, NULL-
+                                   terminated, when the plan knows them exactly (a Spark
+                                   DataFrame's schema: rows have these and no others); NULL
+                                   when it does not (after a map, a flat_map, ...) */
   const char *checkpoint_dir;   /* the query's checkpointLocation (absolute) */
   const char *state_dir;        /* a directory of this connector's own inside the checkpoint
                                    (sources/<n>/ or sinks/), created by the engine */
@@ -100,6 +108,11 @@ typedef struct sr_source_ops {
   ** any open, with the job's options (unchecked). Sets *out to a new schema the caller frees;
   ** SR_ERROR with the reason (no data to infer from, unreadable files) otherwise. */
   sr_status (*infer_schema)(const sr_options *options, sr_schema **out, sr_error **err);
+  /* Optional: checks what it can of the job's options without side effects (nothing created,
+  ** no broker contacted), so that --check refuses what open would. Called for --check and
+  ** before any query of the job opens, with a config holding only options, schema and job_dir.
+  ** Returns SR_OK or SR_ERROR with *err. */
+  sr_status (*check)(const sr_connector_config *cfg, sr_error **err);
   /* Allocates the source's state in src->impl. */
   sr_status (*open)(sr_source *src, const sr_connector_config *cfg, sr_error **err);
   /* Plans the next batch after the one that ended at `start` (NULL: the query's first batch).
@@ -143,6 +156,12 @@ struct sr_source {
 typedef struct sr_sink_ops {
   const char *name;
   const sr_option_spec *options;
+  /* The output modes it supports ("append", "update", "complete"), NULL-terminated; NULL: all.
+  ** The engine refuses another before anything opens (--check too). */
+  const char *const *output_modes;
+  /* Optional: as a source's check; the config holds options, schema, columns, output_mode and
+  ** job_dir (the output columns let a sink refuse a plan without a column it needs). */
+  sr_status (*check)(const sr_connector_config *cfg, sr_error **err);
   sr_status (*open)(sr_sink *sink, const sr_connector_config *cfg, sr_error **err);
   /* Writes rows[1..nrows] of the Lua array at rows_idx as batch batch_id. spec_idx is the
   ** stack index of the query's write_stream table (for foreach_batch's fn). A batch the sink

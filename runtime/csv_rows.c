@@ -393,7 +393,9 @@ static int put_cell(sr_buf *out, const char *s, size_t n, char sep) {
   return 0;
 }
 
-typedef struct ccol { const char *s; size_t len; int key_idx; } ccol;
+/* A column to write: its name, the stack index of its key, and its field in the plan (-1:
+** untyped, written as its Lua value is). */
+typedef struct ccol { const char *s; size_t len; int key_idx; int field; } ccol;
 
 static int ccol_cmp(const void *a, const void *b) {
   const ccol *x = a, *y = b;
@@ -406,8 +408,27 @@ static int ccol_cmp(const void *a, const void *b) {
 ** or the sorted string keys of the first row (pushed here). Returns how many, or -1 when out of
 ** memory. */
 static int list_columns(lua_State *L, sr__codec_mem *cols, const sr_schema *schema,
-                        const sr__jplan *plan, int rows_idx, int nrows) {
+                        const sr__jplan *plan, int rows_idx, int nrows, const char *const *names,
+                        int nnames) {
   int ncols = 0;
+  if (names) {  /* the given names, typed by the schema's field of that name if any */
+    if (!lua_checkstack(L, nnames + 8)) luaL_error(L, "stack overflow");
+    if (sr_buf_reserve(&cols->text, (size_t)nnames * sizeof(ccol)) != 0) return -1;
+    for (int j = 0; j < nnames; j++) {
+      ccol *c = (ccol *)cols->text.data + j;
+      c->s = names[j];
+      c->len = strlen(c->s);
+      c->field = schema ? sr_schema_find(schema, names[j]) : -1;
+      if (c->field >= 0) {
+        c->key_idx = sr__json_plan_key(plan, c->field);
+      } else {
+        lua_pushlstring(L, c->s, c->len);
+        c->key_idx = lua_gettop(L);
+      }
+    }
+    cols->text.len = (size_t)nnames * sizeof(ccol);
+    return nnames;
+  }
   if (schema) {
     ncols = schema->nfields;
     if (sr_buf_reserve(&cols->text, (size_t)ncols * sizeof(ccol)) != 0) return -1;
@@ -416,6 +437,7 @@ static int list_columns(lua_State *L, sr__codec_mem *cols, const sr_schema *sche
       c->s = schema->fields[j].name;
       c->len = strlen(c->s);
       c->key_idx = sr__json_plan_key(plan, j);
+      c->field = j;
     }
     cols->text.len = (size_t)ncols * sizeof(ccol);
     return ncols;
@@ -434,6 +456,7 @@ static int list_columns(lua_State *L, sr__codec_mem *cols, const sr_schema *sche
     cols->text.len += sizeof(ccol);
     lua_pushvalue(L, -1);  /* the lower copy stays as the column's key */
     c->key_idx = lua_gettop(L) - 1;
+    c->field = -1;
     c->s = lua_tolstring(L, c->key_idx, &c->len);
   }
   if (ncols > 1) qsort(cols->text.data, (size_t)ncols, sizeof(ccol), ccol_cmp);
@@ -455,7 +478,7 @@ static int encode_row(lua_State *L, sr__codec_mem *mem, int row, int64_t i, cons
     lua_pushvalue(L, col[j].key_idx);
     lua_rawget(L, row);
     sr_buf_clear(&mem->text);
-    if (sr__format_cell(L, mem, -1, plan, plan ? j : -1, &mem->text, &is_null, cell_err, sizeof cell_err) != 0) {
+    if (sr__format_cell(L, mem, -1, plan, col[j].field, &mem->text, &is_null, cell_err, sizeof cell_err) != 0) {
       snprintf(errbuf, errlen, "row %lld, column %.*s: %s", (long long)i, (int)col[j].len, col[j].s, cell_err);
       return -1;
     }
@@ -467,9 +490,9 @@ static int encode_row(lua_State *L, sr__codec_mem *mem, int row, int64_t i, cons
   return 0;
 }
 
-int sr_csv_encode_rows(lua_State *L, int rows_idx, int nrows, const sr_schema *schema,
-                       const sr_csv_options *opts, int write_header, sr_buf *out, char *errbuf,
-                       size_t errlen) {
+static int encode(lua_State *L, int rows_idx, int nrows, const char *const *names, int nnames,
+                  const sr_schema *schema, const sr_csv_options *opts, int write_header,
+                  sr_buf *out, char *errbuf, size_t errlen) {
   if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
   int base = lua_gettop(L), rc = 0;
   char sep = opts && opts->sep ? opts->sep : ',';
@@ -483,7 +506,7 @@ int sr_csv_encode_rows(lua_State *L, int rows_idx, int nrows, const sr_schema *s
   sr__codec_mem *cols = sr__codec_mem_push(L);  /* text: the ccol array */
   sr__codec_mem *mem = sr__codec_mem_push(L);
   const sr__jplan *plan = schema ? sr__json_plan_push(L, schema) : NULL;
-  int ncols = list_columns(L, cols, schema, plan, rows_idx, nrows);
+  int ncols = list_columns(L, cols, schema, plan, rows_idx, nrows, names, nnames);
   int work = lua_gettop(L);
   const ccol *col = (const ccol *)cols->text.data;
   if (ncols < 0) {
@@ -515,4 +538,16 @@ done:
   sr__codec_mem_release(mem);
   lua_settop(L, base);
   return rc;
+}
+
+int sr_csv_encode_rows(lua_State *L, int rows_idx, int nrows, const sr_schema *schema,
+                       const sr_csv_options *opts, int write_header, sr_buf *out, char *errbuf,
+                       size_t errlen) {
+  return encode(L, rows_idx, nrows, NULL, 0, schema, opts, write_header, out, errbuf, errlen);
+}
+
+int sr_csv_encode_named(lua_State *L, int rows_idx, int nrows, const char *const *names, int ncols,
+                        const sr_schema *types, const sr_csv_options *opts, int write_header,
+                        sr_buf *out, char *errbuf, size_t errlen) {
+  return encode(L, rows_idx, nrows, names, ncols, types, opts, write_header, out, errbuf, errlen);
 }

@@ -54,4 +54,12 @@ int sr_csv_encode_rows(lua_State *L, int rows_idx, int nrows, const sr_schema *s
                        const sr_csv_options *opts, int write_header, sr_buf *out, char *errbuf,
                        size_t errlen);
 
+/* [-0, +0, m] As sr_csv_encode_rows, but the columns are names[0..ncols) in that order (a
+** sink's fixed output columns): a column is typed by types' field of the same name when there
+** is one (types may be NULL), else written as its Lua value is (as without a schema). Keys of
+** a row that are not among the names are not written. */
+int sr_csv_encode_named(lua_State *L, int rows_idx, int nrows, const char *const *names, int ncols,
+                        const sr_schema *types, const sr_csv_options *opts, int write_header,
+                        sr_buf *out, char *errbuf, size_t errlen);
+
 #endif

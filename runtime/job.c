@@ -8,6 +8,7 @@
 */
 #include "job.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <inttypes.h>
@@ -135,9 +136,26 @@ static sr_schema *field_schema(lua_State *L, int idx, const char *name) {
   return s;
 }
 
-static const char *const common_source_options[] = {"badRecordsPath", NULL};
-/* The query's own options beside the sink's (exec.lua takes them out of the sink options):
-** listed so that a misspelling of one is refused with the right suggestion. */
+/* A list of strings at field `name` as a NULL-terminated array, or NULL when absent. */
+static char **field_names(lua_State *L, int idx, const char *name) {
+  lua_getfield(L, idx, name);
+  char **names = NULL;
+  if (lua_istable(L, -1)) {
+    int n = (int)lua_objlen(L, -1);
+    names = calloc((size_t)n + 1, sizeof *names);
+    for (int i = 0; names && i < n; i++) {
+      lua_rawgeti(L, -1, i + 1);
+      names[i] = strdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return names;
+}
+
+/* Options every source or sink takes beside its own (the engine's: exec.lua keeps those it
+** reads itself out of the connector's options, so here they only serve "did you mean"). */
+static const char *const common_source_options[] = {"badRecordsPath", "format", "schema", NULL};
 static const char *const common_sink_options[] = {"format", "outputMode", "trigger", "checkpointLocation",
                                                   "queryName", "multipleWatermarkPolicy",
                                                   "batchTimeout", "onError", NULL};
@@ -168,6 +186,48 @@ static sr_status unknown_format(const char *format, const char *const *names, co
   return sr_error_set(err, SR_ERROR, "%s: unknown %s format '%s' (%s)", where, kind, format, list);
 }
 
+/* What open would refuse, found before anything opens (and by --check): the connector's own
+** check of its options, and the sink's output mode. */
+static sr_status check_source(const sr_query_source_spec *ss, sr_error **err) {
+  sr_connector_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.options = ss->options;
+  cfg.schema = ss->schema;
+  if (ss->ops->check(&cfg, err) == SR_OK) return SR_OK;
+  if (*err) sr_error_prefix(*err, "%s: %s source", ss->where, ss->ops->name);
+  return SR_ERROR;
+}
+
+static sr_status check_sink(const sr_query_spec *s, sr_error **err) {
+  const sr_sink_ops *ops = s->sink_ops;
+  const char *mode = s->output_mode ? s->output_mode : "append";
+  if (ops->output_modes) {
+    char list[64] = "";
+    int ok = 0;
+    for (int i = 0; ops->output_modes[i]; i++) {
+      ok |= strcmp(ops->output_modes[i], mode) == 0;
+      snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", ops->output_modes[i]);
+    }
+    /* Spark's DataSource.createSink (file formats) and DeltaDataSource.createSink: "Data
+    ** source <name> does not support <Mode> output mode" */
+    if (!ok)
+      return sr_error_set(err, SR_ERROR, "%s: the %s sink does not support %s output mode, only %s "
+                          "(Spark refuses it too: \"Data source %s does not support %c%s output mode\")",
+                          s->where, ops->name, mode, list, ops->name, toupper((unsigned char)mode[0]),
+                          mode[0] ? mode + 1 : "");
+  }
+  if (!ops->check) return SR_OK;
+  sr_connector_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.options = s->sink_options;
+  cfg.schema = s->output_schema;
+  cfg.columns = (const char *const *)s->output_columns;
+  cfg.output_mode = mode;
+  if (ops->check(&cfg, err) == SR_OK) return SR_OK;
+  if (*err) sr_error_prefix(*err, "%s: %s sink", s->where, ops->name);
+  return SR_ERROR;
+}
+
 static sr_status read_sources(lua_State *L, int d, sr_query_spec *s, json_t *plan, sr_error **err) {
   lua_getfield(L, d, "sources");
   int t = lua_gettop(L);
@@ -194,6 +254,8 @@ static sr_status read_sources(lua_State *L, int d, sr_query_spec *s, json_t *pla
       st = SR_ERROR;
     } else if (ss->ops->needs_schema && !ss->schema) {
       st = sr_error_set(err, SR_ERROR, "%s: the %s source needs a `schema`", ss->where, ss->ops->name);
+    } else if (ss->ops->check && check_source(ss, err) != SR_OK) {
+      st = SR_ERROR;
     } else {
       /* what identifies the source for the checkpoint: its format and where it reads */
       json_t *id = json_object();
@@ -223,9 +285,11 @@ static sr_status read_sink(lua_State *L, int d, sr_query_spec *s, sr_error **err
   sr_status st = SR_OK;
   if (!s->sink_ops)
     st = unknown_format(format ? format : "?", sr_sink_names(), "sink", s->where, err);
+  else if (check_connector_options(s->sink_options, s->sink_ops->options, common_sink_options, "sink",
+                                   s->sink_ops->name, s->where, err) != SR_OK)
+    st = SR_ERROR;
   else
-    st = check_connector_options(s->sink_options, s->sink_ops->options, common_sink_options, "sink",
-                                 s->sink_ops->name, s->where, err);
+    st = check_sink(s, err);
   free(format);
   return st;
 }
@@ -299,11 +363,13 @@ static sr_query_spec *read_spec(loaded *ld, int i, sr_error **err) {
   s->batch_timeout_ms = (int64_t)lua_tonumber(L, -1);
   lua_pop(L, 1);
   s->output_schema = field_schema(L, d, "output_schema");
+  s->output_columns = field_names(L, d, "output_columns");
   json_t *plan = json_object();
   sr_status st = read_sources(L, d, s, plan, err);
   if (st == SR_OK) st = read_sink(L, d, s, err);
   if (st == SR_OK && read_stateful(L, d, s, plan) != SR_OK)
     st = sr_error_set(err, SR_ERROR, "out of memory");
+  if (st == SR_OK) st = sr_query_spec_check(s, err);
   s->plan_json = json_dumps(plan, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(plan);
   lua_pop(L, 2);
@@ -403,21 +469,39 @@ static int same_str(const char *a, const char *b) {
   return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+static int same_names(char **a, char **b) {
+  if (!a || !b) return a == b;
+  int i = 0;
+  for (; a[i] && b[i]; i++)
+    if (strcmp(a[i], b[i]) != 0) return 0;
+  return a[i] == b[i];
+}
+
+/* What changed between two versions of a query that its checkpoint cannot carry, in words. */
+static void describe_change(const sr_query_spec *cur, const sr_query_spec *ns, char *out, size_t len) {
+  if (strcmp(cur->sink_ops->name, ns->sink_ops->name) != 0)
+    snprintf(out + strlen(out), len - strlen(out), "its sink changed from %s to %s%s", cur->sink_ops->name,
+             ns->sink_ops->name, strcmp(cur->plan_json, ns->plan_json) != 0 ? "; " : "");
+  sr_plan_change_words(cur->plan_json, ns->plan_json, out, len);
+}
+
 /* KEEP: only functions changed, swap them in. REOPEN: options, trigger, columns or the
 ** checkpoint changed: close the query and open it again from its checkpoint. Refuses (returns
 ** -1 with why) a change the checkpoint cannot carry. */
 static int classify(const sr_query_spec *cur, const sr_query_spec *ns, reload_action *a, char *why, size_t len) {
   if (!same_str(cur->checkpoint, ns->checkpoint)) { *a = REOPEN; return 0; } /* a new checkpoint carries anything */
   if (strcmp(cur->plan_json, ns->plan_json) != 0 || strcmp(cur->sink_ops->name, ns->sink_ops->name) != 0) {
-    snprintf(why, len, "query %s changed its sources, sink or stateful operators (%s %s -> %s %s): its "
-             "checkpoint cannot carry that; give it a new checkpointLocation to start over",
-             cur->name, cur->sink_ops->name, cur->plan_json, ns->sink_ops->name, ns->plan_json);
+    snprintf(why, len, "query %s changed what its checkpoint %s cannot carry: ", cur->name,
+             cur->checkpoint ? cur->checkpoint : "");
+    describe_change(cur, ns, why, len);
+    snprintf(why + strlen(why), len - strlen(why), ". Give it a new checkpointLocation to start over");
     return -1;
   }
   int same = same_str(cur->output_mode, ns->output_mode) && cur->trigger == ns->trigger &&
              cur->trigger_ms == ns->trigger_ms && cur->batch_timeout_ms == ns->batch_timeout_ms &&
              sr_options_equal(cur->sink_options, ns->sink_options) &&
-             sr_schema_equal(cur->output_schema, ns->output_schema) && cur->nwatermarks == ns->nwatermarks &&
+             sr_schema_equal(cur->output_schema, ns->output_schema) &&
+             same_names(cur->output_columns, ns->output_columns) && cur->nwatermarks == ns->nwatermarks &&
              cur->watermark_policy_max == ns->watermark_policy_max;
   for (int i = 0; same && i < cur->nsources; i++)
     same = sr_options_equal(cur->sources[i].options, ns->sources[i].options) &&
@@ -679,7 +763,13 @@ int sr_job_run(const sr_job_options *o) {
       goto out_loaded;
     }
   }
-  if (n == 0) fprintf(stderr, "streamrun: %s defines no query (no write_stream)\n", o->path);
+  if (n == 0) {
+    /* Spark has nothing to start either: a job without a query is a mistake, not a success */
+    fprintf(stderr, "streamrun: %s defines no query: nothing to run (end a stream with "
+            ":write_stream{...} to start one)\n", o->path);
+    free(specs);
+    goto out_loaded;
+  }
   if (o->check_only) {
     for (int i = 0; i < n; i++) sr_query_spec_free(specs[i]);
     free(specs);
@@ -687,14 +777,17 @@ int sr_job_run(const sr_job_options *o) {
     code = SR_EXIT_OK;
     goto out_loaded;
   }
+  /* All or none: every query opens before any batch runs; when one cannot start, those
+  ** already open are closed and none runs (exit 2, as for any job that cannot start). */
   code = SR_EXIT_OK;
   for (int i = 0; i < n; i++) {
     sr_query *q = sr_query_open(specs[i], j.dir, o->progress, &err);
     specs[i] = NULL;
     if (!q || !add_query(&j, q)) {
       fprintf(stderr, "streamrun: %s\n", err ? err->message : "cannot open query");
+      if (n > 1) fprintf(stderr, "streamrun: no query of %s started\n", o->path);
       sr_query_close(q);
-      code = SR_EXIT_FAILED;
+      code = SR_EXIT_INVALID;
       for (int k = i + 1; k < n; k++) sr_query_spec_free(specs[k]);
       break;
     }

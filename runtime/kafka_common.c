@@ -23,11 +23,20 @@ static const sr_kafka_setting *setting_find(const sr_kafka_setting *list, const 
   return NULL;
 }
 
+/* librdkafka's log lines in streamrun's format ("streamrun: [level] ...", as sr.log writes),
+** not its own "%3|1796690354.406|FAIL|client| ..." (called from librdkafka's threads: one
+** fprintf per line, which stdio writes whole). Syslog levels: 0-3 error, 4 warn, 5-6 info. */
+void sr_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+  const char *name = level <= 3 ? "error" : level == 4 ? "warn" : level <= 6 ? "info" : "debug";
+  fprintf(stderr, "streamrun: [%s] kafka %s: %s: %s\n", name, rk ? rd_kafka_name(rk) : "", fac, buf);
+}
+
 rd_kafka_conf_t *sr_kafka_conf_new(const sr_options *opts, const sr_kafka_setting *defaults,
                                    const sr_kafka_setting *forced, const char *const *skip,
                                    const char *what, sr_error **err) {
   char errstr[512];
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_log_cb(conf, sr_kafka_log);
   int have_bootstrap = 0;
   for (const sr_kafka_setting *s = defaults; s && s->name; s++) {
     if (rd_kafka_conf_set(conf, s->name, s->value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {

@@ -28,6 +28,9 @@ typedef struct sr_kafka_setting {
   const char *why;
 } sr_kafka_setting;
 
+/* librdkafka's log callback: its lines in streamrun's log format on stderr. Thread-safe. */
+void sr_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
 /* Builds a configuration: `defaults` first, then each option "kafka.X" of opts as property X
 ** unless X is in `skip` (NULL-terminated; properties the connector interprets itself), then
 ** `forced`. Both lists end with {NULL}. A job option that sets a forced property to another

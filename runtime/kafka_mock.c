@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_common.h"
+
 #define MAX_BROKERS 16
 
 const char sr_kafka_mock_usage[] =
@@ -79,6 +81,7 @@ int sr_kafka_mock_main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_log_cb(conf, sr_kafka_log);
   /* The handle only hosts the cluster: it connects nowhere, so silence its warning. */
   rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr);
   /* The mock's connections take their socket options from this handle. With Nagle on, the

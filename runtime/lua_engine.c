@@ -8,6 +8,7 @@
 #include "json_rows.h"
 #include "lua_codec.h"
 #include "lua_host.h"
+#include "lua_int64.h"
 #include "lua_libs.h"
 #include "lua_pack.h"
 #include "lua_static.h"
@@ -118,9 +119,36 @@ static int l_log(lua_State *L) {
   return 0;
 }
 
+/* Where parse_json's bad rows go: a row read from Kafka (it has topic, partition and offset)
+** is recorded by its place in Kafka; another by its index in the batch. */
+typedef struct parse_bad {
+  sr_bad_records *br;
+  lua_State *L;
+  int rows_idx;
+} parse_bad;
+
 static void bad_value(void *ud, const char *origin, int64_t line, const char *record, size_t len,
                       const char *reason) {
-  sr_bad_record(ud, origin, line, record, len, reason);
+  parse_bad *pb = ud;
+  lua_State *L = pb->L;
+  int64_t offset;
+  /* sr_json_decode_column reports row `line` before it moves anything past it: it is intact */
+  lua_rawgeti(L, pb->rows_idx, (int)line);
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "topic");
+    lua_getfield(L, -2, "partition");
+    lua_getfield(L, -3, "offset");
+    if (lua_type(L, -3) == LUA_TSTRING && lua_type(L, -2) == LUA_TNUMBER &&
+        sr_lua_to_int64(L, -1, &offset) == 0) {
+      sr_bad_record_kafka(pb->br, origin, lua_tostring(L, -3), (int32_t)lua_tointeger(L, -2), offset,
+                          record, len, reason);
+      lua_pop(L, 4);
+      return;
+    }
+    lua_pop(L, 3);
+  }
+  lua_pop(L, 1);
+  sr_bad_record(pb->br, origin, line, record, len, reason);
 }
 
 /* parse_json_column(rows, n, column, schema|nil, where) -> rows, n
@@ -133,8 +161,8 @@ static int l_parse_json_column(lua_State *L) {
   const char *column = luaL_checkstring(L, 3);
   const sr_schema *schema = lua_isnil(L, 4) ? NULL : sr_lua_toschema(L, 4);
   const char *where = luaL_optstring(L, 5, "parse_json");
-  sr_bad_records *bad = sr_lua_bad_records(L);
-  sr_json_decode_column(L, 1, &n, column, schema, where, bad ? bad_value : NULL, bad);
+  parse_bad pb = {sr_lua_bad_records(L), L, 1};
+  sr_json_decode_column(L, 1, &n, column, schema, where, pb.br ? bad_value : NULL, &pb);
   lua_pushvalue(L, 1);
   lua_pushinteger(L, n);
   return 2;

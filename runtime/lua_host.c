@@ -144,12 +144,60 @@ void sr_lua_close_at_exit(lua_State *L) {
 #endif
 }
 
-/* The message handler: keep the message (it holds the user's file:line) and add a traceback.
-** Structured errors (tables with a message field, from streamrun.exec) keep their text. */
+/* 1 when a traceback line is a frame of streamrun's own code, not of the user's: C functions,
+** the embedded modules (chunks "@lua/streamrun..."), the generated code (chunks
+** "=streamrun-segment", "=streamrun-aggregate", ...), elisions. */
+static int internal_frame(const char *line, size_t len) {
+  static const char *const marks[] = {"lua/streamrun", "[C]:", "(tail call)", "...", NULL};
+  if (len == 0 || line[0] != '\t') return 0;
+  if (len > 11 && memcmp(line + 1, "streamrun-", 10) == 0) return 1;
+  for (int i = 0; marks[i]; i++) {
+    size_t m = strlen(marks[i]);
+    for (size_t k = 1; k + m <= len; k++)
+      if (memcmp(line + k, marks[i], m) == 0) return 1;
+  }
+  return 0;
+}
+
+/* Pushes msg without the traceback frames of streamrun's own code: a user reads their job's
+** file:line and the frames of their own functions; "stack traceback:" goes when no frame is
+** left. [-0, +1, m] */
+static void push_user_trace(lua_State *L, const char *msg) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  int any = 0, header = 0;  /* header: a "stack traceback:" line waits for a user frame */
+  for (const char *p = msg; *p;) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    int frame = len > 0 && p[0] == '\t';
+    if (len == 16 && memcmp(p, "stack traceback:", 16) == 0) {
+      header = 1;
+    } else if (!internal_frame(p, len)) {
+      if (header && frame) {
+        if (any) luaL_addchar(&b, '\n');
+        luaL_addstring(&b, "stack traceback:");
+        any = 1;
+      }
+      if (!frame || header) header = 0;
+      if (any) luaL_addchar(&b, '\n');
+      luaL_addlstring(&b, p, len);
+      any = 1;
+    }
+    p += len + (nl ? 1 : 0);
+  }
+  luaL_pushresult(&b);
+}
+
+/* The message handler: keep the message (it holds the user's file:line) and add a traceback of
+** the user's frames. Structured errors (tables with a message field, from streamrun.exec)
+** keep their text, without streamrun's own frames. */
 static int msghandler(lua_State *L) {
   if (lua_istable(L, 1)) {
     lua_getfield(L, 1, "message");
-    if (lua_isstring(L, -1)) return 1;
+    if (lua_isstring(L, -1)) {
+      push_user_trace(L, lua_tostring(L, -1));
+      return 1;
+    }
     lua_pop(L, 1);
   }
   const char *msg = lua_tostring(L, 1);
@@ -159,6 +207,7 @@ static int msghandler(lua_State *L) {
   lua_pushstring(L, msg);
   lua_pushinteger(L, 2);
   lua_call(L, 2, 1);
+  push_user_trace(L, lua_tostring(L, -1));
   return 1;
 }
 

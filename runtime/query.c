@@ -106,6 +106,8 @@ void sr_query_spec_free(sr_query_spec *s) {
   free(s->sources);
   sr_options_free(s->sink_options);
   sr_schema_free(s->output_schema);
+  for (int i = 0; s->output_columns && s->output_columns[i]; i++) free(s->output_columns[i]);
+  free(s->output_columns);
   for (int i = 0; i < s->nstateful; i++) free(s->stateful_sigs[i]);
   free(s->stateful_sigs);
   free(s->watermark_delay_ms);
@@ -125,15 +127,20 @@ static int sink_allows_temp_checkpoint(const sr_sink_ops *ops) {
          strcmp(ops->name, "noop") == 0 || strcmp(ops->name, "foreach_batch") == 0;
 }
 
+sr_status sr_query_spec_check(const sr_query_spec *s, sr_error **err) {
+  if (!s->checkpoint && !sink_allows_temp_checkpoint(s->sink_ops))
+    return sr_error_set(err, SR_ERROR,
+                        "%s: checkpointLocation is required for the %s sink: its exactly-once "
+                        "guarantee is kept in the checkpoint", s->where, s->sink_ops->name);
+  return SR_OK;
+}
+
 static sr_status open_checkpoint(sr_query *q, sr_error **err) {
   sr_query_spec *s = q->spec;
   const char *dir = s->checkpoint;
   char tmp[256];
   if (!dir) {
-    if (!sink_allows_temp_checkpoint(s->sink_ops))
-      return sr_error_set(err, SR_ERROR,
-                          "%s: checkpointLocation is required for the %s sink: its exactly-once "
-                          "guarantee is kept in the checkpoint", s->where, s->sink_ops->name);
+    if (sr_query_spec_check(s, err) != SR_OK) return SR_ERROR;
     const char *base = getenv("TMPDIR");
     snprintf(tmp, sizeof tmp, "%s/streamrun-%ld-%s", base ? base : "/tmp", (long)getpid(), s->name);
     q->tmp_ckpt = strdup(tmp);
@@ -145,6 +152,49 @@ static sr_status open_checkpoint(sr_query *q, sr_error **err) {
     return SR_ERROR;
   }
   return SR_OK;
+}
+
+/* A source as words: its format and where it reads ("json path in", "kafka subscribe bids"). */
+static void source_words(const json_t *id, char *out, size_t len) {
+  const char *key, *format = json_string_value(json_object_get(id, "format"));
+  json_t *v;
+  snprintf(out, len, "%s", format ? format : "?");
+  json_object_foreach((json_t *)id, key, v) {
+    if (strcmp(key, "format") != 0 && json_is_string(v))
+      snprintf(out + strlen(out), len - strlen(out), " %s %s", key, json_string_value(v));
+  }
+}
+
+void sr_plan_change_words(const char *before, const char *after, char *out, size_t len) {
+  json_t *a = json_loads(before, 0, NULL), *b = json_loads(after, 0, NULL);
+  char wa[512], wb[512];
+  size_t start = strlen(out);
+#define SAY(...) snprintf(out + strlen(out), len - strlen(out), __VA_ARGS__)
+#define SEP (strlen(out) > start ? "; " : "")
+  json_t *sa = json_object_get(a, "sources"), *sb = json_object_get(b, "sources");
+  if (json_array_size(sa) != json_array_size(sb)) {
+    SAY("%sit reads %zu sources instead of %zu", SEP, json_array_size(sb), json_array_size(sa));
+  } else {
+    for (size_t i = 0; i < json_array_size(sa); i++) {
+      if (json_equal(json_array_get(sa, i), json_array_get(sb, i))) continue;
+      source_words(json_array_get(sa, i), wa, sizeof wa);
+      source_words(json_array_get(sb, i), wb, sizeof wb);
+      SAY("%sits source %zu changed from %.200s to %.200s", SEP, i + 1, wa, wb);
+    }
+  }
+  json_t *ta = json_object_get(a, "stateful"), *tb = json_object_get(b, "stateful");
+  size_t na = json_array_size(ta), nb = json_array_size(tb);
+  for (size_t i = 0; i < (na > nb ? na : nb); i++) {
+    const char *x = json_string_value(json_array_get(ta, i)), *y = json_string_value(json_array_get(tb, i));
+    if (x && y && strcmp(x, y) == 0) continue;
+    if (x && y) SAY("%sits stateful operator %zu changed from %.200s to %.200s", SEP, i + 1, x, y);
+    else if (x) SAY("%sits stateful operator %zu (%.200s) was removed", SEP, i + 1, x);
+    else SAY("%sa stateful operator %.200s was added", SEP, y);
+  }
+#undef SEP
+#undef SAY
+  json_decref(a);
+  json_decref(b);
 }
 
 /* A checkpoint written by another plan (another source, another stateful operator) cannot be
@@ -161,22 +211,16 @@ static sr_status check_plan(sr_query *q, sr_error **err) {
   sr_status st = SR_OK;
   if (!stored) {
     st = sr_ckpt_write_doc(q->ckpt, "plan", now, err);
-  } else {
-    const char *keys[] = {"sources", "stateful"};
-    for (int k = 0; k < 2 && st == SR_OK; k++) {
-      json_t *a = json_object_get(stored, keys[k]), *b = json_object_get(now, keys[k]);
-      if (!json_equal(a, b)) {
-        char *ta = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
-        char *tb = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
-        st = sr_error_set(err, SR_ERROR,
-                          "%s: the checkpoint %s was written by a query with other %s (%s); this "
-                          "query has %s. The checkpoint cannot carry that change: give the query a "
-                          "new checkpointLocation",
-                          q->spec->where, sr_ckpt_dir(q->ckpt), keys[k], ta ? ta : "?", tb ? tb : "?");
-        free(ta);
-        free(tb);
-      }
-    }
+  } else if (!json_equal(json_object_get(stored, "sources"), json_object_get(now, "sources")) ||
+             !json_equal(json_object_get(stored, "stateful"), json_object_get(now, "stateful"))) {
+    char *was = json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS);
+    char why[1024] = "";
+    sr_plan_change_words(was ? was : "{}", q->spec->plan_json, why, sizeof why);
+    free(was);
+    st = sr_error_set(err, SR_ERROR,
+                      "%s: the checkpoint %s was written by another version of this query: %s. The "
+                      "checkpoint cannot carry that change: give the query a new checkpointLocation",
+                      q->spec->where, sr_ckpt_dir(q->ckpt), why);
   }
   json_decref(now);
   json_decref(stored);
@@ -381,6 +425,7 @@ sr_query *sr_query_open(sr_query_spec *spec, const char *job_dir, FILE *progress
   if (!(q->sink_state_dir = subdir(q, "sink", 0, err))) goto fail;
   q->sink.ops = spec->sink_ops;
   fill_config(q, &q->sink.cfg, spec->sink_options, spec->output_schema, q->sink_state_dir, job_dir);
+  q->sink.cfg.columns = (const char *const *)spec->output_columns;
   if (spec->sink_ops->open(&q->sink, &q->sink.cfg, err) != SR_OK) {
     if (*err) sr_error_prefix(*err, "%s: %s sink", spec->where, spec->sink_ops->name);
     goto fail;

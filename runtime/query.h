@@ -49,6 +49,8 @@ typedef struct sr_query_spec {
   const sr_sink_ops *sink_ops;
   sr_options *sink_options;
   sr_schema *output_schema; /* NULL when the plan does not know the columns */
+  char **output_columns;    /* the output rows' column names in order, NULL-terminated, when the
+                               plan knows them exactly (desc.output_columns); NULL otherwise */
   int nstateful;
   char **stateful_sigs;     /* what each stateful operator's state depends on */
   int no_data_batches;      /* 1: a processingTime trigger runs a batch even without new data
@@ -61,6 +63,13 @@ typedef struct sr_query_spec {
 } sr_query_spec;
 
 void sr_query_spec_free(sr_query_spec *s); /* accepts NULL */
+/* What sr_query_open would refuse in the spec itself, before anything is created (a durable
+** sink without a checkpointLocation). Returns SR_OK or SR_ERROR with *err. */
+sr_status sr_query_spec_check(const sr_query_spec *s, sr_error **err);
+/* Appends to out (NUL-terminated, of size len) what changed between two plan descriptions
+** (plan_json: sources and stateful operators) in words: "its source 1 changed from json path in
+** to json path elsewhere; a stateful operator ... was added". */
+void sr_plan_change_words(const char *before, const char *after, char *out, size_t len);
 
 typedef struct sr_query sr_query;
 

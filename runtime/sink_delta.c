@@ -936,8 +936,51 @@ static sr_status dsink_committed(sr_sink *sink, int64_t *batch_id, int *every, c
   return SR_OK;
 }
 
+/* What open would refuse in the options alone, and partitionBy / mergeKeys columns the output
+** rows do not have when the plan knows them (Delta: "Partition column `x` not found in schema").
+** Reads no table. */
+static sr_status dsink_check(const sr_connector_config *cfg, sr_error **err) {
+  const sr_option_spec *spec = delta_sink_options;
+  if (!sr_opt_str(cfg->options, spec, "path", NULL))
+    return sr_error_set(err, SR_ERROR, "`path` is required (the Delta table's directory)");
+  delta_sink tmp;
+  memset(&tmp, 0, sizeof tmp);
+  if (parse_codec(&tmp, sr_opt_str(cfg->options, spec, "compression", "snappy"), err) != SR_OK) return SR_ERROR;
+  static const char *const lists[] = {"partitionBy", "mergeKeys"};
+  for (int k = 0; k < 2; k++) {
+    char **names;
+    int n;
+    if (parse_columns(lists[k], sr_opt_str(cfg->options, spec, lists[k], NULL), &names, &n, err) != SR_OK)
+      return SR_ERROR;
+    sr_status st = SR_OK;
+    if (k == 1 && n > 0 && cfg->output_mode && strcmp(cfg->output_mode, "complete") == 0)
+      st = sr_error_set(err, SR_ERROR, "mergeKeys cannot be used with complete output mode (complete "
+                        "rewrites the whole table each batch)");
+    for (int i = 0; st == SR_OK && cfg->columns && i < n; i++) {
+      int found = 0;
+      for (int c = 0; cfg->columns[c]; c++) found |= strcmp(cfg->columns[c], names[i]) == 0;
+      if (!found) {
+        char have[512] = "";
+        for (int c = 0; cfg->columns[c]; c++)
+          snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", c ? ", " : "", cfg->columns[c]);
+        st = sr_error_set(err, SR_ERROR, "%s column '%s' is not among the output columns (%s)%s",
+                          lists[k], names[i], have,
+                          k == 0 ? " (Delta: \"Partition column not found in schema\")" : "");
+      }
+    }
+    free_names(names, n);
+    if (st != SR_OK) return st;
+  }
+  return SR_OK;
+}
+
+/* Delta's DeltaDataSource.createSink: "if (outputMode != OutputMode.Append && outputMode !=
+** OutputMode.Complete) throw DeltaErrors.outputModeNotSupportedException". */
+static const char *const delta_modes[] = {"append", "complete", NULL};
+
 const sr_sink_ops sr_sink_delta = {
-  .name = "delta", .options = delta_sink_options, .open = dsink_open, .write = dsink_write,
+  .name = "delta", .options = delta_sink_options, .output_modes = delta_modes, .check = dsink_check,
+  .open = dsink_open, .write = dsink_write,
   .commit = dsink_commit, .describe = dsink_describe, .close = dsink_close,
   .committed = dsink_committed,
 };

@@ -25,6 +25,15 @@
 ** only the file that write() of the same run completed. What recovery needs is that part-N
 ** has its data once its name is durable: write()'s fsync of the data comes before commit()'s
 ** rename and directory fsync, and both before the log entry that stops replays.
+**
+** csv: every file has the same columns, in the same order (the header, when asked for), as
+** Spark's CSV writer writes its DataFrame's schema: the plan's output columns when it knows
+** them exactly (cfg->columns, renamed and computed columns included). When it does not (after a
+** map), the columns are those of the first batch's rows in first-seen order (row by row; a
+** row's new columns in the plan's order where it has them, then by name), recorded in
+** <state_dir>/csv-columns.json before the batch's file is written, so that later batches and
+** restarts keep them. A later row with a column not among them fails the batch, naming it,
+** rather than losing it. A replay of the first batch finds the record and uses it.
 */
 #include <ctype.h>
 #include <dirent.h>
@@ -41,6 +50,11 @@
 #include "csv_rows.h"
 #include "fsutil.h"
 #include "json_rows.h"
+#include "strset.h"
+
+#define CSV_COLUMNS_FILE "csv-columns.json"
+
+typedef struct new_column { const char *name; int rank; } new_column;
 
 typedef struct files_sink {
   char *dir;
@@ -59,6 +73,15 @@ typedef struct files_sink {
   sr_buf buf;
   sr_fs_writer part;        /* the hidden file being written; kept here so that a Lua error
                                raised while encoding (out of memory) cannot leak it */
+  /* csv: the columns every file has (see the top); NULL until known */
+  char **columns;
+  int ncolumns;
+  int columns_from_plan;
+  int64_t columns_batch;    /* the batch whose rows fixed them (-1: the plan's) */
+  char *columns_path;       /* <state_dir>/csv-columns.json, NULL without a state_dir */
+  sr_strset *column_set;
+  new_column *row_new;      /* scratch for one row's new columns (here, so a raise leaks nothing) */
+  int row_new_cap;
 } files_sink;
 
 /* json: rows encoded and appended to the hidden file per slice, so that the device writes one
@@ -124,6 +147,46 @@ static sr_status log_entry(files_sink *fs, int64_t batch, int *found, char *owne
   return st;
 }
 
+static sr_status add_column(files_sink *fs, const char *name, sr_error **err) {
+  char **grown = realloc(fs->columns, (size_t)(fs->ncolumns + 2) * sizeof *grown);
+  if (!grown) return sr_error_set(err, SR_ERROR, "out of memory");
+  fs->columns = grown;
+  if (!(fs->columns[fs->ncolumns] = strdup(name)) || sr_strset_add(fs->column_set, name) < 0)
+    return sr_error_set(err, SR_ERROR, "out of memory");
+  fs->columns[++fs->ncolumns] = NULL;
+  return SR_OK;
+}
+
+/* The csv columns: the plan's, or those recorded by an earlier run (see the top). */
+static sr_status csv_columns_open(files_sink *fs, const sr_connector_config *cfg, sr_error **err) {
+  fs->columns_batch = -1;
+  if (!(fs->column_set = sr_strset_new())) return sr_error_set(err, SR_ERROR, "out of memory");
+  if (cfg->columns) {
+    fs->columns_from_plan = 1;
+    for (int i = 0; cfg->columns[i]; i++)
+      if (add_column(fs, cfg->columns[i], err) != SR_OK) return SR_ERROR;
+    return SR_OK;
+  }
+  if (!cfg->state_dir) return SR_OK;
+  size_t n = strlen(cfg->state_dir) + sizeof CSV_COLUMNS_FILE + 1;
+  if (!(fs->columns_path = malloc(n))) return sr_error_set(err, SR_ERROR, "out of memory");
+  snprintf(fs->columns_path, n, "%s/%s", cfg->state_dir, CSV_COLUMNS_FILE);
+  if (!sr_fs_exists(fs->columns_path)) return SR_OK;
+  json_error_t jerr;
+  json_t *doc = json_load_file(fs->columns_path, 0, &jerr);
+  json_t *cols = json_object_get(doc, "columns");
+  sr_status st = SR_OK;
+  if (!json_is_array(cols)) {
+    st = sr_error_set(err, SR_ERROR, "%s is damaged: %s", fs->columns_path, doc ? "no columns" : jerr.text);
+  } else {
+    fs->columns_batch = json_integer_value(json_object_get(doc, "batchId"));
+    for (size_t i = 0; st == SR_OK && i < json_array_size(cols); i++)
+      st = add_column(fs, json_string_value(json_array_get(cols, i)) ? json_string_value(json_array_get(cols, i)) : "", err);
+  }
+  json_decref(doc);
+  return st;
+}
+
 /* The newest entry of the log, -1 when it is empty. */
 static int64_t newest_entry(files_sink *fs) {
   DIR *d = opendir(fs->meta_dir);
@@ -165,6 +228,81 @@ static sr_status fsink_committed(sr_sink *sink, int64_t *batch_id, int *every, c
   return SR_OK;
 }
 
+static int new_column_cmp(const void *a, const void *b) {
+  const new_column *x = a, *y = b;
+  if (x->rank != y->rank) return x->rank < y->rank ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+/* [-0, +0, m] Without the plan's columns: fixes them from the first batch's rows and records
+** them, or checks that every row's columns are among those fixed. */
+static sr_status csv_columns_scan(sr_sink *sink, int64_t batch_id, lua_State *L, int rows_idx,
+                                  int nrows, sr_error **err) {
+  files_sink *fs = sink->impl;
+  if (fs->columns_from_plan) return SR_OK;
+  int fixing = fs->columns == NULL;
+  const sr_schema *hint = sink->cfg.schema;
+  luaL_checkstack(L, 4, "csv sink");
+  for (int i = 1; i <= nrows; i++) {
+    lua_rawgeti(L, rows_idx, i);
+    int row = lua_gettop(L), nnew = 0;
+    if (!lua_istable(L, row)) { lua_pop(L, 1); continue; }  /* the encoder reports it */
+    lua_pushnil(L);
+    while (lua_next(L, row)) {
+      lua_pop(L, 1);
+      if (lua_type(L, -1) != LUA_TSTRING) continue;
+      const char *name = lua_tostring(L, -1);  /* the row keeps the string alive */
+      if (sr_strset_has(fs->column_set, name)) continue;
+      if (!fixing) {
+        char list[1024] = "";
+        for (int c = 0; c < fs->ncolumns; c++)
+          snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", c ? ", " : "", fs->columns[c]);
+        sr_status st = sr_error_set(err, SR_ERROR, "row %d has a column '%s' that the csv sink's "
+                                    "files do not have: their columns (%s) were fixed by the rows of "
+                                    "batch %" PRId64 ", as the plan does not know them (a map "
+                                    "reshapes rows). Name the columns with :select{...} before "
+                                    "write_stream (with a new checkpointLocation and path)",
+                                    i, name, list, fs->columns_batch);
+        lua_settop(L, row - 1);
+        return st;
+      }
+      if (nnew == fs->row_new_cap) {
+        int cap = fs->row_new_cap ? 2 * fs->row_new_cap : 16;
+        new_column *grown = realloc(fs->row_new, (size_t)cap * sizeof *grown);
+        if (!grown) { lua_settop(L, row - 1); return sr_error_set(err, SR_ERROR, "out of memory"); }
+        fs->row_new = grown;
+        fs->row_new_cap = cap;
+      }
+      int k = hint ? sr_schema_find(hint, name) : -1;
+      fs->row_new[nnew++] = (new_column){name, k >= 0 ? k : INT32_MAX};
+    }
+    qsort(fs->row_new, (size_t)nnew, sizeof *fs->row_new, new_column_cmp);
+    for (int k = 0; k < nnew; k++)
+      if (add_column(fs, fs->row_new[k].name, err) != SR_OK) { lua_settop(L, row - 1); return SR_ERROR; }
+    lua_settop(L, row - 1);
+  }
+  if (!fixing || fs->ncolumns == 0) return SR_OK;
+  fs->columns_batch = batch_id;
+  if (!fs->columns_path) return SR_OK;
+  json_t *cols = json_array();
+  for (int c = 0; c < fs->ncolumns; c++) json_array_append_new(cols, json_string(fs->columns[c]));
+  json_t *doc = json_pack("{s:I,s:o}", "batchId", (json_int_t)batch_id, "columns", cols);
+  char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  json_decref(doc);
+  sr_status st = text ? sr_fs_write_atomic(fs->columns_path, text, strlen(text), err)
+                      : sr_error_set(err, SR_ERROR, "out of memory");
+  free(text);
+  return st;
+}
+
+static sr_status fsink_check(const sr_connector_config *cfg, sr_error **err) {
+  if (!sr_opt_str(cfg->options, NULL, "path", NULL))
+    return sr_error_set(err, SR_ERROR, "`path` is required (the output directory)");
+  const char *sep = sr_opt_str(cfg->options, NULL, "sep", ",");
+  if (strlen(sep) != 1) return sr_error_set(err, SR_ERROR, "sep must be one character, not \"%s\"", sep);
+  return SR_OK;
+}
+
 static sr_status fsink_open(sr_sink *sink, const sr_connector_config *cfg, sr_error **err) {
   files_sink *fs = calloc(1, sizeof *fs);
   if (!fs) return sr_error_set(err, SR_ERROR, "out of memory");
@@ -188,6 +326,7 @@ static sr_status fsink_open(sr_sink *sink, const sr_connector_config *cfg, sr_er
     if (strlen(sep) != 1) return sr_error_set(err, SR_ERROR, "sep must be one character, not \"%s\"", sep);
     fs->csv_opts.sep = sep[0];
     fs->csv_opts.header = sr_opt_bool(cfg->options, sink->ops->options, "header", 0);
+    if (csv_columns_open(fs, cfg, err) != SR_OK) return SR_ERROR;
   }
   if (cfg->output_mode && strcmp(cfg->output_mode, "append") != 0)
     return sr_error_set(err, SR_ERROR,
@@ -209,9 +348,13 @@ static sr_status fsink_write(sr_sink *sink, int64_t batch_id, lua_State *L, int 
   char errbuf[512];
   part_name(fs, batch_id, 1, path, sizeof path);
   if (fs->csv) {
+    if (csv_columns_scan(sink, batch_id, L, rows_idx, nrows, err) != SR_OK) return SR_ERROR;
     sr_buf_clear(&fs->buf);
-    if (sr_csv_encode_rows(L, rows_idx, nrows, sink->cfg.schema, &fs->csv_opts, fs->csv_opts.header, &fs->buf,
-                           errbuf, sizeof errbuf) != 0)
+    static const char *const none[] = {NULL};  /* rows without columns: empty lines */
+    if (sr_csv_encode_named(L, rows_idx, nrows, fs->columns ? (const char *const *)fs->columns : none,
+                            fs->ncolumns,
+                            sink->cfg.schema, &fs->csv_opts, fs->csv_opts.header, &fs->buf, errbuf,
+                            sizeof errbuf) != 0)
       return sr_error_set(err, SR_ERROR, "cannot encode the output: %s", errbuf);
     return sr_fs_write_synced(path, fs->buf.data, fs->buf.len, err);
   }
@@ -274,20 +417,29 @@ static void fsink_close(sr_sink *sink) {
   if (!fs) return;
   sr_fs_writer_abort(&fs->part);
   sr_buf_free(&fs->buf);
+  for (int i = 0; i < fs->ncolumns; i++) free(fs->columns[i]);
+  free(fs->columns);
+  free(fs->columns_path);
+  sr_strset_free(fs->column_set);
+  free(fs->row_new);
   free(fs->dir);
   free(fs->meta_dir);
   free(fs);
   sink->impl = NULL;
 }
 
+/* Spark's file sink is append-only (DataSource.createSink: "Data source json does not support
+** Update output mode"): a file once written is never rewritten. */
+static const char *const append_only[] = {"append", NULL};
+
 const sr_sink_ops sr_sink_json = {
-  .name = "json", .options = json_sink_options, .open = fsink_open, .write = fsink_write,
+  .name = "json", .options = json_sink_options, .output_modes = append_only, .check = fsink_check, .open = fsink_open, .write = fsink_write,
   .commit = fsink_commit, .describe = fsink_describe, .close = fsink_close,
   .committed = fsink_committed,
 };
 
 const sr_sink_ops sr_sink_csv = {
-  .name = "csv", .options = csv_sink_options, .open = fsink_open, .write = fsink_write,
+  .name = "csv", .options = csv_sink_options, .output_modes = append_only, .check = fsink_check, .open = fsink_open, .write = fsink_write,
   .commit = fsink_commit, .describe = fsink_describe, .close = fsink_close,
   .committed = fsink_committed,
 };

@@ -104,6 +104,8 @@ typedef struct kk_sink {
   rd_kafka_t *rk;
   const sr_options *opts;
   char *topic_opt;
+  int value_required;         /* the plan does not know the columns: a row without `value` is
+                                 refused (it cannot be told from a null value) */
   char *query_id;
   kk_row *rows;               /* the rows of the batch being written (collect_rows) */
   size_t rows_cap;
@@ -422,6 +424,13 @@ static int collect_rows(lua_State *L) {
     }
     lua_pushvalue(L, R_VALUE);
     lua_rawget(L, -2);
+    if (ks->value_required && lua_isnil(L, -1)) {
+      snprintf(b->errmsg, sizeof b->errmsg, "row %d has no column 'value' (Spark: \"Required "
+               "attribute 'value' not found\"); the plan cannot tell a missing column from a null "
+               "value after a map: to write a null value (a tombstone), end the plan with "
+               ":select{...} naming `value`", i);
+      return 0;
+    }
     if (take_text(L, b, &row->value, &bad) != 0) {
       snprintf(b->errmsg, sizeof b->errmsg, "row %d: column 'value' must be a string, not a %s", i, bad);
       return 0;
@@ -1093,6 +1102,38 @@ static void kk_close(sr_sink *sink) {
   sink->impl = NULL;
 }
 
+static int has_column(const char *const *columns, const char *name) {
+  for (int i = 0; columns[i]; i++)
+    if (strcmp(columns[i], name) == 0) return 1;
+  return 0;
+}
+
+/* Spark's KafkaWriter.validateQuery: "Required attribute 'value' not found", and "topic option
+** required when no 'topic' attribute is present". Checked here when the plan knows the
+** columns; when it does not, collect_rows refuses a row without a value. */
+static sr_status kk_check(const sr_connector_config *cfg, sr_error **err) {
+  const char *pname = sr_opt_str(cfg->options, kk_options, "kafka.partitioner", "murmur2_random");
+  int known = 0;
+  for (size_t i = 0; i < sizeof partitioners / sizeof *partitioners; i++)
+    known |= strcmp(partitioners[i].name, pname) == 0;
+  if (!known)
+    return sr_error_set(err, SR_ERROR, "%s: option 'kafka.partitioner' must be one of murmur2_random, "
+                        "murmur2, consistent_random, consistent, fnv1a_random, fnv1a, random; not "
+                        "\"%s\"", WHAT, pname);
+  if (!cfg->columns) return SR_OK;
+  char list[512] = "";
+  for (int i = 0; cfg->columns[i]; i++)
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", cfg->columns[i]);
+  if (!has_column(cfg->columns, "value"))
+    return sr_error_set(err, SR_ERROR, "Required attribute 'value' not found: the rows written to "
+                        "Kafka have no column 'value' (they have %s); give them one, e.g. "
+                        ":select{value = function(r) return sr.to_json(r) end}", list);
+  if (!sr_opt_str(cfg->options, kk_options, "topic", NULL) && !has_column(cfg->columns, "topic"))
+    return sr_error_set(err, SR_ERROR, "topic option required when no 'topic' attribute is present "
+                        "(the rows have %s): give the sink option 'topic' or a column 'topic'", list);
+  return SR_OK;
+}
+
 static sr_status kk_open(sr_sink *sink, const sr_connector_config *cfg, sr_error **err) {
   const sr_options *o = cfg->options;
   kk_sink *ks = calloc(1, sizeof *ks);
@@ -1113,8 +1154,8 @@ static sr_status kk_open(sr_sink *sink, const sr_connector_config *cfg, sr_error
     return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
   memcpy(ks->mark, id, ks->mark_id_len);
   ks->mark[ks->mark_id_len] = ':';
-  if (cfg->schema && !topic && sr_schema_find(cfg->schema, "topic") < 0)
-    return sr_error_set(err, SR_ERROR, "%s needs the option 'topic' or a column 'topic'", WHAT);
+  if (kk_check(cfg, err) != SR_OK) return SR_ERROR;
+  ks->value_required = cfg->columns == NULL;
   const char *pname = sr_opt_str(o, kk_options, "kafka.partitioner", "murmur2_random");
   for (size_t i = 0; i < sizeof partitioners / sizeof *partitioners; i++)
     if (strcmp(partitioners[i].name, pname) == 0) ks->partitioner = partitioners[i].fn;
@@ -1136,6 +1177,7 @@ static sr_status kk_open(sr_sink *sink, const sr_connector_config *cfg, sr_error
 const sr_sink_ops sr_sink_kafka = {
   .name = "kafka",
   .options = kk_options,
+  .check = kk_check,
   .open = kk_open,
   .write = kk_write,
   .write_view = kk_write_view,

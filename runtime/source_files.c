@@ -340,6 +340,25 @@ static int by_age_desc(const void *a, const void *b) { return by_age(b, a); }
 
 /* --- the source callbacks ------------------------------------------------------------ */
 
+/* A path that does not exist is refused before the query starts, as Spark's DataSource
+** refuses it when the stream is defined ("Path does not exist: <path>",
+** QueryCompilationErrors.dataPathNotExistError): otherwise availableNow would end having read
+** nothing and a live trigger would wait forever. Once running, a directory that goes away is
+** no data (list_new_files). */
+static sr_status files_check(const sr_connector_config *cfg, sr_error **err) {
+  const char *path = sr_opt_str(cfg->options, NULL, "path", NULL);
+  if (!path) return sr_error_set(err, SR_ERROR, "`path` is required (the directory to read)");
+  const char *clean = sr_opt_str(cfg->options, NULL, "cleanSource", "off");
+  if (strcasecmp(clean, "off") && strcasecmp(clean, "archive") && strcasecmp(clean, "delete"))
+    return sr_error_set(err, SR_ERROR, "cleanSource must be off, archive or delete, not \"%s\"", clean);
+  if (strcasecmp(clean, "archive") == 0 && !sr_opt_str(cfg->options, NULL, "sourceArchiveDir", NULL))
+    return sr_error_set(err, SR_ERROR, "cleanSource=archive needs sourceArchiveDir");
+  const char *sep = sr_opt_str(cfg->options, NULL, "sep", ",");
+  if (strlen(sep) != 1) return sr_error_set(err, SR_ERROR, "sep must be one character, not \"%s\"", sep);
+  if (!sr_fs_exists(path)) return sr_error_set(err, SR_ERROR, "Path does not exist: %s", path);
+  return SR_OK;
+}
+
 static sr_status files_open(sr_source *src, const sr_connector_config *cfg, sr_error **err) {
   files_source *fs = calloc(1, sizeof *fs);
   if (!fs) return sr_error_set(err, SR_ERROR, "out of memory");
@@ -880,6 +899,10 @@ static sr_status files_infer_schema(const sr_options *options, file_format forma
   const char *dir = sr_opt_str(options, spec, "path", NULL);
   *out = NULL;
   if (!dir) return sr_error_set(err, SR_ERROR, "`path` is required (the directory to read)");
+  /* Spark's DataSource checks the path before it infers (files_check) */
+  if (!sr_fs_exists(dir))
+    return sr_error_set(err, SR_ERROR, "%s source: Path does not exist: %s",
+                        format == FMT_CSV ? "csv" : "json", dir);
   file_entry *files = NULL;
   int n = 0;
   if (list_all_files(dir, &files, &n, err) != SR_OK) return SR_ERROR;
@@ -924,7 +947,8 @@ static sr_status csv_infer_schema(const sr_options *o, sr_schema **out, sr_error
 
 #define FILE_SOURCE(fmt, opts, schema_needed, ...)                                         \
   {                                                                                      \
-    .name = fmt, .options = opts, .needs_schema = schema_needed, .open = files_open,     \
+    .name = fmt, .options = opts, .needs_schema = schema_needed, .check = files_check,   \
+    .open = files_open,                                                                  \
     .plan = files_plan, .commit = files_commit, .describe = files_describe,              \
     .drained = files_drained, .close = files_close, __VA_ARGS__                          \
   }

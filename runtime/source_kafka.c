@@ -104,6 +104,10 @@ typedef struct ks_source {
   json_t *starting_by_ts;       /* startingOffsetsByTimestamp, or NULL */
   int64_t max_offsets;          /* maxOffsetsPerTrigger, 0: no limit */
   int fail_on_data_loss, include_headers;
+  int fetch_retries;            /* availableNow/once: plans that may fail in a row (Spark's
+                                   fetchOffset.numRetries) before the query fails */
+  int plan_failures;            /* consecutive retriable plan failures */
+  const char *bootstrap;        /* kafka.bootstrap.servers (owned by the options), for messages */
   int timeout_ms;               /* kafkaConsumer.pollTimeoutMs: also bounds metadata calls */
   char *initial_path;           /* NULL without a state directory */
   rd_kafka_topic_partition_list_t *initial; /* resolved starting offsets, once known */
@@ -147,6 +151,10 @@ static const sr_option_spec ks_options[] = {
   {"includeHeaders", SR_OPT_BOOL, "false", "add the column headers = {{key=, value=}, ...}"},
   {"kafkaConsumer.pollTimeoutMs", SR_OPT_INT, "30000",
    "how long a read or a metadata call waits for the brokers before the batch is retried"},
+  {"fetchOffset.numRetries", SR_OPT_INT, "3",
+   "availableNow and once: how many times in a row planning a batch may fail to reach the "
+   "brokers (each waiting kafkaConsumer.pollTimeoutMs) before the query fails; a live "
+   "trigger retries for as long as the brokers are away"},
   {"groupIdPrefix", SR_OPT_STRING, "streamrun-kafka-source",
    "prefix of the group.id librdkafka requires (no group is joined, nothing is committed)"},
   {NULL, 0, NULL, NULL},
@@ -548,6 +556,20 @@ done:
   rd_kafka_topic_partition_list_t *lists[] = {live, base, note, fresh, latest, reset, endl};
   for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
     if (lists[i]) rd_kafka_topic_partition_list_destroy(lists[i]);
+  /* availableNow reads what is there and ends: brokers it cannot reach are not waited for
+  ** forever, but for fetchOffset.numRetries attempts (Spark's KafkaOffsetReader gives up after
+  ** as many, failing the query) */
+  ks->plan_failures = st == SR_RETRY ? ks->plan_failures + 1 : 0;
+  if (st == SR_RETRY && src->available_now && ks->plan_failures >= ks->fetch_retries && err && *err) {
+    char *last = strdup((*err)->message);
+    sr_error_free(*err);
+    *err = NULL;
+    st = sr_error_set(err, SR_ERROR, "%s cannot reach its brokers %s: %d attempts of %d ms each "
+                      "failed (fetchOffset.numRetries, kafkaConsumer.pollTimeoutMs); the last: %s",
+                      WHAT, ks->bootstrap ? ks->bootstrap : "(kafka.bootstrap.servers)",
+                      ks->plan_failures, ks->timeout_ms, last ? last : "?");
+    free(last);
+  }
   return st;
 }
 
@@ -1231,6 +1253,48 @@ static sr_status parse_mode(ks_source *ks, const sr_options *o, sr_error **err) 
   return SR_OK;
 }
 
+/* What can be refused without a broker: the topics option, and startingOffsets /
+** startingOffsetsByTimestamp that are not earliest, latest or offsets JSON (Spark's
+** KafkaSourceProvider.validateStreamOptions refuses these when the stream is defined). */
+static sr_status ks_check(const sr_connector_config *cfg, sr_error **err) {
+  const sr_options *o = cfg->options;
+  sr_source tmp = {.impl = calloc(1, sizeof(ks_source))};
+  if (!tmp.impl) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+  sr_status st = parse_mode(tmp.impl, o, err);
+  ks_close(&tmp);
+  if (st != SR_OK) return st;
+  if (sr_opt_int(o, ks_options, "maxOffsetsPerTrigger", 0) < 0)
+    return sr_error_set(err, SR_ERROR, "%s: option 'maxOffsetsPerTrigger' must be positive", WHAT);
+  const char *starting = sr_opt_str(o, ks_options, "startingOffsets", "latest");
+  const char *by_ts = sr_opt_str(o, ks_options, "startingOffsetsByTimestamp", NULL);
+  const char *texts[] = {strcmp(starting, "earliest") && strcmp(starting, "latest") ? starting : NULL, by_ts};
+  const char *names[] = {"startingOffsets", "startingOffsetsByTimestamp"};
+  for (int k = 0; k < 2; k++) {
+    if (!texts[k]) continue;
+    json_error_t jerr;
+    json_t *j = json_loads(texts[k], 0, &jerr);
+    if (!j)
+      return k == 0 ? sr_error_set(err, SR_ERROR, "%s: startingOffsets must be earliest, latest or "
+                                   "JSON {\"topic\": {\"0\": 23}}, not \"%s\"", WHAT, starting)
+                    : sr_error_set(err, SR_ERROR, "%s: option 'startingOffsetsByTimestamp' is not "
+                                   "JSON: %s", WHAT, jerr.text);
+    rd_kafka_topic_partition_list_t *l = sr_kafka_offsets_parse(j, names[k], err);
+    json_decref(j);
+    if (!l) {
+      if (*err) sr_error_prefix(*err, "%s", WHAT);
+      return SR_ERROR;
+    }
+    for (int i = 0; k == 0 && st == SR_OK && i < l->cnt; i++)
+      if (l->elems[i].offset < RD_KAFKA_OFFSET_BEGINNING)
+        st = sr_error_set(err, SR_ERROR, "%s: startingOffsets for topic '%s' partition %d is %lld;"
+                          " use an offset >= 0, -2 (earliest) or -1 (latest)", WHAT,
+                          l->elems[i].topic, (int)l->elems[i].partition, (long long)l->elems[i].offset);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (st != SR_OK) return st;
+  }
+  return SR_OK;
+}
+
 static sr_status ks_open(sr_source *src, const sr_connector_config *cfg, sr_error **err) {
   const sr_options *o = cfg->options;
   sr_status st = SR_OK;
@@ -1257,6 +1321,9 @@ static sr_status ks_open(sr_source *src, const sr_connector_config *cfg, sr_erro
     goto done;
   }
   ks->fail_on_data_loss = sr_opt_bool(o, ks_options, "failOnDataLoss", 1);
+  ks->fetch_retries = (int)sr_opt_int(o, ks_options, "fetchOffset.numRetries", 3);
+  if (ks->fetch_retries < 1) ks->fetch_retries = 1;
+  ks->bootstrap = sr_opt_str(o, ks_options, "kafka.bootstrap.servers", NULL);
   ks->include_headers = sr_opt_bool(o, ks_options, "includeHeaders", 0);
   int64_t timeout = sr_opt_int(o, ks_options, "kafkaConsumer.pollTimeoutMs", 30000);
   ks->timeout_ms = timeout < 1 ? 1 : timeout > 3600000 ? 3600000 : (int)timeout;
@@ -1319,6 +1386,7 @@ const sr_source_ops sr_source_kafka = {
              "headers array<struct<key: string, value: string>>",
   .options = ks_options,
   .needs_schema = 0,
+  .check = ks_check,
   .open = ks_open,
   .plan = ks_plan,
   .read_view = ks_read_view,

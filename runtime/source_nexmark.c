@@ -291,6 +291,14 @@ const sr_nexmark_gen *sr_source_nexmark_generator(const sr_source *src) {
   return ((const nexmark_source *)src->impl)->gen;
 }
 
+/* open only reads options and allocates the generator: --check opens and closes it. */
+static sr_status nexmark_check(const sr_connector_config *cfg, sr_error **err) {
+  sr_source tmp = {0};
+  sr_status st = nexmark_open(&tmp, cfg, err);
+  nexmark_close(&tmp);
+  return st;
+}
+
 const sr_source_ops sr_source_nexmark = {
   .name = "nexmark",
   .columns = "event_type string, "
@@ -303,6 +311,7 @@ const sr_source_ops sr_source_nexmark = {
              "dateTime: timestamp, extra: string>",
   .options = nexmark_options,
   .needs_schema = 0,
+  .check = nexmark_check,
   .open = nexmark_open,
   .plan = nexmark_plan,
   .read_view = nexmark_read_view,

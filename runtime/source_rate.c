@@ -126,6 +126,7 @@ static sr_status load_start_time(rate_source *s, const char *state_dir, sr_error
   return st;
 }
 
+/* Messages name no source: the engine prefixes "<job:line>: rate source". */
 static sr_status rate_open(sr_source *src, const sr_connector_config *cfg, sr_error **err) {
   const sr_options *o = cfg->options;
   rate_source *s = calloc(1, sizeof *s);
@@ -133,22 +134,22 @@ static sr_status rate_open(sr_source *src, const sr_connector_config *cfg, sr_er
   src->impl = s;
   s->rows_per_second = sr_opt_int(o, rate_options, "rowsPerSecond", 1);
   if (s->rows_per_second <= 0)
-    return sr_error_set(err, SR_ERROR, "rate source: rowsPerSecond must be positive, not %" PRId64,
+    return sr_error_set(err, SR_ERROR, "rowsPerSecond must be positive, not %" PRId64,
                         s->rows_per_second);
   const char *ramp = sr_opt_str(o, rate_options, "rampUpTime", "0");
   if (parse_ramp_up(ramp, &s->ramp_up_seconds) != 0 || s->ramp_up_seconds < 0)
     return sr_error_set(err, SR_ERROR,
-                        "rate source: rampUpTime must be a duration such as \"5 seconds\" or a "
+                        "rampUpTime must be a duration such as \"5 seconds\" or a "
                         "number of seconds, not negative, not \"%s\"", ramp);
   s->max_seconds = INT64_MAX / s->rows_per_second;
   if (s->ramp_up_seconds > s->max_seconds)
     return sr_error_set(err, SR_ERROR,
-                        "rate source: rampUpTime of %" PRId64 " seconds overflows the values at "
+                        "rampUpTime of %" PRId64 " seconds overflows the values at "
                         "%" PRId64 " rowsPerSecond (at most %" PRId64 ")",
                         s->ramp_up_seconds, s->rows_per_second, s->max_seconds);
   s->num_partitions = sr_opt_int(o, rate_options, "numPartitions", 0);
   if (sr_opt_str(o, rate_options, "numPartitions", NULL) && s->num_partitions <= 0)
-    return sr_error_set(err, SR_ERROR, "rate source: numPartitions must be positive, not %" PRId64,
+    return sr_error_set(err, SR_ERROR, "numPartitions must be positive, not %" PRId64,
                         s->num_partitions);
   if (load_start_time(s, cfg->state_dir, err) != SR_OK) return SR_ERROR;
   s->open_ms = sr_source_rate_clock_ms();
@@ -267,11 +268,22 @@ static void rate_close(sr_source *src) {
   src->impl = NULL;
 }
 
+/* Without a state_dir, open only reads options: --check opens and closes it. */
+static sr_status rate_check(const sr_connector_config *cfg, sr_error **err) {
+  sr_connector_config pure = *cfg;
+  pure.state_dir = NULL;
+  sr_source tmp = {0};
+  sr_status st = rate_open(&tmp, &pure, err);
+  rate_close(&tmp);
+  return st;
+}
+
 const sr_source_ops sr_source_rate = {
   .name = "rate",
   .columns = "timestamp timestamp, value long",
   .options = rate_options,
   .needs_schema = 0,
+  .check = rate_check,
   .open = rate_open,
   .plan = rate_plan,
   .read = rate_read,

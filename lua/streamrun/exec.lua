@@ -54,25 +54,68 @@ local function flatten(opts, skip)
   return out
 end
 
+-- The nearest of names to name, when close enough to be a typo (as options.c's
+-- sr_nearest_name: edit distance at most 1 for short names, else a third of the length + 1).
+local function nearest_name(name, names)
+  local best, best_d = nil, math.huge
+  for _, c in ipairs(names) do
+    local prev = {}
+    for j = 0, #c do prev[j] = j end
+    for i = 1, #name do
+      local cur = { [0] = i }
+      for j = 1, #c do
+        local cost = name:sub(i, i):lower() == c:sub(j, j):lower() and 0 or 1
+        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      end
+      prev = cur
+    end
+    if prev[#c] < best_d then best, best_d = c, prev[#c] end
+  end
+  local limit = #name < 4 and 1 or math.floor(#name / 3) + 1
+  return best_d <= limit and best or nil
+end
+
+local TRIGGER_KEYS = { "processingTime", "once", "availableNow", "continuous" }
+
 local function parse_trigger(t, where)
   if t == nil then return "processingTime", 500 end
   if type(t) == "string" then
     local ms = core.duration(t)
-    if not ms then error(where .. ": trigger: not a duration: " .. t, 0) end
+    if not ms then error(where .. ": trigger: not a duration: \"" .. t .. "\"", 0) end
     return "processingTime", ms
   end
   if type(t) ~= "table" then error(where .. ": trigger must be a duration or a table", 0) end
+  local given = {}
+  for k in pairs(t) do
+    local known = false
+    for _, name in ipairs(TRIGGER_KEYS) do known = known or k == name end
+    if not known then
+      local near = type(k) == "string" and nearest_name(k, TRIGGER_KEYS)
+      error(string.format("%s: unknown trigger key '%s'%s (processingTime, once, availableNow, "
+        .. "continuous)", where, tostring(k), near and ("; did you mean '" .. near .. "'?") or ""), 0)
+    end
+    given[#given + 1] = k
+  end
+  if #given > 1 then
+    table.sort(given)
+    error(where .. ": trigger gives " .. table.concat(given, " and ") .. ": give one of them", 0)
+  end
+  for _, k in ipairs { "once", "availableNow" } do
+    if t[k] ~= nil and t[k] ~= true then
+      error(string.format("%s: trigger.%s must be true, not %s", where, k, tostring(t[k])), 0)
+    end
+  end
   if t.once then return "once", 0 end
   if t.availableNow then return "availableNow", 0 end
-  if t.processingTime then
-    local ms = core.duration(t.processingTime)
-    if not ms then error(where .. ": trigger.processingTime: not a duration", 0) end
-    return "processingTime", ms
-  end
-  if t.continuous then
-    local ms = core.duration(t.continuous)
-    if not ms then error(where .. ": trigger.continuous: not a duration", 0) end
-    return "continuous", ms
+  for _, k in ipairs { "processingTime", "continuous" } do
+    if t[k] ~= nil then
+      local ok, ms = pcall(core.duration, t[k])
+      if not ok or not ms then
+        error(string.format("%s: trigger.%s: not a duration: %s", where, k,
+                            type(t[k]) == "string" and ('"' .. t[k] .. '"') or tostring(t[k])), 0)
+      end
+      return k, ms
+    end
   end
   error(where .. ": trigger must be a duration, {processingTime=}, {once=true}, {availableNow=true} "
     .. "or {continuous=}", 0)
@@ -282,9 +325,15 @@ local function diagnose(steps, rows, n, original)
   for i = 1, n do
     local s, err, r = first_failure(steps, rows[i], debug.traceback)
     if s then
+      -- the operator and row follow the error's own line, before its traceback (whose frames
+      -- of streamrun's own code the engine drops: lua_host.c)
+      local text = errors.message(err)
+      local at = text:find("\nstack traceback:", 1, true)
+      local msg, trace = text, ""
+      if at then msg, trace = text:sub(1, at - 1), text:sub(at) end
       error({ streamrun_user_error = true,
-              message = string.format("%s in %s (defined at %s)\n  row: %s", errors.message(err), s.op,
-                                      s.where, row_text(r)) }, 0)
+              message = string.format("%s in %s (defined at %s)\n  row: %s%s", msg, s.op, s.where,
+                                      row_text(r), trace) }, 0)
     end
   end
   error(original, 0) -- could not reproduce: report what we have
@@ -428,6 +477,76 @@ local function output_columns(node)
   return nil
 end
 
+-- The names of the output rows' columns, in order, when the plan knows them exactly (Spark's
+-- DataFrame schema: a sink writes these and only these), or nil when an operation may reshape
+-- rows in ways the plan cannot see (map, flat_map, process_with_state, parse_json without a
+-- schema, a source without one). Types are output_columns' business.
+local function exact_columns(node)
+  local op = node.op
+  if op == "source" then
+    if not node.schema_list then return nil end
+    local names = {}
+    for i, c in ipairs(node.schema_list) do names[i] = c[1] end
+    return names
+  elseif op == "select" then
+    local names = {}
+    for i, c in ipairs(node.columns) do names[i] = c.name end
+    return names
+  elseif op == "filter" or op == "with_watermark" or op == "drop_duplicates"
+      or op == "drop_duplicates_within_watermark" then
+    return exact_columns(node.parent)
+  elseif op == "union" then
+    local a, b = exact_columns(node.parent), exact_columns(node.other)
+    if not a or not b or #a ~= #b then return nil end
+    local set = {}
+    for _, c in ipairs(b) do set[c] = true end
+    for _, c in ipairs(a) do if not set[c] then return nil end end
+    return a
+  elseif op == "parse_json" then
+    local base = exact_columns(node.parent)
+    if not base or not node.schema then return nil end
+    local names, seen = {}, {}
+    local function add(c) if not seen[c] then seen[c] = true; names[#names + 1] = c end end
+    for _, c in ipairs(base) do if c ~= node.column then add(c) end end
+    for _, c in ipairs(node.schema:columns()) do add(c[1]) end
+    return names
+  elseif op == "aggregate" then
+    -- the keys (a function key is named key, key2, ...; a window is `window`), then the
+    -- aggregates by name, as streamrun.ops.aggregate builds its rows
+    local names, nfn = {}, 0
+    for _, k in ipairs(node.keys) do
+      if type(k) == "string" then names[#names + 1] = k
+      elseif type(k) == "function" then
+        nfn = nfn + 1
+        names[#names + 1] = nfn == 1 and "key" or ("key" .. nfn)
+      else names[#names + 1] = "window" end
+    end
+    local aggs = {}
+    for name in pairs(node.aggs) do aggs[#aggs + 1] = name end
+    table.sort(aggs)
+    for _, a in ipairs(aggs) do names[#names + 1] = a end
+    return names
+  elseif op == "join" then
+    local s = require("streamrun.ops.join").spec(node)
+    if not s then return nil end
+    if s.how == "left_semi" or s.how == "left_anti" then return exact_columns(node.parent) end
+    local left, right = exact_columns(node.parent), exact_columns(node.other)
+    if s.static_left then left, right = right, left end
+    if not left or not right then return nil end
+    -- as streamrun.ops.join builds its rows: keys, the left's others, the right's others
+    -- (prefixed right_ when the left has the name)
+    local keyset, lset, names = {}, {}, {}
+    for _, k in ipairs(s.keys) do keyset[k] = true; names[#names + 1] = k end
+    for _, c in ipairs(left) do lset[c] = true end
+    for _, c in ipairs(left) do if not keyset[c] then names[#names + 1] = c end end
+    for _, c in ipairs(right) do
+      if not keyset[c] then names[#names + 1] = lset[c] and ("right_" .. c) or c end
+    end
+    return names
+  end
+  return nil
+end
+
 -- Compiles one registered query into the descriptor the engine reads.
 function exec.compile(q)
   -- names first, as Spark resolves a plan before its UnsupportedOperationChecker sees it
@@ -439,7 +558,7 @@ function exec.compile(q)
     if n.op == "source" and not n.is_static then
       sources[#sources + 1] = n
       n.source_index = #sources
-    elseif plan.STATEFUL[n.op] then
+    elseif plan.STATEFUL[n.op] and not n.is_static then
       stateful[#stateful + 1] = n
       n.state_index = #stateful
     elseif n.op == "with_watermark" then
@@ -485,6 +604,7 @@ function exec.compile(q)
   end
   local cols = output_columns(q.root)
   if cols and #cols > 0 then desc.output_schema = core.schema(cols) end
+  desc.output_columns = exact_columns(q.root)
   desc.run = function(inputs, ctx)
     local et = {}
     for i = 1, #watermarks do et[i] = { min = math.huge, max = -math.huge, sum = 0, count = 0 } end

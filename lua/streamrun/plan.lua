@@ -101,7 +101,8 @@ function M.check(q)
         .. "boundaries (limit a static table from sr.read, or limit in foreach_batch)")
   end
   local aggs = {}
-  M.walk(root, function(n) if n.op == "aggregate" then aggs[#aggs + 1] = n end end)
+  -- (a static table's aggregation is a batch one: streamrun.static)
+  M.walk(root, function(n) if n.op == "aggregate" and not n.is_static then aggs[#aggs + 1] = n end end)
   local wm = watermark_columns(root)
   if mode == "complete" and #aggs == 0 then
     return refuse(q, "complete output mode needs an aggregation: without one the whole result "
@@ -129,7 +130,8 @@ function M.check(q)
   end
   local bad_keys = has_op(root, function(n)
     return (n.op == "process_with_state" or n.op == "drop_duplicates"
-            or n.op == "drop_duplicates_within_watermark") and require("streamrun.ops.keys").check(n.keys)
+            or n.op == "drop_duplicates_within_watermark") and not n.is_static
+      and require("streamrun.ops.keys").check(n.keys)
   end)
   if bad_keys then
     return refuse(bad_keys, bad_keys.op .. ": " .. require("streamrun.ops.keys").check(bad_keys.keys))
@@ -186,7 +188,9 @@ function M.warnings(q)
   local w = {}
   local wm = watermark_columns(q.root)
   M.walk(q.root, function(n)
-    if n.op == "drop_duplicates" and not next(wm) then
+    if n.op == "drop_duplicates" and n.is_static then -- luacheck: ignore 542
+      -- a static table's: a batch distinct, no state
+    elseif n.op == "drop_duplicates" and not next(wm) then
       w[#w + 1] = n.where .. ": drop_duplicates without a watermark keeps every key forever: "
         .. "its state grows without bound"
     elseif n.op == "drop_duplicates" and not dedup_keys_event_time(n.keys, wm) then

@@ -192,6 +192,33 @@ SR_TEST(encode_and_round_trip) {
   lua_settop(L, 0);
 }
 
+/* Given columns (a sink's fixed output columns): exactly those, in that order; a column the
+** hint schema types is typed (timestamps ISO), another written as its Lua value; keys not
+** among them are not written. */
+SR_TEST(encode_named_columns) {
+  setup();
+  LUA_RUN("rows = { { t = 1795428000001, cost = 2.5, twice = 5, extra = 'x' }, { cost = 4, twice = true } }");
+  lua_getglobal(L, "rows");
+  static const char *const names[] = {"twice", "t", "cost", NULL};
+  sr_buf out = SR_BUF_INIT;
+  char err[256];
+  sr_csv_options o = {',', 1};
+  int top = lua_gettop(L);
+  ASSERT_EQ_INT(sr_csv_encode_named(L, -1, 2, names, 3, schema_of("t timestamp, id long"), &o, 1, &out,
+                                    err, sizeof err), 0);
+  ASSERT_EQ_INT(lua_gettop(L), top);
+  ASSERT_EQ_STR(out.data, "twice,t,cost\n5,2026-11-23T10:00:00.001Z,2.5\ntrue,,4\n");
+  /* no hint schema; no columns at all: empty lines, one per row */
+  sr_buf_clear(&out);
+  ASSERT_EQ_INT(sr_csv_encode_named(L, -1, 2, names, 1, NULL, &o, 0, &out, err, sizeof err), 0);
+  ASSERT_EQ_STR(out.data, "5\ntrue\n");
+  sr_buf_clear(&out);
+  ASSERT_EQ_INT(sr_csv_encode_named(L, -1, 2, names + 3, 0, NULL, &o, 0, &out, err, sizeof err), 0);
+  ASSERT_EQ_STR(out.data, "\n\n");
+  sr_buf_free(&out);
+  lua_settop(L, 0);
+}
+
 SR_TEST(lua_functions) {
   setup();
   LUA_RUN("local rows, bad = {}, {}\n"
@@ -205,7 +232,7 @@ SR_TEST(lua_functions) {
 
 int main(void) {
   int rc = SR_RUN(header_maps_names_to_schema, no_schema_no_header, quoting, typed_values, typed_reasons,
-                  encode_and_round_trip, lua_functions);
+                  encode_and_round_trip, encode_named_columns, lua_functions);
   lua_close(L);
   return rc;
 }

@@ -782,10 +782,15 @@ SR_TEST(source_refuses_bad_options) {
 
 /* ---- sink ----------------------------------------------------------------------------- */
 
+/* The sinks below are opened as for a plan that declares these columns (a nil value is then a
+** tombstone); sink_needs_value opens them otherwise. */
+static const char *const declared_columns[] = {"key", "value", "headers", "partition", "topic", NULL};
+
 static sr_sink *sink_open(sr_options *o, const char *state_dir) {
   sr_sink *k = calloc(1, sizeof *k);
   k->ops = &sr_sink_kafka;
   k->cfg.options = o;
+  k->cfg.columns = declared_columns;
   k->cfg.state_dir = state_dir;
   k->cfg.query_id = "q-sink";
   sr_error *err = NULL;
@@ -969,6 +974,54 @@ SR_TEST(sink_writes_what_kcat_reads) {
   json_decref(b);
   sink_close(k);
   free(dir);
+  lua_close(L);
+}
+
+/* Spark's KafkaWriter: a plan whose rows have no value column is refused when the sink opens
+** (and by check, for --check); one with neither a topic option nor a topic column too. When
+** the plan does not know the columns, a row without value fails the write, naming it, and
+** nothing is produced (it wrote a tombstone). */
+SR_TEST(sink_needs_value) {
+  static const char *const no_value[] = {"key", "id", NULL};
+  static const char *const no_topic[] = {"key", "value", NULL};
+  sr_connector_config cfg = {.options = opts("topic", "kn", NULL), .columns = no_value};
+  sr_error *err = NULL;
+  ASSERT_EQ_INT(sr_sink_kafka.check(&cfg, &err), SR_ERROR);
+  ASSERT_TRUE(strstr(err->message, "Required attribute 'value' not found") != NULL);
+  ASSERT_TRUE(strstr(err->message, "(they have key, id)") != NULL);
+  sr_error_free(err);
+  err = NULL;
+  sr_sink refused = {.ops = &sr_sink_kafka, .cfg = cfg};
+  refused.cfg.query_id = "q-nv";
+  ASSERT_EQ_INT(sr_sink_kafka.open(&refused, &refused.cfg, &err), SR_ERROR);
+  ASSERT_TRUE(strstr(err->message, "Required attribute 'value' not found") != NULL);
+  sr_error_free(err);
+  err = NULL;
+  sr_sink_kafka.close(&refused);
+  sr_options_free((sr_options *)cfg.options);
+  cfg.options = opts(NULL);
+  cfg.columns = no_topic;
+  ASSERT_EQ_INT(sr_sink_kafka.check(&cfg, &err), SR_ERROR);
+  ASSERT_TRUE(strstr(err->message, "topic option required when no 'topic' attribute is present") != NULL);
+  sr_error_free(err);
+  err = NULL;
+  sr_options_free((sr_options *)cfg.options);
+
+  topic_create("kn", 1);
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  sr_sink *k = sink_open(opts("topic", "kn", NULL), NULL);
+  k->ops->close(k);
+  k->cfg.columns = NULL;  /* the plan does not know the columns (after a map) */
+  ASSERT_EQ_INT(k->ops->open(k, &k->cfg, &err), SR_OK);
+  ASSERT_EQ_INT(luaL_dostring(L, "return {{value = 'a'}, {key = 'no value'}}"), 0);
+  ASSERT_EQ_INT(sink_write(k, 0, L, 2, &err), SR_ERROR);
+  ASSERT_TRUE(strstr(err->message, "row 2 has no column 'value'") != NULL);
+  sr_error_free(err);
+  json_t *msgs = kcat_consume("kn");
+  ASSERT_EQ_INT((int64_t)json_array_size(msgs), 0);
+  json_decref(msgs);
+  sink_close(k);
   lua_close(L);
 }
 
@@ -1600,7 +1653,7 @@ int main(int argc, char **argv) {
                   source_max_offsets_split_by_lag, source_replay_is_identical, source_include_headers,
                   source_new_partitions_from_earliest, source_data_loss, source_refuses_bad_options,
                   source_prefetch_across_batches, source_available_now,
-                  sink_writes_what_kcat_reads, sink_writes_records_of_a_view,
+                  sink_writes_what_kcat_reads, sink_needs_value, sink_writes_records_of_a_view,
                   sink_pending_names_every_partition,
                   sink_exactly_once_after_partial_batch,
                   sink_exactly_once_after_kill, sink_replay_reads_both_marker_forms,

@@ -4,7 +4,7 @@
 # replaced by an older whole file of the same kind), with and without an uncommitted batch
 # (kill -9 after the sink committed it): the restart either recovers, and the output equals an
 # undamaged run's exactly (no window lost, none written twice, no count changed), or fails
-# with exit 1 and an error naming the damaged file. Each case's expected outcome is pinned:
+# with exit 2 (refused at start) or 1 (found by a batch) and an error naming the damaged file. Each case's expected outcome is pinned:
 # recovery where the damaged file is one a re-run does not need (the newest commit before an
 # uncommitted batch, which is re-run from its offsets; the state version the re-run rewrites;
 # the sink's record of the re-run batch), an error everywhere else.
@@ -56,7 +56,7 @@ set -e
 assert_eq "the uncommitted base is killed after its sink commit" 137 "$c"
 assert_eq "uncommitted base: offsets one ahead of commits" $(( $(newest uncommitted/chk/commits) + 1 )) \
   "$(newest uncommitted/chk/offsets)"
-mkdir other && run_in other  # another query's checkpoint
+mkdir -p other/in && run_in other  # another query's checkpoint (its input: an empty folder)
 
 # The file of a kind to damage (the newest of its kind), and the older one of the same kind.
 target() { # BASE KIND -> "file older"
@@ -85,7 +85,8 @@ damage() { # HOW FILE OLDER
   esac
 }
 
-# Expected outcome per case: ok (recovers, output exact) or err (exit 1 naming the file). The
+# Expected outcome per case: ok (recovers, output exact) or err (exit 2 when the query is
+# refused at start, 1 when a batch finds it, naming the file). The
 # commit before an uncommitted batch is read by its re-run (the max event times the watermark
 # goes on from), so damage to it is an error too.
 declare -A want=(
@@ -133,7 +134,7 @@ for base in committed uncommitted; do
         [[ "$got" == "$(cat expected.txt)" ]] ||
           fail "$case_id: recovered with wrong output: $(diff <(echo "$got") expected.txt | head -6)"
         outcome=ok
-      elif [[ $code == 1 ]]; then
+      elif [[ $code == 1 || $code == 2 ]]; then # 2: refused at start, 1: found in a batch
         [[ $err == *"$rel"* ]] || fail "$case_id: the error does not name $rel: $err"
         [[ $err != *"internal"* ]] || fail "$case_id: $err"
         outcome=err
@@ -156,7 +157,7 @@ for what in both folder; do
   make_file 4 case
   make_file 5 case
   run_in case
-  assert_eq "$what removed: refused" 1 "$code"
+  assert_eq "$what removed: refused" 2 "$code"
   if [[ $what == both ]]; then assert_contains "names it" "$err" "offsets/$n is missing"
   else assert_contains "names it" "$err" "chk/offsets/ is empty but commits/ runs to batch $n"; fi
   rm -rf case/chk/offsets case/chk/commits && cp -a saved/offsets saved/commits case/chk/ && rm -rf saved
@@ -194,7 +195,7 @@ n=$(newest case/chk/offsets)
 head -2 "case/chk/offsets/$n" >o && mv o "case/chk/offsets/$n"
 make_file 4 case
 run_in case
-assert_eq "an old offsets file missing its offsets line" 1 "$code"
+assert_eq "an old offsets file missing its offsets line" 2 "$code"
 assert_contains "names it" "$err" "offsets/$n is damaged: it has 0 offsets lines, the query has 1 sources"
 pass "an old file without a checksum is parsed strictly: a missing line is refused"
 # Retention keeps the last 100 batches, removing commits and then offsets oldest first: a
@@ -217,7 +218,7 @@ assert_eq "every row once" "$(seq 0 105)" "$(cat out/part-* | jq .id | sort -n)"
 rm chk/offsets/50
 drop_file in f106.json '{"id":106}'
 run_sr job.lua
-assert_eq "a hole in offsets" 1 "$code"
+assert_eq "a hole in offsets" 2 "$code"
 assert_contains "names it" "$err" "chk/offsets/50 is missing"
 cd "$WORK"
 pass "retention: commits pruned before offsets is whole; a hole in offsets/ is refused naming it"

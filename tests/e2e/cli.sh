@@ -43,7 +43,7 @@ sr.read_stream{ format = "nexmark", table = "bids" }
   :write_stream{ format = "noop", checkpointLocation = "chk-badval" }
 LUA
 run_sr badval.lua
-assert_eq "bad option value exit" 1 "$code"
+assert_eq "bad option value exit (the query cannot start)" 2 "$code"
 assert_contains "bad option value" "$err" 'badval.lua:2: nexmark source: table must be events, bid, auction or person, not "bids"'
 [[ $err != *"nexmark source: nexmark source"* ]] || fail "the source is named twice: $err"
 pass "a bad option value names the file, line and source once"
@@ -66,6 +66,7 @@ sr.read_stream{ format = "json", path = "in", schema = { id = "long" } }
   :filter(function(r) return r.id > 1 end)
   :write_stream{ format = "json", path = "out", checkpointLocation = "chk", queryName = "ids" }
 LUA
+mkdir -p in  # a file source's path must exist, at --check as at start
 run_sr --check ok.lua
 assert_eq "--check exit" 0 "$code"
 assert_contains "--check plan" "$out" "Query ids: sink json (append), checkpoint chk"
@@ -79,12 +80,13 @@ local sr = require "streamrun"
 sr.read_stream{ format = "json", path = "in", schema = "id long" }:write_stream{ format = "json", path = "out" }
 LUA
 run_sr nochk.lua
-assert_eq "no checkpoint exit" 1 "$code"; assert_contains "no checkpoint" "$err" "checkpointLocation is required for the json sink"
+assert_eq "no checkpoint exit" 2 "$code"; assert_contains "no checkpoint" "$err" "checkpointLocation is required for the json sink"
 pass "a file sink without checkpointLocation is refused"
 
 cat >args.lua <<'LUA'
 local sr = require "streamrun"
 io.stdout:write(arg[0], " ", arg[1], " ", arg[2], "\n")
+sr.read_stream{ format = "rate" }:write_stream{ format = "noop", trigger = { once = true } }
 LUA
 run_sr args.lua a b
 assert_eq "args exit" 0 "$code"; assert_eq "args" "args.lua a b" "$out"

@@ -99,7 +99,7 @@ run_sr job.lua '{"cleanSource":"delete"}'
 pass "cleanSource=delete removes committed files"
 
 run_sr job.lua '{"cleanSource":"archive"}'
-assert_eq "archive without dir" 1 "$code"; assert_contains "archive without dir" "$err" "sourceArchiveDir"
+assert_eq "archive without dir" 2 "$code"; assert_contains "archive without dir" "$err" "sourceArchiveDir"
 pass "cleanSource=archive without sourceArchiveDir is refused"
 
 # csv in, csv out; text in

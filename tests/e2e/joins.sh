@@ -24,6 +24,7 @@ sr.read_stream{ format = "json", path = "in", schema = "id long, amount long" }
 LUA
 drop_file people p1.json '{"id":1,"name":"ann"}
 '
+mkdir -p in  # a file source's path must exist when the query starts
 "$SR_BIN" static.lua 2>static.err &
 pid=$!
 drop_file in a.json '{"id":1,"amount":10}

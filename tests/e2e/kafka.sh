@@ -160,6 +160,7 @@ write_t2k_job() { # MAP: a Lua expression of r, or empty for none
 relines() { kcat -b "$BOOT" -C -t relines -e -o beginning -q 2>/dev/null | sort; }
 wait_relines() { for _ in $(seq 100); do [[ $(relines | wc -l) -ge $1 ]] && return 0; sleep 0.1; done; fail "waited for $1 messages in relines, have $(relines | wc -l)"; }
 write_t2k_job ""
+mkdir -p reload_in  # a file source's path must exist when the query starts
 "$SR_BIN" reload_t2k.lua "$BOOT" 2>reload_t2k.log &
 t2k_pid=$!
 drop_file reload_in a.txt $'a1\na2\n'

@@ -12,7 +12,7 @@ for _ in $(seq 50); do [[ -f chk/metadata ]] && break; sleep 0.1; done
 start=$(date +%s%N)
 run_sr job.lua
 elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
-assert_eq "second process exit" 1 "$code"
+assert_eq "second process exit (a query that cannot start)" 2 "$code"
 assert_contains "names the holder" "$err" "is in use by another running query (pid $holder on"
 (( elapsed < 5000 )) || fail "the second process must fail at once (took $elapsed ms)"
 pass "a second process on the same checkpoint fails at once naming the holder"

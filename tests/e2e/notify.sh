@@ -39,7 +39,7 @@ wait_for_line() {
 
 cat >job.lua <<'LUA'
 local sr = require "streamrun"
-sr.read_stream{ format = "json", path = "in" }
+sr.read_stream{ format = "json", path = "in", schema = "x long" }
   :write_stream{ format = "json", path = "out", checkpointLocation = "chk", trigger = "100 milliseconds" }
 LUA
 mkdir -p in
@@ -75,7 +75,7 @@ pass "STOPPING=1 with STATUS= when a stop signal arrives"
 rm -f "$WORK/notify.sock"
 cat >once.lua <<'LUA'
 local sr = require "streamrun"
-sr.read_stream{ format = "json", path = "in" }
+sr.read_stream{ format = "json", path = "in", schema = "x long" }
   :write_stream{ format = "json", path = "out2", checkpointLocation = "chk2", trigger = { once = true } }
 LUA
 listen "$WORK/notify.sock" once.log

@@ -51,8 +51,11 @@ sr.read_stream{ format = "json", path = "elsewhere", schema = "id long" }
   :write_stream{ format = "json", path = "out", checkpointLocation = "chk", queryName = "q",
                  trigger = "50 milliseconds" }
 LUA
+mkdir -p elsewhere  # a missing path would be refused first, for that reason
 sleep 0.4; feed; wait_rows 5
-grep -q "refused.*query q changed its sources" stderr.log || fail "incompatible change refused: $(cat stderr.log)"
+grep -q "refused.*query q changed what its checkpoint chk cannot carry: its source 1 changed from json path in to json path elsewhere. Give it a new checkpointLocation" stderr.log ||
+  fail "incompatible change refused, saying what changed in words: $(cat stderr.log)"
+! grep -q 'refused.*{"sources"' stderr.log || fail "the refusal shows plan JSON: $(cat stderr.log)"
 grep -q '"v":"v2"' out/part-00004-* || fail "the old version goes on after an incompatible change"
 pass "a change of source the checkpoint cannot carry is refused"
 

@@ -28,7 +28,7 @@ for fmt in json csv; do
   run_sr q1.lua
   assert_eq "$fmt: the first query" 0 "$code"
   run_sr q2.lua
-  assert_eq "$fmt: the second query on the same path is refused ($err)" 1 "$code"
+  assert_eq "$fmt: the second query on the same path is refused ($err)" 2 "$code"
   id1=$(head -1 chk1/metadata | jq -r .id)
   id2=$(head -1 chk2/metadata | jq -r .id)
   assert_contains "$fmt: names the path's owner" "$err" "holds the output of another query (id $id1"
@@ -78,12 +78,12 @@ assert_eq "killed after the Delta commit" 137 "$c"
 cp chk1/metadata metadata.orig
 rm chk1/metadata
 run_sr d1.lua
-assert_eq "metadata deleted: refused ($err)" 1 "$code"
+assert_eq "metadata deleted: refused ($err)" 2 "$code"
 assert_contains "names metadata" "$err" "chk1/metadata is missing"
-mkdir other && job delta in_none table_none other/chk >o.lua && run_sr o.lua
+mkdir -p other in_none && job delta in_none table_none other/chk >o.lua && run_sr o.lua
 cp other/chk/metadata chk1/metadata
 run_sr d1.lua
-assert_eq "metadata replaced: refused ($err)" 1 "$code"
+assert_eq "metadata replaced: refused ($err)" 2 "$code"
 assert_contains "names metadata" "$err" "chk1/metadata gives the query id"
 cp metadata.orig chk1/metadata
 run_sr d1.lua

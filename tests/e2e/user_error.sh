@@ -23,6 +23,9 @@ assert_eq "a failing user function exits 1" 1 "$code"
 assert_contains "names the job line" "$err" "job.lua:4: no price for item 3"
 assert_contains "names the operator and where it was defined" "$err" "in map (defined at job.lua:3)"
 assert_contains "names the row" "$err" 'row: {"id":3,"price":30}'
+assert_contains "the user's frame stays" "$err" "job.lua:4: in function <job.lua:3>"
+[[ $err != *"lua/streamrun"* && $err != *"streamrun-"* && $err != *"[C]"* ]] ||
+  fail "no frames of streamrun's own code: $err"
 assert_eq "the batch before it committed" '{"id":1,"price":10,"eur":9.08}
 {"id":2,"price":20,"eur":18.16}' "$(sink_rows out)"
 pass "a user error stops the query naming file, line, operator and row"
@@ -91,4 +94,26 @@ assert_contains "raising __tostring: described" "$err" "error value whose __tost
 assert_contains "raising __tostring: the operator" "$err" "in map (defined at ts.lua:3)"
 assert_contains "raising __tostring: the row" "$err" 'row: {"id":2,"price":20}'
 pass "an error whose __tostring raises keeps the operator and the row"
+
+# Only the user's frames, whatever raised: a key function of an aggregation (generated code
+# calls it), a bad argument at load time (the module's checks raise it).
+cat >keyfn.lua <<'LUA'
+local sr = require "streamrun"
+local function helper(r) return r.price.x end
+sr.read_stream{ format = "json", path = "in", schema = "id long, price double" }
+  :group_by(function(r) return helper(r) end):count()
+  :write_stream{ format = "console", outputMode = "update", trigger = { availableNow = true } }
+LUA
+run_sr keyfn.lua
+assert_eq "key function error exit" 1 "$code"
+assert_contains "key function error" "$err" "keyfn.lua:2: attempt to index field 'price' (a number value)"
+assert_contains "key function frame" "$err" "keyfn.lua:2: in function"
+[[ $err != *"lua/streamrun"* && $err != *"streamrun-"* && $err != *"[C]"* ]] ||
+  fail "no frames of streamrun's own code: $err"
+printf 'local sr = require "streamrun"\nsr.read_stream{ format = "json", path = "in", schema = 5 }\n' >load.lua
+run_sr load.lua
+assert_eq "load error exit" 2 "$code"
+assert_contains "load error" "$err" "load.lua:2: read_stream: schema:"
+[[ $err != *"lua/streamrun"* && $err != *"[C]"* ]] || fail "no frames of streamrun's own code: $err"
+pass "errors show the user's file:line and frames, none of streamrun's own Lua"
 finish

@@ -204,7 +204,7 @@ refuse twowin ':group_by(sr.window("t", "1 second"), sr.window("t", "2 seconds")
 refuse global ':group_by(sr.session_window("t", "1 second")):count()' append "needs another key beside the session window"
 refuse gap ':group_by("k", sr.session_window("t", "0 seconds")):count()' append "gap must be positive"
 refuse multi ':group_by("k"):count():group_by("count"):count()' complete "multiple streaming aggregations are supported only in append mode"
-run_sr --check "$SR_SOURCE_DIR/scripts/bench_jobs/window.lua" in out chk
+run_sr --check "$SR_SOURCE_DIR/scripts/bench_jobs/window.lua" all out chk
 assert_eq "a valid plan passes --check" 0 "$code"
 pass "refused plans: --check exits 2 with Spark's reason and the job line"
 finish

@@ -263,9 +263,13 @@ describe("schema inference of the file sources", function()
     assert.is_false(ok)
     assert.matches("analyzer_spec.lua:" .. at .. ": Unable to infer schema for JSON: " .. d
       .. " has no file to infer it from. It must be specified manually", err, 1, true)
-    ok, err = pcall(sr.read_stream, { format = "csv", path = d .. "/missing", header = true })
+    ok, err = pcall(sr.read_stream, { format = "csv", path = d, header = true })
     assert.is_false(ok)
     assert.matches("Unable to infer schema for CSV", err, 1, true)
+    -- a path that is not there at all is that first, as Spark's DataSource checks it first
+    ok, err = pcall(sr.read_stream, { format = "csv", path = d .. "/missing", header = true })
+    assert.is_false(ok)
+    assert.matches("csv source: Path does not exist: " .. d .. "/missing", err, 1, true)
   end)
 
   it("gives the plan the inferred columns: names are checked, the source decodes with them", function()

@@ -79,3 +79,43 @@ describe("stateless execution", function()
     assert.is_nil(out[1].value)
   end)
 end)
+
+-- The columns the plan knows exactly reach sinks (desc.output_columns): a CSV sink writes them,
+-- a Kafka sink checks for `value`. nil where an operation may reshape rows.
+describe("exact output columns", function()
+  local sr, exec
+  before_each(function() sr, exec = h.fresh() end)
+  local function cols(stream, extra)
+    local opts = { format = "console" }
+    for k, v in pairs(extra or {}) do opts[k] = v end
+    return exec.compile(stream:write_stream(opts)).output_columns
+  end
+
+  it("follows a source's schema, select (renamed and computed columns), filter and watermarks", function()
+    local s = sr.read_stream{ format = "json", path = "in", schema = "id long, price double, t timestamp" }
+    assert.same({ "id", "price", "t" }, cols(s:filter(function() return true end):with_watermark("t", "1 second")))
+    assert.same({ "id", "cost", "twice" },
+      cols(s:select{ "id", cost = "price", twice = function(r) return r.price * 2 end }))
+    assert.same({ "value" }, cols(sr.read_stream{ format = "text", path = "in" }))
+  end)
+
+  it("is unknown after map or flat_map", function()
+    local s = sr.read_stream{ format = "json", path = "in", schema = "id long" }
+    assert.is_nil(cols(s:map(function(r) return r end)))
+    assert.is_nil(cols(s:flat_map(function(r) return { r } end)))
+    assert.same({ "x" }, cols(s:map(function(r) return r end):select{ "x" }))
+  end)
+
+  it("names an aggregation's keys then its aggregates, and parse_json's fields", function()
+    local s = sr.read_stream{ format = "json", path = "in", schema = "k string, t timestamp, p double" }
+    assert.same({ "window", "k", "n", "top" },
+      cols(s:with_watermark("t", "1 second"):group_by(sr.window("t", "1 second"), "k")
+            :agg{ top = sr.max("p"), n = sr.count() }))
+    assert.same({ "key", "count" }, cols(s:group_by(function(r) return r.k end):count(), { outputMode = "update" }))
+    local kafka = sr.read_stream{ format = "kafka", ["kafka.bootstrap.servers"] = "x", subscribe = "t" }
+    local parsed = cols(kafka:parse_json("value", "id long, name string"))
+    assert.same({ "id", "name" }, { parsed[#parsed - 1], parsed[#parsed] })
+    for _, c in ipairs(parsed) do assert.are_not.equal("value", c) end
+    assert.is_nil(cols(kafka:parse_json("value")))
+  end)
+end)

@@ -45,7 +45,10 @@ local HOW = {
 local SPARK = { inner = "Inner", left_outer = "LeftOuter", right_outer = "RightOuter",
                 full_outer = "FullOuter", left_semi = "LeftSemi", left_anti = "LeftAnti" }
 
-local STATIC_STEPS = { map = true, filter = true, flat_map = true, select = true }
+-- What a static side may do before the join: what streamrun.static runs as a batch.
+local STATIC_STEPS = { map = true, filter = true, flat_map = true, select = true, parse_json = true,
+                       with_watermark = true, drop_duplicates = true, aggregate = true, sort = true,
+                       limit = true }
 
 -- A duration of the time range: text ("10 seconds", "-5 seconds") or a number of ms.
 local function range_ms(v)
@@ -173,8 +176,8 @@ function M.static_chain(other)
   local steps, n = {}, other
   while n and n.op ~= "source" do
     if not STATIC_STEPS[n.op] then
-      return nil, "join: the static side may use only map, filter, flat_map and select before "
-        .. "the join, not " .. n.op
+      return nil, "join: the static side may use only map, filter, flat_map, select, parse_json, "
+        .. "drop_duplicates, group_by():agg, sort and limit before the join, not " .. n.op
     end
     table.insert(steps, 1, n)
     n = n.parent

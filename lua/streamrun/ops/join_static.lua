@@ -54,6 +54,21 @@ local function identity(src, opts, steps, keys)
   for _, st in ipairs(steps) do
     parts[#parts + 1] = st.op .. "@" .. tostring(st.where)
     if st.fn then parts[#parts + 1] = fn_identity(st.fn) end
+    if st.op == "aggregate" then
+      parts[#parts + 1] = require("streamrun.exec").signature(st)
+      for _, k in ipairs(st.keys) do if type(k) == "function" then parts[#parts + 1] = fn_identity(k) end end
+      for name, a in pairs(st.aggs) do
+        for _, f in ipairs { a.init or false, a.add or false, a.merge or false, a.finish or false } do
+          if f then parts[#parts + 1] = name .. fn_identity(f) end
+        end
+      end
+    elseif st.op == "sort" or st.op == "limit" or st.op == "parse_json" or st.op == "drop_duplicates" then
+      for _, a in ipairs(st.args or st.keys or {}) do
+        parts[#parts + 1] = type(a) == "function" and fn_identity(a) or tostring(a)
+      end
+      parts[#parts + 1] = tostring(st.n or st.column or "")
+      if st.schema then parts[#parts + 1] = tostring(st.schema) end
+    end
     for _, c in ipairs(st.columns or {}) do
       parts[#parts + 1] = c.name .. "<" .. (c.from or fn_identity(c.fn))
     end
@@ -61,9 +76,14 @@ local function identity(src, opts, steps, keys)
   return table.concat(parts, "\0")
 end
 
--- Runs the static side's steps over its rows (once per change of the table).
+-- Runs the static side's steps over its rows (once per change of the table); the batch
+-- operations (group_by():agg, sort, ...) as collect() runs them.
 local function apply_steps(steps, rows, n)
   for _, st in ipairs(steps) do
+    if st.op ~= "map" and st.op ~= "filter" and st.op ~= "flat_map" and st.op ~= "select" then
+      rows, n = require("streamrun.static").run(st, rows, n)
+      goto next
+    end
     local out, m = {}, 0
     local ok, err = xpcall(function()
       for i = 1, n do
@@ -91,6 +111,7 @@ local function apply_steps(steps, rows, n)
                           tostring(st.where)), 0)
     end
     rows, n = out, m
+    ::next::
   end
   return rows, n
 end
