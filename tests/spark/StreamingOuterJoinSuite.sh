@@ -1,0 +1,140 @@
+# Spark's StreamingOuterJoinSuite, ported: class StreamingOuterJoinSuite in sql/core/src/test/
+# scala/org/apache/spark/sql/streaming/StreamingJoinSuite.scala (apache/spark
+# ae1ebe09cfdebdc5646f901343651dcf3b55a6f0).
+source "$(dirname "$0")/lib.sh"
+
+# Spark's setupWindowedJoin: setupStream(prefix, m) is (key = value, <prefix>Time =
+# timestamp_seconds(value), <prefix>Value = value * m) with a 10 s watermark on the time;
+# each side selects (key, window(time, "10 second"), value); joined on key and window,
+# answered as (key, window.end cast long, leftValue, rightValue).
+windowed_join_job() { # JOIN_TYPE
+  job <<LUA
+local function setup_stream(name, prefix, m)
+  return spark.memory_stream(name):select{ key = "value",
+      [prefix .. "Time"] = function(r) return r.value * 1000 end,
+      [prefix .. "Value"] = function(r) return r.value * m end }
+    :with_watermark(prefix .. "Time", "10 seconds")
+    :map(function(r)
+      local t = r[prefix .. "Time"]
+      r.window = { start = t - t % 10000, ["end"] = t - t % 10000 + 10000 }
+      r[prefix .. "Time"] = nil
+      return r
+    end)
+end
+spark.test_stream(setup_stream("left", "left", 2):join(setup_stream("right", "right", 3),
+    { on = { "key", "window" }, how = "$1" }),
+  { answer = function(r) return { r.key, spark.sec(r.window["end"]), r.leftValue, r.rightValue }, 4 end })
+LUA
+}
+
+spark_case "windowed left outer join"
+windowed_join_job left
+# test inner part of the join
+add_data left 1 2 3 4 5; add_data right 3 4 5 6 7
+check_new_answer 3,10,6,9 4,10,8,12 5,10,10,15
+add_data left 21; add_data right 22 # watermark = 11, no-data-batch computes nulls
+check_new_answer 1,10,2,null 2,10,4,null
+assert_state_rows 2 12
+add_data left 22
+check_new_answer 22,30,44,66
+assert_state_rows 3 1
+
+spark_case "windowed right outer join"
+windowed_join_job right
+# test inner part of the join
+add_data left 1 2 3 4 5; add_data right 3 4 5 6 7
+check_new_answer 3,10,6,9 4,10,8,12 5,10,10,15
+add_data left 21; add_data right 22 # watermark = 11, no-data-batch computes nulls
+check_new_answer 6,10,null,18 7,10,null,21
+assert_state_rows 2 12
+add_data left 22
+check_new_answer 22,30,44,66
+assert_state_rows 3 1
+
+# Spark's setupJoinWithRangeCondition: (leftKey, leftTime, leftValue = leftKey * 2) and
+# (rightKey, rightTime, rightValue = rightKey * 3), watermark 10 s on each time, joined on
+# leftKey = rightKey AND leftTime BETWEEN rightTime - 5 s AND rightTime + 5 s, answered as
+# (leftKey, rightKey, leftTime cast int, rightTime cast int). The keys are joined as a column
+# `key` both sides carry beside leftKey and rightKey.
+range_join_job() { # JOIN_TYPE
+  job <<LUA
+local function side(name, prefix, m)
+  return spark.memory_stream(name, "_1 long, _2 long"):select{
+      key = "_1", [prefix .. "Key"] = "_1",
+      [prefix .. "Time"] = function(r) return r._2 * 1000 end,
+      [prefix .. "Value"] = function(r) return r._1 * m end }
+    :with_watermark(prefix .. "Time", "10 seconds")
+end
+spark.test_stream(side("left", "left", 2):join(side("right", "right", 3), { on = { "key" }, how = "$1",
+    time_range = { left = "leftTime", right = "rightTime", lower = "-5 seconds", upper = "5 seconds" } }),
+  { answer = function(r)
+      return { r.leftKey, r.rightKey, spark.sec(r.leftTime), spark.sec(r.rightTime) }, 4
+    end })
+LUA
+}
+
+spark_case "left outer with watermark range condition"
+range_join_job left
+add_tuples left 1,5 3,5
+check_answer
+add_tuples right 1,10 2,5
+check_new_answer 1,1,5,10
+add_tuples right 1,11
+check_new_answer # no match as left time is too low
+assert_state_rows 5 5
+# increase event time watermark to 20s by adding data with time = 30s on both inputs
+add_tuples left 1,7 1,30
+check_new_answer 1,1,7,10 1,1,7,11
+assert_state_rows 7 2
+add_tuples right 0,30 # watermark = 30 - 10 = 20, no-data-batch computes nulls
+check_new_answer 3,null,5,null
+assert_state_rows 2 1
+
+spark_case "right outer with watermark range condition"
+range_join_job right
+add_tuples left 1,5 3,5
+check_answer
+add_tuples right 1,10 2,5
+check_new_answer 1,1,5,10
+add_tuples right 1,11
+check_new_answer # no match as left time is too low
+assert_state_rows 5 5
+add_tuples left 1,7 1,30
+check_new_answer 1,1,7,10 1,1,7,11
+assert_state_rows 7 2
+add_tuples right 0,30 # watermark = 30 - 10 = 20, no-data-batch computes nulls
+check_new_answer null,2,null,5
+assert_state_rows 2 1
+
+spark_case "SPARK-26187 self left outer join should not return outer nulls for already matched rows"
+# Spark's setupSelfJoin: one input read as both sides; the right side keeps even values;
+# leftId = rightId AND leftTime <= rightTime <= leftTime + 5 s, watermarks 5 s
+job <<'LUA'
+local function df()
+  return spark.memory_stream("in", "_1 long, _2 long")
+    :select{ value = "_1", timestamp = function(r) return r._2 * 1000 end }
+end
+local left = df():select{ id = "value", leftId = "value", leftTime = "timestamp" }
+  :with_watermark("leftTime", "5 seconds")
+local right = df():filter(function(r) return r.value % 2 == 0 end)
+  :select{ id = "value", rightId = "value", rightTime = "timestamp" }
+  :with_watermark("rightTime", "5 seconds")
+spark.test_stream(left:join(right, { on = { "id" }, how = "left",
+    time_range = { left = "leftTime", right = "rightTime", lower = "0 seconds", upper = "5 seconds" } }),
+  { answer = function(r)
+      return { r.leftId, spark.sec(r.leftTime), r.rightId, spark.sec(r.rightTime) }, 4
+    end })
+LUA
+add_tuples in 1,1 2,2 3,3 4,4 5,5
+# batch 1 - global watermark = 0; states left: 1..5, right: 2, 4
+check_new_answer 2,2,2,2 4,4,4,4
+assert_state_rows 7 7
+add_tuples in 6,6 7,7 8,8 9,9 10,10
+# batch 2 - global watermark = 5; right (2, 2L), (4, 4L) evicted, properly joined in batch 1
+check_new_answer 6,6,6,6 8,8,8,8 10,10,10,10
+assert_state_rows 13 8
+add_tuples in 11,11 12,12 13,13 14,14 15,15
+# batch 3 - global watermark = 9; left (1, 1L), (2, 2L), (3, 3L) evicted, right (6, 6L), (8, 8L)
+check_new_answer 12,12,12,12 14,14,14,14 1,1,null,null 3,3,null,null
+assert_state_rows 15 7
+finish
