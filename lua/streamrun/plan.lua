@@ -124,7 +124,13 @@ function M.check(q)
     if bad_agg then return refuse(a, bad_agg) end
   end
   local pws = has_op(root, function(n) return n.op == "process_with_state" end)
-  if pws and mode == "complete" then
+  -- complete mode is the aggregation's: a process_with_state below an aggregation only feeds it
+  -- rows (Spark allows flatMapGroupsWithState in append mode under an aggregation)
+  local pws_under_agg = false
+  for _, a in ipairs(aggs) do
+    if has_op(a.parent, function(n) return n == pws end) then pws_under_agg = true end
+  end
+  if pws and mode == "complete" and not pws_under_agg then
     return refuse(pws, "process_with_state does not support complete output mode")
   end
   local bad_keys = has_op(root, function(n)
