@@ -23,6 +23,14 @@ end
 --- A timestamp (ms) or window bound cast to long, as Spark's tests select them: seconds.
 function spark.sec(ms) return ms and ms / 1000 end
 
+--- A timestamp (ms) cast to string, as Spark prints it in UTC: "2016-03-27 09:00:00.24".
+function spark.ts_string(ms)
+  local iso = sr.format_timestamp(ms) -- 2016-03-27T09:00:00.240Z
+  local text = iso:sub(1, 10) .. " " .. iso:sub(12, 19)
+  local frac = iso:sub(21, 23):gsub("0+$", "")
+  return frac ~= "" and text .. "." .. frac or text
+end
+
 local function cell(v)
   if v == nil then return "null" end
   if type(v) == "number" then
