@@ -679,11 +679,12 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
 ** state may wait to be emitted or evicted by it: a batch runs without new data (Spark's no-data
 ** batch, StateStoreWriter.shouldRunAnotherBatch). An operator acting on the clock (processing-
 ** time timeouts) gets one at every processingTime trigger, as FlatMapGroupsWithStateExec asks;
-** once/availableNow still end when the data does. */
+** once/availableNow still end when the data does. A query whose operators all ignore the
+** watermark (complete-mode aggregations: StateStoreSaveExec asks for no batch then) gets none. */
 static int needs_no_data_batch(sr_query *q) {
   if (q->spec->nstateful > 0 && q->spec->no_data_batches && q->spec->trigger == SR_TRIGGER_PROCESSING_TIME)
     return 1;
-  return q->spec->nstateful > 0 &&
+  return q->spec->nstateful > 0 && q->spec->watermark_batches &&
          (q->watermark_ms > q->ran_watermark_ms || next_watermark(q) > q->watermark_ms);
 }
 

@@ -52,6 +52,8 @@ typedef struct sr_query_spec {
   char **stateful_sigs;     /* what each stateful operator's state depends on */
   int no_data_batches;      /* 1: a processingTime trigger runs a batch even without new data
                                (an operator acts on the clock: processing-time timeouts) */
+  int watermark_batches;    /* 1: a new watermark runs a no-data batch (some operator emits or
+                               evicts by it; 0 when all ignore it: complete-mode aggregations) */
   int nwatermarks;
   int64_t *watermark_delay_ms;
   char *plan_json;          /* sources and stateful operators, for the compatibility check */

@@ -83,6 +83,9 @@ end
 --   columns(node, parent_columns) -> the output columns {{name, type}, ...} it knows, or nil.
 --   no_data_batches(node) -> true when the operator acts on the clock (processing-time
 --     timeouts): a processingTime trigger then runs a batch even without new data. Optional.
+--   ignores_watermark(node, q) -> true when a new watermark gives the operator nothing to emit
+--     or evict (an aggregation in complete mode); when every operator does, a new watermark
+--     runs no no-data batch, as in Spark. Optional.
 function exec.operator(name)
   local mod = exec.operators[name]
   if mod == nil then
@@ -374,6 +377,7 @@ function exec.compile(q)
     plan_text = plan.describe(q),
     -- the sink takes the source's rows untouched: it may read a row view's records itself
     direct = q.root.op == "source" and not q.root.is_static,
+    watermark_batches = false,
   }
   for i, s in ipairs(sources) do
     desc.sources[i] = { format = s.format, options = flatten(s.options, SOURCE_ENGINE_KEYS),
@@ -383,6 +387,9 @@ function exec.compile(q)
     desc.stateful[i] = { op = s.op, where = s.where, signature = exec.signature(s) }
     local mod = exec.operator(s.op)
     if mod and mod.no_data_batches and mod.no_data_batches(s) then desc.no_data_batches = true end
+    if not (mod and mod.ignores_watermark and mod.ignores_watermark(s, q)) then
+      desc.watermark_batches = true
+    end
   end
   for i, w in ipairs(watermarks) do
     desc.watermarks[i] = { column = w.column, delay_ms = w.delay_ms }

@@ -647,6 +647,12 @@ function M.compile(node, q)
   end
 end
 
+-- Complete mode keeps and emits every group whatever the watermark (Spark runs no no-data
+-- batch for it: StateStoreSaveExec.shouldRunAnotherBatch asks for append or update).
+function M.ignores_watermark(node, q)
+  return (q.sink.outputMode or "append") == "complete"
+end
+
 -- The output columns: the keys (a window as a start/end struct), then the aggregates by name.
 function M.columns(node, parent_columns)
   local types = {}
