@@ -77,7 +77,9 @@ end
 --     called once per batch (also with n = 0 in a no-data batch, to emit and evict by the
 --     watermark). store is the operator's state store (a light userdata for core.get_many /
 --     put_many / scan ...), at the version this batch reads; metrics is a table the operator
---     fills with progress counts (numRowsDroppedByWatermark, ...); other_rows/other_n are the
+--     fills with progress counts (numRowsDroppedByWatermark, ...; numRowsTotal, numRowsUpdated,
+--     numRowsRemoved when its store holds more than its state rows, else the engine takes the
+--     store's counts); other_rows/other_n are the
 --     other input of a stream-stream join. ctx has batch_id, watermark_ms (nil before the first
 --     watermark), batch_ts_ms (processing time, fixed for replays).
 --   columns(node, parent_columns) -> the output columns {{name, type}, ...} it knows, or nil.
