@@ -26,6 +26,9 @@
 #   assert_refused TEXT                    `streamrun --check` refuses the job, saying TEXT
 #   set_clock MS                           the batch clock of the runs that follow (Spark's
 #                                          StreamManualClock; streamrun's SR_TEST_CLOCK)
+#   process_trigger                        one processingTime trigger with no new data (Spark's
+#                                          AdvanceManualClock with nothing added): the query runs
+#                                          with a 100 ms trigger until one more batch commits
 #   new_query                              a second testStream in the same test: fresh folders
 #   assert_progress JQ EXPECTED            any number of the last batch's progress
 #   assert_event_stats MIN MAX AVG WM      eventTime of the last batch with input (seconds)
@@ -241,6 +244,22 @@ set_clock() { # MS
   sync_query # what was added before runs at the clock before
   export SR_TEST_CLOCK=$WORK/c/.clock
   echo "$1" >"$SR_TEST_CLOCK"
+}
+
+process_trigger() {
+  ((active)) || return 0
+  sync_query
+  local before pid i
+  before=$(wc -l <chk/progress/progress.jsonl)
+  SPARK_TRIGGER="100 milliseconds" "$SR_BIN" --no-reload job.lua 2>.stderr &
+  pid=$!
+  for ((i = 0; i < 200; i++)); do
+    (($(wc -l <chk/progress/progress.jsonl) > before)) && break
+    sleep 0.05
+  done
+  kill -TERM "$pid"
+  wait "$pid" || fail "streamrun with a processingTime trigger exited with $?"
+  (($(wc -l <chk/progress/progress.jsonl) > before)) || fail "no batch ran at the trigger"
 }
 
 new_query() {

@@ -49,9 +49,11 @@ function spark.test_stream(stream, opts)
   local answer = assert(opts.answer, "test_stream needs answer = function(row) return {...} end")
   local sink = { format = "foreach_batch", outputMode = "append", checkpointLocation = "chk",
                  trigger = { availableNow = true } }
+  -- lib.sh's process_trigger: a processingTime trigger, for a batch without new data
   for k, v in pairs(opts) do
     if k ~= "answer" then sink[k] = v end
   end
+  if os.getenv("SPARK_TRIGGER") then sink.trigger = os.getenv("SPARK_TRIGGER") end
   sink.fn = function(rows, batch_id)
     local f = assert(io.open(string.format("out/batch-%d.txt", batch_id), "w"))
     for _, r in ipairs(rows) do
