@@ -348,10 +348,48 @@ local function output_columns(node)
   return nil
 end
 
+-- The columns every row of a node has, when the plan knows them all: after a map or a
+-- flat_map a row may have any column, so nil.
+local function exact_columns(node)
+  if node.op == "source" then return node.schema_list end
+  if node.op == "filter" or node.op == "with_watermark" then return exact_columns(node.parent) end
+  if node.op == "select" then
+    local base = exact_columns(node.parent)
+    if not base then return nil end
+    local has, out = {}, {}
+    for _, c in ipairs(base) do has[c[1]] = c end
+    for _, c in ipairs(node.columns) do
+      if c.fn then out[#out + 1] = { c.name }
+      elseif has[c.from] then out[#out + 1] = { c.name, has[c.from][2] } end
+    end
+    return out
+  end
+  return nil
+end
+
+-- A watermark on a column the stream surely lacks is refused, as Spark's analysis refuses it.
+local function check_watermark_columns(q)
+  local bad
+  plan.walk(q.root, function(n)
+    if bad or n.op ~= "with_watermark" then return end
+    local cols = exact_columns(n.parent)
+    if not cols then return end
+    local names = {}
+    for _, c in ipairs(cols) do
+      if c[1] == n.column then return end
+      names[#names + 1] = c[1]
+    end
+    bad = string.format("%s: with_watermark: the stream has no column `%s` (its columns: %s)",
+                        n.where, n.column, table.concat(names, ", "))
+  end)
+  if bad then error(bad, 0) end
+end
+
 -- Compiles one registered query into the descriptor the engine reads.
 function exec.compile(q)
   local ok, err = plan.check(q)
   if not ok then error(err, 0) end
+  check_watermark_columns(q)
   local sources, stateful, watermarks = {}, {}, {}
   plan.walk(q.root, function(n)
     if n.op == "source" and not n.is_static then
