@@ -562,9 +562,13 @@ static int l_duration(lua_State *L) {
   }
   const char *text = luaL_checkstring(L, 1);
   int64_t ms;
-  if (sr_duration_parse(text, &ms) != 0) {
+  int rc = sr_duration_parse(text, &ms);
+  if (rc != 0) {
     lua_pushnil(L);
-    lua_pushfstring(L, "not a duration: \"%s\" (expected e.g. \"10 seconds\", \"500 milliseconds\")", text);
+    if (rc == -2)
+      lua_pushfstring(L, "\"%s\" should not be negative", text);
+    else
+      lua_pushfstring(L, "not a duration: \"%s\" (expected e.g. \"10 seconds\", \"500 milliseconds\")", text);
     return 2;
   }
   sr_lua_push_int64(L, ms);

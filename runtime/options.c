@@ -108,6 +108,9 @@ int sr_duration_parse(const char *text, int64_t *ms) {
     {"hour", 3600000}, {"hours", 3600000}, {"h", 3600000},
     {"day", 86400000}, {"days", 86400000}, {"d", 86400000},
     {"week", 604800000}, {"weeks", 604800000},
+    /* Spark's watermark delays and timeouts: a month is 31 days, a year 12 of them */
+    {"month", 2678400000.0}, {"months", 2678400000.0}, {"mon", 2678400000.0},
+    {"mons", 2678400000.0}, {"year", 32140800000.0}, {"years", 32140800000.0},
     {"microsecond", 0.001}, {"microseconds", 0.001}, {"us", 0.001},
   };
   const char *p = text;
@@ -120,7 +123,7 @@ int sr_duration_parse(const char *text, int64_t *ms) {
     if (!*p) break;
     char *end;
     double v = strtod(p, &end);
-    if (end == p || v < 0) return -1;
+    if (end == p) return -1;
     p = end;
     while (isspace((unsigned char)*p)) p++;
     const char *u = p;
@@ -138,8 +141,8 @@ int sr_duration_parse(const char *text, int64_t *ms) {
     parts++;
   }
   if (parts == 0) return -1;
-  *ms = (int64_t)(total + 0.5);
-  return 0;
+  *ms = (int64_t)(total < 0 ? total - 0.5 : total + 0.5);
+  return total < 0 ? -2 : 0;
 }
 
 static int parse_int(const char *s, int64_t *v) {

@@ -203,6 +203,29 @@ LUA
   assert_refused "should not be negative"
 done
 
+spark_case "delay in months and years handled correctly"
+job <<'LUA'
+spark.test_stream(
+  spark.memory_stream("in")
+    :map(spark.seconds("eventTime"))
+    :with_watermark("eventTime", "2 years 5 months")
+    :group_by(sr.window("eventTime", "5 seconds")):agg{ count = sr.count() },
+  { answer = function(r) return { spark.sec(r.window.start), r.count } end })
+LUA
+if ((active)); then
+  now=$(date +%s)
+  add_data in "$now"
+  check_answer
+  add_data in "$now"
+  check_answer
+  assert_eq_text "eventTime.max" "$(iso "$now")" "$(event_time max)"
+  watermark=$(event_time watermark)
+  month_diff=$(( ($(date -u -d "@$now" +%Y) * 12 + 10#$(date -u -d "@$now" +%m)) -
+    ($(date -u -d "$watermark" +%Y) * 12 + 10#$(date -u -d "$watermark" +%m)) ))
+  # monthsSinceEpoch is like `math.floor(num)`, so monthDiff has two possible values
+  [[ $month_diff == 29 || $month_diff == 30 ]] || fail "watermark $watermark is $month_diff months before $(iso "$now")"
+fi
+
 spark_case "error on bad column"
 job <<'LUA'
 spark.test_stream(spark.memory_stream("in"):with_watermark("badColumn", "1 minute"),

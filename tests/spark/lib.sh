@@ -22,6 +22,7 @@
 #   assert_custom_metric NAME N            assertStateOperatorCustomMetric: stateOperators[0].NAME
 #                                          summed over the batches since the last check
 #   assert_dropped_by_watermark N          numRowsDroppedByWatermark of the last batch with input
+#   event_time FIELD                       prints eventTime.FIELD of the last batch with input
 #   assert_watermark S                     eventTime.watermark of the last batch (seconds)
 #   assert_refused TEXT                    `streamrun --check` refuses the job, saying TEXT
 #   set_clock MS                           the batch clock of the runs that follow (Spark's
@@ -168,6 +169,10 @@ check_last_batch() {
 
 last_progress() { tail -1 chk/progress/progress.jsonl; }
 
+assert_eq_text() { # WHAT EXPECTED ACTUAL
+  [[ "$2" == "$3" ]] || fail "$1: expected $2, got $3"
+}
+
 assert_progress() { # JQ EXPECTED: a number of the last batch's progress
   ((active)) || return 0
   sync_query
@@ -212,6 +217,11 @@ assert_dropped_by_watermark() { # N
   got=$(jq -c 'select(.numInputRows > 0) | .stateOperators[0].numRowsDroppedByWatermark' \
     chk/progress/progress.jsonl | tail -1)
   [[ "$got" == "$1" ]] || fail "numRowsDroppedByWatermark: expected $1, got $got"
+}
+
+event_time() { # FIELD
+  sync_query
+  jq -r "select(.numInputRows > 0) | .eventTime.$1" chk/progress/progress.jsonl | tail -1
 }
 
 assert_watermark() { assert_progress .eventTime.watermark "\"$(iso "$1")\""; }
