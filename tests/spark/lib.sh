@@ -25,6 +25,7 @@
 #   event_time FIELD                       prints eventTime.FIELD of the last batch with input
 #   assert_watermark S                     eventTime.watermark of the last batch (seconds)
 #   assert_refused TEXT                    `streamrun --check` refuses the job, saying TEXT
+#   assert_start_fails TEXT...             running the job fails at its start, saying each TEXT
 #   set_clock MS                           the batch clock of the runs that follow (Spark's
 #                                          StreamManualClock; streamrun's SR_TEST_CLOCK)
 #   process_trigger                        one processingTime trigger with no new data (Spark's
@@ -270,6 +271,18 @@ process_trigger() {
   kill -TERM "$pid"
   wait "$pid" || fail "streamrun with a processingTime trigger exited with $?"
   (($(wc -l <chk/progress/progress.jsonl) > before)) || fail "no batch ran at the trigger"
+}
+
+assert_start_fails() { # TEXT...
+  ((active)) || return 0
+  nsteps=$((nsteps + 1))
+  local code t
+  set +e
+  timeout 60 "$SR_BIN" --no-reload job.lua >/dev/null 2>.stderr
+  code=$?
+  set -e
+  [[ $code != 0 ]] || fail "the query ran; expected it to fail at its start"
+  for t in "$@"; do grep -qF -- "$t" .stderr || fail "the failure does not say [$t]: $(head -1 .stderr)"; done
 }
 
 new_query() {
