@@ -27,6 +27,86 @@ spark.test_stream(setup_stream("left", "left", 2):join(setup_stream("right", "ri
 LUA
 }
 
+# Spark's setupWindowedJoinWithLeftCondition / ...RightCondition: the windowed sides (the right
+# value cast to string) joined on key and window and a condition on one side's value. Spark's
+# optimizer finds that the condition reads one side only; in streamrun the job says so (on.left
+# or on.right, CONDITION here), which is what lets the join exclude such rows from its state.
+conditioned_join_job() { # JOIN_TYPE CONDITION
+  job <<LUA
+local function setup_stream(name, prefix, m)
+  return spark.memory_stream(name):select{ key = "value",
+      [prefix .. "Time"] = function(r) return r.value * 1000 end,
+      [prefix .. "Value"] = function(r) return r.value * m end }
+    :with_watermark(prefix .. "Time", "10 seconds")
+    :map(function(r)
+      local t = r[prefix .. "Time"]
+      r.window = { start = t - t % 10000, ["end"] = t - t % 10000 + 10000 }
+      r[prefix .. "Time"] = nil
+      return r
+    end)
+end
+local right = setup_stream("right", "right", 3)
+  :map(function(r) r.rightValue = tostring(r.rightValue); return r end)
+spark.test_stream(setup_stream("left", "left", 2):join(right,
+    { on = { "key", "window", $2 }, how = "$1" }),
+  { answer = function(r) return { r.key, spark.sec(r.window["end"]), r.leftValue, r.rightValue }, 4 end })
+LUA
+}
+left_value_over_4='left = function(l) return l.leftValue > 4 end'
+right_value_over_7='right = function(r) return tonumber(r.rightValue) > 7 end'
+
+spark_case "left outer early state exclusion on left"
+conditioned_join_job left "$left_value_over_4"
+add_data left 1 2 3; add_data right 3 4 5
+# the left rows with leftValue <= 4 should generate their outer join row now and not get added
+# to the state
+check_new_answer 3,10,6,9 1,10,2,null 2,10,4,null
+assert_state_rows 4 4
+# we shouldn't get more outer join rows when the watermark advances
+add_data left 20; add_data right 21
+check_new_answer
+add_data right 20
+check_new_answer 20,30,40,60
+
+spark_case "left outer early state exclusion on right"
+conditioned_join_job left "$right_value_over_7"
+add_data left 3 4 5; add_data right 1 2 3
+# the right rows with rightValue <= 7 should never be added to the state
+check_new_answer 3,10,6,9 # rightValue = 9 > 7 hence joined and added to state
+assert_state_rows 4 4
+# when the watermark advances, we get the outer join rows just as we would if they were added
+# but didn't match the full join condition
+add_data left 20; add_data right 21 # watermark = 10, no-data-batch computes nulls
+check_new_answer 4,10,8,null 5,10,10,null
+add_data right 20
+check_new_answer 20,30,40,60
+
+spark_case "right outer early state exclusion on left"
+conditioned_join_job right "$left_value_over_4"
+add_data left 1 2 3; add_data right 3 4 5
+# the left rows with leftValue <= 4 should never be added to the state
+check_new_answer 3,10,6,9 # leftValue = 7 > 4 hence joined and added to state
+assert_state_rows 4 4
+# when the watermark advances, we get the outer join rows just as we would if they were added
+# but didn't match the full join condition
+add_data left 20; add_data right 21 # watermark = 10, no-data-batch computes nulls
+check_new_answer 4,10,null,12 5,10,null,15
+add_data right 20
+check_new_answer 20,30,40,60
+
+spark_case "right outer early state exclusion on right"
+conditioned_join_job right "$right_value_over_7"
+add_data left 3 4 5; add_data right 1 2 3
+# the right rows with rightValue <= 7 should generate their outer join row now and not get
+# added to the state
+check_new_answer 3,10,6,9 1,10,null,3 2,10,null,6
+assert_state_rows 4 4
+# we shouldn't get more outer join rows when the watermark advances
+add_data left 20; add_data right 21
+check_new_answer
+add_data right 20
+check_new_answer 20,30,40,60
+
 spark_case "windowed left outer join"
 windowed_join_job left
 # test inner part of the join

@@ -232,12 +232,14 @@ function X.compile(node, s, J)
     end
     load(need)
 
-    -- 4. left rows against the stored right rows; then store them
+    -- 4. left rows against the stored right rows; then store them. A row that can never
+    -- match (a nil key or range column, its side's own condition false) is not stored.
     local lrange, rrange = sides[1].range_col, sides[2].range_col
+    local lcond, rcond = s.left_cond, s.right_cond
     local lkeys = ikeys[1]
     for i, row in ipairs(input[1]) do
       local k = lkeys[i]
-      if k == nil or (lrange and row[lrange] == nil) then
+      if k == nil or (lrange and row[lrange] == nil) or (lcond and not lcond(row)) then
         if keep_left then emit(merge(row, nil)) end -- it can never match
       else
         local matched = false
@@ -272,7 +274,7 @@ function X.compile(node, s, J)
     local revict = sides[2].evict
     for i, row in ipairs(input[2]) do
       local k = rkeys[i]
-      if k == nil or (rrange and row[rrange] == nil) then
+      if k == nil or (rrange and row[rrange] == nil) or (rcond and not rcond(row)) then
         if keep_right then emit(merge(nil, row)) end
       else
         local matched = false
