@@ -107,6 +107,56 @@ check_new_answer
 add_data right 20
 check_new_answer 20,30,40,60
 
+spark_case "left outer join with non-key condition violated"
+# when the join condition isn't true, the outer null rows must be generated, even if the join
+# keys themselves have a match. Spark's condition leftValue > 10 AND (rightValue < 300 OR
+# rightValue > 1000) is a left-only and a right-only predicate: on.left and on.right
+job <<'LUA'
+local function setup_stream(name, prefix, m)
+  return spark.memory_stream(name):select{ key = "value",
+      [prefix .. "Time"] = function(r) return r.value * 1000 end,
+      [prefix .. "Value"] = function(r) return r.value * m end }
+    :with_watermark(prefix .. "Time", "10 seconds")
+    :map(function(r)
+      local t = r[prefix .. "Time"]
+      r.window = { start = t - t % 10000, ["end"] = t - t % 10000 + 10000 }
+      r[prefix .. "Time"] = nil
+      return r
+    end)
+end
+spark.test_stream(setup_stream("left", "left", 2):join(setup_stream("right", "right", 3),
+    { on = { "key", "window", left = function(l) return l.leftValue > 10 end,
+             right = function(r) return r.rightValue < 300 or r.rightValue > 1000 end }, how = "left" }),
+  { answer = function(r) return { r.key, spark.sec(r.window["end"]), r.leftValue, r.rightValue }, 4 end })
+LUA
+# leftValue <= 10 should generate outer join rows even though it matches right keys
+add_data left 1 2 3; add_data right 1 2 3
+check_new_answer 1,10,2,null 2,10,4,null 3,10,6,null
+assert_state_rows 3 3 # only right 1, 2, 3 added
+add_data left 20; add_data right 21 # watermark = 10, no-data-batch cleared < 10
+check_new_answer
+assert_state_rows 2 2 # only 20 and 21 left in state
+add_data right 20
+check_new_answer 20,30,40,60
+assert_state_rows 3 1
+# leftValue and rightValue both satisfying condition should not generate outer join rows
+add_data left 40 41; add_data right 40 41 # watermark = 31
+check_new_answer 40,50,80,120 41,50,82,123
+assert_state_rows 4 4 # only left 40, 41 + right 40,41 left in state
+add_data left 70; add_data right 71 # watermark = 60
+check_new_answer
+assert_state_rows 2 2 # only 70, 71 left in state
+add_data right 70
+check_new_answer 70,80,140,210
+assert_state_rows 3 1
+# rightValue between 300 and 1000 should generate outer join rows even though it matches left
+add_data left 101 102 103; add_data right 101 102 103 # watermark = 91
+check_new_answer
+assert_state_rows 6 3 # only 101 - 103 left in state
+add_data left 1000; add_data right 1001
+check_new_answer 101,110,202,null 102,110,204,null 103,110,206,null
+assert_state_rows 2 2
+
 spark_case "windowed left outer join"
 windowed_join_job left
 # test inner part of the join

@@ -18,7 +18,8 @@
 #                                          StateStoreMetricsTest's assertNumStateRows: total of
 #                                          the last batch, the others summed over the batches
 #                                          since the last such check; "a,b" for two operators
-#                                          (the one nearest the sink first, as Spark's)
+#                                          (the one nearest the sink first, as Spark's); see
+#                                          check_eventually for when it is taken
 #   assert_custom_metric NAME N            assertStateOperatorCustomMetric: stateOperators[0].NAME
 #                                          summed over the batches since the last check
 #   assert_dropped_by_watermark N          numRowsDroppedByWatermark of the last batch with input
@@ -184,31 +185,48 @@ assert_progress() { # JQ EXPECTED: a number of the last batch's progress
 
 assert_num_state_rows() { assert_progress '.stateOperators[0].numRowsTotal' "$1"; }
 
+# Spark's StateStoreMetricsTest checks inside `eventually`: it passes when the numbers match at
+# some moment, so after a CheckNewAnswer with no rows to wait for it may see the query before
+# the no-data batch that follows. These checks pass when they match after any batch since the
+# last check (at the earliest one), and the next check counts from there, as Spark's does.
+state_rows_at() { # PROGRESS_JSON_ARRAY: "total updated dropped removed" over those batches
+  # both list the operators from the sink's end
+  jq -r '(.[-1].stateOperators | map(.numRowsTotal) | join(",")) + " " +
+    ([.[].stateOperators] | transpose | map(map(.numRowsUpdated) | add) | join(",")) + " " +
+    ([.[].stateOperators] | transpose | map(map(.numRowsDroppedByWatermark) | add) | join(",")) + " " +
+    ([.[].stateOperators] | transpose | map(map(.numRowsRemoved) | add) | join(","))' <<<"$1"
+}
+
+# Runs CHECK_FUNCTION WANT on the batches since the last check, then on longer and longer runs
+# of them, and sets progress_seen after the first that matches; fails with the whole run's.
+check_eventually() { # WHAT CHECK_FUNCTION WANT
+  local n i got=""
+  n=$(wc -l <chk/progress/progress.jsonl)
+  for ((i = progress_seen + 1; i <= n; i++)); do
+    got=$("$2" "$(sed -n "$((progress_seen + 1)),${i}p" chk/progress/progress.jsonl | jq -s -c .)")
+    if [[ "$got" == "$3" ]]; then progress_seen=$i; return 0; fi
+  done
+  fail "$1: expected [$3], got [$got]"
+}
+
+state_fields=4
+state_rows_asserted() { state_rows_at "$1" | cut -d' ' -f1-$state_fields; }
+
 assert_state_rows() { # TOTAL UPDATED [DROPPED [REMOVED]]
   ((active)) || return 0
   sync_query
-  local since got want
-  since=$(tail -n +$((progress_seen + 1)) chk/progress/progress.jsonl | jq -s -c .)
-  progress_seen=$(wc -l <chk/progress/progress.jsonl)
-  # both list the operators from the sink's end
-  got=$(jq -r '(.[-1].stateOperators | map(.numRowsTotal) | join(",")) + " " +
-    ([.[].stateOperators] | transpose | map(map(.numRowsUpdated) | add) | join(",")) + " " +
-    ([.[].stateOperators] | transpose | map(map(.numRowsDroppedByWatermark) | add) | join(",")) + " " +
-    ([.[].stateOperators] | transpose | map(map(.numRowsRemoved) | add) | join(","))' <<<"$since")
-  want="$1 $2"
-  got_cut=$(cut -d' ' -f1-$#  <<<"$got")
-  [[ $# -ge 3 ]] && want+=" $3"
-  [[ $# -ge 4 ]] && want+=" $4"
-  [[ "$got_cut" == "$want" ]] || fail "state rows (total updated dropped removed): expected [$want], got [$got]"
+  state_fields=$#
+  check_eventually "state rows (total updated dropped removed)" state_rows_asserted "$*"
 }
+
+metric_name=""
+custom_metric_sum() { jq "map(.stateOperators[0].$metric_name) | add" <<<"$1"; }
 
 assert_custom_metric() { # NAME N
   ((active)) || return 0
   sync_query
-  local got
-  got=$(tail -n +$((progress_seen + 1)) chk/progress/progress.jsonl | jq -s "map(.stateOperators[0].$1) | add")
-  progress_seen=$(wc -l <chk/progress/progress.jsonl)
-  [[ "$got" == "$2" ]] || fail "$1 since the last check: expected $2, got $got"
+  metric_name=$1
+  check_eventually "$1 since the last check" custom_metric_sum "$2"
 }
 
 assert_dropped_by_watermark() { # N
