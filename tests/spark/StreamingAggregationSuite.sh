@@ -71,4 +71,54 @@ spark.test_stream(spark.memory_stream("in", "_1 string, _2 long")
 LUA
 add_tuples in a,10 a,20 b,1 b,2 c,1
 check_last_batch a,30 b,3 c,1
+spark_case "state metrics"
+# stateNodes.head.metrics of Spark's StateStoreSaveExec: numOutputRows, numUpdatedStateRows and
+# numTotalStateRows of the last batch: here the sink's numOutputRows and the operator's progress
+state_metrics() { # OUTPUT_ROWS UPDATED TOTAL
+  assert_progress '[.sink.numOutputRows, .stateOperators[0].numRowsUpdated, .stateOperators[0].numRowsTotal]' "[$1,$2,$3]"
+}
+for mode in update complete; do
+  new_query
+  job <<LUA
+spark.test_stream(spark.memory_stream("in")
+    :flat_map(function(r) return { { value = r.value }, { value = r.value + 1 } } end)
+    :group_by("value"):agg{ count = sr.count() },
+  { outputMode = "$mode", answer = function(r) return { r.value, r.count } end })
+LUA
+  add_data in 1
+  check_last_batch 1,1 2,1
+  state_metrics 2 2 2
+  add_data in 2 3
+  if [[ $mode == update ]]; then
+    check_last_batch 2,2 3,2 4,1
+    state_metrics 3 3 4
+  else
+    check_last_batch 1,1 2,2 3,2 4,1
+    state_metrics 4 3 4
+  fi
+done
+
+spark_case "SPARK-22230: last should change with new batches"
+job <<'LUA'
+spark.test_stream(spark.memory_stream("in"):group_by(function() return 0 end):agg{ last = sr.last("value") },
+  { outputMode = "complete", answer = function(r) return { r.last } end })
+LUA
+add_data in 1 2 3
+check_last_batch 3
+add_data in 4 5 6
+check_last_batch 6
+add_data in # an empty batch
+check_last_batch 6
+add_data in 0
+check_last_batch 0
+
+spark_case "SPARK-23004: Ensure that TypedImperativeAggregate functions do not throw errors"
+# collect_list over a batch of 128 rows (Spark's sort-based fallback threshold) must not fail
+job <<'LUA'
+spark.test_stream(spark.memory_stream("in"):select{ group = "value", "value" }
+    :group_by("group"):agg{ values = sr.collect_list("value") },
+  { outputMode = "update", answer = function(r) return { r.group, #r.values } end })
+LUA
+add_data in $(seq 1 128)
+process_all_available
 finish
