@@ -100,6 +100,19 @@ function M.check(q)
       or "limit is not supported on a stream here: which rows are the first n depends on batch "
         .. "boundaries (limit a static table from sr.read, or limit in foreach_batch)")
   end
+  -- Spark (3.5 on) refuses a watermark defined on a stream that already has one: the global
+  -- watermark, the minimum of both, would be held back by the first definition
+  local redefined, first
+  M.walk(root, function(n)
+    if n.op ~= "with_watermark" or redefined then return end
+    local up = n.parent
+    while up and up.op ~= "with_watermark" do up = up.parent end
+    if up then redefined, first = n, up end
+  end)
+  if redefined then
+    return refuse(redefined, "Redefining watermark is disallowed: the stream already has one, on `"
+      .. first.column .. "` (defined at " .. tostring(first.where) .. "); define one watermark per stream")
+  end
   local aggs = {}
   M.walk(root, function(n) if n.op == "aggregate" then aggs[#aggs + 1] = n end end)
   local wm = watermark_columns(root)

@@ -233,6 +233,19 @@ spark.test_stream(spark.memory_stream("in"):with_watermark("badColumn", "1 minut
 LUA
 assert_refused badColumn
 
+spark_case "overriding watermark should not be allowed by default"
+# Spark's buildTestQueryForOverridingWatermark: watermarks on `first`, then on `second`
+job <<'LUA'
+spark.test_stream(spark.memory_stream("in", "_1 long, _2 long")
+    :map(spark.seconds("first", "_1")):map(spark.seconds("second", "_2"))
+    :with_watermark("first", "1 minute")
+    :select{ "_1", "_2", "first", "second" }
+    :with_watermark("second", "2 minutes")
+    :group_by(sr.window("second", "1 minute")):count(),
+  { answer = function(r) return { spark.sec(r.window.start), r.count } end })
+LUA
+assert_refused "Redefining watermark is disallowed"
+
 spark_case "SPARK-27340 Alias on TimeWindow expression cause watermark metadata lost"
 # the window selected as a column aliasWindow first, then grouped by that column
 job <<'LUA'
