@@ -8,6 +8,8 @@
 #                                          a V is a JSON row, or a number or a word for
 #                                          {"value": V} (MemoryStream[Int] or [String])
 #   add_tuples INPUT A,B ...               AddData of tuples: {"_1": A, "_2": B}
+#   add_file INPUT CONTENT                 a file of any text (Spark's AddTextFileData)
+#   process_all_available                  runs the query now (with nothing to check)
 #   check_new_answer ROW...                Spark's CheckNewAnswer: the rows of the batches
 #                                          written since the last check, as a multiset
 #   check_answer ROW...                    CheckAnswer: every row the sink holds (complete
@@ -33,6 +35,8 @@
 #                                          AdvanceManualClock with nothing added): the query runs
 #                                          with a 100 ms trigger until one more batch commits
 #   new_query                              a second testStream in the same test: fresh folders
+#   purge_commits_and_sink                 Spark's "recovery" step: old commits and sink gone
+#   assert_eq_text WHAT EXPECTED ACTUAL    a plain comparison, for a case's own checks
 #   assert_progress JQ EXPECTED            any number of the last batch's progress
 #   assert_event_stats MIN MAX AVG WM      eventTime of the last batch with input (seconds)
 # A ROW is the answer tuple's cells joined by "," (spark.test_stream writes them so).
