@@ -61,6 +61,8 @@ global_session_query complete
 assert_refused "global aggregation with session windows"
 
 spark_case "append mode - session window"
+# numRowsDroppedByWatermark: Spark counts late rows after partial aggregation, streamrun the
+# input rows; the late line's two words are two sessions of two keys, so both count 2
 session_window_query append
 add_tuples in "hello world spark streaming,40" "world hello structured streaming,41"
 check_new_answer # watermark: 11
