@@ -79,9 +79,9 @@ end
 --     put_many / scan ...), at the version this batch reads; metrics is a table the operator
 --     fills with progress counts (numRowsDroppedByWatermark, ...; numRowsTotal, numRowsUpdated,
 --     numRowsRemoved when its store holds more than its state rows, else the engine takes the
---     store's counts); other_rows/other_n are the
---     other input of a stream-stream join. ctx has batch_id, watermark_ms (nil before the first
---     watermark), batch_ts_ms (processing time, fixed for replays).
+--     store's counts); other_rows/other_n are the other input of a stream-stream join. ctx
+--     has batch_id, watermark_ms (nil before the first watermark), batch_ts_ms (processing
+--     time, fixed for replays).
 --   columns(node, parent_columns) -> the output columns {{name, type}, ...} it knows, or nil.
 --   no_data_batches(node) -> true when the operator acts on the clock (processing-time
 --     timeouts): a processingTime trigger then runs a batch even without new data. Optional.
