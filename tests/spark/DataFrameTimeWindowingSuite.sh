@@ -32,6 +32,17 @@ rows_19_39
 check_last_batch "2016-03-27 19:39:25,2016-03-27 19:39:35,1" "2016-03-27 19:39:25,2016-03-27 19:39:35,1" \
   "2016-03-27 19:39:55,2016-03-27 19:40:05,1" # Spark selects the counts only: 1, 1, 1
 
+spark_case "SPARK-21590: tumbling window groupBy statement with negative startTime"
+# from a newer revision of the suite than the one above (the test is not in it); Spark checks
+# the counts only
+job <<'LUA'
+spark.test_stream(spark.memory_stream("in", "time timestamp, value long, id string")
+    :group_by(sr.window("time", "10 seconds", "10 seconds", "-5 seconds"), "id"):agg{ counts = sr.count() },
+  { outputMode = "complete", answer = function(r) return { r.counts } end })
+LUA
+rows_19_39
+check_last_batch 1 1 1
+
 spark_case "sliding window grouping"
 window_count '"10 seconds", "3 seconds", "0 second"'
 rows_19_39
