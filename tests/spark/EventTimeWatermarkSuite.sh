@@ -252,6 +252,19 @@ spark.test_stream(spark.memory_stream("in", "_1 long, _2 long")
 LUA
 assert_refused "Redefining watermark is disallowed"
 
+spark_case "SPARK-21565: watermark operator accepts attributes from replacement"
+# a json file of (symbol, price, eventTime), a count per symbol and eventTime in append mode:
+# Spark checks that the query runs
+job <<'LUA'
+spark.test_stream(sr.read_stream{ format = "json", path = "in/dir",
+                                  schema = "symbol string, price double, eventTime timestamp" }
+    :with_watermark("eventTime", "2 seconds")
+    :group_by("symbol", "eventTime"):agg{ count = sr.count() }, -- count("price"): no price is null
+  { answer = function(r) return { r.symbol, r.eventTime, r.count } end })
+LUA
+add_file dir '{"symbol":"a","price":100.0,"eventTime":"1970-01-01T00:00:00.100Z"}'
+process_all_available
+
 spark_case "SPARK-27340 Alias on TimeWindow expression cause watermark metadata lost"
 # the window selected as a column aliasWindow first, then grouped by that column
 job <<'LUA'
