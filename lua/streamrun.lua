@@ -128,8 +128,11 @@ end
 
 function Stream:with_watermark(column, delay)
   if type(column) ~= "string" then fail("with_watermark expects an event-time column name") end
-  local ok, ms = pcall(core.duration, delay)
-  if not ok or not ms then fail("with_watermark: not a duration: " .. tostring(delay)) end
+  local ok, ms, why = pcall(core.duration, delay)
+  if not ok or not ms then
+    fail("with_watermark: the delay threshold " .. (why and why:match("should not be negative") and why
+      or "is not a duration: " .. tostring(delay)))
+  end
   return node(self, { op = "with_watermark", column = column, delay_ms = ms, where = where(2) })
 end
 

@@ -311,6 +311,9 @@ static sr_status read_stateful(lua_State *L, int d, sr_query_spec *s, json_t *pl
   lua_getfield(L, d, "no_data_batches");
   s->no_data_batches = lua_toboolean(L, -1);
   lua_pop(L, 1);
+  lua_getfield(L, d, "watermark_batches");
+  s->watermark_batches = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_pop(L, 1);
   lua_getfield(L, d, "watermarks");
   t = lua_gettop(L);
   s->nwatermarks = (int)lua_objlen(L, t);

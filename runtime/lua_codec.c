@@ -573,7 +573,10 @@ static int l_duration(lua_State *L) {
   int rc = lua_toboolean(L, 2) ? sr_duration_parse_signed(text, &ms) : sr_duration_parse(text, &ms);
   if (rc != 0) {
     lua_pushnil(L);
-    lua_pushfstring(L, "not a duration: \"%s\" (expected e.g. \"10 seconds\", \"500 milliseconds\")", text);
+    if (rc == -2)
+      lua_pushfstring(L, "\"%s\" should not be negative", text);
+    else
+      lua_pushfstring(L, "not a duration: \"%s\" (expected e.g. \"10 seconds\", \"500 milliseconds\")", text);
     return 2;
   }
   sr_lua_push_int64(L, ms);

@@ -101,9 +101,10 @@ const char *sr_nearest_name(const char *name, const char *const *candidates) {
   return best_d <= limit ? best : NULL;
 }
 
-/* Both duration parsers: allow_minus admits a sign before each value, as Spark's interval
-** strings ("-5 seconds", "1 minute -30 seconds", IntervalUtils.stringToInterval). */
-static int parse_duration(const char *text, int allow_minus, int64_t *ms) {
+/* Both duration parsers. A value may have a sign, as in Spark's interval strings ("-5 seconds",
+** "1 minute -30 seconds", IntervalUtils.stringToInterval); a negative total is refused (-2,
+** *ms set) unless allow_negative (a window's startTime). */
+static int parse_duration(const char *text, int allow_negative, int64_t *ms) {
   static const struct { const char *unit; double ms; } units[] = {
     {"millisecond", 1}, {"milliseconds", 1}, {"ms", 1}, {"msec", 1},
     {"second", 1000}, {"seconds", 1000}, {"s", 1000}, {"sec", 1000}, {"secs", 1000},
@@ -111,6 +112,9 @@ static int parse_duration(const char *text, int allow_minus, int64_t *ms) {
     {"hour", 3600000}, {"hours", 3600000}, {"h", 3600000},
     {"day", 86400000}, {"days", 86400000}, {"d", 86400000},
     {"week", 604800000}, {"weeks", 604800000},
+    /* Spark's watermark delays and timeouts: a month is 31 days, a year 12 of them */
+    {"month", 2678400000.0}, {"months", 2678400000.0}, {"mon", 2678400000.0},
+    {"mons", 2678400000.0}, {"year", 32140800000.0}, {"years", 32140800000.0},
     {"microsecond", 0.001}, {"microseconds", 0.001}, {"us", 0.001},
   };
   const char *p = text;
@@ -122,7 +126,7 @@ static int parse_duration(const char *text, int allow_minus, int64_t *ms) {
     while (isspace((unsigned char)*p)) p++;
     if (!*p) break;
     double sign = 1;
-    if (*p == '+' || (*p == '-' && allow_minus)) {
+    if (*p == '+' || *p == '-') {
       if (*p == '-') sign = -1;
       p++;
       while (isspace((unsigned char)*p)) p++;
@@ -150,7 +154,7 @@ static int parse_duration(const char *text, int allow_minus, int64_t *ms) {
   }
   if (parts == 0) return -1;
   *ms = (int64_t)llround(total);
-  return 0;
+  return total < 0 && !allow_negative ? -2 : 0;
 }
 
 int sr_duration_parse(const char *text, int64_t *ms) { return parse_duration(text, 0, ms); }

@@ -60,12 +60,13 @@ int64_t sr_opt_size(const sr_options *o, const sr_option_spec *specs, const char
 const char *sr_nearest_name(const char *name, const char *const *candidates);
 
 /* Parses "10 seconds", "500 ms", "1 minute", "2 hours", "1 day", "interval 3 seconds"
-** (case-insensitive, singular or plural, fractional values allowed) into milliseconds.
-** Returns 0, or -1 for text that is not a duration; *ms is untouched then. A minus sign is
-** refused: delays, triggers and timeouts are never negative. */
+** (case-insensitive, singular or plural, fractional values allowed) into milliseconds. As in
+** Spark's intervals, parts may be negative ("1 day -2 hours") and a month is 31 days, a year
+** 12 months. Returns 0; -2 for an interval whose total is negative (*ms is set to it; delays,
+** triggers and timeouts are never negative); -1 for text that is not a duration. */
 int sr_duration_parse(const char *text, int64_t *ms);
-/* The same with a sign allowed before each value ("-5 seconds", "1 minute -30 seconds"), for
-** offsets that may be negative (a window's startTime). */
+/* The same with a negative total allowed ("-5 seconds"), for offsets that may be negative (a
+** window's startTime). */
 int sr_duration_parse_signed(const char *text, int64_t *ms);
 
 #endif

@@ -765,9 +765,13 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
     if (sr_state_commit(q->stores[i], err) != SR_OK) return SR_ERROR;
     sr_state_get_stats(q->stores[i], &after);
     json_t *o = json_array_get(b->op_metrics, (size_t)i);
-    json_object_set_new(o, "numRowsTotal", json_integer(after.num_rows_total));
-    json_object_set_new(o, "numRowsUpdated", json_integer(before.num_rows_updated));
-    json_object_set_new(o, "numRowsRemoved", json_integer(before.num_rows_removed));
+    /* an operator whose store holds more than state rows (indexes) counts its rows itself */
+    if (!json_object_get(o, "numRowsTotal"))
+      json_object_set_new(o, "numRowsTotal", json_integer(after.num_rows_total));
+    if (!json_object_get(o, "numRowsUpdated"))
+      json_object_set_new(o, "numRowsUpdated", json_integer(before.num_rows_updated));
+    if (!json_object_get(o, "numRowsRemoved"))
+      json_object_set_new(o, "numRowsRemoved", json_integer(before.num_rows_removed));
     json_object_set_new(o, "memoryUsedBytes", json_integer(after.memory_used_bytes));
     json_object_set_new(o, "commitTimeMs", json_integer(after.commit_time_ms));
   }
@@ -800,11 +804,12 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
 ** state may wait to be emitted or evicted by it: a batch runs without new data (Spark's no-data
 ** batch, StateStoreWriter.shouldRunAnotherBatch). An operator acting on the clock (processing-
 ** time timeouts) gets one at every processingTime trigger, as FlatMapGroupsWithStateExec asks;
-** once/availableNow still end when the data does. */
+** once/availableNow still end when the data does. A query whose operators all ignore the
+** watermark (complete-mode aggregations: StateStoreSaveExec asks for no batch then) gets none. */
 static int needs_no_data_batch(sr_query *q) {
   if (q->spec->nstateful > 0 && q->spec->no_data_batches && q->spec->trigger == SR_TRIGGER_PROCESSING_TIME)
     return 1;
-  return q->spec->nstateful > 0 &&
+  return q->spec->nstateful > 0 && q->spec->watermark_batches &&
          (q->watermark_ms > q->ran_watermark_ms || next_watermark(q) > q->watermark_ms);
 }
 

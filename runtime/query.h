@@ -56,6 +56,8 @@ typedef struct sr_query_spec {
   int no_data_batches;      /* 1: a processingTime trigger runs a batch even without new data
                                (an operator acts on the clock: processing-time timeouts) */
   int64_t batch_timeout_ms; /* batchTimeout: the longest a batch may run in Lua (<= 0: none) */
+  int watermark_batches;    /* 1: a new watermark runs a no-data batch (some operator emits or
+                               evicts by it; 0 when all ignore it: complete-mode aggregations) */
   int nwatermarks;
   int64_t *watermark_delay_ms;
   int watermark_policy_max; /* multipleWatermarkPolicy: 0 "min" (Spark's default), 1 "max" */

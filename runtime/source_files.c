@@ -383,8 +383,12 @@ static sr_status files_open(sr_source *src, const sr_connector_config *cfg, sr_e
   if (strcasecmp(fs->clean, "archive") == 0 && !archive)
     return sr_error_set(err, SR_ERROR, "cleanSource=archive needs sourceArchiveDir");
   if (archive) fs->archive_dir = strdup(archive);
-  if (fs->max_files < 0 || fs->max_bytes < 0)
-    return sr_error_set(err, SR_ERROR, "maxFilesPerTrigger and maxBytesPerTrigger must be positive");
+  const char *max_files = sr_opt_str(cfg->options, spec, "maxFilesPerTrigger", NULL);
+  /* unset is no limit; set, it must be positive (Spark's FileStreamOptions refuses 0 too) */
+  if (max_files && fs->max_files <= 0)
+    return sr_error_set(err, SR_ERROR, "maxFilesPerTrigger must be a positive integer, not \"%s\"",
+                        max_files);
+  if (fs->max_bytes < 0) return sr_error_set(err, SR_ERROR, "maxBytesPerTrigger must be positive");
   if (fs->format == FMT_CSV) {
     const char *sep = sr_opt_str(cfg->options, spec, "sep", ",");
     if (strlen(sep) != 1) return sr_error_set(err, SR_ERROR, "sep must be one character, not \"%s\"", sep);

@@ -138,13 +138,18 @@ end
 --     called once per batch (also with n = 0 in a no-data batch, to emit and evict by the
 --     watermark). store is the operator's state store (a light userdata for core.get_many /
 --     put_many / scan ...), at the version this batch reads; metrics is a table the operator
---     fills with progress counts (numRowsDroppedByWatermark, ...); other_rows/other_n are the
---     other input of a stream-stream join. ctx has batch_id, watermark_ms (0 until the first
---     watermark, as Spark's; nil in a query without with_watermark), batch_ts_ms (processing
+--     fills with progress counts (numRowsDroppedByWatermark, ...; numRowsTotal, numRowsUpdated,
+--     numRowsRemoved when its store holds more than its state rows, else the engine takes the
+--     store's counts); other_rows/other_n are the other input of a stream-stream join. ctx
+--     has batch_id, watermark_ms (0 until the first watermark, as Spark's; nil in a query
+--     without with_watermark), batch_ts_ms (processing
 --     time, fixed for replays).
 --   columns(node, parent_columns) -> the output columns {{name, type}, ...} it knows, or nil.
 --   no_data_batches(node) -> true when the operator acts on the clock (processing-time
 --     timeouts): a processingTime trigger then runs a batch even without new data. Optional.
+--   ignores_watermark(node, q) -> true when a new watermark gives the operator nothing to emit
+--     or evict (an aggregation in complete mode); when every operator does, a new watermark
+--     runs no no-data batch, as in Spark. Optional.
 function exec.operator(name)
   local mod = exec.operators[name]
   if mod == nil then
@@ -589,6 +594,7 @@ function exec.compile(q)
     plan_text = plan.describe(q),
     -- the sink takes the source's rows untouched: it may read a row view's records itself
     direct = q.root.op == "source" and not q.root.is_static,
+    watermark_batches = false,
   }
   for i, s in ipairs(sources) do
     desc.sources[i] = { format = s.format, options = flatten(s.options, SOURCE_ENGINE_KEYS),
@@ -598,6 +604,9 @@ function exec.compile(q)
     desc.stateful[i] = { op = s.op, where = s.where, signature = exec.signature(s) }
     local mod = exec.operator(s.op)
     if mod and mod.no_data_batches and mod.no_data_batches(s) then desc.no_data_batches = true end
+    if not (mod and mod.ignores_watermark and mod.ignores_watermark(s, q)) then
+      desc.watermark_batches = true
+    end
   end
   for i, w in ipairs(watermarks) do
     desc.watermarks[i] = { column = w.column, delay_ms = w.delay_ms }

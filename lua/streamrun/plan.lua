@@ -100,6 +100,19 @@ function M.check(q)
       or "limit is not supported on a stream here: which rows are the first n depends on batch "
         .. "boundaries (limit a static table from sr.read, or limit in foreach_batch)")
   end
+  -- Spark (3.5 on) refuses a watermark defined on a stream that already has one: the global
+  -- watermark, the minimum of both, would be held back by the first definition
+  local redefined, first
+  M.walk(root, function(n)
+    if n.op ~= "with_watermark" or redefined then return end
+    local up = n.parent
+    while up and up.op ~= "with_watermark" do up = up.parent end
+    if up then redefined, first = n, up end
+  end)
+  if redefined then
+    return refuse(redefined, "Redefining watermark is disallowed: the stream already has one, on `"
+      .. first.column .. "` (defined at " .. tostring(first.where) .. "); define one watermark per stream")
+  end
   local aggs = {}
   -- (a static table's aggregation is a batch one: streamrun.static)
   M.walk(root, function(n) if n.op == "aggregate" and not n.is_static then aggs[#aggs + 1] = n end end)
@@ -125,7 +138,13 @@ function M.check(q)
     if bad_agg then return refuse(a, bad_agg) end
   end
   local pws = has_op(root, function(n) return n.op == "process_with_state" end)
-  if pws and mode == "complete" then
+  -- complete mode is the aggregation's: a process_with_state below an aggregation only feeds it
+  -- rows (Spark allows flatMapGroupsWithState in append mode under an aggregation)
+  local pws_under_agg = false
+  for _, a in ipairs(aggs) do
+    if has_op(a.parent, function(n) return n == pws end) then pws_under_agg = true end
+  end
+  if pws and mode == "complete" and not pws_under_agg then
     return refuse(pws, "process_with_state does not support complete output mode")
   end
   local bad_keys = has_op(root, function(n)

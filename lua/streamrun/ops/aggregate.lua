@@ -33,6 +33,9 @@
 --                         sessions {start, end, slots...}, sorted by start, not overlapping.
 --   {dir = 1}             the eviction directory: {[bucket] = number of index chunks}
 --   {ix = bucket, c = i}  index chunk i of a bucket: a list of group keys.
+-- Progress counts state rows as Spark does: groups (the index entries are the operator's own
+-- bookkeeping), so the operator reports numRowsTotal, numRowsUpdated and numRowsRemoved itself
+-- when it keeps an index (index_rows, report_rows); without one the store's counts are the groups'.
 -- A bucket collects the groups that may become due at the same time: a window start (due at
 -- its end), a floor(t / BUCKET_MS) of an event-time key, or of a session's end (session
 -- entries are lazy: a group is listed again whenever its first session's end moves, and a
@@ -397,6 +400,20 @@ local function index_flush(ix, pk, pv, np)
   return np
 end
 
+-- The store entries the index takes after a flush: its directory and every chunk it lists.
+local function index_rows(ix)
+  local n = 0
+  for _, chunks in pairs(ix.dir) do n = n + chunks end
+  return next(ix.dir) ~= nil and n + 1 or n
+end
+
+-- Progress of a batch that kept an index: the groups in the store, put and removed.
+local function report_rows(metrics, store, ix, put, removed)
+  metrics.numRowsTotal = core.stats(store).num_rows_total - index_rows(ix)
+  metrics.numRowsUpdated = put
+  metrics.numRowsRemoved = removed
+end
+
 -- Writes removals then puts in one put_many (a key removed and put again ends up put).
 local function write(store, rk, rn, pk, pv, np)
   if rn + np == 0 then return end
@@ -425,7 +442,7 @@ local function load_groups(S, store, gkeys, ng)
 end
 
 -- Windows and plain keys in append and update modes.
-local function groups_batch(S, store, wm, glist, gkeys, ng)
+local function groups_batch(S, store, wm, glist, gkeys, ng, metrics)
   local info, ixf = S.info, S.index
   local vals, ix = load_groups(S, store, gkeys, ng)
   local update = info.mode == "update"
@@ -444,9 +461,10 @@ local function groups_batch(S, store, wm, glist, gkeys, ng)
     pk[np], pv[np] = key, s
     if update then nout = nout + 1; out[nout] = build(key, s) end
   end
-  local rk, rn = {}, 0
+  local rk, rn, chunks_removed = {}, 0, 0
   if ix and wm ~= nil then
     local ckeys, cn = index_take_due(ix, wm, ixf.lower)
+    chunks_removed = cn
     if cn > 0 then
       local chunks = core.get_many(store, ckeys, cn)
       local mkeys, mn = {}, 0
@@ -472,13 +490,15 @@ local function groups_batch(S, store, wm, glist, gkeys, ng)
       end
     end
   end
+  local groups_put = np
   if ix then np = index_flush(ix, pk, pv, np) end
   write(store, rk, rn, pk, pv, np)
+  if ix then report_rows(metrics, store, ix, groups_put, rn - chunks_removed) end
   return out, nout
 end
 
 -- Session windows in append mode (update is refused by the plan check).
-local function sessions_batch(S, store, wm, glist, gkeys, ng)
+local function sessions_batch(S, store, wm, glist, gkeys, ng, metrics)
   local info, ixf = S.info, S.index
   local vals, ix = load_groups(S, store, gkeys, ng)
   -- the groups: this batch's, then those listed in due buckets (each once)
@@ -488,9 +508,10 @@ local function sessions_batch(S, store, wm, glist, gkeys, ng)
     keys[g], values[g], batch[g] = gkeys[g], vals[g], glist[g]
     if ix then seen[F.key_text(gkeys[g], info.nstored)] = true end
   end
-  local n, rk, rn = ng, {}, 0
+  local n, rk, rn, chunks_removed = ng, {}, 0, 0
   if ix and wm ~= nil then
     local ckeys, cn = index_take_due(ix, wm, ixf.lower)
+    chunks_removed = cn
     if cn > 0 then
       local chunks = core.get_many(store, ckeys, cn)
       local mkeys, mn = {}, 0
@@ -556,8 +577,10 @@ local function sessions_batch(S, store, wm, glist, gkeys, ng)
       index_add(ix, ixf.bucket(key, sessions), key)
     end
   end
+  local groups_put = np
   if ix then np = index_flush(ix, pk, pv, np) end
   write(store, rk, rn, pk, pv, np)
+  if ix then report_rows(metrics, store, ix, groups_put, rn - chunks_removed) end
   return out, nout
 end
 
@@ -641,12 +664,18 @@ function M.compile(node, q)
     local out, nout
     ok, out, nout = xpcall(function()
       if info.mode == "complete" then return complete_batch(S, store, glist, gkeys, ng) end
-      if info.session then return sessions_batch(S, store, wm, glist, gkeys, ng) end
-      return groups_batch(S, store, wm, glist, gkeys, ng)
+      if info.session then return sessions_batch(S, store, wm, glist, gkeys, ng, metrics) end
+      return groups_batch(S, store, wm, glist, gkeys, ng, metrics)
     end, debug.traceback)
     if not ok then user_error(info, out) end
     return out, nout
   end
+end
+
+-- Complete mode keeps and emits every group whatever the watermark (Spark runs no no-data
+-- batch for it: StateStoreSaveExec.shouldRunAnotherBatch asks for append or update).
+function M.ignores_watermark(node, q)
+  return (q.sink.outputMode or "append") == "complete"
 end
 
 -- The output columns: the keys (a window as a start/end struct), then the aggregates by name.

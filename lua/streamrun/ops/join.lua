@@ -13,7 +13,11 @@
 --
 -- The spec (JOB-API, extended where Spark users would expect it):
 --   on   = "k" | {"k1", "k2"} (equi-join keys) | fn(left, right) (a condition; no keys: every
---          row pair is tested) | {"k", fn} or {"k", condition = fn} (keys, then the condition)
+--          row pair is tested) | {"k", fn} or {"k", condition = fn} (keys, then the condition);
+--          the table may add left = fn(left) and right = fn(right): conditions on one side's
+--          row alone (Spark's left-only and right-only predicates), so a stream-stream join
+--          knows at once that a row failing its side's condition can never match: it is not
+--          stored, and a preserved side's row is emitted as an outer row right away
 --   how  = inner | left | right | full | left_semi | left_anti, with Spark's aliases (left_outer,
 --          leftouter, outer, full_outer, semi, leftsemi, anti, leftanti, cross = inner)
 --   time_range = {left = col, right = col, lower = dur, upper = dur}: left.col + lower <=
@@ -87,6 +91,11 @@ function M.spec(node)
       end
       cond = on.condition
     end
+    for _, side in ipairs { "left", "right" } do
+      if on[side] ~= nil and type(on[side]) ~= "function" then
+        return nil, "join: on." .. side .. " must be a function(" .. side .. " row)"
+      end
+    end
   elseif on ~= nil then
     return nil, "join: on must be a column name, a list of them, or a function(left, right)"
   end
@@ -103,6 +112,8 @@ function M.spec(node)
     range = { left = tr.left, right = tr.right, lower = lower, upper = upper }
   end
   local s = { how = how, keys = keys, cond = cond, range = range,
+              left_cond = type(on) == "table" and on.left or nil,
+              right_cond = type(on) == "table" and on.right or nil,
               static = node.other.is_static, static_left = node.static_left or false }
   node.join_spec = s
   return s
@@ -355,10 +366,10 @@ function M.merger(keys, lnames)
   end
 end
 
--- accept(l, r): the time range and the `on` function, after the keys matched.
+-- accept(l, r): the time range and the `on` functions, after the keys matched.
 function M.acceptor(s)
-  local range, cond = s.range, s.cond
-  if not range and not cond then return nil end
+  local range, cond, lcond, rcond = s.range, s.cond, s.left_cond, s.right_cond
+  if not range and not cond and not lcond and not rcond then return nil end
   local lc, rc, lower, upper = range and range.left, range and range.right, range and range.lower,
     range and range.upper
   return function(l, r)
@@ -366,6 +377,8 @@ function M.acceptor(s)
       local lt, rt = l[lc], r[rc]
       if lt == nil or rt == nil or rt < lt + lower or rt > lt + upper then return false end
     end
+    if lcond and not lcond(l) then return false end
+    if rcond and not rcond(r) then return false end
     if cond and not cond(l, r) then return false end
     return true
   end
@@ -379,6 +392,8 @@ function M.describe(node)
   local parts = { "Join " .. SPARK[s.how] }
   if #s.keys > 0 then parts[#parts + 1] = "on [" .. table.concat(s.keys, ", ") .. "]" end
   if s.cond then parts[#parts + 1] = (#s.keys > 0 and "and" or "on") .. " fn" end
+  if s.left_cond then parts[#parts + 1] = "and left fn" end
+  if s.right_cond then parts[#parts + 1] = "and right fn" end
   if s.range then
     parts[#parts + 1] = string.format("where %s %+d ms <= %s <= %s %+d ms", s.range.left,
                                       s.range.lower, s.range.right, s.range.left, s.range.upper)

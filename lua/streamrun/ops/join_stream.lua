@@ -15,8 +15,10 @@
 --  * a `window` key column: window.end (rows with window.end <= wm are late or evictable);
 --    an event-time key column watermarked on both sides: its value;
 --  * time_range {left=a, right=b, lower, upper} (left.a + lower <= right.b <= left.a + upper):
---    a left row at a + upper, when the right side is watermarked on b (later right rows have
---    b > wm); a right row at b - lower, when the left side is watermarked on a.
+--    a left row at a + upper + 1 ms, when the right side is watermarked on b (later right rows
+--    have b > wm); a right row at b - lower + 1 ms, when the left side is watermarked on a. The
+--    bounds are inclusive, so Spark's state watermarks keep a row 1 ms longer than needed: the
+--    same here, so state and outer rows go when Spark's do.
 -- The watermark is the query's (the minimum over its with_watermark operators), the one the
 -- engine gives every operator: conservative for each side, so eviction is never early.
 --
@@ -31,6 +33,9 @@
 --                          [bucket*W, (bucket+1)*W): the eviction index, so eviction reads only
 --                          the keys that have something to evict, never the whole store
 --   side.."d"           -> the sorted list of buckets in use
+--   "N"                 -> the number of rows stored on both sides (absent when none), for
+--                          progress: Spark counts state rows (numRowsTotal), not store entries;
+--                          a store written before the count existed is counted once by a scan
 -- A batch reads and writes the store in a few batched calls (get_many/put_many), never per row.
 local core = require "streamrun.core"
 
@@ -64,14 +69,27 @@ local function side_rules(s, e, side)
     local c = e.by_key
     evict = function(r) return r[c] end
   elseif s.range and side == 1 and e.left then
+    -- evicted 1 ms after the last instant a match could come, as Spark's state watermark of a
+    -- non-strict bound (StreamingJoinHelper.getStateValueWatermark subtracts 1 ms)
     local c, upper = s.range.left, s.range.upper
-    evict = function(r) local t = r[c]; return t and t + upper end
+    evict = function(r) local t = r[c]; return t and t + upper + 1 end
   elseif s.range and side == 2 and e.right then
     local c, lower = s.range.right, s.range.lower
-    evict = function(r) local t = r[c]; return t and t - lower end
+    evict = function(r) local t = r[c]; return t and t - lower + 1 end
   end
   return { late = late, evict = evict, prefix = side == 1 and "L" or "R",
            range_col = s.range and (side == 1 and s.range.left or s.range.right) }
+end
+
+-- The rows of a store written before the "N" entry existed (one scan, once).
+local function count_rows(store)
+  if core.stats(store).num_rows_total == 0 then return 0 end
+  local keys, vals, n = core.scan(store)
+  local rows = 0
+  for i = 1, n do
+    if type(keys[i]) == "string" and keys[i]:match("^[LR]r") then rows = rows + #vals[i] end
+  end
+  return rows
 end
 
 -- The eviction index's bucket width: a fraction of the time range, at least a second.
@@ -158,7 +176,10 @@ function X.compile(node, s, J)
     for side = 1, 2 do
       if sides[side].evict then want[#want + 1] = sides[side].prefix .. "d" end
     end
+    want[#want + 1] = "N"
     local got = get_many(store, want, #want)
+    local stored_rows = got[#want] or count_rows(store)
+    local rows_added, rows_removed = 0, 0
     for i, k in ipairs(wkeys) do
       ks[1][k].n = got[2 * i - 1] or 0
       ks[2][k].n = got[2 * i] or 0
@@ -211,12 +232,14 @@ function X.compile(node, s, J)
     end
     load(need)
 
-    -- 4. left rows against the stored right rows; then store them
+    -- 4. left rows against the stored right rows; then store them. A row that can never
+    -- match (a nil key or range column, its side's own condition false) is not stored.
     local lrange, rrange = sides[1].range_col, sides[2].range_col
+    local lcond, rcond = s.left_cond, s.right_cond
     local lkeys = ikeys[1]
     for i, row in ipairs(input[1]) do
       local k = lkeys[i]
-      if k == nil or (lrange and row[lrange] == nil) then
+      if k == nil or (lrange and row[lrange] == nil) or (lcond and not lcond(row)) then
         if keep_left then emit(merge(row, nil)) end -- it can never match
       else
         local matched = false
@@ -251,7 +274,7 @@ function X.compile(node, s, J)
     local revict = sides[2].evict
     for i, row in ipairs(input[2]) do
       local k = rkeys[i]
-      if k == nil or (rrange and row[rrange] == nil) then
+      if k == nil or (rrange and row[rrange] == nil) or (rcond and not rcond(row)) then
         if keep_right then emit(merge(nil, row)) end
       else
         local matched = false
@@ -379,7 +402,10 @@ function X.compile(node, s, J)
             keep[#keep + 1] = ent
           end
         end
-        if #keep < #st.list then st.list, st.rewrite = keep, true end
+        if #keep < #st.list then
+          rows_removed = rows_removed + #st.list - #keep
+          st.list, st.rewrite = keep, true
+        end
       end
       -- the index: keys added to buckets, fully evicted buckets dropped
       for side = 1, 2 do
@@ -409,6 +435,7 @@ function X.compile(node, s, J)
       for _, k in ipairs(order[side]) do
         local st = ks[side][k]
         local rk = prefix .. "r" .. k
+        rows_added = rows_added + #st.new
         if st.rewrite then
           local chunk = st.list
           for _, ent in ipairs(st.new) do chunk[#chunk + 1] = ent end
@@ -427,7 +454,13 @@ function X.compile(node, s, J)
         end
       end
     end
+    local total = stored_rows + rows_added - rows_removed
+    if total ~= stored_rows or got[#want] == nil and total > 0 then
+      put("N", total > 0 and total or nil)
+    end
     if #puts > 0 then put_many(store, puts, vals, #puts) end
+    metrics.numRowsTotal = total
+    metrics.numRowsUpdated, metrics.numRowsRemoved = rows_added, rows_removed
     return out, m
   end
 end
