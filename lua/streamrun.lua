@@ -7,6 +7,7 @@
 -- boundary, and everything that must survive lives in C.
 local core = require "streamrun.core"
 local plan = require "streamrun.plan"
+local types = require "streamrun.types"
 
 local sr = { _VERSION = core.version }
 
@@ -260,6 +261,12 @@ sr.parse_timestamp = core.parse_timestamp
 sr.format_timestamp = core.format_timestamp
 sr.parse_date = core.parse_date
 sr.format_date = core.format_date
+sr.timestamp = types.timestamp       -- a timestamp value (streamrun.types): ms, text, date
+sr.date = types.date                 -- a date value: days, "YYYY-MM-DD", timestamp
+sr.timestamp_us = types.from_us      -- a timestamp from microseconds
+sr.is_timestamp = types.is_timestamp
+sr.is_date = types.is_date
+sr.typeof = types.typename           -- "timestamp", "date", or Lua's type name
 sr.duration = function(text) return duration(text, "sr.duration") end
 sr.memory_table = core.memory_table
 

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "lua_int64.h"
+#include "lua_types.h"
 #include "timeutil.h"
 
 #if defined(__SSE2__)
@@ -1885,6 +1886,12 @@ static int enc_value(jenc *e, int idx, const sr_field *f, const jstruct *child) 
   char tmp[48];
   int64_t v;
   uint64_t u;
+  int32_t days;
+  if (t == SR_LUA_TCDATA) {  /* a timestamp or date is written as what it is, whatever f says */
+    sr_lua_vtype vt = sr_lua_typed(L, idx, &v, &days);
+    if (vt == SR_LV_TIMESTAMP) return put_string(e, tmp, sr_time_format_us(v, tmp));
+    if (vt == SR_LV_DATE) return put_string(e, tmp, sr_date_format(days, tmp));
+  }
   if (f) {
     switch (f->type) {
       case SR_TYPE_TIMESTAMP:
@@ -2021,7 +2028,13 @@ int sr__format_cell(lua_State *L, sr__codec_mem *mem, int idx, const sr__jplan *
   } else if (t == LUA_TBOOLEAN) {
     rc = sr_buf_puts(out, lua_toboolean(L, idx) ? "true" : "false");
   } else if (t == LUA_TNUMBER || t == SR_LUA_TCDATA) {
-    if (f && f->type == SR_TYPE_TIMESTAMP && sr_lua_to_int64(L, idx, &v) == 0)
+    int32_t days;
+    sr_lua_vtype vt = t == SR_LUA_TCDATA ? sr_lua_typed(L, idx, &v, &days) : SR_LV_OTHER;
+    if (vt == SR_LV_TIMESTAMP)
+      n = sr_time_format_us(v, tmp);
+    else if (vt == SR_LV_DATE)
+      n = sr_date_format(days, tmp);
+    else if (f && f->type == SR_TYPE_TIMESTAMP && sr_lua_to_int64(L, idx, &v) == 0)
       n = sr_time_format(v, tmp);
     else if (f && f->type == SR_TYPE_DATE && sr_lua_to_int64(L, idx, &v) == 0 && v >= INT32_MIN && v <= INT32_MAX)
       n = sr_date_format((int32_t)v, tmp);

@@ -13,6 +13,7 @@
 -- is the part's value (a number key packs in a few bytes). Several parts: a list {v1, v2, ...}.
 -- No spec (nil): the whole row is the key, as Spark's dropDuplicates() without columns.
 local ffi = require "ffi"
+local types = require "streamrun.types"
 
 local K = {}
 
@@ -50,6 +51,8 @@ local function canon(v, depth)
   if t == "cdata" then
     local n = small_int(v)
     if n then return format("i%d", n) end
+    if types.is_timestamp(v) then return "T" .. tostring(v) end -- ISO text: one per microsecond
+    if types.is_date(v) then return "D" .. tostring(v) end
     local digits = tostring(v):gsub("U?LL$", "")
     if ffi.istype(u64, v) and v > INT64_MAX_U then return "u" .. digits end
     return "i" .. digits

@@ -1,0 +1,210 @@
+-- The values that carry their type through user functions: timestamps and dates.
+--
+-- A timestamp is an `sr_timestamp` cdata holding microseconds since 1970-01-01T00:00:00Z (Spark's
+-- TimestampType), a date an `sr_date` cdata holding days since 1970-01-01 (DateType). Being
+-- values of their own type, they stay timestamps and dates whatever a user function renames
+-- them to, and the sinks write them by what they are (runtime/lua_types.h reads them in C).
+--
+-- For jobs written when a timestamp was a number of milliseconds: a timestamp compares with a
+-- number as milliseconds (`t > 1795428000000`), `t + ms` and `t - ms` are timestamps,
+-- `t - t2` is a number of milliseconds, `t % ms`, `t / n` and `t * n` are numbers of ms.
+-- A date compares with a number of days; `d + n`, `d - n` are dates, `d - d2` is days.
+-- Equal instants are `==` (cdata compare by value here), but as a key of a plain Lua table a
+-- cdata is its identity: index user tables by `tostring(t)` or `t:us()`.
+local ffi = require "ffi"
+-- streamrun.core is required lazily: opening it may load this module (lua_pack.c's helpers).
+local core = setmetatable({}, { __index = function(t, k)
+  local c = require "streamrun.core"
+  setmetatable(t, { __index = c })
+  return c[k]
+end })
+
+local M = {}
+
+if not pcall(ffi.typeof, "sr_timestamp") then
+  ffi.cdef [[
+typedef struct sr_timestamp { int64_t us_; } sr_timestamp;
+typedef struct sr_date { int32_t days_; } sr_date;
+]]
+end
+
+local type, tonumber, floor, istype = type, tonumber, math.floor, ffi.istype
+local TS_CT, DATE_CT = ffi.typeof("sr_timestamp"), ffi.typeof("sr_date")
+local TS, DATE -- the metatyped constructors, below
+
+-- A timestamp's microseconds as a Lua number (exact within +-2^53 us: years 1685..2255).
+local function us_of(t) return tonumber(t.us_) end
+
+-- The other operand of a comparison or arithmetic as microseconds: a timestamp, or a number of
+-- milliseconds (old jobs' timestamps); nil for anything else.
+local function other_us(x)
+  if type(x) == "number" then return x * 1000 end
+  if istype(TS_CT, x) then return x.us_ end
+  return nil
+end
+
+local function operand_error(op, a, b)
+  error(string.format("cannot %s a %s and a %s", op, M.typename(a), M.typename(b)), 3)
+end
+
+local ts_methods = {}
+function ts_methods.us(t) return us_of(t) end
+function ts_methods.ms(t) return us_of(t) / 1000 end
+function ts_methods.seconds(t) return us_of(t) / 1e6 end
+function ts_methods.date(t) return DATE(floor(us_of(t) / 86400e6)) end
+
+local ts_mt = {
+  __index = ts_methods,
+  __tostring = function(t) return core.format_timestamp_us(t.us_) end,
+  __concat = function(a, b) return tostring(a) .. tostring(b) end,
+  __eq = function(a, b)
+    local x, y = other_us(a), other_us(b)
+    return x ~= nil and y ~= nil and x == y
+  end,
+  __lt = function(a, b)
+    local x, y = other_us(a), other_us(b)
+    if x == nil or y == nil then operand_error("compare", a, b) end
+    return x < y
+  end,
+  __le = function(a, b)
+    local x, y = other_us(a), other_us(b)
+    if x == nil or y == nil then operand_error("compare", a, b) end
+    return x <= y
+  end,
+  __add = function(a, b)
+    if type(b) == "number" and istype(TS_CT, a) then return TS(a.us_ + floor(b * 1000 + 0.5)) end
+    if type(a) == "number" and istype(TS_CT, b) then return TS(b.us_ + floor(a * 1000 + 0.5)) end
+    operand_error("add", a, b)
+  end,
+  __sub = function(a, b)
+    if istype(TS_CT, a) then
+      if type(b) == "number" then return TS(a.us_ - floor(b * 1000 + 0.5)) end
+      if istype(TS_CT, b) then return tonumber(a.us_ - b.us_) / 1000 end
+    end
+    operand_error("subtract", a, b)
+  end,
+  -- old jobs' arithmetic on milliseconds: numbers out
+  __mod = function(a, b)
+    if istype(TS_CT, a) and type(b) == "number" then return (us_of(a) / 1000) % b end
+    operand_error("take the remainder of", a, b)
+  end,
+  __div = function(a, b)
+    if istype(TS_CT, a) and type(b) == "number" then return us_of(a) / 1000 / b end
+    operand_error("divide", a, b)
+  end,
+  __mul = function(a, b)
+    if istype(TS_CT, a) and type(b) == "number" then return us_of(a) / 1000 * b end
+    if istype(TS_CT, b) and type(a) == "number" then return us_of(b) / 1000 * a end
+    operand_error("multiply", a, b)
+  end,
+}
+TS = ffi.metatype(TS_CT, ts_mt)
+
+local function other_days(x)
+  if type(x) == "number" then return x end
+  if istype(DATE_CT, x) then return x.days_ end
+  return nil
+end
+
+local date_methods = {}
+function date_methods.days(d) return d.days_ end
+function date_methods.timestamp(d) return TS(d.days_ * 86400e6) end
+
+local date_mt = {
+  __index = date_methods,
+  __tostring = function(d) return core.format_date(d.days_) end,
+  __concat = function(a, b) return tostring(a) .. tostring(b) end,
+  __eq = function(a, b)
+    local x, y = other_days(a), other_days(b)
+    return x ~= nil and y ~= nil and x == y
+  end,
+  __lt = function(a, b)
+    local x, y = other_days(a), other_days(b)
+    if x == nil or y == nil then operand_error("compare", a, b) end
+    return x < y
+  end,
+  __le = function(a, b)
+    local x, y = other_days(a), other_days(b)
+    if x == nil or y == nil then operand_error("compare", a, b) end
+    return x <= y
+  end,
+  __add = function(a, b)
+    if type(b) == "number" and istype(DATE_CT, a) then return DATE(a.days_ + b) end
+    if type(a) == "number" and istype(DATE_CT, b) then return DATE(b.days_ + a) end
+    operand_error("add", a, b)
+  end,
+  __sub = function(a, b)
+    if istype(DATE_CT, a) then
+      if type(b) == "number" then return DATE(a.days_ - b) end
+      if istype(DATE_CT, b) then return a.days_ - b.days_ end
+    end
+    operand_error("subtract", a, b)
+  end,
+}
+DATE = ffi.metatype(DATE_CT, date_mt)
+
+function M.is_timestamp(v) return istype(TS_CT, v) end
+function M.is_date(v) return istype(DATE_CT, v) end
+
+-- "timestamp", "date", or Lua's type name (cdata: its ctype).
+function M.typename(v)
+  if istype(TS_CT, v) then return "timestamp" end
+  if istype(DATE_CT, v) then return "date" end
+  if type(v) == "cdata" then return tostring(ffi.typeof(v)) end
+  return type(v)
+end
+
+-- A timestamp from microseconds (a number or an int64 cdata).
+function M.from_us(us) return TS(us) end
+
+-- sr.timestamp(x): x a number of milliseconds (a fraction keeps microseconds), an int64 of ms,
+-- ISO-8601 text (as the sources parse it), a timestamp (itself), or a date (its midnight UTC).
+function M.timestamp(x)
+  local t = type(x)
+  if t == "number" then
+    if x ~= x or x == math.huge or x == -math.huge then error("sr.timestamp: not a finite number", 2) end
+    return TS(floor(x * 1000 + 0.5))
+  end
+  if t == "string" then
+    local us, err = core.parse_timestamp_us(x)
+    if us == nil then error("sr.timestamp: " .. err, 2) end
+    return TS(us)
+  end
+  if istype(TS_CT, x) then return x end
+  if istype(DATE_CT, x) then return TS(x.days_ * 86400e6) end
+  if t == "cdata" and tonumber(x) then return TS(x * 1000) end
+  error("sr.timestamp: expected milliseconds, ISO-8601 text, a timestamp or a date, got "
+    .. M.typename(x), 2)
+end
+
+-- sr.date(x): x a number of days since 1970-01-01, "YYYY-MM-DD", a date, or a timestamp (its
+-- UTC day).
+function M.date(x)
+  local t = type(x)
+  if t == "number" then
+    if x ~= floor(x) or x < -2^31 or x >= 2^31 then error("sr.date: not a whole number of days", 2) end
+    return DATE(x)
+  end
+  if t == "string" then
+    local days, err = core.parse_date(x)
+    if days == nil then error("sr.date: " .. err, 2) end
+    return DATE(days)
+  end
+  if istype(DATE_CT, x) then return x end
+  if istype(TS_CT, x) then return ts_methods.date(x) end
+  error("sr.date: expected days, YYYY-MM-DD text, a date or a timestamp, got " .. M.typename(x), 2)
+end
+
+-- A timestamp's value as milliseconds (a number; sub-ms kept as a fraction), a number as itself:
+-- for the operators that compute on event time (windows, watermarks).
+function M.ms(v)
+  if type(v) == "number" or v == nil then return v end
+  if istype(TS_CT, v) then return tonumber(v.us_) / 1000 end
+  return v
+end
+
+M.TS, M.DATE = TS, DATE
+-- For the C side (runtime/lua_types.c): ctype ids, and makers from numbers.
+M.timestamp_id, M.date_id = tonumber(TS_CT), tonumber(DATE_CT)
+
+return M
