@@ -70,9 +70,24 @@ function sr.read(opts) local s = new_source(opts, true, 2); return s end
 
 -- Stateless operations -------------------------------------------------------------------
 
-function Stream:map(fn)
+-- The optional output schema of map/flat_map ({schema = "a long, at timestamp"}): the types of
+-- the columns the function makes, for the sinks (a Delta table's schema, numbers written as
+-- timestamps). Without it they follow the values (a timestamp value is a timestamp column).
+local function fn_options(opts, what)
+  if opts == nil then return nil end
+  if type(opts) ~= "table" then fail(what .. ": options must be a table ({schema = ...})", 3) end
+  for k in pairs(opts) do
+    if k ~= "schema" then fail(what .. ": unknown option " .. tostring(k) .. " (schema)", 3) end
+  end
+  if opts.schema == nil then return nil end
+  local ok, schema = pcall(core.schema, opts.schema)
+  if not ok then fail(what .. ": schema: " .. tostring(schema), 3) end
+  return schema:columns()
+end
+
+function Stream:map(fn, opts)
   check_fn(fn, "map")
-  return node(self, { op = "map", fn = fn, where = where(2) })
+  return node(self, { op = "map", fn = fn, schema_list = fn_options(opts, "map"), where = where(2) })
 end
 
 function Stream:filter(fn)
@@ -80,9 +95,10 @@ function Stream:filter(fn)
   return node(self, { op = "filter", fn = fn, where = where(2) })
 end
 
-function Stream:flat_map(fn)
+function Stream:flat_map(fn, opts)
   check_fn(fn, "flat_map")
-  return node(self, { op = "flat_map", fn = fn, where = where(2) })
+  return node(self, { op = "flat_map", fn = fn, schema_list = fn_options(opts, "flat_map"),
+                      where = where(2) })
 end
 
 -- select{"a", "b", c = function(r) ... end, d = "b"}: keep a and b, compute c, rename b to d.

@@ -40,6 +40,9 @@ typedef struct sr_connector_config {
   const sr_schema *schema;      /* source: the declared schema; sink: the output columns
                                    known from the plan, in order, NULL when unknown — a hint
                                    for types and order: a row may lack some and have others */
+  int schema_guessed;           /* sink: the rows were made by a function (map) the plan cannot
+                                   see into: `schema` is its input's columns, types and order
+                                   for the columns the rows hold, not columns to create */
   const char *checkpoint_dir;   /* the query's checkpointLocation (absolute) */
   const char *state_dir;        /* a directory of this connector's own inside the checkpoint
                                    (sources/<n>/ or sinks/), created by the engine */

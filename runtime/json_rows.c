@@ -1162,7 +1162,10 @@ static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const 
       if (c == '"') {
         q = p;
         if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
-        if (sr_time_parse(s, n, &v) != 0) return fail_type(d, f, p, end, NULL);
+        if (sr_time_parse_us(s, n, &v) != 0) return fail_type(d, f, p, end, NULL);
+        sr_lua_push_timestamp_value(L, v);  /* text keeps its microseconds */
+        *pp = q;
+        return 0;
       } else if (c == '-' || is_digit(c)) {
         if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
         if (sr__jnum_seconds_ms(&num, p, q, &v) != 0) return fail_type(d, f, p, end, " (out of range)");

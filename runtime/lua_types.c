@@ -103,3 +103,10 @@ void sr_lua_push_date(lua_State *L, int32_t days) {
   lua_pushnumber(L, days);
   lua_call(L, 1, 1);
 }
+
+void sr_lua_push_timestamp_value(lua_State *L, int64_t us) {
+  if (us % 1000 == 0 && us / 1000 >= -SR_LUA_EXACT_MAX && us / 1000 <= SR_LUA_EXACT_MAX)
+    lua_pushnumber(L, (lua_Number)(us / 1000));
+  else
+    sr_lua_push_timestamp(L, us);
+}

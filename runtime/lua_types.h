@@ -28,6 +28,11 @@ sr_lua_vtype sr_lua_typed(lua_State *L, int idx, int64_t *us, int32_t *days);
 void sr_lua_push_timestamp(lua_State *L, int64_t us);
 void sr_lua_push_date(lua_State *L, int32_t days);
 
+/* [-0, +1, e] How the sources push a timestamp column's value: whole milliseconds as a number of
+** ms (the engine's fast path; exec.lua makes it a timestamp before user code sees it), anything
+** finer as a timestamp, so no microsecond is lost. May raise (out of memory). */
+void sr_lua_push_timestamp_value(lua_State *L, int64_t us);
+
 /* The ctype id stored in a cdata's header, given lua_topointer of it: exposed for the layout test. */
 uint16_t sr_lua_cdata_ctypeid(const void *payload, int gc64);
 

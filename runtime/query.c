@@ -311,6 +311,7 @@ sr_query *sr_query_open(sr_query_spec *spec, const char *job_dir, FILE *progress
   if (!(q->sink_state_dir = subdir(q, "sink", 0, err))) goto fail;
   q->sink.ops = spec->sink_ops;
   fill_config(q, &q->sink.cfg, spec->sink_options, spec->output_schema, q->sink_state_dir, job_dir);
+  q->sink.cfg.schema_guessed = spec->output_schema_guessed;
   if (spec->sink_ops->open(&q->sink, &q->sink.cfg, err) != SR_OK) {
     if (*err) sr_error_prefix(*err, "%s: %s sink", spec->where, spec->sink_ops->name);
     goto fail;

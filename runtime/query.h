@@ -48,6 +48,7 @@ typedef struct sr_query_spec {
   const sr_sink_ops *sink_ops;
   sr_options *sink_options;
   sr_schema *output_schema; /* NULL when the plan does not know the columns */
+  int output_schema_guessed; /* rows made by a function: output_schema is the input's columns */
   int nstateful;
   char **stateful_sigs;     /* what each stateful operator's state depends on */
   int no_data_batches;      /* 1: a processingTime trigger runs a batch even without new data
