@@ -492,8 +492,10 @@ static int resolve(inode *n, sr_field *f, const char *path, char *err, size_t er
   unsigned k = n->kinds;
   if (k & K_OTHER) return fail(err, errlen, path, "a %s cannot be stored in Delta", n->other);
   unsigned scalar = k & (K_INT | K_FRAC | K_STRING | K_BOOL), container = k & (K_ARRAY | K_STRUCT | K_EMPTY);
-  int groups = !!(scalar & (K_INT | K_FRAC)) + !!(scalar & K_STRING) + !!(scalar & K_BOOL) +
-               !!container + !!(k & K_TIMESTAMP) + !!(k & K_DATE);
+  /* numbers beside timestamps (dates) are ms (days): the sources push whole ms as numbers */
+  int timed = !!(k & (K_TIMESTAMP | K_DATE));
+  int groups = (!timed && (scalar & (K_INT | K_FRAC))) + !!(scalar & K_STRING) + !!(scalar & K_BOOL) +
+               !!container + !!(k & K_TIMESTAMP) + !!(k & K_DATE) + ((k & K_DATE) && (k & K_FRAC));
   if (groups > 1 || ((k & K_ARRAY) && (k & K_STRUCT)))
     return fail(err, errlen, path, "values of several types (%s); a column has one type",
                 kinds_text(k, kinds, sizeof kinds));
@@ -579,7 +581,9 @@ void sr_delta_push_value(lua_State *L, const sr_field *f, const sr_value *v) {
   case SR_VAL_BOOL: lua_pushboolean(L, v->u.b); return;
   case SR_VAL_INT:
     if (f->type == SR_TYPE_LONG) sr_lua_push_int64(L, v->u.i);
-    else if (f->type == SR_TYPE_TIMESTAMP) sr_lua_push_timestamp_value(L, v->u.i);
+    /* values, not numbers: the plan does not know a table's columns, so the sinks go by them */
+    else if (f->type == SR_TYPE_TIMESTAMP) sr_lua_push_timestamp(L, v->u.i);
+    else if (f->type == SR_TYPE_DATE && v->u.i >= INT32_MIN && v->u.i <= INT32_MAX) sr_lua_push_date(L, (int32_t)v->u.i);
     else lua_pushnumber(L, (lua_Number)v->u.i);
     return;
   case SR_VAL_DOUBLE: lua_pushnumber(L, v->u.d); return;

@@ -113,7 +113,9 @@ static sr_status fsink_write(sr_sink *sink, int64_t batch_id, lua_State *L, int 
   part_name(fs, batch_id, 1, path, sizeof path);
   if (fs->csv) {
     sr_buf_clear(&fs->buf);
-    if (sr_csv_encode_rows(L, rows_idx, nrows, sink->cfg.schema, &fs->csv_opts, fs->csv_opts.header, &fs->buf,
+    /* after a map without a schema the plan's columns are its input's: the rows' own are used */
+    const sr_schema *cols = sink->cfg.schema_guessed ? NULL : sink->cfg.schema;
+    if (sr_csv_encode_rows(L, rows_idx, nrows, cols, &fs->csv_opts, fs->csv_opts.header, &fs->buf,
                            errbuf, sizeof errbuf) != 0)
       return sr_error_set(err, SR_ERROR, "cannot encode the output: %s", errbuf);
     return sr_fs_write_synced(path, fs->buf.data, fs->buf.len, err);

@@ -32,6 +32,7 @@
 --                          the keys that have something to evict, never the whole store
 --   side.."d"           -> the sorted list of buckets in use
 -- A batch reads and writes the store in a few batched calls (get_many/put_many), never per row.
+local tms = require("streamrun.types").ms -- event times as ms numbers (timestamps too)
 local core = require "streamrun.core"
 
 local X = {}
@@ -59,16 +60,16 @@ local function side_rules(s, e, side)
   end
   local evict
   if window then
-    evict = function(r) local w = r.window; return type(w) == "table" and w["end"] or nil end
+    evict = function(r) local w = r.window; return type(w) == "table" and tms(w["end"]) or nil end
   elseif e.by_key then
     local c = e.by_key
-    evict = function(r) return r[c] end
+    evict = function(r) return tms(r[c]) end
   elseif s.range and side == 1 and e.left then
     local c, upper = s.range.left, s.range.upper
-    evict = function(r) local t = r[c]; return t and t + upper end
+    evict = function(r) local t = tms(r[c]); return t and t + upper end
   elseif s.range and side == 2 and e.right then
     local c, lower = s.range.right, s.range.lower
-    evict = function(r) local t = r[c]; return t and t - lower end
+    evict = function(r) local t = tms(r[c]); return t and t - lower end
   end
   return { late = late, evict = evict, prefix = side == 1 and "L" or "R",
            range_col = s.range and (side == 1 and s.range.left or s.range.right) }

@@ -320,6 +320,7 @@ end
 -- evicts windows); nil stays nil.
 local function time_of(v)
   if type(v) == "table" then v = v["end"] end
+  if type(v) == "cdata" and types.is_timestamp(v) then return v:ms() end
   return v
 end
 K.time_of = time_of
