@@ -124,3 +124,52 @@ describe("typed values as keys", function()
     os.remove(base)
   end)
 end)
+
+describe("typed columns in compiled queries", function()
+  local sr, exec
+  before_each(function() sr, exec = h.fresh() end)
+  local function src() return sr.read_stream{ format = "json", path = "in", schema = "t timestamp, d date, k string" } end
+
+  it("become values where user code sees the rows, whatever they are renamed to", function()
+    local desc = exec.compile(src():map(function(r) return { at = r.t, day = r.d, k = r.k } end)
+      :write_stream{ format = "console" })
+    local out = h.run(desc, { { { t = 1795428000001, d = 20780, k = "a" }, { k = "b" } } })
+    assert.is_true(sr.is_timestamp(out[1].at) and out[1].at == 1795428000001)
+    assert.is_true(sr.is_date(out[1].day) and out[1].day == 20780)
+    assert.is_nil(out[2].at)
+    -- a value already made (a source's sub-ms timestamp) stays as it is
+    out = h.run(desc, { { { t = sr.timestamp_us(1795428000000001), k = "c" } } })
+    assert.equals(1795428000000001, out[1].at:us())
+  end)
+
+  it("stay numbers of ms when no user code sees them (the benchmarks' fast path)", function()
+    local desc = exec.compile(src():with_watermark("t", "1 second"):select{ "k", at = "t" }
+      :write_stream{ format = "json", path = "out" })
+    local out = h.run(desc, { { { t = 1795428000001, d = 20780, k = "a" } } })
+    assert.equals("number", type(out[1].at))
+    assert.same({ { "k", "string" }, { "at", "timestamp" } }, desc.output_schema:columns())
+  end)
+
+  it("after an aggregate: a window's start and end are timestamps for foreach_batch", function()
+    local seen
+    local desc = exec.compile(src():group_by(sr.window("t", "10 seconds")):count()
+      :write_stream{ format = "foreach_batch", outputMode = "complete", fn = function() end })
+    local e = h.engine(desc, os.tmpname() .. ".d")
+    local out = e.run{ { t = 1795428000001 }, { t = 1795428003000 } }
+    seen = out[1].window
+    assert.is_true(sr.is_timestamp(seen.start) and seen.start == 1795428000000)
+    assert.equals("2026-11-23T10:00:10.000Z", tostring(seen["end"]))
+    e.close()
+  end)
+
+  it("a map's schema types its columns; without one the plan's columns are a guess", function()
+    local desc = exec.compile(src():map(function(r) return { n = 1 } end, { schema = "n long, at timestamp" })
+      :write_stream{ format = "delta", path = "out" })
+    assert.same({ { "n", "long" }, { "at", "timestamp" } }, desc.output_schema:columns())
+    assert.is_false(desc.output_schema_guessed)
+    desc = exec.compile(src():map(function(r) return r end):write_stream{ format = "delta", path = "out" })
+    assert.is_true(desc.output_schema_guessed)
+    assert.has_error(function() src():map(function(r) return r end, { shema = "x long" }) end,
+                     "map: unknown option shema (schema)")
+  end)
+end)
