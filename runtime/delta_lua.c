@@ -255,6 +255,11 @@ static int convert(lua_State *L, int idx, const sr_field *f, sr_arena *a, sr_val
     out->u.b = lua_toboolean(L, idx);
     return 0;
   case SR_TYPE_STRING: case SR_TYPE_BINARY:
+    if (f->type == SR_TYPE_BINARY && t == SR_LUA_TCDATA && sr_lua_typed(L, idx, NULL, NULL) == SR_LV_BINARY) {
+      out->u.str.ptr = sr_lua_binary_bytes(L, idx, &out->u.str.len);
+      out->kind = SR_VAL_BINARY;
+      return 0;
+    }
     if (t != LUA_TSTRING) return mismatch(L, idx, f, path, err, errlen);
     out->u.str.ptr = lua_tolstring(L, idx, &out->u.str.len);
     out->kind = f->type == SR_TYPE_STRING ? SR_VAL_STRING : SR_VAL_BINARY;
@@ -362,7 +367,7 @@ int sr_delta_conv_row(lua_State *L, sr_delta_conv *c, int row_idx, sr_arena *a, 
 
 enum {
   K_INT = 1, K_FRAC = 2, K_STRING = 4, K_BOOL = 8, K_ARRAY = 16, K_STRUCT = 32, K_EMPTY = 64,
-  K_OTHER = 128, K_TIMESTAMP = 256, K_DATE = 512
+  K_OTHER = 128, K_TIMESTAMP = 256, K_DATE = 512, K_BINARY = 1024
 };
 
 typedef struct inode {
@@ -423,7 +428,7 @@ static int observe(lua_State *L, int idx, inode *n, int depth) {
     if (t == SR_LUA_TCDATA) {
       sr_lua_vtype vt = sr_lua_typed(L, idx, NULL, NULL);
       if (vt != SR_LV_OTHER) {
-        n->kinds |= vt == SR_LV_TIMESTAMP ? K_TIMESTAMP : K_DATE;
+        n->kinds |= vt == SR_LV_TIMESTAMP ? K_TIMESTAMP : vt == SR_LV_DATE ? K_DATE : K_BINARY;
         return 0;
       }
     }
@@ -477,10 +482,10 @@ static int by_name(const void *a, const void *b) {
 
 static const char *kinds_text(unsigned k, char *out, size_t len) {
   static const char *const names[] = {"integer", "fractional number", "string", "boolean", "array",
-                                      "table", "empty table", "other", "timestamp", "date"};
+                                      "table", "empty table", "other", "timestamp", "date", "binary"};
   size_t used = 0;
   out[0] = '\0';
-  for (int i = 0; i < 10; i++)
+  for (int i = 0; i < 11; i++)
     if (k & (1u << i))
       used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s", used ? " and " : "", names[i]);
   return out;
@@ -495,12 +500,14 @@ static int resolve(inode *n, sr_field *f, const char *path, char *err, size_t er
   /* numbers beside timestamps (dates) are ms (days): the sources push whole ms as numbers */
   int timed = !!(k & (K_TIMESTAMP | K_DATE));
   int groups = (!timed && (scalar & (K_INT | K_FRAC))) + !!(scalar & K_STRING) + !!(scalar & K_BOOL) +
-               !!container + !!(k & K_TIMESTAMP) + !!(k & K_DATE) + ((k & K_DATE) && (k & K_FRAC));
+               !!container + !!(k & K_TIMESTAMP) + !!(k & K_DATE) + ((k & K_DATE) && (k & K_FRAC)) +
+               !!(k & K_BINARY);
   if (groups > 1 || ((k & K_ARRAY) && (k & K_STRUCT)))
     return fail(err, errlen, path, "values of several types (%s); a column has one type",
                 kinds_text(k, kinds, sizeof kinds));
   f->nullable = 1;
-  if (k & K_TIMESTAMP) f->type = SR_TYPE_TIMESTAMP;
+  if (k & K_BINARY) f->type = SR_TYPE_BINARY;
+  else if (k & K_TIMESTAMP) f->type = SR_TYPE_TIMESTAMP;
   else if (k & K_DATE) f->type = SR_TYPE_DATE;
   else if (k & K_FRAC) f->type = SR_TYPE_DOUBLE;
   else if (k & K_INT) f->type = SR_TYPE_LONG;
@@ -587,7 +594,10 @@ void sr_delta_push_value(lua_State *L, const sr_field *f, const sr_value *v) {
     else lua_pushnumber(L, (lua_Number)v->u.i);
     return;
   case SR_VAL_DOUBLE: lua_pushnumber(L, v->u.d); return;
-  case SR_VAL_STRING: case SR_VAL_BINARY: lua_pushlstring(L, v->u.str.ptr, v->u.str.len); return;
+  case SR_VAL_STRING: case SR_VAL_BINARY:
+    if (f->type == SR_TYPE_BINARY) sr_lua_push_binary(L, v->u.str.ptr, v->u.str.len);
+    else lua_pushlstring(L, v->u.str.ptr, v->u.str.len);
+    return;
   case SR_VAL_STRUCT:
     if (f->type == SR_TYPE_STRUCT && f->children) {
       sr_delta_push_row(L, f->children, v);

@@ -1894,6 +1894,12 @@ static int enc_value(jenc *e, int idx, const sr_field *f, const jstruct *child) 
     sr_lua_vtype vt = sr_lua_typed(L, idx, &v, &days);
     if (vt == SR_LV_TIMESTAMP) return put_string(e, tmp, sr_time_format_us(v, tmp));
     if (vt == SR_LV_DATE) return put_string(e, tmp, sr_date_format(days, tmp));
+    if (vt == SR_LV_BINARY) {  /* base64, as Spark's JSON writer */
+      size_t n;
+      const char *s = sr_lua_binary_bytes(L, idx, &n);
+      if (put(e, "\"", 1) != 0 || sr__base64_encode(e->out, s, n) != 0) return enc_fail(e, "out of memory");
+      return put(e, "\"", 1);
+    }
   }
   if (f) {
     switch (f->type) {
@@ -2033,7 +2039,12 @@ int sr__format_cell(lua_State *L, sr__codec_mem *mem, int idx, const sr__jplan *
   } else if (t == LUA_TNUMBER || t == SR_LUA_TCDATA) {
     int32_t days;
     sr_lua_vtype vt = t == SR_LUA_TCDATA ? sr_lua_typed(L, idx, &v, &days) : SR_LV_OTHER;
-    if (vt == SR_LV_TIMESTAMP)
+    if (vt == SR_LV_BINARY) {
+      const char *s = sr_lua_binary_bytes(L, idx, &n);
+      rc = sr__base64_encode(out, s, n);
+      if (rc != 0) snprintf(errbuf, errlen, "out of memory");
+      return rc;
+    } else if (vt == SR_LV_TIMESTAMP)
       n = sr_time_format_us(v, tmp);
     else if (vt == SR_LV_DATE)
       n = sr_date_format(days, tmp);

@@ -20,11 +20,11 @@
 #define LUA_TCDATA 10 /* LuaJIT's type tag of FFI cdata; lua.h does not name it */
 #endif
 
-/* T_TIMESTAMP (zigzag varint of us) and T_DATE (zigzag varint of days) came last: older
-** state has none, and reads the same. */
-enum { T_NIL, T_FALSE, T_TRUE, T_INT, T_UINT, T_DOUBLE, T_STRING, T_TABLE, T_TIMESTAMP, T_DATE };
-enum { C_CLASSIFY = 1, C_MK_I64, C_MK_U64, C_PACKER, C_PROTECTED, C_MK_TS, C_MK_DATE };
-enum { K_OTHER, K_I64, K_U64, K_TIMESTAMP, K_DATE }; /* what the classifier says of a cdata */
+/* T_TIMESTAMP (zigzag varint of us), T_DATE (zigzag varint of days) and T_BINARY (varint length,
+** bytes) came last: older state has none, and reads the same. */
+enum { T_NIL, T_FALSE, T_TRUE, T_INT, T_UINT, T_DOUBLE, T_STRING, T_TABLE, T_TIMESTAMP, T_DATE, T_BINARY };
+enum { C_CLASSIFY = 1, C_MK_I64, C_MK_U64, C_PACKER, C_PROTECTED, C_MK_TS, C_MK_DATE, C_MK_BIN };
+enum { K_OTHER, K_I64, K_U64, K_TIMESTAMP, K_DATE, K_BINARY }; /* the classifier's kinds of cdata */
 enum { P_ARRAY, P_VALUE_OF, P_KEY };
 
 #define EXACT_INT 9007199254740992.0 /* 2^53 */
@@ -64,14 +64,15 @@ static const char ffi_helpers[] =
     "local istype, i64, u64 = ffi.istype, ffi.typeof('int64_t'), ffi.typeof('uint64_t')\n"
     "local bi, bu, copy = ffi.new('int64_t[1]'), ffi.new('uint64_t[1]'), ffi.copy\n"
     "local ok, T = pcall(require, 'streamrun.types')\n"
-    "local TS, DATE = ok and T.TS, ok and T.DATE\n"
+    "local TS, DATE, BIN = ok and T.TS, ok and T.DATE, ok and T.is_binary\n"
     "return function(v)\n"
     "  if istype(i64, v) then return 1 elseif istype(u64, v) then return 2 end\n"
     "  if TS and istype(TS, v) then return 3 elseif DATE and istype(DATE, v) then return 4 end\n"
+    "  if BIN and BIN(v) then return 5 end\n"
     "  return 0\n"
     "end, function(s) copy(bi, s, 8) return bi[0] end,\n"
     "function(s) copy(bu, s, 8) return bu[0] end,\n"
-    "TS and function(s) copy(bi, s, 8) return TS(bi[0]) end, DATE\n";
+    "TS and function(s) copy(bi, s, 8) return TS(bi[0]) end, DATE, ok and T.binary\n";
 
 static int packer_gc(lua_State *L) {
   packer *pk = lua_touserdata(L, 1);
@@ -97,7 +98,8 @@ static void push_cache(lua_State *L) {
   lua_createtable(L, 5, 0);
   int base = lua_gettop(L);
   if (luaL_loadbuffer(L, ffi_helpers, sizeof ffi_helpers - 1, "=sr_lua_pack") == 0 &&
-      lua_pcall(L, 0, 5, 0) == 0) {
+      lua_pcall(L, 0, 6, 0) == 0) {
+    lua_rawseti(L, base, C_MK_BIN);
     lua_rawseti(L, base, C_MK_DATE);
     lua_rawseti(L, base, C_MK_TS);
     for (int i = 3; i >= 1; i--) lua_rawseti(L, base, i);
@@ -277,8 +279,16 @@ static int pack_cdata(lua_State *L, packer *pk, int idx, int depth, sr_buf *out)
     lua_pop(L, 1);
   }
   if (!kind)
-    return pack_fail(L, pk, depth, "a cdata other than int64_t, uint64_t, timestamp or date cannot be stored");
+    return pack_fail(L, pk, depth, "a cdata other than int64_t, uint64_t, timestamp, date or binary cannot be stored");
   int rc;
+  if (kind == K_BINARY) {
+    const unsigned char *b = lua_topointer(L, idx);
+    int32_t len;
+    memcpy(&len, b, sizeof len);
+    size_t n = len > 0 ? (size_t)len : 0;
+    rc = sr_buf_putc(out, T_BINARY) || put_varint(out, n) || sr_buf_append(out, b + sizeof len, n);
+    return rc ? pack_fail(L, pk, depth, "out of memory") : 0;
+  }
   if (kind == K_DATE) {
     int32_t days;
     memcpy(&days, lua_topointer(L, idx), sizeof days);
@@ -466,6 +476,13 @@ static const unsigned char *unpack_value(lua_State *L, int cache, const unsigned
     case T_UINT:
       if (!(p = get_varint(p, end, &a))) return NULL;
       return push_integer(L, cache, a, 1) ? NULL : p;
+    case T_BINARY:
+      if (!(p = get_varint(p, end, &a)) || a > (uint64_t)(end - p)) return NULL;
+      lua_rawgeti(L, cache, C_MK_BIN);
+      if (lua_isnil(L, -1) || lua_isboolean(L, -1)) return NULL; /* no streamrun.types here */
+      lua_pushlstring(L, (const char *)p, (size_t)a);
+      lua_call(L, 1, 1);
+      return p + a;
     case T_TIMESTAMP:
     case T_DATE: {
       int is_ts = p[-1] == T_TIMESTAMP;

@@ -8,15 +8,15 @@
 
 /* registry[&helpers_key] = {make_ts, make_date, ts_id, date_id, gc64}, checked on load. */
 static const char helpers_key = 't';
-enum { H_MAKE_TS = 1, H_MAKE_DATE, H_TS_ID, H_DATE_ID, H_GC64 };
+enum { H_MAKE_TS = 1, H_MAKE_DATE, H_TS_ID, H_DATE_ID, H_GC64, H_BIN_ID, H_MAKE_BIN };
 
 static const char helpers_src[] =
   "local ffi = require 'ffi'\n"
   "local ok, T = pcall(require, 'streamrun.types')\n"
-  "if not ok then return { false, false, 0, 0, 0 } end\n"  /* a bare state: no typed values */
+  "if not ok then return { false, false, 0, 0, 0, 0, false } end\n"  /* a bare state: no typed values */
   "local i64, TS, DATE = ffi.typeof('int64_t'), T.TS, T.DATE\n"
   "return { function(us, lo) if lo then return TS(i64(us) * 4294967296 + lo) end return TS(us) end,\n"
-  "  DATE, T.timestamp_id, T.date_id, ffi.abi('gc64') and 1 or 0 }\n";
+  "  DATE, T.timestamp_id, T.date_id, ffi.abi('gc64') and 1 or 0, T.binary_id, T.binary }\n";
 
 uint16_t sr_lua_cdata_ctypeid(const void *payload, int gc64) {
   uint16_t id;
@@ -51,6 +51,15 @@ static void push_helpers(lua_State *L) {
       sr_lua_cdata_ctypeid(lua_topointer(L, -1), gc64) != date_id)
     luaL_error(L, "streamrun: this LuaJIT's cdata header is not the layout streamrun reads");
   lua_pop(L, 2);
+  lua_rawgeti(L, h, H_BIN_ID);
+  int bin_id = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lua_rawgeti(L, h, H_MAKE_BIN);
+  lua_pushliteral(L, "x");
+  lua_call(L, 1, 1);
+  if (sr_lua_cdata_ctypeid(lua_topointer(L, -1), gc64) != bin_id)
+    luaL_error(L, "streamrun: this LuaJIT's cdata header is not the layout streamrun reads");
+  lua_pop(L, 1);
   lua_pushlightuserdata(L, (void *)&helpers_key);  /* kept only once checked */
   lua_pushvalue(L, h);
   lua_rawset(L, LUA_REGISTRYINDEX);
@@ -63,9 +72,11 @@ sr_lua_vtype sr_lua_typed(lua_State *L, int idx, int64_t *us, int32_t *days) {
   lua_rawgeti(L, -1, H_GC64);
   lua_rawgeti(L, -2, H_TS_ID);
   lua_rawgeti(L, -3, H_DATE_ID);
-  int gc64 = (int)lua_tointeger(L, -3);
-  int ts_id = (int)lua_tointeger(L, -2), date_id = (int)lua_tointeger(L, -1);
-  lua_pop(L, 4);
+  lua_rawgeti(L, -4, H_BIN_ID);
+  int gc64 = (int)lua_tointeger(L, -4);
+  int ts_id = (int)lua_tointeger(L, -3), date_id = (int)lua_tointeger(L, -2);
+  int bin_id = (int)lua_tointeger(L, -1);
+  lua_pop(L, 5);
   if (ts_id == 0) return SR_LV_OTHER;
   uint16_t id = sr_lua_cdata_ctypeid(p, gc64);
   if (id == ts_id) {
@@ -76,6 +87,7 @@ sr_lua_vtype sr_lua_typed(lua_State *L, int idx, int64_t *us, int32_t *days) {
     if (days) memcpy(days, p, sizeof *days);
     return SR_LV_DATE;
   }
+  if (id == bin_id) return SR_LV_BINARY;
   return SR_LV_OTHER;
 }
 
@@ -83,7 +95,11 @@ void sr_lua_push_timestamp(lua_State *L, int64_t us) {
   push_helpers(L);
   lua_rawgeti(L, -1, H_MAKE_TS);
   lua_remove(L, -2);
-  if (!lua_isfunction(L, -1)) luaL_error(L, "streamrun.types is not loadable here");
+  if (!lua_isfunction(L, -1)) {  /* a bare state: ms, as before the values */
+    lua_pop(L, 1);
+    sr_lua_push_int64(L, us / 1000 - (us % 1000 < 0));
+    return;
+  }
   if (us >= -SR_LUA_EXACT_MAX && us <= SR_LUA_EXACT_MAX) {
     lua_pushnumber(L, (lua_Number)us);
     lua_call(L, 1, 1);
@@ -99,7 +115,11 @@ void sr_lua_push_date(lua_State *L, int32_t days) {
   push_helpers(L);
   lua_rawgeti(L, -1, H_MAKE_DATE);
   lua_remove(L, -2);
-  if (lua_isnil(L, -1) || lua_isboolean(L, -1)) luaL_error(L, "streamrun.types is not loadable here");
+  if (lua_isnil(L, -1) || lua_isboolean(L, -1)) {  /* a bare state: days */
+    lua_pop(L, 1);
+    lua_pushnumber(L, days);
+    return;
+  }
   lua_pushnumber(L, days);
   lua_call(L, 1, 1);
 }
@@ -109,4 +129,25 @@ void sr_lua_push_timestamp_value(lua_State *L, int64_t us) {
     lua_pushnumber(L, (lua_Number)(us / 1000));
   else
     sr_lua_push_timestamp(L, us);
+}
+
+void sr_lua_push_binary(lua_State *L, const void *p, size_t len) {
+  push_helpers(L);
+  lua_rawgeti(L, -1, H_MAKE_BIN);
+  lua_remove(L, -2);
+  if (!lua_isfunction(L, -1)) {  /* a bare state: the bytes as a string */
+    lua_pop(L, 1);
+    lua_pushlstring(L, p, len);
+    return;
+  }
+  lua_pushlstring(L, p, len);
+  lua_call(L, 1, 1);
+}
+
+const char *sr_lua_binary_bytes(lua_State *L, int idx, size_t *len) {
+  const char *p = lua_topointer(L, idx);  /* struct sr_binary { int32_t len_; uint8_t data_[?]; } */
+  int32_t n;
+  memcpy(&n, p, sizeof n);
+  *len = n > 0 ? (size_t)n : 0;
+  return p + sizeof n;
 }

@@ -127,6 +127,7 @@ end
 -- values (streamrun.types), so user functions see them whatever they rename them to.
 
 local TS, DATE, floor = types.TS, types.DATE, math.floor
+local VALUE_OF = { timestamp = "number", date = "number", binary = "string" } -- what a value replaces
 local function ts_of_ms(ms) return TS(floor(ms * 1000 + 0.5)) end
 
 -- Whether a node hands its input rows to user code: a function anywhere in its spec (map,
@@ -156,11 +157,11 @@ local function typed_columns(cols)
   local out = {}
   for _, c in ipairs(cols or {}) do
     local t = c[2]
-    if t == "timestamp" or t == "date" then
+    if VALUE_OF[t] then
       out[#out + 1] = { c[1], t }
     elseif type(t) == "table" then
       for _, f in ipairs(t) do
-        if f[2] == "timestamp" or f[2] == "date" then out[#out + 1] = { c[1], f[2], f[1] } end
+        if VALUE_OF[f[2]] then out[#out + 1] = { c[1], f[2], f[1] } end
       end
     end
   end
@@ -170,14 +171,14 @@ end
 -- Lua lines making the typed columns of row `r` values (numbers only: a value stays).
 local function wrap_code(wraps, fn_ref)
   local lines = {}
-  local mk = { timestamp = fn_ref(ts_of_ms), date = fn_ref(DATE) }
+  local mk = { timestamp = fn_ref(ts_of_ms), date = fn_ref(DATE), binary = fn_ref(types.binary) }
   for _, w in ipairs(wraps) do
     if w[3] then
       lines[#lines + 1] = string.format("do local s = r[%q]; if type(s) == 'table' then local v = s[%q]; "
-        .. "if type(v) == 'number' then s[%q] = %s(v) end end end", w[1], w[3], w[3], mk[w[2]])
+        .. "if type(v) == %q then s[%q] = %s(v) end end end", w[1], w[3], VALUE_OF[w[2]], w[3], mk[w[2]])
     else
-      lines[#lines + 1] = string.format("do local v = r[%q]; if type(v) == 'number' then r[%q] = %s(v) end end",
-                                        w[1], w[1], mk[w[2]])
+      lines[#lines + 1] = string.format("do local v = r[%q]; if type(v) == %q then r[%q] = %s(v) end end",
+                                        w[1], VALUE_OF[w[2]], w[1], mk[w[2]])
     end
   end
   return lines

@@ -1,4 +1,4 @@
--- The values that carry their type through user functions: timestamps and dates.
+-- The values that carry their type through user functions: timestamps, dates and binary.
 --
 -- A timestamp is an `sr_timestamp` cdata holding microseconds since 1970-01-01T00:00:00Z (Spark's
 -- TimestampType), a date an `sr_date` cdata holding days since 1970-01-01 (DateType). Being
@@ -25,6 +25,7 @@ if not pcall(ffi.typeof, "sr_timestamp") then
   ffi.cdef [[
 typedef struct sr_timestamp { int64_t us_; } sr_timestamp;
 typedef struct sr_date { int32_t days_; } sr_date;
+typedef struct sr_binary { int32_t len_; uint8_t data_[?]; } sr_binary;
 ]]
 end
 
@@ -143,6 +144,59 @@ local date_mt = {
 }
 DATE = ffi.metatype(DATE_CT, date_mt)
 
+-- Binary: the bytes of a `binary` column, a variable-length cdata, so it stays binary whatever
+-- it is renamed to (a Lua string would be text). It reads like the string it was: #b, b:bytes(),
+-- tostring(b) (the bytes), b == "text", b .. "x", and the string methods (b:sub(1, 3), b:byte(1)).
+local BIN_CT = ffi.typeof("sr_binary")
+local BIN
+local ffi_string, ffi_copy = ffi.string, ffi.copy
+local function bytes_of(b) return ffi_string(b.data_, b.len_) end
+local function other_bytes(x)
+  if type(x) == "string" then return x end
+  if istype(BIN_CT, x) then return bytes_of(x) end
+  return nil
+end
+local bin_methods = { bytes = bytes_of }
+local bin_mt = {
+  __index = function(_, k)
+    local m = bin_methods[k]
+    if m then return m end
+    local sm = string[k]
+    if sm then return function(b, ...) return sm(bytes_of(b), ...) end end
+    return nil
+  end,
+  __len = function(b) return b.len_ end,
+  __tostring = bytes_of,
+  __concat = function(a, b) return (other_bytes(a) or tostring(a)) .. (other_bytes(b) or tostring(b)) end,
+  __eq = function(a, b)
+    local x, y = other_bytes(a), other_bytes(b)
+    return x ~= nil and y ~= nil and x == y
+  end,
+  __lt = function(a, b)
+    local x, y = other_bytes(a), other_bytes(b)
+    if x == nil or y == nil then operand_error("compare", a, b) end
+    return x < y
+  end,
+  __le = function(a, b)
+    local x, y = other_bytes(a), other_bytes(b)
+    if x == nil or y == nil then operand_error("compare", a, b) end
+    return x <= y
+  end,
+}
+BIN = ffi.metatype(BIN_CT, bin_mt)
+
+-- sr.binary(s): the bytes of a string (or a binary value, itself).
+function M.binary(s)
+  if istype(BIN_CT, s) then return s end
+  if type(s) ~= "string" then error("sr.binary: expected a string of bytes, got " .. M.typename(s), 2) end
+  local n = #s
+  local b = BIN(n)
+  b.len_ = n
+  ffi_copy(b.data_, s, n)
+  return b
+end
+
+function M.is_binary(v) return istype(BIN_CT, v) end
 function M.is_timestamp(v) return istype(TS_CT, v) end
 function M.is_date(v) return istype(DATE_CT, v) end
 
@@ -150,6 +204,7 @@ function M.is_date(v) return istype(DATE_CT, v) end
 function M.typename(v)
   if istype(TS_CT, v) then return "timestamp" end
   if istype(DATE_CT, v) then return "date" end
+  if istype(BIN_CT, v) then return "binary" end
   if type(v) == "cdata" then return tostring(ffi.typeof(v)) end
   return type(v)
 end
@@ -205,6 +260,6 @@ end
 
 M.TS, M.DATE = TS, DATE
 -- For the C side (runtime/lua_types.c): ctype ids, and makers from numbers.
-M.timestamp_id, M.date_id = tonumber(TS_CT), tonumber(DATE_CT)
+M.timestamp_id, M.date_id, M.binary_id = tonumber(TS_CT), tonumber(DATE_CT), tonumber(BIN_CT)
 
 return M

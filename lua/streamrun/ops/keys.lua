@@ -53,6 +53,7 @@ local function canon(v, depth)
     if n then return format("i%d", n) end
     if types.is_timestamp(v) then return "T" .. tostring(v) end -- ISO text: one per microsecond
     if types.is_date(v) then return "D" .. tostring(v) end
+    if types.is_binary(v) then return "b" .. #v .. ":" .. v:bytes() end
     local digits = tostring(v):gsub("U?LL$", "")
     if ffi.istype(u64, v) and v > INT64_MAX_U then return "u" .. digits end
     return "i" .. digits

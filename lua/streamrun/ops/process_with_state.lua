@@ -47,10 +47,11 @@ local function unstorable(v, depth, open)
   local t = type(v)
   if t == "string" or t == "number" or t == "boolean" then return nil end
   if t == "cdata" then
-    if ffi.istype(i64, v) or ffi.istype(u64, v) or types.is_timestamp(v) or types.is_date(v) then
+    if ffi.istype(i64, v) or ffi.istype(u64, v) or types.is_timestamp(v) or types.is_date(v)
+        or types.is_binary(v) then
       return nil
     end
-    return "", "a cdata other than int64_t, uint64_t, timestamp or date cannot be stored"
+    return "", "a cdata other than int64_t, uint64_t, timestamp, date or binary cannot be stored"
   end
   if t ~= "table" then return "", "a " .. t .. " cannot be stored" end
   if open[v] then return "", "a table that contains itself cannot be stored" end
