@@ -258,6 +258,36 @@ function M.ms(v)
   return v
 end
 
+-- Makes the typed columns of rows values in place, as exec.lua's loops do (for rows read once,
+-- such as a static table's): cols is a column list {{name, type}, ...} (a struct's direct fields
+-- too); a timestamp/date number (ms/days) and a binary string become values.
+local MAKE = { timestamp = { "number", function(ms) return TS(floor(ms * 1000 + 0.5)) end },
+               date = { "number", function(d) return DATE(d) end },
+               binary = { "string", M.binary } }
+function M.make_values(cols, rows, n)
+  local top, nested = {}, {}
+  for _, c in ipairs(cols or {}) do
+    if MAKE[c[2]] then top[#top + 1] = { c[1], MAKE[c[2]] } end
+    if type(c[2]) == "table" then
+      for _, f in ipairs(c[2]) do
+        if MAKE[f[2]] then nested[#nested + 1] = { c[1], f[1], MAKE[f[2]] } end
+      end
+    end
+  end
+  if #top == 0 and #nested == 0 then return end
+  for i = 1, n do
+    local r = rows[i]
+    for _, c in ipairs(top) do
+      local v = r[c[1]]
+      if type(v) == c[2][1] then r[c[1]] = c[2][2](v) end
+    end
+    for _, c in ipairs(nested) do
+      local s = r[c[1]]
+      if type(s) == "table" and type(s[c[2]]) == c[3][1] then s[c[2]] = c[3][2](s[c[2]]) end
+    end
+  end
+end
+
 M.TS, M.DATE = TS, DATE
 -- For the C side (runtime/lua_types.c): ctype ids, and makers from numbers.
 M.timestamp_id, M.date_id, M.binary_id = tonumber(TS_CT), tonumber(DATE_CT), tonumber(BIN_CT)

@@ -123,7 +123,25 @@ assert_eq "binary: a BINARY column in Delta" "BLOB 0001ff" \
   "$(table_sql bin_delta "SELECT typeof(payload) AS t, hex(payload) AS h FROM FILES" | jq -r '"\(.t) \(.h | ascii_downcase)"')"
 pass "a binary column renamed by a map stays binary (base64 in JSON, BINARY in Delta)"
 
-# 5. A source that hands over records (nexmark): its timestamps are values in user code
+# 5. A stream-static join on a timestamp key: both sides' keys are values, so they meet
+drop_file st s.json '{"at":"2026-11-23T10:00:00.002Z","name":"x"}
+'
+cat >static_join.lua <<'LUA'
+local sr = require "streamrun"
+local st = sr.read{ format = "json", path = "st", schema = "at timestamp, name string" }
+sr.read_stream{ format = "json", path = "in", schema = "auction long, dateTime timestamp, day date" }
+  :select{ "auction", at = function(r) return r.dateTime end }
+  :join(st, { on = { "at" }, how = "inner" })
+  :write_stream{ format = "json", path = "out_sj", checkpointLocation = "chk_sj",
+                 trigger = { availableNow = true } }
+LUA
+run_sr static_join.lua
+assert_eq "static join ($err)" 0 "$code"
+assert_eq "static join: the row whose timestamp matches" '{"at":"2026-11-23T10:00:00.002Z","auction":1,"name":"x"}' \
+  "$(cat out_sj/part-* | jq -S -c .)"
+pass "a stream-static join on a timestamp key matches equal instants"
+
+# 6. A source that hands over records (nexmark): its timestamps are values in user code
 cat >nexmark.lua <<'LUA'
 local sr = require "streamrun"
 sr.read_stream{ format = "nexmark", table = "bid", maxEvents = 200 }
