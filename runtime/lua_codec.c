@@ -572,7 +572,8 @@ static int l_parse_date(lua_State *L) {
 }
 
 static int l_format_date(lua_State *L) {
-  int64_t days = check_int64(L, 1, "days");
+  int32_t d;
+  int64_t days = sr_lua_typed(L, 1, NULL, &d) == SR_LV_DATE ? d : check_int64(L, 1, "days");
   if (days < INT32_MIN || days > INT32_MAX) return luaL_argerror(L, 1, "days out of range");
   char out[16];
   size_t n = sr_date_format((int32_t)days, out);
