@@ -310,7 +310,7 @@ local function diagnose(steps, rows, n, original)
   error(original, 0) -- could not reproduce: report what we have
 end
 
-local function compile_segment(steps, reader, wraps)
+local function compile_segment(steps, reader, wraps, typed_cols)
   if #steps == 0 and #wraps == 0 then return nil end
   local fused = gen_segment(steps, reader, wraps)
   return function(rows, n, ctx)
@@ -318,6 +318,7 @@ local function compile_segment(steps, reader, wraps)
     local ok, m = pcall(fused, rows, n, out, 0, ctx)
     if not ok then
       if reader then rows = materialize(reader, rows, n) end
+      if #wraps > 0 then types.make_values(typed_cols, rows, n) end -- as the loop made them
       diagnose(steps, rows, n, m)
     end
     return out, m
@@ -338,8 +339,9 @@ local function compile_node(node, q, user_after)
   end
   local reader = n and n.op == "source" and view_reader(n)
   for _, st in ipairs(steps) do user_after = user_after or shows_rows(st) end
-  local wraps = user_after and n and not n.is_static and typed_columns(output_columns(n)) or {}
-  local segment = compile_segment(steps, reader, wraps)
+  local typed_cols = user_after and n and not n.is_static and output_columns(n) or nil
+  local wraps = typed_columns(typed_cols)
+  local segment = compile_segment(steps, reader, wraps, typed_cols)
   local below
   if n == nil then
     error("internal: a plan without a source")

@@ -155,4 +155,18 @@ assert_eq "nexmark: every at is ISO-8601 text of a timestamp" "0" \
   "$(cat out_nx/part-* | jq -r 'select((.at | test("^2026-11-23T[0-9:.]+Z$") | not) or .kind != "timestamp")' | wc -l)"
 [[ $(cat out_nx/part-* | wc -l) -gt 0 ]] || fail "nexmark: no bids"
 pass "the nexmark source's timestamps reach user functions as timestamps"
+
+# 7. A user function that fails on a timestamp is diagnosed on the row as it saw it
+cat >nexmark_fail.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "nexmark", table = "bid", maxEvents = 200 }
+  :filter(function(r) return math.floor(r.dateTime) > 0 end)
+  :write_stream{ format = "json", path = "out_nxf", checkpointLocation = "chk_nxf",
+                 trigger = { availableNow = true } }
+LUA
+run_sr nexmark_fail.lua
+assert_eq "failing nexmark job exit" 1 "$code"
+assert_contains "the operator is named" "$err" "in filter (defined at nexmark_fail.lua:3)"
+assert_contains "the row shows its timestamp" "$err" '"dateTime":"2026-11-23T'
+pass "a user function failing on a record source's timestamp is named with the row it saw"
 finish

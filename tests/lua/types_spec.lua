@@ -211,3 +211,17 @@ describe("binary values", function()
     assert.is_true(sr2.is_binary(out[1].payload) and out[1].payload == "\1\2")
   end)
 end)
+
+describe("a failing user function over typed columns", function()
+  it("is diagnosed on the rows as the loop saw them (timestamps, not numbers)", function()
+    local sr, exec = h.fresh()
+    local q = sr.read_stream{ format = "json", path = "in", schema = "id long, t timestamp" }
+      :filter(function(r) return r.id < 2 or math.floor(r.t) > 0 end) -- floor fails on a timestamp
+      :write_stream{ format = "console" }
+    local ok, err = pcall(h.run, exec.compile(q), { { { id = 1, t = 5 }, { id = 2, t = 6 } } })
+    assert.is_false(ok)
+    assert.is_true(err.streamrun_user_error)
+    assert.matches("in filter", err.message)
+    assert.matches('row: {"id":2,"t":"1970-01-01T00:00:00.006Z"}', err.message, 1, true)
+  end)
+end)
