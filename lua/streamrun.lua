@@ -7,6 +7,7 @@
 -- boundary, and everything that must survive lives in C.
 local core = require "streamrun.core"
 local plan = require "streamrun.plan"
+local types = require "streamrun.types"
 
 local sr = { _VERSION = core.version }
 
@@ -74,9 +75,24 @@ function sr.read(opts) local s = new_source(opts, true, 2); return s end
 
 -- Stateless operations -------------------------------------------------------------------
 
-function Stream:map(fn)
+-- The optional output schema of map/flat_map ({schema = "a long, at timestamp"}): the types of
+-- the columns the function makes, for the sinks (a Delta table's schema, numbers written as
+-- timestamps). Without it they follow the values (a timestamp value is a timestamp column).
+local function fn_options(opts, what)
+  if opts == nil then return nil end
+  if type(opts) ~= "table" then fail(what .. ": options must be a table ({schema = ...})", 3) end
+  for k in pairs(opts) do
+    if k ~= "schema" then fail(what .. ": unknown option " .. tostring(k) .. " (schema)", 3) end
+  end
+  if opts.schema == nil then return nil end
+  local ok, schema = pcall(core.schema, opts.schema)
+  if not ok then fail(what .. ": schema: " .. tostring(schema), 3) end
+  return schema:columns()
+end
+
+function Stream:map(fn, opts)
   check_fn(fn, "map")
-  return node(self, { op = "map", fn = fn, where = where(2) })
+  return node(self, { op = "map", fn = fn, schema_list = fn_options(opts, "map"), where = where(2) })
 end
 
 function Stream:filter(fn)
@@ -84,9 +100,10 @@ function Stream:filter(fn)
   return node(self, { op = "filter", fn = fn, where = where(2) })
 end
 
-function Stream:flat_map(fn)
+function Stream:flat_map(fn, opts)
   check_fn(fn, "flat_map")
-  return node(self, { op = "flat_map", fn = fn, where = where(2) })
+  return node(self, { op = "flat_map", fn = fn, schema_list = fn_options(opts, "flat_map"),
+                      where = where(2) })
 end
 
 -- select{"a", "b", c = function(r) ... end, d = "b"}: keep a and b, compute c, rename b to d.
@@ -296,6 +313,14 @@ sr.parse_timestamp = core.parse_timestamp
 sr.format_timestamp = core.format_timestamp
 sr.parse_date = core.parse_date
 sr.format_date = core.format_date
+sr.timestamp = types.timestamp       -- a timestamp value (streamrun.types): ms, text, date
+sr.date = types.date                 -- a date value: days, "YYYY-MM-DD", timestamp
+sr.timestamp_us = types.from_us      -- a timestamp from microseconds
+sr.is_timestamp = types.is_timestamp
+sr.is_date = types.is_date
+sr.binary = types.binary             -- a binary value: the bytes of a string
+sr.is_binary = types.is_binary
+sr.typeof = types.typename           -- "timestamp", "date", or Lua's type name
 sr.duration = function(text) return duration(text, "sr.duration") end
 sr.memory_table = core.memory_table
 

@@ -48,6 +48,9 @@ typedef struct sr_connector_config {
                                    terminated, when the plan knows them exactly (a Spark
                                    DataFrame's schema: rows have these and no others); NULL
                                    when it does not (after a map, a flat_map, ...) */
+  int schema_guessed;           /* sink: the rows were made by a function (map) the plan cannot
+                                   see into: `schema` is its input's columns, types and order
+                                   for the columns the rows hold, not columns to create */
   const char *checkpoint_dir;   /* the query's checkpointLocation (absolute) */
   const char *state_dir;        /* a directory of this connector's own inside the checkpoint
                                    (sources/<n>/ or sinks/), created by the engine */

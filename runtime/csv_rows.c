@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "lua_int64.h"
+#include "lua_types.h"
 #include "timeutil.h"
 
 enum { SNIPPET = 40 };
@@ -226,7 +227,10 @@ static int push_cell(cdec *c, int i, const cfield *cf) {
       else return fail_cell(c, f, s, n, NULL);
       return 0;
     case SR_TYPE_TIMESTAMP:
-      if (sr_time_parse(s, n, &v) != 0) {
+      if (sr_time_parse_us(s, n, &v) == 0) {  /* text keeps its microseconds */
+        sr_lua_push_timestamp_value(L, v);
+        return 0;
+      } else {
         sr__jnum num;
         const char *p = n && *s == '+' ? s + 1 : s;
         if (sr__json_scan_number(p, s + n, &num) != s + n || sr__jnum_seconds_ms(&num, p, s + n, &v) != 0)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lua_int64.h"
+#include "lua_types.h"
 #include "timeutil.h"
 
 #define MAX_DEPTH 100
@@ -58,7 +59,17 @@ void sr_delta_conv_end(lua_State *L, sr_delta_conv *c) {
 
 static const char *lua_kind(lua_State *L, int idx) {
   int t = lua_type(L, idx);
-  return t == SR_LUA_TCDATA ? "cdata" : lua_typename(L, t);
+  if (t != SR_LUA_TCDATA) return lua_typename(L, t);
+  sr_lua_vtype vt = sr_lua_typed(L, idx, NULL, NULL);
+  return vt == SR_LV_TIMESTAMP ? "timestamp" : vt == SR_LV_DATE ? "date" : "cdata";
+}
+
+/* A number of ms (a fraction keeps us) as microseconds. Returns 0, or -1 out of range. */
+static int ms_to_us(double ms, int64_t *us) {
+  double u = floor(ms * 1000.0 + 0.5);
+  if (!(u >= -9223372036854775808.0 && u < 9223372036854775808.0)) return -1;
+  *us = (int64_t)u;
+  return 0;
 }
 
 static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
@@ -198,17 +209,27 @@ static int convert(lua_State *L, int idx, const sr_field *f, sr_arena *a, sr_val
     if (whole_number(L, idx, &out->u.i) != 0) return mismatch(L, idx, f, path, err, errlen);
     out->kind = SR_VAL_INT;
     return 0;
-  case SR_TYPE_TIMESTAMP:
+  case SR_TYPE_TIMESTAMP:  /* a timestamp, ISO text, or a number of ms (old jobs) */
     if (t == LUA_TSTRING) {
       const char *s = lua_tolstring(L, idx, &len);
-      if (sr_time_parse(s, len, &out->u.i) != 0) return mismatch(L, idx, f, path, err, errlen);
-    } else if (whole_number(L, idx, &out->u.i) != 0) {
-      return mismatch(L, idx, f, path, err, errlen);
+      if (sr_time_parse_us(s, len, &out->u.i) != 0) return mismatch(L, idx, f, path, err, errlen);
+    } else if (t == LUA_TNUMBER) {
+      if (ms_to_us(lua_tonumber(L, idx), &out->u.i) != 0) return mismatch(L, idx, f, path, err, errlen);
+    } else if (sr_lua_typed(L, idx, &out->u.i, NULL) != SR_LV_TIMESTAMP) {
+      int64_t ms;
+      if (sr_lua_typed(L, idx, NULL, NULL) != SR_LV_OTHER || whole_number(L, idx, &ms) != 0 ||
+          ms > INT64_MAX / 1000 || ms < INT64_MIN / 1000)
+        return mismatch(L, idx, f, path, err, errlen);
+      out->u.i = ms * 1000;
     }
     out->kind = SR_VAL_INT;
     return 0;
   case SR_TYPE_DATE:
-    if (t == LUA_TSTRING) {
+    if (t == SR_LUA_TCDATA && sr_lua_typed(L, idx, NULL, NULL) != SR_LV_OTHER) {
+      int32_t days;
+      if (sr_lua_typed(L, idx, NULL, &days) != SR_LV_DATE) return mismatch(L, idx, f, path, err, errlen);
+      out->u.i = days;
+    } else if (t == LUA_TSTRING) {
       int32_t days;
       const char *s = lua_tolstring(L, idx, &len);
       if (sr_date_parse(s, len, &days) != 0) return mismatch(L, idx, f, path, err, errlen);
@@ -234,6 +255,11 @@ static int convert(lua_State *L, int idx, const sr_field *f, sr_arena *a, sr_val
     out->u.b = lua_toboolean(L, idx);
     return 0;
   case SR_TYPE_STRING: case SR_TYPE_BINARY:
+    if (f->type == SR_TYPE_BINARY && t == SR_LUA_TCDATA && sr_lua_typed(L, idx, NULL, NULL) == SR_LV_BINARY) {
+      out->u.str.ptr = sr_lua_binary_bytes(L, idx, &out->u.str.len);
+      out->kind = SR_VAL_BINARY;
+      return 0;
+    }
     if (t != LUA_TSTRING) return mismatch(L, idx, f, path, err, errlen);
     out->u.str.ptr = lua_tolstring(L, idx, &out->u.str.len);
     out->kind = f->type == SR_TYPE_STRING ? SR_VAL_STRING : SR_VAL_BINARY;
@@ -257,8 +283,11 @@ static int convert_fast(lua_State *L, int idx, int t, const sr_field *f, sr_valu
   if (t == LUA_TNUMBER) {
     double d = lua_tonumber(L, idx);
     switch (f->type) {
-    case SR_TYPE_LONG: case SR_TYPE_INT: case SR_TYPE_SHORT: case SR_TYPE_BYTE:
-    case SR_TYPE_TIMESTAMP: case SR_TYPE_DATE:
+    case SR_TYPE_TIMESTAMP:
+      if (ms_to_us(d, &out->u.i) != 0) return 0;
+      out->kind = SR_VAL_INT;
+      return 1;
+    case SR_TYPE_LONG: case SR_TYPE_INT: case SR_TYPE_SHORT: case SR_TYPE_BYTE: case SR_TYPE_DATE:
       if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || (double)(int64_t)d != d) return 0;
       out->kind = SR_VAL_INT;
       out->u.i = (int64_t)d;
@@ -338,7 +367,7 @@ int sr_delta_conv_row(lua_State *L, sr_delta_conv *c, int row_idx, sr_arena *a, 
 
 enum {
   K_INT = 1, K_FRAC = 2, K_STRING = 4, K_BOOL = 8, K_ARRAY = 16, K_STRUCT = 32, K_EMPTY = 64,
-  K_OTHER = 128
+  K_OTHER = 128, K_TIMESTAMP = 256, K_DATE = 512, K_BINARY = 1024
 };
 
 typedef struct inode {
@@ -396,6 +425,13 @@ static int observe(lua_State *L, int idx, inode *n, int depth) {
       n->kinds |= K_INT;
       return 0;
     }
+    if (t == SR_LUA_TCDATA) {
+      sr_lua_vtype vt = sr_lua_typed(L, idx, NULL, NULL);
+      if (vt != SR_LV_OTHER) {
+        n->kinds |= vt == SR_LV_TIMESTAMP ? K_TIMESTAMP : vt == SR_LV_DATE ? K_DATE : K_BINARY;
+        return 0;
+      }
+    }
     n->kinds |= K_OTHER;
     n->other = lua_kind(L, idx);
     return 0;
@@ -446,10 +482,10 @@ static int by_name(const void *a, const void *b) {
 
 static const char *kinds_text(unsigned k, char *out, size_t len) {
   static const char *const names[] = {"integer", "fractional number", "string", "boolean", "array",
-                                      "table", "empty table", "other"};
+                                      "table", "empty table", "other", "timestamp", "date", "binary"};
   size_t used = 0;
   out[0] = '\0';
-  for (int i = 0; i < 8; i++)
+  for (int i = 0; i < 11; i++)
     if (k & (1u << i))
       used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s", used ? " and " : "", names[i]);
   return out;
@@ -461,13 +497,19 @@ static int resolve(inode *n, sr_field *f, const char *path, char *err, size_t er
   unsigned k = n->kinds;
   if (k & K_OTHER) return fail(err, errlen, path, "a %s cannot be stored in Delta", n->other);
   unsigned scalar = k & (K_INT | K_FRAC | K_STRING | K_BOOL), container = k & (K_ARRAY | K_STRUCT | K_EMPTY);
-  int groups = !!(scalar & (K_INT | K_FRAC)) + !!(scalar & K_STRING) + !!(scalar & K_BOOL) +
-               !!container;
+  /* numbers beside timestamps (dates) are ms (days): the sources push whole ms as numbers */
+  int timed = !!(k & (K_TIMESTAMP | K_DATE));
+  int groups = (!timed && (scalar & (K_INT | K_FRAC))) + !!(scalar & K_STRING) + !!(scalar & K_BOOL) +
+               !!container + !!(k & K_TIMESTAMP) + !!(k & K_DATE) + ((k & K_DATE) && (k & K_FRAC)) +
+               !!(k & K_BINARY);
   if (groups > 1 || ((k & K_ARRAY) && (k & K_STRUCT)))
     return fail(err, errlen, path, "values of several types (%s); a column has one type",
                 kinds_text(k, kinds, sizeof kinds));
   f->nullable = 1;
-  if (k & K_FRAC) f->type = SR_TYPE_DOUBLE;
+  if (k & K_BINARY) f->type = SR_TYPE_BINARY;
+  else if (k & K_TIMESTAMP) f->type = SR_TYPE_TIMESTAMP;
+  else if (k & K_DATE) f->type = SR_TYPE_DATE;
+  else if (k & K_FRAC) f->type = SR_TYPE_DOUBLE;
   else if (k & K_INT) f->type = SR_TYPE_LONG;
   else if (k & K_BOOL) f->type = SR_TYPE_BOOLEAN;
   else if (k & K_STRUCT) {
@@ -546,10 +588,16 @@ void sr_delta_push_value(lua_State *L, const sr_field *f, const sr_value *v) {
   case SR_VAL_BOOL: lua_pushboolean(L, v->u.b); return;
   case SR_VAL_INT:
     if (f->type == SR_TYPE_LONG) sr_lua_push_int64(L, v->u.i);
+    /* values, not numbers: the plan does not know a table's columns, so the sinks go by them */
+    else if (f->type == SR_TYPE_TIMESTAMP) sr_lua_push_timestamp(L, v->u.i);
+    else if (f->type == SR_TYPE_DATE && v->u.i >= INT32_MIN && v->u.i <= INT32_MAX) sr_lua_push_date(L, (int32_t)v->u.i);
     else lua_pushnumber(L, (lua_Number)v->u.i);
     return;
   case SR_VAL_DOUBLE: lua_pushnumber(L, v->u.d); return;
-  case SR_VAL_STRING: case SR_VAL_BINARY: lua_pushlstring(L, v->u.str.ptr, v->u.str.len); return;
+  case SR_VAL_STRING: case SR_VAL_BINARY:
+    if (f->type == SR_TYPE_BINARY) sr_lua_push_binary(L, v->u.str.ptr, v->u.str.len);
+    else lua_pushlstring(L, v->u.str.ptr, v->u.str.len);
+    return;
   case SR_VAL_STRUCT:
     if (f->type == SR_TYPE_STRUCT && f->children) {
       sr_delta_push_row(L, f->children, v);

@@ -194,7 +194,7 @@ int sr_delta_partition_format(const sr_field *f, const sr_value *v, sr_buf *out)
     return format_double(f->type == SR_TYPE_FLOAT ? (double)(float)v->u.d : v->u.d, out);
   case SR_VAL_INT:
     if (f->type == SR_TYPE_TIMESTAMP) {
-      sr_time_format(v->u.i, tmp);
+      sr_time_format_us(v->u.i, tmp);
       return sr_buf_puts(out, tmp);
     }
     if (f->type == SR_TYPE_DATE) {
@@ -254,10 +254,10 @@ int sr_delta_partition_parse(const sr_field *f, const char *text, sr_arena *a, s
   case SR_TYPE_TIMESTAMP: {
     /* Spark writes "2020-01-01 08:09:10.001" in the writer's zone; with no zone, it is read
     ** as UTC (as delta-kernel does by default), ISO text with Z or an offset as written */
-    int64_t ms;
-    if (sr_time_parse(text, len, &ms) != 0) break;
+    int64_t us;
+    if (sr_time_parse_us(text, len, &us) != 0) break;
     out->kind = SR_VAL_INT;
-    out->u.i = ms;
+    out->u.i = us;
     return 0;
   }
   default: break;
@@ -335,12 +335,14 @@ static json_t *stats_parent(json_t *root, const char *const *names, int depth) {
 
 /* A bound as JSON, or NULL when Delta keeps none for it (booleans, non-finite doubles, text
 ** that is not UTF-8). */
-static json_t *bound_json(sr_type type, const sr_value *v) {
+static json_t *bound_json(sr_type type, const sr_value *v, int max) {
   char tmp[32];
   switch (v->kind) {
   case SR_VAL_INT:
-    if (type == SR_TYPE_TIMESTAMP) {
-      sr_time_format(v->u.i, tmp);
+    if (type == SR_TYPE_TIMESTAMP) {  /* Delta keeps timestamp bounds in ms: max rounds up */
+      int64_t ms = v->u.i / 1000 - (v->u.i % 1000 < 0);
+      if (max && v->u.i % 1000 != 0) ms++;
+      sr_time_format(ms, tmp);
       return json_string(tmp);
     }
     if (type == SR_TYPE_DATE) {
@@ -377,7 +379,7 @@ json_t *sr_delta_stats_json(const sr_pq_writer *w, const sr_schema *file_schema,
     json_t *np = stats_parent(nulls, cs->names, cs->depth);
     if (!np || json_object_set_new(np, leaf, json_integer((json_int_t)cs->null_count)) != 0) goto oom;
     if (!cs->has_min_max || cs->type == SR_TYPE_BOOLEAN) continue;
-    json_t *lo = bound_json(cs->type, &cs->min), *hi = bound_json(cs->type, &cs->max);
+    json_t *lo = bound_json(cs->type, &cs->min, 0), *hi = bound_json(cs->type, &cs->max, 1);
     if (!lo || !hi) {
       json_decref(lo);
       json_decref(hi);

@@ -367,6 +367,9 @@ static sr_query_spec *read_spec(loaded *ld, int i, sr_error **err) {
   lua_pop(L, 1);
   s->output_schema = field_schema(L, d, "output_schema");
   s->output_columns = field_names(L, d, "output_columns");
+  lua_getfield(L, d, "output_schema_guessed");
+  s->output_schema_guessed = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   json_t *plan = json_object();
   sr_status st = read_sources(L, d, s, plan, err);
   if (st == SR_OK) st = read_sink(L, d, s, err);

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "lua_int64.h"
+#include "lua_types.h"
 #include "timeutil.h"
 
 #if defined(__SSE2__)
@@ -1161,7 +1162,10 @@ static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const 
       if (c == '"') {
         q = p;
         if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
-        if (sr_time_parse(s, n, &v) != 0) return fail_type(d, f, p, end, NULL);
+        if (sr_time_parse_us(s, n, &v) != 0) return fail_type(d, f, p, end, NULL);
+        sr_lua_push_timestamp_value(L, v);  /* text keeps its microseconds */
+        *pp = q;
+        return 0;
       } else if (c == '-' || is_digit(c)) {
         if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
         if (sr__jnum_seconds_ms(&num, p, q, &v) != 0) return fail_type(d, f, p, end, " (out of range)");
@@ -1885,6 +1889,18 @@ static int enc_value(jenc *e, int idx, const sr_field *f, const jstruct *child) 
   char tmp[48];
   int64_t v;
   uint64_t u;
+  int32_t days;
+  if (t == SR_LUA_TCDATA) {  /* a timestamp or date is written as what it is, whatever f says */
+    sr_lua_vtype vt = sr_lua_typed(L, idx, &v, &days);
+    if (vt == SR_LV_TIMESTAMP) return put_string(e, tmp, sr_time_format_us(v, tmp));
+    if (vt == SR_LV_DATE) return put_string(e, tmp, sr_date_format(days, tmp));
+    if (vt == SR_LV_BINARY) {  /* base64, as Spark's JSON writer */
+      size_t n;
+      const char *s = sr_lua_binary_bytes(L, idx, &n);
+      if (put(e, "\"", 1) != 0 || sr__base64_encode(e->out, s, n) != 0) return enc_fail(e, "out of memory");
+      return put(e, "\"", 1);
+    }
+  }
   if (f) {
     switch (f->type) {
       case SR_TYPE_TIMESTAMP:
@@ -2021,7 +2037,18 @@ int sr__format_cell(lua_State *L, sr__codec_mem *mem, int idx, const sr__jplan *
   } else if (t == LUA_TBOOLEAN) {
     rc = sr_buf_puts(out, lua_toboolean(L, idx) ? "true" : "false");
   } else if (t == LUA_TNUMBER || t == SR_LUA_TCDATA) {
-    if (f && f->type == SR_TYPE_TIMESTAMP && sr_lua_to_int64(L, idx, &v) == 0)
+    int32_t days;
+    sr_lua_vtype vt = t == SR_LUA_TCDATA ? sr_lua_typed(L, idx, &v, &days) : SR_LV_OTHER;
+    if (vt == SR_LV_BINARY) {
+      const char *s = sr_lua_binary_bytes(L, idx, &n);
+      rc = sr__base64_encode(out, s, n);
+      if (rc != 0) snprintf(errbuf, errlen, "out of memory");
+      return rc;
+    } else if (vt == SR_LV_TIMESTAMP)
+      n = sr_time_format_us(v, tmp);
+    else if (vt == SR_LV_DATE)
+      n = sr_date_format(days, tmp);
+    else if (f && f->type == SR_TYPE_TIMESTAMP && sr_lua_to_int64(L, idx, &v) == 0)
       n = sr_time_format(v, tmp);
     else if (f && f->type == SR_TYPE_DATE && sr_lua_to_int64(L, idx, &v) == 0 && v >= INT32_MIN && v <= INT32_MAX)
       n = sr_date_format((int32_t)v, tmp);

@@ -12,6 +12,7 @@
 #include "csv_rows.h"
 #include "json_rows.h"
 #include "lua_int64.h"
+#include "lua_types.h"
 #include "options.h"
 #include "timeutil.h"
 
@@ -535,7 +536,31 @@ static int64_t check_int64(lua_State *L, int idx, const char *what) {
 
 static int l_format_timestamp(lua_State *L) {
   char out[32];
-  size_t n = sr_time_format(check_int64(L, 1, "milliseconds"), out);
+  int64_t us;
+  size_t n = sr_lua_typed(L, 1, &us, NULL) == SR_LV_TIMESTAMP
+                 ? sr_time_format_us(us, out) : sr_time_format(check_int64(L, 1, "milliseconds"), out);
+  lua_pushlstring(L, out, n);
+  return 1;
+}
+
+/* core.parse_timestamp_us(text) -> microseconds (a number, or int64 beyond 2^53) | nil, err */
+static int l_parse_timestamp_us(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  int64_t us;
+  if (sr_time_parse_us(text, len, &us) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "not a timestamp: \"%s\" (expected ISO-8601 such as 2026-11-23T10:00:00.001Z)", text);
+    return 2;
+  }
+  sr_lua_push_int64(L, us);
+  return 1;
+}
+
+/* core.format_timestamp_us(us) -> ISO-8601 UTC text, 6 fraction digits when not whole ms */
+static int l_format_timestamp_us(lua_State *L) {
+  char out[32];
+  size_t n = sr_time_format_us(check_int64(L, 1, "microseconds"), out);
   lua_pushlstring(L, out, n);
   return 1;
 }
@@ -554,7 +579,8 @@ static int l_parse_date(lua_State *L) {
 }
 
 static int l_format_date(lua_State *L) {
-  int64_t days = check_int64(L, 1, "days");
+  int32_t d;
+  int64_t days = sr_lua_typed(L, 1, NULL, &d) == SR_LV_DATE ? d : check_int64(L, 1, "days");
   if (days < INT32_MIN || days > INT32_MAX) return luaL_argerror(L, 1, "days out of range");
   char out[16];
   size_t n = sr_date_format((int32_t)days, out);
@@ -674,6 +700,8 @@ int sr_open_codec_lib(lua_State *L) {
     {"to_json", l_to_json},
     {"parse_timestamp", l_parse_timestamp},
     {"format_timestamp", l_format_timestamp},
+    {"parse_timestamp_us", l_parse_timestamp_us},
+    {"format_timestamp_us", l_format_timestamp_us},
     {"parse_date", l_parse_date},
     {"format_date", l_format_date},
     {"duration", l_duration},

@@ -20,8 +20,11 @@
 #define LUA_TCDATA 10 /* LuaJIT's type tag of FFI cdata; lua.h does not name it */
 #endif
 
-enum { T_NIL, T_FALSE, T_TRUE, T_INT, T_UINT, T_DOUBLE, T_STRING, T_TABLE };
-enum { C_CLASSIFY = 1, C_MK_I64, C_MK_U64, C_PACKER, C_PROTECTED };
+/* T_TIMESTAMP (zigzag varint of us), T_DATE (zigzag varint of days) and T_BINARY (varint length,
+** bytes) came last: older state has none, and reads the same. */
+enum { T_NIL, T_FALSE, T_TRUE, T_INT, T_UINT, T_DOUBLE, T_STRING, T_TABLE, T_TIMESTAMP, T_DATE, T_BINARY };
+enum { C_CLASSIFY = 1, C_MK_I64, C_MK_U64, C_PACKER, C_PROTECTED, C_MK_TS, C_MK_DATE, C_MK_BIN };
+enum { K_OTHER, K_I64, K_U64, K_TIMESTAMP, K_DATE, K_BINARY }; /* the classifier's kinds of cdata */
 enum { P_ARRAY, P_VALUE_OF, P_KEY };
 
 #define EXACT_INT 9007199254740992.0 /* 2^53 */
@@ -60,11 +63,16 @@ static const char ffi_helpers[] =
     "local ffi = require('ffi')\n"
     "local istype, i64, u64 = ffi.istype, ffi.typeof('int64_t'), ffi.typeof('uint64_t')\n"
     "local bi, bu, copy = ffi.new('int64_t[1]'), ffi.new('uint64_t[1]'), ffi.copy\n"
+    "local ok, T = pcall(require, 'streamrun.types')\n"
+    "local TS, DATE, BIN = ok and T.TS, ok and T.DATE, ok and T.is_binary\n"
     "return function(v)\n"
     "  if istype(i64, v) then return 1 elseif istype(u64, v) then return 2 end\n"
+    "  if TS and istype(TS, v) then return 3 elseif DATE and istype(DATE, v) then return 4 end\n"
+    "  if BIN and BIN(v) then return 5 end\n"
     "  return 0\n"
     "end, function(s) copy(bi, s, 8) return bi[0] end,\n"
-    "function(s) copy(bu, s, 8) return bu[0] end\n";
+    "function(s) copy(bu, s, 8) return bu[0] end,\n"
+    "TS and function(s) copy(bi, s, 8) return TS(bi[0]) end, DATE, ok and T.binary\n";
 
 static int packer_gc(lua_State *L) {
   packer *pk = lua_touserdata(L, 1);
@@ -90,7 +98,10 @@ static void push_cache(lua_State *L) {
   lua_createtable(L, 5, 0);
   int base = lua_gettop(L);
   if (luaL_loadbuffer(L, ffi_helpers, sizeof ffi_helpers - 1, "=sr_lua_pack") == 0 &&
-      lua_pcall(L, 0, 3, 0) == 0) {
+      lua_pcall(L, 0, 6, 0) == 0) {
+    lua_rawseti(L, base, C_MK_BIN);
+    lua_rawseti(L, base, C_MK_DATE);
+    lua_rawseti(L, base, C_MK_TS);
     for (int i = 3; i >= 1; i--) lua_rawseti(L, base, i);
   }
   lua_settop(L, base);
@@ -267,11 +278,33 @@ static int pack_cdata(lua_State *L, packer *pk, int idx, int depth, sr_buf *out)
     kind = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
   }
-  if (!kind) return pack_fail(L, pk, depth, "a cdata other than int64_t or uint64_t cannot be stored");
+  if (!kind)
+    return pack_fail(L, pk, depth, "a cdata other than int64_t, uint64_t, timestamp, date or binary cannot be stored");
+  int rc;
+  if (kind == K_BINARY) {
+    const unsigned char *b = lua_topointer(L, idx);
+    int32_t len;
+    memcpy(&len, b, sizeof len);
+    size_t n = len > 0 ? (size_t)len : 0;
+    rc = sr_buf_putc(out, T_BINARY) || put_varint(out, n) || sr_buf_append(out, b + sizeof len, n);
+    return rc ? pack_fail(L, pk, depth, "out of memory") : 0;
+  }
+  if (kind == K_DATE) {
+    int32_t days;
+    memcpy(&days, lua_topointer(L, idx), sizeof days);
+    uint64_t zz = ((uint64_t)(int64_t)days << 1) ^ (uint64_t)((int64_t)days >> 63);
+    rc = sr_buf_putc(out, T_DATE) || put_varint(out, zz);
+    return rc ? pack_fail(L, pk, depth, "out of memory") : 0;
+  }
   uint64_t u;
   memcpy(&u, lua_topointer(L, idx), 8);
-  int rc = kind == 2 && u > INT64_MAX ? sr_buf_putc(out, T_UINT) || put_varint(out, u)
-                                      : put_tagged_int(out, (int64_t)u);
+  if (kind == K_TIMESTAMP) {
+    uint64_t zz = (u << 1) ^ (uint64_t)((int64_t)u >> 63);
+    rc = sr_buf_putc(out, T_TIMESTAMP) || put_varint(out, zz);
+  } else {
+    rc = kind == K_U64 && u > INT64_MAX ? sr_buf_putc(out, T_UINT) || put_varint(out, u)
+                                        : put_tagged_int(out, (int64_t)u);
+  }
   return rc ? pack_fail(L, pk, depth, "out of memory") : 0;
 }
 
@@ -443,6 +476,26 @@ static const unsigned char *unpack_value(lua_State *L, int cache, const unsigned
     case T_UINT:
       if (!(p = get_varint(p, end, &a))) return NULL;
       return push_integer(L, cache, a, 1) ? NULL : p;
+    case T_BINARY:
+      if (!(p = get_varint(p, end, &a)) || a > (uint64_t)(end - p)) return NULL;
+      lua_rawgeti(L, cache, C_MK_BIN);
+      if (lua_isnil(L, -1) || lua_isboolean(L, -1)) return NULL; /* no streamrun.types here */
+      lua_pushlstring(L, (const char *)p, (size_t)a);
+      lua_call(L, 1, 1);
+      return p + a;
+    case T_TIMESTAMP:
+    case T_DATE: {
+      int is_ts = p[-1] == T_TIMESTAMP;
+      if (!(p = get_varint(p, end, &a))) return NULL;
+      int64_t v = (int64_t)((a >> 1) ^ (~(a & 1) + 1));
+      if (!is_ts && (v < INT32_MIN || v > INT32_MAX)) return NULL;
+      lua_rawgeti(L, cache, is_ts ? C_MK_TS : C_MK_DATE);
+      if (lua_isnil(L, -1) || lua_isboolean(L, -1)) return NULL; /* no streamrun.types here */
+      if (is_ts) lua_pushlstring(L, (const char *)&v, 8);
+      else lua_pushnumber(L, (lua_Number)v);
+      lua_call(L, 1, 1);
+      return p;
+    }
     case T_DOUBLE: {
       if (end - p < 8) return NULL;
       uint64_t bits = 0;

@@ -98,7 +98,7 @@ static size_t to_plain(const sr_pq_chunk *c, const sr_value *v, uint8_t *tmp, co
   case SR_PQC_BOOL: tmp[0] = v->u.b != 0; return 1;
   case SR_PQC_INT32: store_le(tmp, (uint64_t)v->u.i, 4); return 4;
   case SR_PQC_INT64: store_le(tmp, (uint64_t)v->u.i, 8); return 8;
-  case SR_PQC_TS_MICROS: store_le(tmp, (uint64_t)(v->u.i * 1000), 8); return 8;
+  case SR_PQC_TS_MICROS: store_le(tmp, (uint64_t)v->u.i, 8); return 8;
   case SR_PQC_DOUBLE: {
     double d = v->kind == SR_VAL_INT ? (double)v->u.i : v->u.d;
     memcpy(tmp, &d, 8);

@@ -52,8 +52,9 @@ static void convert_int(const sr_pq_leaf *leaf, int64_t x, sr_value *v) {
   v->kind = SR_VAL_INT;
   switch (leaf->conv) {
   case SR_PQC_UINT32: v->u.i = (uint32_t)x; break;
-  case SR_PQC_TS_MICROS: v->u.i = floor_div(x, 1000); break;
-  case SR_PQC_TS_NANOS: v->u.i = floor_div(x, 1000000); break;
+  case SR_PQC_TS_MILLIS: v->u.i = x * 1000; break;  /* timestamps are us, as Spark's */
+  case SR_PQC_TS_MICROS: v->u.i = x; break;
+  case SR_PQC_TS_NANOS: v->u.i = floor_div(x, 1000); break;
   case SR_PQC_DECIMAL: v->kind = SR_VAL_DOUBLE; v->u.d = decimal_to_double(x, leaf->scale); break;
   default: v->u.i = x; break;
   }
@@ -92,7 +93,7 @@ static void convert_fixed(const sr_pq_leaf *leaf, const uint8_t *p, sr_value *v)
     int64_t nanos = (int64_t)load_le(p, 8);
     int64_t julian = (int32_t)load_le(p + 8, 4);
     v->kind = SR_VAL_INT;
-    v->u.i = (julian - 2440588) * 86400000 + floor_div(nanos, 1000000);
+    v->u.i = (julian - 2440588) * 86400000000LL + floor_div(nanos, 1000);
     return;
   }
   case SR_PQ_FLOAT: {

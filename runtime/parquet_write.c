@@ -135,7 +135,7 @@ static sr_status check_leaf(const sr_pq_node *n, const sr_value *v, const name_c
                             sr_error **err) {
   static const int64_t limits[] = {[SR_TYPE_INT] = INT32_MAX, [SR_TYPE_DATE] = INT32_MAX,
                                    [SR_TYPE_SHORT] = INT16_MAX, [SR_TYPE_BYTE] = INT8_MAX,
-                                   [SR_TYPE_TIMESTAMP] = INT64_MAX / 1000};
+                                   [SR_TYPE_TIMESTAMP] = INT64_MAX};
   switch (n->type) {
   case SR_TYPE_LONG:
     if (v->kind == SR_VAL_INT) return SR_OK;
@@ -418,7 +418,7 @@ static int stat_value(sr_pq_writer *w, const sr_pq_leaf *leaf, const uint8_t *p,
   case SR_PQC_BOOL: v->kind = SR_VAL_BOOL; v->u.b = p[0] != 0; return 0;
   case SR_PQC_INT32: v->kind = SR_VAL_INT; v->u.i = (int32_t)bits; return 0;
   case SR_PQC_INT64: v->kind = SR_VAL_INT; v->u.i = (int64_t)bits; return 0;
-  case SR_PQC_TS_MICROS: v->kind = SR_VAL_INT; v->u.i = (int64_t)bits / 1000; return 0;
+  case SR_PQC_TS_MICROS: v->kind = SR_VAL_INT; v->u.i = (int64_t)bits; return 0;
   case SR_PQC_DOUBLE: v->kind = SR_VAL_DOUBLE; memcpy(&v->u.d, p, 8); return 0;
   case SR_PQC_FLOAT: {
     float f;

@@ -426,6 +426,7 @@ sr_query *sr_query_open(sr_query_spec *spec, const char *job_dir, FILE *progress
   q->sink.ops = spec->sink_ops;
   fill_config(q, &q->sink.cfg, spec->sink_options, spec->output_schema, q->sink_state_dir, job_dir);
   q->sink.cfg.columns = (const char *const *)spec->output_columns;
+  q->sink.cfg.schema_guessed = spec->output_schema_guessed;
   if (spec->sink_ops->open(&q->sink, &q->sink.cfg, err) != SR_OK) {
     if (*err) sr_error_prefix(*err, "%s: %s sink", spec->where, spec->sink_ops->name);
     goto fail;

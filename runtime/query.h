@@ -51,6 +51,7 @@ typedef struct sr_query_spec {
   sr_schema *output_schema; /* NULL when the plan does not know the columns */
   char **output_columns;    /* the output rows' column names in order, NULL-terminated, when the
                                plan knows them exactly (desc.output_columns); NULL otherwise */
+  int output_schema_guessed; /* rows made by a function: output_schema is the input's columns */
   int nstateful;
   char **stateful_sigs;     /* what each stateful operator's state depends on */
   int no_data_batches;      /* 1: a processingTime trigger runs a batch even without new data

@@ -82,6 +82,7 @@ typedef struct delta_sink {
   const char *codec_ext;
   int64_t max_records, checkpoint_interval;
   const sr_schema *plan_schema;
+  int plan_guessed; /* plan_schema is a map's input: a new table takes only what rows hold */
   sr_delta_snapshot *snap;
   sr_delta_keys *keys;
   sr_delta_conv conv;
@@ -550,7 +551,7 @@ static sr_status add_new_columns(delta_sink *ds, lua_State *L, int rows_idx, int
     return st;
   }
   /* a column the plan knows takes the plan's type (a timestamp is a number in Lua) */
-  for (int i = before; ds->plan_schema && i < ds->schema->nfields; i++) {
+  for (int i = before; ds->plan_schema && !ds->plan_guessed && i < ds->schema->nfields; i++) {
     int k = sr_schema_find(ds->plan_schema, ds->schema->fields[i].name);
     if (k < 0) continue;
     sr_schema one = {1, &ds->plan_schema->fields[k]};
@@ -588,7 +589,8 @@ static sr_status dsink_write(sr_sink *sink, int64_t batch_id, lua_State *L, int 
     for (int j = 0; ds->part_names && j < ds->npart; j++)
       ds->part_names[j] = strdup(ds->snap->partition_columns[j]);
   } else {
-    ds->schema = ds->plan_schema ? sr_schema_copy(ds->plan_schema) : sr_schema_new();
+    /* the plan's columns, or after a map only those the rows hold (inferred, typed by the plan) */
+    ds->schema = ds->plan_schema && !ds->plan_guessed ? sr_schema_copy(ds->plan_schema) : sr_schema_new();
     ds->npart = ds->npartition_by;
     ds->part_names = calloc((size_t)(ds->npart ? ds->npart : 1), sizeof *ds->part_names);
     for (int j = 0; ds->part_names && j < ds->npart; j++) ds->part_names[j] = strdup(ds->partition_by[j]);
@@ -837,6 +839,7 @@ static sr_status dsink_open(sr_sink *sink, const sr_connector_config *cfg, sr_er
   while (len > 1 && ds->table[len - 1] == '/') ds->table[--len] = '\0';
   ds->app_id = cfg->query_id;
   ds->plan_schema = cfg->schema;
+  ds->plan_guessed = cfg->schema_guessed;
   const char *mode = cfg->output_mode ? cfg->output_mode : "append";
   if (strcmp(mode, "update") == 0)
     return sr_error_set(err, SR_ERROR, "the delta sink does not support update output mode (neither does "

@@ -96,9 +96,16 @@ static int parse_zone(const char *p, const char *end, int64_t *offset_s) {
 }
 
 int sr_time_parse(const char *s, size_t len, int64_t *ms) {
+  int64_t us;
+  if (sr_time_parse_us(s, len, &us) != 0) return -1;
+  *ms = us / 1000 - (us % 1000 < 0);  /* floor: truncating the fraction, as before */
+  return 0;
+}
+
+int sr_time_parse_us(const char *s, size_t len, int64_t *us) {
   const char *p = s, *end = s + len;
   trim(&p, &end);
-  int64_t days, h = 0, mi = 0, sec = 0, frac_ms = 0, offset_s = 0;
+  int64_t days, h = 0, mi = 0, sec = 0, frac_us = 0, offset_s = 0;
   if (parse_ymd(&p, end, &days) != 0) return -1;
   if (p < end) {
     char sep = *p++;
@@ -114,16 +121,17 @@ int sr_time_parse(const char *s, size_t len, int64_t *ms) {
         int64_t frac;
         int nd = read_digits(&p, end, 9, &frac);
         if (nd < 1) return -1;
-        while (nd > 3) { frac /= 10; nd--; }  /* truncate to ms */
-        while (nd < 3) { frac *= 10; nd++; }
-        frac_ms = frac;
+        while (nd > 6) { frac /= 10; nd--; }  /* truncate to us, as Spark */
+        while (nd < 6) { frac *= 10; nd++; }
+        frac_us = frac;
       }
     }
     if (h > 23 || mi > 59 || sec > 59) return -1;
     if (parse_zone(p, end, &offset_s) != 0) return -1;
   }
 done:
-  *ms = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + frac_ms;
+  if (days > 100000000 || days < -100000000) return -1;  /* +-273,000 years: us fit int64 */
+  *us = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000000 + frac_us;
   return 0;
 }
 
@@ -160,12 +168,11 @@ static size_t format_ymd(int64_t days, char *out, size_t cap) {
   return (size_t)(o - out);
 }
 
-size_t sr_time_format(int64_t ms, char out[32]) {
-  int64_t days = ms / 86400000, rem = ms % 86400000;
-  if (rem < 0) { rem += 86400000; days--; }  /* floor division */
+/* days and the microseconds into that day: "yyyy-mm-ddThh:mm:ss.fff[fff]Z". */
+static size_t format_time(int64_t days, int64_t rem_us, char *out) {
   size_t n = format_ymd(days, out, 32);
   char *o = out + n;
-  int64_t secs = rem / 1000;
+  int64_t secs = rem_us / 1000000;
   *o++ = 'T';
   o = put2(o, (int)(secs / 3600));
   *o++ = ':';
@@ -173,12 +180,29 @@ size_t sr_time_format(int64_t ms, char out[32]) {
   *o++ = ':';
   o = put2(o, (int)(secs % 60));
   *o++ = '.';
-  int frac = (int)(rem % 1000);
-  *o++ = (char)('0' + frac / 100);
-  o = put2(o, frac % 100);
+  int frac = (int)(rem_us % 1000000);
+  if (frac % 1000 == 0) {  /* milliseconds: 3 digits, as the sinks have always written */
+    frac /= 1000;
+    *o++ = (char)('0' + frac / 100);
+    o = put2(o, frac % 100);
+  } else {
+    o = put2(put2(put2(o, frac / 10000), frac / 100 % 100), frac % 100);
+  }
   *o++ = 'Z';
   *o = '\0';
   return (size_t)(o - out);
+}
+
+size_t sr_time_format(int64_t ms, char out[32]) {
+  int64_t days = ms / 86400000, rem = ms % 86400000;
+  if (rem < 0) { rem += 86400000; days--; }  /* floor division */
+  return format_time(days, rem * 1000, out);
+}
+
+size_t sr_time_format_us(int64_t us, char out[32]) {
+  int64_t days = us / 86400000000LL, rem = us % 86400000000LL;
+  if (rem < 0) { rem += 86400000000LL; days--; }
+  return format_time(days, rem, out);
 }
 
 size_t sr_date_format(int32_t days, char out[16]) { return format_ymd(days, out, 16); }

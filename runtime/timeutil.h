@@ -1,6 +1,7 @@
 /*
-** Timestamps and dates as the job contract has them: a timestamp is an integer count of
-** milliseconds since 1970-01-01T00:00:00Z, a date a count of days since 1970-01-01.
+** Timestamps and dates as the job contract has them: a timestamp is a count of microseconds
+** since 1970-01-01T00:00:00Z (Spark's TimestampType; the ms variants serve the watermark and the
+** engine's clock), a date a count of days since 1970-01-01.
 **
 ** Conversions use days-from-civil arithmetic (proleptic Gregorian calendar, as Spark 3), never
 ** libc's timegm/gmtime: they are on the decoders' hot path, must not depend on TZ, and must be
@@ -25,11 +26,17 @@ void sr_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 ** Leading and trailing blanks are ignored. The text need not be NUL-terminated.
 ** Returns 0 and sets *ms, or -1 for text that is not such a timestamp (or an invalid date). */
 int sr_time_parse(const char *s, size_t len, int64_t *ms);
+/* The same text to microseconds since the epoch (Spark's TimestampType): a fraction of more
+** than 6 digits is truncated to us; dates beyond +-273,000 years are refused. */
+int sr_time_parse_us(const char *s, size_t len, int64_t *us);
 
 /* Writes ms as "2026-11-23T10:00:00.001Z" (always 3 fraction digits, UTC) and a NUL; years
 ** outside 0000..9999 get a sign and as many digits as needed ("+10000-01-01T..."). Correct for
 ** negative ms (floor division: -1 is "1969-12-31T23:59:59.999Z"). Returns the length (<= 31). */
 size_t sr_time_format(int64_t ms, char out[32]);
+/* Writes us the same way, with 3 fraction digits when us is whole milliseconds and 6 when it
+** is not ("2026-11-23T10:00:00.000001Z"). Returns the length (<= 31). */
+size_t sr_time_format_us(int64_t us, char out[32]);
 
 /* Parses "2026-11-23" (one-digit month/day allowed); like Spark's cast to date, a time part
 ** after 'T' or a space is allowed and ignored. Returns 0 and sets *days, or -1. */

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 typedef enum sr_val_kind {
-  SR_VAL_NULL, SR_VAL_BOOL, SR_VAL_INT,  /* int64: long, int, short, byte, timestamp(ms), date(days) */
+  SR_VAL_NULL, SR_VAL_BOOL, SR_VAL_INT,  /* int64: long, int, short, byte, timestamp(us), date(days) */
   SR_VAL_DOUBLE, SR_VAL_STRING, SR_VAL_BINARY, SR_VAL_STRUCT, SR_VAL_LIST
 } sr_val_kind;
 

@@ -16,6 +16,7 @@ local core = require "streamrun.core"
 local plan = require "streamrun.plan"
 local errors = require "streamrun.errors"
 local analyzer = require "streamrun.analyzer"
+local types = require "streamrun.types"
 
 local exec = { operators = {} }
 
@@ -183,6 +184,73 @@ local function materialize(reader, records, n)
   return rows
 end
 
+-- Typed values at the entry of user code ---------------------------------------------------
+--
+-- Sources decode a timestamp of whole milliseconds as a number of ms and a date as a number of
+-- days: the built-in operators (watermarks, windows, aggregates, keys, sinks by column type) take
+-- them as they are, and making a value per row costs ~40 ns the benchmarks would pay. When the
+-- plan has user code (a function, a join, foreach_batch or memory rows), the first loop over a
+-- source's (or an operator's) rows turns the typed columns it knows into timestamp and date
+-- values (streamrun.types), so user functions see them whatever they rename them to.
+
+local TS, DATE, floor = types.TS, types.DATE, math.floor
+local VALUE_OF = { timestamp = "number", date = "number", binary = "string" } -- what a value replaces
+local function ts_of_ms(ms) return TS(floor(ms * 1000 + 0.5)) end
+
+-- Whether a node hands its input rows to user code: a function anywhere in its spec (map,
+-- filter, key functions, session gaps, custom aggregates, ...), or an operator that shows rows.
+local USER_OPS = { map = true, filter = true, flat_map = true, process_with_state = true, join = true }
+local USER_SINKS = { foreach_batch = true, memory = true }
+local function has_function(v, depth)
+  if type(v) == "function" then return true end
+  if type(v) ~= "table" or depth > 3 or getmetatable(v) ~= nil then return false end
+  for k, x in pairs(v) do
+    if k ~= "parent" and k ~= "other" and has_function(x, depth + 1) then return true end
+  end
+  return false
+end
+local function shows_rows(n)
+  if USER_OPS[n.op] then return true end
+  for k, x in pairs(n) do
+    if k ~= "parent" and k ~= "other" and k ~= "schema" and has_function(x, 1) then return true end
+  end
+  return false
+end
+
+-- The columns to make values of: {{name, "timestamp"|"date" [, child]}, ...} from a column list
+-- ({name, type} with nested structs as lists); a struct's direct timestamp/date fields too
+-- (a window's start and end).
+local function typed_columns(cols)
+  local out = {}
+  for _, c in ipairs(cols or {}) do
+    local t = c[2]
+    if VALUE_OF[t] then
+      out[#out + 1] = { c[1], t }
+    elseif type(t) == "table" then
+      for _, f in ipairs(t) do
+        if VALUE_OF[f[2]] then out[#out + 1] = { c[1], f[2], f[1] } end
+      end
+    end
+  end
+  return out
+end
+
+-- Lua lines making the typed columns of row `r` values (numbers only: a value stays).
+local function wrap_code(wraps, fn_ref)
+  local lines = {}
+  local mk = { timestamp = fn_ref(ts_of_ms), date = fn_ref(DATE), binary = fn_ref(types.binary) }
+  for _, w in ipairs(wraps) do
+    if w[3] then
+      lines[#lines + 1] = string.format("do local s = r[%q]; if type(s) == 'table' then local v = s[%q]; "
+        .. "if type(v) == %q then s[%q] = %s(v) end end end", w[1], w[3], VALUE_OF[w[2]], w[3], mk[w[2]])
+    else
+      lines[#lines + 1] = string.format("do local v = r[%q]; if type(v) == %q then r[%q] = %s(v) end end",
+                                        w[1], VALUE_OF[w[2]], w[1], mk[w[2]])
+    end
+  end
+  return lines
+end
+
 -- Fused stateless segments ---------------------------------------------------------------
 
 -- Generates the loop for steps (a list of stateless nodes, in execution order). The generated
@@ -190,7 +258,7 @@ end
 -- into ctx.event_time[k] (min, max, sum, count) for the engine. With a reader, rows are a
 -- source's C records, each read into a row inside the loop: a row the steps do not keep is
 -- never allocated (LuaJIT sinks it).
-local function gen_segment(steps, reader)
+local function gen_segment(steps, reader, wraps)
   local fns, lines, ends = {}, {}, {}
   local function emit(s) lines[#lines + 1] = s end
   local function fn_ref(f)
@@ -222,6 +290,7 @@ local function gen_segment(steps, reader)
   emit("for i = 1, n do")
   if reader then emit("local r = " .. fn_ref(reader.row) .. "(recs, i - 1, cache)")
   else emit("local r = rows[i]") end
+  for _, line in ipairs(wrap_code(wraps or {}, fn_ref)) do emit(line) end
   local depth = 1
   for k, s in ipairs(steps) do
     for _, c in ipairs(checks) do
@@ -251,6 +320,8 @@ local function gen_segment(steps, reader)
       emit("r = {" .. table.concat(parts, ", ") .. "}")
     elseif s.op == "with_watermark" then
       emit(string.format("local t%d = r[%q]", k, s.column))
+      emit(string.format("if t%d ~= nil and type(t%d) ~= 'number' then t%d = %s(t%d) end",
+                         k, k, k, fn_ref(types.ms), k))
       emit(string.format("if t%d ~= nil then if t%d < mn%d then mn%d = t%d end; "
         .. "if t%d > mx%d then mx%d = t%d end; sm%d = sm%d + t%d; ct%d = ct%d + 1 end",
         k, k, k, k, k, k, k, k, k, k, k, k, k, k))
@@ -367,26 +438,31 @@ local function dead_letter_rows(fused_rows, steps, rows, n, ctx)
   return out, m
 end
 
-local function compile_segment(steps, reader, on_error)
-  if #steps == 0 then return nil end
-  local fused = gen_segment(steps, reader)
-  local fused_rows = not reader and fused or nil -- the loop over row tables, made when needed
+local function compile_segment(steps, reader, wraps, typed_cols, on_error)
+  if #steps == 0 and #wraps == 0 then return nil end
+  local fused = gen_segment(steps, reader, wraps)
+  -- the loop over row tables whose values are made, for dead_letter_rows (made when needed)
+  local fused_rows = not reader and #wraps == 0 and fused or nil
   return function(rows, n, ctx)
     local out = {}
     local ok, m = pcall(fused, rows, n, out, 0, ctx)
     if not ok then
       errors.pass_interrupt(m)
       if reader then rows = materialize(reader, rows, n) end
+      if #wraps > 0 then types.make_values(typed_cols, rows, n) end -- as the loop made them
       if on_error ~= "dead_letter" then diagnose(steps, rows, n, m) end
-      fused_rows = fused_rows or gen_segment(steps, nil)
+      fused_rows = fused_rows or gen_segment(steps, nil, {})
       return dead_letter_rows(fused_rows, steps, rows, n, ctx)
     end
     return out, m
   end
 end
 
--- Compiles the chain ending at `node` into step(inputs, ctx) -> rows, n.
-local function compile_node(node, q)
+local output_columns -- below
+
+-- Compiles the chain ending at `node` into step(inputs, ctx) -> rows, n. user_after: user code
+-- sees the rows that come out of it (its typed columns are made values at its entry).
+local function compile_node(node, q, user_after)
   -- collect the stateless run down to a source, union or stateful operator
   local steps = {}
   local n = node
@@ -395,7 +471,10 @@ local function compile_node(node, q)
     n = n.parent
   end
   local reader = n and n.op == "source" and view_reader(n)
-  local segment = compile_segment(steps, reader, q.sink.onError)
+  for _, st in ipairs(steps) do user_after = user_after or shows_rows(st) end
+  local typed_cols = user_after and n and not n.is_static and output_columns(n) or nil
+  local wraps = typed_columns(typed_cols)
+  local segment = compile_segment(steps, reader, wraps, typed_cols, q.sink.onError)
   local below
   if n == nil then
     error("internal: a plan without a source")
@@ -409,8 +488,8 @@ local function compile_node(node, q)
       below = function(inputs) local inp = inputs[idx]; return inp.rows, inp.n end
     end
   elseif n.op == "union" then
-    local left = compile_node(n.parent, q)
-    local right = compile_node(n.other, q)
+    local left = compile_node(n.parent, q, user_after)
+    local right = compile_node(n.other, q, user_after)
     below = function(inputs, ctx)
       local a, na = left(inputs, ctx)
       local b, nb = right(inputs, ctx)
@@ -418,7 +497,7 @@ local function compile_node(node, q)
       return a, na + nb
     end
   elseif n.op == "parse_json" then
-    local parent = compile_node(n.parent, q)
+    local parent = compile_node(n.parent, q, user_after)
     local column, schema, where = n.column, n.schema, n.where
     local cols = n.runtime_columns
     below = function(inputs, ctx)
@@ -429,8 +508,9 @@ local function compile_node(node, q)
   else
     local mod = exec.operator(n.op)
     if not mod then error(n.where .. ": " .. n.op .. " is not supported yet", 0) end
-    local parent = compile_node(n.parent, q)
-    local other = n.other and not n.other.is_static and compile_node(n.other, q)
+    local below_user = shows_rows(n)
+    local parent = compile_node(n.parent, q, below_user)
+    local other = n.other and not n.other.is_static and compile_node(n.other, q, below_user)
     local op = mod.compile(n, q)
     local sid = n.state_index
     local cols, ocols, what, where = n.runtime_columns, n.runtime_other, n.op, n.where
@@ -453,8 +533,11 @@ local function compile_node(node, q)
 end
 
 -- The output columns the plan knows (names, types) in order, as an ordered schema list.
-local function output_columns(node)
+function output_columns(node)
   if node.op == "source" then return node.schema_list end
+  -- a function's rows have the columns it makes: those its schema names, else (a guess, see
+  -- columns_guessed) its input's
+  if (node.op == "map" or node.op == "flat_map") and node.schema_list then return node.schema_list end
   if node.op == "select" then
     local base = output_columns(node.parent) or {}
     local types = {}
@@ -552,6 +635,17 @@ local function exact_columns(node)
   return nil
 end
 
+-- Whether output_columns(node) is its input's columns passed through a function that may have
+-- made other rows (a map or flat_map without a schema): the sinks then take them for the types
+-- and order of the columns the rows hold, and a new Delta table gets only those.
+local PASS_THROUGH = { with_watermark = true, filter = true, union = true, drop_duplicates = true,
+                       drop_duplicates_within_watermark = true }
+local function columns_guessed(node)
+  if node.op == "map" or node.op == "flat_map" then return node.schema_list == nil end
+  if PASS_THROUGH[node.op] and node.parent then return columns_guessed(node.parent) end
+  return false
+end
+
 -- Compiles one registered query into the descriptor the engine reads.
 function exec.compile(q)
   -- names first, as Spark resolves a plan before its UnsupportedOperationChecker sees it
@@ -571,7 +665,7 @@ function exec.compile(q)
       n.wm_index = #watermarks
     end
   end)
-  local run_chain = compile_node(q.root, q)
+  local run_chain = compile_node(q.root, q, USER_SINKS[q.sink.format] or false)
   local trigger_kind, trigger_ms = parse_trigger(q.sink.trigger, q.where)
   if q.sink.onError ~= nil and q.sink.onError ~= "fail" and q.sink.onError ~= "dead_letter" then
     error(q.where .. ": onError must be \"fail\" (the default, as Spark) or \"dead_letter\", not "
@@ -614,6 +708,7 @@ function exec.compile(q)
   local cols = output_columns(q.root)
   if cols and #cols > 0 then desc.output_schema = core.schema(cols) end
   desc.output_columns = exact_columns(q.root)
+  desc.output_schema_guessed = columns_guessed(q.root)
   desc.run = function(inputs, ctx)
     local et = {}
     for i = 1, #watermarks do et[i] = { min = math.huge, max = -math.huge, sum = 0, count = 0 } end

@@ -97,7 +97,7 @@ static inline void duck_dump_value(const sr_value *v, sr_buf *out) {
   }
 }
 
-/* "YYYY-MM-DD" days, or "YYYY-MM-DD[T ]HH:MM:SS.fff[fff[fff]]Z" floored to milliseconds. Parsed
+/* "YYYY-MM-DD" days, or "YYYY-MM-DD[T ]HH:MM:SS.fff[fff[fff]]Z" floored to microseconds. Parsed
 ** here rather than by timeutil.h, so the reader under test does not check itself. */
 static inline int64_t duck_parse_iso(const char *s, int with_time) {
   int y, mo, d, h = 0, mi = 0, sec = 0, used = 0;
@@ -112,7 +112,7 @@ static inline int64_t duck_parse_iso(const char *s, int with_time) {
     digits = digits && frac && frac[1 + k] >= '0' && frac[1 + k] <= '9';
     nanos = nanos * 10 + (digits ? frac[1 + k] - '0' : 0);
   }
-  return days * 86400000 + ((int64_t)h * 3600 + mi * 60 + sec) * 1000 + nanos / 1000000;
+  return days * 86400000000LL + ((int64_t)h * 3600 + mi * 60 + sec) * 1000000 + nanos / 1000;  /* us */
 }
 
 /* Checks our value (of field f) against DuckDB's JSON for the same cell; path names it in

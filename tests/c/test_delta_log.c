@@ -101,7 +101,7 @@ static void check_partition(sr_type t, const sr_value *v, const char *text) {
 
 SR_TEST(partition_values_and_paths) {
   sr_value i = {SR_VAL_INT, {.i = -42}}, d = {SR_VAL_DOUBLE, {.d = 0.1}}, b = {SR_VAL_BOOL, {.b = 1}};
-  sr_value ts = {SR_VAL_INT, {.i = 1577866150001}}, day = {SR_VAL_INT, {.i = 18262}};
+  sr_value ts = {SR_VAL_INT, {.i = 1577866150001000}}, day = {SR_VAL_INT, {.i = 18262}};
   sr_value null = {SR_VAL_NULL, {0}}, empty = {SR_VAL_STRING, {0}};
   empty.u.str.ptr = "";
   check_partition(SR_TYPE_LONG, &i, "-42");
@@ -121,7 +121,7 @@ SR_TEST(partition_values_and_paths) {
   sr_value v;
   char why[256];
   ASSERT_EQ_INT(sr_delta_partition_parse(&f, "2020-01-01 08:09:10.001", &a, &v, why, sizeof why), 0);
-  ASSERT_EQ_INT(v.u.i, 1577866150001);
+  ASSERT_EQ_INT(v.u.i, 1577866150001000);
   ASSERT_EQ_INT(sr_delta_partition_parse(&f, NULL, &a, &v, why, sizeof why), 0);
   ASSERT_EQ_INT(v.kind, SR_VAL_NULL);
   f.type = SR_TYPE_LONG;
@@ -188,10 +188,10 @@ SR_TEST(partition_columns_and_null_partition) {
       ASSERT_EQ_INT(pv->kind, SR_VAL_NULL);
       seen++;
     } else if (idv == 0) {
-      ASSERT_EQ_INT(pv->u.i, 1577866150001);
+      ASSERT_EQ_INT(pv->u.i, 1577866150001000);
       seen++;
     } else if (idv == 3) {
-      ASSERT_EQ_INT(pv->u.i, -31536000000LL); /* 1969-01-01 */
+      ASSERT_EQ_INT(pv->u.i, -31536000000000LL); /* 1969-01-01 */
       seen++;
     }
     sr_arena_free(&a);

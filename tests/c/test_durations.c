@@ -37,10 +37,18 @@ SR_TEST(units_and_forms) {
   bad("inf seconds", 0);
 }
 
-SR_TEST(unsigned_refuses_a_minus) {
-  /* delays, triggers and timeouts cannot be negative */
-  bad("-5 seconds", 0);
-  bad("1 minute -30 seconds", 0);
+/* A negative total: -2, and the value set (for the message). */
+static void negative(const char *text, int64_t want) {
+  int64_t ms = 12345;
+  ASSERT_EQ_INT(sr_duration_parse(text, &ms), -2);
+  ASSERT_EQ_INT(ms, want);
+}
+
+SR_TEST(unsigned_refuses_a_negative_total) {
+  /* delays, triggers and timeouts cannot be negative; a part may be, as in Spark's intervals */
+  negative("-5 seconds", -5000);
+  negative("1 minute -90 seconds", -30000);
+  ASSERT_EQ_INT(dur("1 minute -30 seconds"), 30000);
 }
 
 SR_TEST(signed_takes_a_sign_per_value) {
@@ -59,4 +67,6 @@ SR_TEST(signed_takes_a_sign_per_value) {
   bad("--5 seconds", 1);
 }
 
-int main(void) { return SR_RUN(units_and_forms, unsigned_refuses_a_minus, signed_takes_a_sign_per_value); }
+int main(void) {
+  return SR_RUN(units_and_forms, unsigned_refuses_a_negative_total, signed_takes_a_sign_per_value);
+}

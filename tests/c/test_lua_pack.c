@@ -129,7 +129,7 @@ SR_TEST(refuses_unstorable_values_naming_the_path) {
   run_lua_fails(L, "state.pack({['a b'] = io.stdout})", "state value [\"a b\"]: a userdata cannot be stored");
   run_lua_fails(L, "state.pack({[print] = 1})", "state value <key>: a function cannot be stored");
   run_lua_fails(L, "state.pack({n = ffi.new('int32_t', 1)})",
-                "state value .n: a cdata other than int64_t or uint64_t cannot be stored");
+                "state value .n: a cdata other than int64_t, uint64_t, timestamp, date or binary cannot be stored");
   run_lua_fails(L, "state.pack(ffi.new('int64_t[1]'))", "cdata other than int64_t");
   run_lua_fails(L, "local t = {x = {}}; t.x.back = t; state.pack(t)",
                 "state value .x.back: a table that contains itself cannot be stored");

@@ -1075,8 +1075,9 @@ SR_TEST(reads_delta_byte_array_strings) {
 SR_TEST(reads_int96_and_legacy_lists) {
   enum { ROWS = 4 };
   /* INT96: nanoseconds of the day (8 bytes) then the Julian day (4 bytes), little-endian */
-  struct { int64_t nanos; int32_t julian; int64_t want_ms; } ts[ROWS] = {
-    {1000000, 2440588, 1}, {86399999000000, 2440587, -1}, {0, 2458850, 1577836800000}, {999999, 2440588, 0}};
+  struct { int64_t nanos; int32_t julian; int64_t want_us; } ts[ROWS] = {
+    {1000000, 2440588, 1000}, {86399999000000, 2440587, -1000}, {0, 2458850, 1577836800000000},
+    {999999, 2440588, 999}};
   hand_column cols[3] = {
     {.physical = SR_PQ_INT96, .path = {"t"}, .npath = 1, .encoding = SR_PQ_ENC_PLAIN, .num_values = ROWS},
     {.physical = SR_PQ_INT32, .path = {"a", "array"}, .npath = 2, .encoding = SR_PQ_ENC_PLAIN, .num_values = 5},
@@ -1119,7 +1120,7 @@ SR_TEST(reads_int96_and_legacy_lists) {
   int64_t n;
   read_all(path, &a, &rows, &n);
   ASSERT_EQ_INT(n, ROWS);
-  for (int i = 0; i < ROWS; i++) ASSERT_EQ_INT(rows[i].u.list.items[0].u.i, ts[i].want_ms);
+  for (int i = 0; i < ROWS; i++) ASSERT_EQ_INT(rows[i].u.list.items[0].u.i, ts[i].want_us);
   sr_buf got = SR_BUF_INIT;
   for (int i = 0; i < ROWS; i++) {
     duck_dump_value(&rows[i].u.list.items[1], &got);

@@ -116,6 +116,31 @@ SR_TEST(format_forms) {
   ASSERT_EQ_STR(fmt(INT64_MAX), "+292278994-08-17T07:12:55.807Z");
 }
 
+/* Microseconds, as Spark's TimestampType: 6 fraction digits kept, more truncated; whole ms
+** still written with 3 digits, a sub-ms value with 6. */
+SR_TEST(microseconds) {
+  const int64_t base = 1795428000000000LL;  /* 2026-11-23T10:00:00Z in us */
+  int64_t us = 0;
+  ASSERT_EQ_INT(sr_time_parse_us("2026-11-23T10:00:00.000001Z", 27, &us), 0);
+  ASSERT_EQ_INT(us, base + 1);
+  ASSERT_EQ_INT(sr_time_parse_us("2026-11-23 10:00:00.1234567", 27, &us), 0);
+  ASSERT_EQ_INT(us, base + 123456);
+  ASSERT_EQ_INT(sr_time_parse_us("2026-11-23 10:00:00.001", 23, &us), 0);
+  ASSERT_EQ_INT(us, base + 1000);
+  ASSERT_EQ_INT(sr_time_parse_us("1969-12-31T23:59:59.999999Z", 27, &us), 0);
+  ASSERT_EQ_INT(us, -1);
+  ASSERT_EQ_INT(parse_ok("1969-12-31T23:59:59.9995Z"), -1);  /* ms: floor, as before */
+  ASSERT_TRUE(sr_time_parse_us("999999-01-01", 12, &us) != 0);  /* beyond int64 us */
+  char out[32];
+  ASSERT_EQ_INT(sr_time_format_us(base + 1, out), 27);
+  ASSERT_EQ_STR(out, "2026-11-23T10:00:00.000001Z");
+  sr_time_format_us(base + 1000, out);
+  ASSERT_EQ_STR(out, "2026-11-23T10:00:00.001Z");
+  sr_time_format_us(-1, out);
+  ASSERT_EQ_STR(out, "1969-12-31T23:59:59.999999Z");
+  ASSERT_TRUE(sr_time_format_us(INT64_MIN, out) < 32);
+}
+
 /* Every ms in a wide range formats like gmtime and parses back to itself. */
 SR_TEST(round_trip_against_gmtime) {
   uint64_t seed = 88172645463325252ULL;
@@ -189,6 +214,6 @@ SR_TEST(dates) {
 }
 
 int main(void) {
-  return SR_RUN(spark_and_iso_forms, fractions_truncate_to_ms, offsets, before_1970_is_negative,
+  return SR_RUN(spark_and_iso_forms, microseconds, fractions_truncate_to_ms, offsets, before_1970_is_negative,
                 invalid_texts, format_forms, round_trip_against_gmtime, civil_days_are_consistent, dates);
 }

@@ -209,4 +209,20 @@ KAFKA_BENCH_MESSAGES=2000 KAFKA_BENCH_ROUNDS=1 "$SR_SOURCE_DIR/scripts/bench_kaf
 assert_eq "bench runners" "kcat-consume streamrun-consume streamrun-consume-rows kcat-produce streamrun-produce" \
   "$(cut -f2 bench.tsv | tr '\n' ' ' | sed 's/ $//')"
 pass "scripts/bench_kafka's checks hold on 2,000 messages"
+
+# 8. a record's timestamp renamed by a map stays a timestamp (ISO-8601 in the JSON sink)
+cat >kts.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "kafka", ["kafka.bootstrap.servers"] = arg[1], subscribe = "bids",
+                startingOffsets = "earliest" }
+  :map(function(r) return { at = r.timestamp, kind = sr.typeof(r.timestamp), o = r.offset } end)
+  :write_stream{ format = "json", path = "kts_out", checkpointLocation = "kts_chk",
+                 trigger = { availableNow = true } }
+LUA
+run_sr kts.lua "$BOOT"
+assert_eq "kafka timestamps job ($err)" 0 "$code"
+assert_eq "every message" "$total" "$(cat kts_out/part-* | wc -l)"
+assert_eq "each at is a timestamp written as ISO-8601" "0" \
+  "$(cat kts_out/part-* | jq -r 'select((.at | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$") | not) or .kind != "timestamp")' | wc -l)"
+pass "a Kafka record's timestamp reaches a map as a timestamp and keeps its type when renamed"
 finish

@@ -70,8 +70,9 @@ sr.read_stream{ format = "json", path = "modes", maxFilesPerTrigger = 1,
                    f:close()
                  end }
 LUA
-batch_rows() { # DIR BATCH: the rows of one batch as "start k n"
-  jq -r '"\(.window.start / 1000 % 60) \(.k) \(.n)"' "$1/batch-$2.json" | sort | tr '\n' ';'
+batch_rows() { # DIR BATCH: the rows of one batch as "start k n" (start: its second, of the ISO text
+  # sr.to_json writes a window's timestamps as)
+  jq -r '"\(.window.start[17:19] | tonumber) \(.k) \(.n)"' "$1/batch-$2.json" | sort | tr '\n' ';'
 }
 for mode in append update complete; do
   run_sr modes.lua "$mode"

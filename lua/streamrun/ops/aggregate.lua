@@ -45,6 +45,7 @@ local plan = require "streamrun.plan"
 local errors = require "streamrun.errors"
 local F = require "streamrun.ops.agg_functions"
 local W = require "streamrun.ops.window"
+local types = require "streamrun.types"
 
 local M = {}
 
@@ -125,6 +126,7 @@ end
 -- Timestamps are numbers (ms); an int64 cdata is converted, anything else is an error that
 -- names the column.
 local function to_time(t, column)
+  if types.is_timestamp(t) then return t:ms() end
   local n = type(t) == "cdata" and tonumber(t) or nil
   if n then return n end
   error(format("column %s holds a %s (%s), not a timestamp: give the source a schema with %s = "

@@ -15,6 +15,7 @@
 -- tested against every static row (a nested loop, slow on big tables).
 local core = require "streamrun.core"
 local errors = require "streamrun.errors"
+local types = require "streamrun.types"
 
 local S = {}
 
@@ -142,6 +143,7 @@ function S.compile(node, s, J)
     local fp = core.static_check(ident, fmt, path, opts)
     if fp then
       local srows, sn = core.static_load(fmt, path, opts, schema)
+      types.make_values(src.schema_list, srows, sn) -- as the stream side's: equal keys pack alike
       srows, sn = apply_steps(steps, srows, sn)
       metrics.numStaticRowsLoaded = core.static_build(ident, fp, srows, sn, keys)
     end

@@ -37,6 +37,7 @@
 --                          progress: Spark counts state rows (numRowsTotal), not store entries;
 --                          a store written before the count existed is counted once by a scan
 -- A batch reads and writes the store in a few batched calls (get_many/put_many), never per row.
+local tms = require("streamrun.types").ms -- event times as ms numbers (timestamps too)
 local core = require "streamrun.core"
 
 local X = {}
@@ -64,18 +65,18 @@ local function side_rules(s, e, side)
   end
   local evict
   if window then
-    evict = function(r) local w = r.window; return type(w) == "table" and w["end"] or nil end
+    evict = function(r) local w = r.window; return type(w) == "table" and tms(w["end"]) or nil end
   elseif e.by_key then
     local c = e.by_key
-    evict = function(r) return r[c] end
+    evict = function(r) return tms(r[c]) end
   elseif s.range and side == 1 and e.left then
     -- evicted 1 ms after the last instant a match could come, as Spark's state watermark of a
     -- non-strict bound (StreamingJoinHelper.getStateValueWatermark subtracts 1 ms)
     local c, upper = s.range.left, s.range.upper
-    evict = function(r) local t = r[c]; return t and t + upper + 1 end
+    evict = function(r) local t = tms(r[c]); return t and t + upper + 1 end
   elseif s.range and side == 2 and e.right then
     local c, lower = s.range.right, s.range.lower
-    evict = function(r) local t = r[c]; return t and t - lower + 1 end
+    evict = function(r) local t = tms(r[c]); return t and t - lower + 1 end
   end
   return { late = late, evict = evict, prefix = side == 1 and "L" or "R",
            range_col = s.range and (side == 1 and s.range.left or s.range.right) }

@@ -14,6 +14,7 @@
 -- No spec (nil): the whole row is the key, as Spark's dropDuplicates() without columns.
 local ffi = require "ffi"
 local errors = require "streamrun.errors"
+local types = require "streamrun.types"
 
 local K = {}
 
@@ -51,6 +52,9 @@ local function canon(v, depth)
   if t == "cdata" then
     local n = small_int(v)
     if n then return format("i%d", n) end
+    if types.is_timestamp(v) then return "T" .. tostring(v) end -- ISO text: one per microsecond
+    if types.is_date(v) then return "D" .. tostring(v) end
+    if types.is_binary(v) then return "b" .. #v .. ":" .. v:bytes() end
     local digits = tostring(v):gsub("U?LL$", "")
     if ffi.istype(u64, v) and v > INT64_MAX_U then return "u" .. digits end
     return "i" .. digits
@@ -321,6 +325,7 @@ end
 -- evicts windows); nil stays nil.
 local function time_of(v)
   if type(v) == "table" then v = v["end"] end
+  if type(v) == "cdata" and types.is_timestamp(v) then return v:ms() end
   return v
 end
 K.time_of = time_of

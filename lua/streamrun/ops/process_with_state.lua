@@ -21,6 +21,7 @@
 -- every state to find timeouts too), one put_many.
 local ffi = require "ffi"
 local core = require "streamrun.core"
+local types = require "streamrun.types"
 local keys = require "streamrun.ops.keys"
 local errors = require "streamrun.errors"
 
@@ -47,8 +48,11 @@ local function unstorable(v, depth, open)
   local t = type(v)
   if t == "string" or t == "number" or t == "boolean" then return nil end
   if t == "cdata" then
-    if ffi.istype(i64, v) or ffi.istype(u64, v) then return nil end
-    return "", "a cdata other than int64_t or uint64_t cannot be stored"
+    if ffi.istype(i64, v) or ffi.istype(u64, v) or types.is_timestamp(v) or types.is_date(v)
+        or types.is_binary(v) then
+      return nil
+    end
+    return "", "a cdata other than int64_t, uint64_t, timestamp, date or binary cannot be stored"
   end
   if t ~= "table" then return "", "a " .. t .. " cannot be stored" end
   if open[v] then return "", "a table that contains itself cannot be stored" end
@@ -112,14 +116,15 @@ function State:set_timeout_duration(d)
   self._timeout = env.batch_ts + ms
 end
 
--- ms: event time in milliseconds (or timestamp text); extra: an optional duration added to it.
+-- ms: event time: a timestamp, milliseconds or timestamp text; extra: an optional duration added to it.
 function State:set_timeout_timestamp(ms, extra)
   local env = self._env
   if env.kind ~= "event_time" then
     fail("state:set_timeout_timestamp needs process_with_state{timeout = \"event_time\"} "
       .. "(Spark: cannot set timeout timestamp without enabling event time timeout)")
   end
-  local t = type(ms) == "string" and core.parse_timestamp(ms) or tonumber(ms)
+  local t = type(ms) == "string" and core.parse_timestamp(ms) or types.is_timestamp(ms) and ms:ms()
+    or tonumber(ms)
   if t == nil then fail("state:set_timeout_timestamp: not a timestamp: " .. tostring(ms)) end
   if extra ~= nil then
     local e = type(extra) == "string" and core.duration(extra) or tonumber(extra)
