@@ -2,8 +2,13 @@
 ** CSV <-> Lua rows, in the manner of json_rows.h (one call per batch, no call per row).
 **
 ** Reading (RFC 4180): fields separated by opts->sep, optionally quoted with '"'; a quoted field
-** may hold the separator, line ends, and quotes doubled (""). A CR before a LF is ignored, empty
-** lines are skipped, and a last record without a line end counts.
+** may hold the separator and quotes doubled (""), and with opts->multiline line ends. A line
+** ends at "\n", "\r\n" or "\r" (or exactly at opts->line_sep), as Spark's reader splits lines;
+** without multiline a record is one line and a quote left open at its end makes it a bad
+** record. Empty lines are skipped, and a last record without a line end counts.
+**  - With a header, names are made unique as Spark's CSVUtils.makeSafeHeader does: an empty
+**    name becomes _c<index>, and names that occur more than once (compared case-insensitively,
+**    Spark's default) each get their 0-based index appended ("a,b,A" -> a0, b, A2).
 **  - An empty unquoted field is null; a quoted empty field ("") is the empty string (so what
 **    the writer below writes reads back the same).
 **  - Columns: with a schema and a header, the header's names pick the schema's columns (header
@@ -29,11 +34,14 @@
 
 #include "buf.h"
 #include "json_rows.h"
+#include "lines.h"
 #include "schema.h"
 
 typedef struct sr_csv_options {
-  char sep;    /* ',' when 0 */
-  int header;  /* reading: the first line of each FILE is a header; writing: write one */
+  char sep;           /* ',' when 0 */
+  int header;         /* reading: the first line of each FILE is a header; writing: write one */
+  int multiline;      /* reading: quoted fields may hold line ends (Spark's multiLine) */
+  sr_linesep line_sep; /* reading: the line ends (zeroed: "\n", "\r\n" or "\r") */
 } sr_csv_options;
 
 /* [-0, +0, m] Decodes the CSV records of buf[0..len) and appends one table per good record to

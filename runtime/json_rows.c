@@ -1373,6 +1373,13 @@ static const jstruct *dec_setup(lua_State *L, jdec *d, const sr_schema *schema, 
 int sr_json_decode_piece(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
                          const sr_schema *schema, const char *origin, int64_t first_line,
                          sr_bad_fn bad, void *bad_ud, int64_t *nlines) {
+  return sr_json_decode_piece_sep(L, rows_idx, nrows, buf, len, schema, NULL, origin, first_line,
+                                  bad, bad_ud, nlines);
+}
+
+int sr_json_decode_piece_sep(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
+                             const sr_schema *schema, const sr_linesep *ls, const char *origin,
+                             int64_t first_line, sr_bad_fn bad, void *bad_ud, int64_t *nlines) {
   if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
   int base = lua_gettop(L), nbad = 0, n = *nrows;
   char reason[512];
@@ -1383,9 +1390,7 @@ int sr_json_decode_piece(lua_State *L, int rows_idx, int *nrows, const char *buf
   int64_t line = first_line;
   if (first_line <= 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
   for (; p < end; line++) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *stop = nl ? nl : end;
-    if (stop > p && stop[-1] == '\r') stop--;
+    const char *next, *stop = sr_line_end(p, end, ls, &next);
     if (!is_blank_line(p, stop)) {
       if (decode_record(&d, plan, p, stop) == 0) {
         lua_rawseti(L, rows_idx, ++n);
@@ -1395,7 +1400,7 @@ int sr_json_decode_piece(lua_State *L, int rows_idx, int *nrows, const char *buf
         if (bad) bad(bad_ud, origin, line, p, (size_t)(stop - p), reason);
       }
     }
-    p = nl ? nl + 1 : end;
+    p = next;
   }
   *nrows = n;
   *nlines = line - first_line;

@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "lines.h"
 #include "schema.h"
 
 /* Receives one bad record: origin (file name, may be NULL), its line number (the record's
@@ -51,7 +52,8 @@ typedef void (*sr_bad_fn)(void *ud, const char *origin, int64_t line, const char
 /* [-0, +0, m] Decodes the JSON lines of buf[0..len) and appends one table per good record to
 ** the Lua array at rows_idx, whose length is *nrows (updated). first_line is the number of
 ** buf's first line (1 at a file's start: a UTF-8 BOM there is skipped). Blank lines are
-** skipped, a CR before the LF is ignored, and a last line without LF counts. schema NULL
+** skipped, a line ends at "\n", "\r\n" or a lone "\r" (as Hadoop's LineReader, which Spark
+** reads lines with, ends them), and a last line without a line end counts. schema NULL
 ** decodes every field with inferred types. bad may be NULL (bad records are only counted).
 ** Returns the number of bad records. Raises a Lua error only when out of memory (or when bad
 ** itself raises). */
@@ -65,6 +67,12 @@ int sr_json_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf
 int sr_json_decode_piece(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
                          const sr_schema *schema, const char *origin, int64_t first_line,
                          sr_bad_fn bad, void *bad_ud, int64_t *nlines);
+
+/* [-0, +0, m] sr_json_decode_piece with the line ends of ls (a lineSep option; NULL: "\n",
+** "\r\n" or "\r"). Every piece but the last must end just after a line end. */
+int sr_json_decode_piece_sep(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
+                             const sr_schema *schema, const sr_linesep *ls, const char *origin,
+                             int64_t first_line, sr_bad_fn bad, void *bad_ud, int64_t *nlines);
 
 /* [-0, +(0|1), m] Decodes one JSON record (an object) of text[0..len) with the schema (NULL:
 ** inferred types) and pushes its table. Sets up the schema's names on every call: for a batch

@@ -31,6 +31,7 @@
 #include "csv_rows.h"
 #include "fsutil.h"
 #include "json_rows.h"
+#include "lines.h"
 #include "strset.h"
 
 typedef enum { FMT_JSON, FMT_CSV, FMT_TEXT } file_format;
@@ -49,6 +50,7 @@ typedef struct files_source {
   char *clean;                /* off | archive | delete */
   char *archive_dir;
   sr_csv_options csv;
+  sr_linesep line_sep;        /* lineSep: json, text (csv: csv.line_sep) */
   sr_strset *seen;
   int64_t newest_mtime_ms;    /* of every file seen: maxFileAge is relative to it */
   sr_strset *initial;         /* availableNow: the files present at open */
@@ -72,12 +74,17 @@ typedef struct files_source {
   {"sourceArchiveDir", SR_OPT_STRING, NULL, "where cleanSource=archive moves files"},             \
   {"fileNameOnly", SR_OPT_BOOL, "false", "accepted for Spark compatibility; files are tracked by path"}
 
-static const sr_option_spec json_options[] = {COMMON_OPTIONS, {NULL}};
-static const sr_option_spec text_options[] = {COMMON_OPTIONS, {NULL}};
+#define LINE_SEP_OPTION \
+  {"lineSep", SR_OPT_STRING, NULL, "the line end; by default \"\\n\", \"\\r\\n\" or \"\\r\""}
+
+static const sr_option_spec json_options[] = {COMMON_OPTIONS, LINE_SEP_OPTION, {NULL}};
+static const sr_option_spec text_options[] = {COMMON_OPTIONS, LINE_SEP_OPTION, {NULL}};
 static const sr_option_spec csv_options[] = {
   COMMON_OPTIONS,
+  LINE_SEP_OPTION,
   {"header", SR_OPT_BOOL, "false", "the first line of each file names the columns"},
   {"sep", SR_OPT_STRING, ",", "the field separator (one character)"},
+  {"multiLine", SR_OPT_BOOL, "false", "a quoted value may span lines"},
   {NULL},
 };
 
@@ -221,11 +228,18 @@ static sr_status files_open(sr_source *src, const sr_connector_config *cfg, sr_e
   if (archive) fs->archive_dir = strdup(archive);
   if (fs->max_files < 0 || fs->max_bytes < 0)
     return sr_error_set(err, SR_ERROR, "maxFilesPerTrigger and maxBytesPerTrigger must be positive");
+  /* Spark: lineSep may not be empty; csv's is one character (two tolerated, for "\r\n") */
+  const char *line_sep = sr_opt_str(cfg->options, spec, "lineSep", NULL);
+  if (sr_linesep_set(&fs->line_sep, line_sep, fs->format == FMT_CSV ? 2 : SR_LINESEP_MAX) != 0)
+    return sr_error_set(err, SR_ERROR, "lineSep must be %s, not \"%s\"",
+                        fs->format == FMT_CSV ? "one character" : "1 to 16 bytes", line_sep);
   if (fs->format == FMT_CSV) {
     const char *sep = sr_opt_str(cfg->options, spec, "sep", ",");
     if (strlen(sep) != 1) return sr_error_set(err, SR_ERROR, "sep must be one character, not \"%s\"", sep);
     fs->csv.sep = sep[0];
     fs->csv.header = sr_opt_bool(cfg->options, spec, "header", 0);
+    fs->csv.multiline = sr_opt_bool(cfg->options, spec, "multiLine", 0);
+    fs->csv.line_sep = fs->line_sep;
   }
   fs->seen = sr_strset_new();
   if (!fs->seen) return sr_error_set(err, SR_ERROR, "out of memory");
@@ -319,7 +333,7 @@ static void bad_to_sink(void *ud, const char *origin, int64_t line, const char *
 }
 
 /* JSON lines: a file is read in pieces of about JSON_PIECE bytes into one reused buffer and
-** each piece, cut after its last '\n', is decoded at once. The decoder then reads bytes that
+** each piece, cut after its last line end, is decoded at once. The decoder then reads bytes that
 ** read() has just put in the cache, and no buffer of a file's size is allocated (and faulted
 ** in) per file. A line longer than a piece grows the buffer. */
 enum { JSON_PIECE = 256 * 1024 };
@@ -343,11 +357,10 @@ static sr_status read_json_file(sr_source *src, files_source *fs, const char *pa
     eof = got < JSON_PIECE;
     b->len += got;
     fs->bytes_in_last_batch += (int64_t)got;
-    const char *nl = eof ? NULL : memrchr(b->data, '\n', b->len);
-    size_t piece = eof ? b->len : nl ? (size_t)(nl - b->data) + 1 : 0;
+    size_t piece = eof ? b->len : sr_lines_whole(b->data, b->len, &fs->line_sep, 0);
     if (piece == 0) continue;
-    sr_json_decode_piece(L, rows_idx, nrows, b->data, piece, src->cfg.schema, path, line, bad_to_sink,
-                         src->cfg.bad, &nlines);
+    sr_json_decode_piece_sep(L, rows_idx, nrows, b->data, piece, src->cfg.schema, &fs->line_sep, path,
+                             line, bad_to_sink, src->cfg.bad, &nlines);
     line += nlines;
     memmove(b->data, b->data + piece, b->len - piece);
     b->len -= piece;
@@ -400,7 +413,7 @@ static sr_status files_read(sr_source *src, const json_t *start, const json_t *e
   return st;
 }
 
-/* text: a record per line, its text without the line end ("\n" or "\r\n"), pointing into
+/* text: a record per line, its text without the line end ("\n", "\r\n", "\r" or lineSep), pointing into
 ** the batch's files, which stay mapped until the next read (the row view's lifetime). Mapped,
 ** not read: the pages are the page cache's, which the kernel can drop and read again, so a
 ** batch of files larger than memory still runs. read() into fresh memory took 48 ms for a
@@ -423,7 +436,8 @@ static void text_unmap(files_source *fs) {
   fs->maps.len = 0;
 }
 
-/* Maps the file at path and adds a record per line to fs->lines. */
+/* Maps the file at path and adds a record per line to fs->lines. As Spark's text source, an
+** empty line is a record (an empty value) and a last line without a line end counts. */
 static sr_status text_add_file(files_source *fs, const char *path, sr_error **err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
@@ -444,15 +458,11 @@ static sr_status text_add_file(files_source *fs, const char *path, sr_error **er
     return sr_error_set(err, SR_ERROR, "out of memory reading %s", path);
   }
   fs->bytes_in_last_batch += (int64_t)size;
-  for (const char *p = addr, *end = p + size; p < end;) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *stop = nl ? nl : end;
-    size_t len = (size_t)(stop - p);
-    if (len > 0 && p[len - 1] == '\r') len--;
-    sr_view_text line = {p, len};
+  for (const char *p = addr, *end = p + size, *next; p < end; p = next) {
+    const char *stop = sr_line_end(p, end, &fs->line_sep, &next);
+    sr_view_text line = {p, (size_t)(stop - p)};
     if (sr_buf_append(&fs->lines, &line, sizeof line) != 0)
       return sr_error_set(err, SR_ERROR, "out of memory reading %s", path);
-    p = stop + 1;
   }
   return SR_OK;
 }

@@ -237,6 +237,28 @@ SR_TEST(lines_blanks_crlf_bom) {
   ASSERT_EQ_STR(b.reasons[1], "not JSON: expected a value at byte 6 (end of record)");
   ASSERT_EQ_STR(decode("", "a long", &b), "[]");
   ASSERT_EQ_STR(decode("\n\n", NULL, &b), "[]");
+  /* a lone CR ends a line, as in Hadoop's LineReader (Spark's reader): each record is its own */
+  ASSERT_EQ_STR(decode("{\"a\":1}\r{\"a\":2}\r\rnope\r{\"a\":3}\r", "a long", &b), "[{\"a\":1},{\"a\":2},{\"a\":3}]");
+  ASSERT_EQ_INT(b.n, 1);
+  ASSERT_EQ_INT(b.lines[0], 4);
+  ASSERT_EQ_STR(b.records[0], "nope");
+  /* lineSep: exactly its bytes; a "\n" between them is whitespace inside the record */
+  {
+    sr_linesep ls;
+    ASSERT_EQ_INT(sr_linesep_set(&ls, "||", SR_LINESEP_MAX), 0);
+    const char *t = "{\"a\":\n1}||{\"a\":2}||";
+    int n = 0;
+    int64_t nlines;
+    lua_newtable(L);
+    ASSERT_EQ_INT(sr_json_decode_piece_sep(L, -1, &n, t, strlen(t), schema_of("a long"), &ls, "x", 1, NULL, NULL, &nlines), 0);
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_EQ_INT(nlines, 2);
+    lua_pop(L, 1);
+    ASSERT_EQ_INT((int64_t)sr_lines_whole("ab\r", 3, NULL, 0), 0);
+    ASSERT_EQ_INT((int64_t)sr_lines_whole("ab\r", 3, NULL, 1), 3);
+    ASSERT_EQ_INT((int64_t)sr_lines_whole("a\rb\r", 4, NULL, 0), 2);
+    ASSERT_EQ_INT((int64_t)sr_lines_whole("a||b|", 5, &ls, 0), 3);
+  }
   /* appending continues the array */
   lua_newtable(L);
   int n = 0;
