@@ -5,7 +5,8 @@
 ** undone when its value is built), then each field is converted by its column's type and set
 ** with a pre-pushed key. Keys: the schema plan's names (json_rows.h), or the header's names,
 ** or _cN names pushed once per call. Stack layout during decoding:
-**   base+1 field list memory, base+2 json memory, [plan and names], [header/_cN keys], work...
+**   base+1 field list memory, base+2 value memory, base+3 cell memory, [plan and names],
+**   [header/_cN keys], work...
 ** where the key region only grows between records, never while a row is being built.
 */
 #include "csv_rows.h"
@@ -34,7 +35,9 @@ typedef struct cfield {
 typedef struct cdec {
   lua_State *L;
   sr__codec_mem *lists; /* text: the record's cfield array; aux: column -> key/field map */
-  sr__codec_mem *mem;   /* for values: unescaped text, base64, JSON cells */
+  sr__codec_mem *mem;   /* for values: base64, and the JSON decoder's unescaped strings */
+  sr__codec_mem *cell;  /* text: a field's text with "" pairs undone, which a JSON cell's
+                           decoding reads while it writes into mem: never the same buffer */
   const sr_schema *schema;
   const sr__jplan *plan;
   char sep;
@@ -139,10 +142,10 @@ static int split_record(cdec *c, const char **pp, const char *end, const char **
   }
 }
 
-/* The field's text with "" pairs undone (into mem->text when needed). */
+/* The field's text with "" pairs undone (into cell->text when needed). */
 static void field_text(cdec *c, const cfield *f, const char **s, size_t *n) {
   if (!f->doubled) { *s = f->s; *n = f->len; return; }
-  sr_buf *b = &c->mem->text;
+  sr_buf *b = &c->cell->text;
   b->len = 0;
   if (sr_buf_reserve(b, f->len) != 0) luaL_error(c->L, "out of memory");
   char *o = b->data;
@@ -402,6 +405,7 @@ int sr_csv_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf,
   if (!lua_checkstack(L, 16)) luaL_error(L, "stack overflow");
   c.lists = sr__codec_mem_push(L);
   c.mem = sr__codec_mem_push(L);
+  c.cell = sr__codec_mem_push(L);
   if (schema) c.plan = sr__json_plan_push(L, schema);
   int header = opts && opts->header && first_line <= 1, header_done = !header;
   const char *p = buf, *end = buf + len;
@@ -437,6 +441,7 @@ int sr_csv_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf,
   *nrows = n;
   sr__codec_mem_release(c.lists);
   sr__codec_mem_release(c.mem);
+  sr__codec_mem_release(c.cell);
   lua_settop(L, base);
   return nbad;
 }

@@ -743,9 +743,11 @@ static char *put_utf8(char *o, unsigned cp) {
   return o;
 }
 
-/* Decodes the escapes of [s, stop) into mem->text (never longer than the input). */
+/* Decodes the escapes of [s, stop) into mem->text (never longer than the input), which must
+** not hold the input: it may move, and the copies below must not overlap. */
 static int unescape(jdec *d, const char *s, const char *stop, const char **out, size_t *n) {
   sr_buf *b = &d->mem->text;
+  assert(!b->data || s >= b->data + b->cap || stop <= b->data);
   b->len = 0;
   if (sr_buf_reserve(b, (size_t)(stop - s)) != 0) luaL_error(d->L, "out of memory");
   char *o = b->data;

@@ -195,6 +195,17 @@ SR_TEST(typed_values) {
   expect_bad("price double", "0x10", "column price: expected double, got \"0x10\"");
 }
 
+/* A struct or array cell holding a JSON string with escapes: the cell's "" pairs are undone into
+** one buffer and the string's escapes into another (they shared one: an overlapping copy). */
+SR_TEST(json_cell_with_escapes) {
+  setup();
+  bads b;
+  ASSERT_EQ_STR(decode("\"{\"\"x\"\":\"\"a long enough text\\nb\\u00e9\\\"\"c\"\"}\",\"[\"\"\\td\"\"]\"\n",
+                       "s struct<x: string>, a array<string>", 0, &b),
+                "[{\"a\":[\"\\td\"],\"s\":{\"x\":\"a long enough text\\nb\u00e9\\\"c\"}}]");
+  ASSERT_EQ_INT(b.n, 0);
+}
+
 SR_TEST(typed_reasons) {
   setup();
   expect_bad("n long", "1.5", "column n: expected long, got \"1.5\"");
@@ -280,7 +291,7 @@ SR_TEST(lua_functions) {
 
 int main(void) {
   int rc = SR_RUN(header_maps_names_to_schema, no_schema_no_header, quoting, line_ends,
-                  unterminated_quote_ends_at_line_end, duplicate_header_names, typed_values, typed_reasons,
+                  unterminated_quote_ends_at_line_end, duplicate_header_names, typed_values, json_cell_with_escapes, typed_reasons,
                   encode_and_round_trip, lua_functions);
   lua_close(L);
   return rc;
