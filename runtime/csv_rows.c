@@ -22,6 +22,7 @@
 
 #include "lua_int64.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 enum { SNIPPET = 40 };
 
@@ -219,7 +220,7 @@ static int push_cell(cdec *c, int i, const cfield *cf) {
   int32_t days;
   field_text(c, cf, &s, &n);
   switch (f->type) {
-    case SR_TYPE_STRING: lua_pushlstring(L, s, n); return 0;
+    case SR_TYPE_STRING: sr__push_utf8(L, s, n); return 0;
     case SR_TYPE_LONG: case SR_TYPE_INT: case SR_TYPE_SHORT: case SR_TYPE_BYTE: {
       int rc = parse_int64(s, n, &v);
       if (rc == 0 && ((f->type == SR_TYPE_INT && (v < INT32_MIN || v > INT32_MAX)) ||
@@ -280,7 +281,7 @@ static void push_safe_header(cdec *c, int n) {
     const char *s;
     size_t len;
     field_text(c, &hdr[j], &s, &len);
-    lua_pushlstring(L, s, len);
+    sr__push_utf8(L, s, len);
   }
   lua_createtable(L, 0, n);  /* lower-case name -> how many times */
   int counts = lua_gettop(L);
@@ -380,7 +381,7 @@ static int build_row(cdec *c, int header) {
       size_t len;
       lua_pushvalue(L, colmap_of(c)[j]);
       field_text(c, &cf[j], &s, &len);
-      lua_pushlstring(L, s, len);
+      sr__push_utf8(L, s, len);
     }
     lua_rawset(L, -3);
   }
@@ -456,7 +457,15 @@ static int needs_quotes(const char *s, size_t n, char sep) {
   return 0;
 }
 
+/* Appends one cell; ill-formed UTF-8 becomes U+FFFD, as in a Java String Spark's writer gets. */
 static int put_cell(sr_buf *out, const char *s, size_t n, char sep) {
+  if (sr_utf8_valid_len(s, n) < n) {
+    char *fixed = malloc(3 * n + 1);
+    if (!fixed) return -1;
+    int rc = put_cell(out, fixed, sr_utf8_repair(fixed, s, n), sep);
+    free(fixed);
+    return rc;
+  }
   if (!needs_quotes(s, n, sep)) return sr_buf_append(out, s, n);
   if (sr_buf_reserve(out, 2 * n + 2) != 0) return -1;
   char *o = out->data + out->len;

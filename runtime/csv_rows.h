@@ -22,8 +22,10 @@
 **    struct and array columns hold JSON text. A value that does not fit goes to bad() with
 **    "column price: expected double, got \"abc\"" and the row is dropped; so does a record with
 **    text after a closing quote or an unterminated quote.
-** Writing: one line per row, "\n" line ends; a field is quoted when it holds the separator, a
-** quote, CR or LF, or is the empty string; nil is an empty field. Timestamps and dates ISO as in
+**  - Text (string values, header names, JSON cells) gets U+FFFD for each ill-formed UTF-8
+**    sequence, as Spark decodes each line into a Java String.
+** Writing: one line per row, "\n" line ends, ill-formed UTF-8 as U+FFFD; a field is quoted when
+** it holds the separator, a quote, CR or LF, or is the empty string; nil is an empty field. Timestamps and dates ISO as in
 ** JSON, binary base64, nested tables as JSON text.
 */
 #ifndef SR_CSV_ROWS_H

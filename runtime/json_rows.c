@@ -39,6 +39,7 @@
 
 #include "lua_int64.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -645,6 +646,8 @@ typedef struct jdec {
   size_t kc_len[KEY_CACHE];
   int nkeys_hint;
   int into;             /* 0, or the stack index of a table the record's fields go into */
+  int repair_utf8;      /* text pushed to Lua gets U+FFFD for invalid UTF-8 (0: the record
+                           was checked whole before decoding) */
 } jdec;
 
 static void set_reason(jdec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -741,6 +744,35 @@ static char *put_utf8(char *o, unsigned cp) {
     *o++ = (char)(0x80 | (cp & 0x3F));
   }
   return o;
+}
+
+void sr__push_utf8(lua_State *L, const char *s, size_t n) {
+  size_t ok = sr_utf8_valid_len(s, n);
+  if (ok == n) {
+    lua_pushlstring(L, s, n);
+    return;
+  }
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (;;) {
+    luaL_addlstring(&b, s, ok);
+    s += ok;
+    n -= ok;
+    if (n == 0) break;
+    size_t bad = (size_t)-sr_utf8_seq((const unsigned char *)s, n);
+    luaL_addlstring(&b, "\xEF\xBF\xBD", 3);
+    s += bad;
+    n -= bad;
+    ok = sr_utf8_valid_len(s, n);
+  }
+  luaL_pushresult(&b);
+}
+
+/* Pushes text as a Lua string; with repair_utf8, each ill-formed UTF-8 sequence becomes U+FFFD
+** (as Java's decoder makes it when Spark reads a UTF8String: from_json, CSV cells). */
+static void push_str(jdec *d, const char *s, size_t n) {
+  if (d->repair_utf8) sr__push_utf8(d->L, s, n);
+  else lua_pushlstring(d->L, s, n);
 }
 
 /* Decodes the escapes of [s, stop) into mem->text (never longer than the input), which must
@@ -1071,7 +1103,7 @@ static int decode_map(jdec *d, const sr_field *vf, const jstruct *child, const c
     int esc;
     if (p >= end || *p != '"') return fail_syntax(d, p, end, "expected '\"' (a key)");
     if (get_string(d, &p, end, &k, &kn, &esc) != 0) return -1;
-    lua_pushlstring(L, k, kn);
+    push_str(d, k, kn);
     k = lua_tolstring(L, -1, &kn);  /* stable, for the path in reasons */
     p = skip_ws(p, end);
     if (p >= end || *p != ':') return fail_syntax(d, p, end, "expected ':'");
@@ -1151,12 +1183,12 @@ static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const 
     case SR_TYPE_STRING:
       if (c == '"') {
         if (get_string(d, pp, end, &s, &n, &esc) != 0) return -1;
-        lua_pushlstring(L, s, n);
+        push_str(d, s, n);
         return 0;
       }
       q = p;  /* Spark keeps any other value as its JSON text */
       if (skip_value(d, &q, end) != 0) return -1;
-      lua_pushlstring(L, p, (size_t)(q - p));
+      push_str(d, p, (size_t)(q - p));
       *pp = q;
       return 0;
     case SR_TYPE_TIMESTAMP:
@@ -1248,8 +1280,8 @@ static int decode_any(jdec *d, const char **pp, const char *end, int top) {
       for (;; nkeys++) {
         if (p >= end || *p != '"') return fail_syntax(d, p, end, "expected '\"' (a key)");
         if (get_string(d, &p, end, &s, &n, &esc) != 0) return -1;
-        if (top && !esc) push_key_cached(d, nkeys, s, n);
-        else lua_pushlstring(L, s, n);
+        if (top && !esc && (!d->repair_utf8 || sr_utf8_valid_len(s, n) == n)) push_key_cached(d, nkeys, s, n);
+        else push_str(d, s, n);
         p = skip_ws(p, end);
         if (p >= end || *p != ':') return fail_syntax(d, p, end, "expected ':'");
         p = skip_ws(p + 1, end);
@@ -1289,7 +1321,7 @@ static int decode_any(jdec *d, const char **pp, const char *end, int top) {
     }
     case '"':
       if (get_string(d, pp, end, &s, &n, &esc) != 0) return -1;
-      lua_pushlstring(L, s, n);
+      push_str(d, s, n);
       return 0;
     case 't':
       if (!is_lit(p, end, "true", 4)) break;
@@ -1362,6 +1394,7 @@ static const jstruct *dec_setup(lua_State *L, jdec *d, const sr_schema *schema, 
   d->L = L;
   d->reason = reason;
   d->reason_len = reason_len;
+  d->repair_utf8 = 1;
   reason[0] = '\0';
   if (!lua_checkstack(L, KEY_CACHE + 16)) luaL_error(L, "stack overflow");
   d->mem = sr__codec_mem_push(L);
@@ -1387,6 +1420,7 @@ int sr_json_decode_piece_sep(lua_State *L, int rows_idx, int *nrows, const char 
   char reason[512];
   jdec d;
   const jstruct *plan = dec_setup(L, &d, schema, reason, sizeof reason);
+  d.repair_utf8 = 0;  /* each line is checked whole first */
   int work = lua_gettop(L);
   const char *p = buf, *end = buf + len;
   int64_t line = first_line;
@@ -1394,7 +1428,17 @@ int sr_json_decode_piece_sep(lua_State *L, int rows_idx, int *nrows, const char 
   for (; p < end; line++) {
     const char *next, *stop = sr_line_end(p, end, ls, &next);
     if (!is_blank_line(p, stop)) {
-      if (decode_record(&d, plan, p, stop) == 0) {
+      /* Spark hands a file's line bytes to Jackson's UTF-8 parser, which refuses invalid UTF-8
+      ** ("Invalid UTF-8 start byte"): the record is corrupt, not repaired */
+      size_t valid = sr_utf8_valid_len(p, (size_t)(stop - p));
+      int rc;
+      if (valid < (size_t)(stop - p)) {
+        snprintf(reason, sizeof reason, "not JSON: invalid UTF-8 at byte %zu", valid + 1);
+        rc = -1;
+      } else {
+        rc = decode_record(&d, plan, p, stop);
+      }
+      if (rc == 0) {
         lua_rawseti(L, rows_idx, ++n);
       } else {
         lua_settop(L, work);
@@ -1522,6 +1566,7 @@ int sr__json_decode_typed(lua_State *L, sr__codec_mem *mem, const sr__jplan *pla
   d.reason = reason;
   d.reason_len = reason_len;
   d.rec = text;
+  d.repair_utf8 = 1;  /* a CSV cell: Spark has decoded the line into a String */
   reason[0] = '\0';
   if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
   const char *p = skip_ws(text, text + len), *end = text + len;
@@ -1606,14 +1651,40 @@ static const char hex_digits[] = "0123456789abcdef";
 
 /* Writes s[0..n) quoted and escaped at o ('"', '\\' and control characters; other bytes,
 ** UTF-8 or not, pass through); o has room for 6 * n + 2 bytes. Returns the end. */
+/* The bytes escape_string stops at: str_class's, and every byte >= 0x80 (checked as UTF-8). */
+static const unsigned char enc_class[256] = {
+  C16(CLS_CTRL), C16(CLS_CTRL),
+  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20: '"' */
+  C16(0), C16(0),
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, /* 0x50: '\\' */
+  C16(0), C16(0),
+  C16(4), C16(4), C16(4), C16(4), C16(4), C16(4), C16(4), C16(4),
+};
+
+/* Writes s as a JSON string at o (room for 6 * n + 2 bytes). Ill-formed UTF-8 is written as
+** U+FFFD, as Jackson writes a Java String in which the decoder already put U+FFFD: the output
+** is always valid JSON, whatever bytes a Lua string holds. */
 static char *escape_string(char *o, const char *s, size_t n) {
   *o++ = '"';
   for (size_t i = 0; i < n;) {
     size_t run = i;
-    while (run < n && !str_class[(unsigned char)s[run]]) run++;
+    while (run < n && !enc_class[(unsigned char)s[run]]) run++;
     memcpy(o, s + i, run - i);
     o += run - i;
     if (run == n) break;
+    if ((unsigned char)s[run] >= 0x80) {
+      int k = sr_utf8_seq((const unsigned char *)s + run, n - run);
+      if (k > 0) {
+        memcpy(o, s + run, (size_t)k);
+        o += k;
+        i = run + (size_t)k;
+      } else {
+        memcpy(o, "\xEF\xBF\xBD", 3);
+        o += 3;
+        i = run + (size_t)-k;
+      }
+      continue;
+    }
     unsigned char c = (unsigned char)s[run];
     *o++ = '\\';
     switch (c) {

@@ -28,7 +28,11 @@
 ** Without a schema: objects -> tables, arrays -> 1-based tables, integers -> exact longs (a
 ** number, or an int64_t cdata beyond 2^53; integers beyond 64 bits become doubles), other
 ** numbers -> doubles, null -> nil, true/false -> booleans.
-** Strings are passed through byte for byte (invalid UTF-8 included); escapes are decoded,
+** Invalid UTF-8: a JSON line of a file that holds any is a bad record ("not JSON: invalid UTF-8
+** at byte N"), as Spark's reader hands a file's bytes to Jackson's UTF-8 parser, which refuses
+** them; a record decoded from a Lua string (parse_json, from_json) or a CSV cell gets U+FFFD for
+** each ill-formed sequence, as Spark decodes a UTF8String through Java's UTF-8 decoder. Strings
+** are otherwise passed through byte for byte; escapes are decoded,
 ** \uXXXX surrogate pairs to one code point, a lone surrogate to U+FFFD. Raw control characters
 ** inside strings are refused, as Jackson (Spark's parser) does.
 */
@@ -149,6 +153,10 @@ int sr__jnum_seconds_ms(const sr__jnum *num, const char *start, const char *stop
 size_t sr__fmt_double(double d, char out[40]);
 /* Decimal text of v and a NUL. Returns the length. */
 size_t sr__fmt_int64(int64_t v, char out[24]);
+
+/* [-0, +1, m] Pushes s[0..n) as a Lua string with each ill-formed UTF-8 sequence replaced by
+** U+FFFD (utf8.h), as Java's decoder does when Spark turns bytes into a String. */
+void sr__push_utf8(lua_State *L, const char *s, size_t n);
 
 /* Appends base64 (standard alphabet, padded) of p[0..n). 0, or -1 when out of memory. */
 int sr__base64_encode(sr_buf *out, const void *p, size_t n);

@@ -206,6 +206,17 @@ SR_TEST(json_cell_with_escapes) {
   ASSERT_EQ_INT(b.n, 0);
 }
 
+/* Invalid UTF-8 becomes U+FFFD, as when Spark decodes a line into a String; so does a Lua string
+** written out. */
+SR_TEST(invalid_utf8_replaced) {
+  setup();
+  bads b;
+  ASSERT_EQ_STR(decode("n\xff\n\xc3\xa9\xc3,\"{\"\"x\"\":\"\"\xe2\x82\"\"}\"\n", "n string, s struct<x: string>", 0, &b),
+                "[{\"n\":\"n\xEF\xBF\xBD\"},{\"n\":\"\xC3\xA9\xEF\xBF\xBD\",\"s\":{\"x\":\"\xEF\xBF\xBD\"}}]");
+  ASSERT_EQ_STR(decode("a\xfe,b\n1,2\n", NULL, 1, &b), "[{\"a\xEF\xBF\xBD\":\"1\",\"b\":\"2\"}]");
+  LUA_RUN("assert(codec.encode_csv_rows({ { a = 'x\\255' } }, 1, 'a string') == 'x\\239\\191\\189\\n')");
+}
+
 SR_TEST(typed_reasons) {
   setup();
   expect_bad("n long", "1.5", "column n: expected long, got \"1.5\"");
@@ -291,7 +302,7 @@ SR_TEST(lua_functions) {
 
 int main(void) {
   int rc = SR_RUN(header_maps_names_to_schema, no_schema_no_header, quoting, line_ends,
-                  unterminated_quote_ends_at_line_end, duplicate_header_names, typed_values, json_cell_with_escapes, typed_reasons,
+                  unterminated_quote_ends_at_line_end, duplicate_header_names, typed_values, json_cell_with_escapes, invalid_utf8_replaced, typed_reasons,
                   encode_and_round_trip, lua_functions);
   lua_close(L);
   return rc;

@@ -191,8 +191,19 @@ SR_TEST(strings_and_escapes) {
   /* lone surrogates become U+FFFD */
   ASSERT_EQ_STR(decode("{\"s\":\"a\\ud800b\\udc00c\\ud800\\u0041\"}", NULL, &b),
                 "[{\"s\":\"a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD" "A\"}]");
-  /* invalid UTF-8 passes through byte for byte */
-  ASSERT_EQ_STR(decode("{\"s\":\"\xff\xfe\xc3\"}", "s string", &b), "[{\"s\":\"\xff\xfe\xc3\"}]");
+  /* invalid UTF-8 in a file's line: a bad record, as Jackson's UTF-8 parser refuses it in Spark */
+  ASSERT_EQ_STR(decode("{\"s\":\"\xff\xfe\xc3\"}\n{\"s\":\"ok \xc3\xa9\"}\n", "s string", &b), "[{\"s\":\"ok \xc3\xa9\"}]");
+  ASSERT_EQ_INT(b.n, 1);
+  ASSERT_EQ_STR(b.reasons[0], "not JSON: invalid UTF-8 at byte 7");
+  ASSERT_EQ_STR(decode("{\"s\":\"\xed\xa0\x80 surrogate, \xc0\xaf overlong\"}", NULL, &b), "[]");
+  ASSERT_EQ_INT(b.n, 1);
+  /* from a Lua string (parse_json, from_json): U+FFFD per maximal ill-formed part, as Java's
+  ** decoder reads a UTF8String in Spark's from_json */
+  LUA_RUN("local v = codec.from_json('{\"s\":\"a\\255\\254b\\226\\130c\\240\\159\\152\"}')\n"
+          "assert(v.s == 'a\\239\\191\\189\\239\\191\\189b\\239\\191\\189c\\239\\191\\189', v.s)");
+  /* a Lua string with invalid UTF-8 is written as valid JSON, U+FFFD in place of the bad bytes */
+  LUA_RUN("local t = codec.to_json({ s = 'x\\255y\\237\\160\\128z\\195' })\n"
+          "assert(t == '{\"s\":\"x\\239\\191\\189y\\239\\191\\189\\239\\191\\189\\239\\191\\189z\\239\\191\\189\"}', t)");
   /* escaped keys match schema fields; \u0000 is a byte like any other */
   ASSERT_EQ_STR(decode("{\"\\u0061\":1,\"b\\\"\":\"x\\u0000y\"}", "a long", &b), "[{\"a\":1}]");
   ASSERT_EQ_STR(decode("{\"s\":\"x\\u0000y\"}", NULL, &b), "[{\"s\":\"x\\u0000y\"}]");
@@ -365,7 +376,8 @@ SR_TEST(typed_conversions) {
   ASSERT_EQ_INT(b.n, 0);
   ASSERT_EQ_STR(decode("{\"d\":\"2026-11-23\"}\n{\"d\":-3}", "d date", &b), "[{\"d\":20780},{\"d\":-3}]");
   ASSERT_EQ_STR(decode("{\"x\":\"aGVsbG8=\"}\n{\"x\":\"aGVsbG8\"}\n{\"x\":\"\"}\n{\"x\":\"AP\\/\\/\"}", "x binary", &b),
-                "[{\"x\":\"hello\"},{\"x\":\"hello\"},{\"x\":\"\"},{\"x\":\"\\u0000\xff\xff\"}]");
+                "[{\"x\":\"hello\"},{\"x\":\"hello\"},{\"x\":\"\"},{\"x\":\"\\u0000\xEF\xBF\xBD\xEF\xBF\xBD\"}]");
+  LUA_RUN("assert(rows[4].x == '\\0\\255\\255')");  /* the bytes; to_json shows U+FFFD for them */
   /* nested structs: declared fields only, recursively typed; arrays keep null holes */
   ASSERT_EQ_STR(decode("{\"s\":{\"x\":1,\"y\":\"a\",\"z\":9,\"w\":{\"t\":\"2026-11-23\"}},\"tags\":[1,null,3]}",
                        "s struct<x: long, y: string, w: struct<t: timestamp>>, tags array<long>", &b),
@@ -431,7 +443,7 @@ SR_TEST(encode_tables_and_strings) {
   lua_getglobal(L, "t");
   ASSERT_EQ_STR(top_json(),
                 "{\"a\":[1,2,3],\"b\":[1,null,3],\"c\":{},\"d\":{\"1\":1,\"100\":2},\"e\":{\"1\":1,\"x\":2},"
-                "\"f\":\"q\\\"\\\\\\n\\r\\t\\b\\f\\u0001\\u001f\x7f\xff\",\"g\":[{},[{}]],\"h\":{\"1.5\":1},\"i\":false}");
+                "\"f\":\"q\\\"\\\\\\n\\r\\t\\b\\f\\u0001\\u001f\x7f\xEF\xBF\xBD\",\"g\":[{},[{}]],\"h\":{\"1.5\":1},\"i\":false}");
   lua_pushnil(L);
   ASSERT_EQ_STR(top_json(), "null");
   lua_pushnumber(L, HUGE_VAL);
