@@ -46,8 +46,12 @@
 #endif
 
 enum {
-  MAX_DEPTH = 200,     /* nesting of decoded values (C recursion) */
-  MAX_ENC_DEPTH = 100, /* nesting of encoded tables: deeper is most likely a cycle */
+  /* Nesting of a record, skipped parts included: Jackson's default maxNestingDepth (1000),
+  ** beyond which Spark's reader fails the record. Decoding recurses once per level (a few
+  ** hundred bytes of C stack each, a few Lua slots); skipping is a loop. */
+  MAX_DEPTH = 1000,
+  MAX_ENC_DEPTH = 1000, /* nesting of encoded tables, as deep as what can be decoded; deeper
+                           is a cycle */
   MAX_PATH = 32,       /* column path entries kept for error messages */
   KEY_CACHE = 32,      /* inferred decoding: top-level keys remembered by position */
   SNIPPET = 40         /* bytes of a bad value quoted in a reason */
@@ -844,7 +848,7 @@ static int is_lit(const char *p, const char *end, const char *word, size_t n) {
 /* Skips one value of any kind without building it; checks brackets, strings and literals. */
 static int skip_value(jdec *d, const char **pp, const char *end) {
   char closers[MAX_DEPTH];
-  int depth = 0;
+  int depth = 0, max = MAX_DEPTH - d->depth;  /* the levels above this value count */
   const char *p = *pp;
   for (;;) {
     /* a value starts at p */
@@ -857,7 +861,7 @@ static int skip_value(jdec *d, const char **pp, const char *end) {
         break;
       }
       case '{': case '[':
-        if (depth == MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep");
+        if (depth >= max) return fail_syntax(d, p, end, "nesting too deep (more than 1000 levels)");
         closers[depth++] = *p == '{' ? '}' : ']';
         p = skip_ws(p + 1, end);
         if (p < end && *p == closers[depth - 1]) { p++; depth--; break; }
@@ -1013,7 +1017,7 @@ static inline const char *decode_plain_number(lua_State *L, const sr_field *f, c
 static int decode_object(jdec *d, const jstruct *st, const char **pp, const char *end) {
   lua_State *L = d->L;
   const char *p = skip_ws(*pp + 1, end), *q;
-  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep");
+  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep (more than 1000 levels)");
   if (d->depth > 1 && !lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
   if (d->depth == 1 && d->into) lua_pushvalue(L, d->into);
   else lua_createtable(L, 0, st->n);
@@ -1067,7 +1071,7 @@ static int decode_array(jdec *d, const sr_field *elem, const jstruct *child, con
                         const char *end) {
   lua_State *L = d->L;
   const char *p = skip_ws(*pp + 1, end);
-  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep");
+  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep (more than 1000 levels)");
   if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
   lua_createtable(L, 4, 0);
   if (p < end && *p == ']') goto done;
@@ -1093,7 +1097,7 @@ static int decode_map(jdec *d, const sr_field *vf, const jstruct *child, const c
                       const char *end) {
   lua_State *L = d->L;
   const char *p = skip_ws(*pp + 1, end);
-  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep");
+  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep (more than 1000 levels)");
   if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
   lua_createtable(L, 0, 4);
   if (p < end && *p == '}') goto done;
@@ -1270,7 +1274,7 @@ static int decode_any(jdec *d, const char **pp, const char *end, int top) {
   if (p >= end) return fail_syntax(d, p, end, "expected a value");
   switch (*p) {
     case '{': {
-      if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep");
+      if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep (more than 1000 levels)");
       if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
       if (top && d->into) lua_pushvalue(L, d->into);
       else lua_createtable(L, 0, top ? d->nkeys_hint : 4);
@@ -1300,7 +1304,7 @@ static int decode_any(jdec *d, const char **pp, const char *end, int top) {
       return 0;
     }
     case '[': {
-      if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep");
+      if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep (more than 1000 levels)");
       if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
       lua_createtable(L, 4, 0);
       p = skip_ws(p + 1, end);

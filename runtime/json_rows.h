@@ -21,7 +21,9 @@
 **  - date takes "2026-11-23" text or an integer number of days since the epoch;
 **  - binary takes base64 text (standard alphabet, padding optional);
 **  - struct and map take an object, array an array; boolean takes true/false.
-** A record that is not a JSON object, or a value that does not fit its type, is a bad record:
+** A record nested deeper than 1000 levels (skipped fields included) is a bad record, as Jackson's
+** maxNestingDepth makes it in Spark; so is a record that is not a JSON object, or a value that
+** does not fit its type:
 ** the row is dropped and bad() gets a reason such as
 **   column price: expected double, got string "abc"
 **   not JSON: expected ',' or '}' at byte 41       (bytes count from 1 within the record)
@@ -112,7 +114,7 @@ int sr_json_decode_value(lua_State *L, const char *text, size_t len, char *err, 
 ** other keys). Any other value whose Lua type does not match the column's type is written with
 ** its Lua type rather than failing the batch.
 ** Returns 0, or -1 with a message naming the row and the column in errbuf (a function,
-** userdata or thread value, a cycle or nesting deeper than 100, out of memory); out keeps
+** userdata or thread value, a cycle or nesting deeper than 1000, out of memory); out keeps
 ** the lines of the rows before the failing one. Raises only when Lua is out of memory. */
 int sr_json_encode_rows(lua_State *L, int rows_idx, int nrows, const sr_schema *schema,
                         sr_buf *out, char *errbuf, size_t errlen);
