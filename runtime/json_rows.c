@@ -406,7 +406,7 @@ int sr__jnum_int64(const sr__jnum *num, int64_t *v) {
 int sr__jnum_seconds_ms(const sr__jnum *num, const char *start, const char *stop, int64_t *ms) {
   if (num->inexact) {  /* more than 19 significant digits: a double is as good as it gets */
     double d = strtod_span(start, stop) * 1000.0;
-    if (!(d > -9.2e18 && d < 9.2e18)) return -1;
+    if (!(d >= (double)SR_TIME_MIN_MS && d <= (double)SR_TIME_MAX_MS)) return -1;
     *ms = (int64_t)d;
     return 0;
   }
@@ -416,7 +416,8 @@ int sr__jnum_seconds_ms(const sr__jnum *num, const char *start, const char *stop
     scaled.mant = scaled.exp10 < -19 ? 0 : scaled.mant / pow10_u64[-scaled.exp10];
     scaled.exp10 = 0;
   }
-  return sr__jnum_int64(&scaled, ms);
+  /* beyond a long of microseconds Spark's seconds-to-timestamp conversion overflows */
+  return sr__jnum_int64(&scaled, ms) == 0 && sr_time_in_range(*ms) ? 0 : -1;
 }
 
 /* Two decimal digits per division: "00" .. "99". */

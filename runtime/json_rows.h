@@ -147,7 +147,8 @@ const char *sr__json_scan_number(const char *p, const char *end, sr__jnum *num);
 double sr__jnum_double(const sr__jnum *num, const char *start, const char *stop);
 /* The number as an int64 if it is an integer within range. Returns 0, or -1. */
 int sr__jnum_int64(const sr__jnum *num, int64_t *v);
-/* The number as seconds since the epoch converted to ms (truncated toward zero). 0 or -1. */
+/* The number as seconds since the epoch converted to ms (truncated toward zero). 0, or -1 also
+** beyond SR_TIME_MIN_MS..SR_TIME_MAX_MS (timeutil.h). */
 int sr__jnum_seconds_ms(const sr__jnum *num, const char *start, const char *stop, int64_t *ms);
 
 /* Writes the shortest text that reads back to d (integral values within 2^53 as integers;

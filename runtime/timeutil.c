@@ -50,11 +50,15 @@ static void trim(const char **s, const char **end) {
   while (*end > *s && is_blank((*end)[-1])) (*end)--;
 }
 
-/* "yyyy-m-d" with a 4 to 6 digit year. */
+/* "[+-]yyyy-m-d" with a 4 to 6 digit year, as Spark's stringToTimestamp reads it (a sign,
+** and 6 digits: the years a long of microseconds holds). */
 static int parse_ymd(const char **pp, const char *end, int64_t *days) {
   const char *p = *pp;
   int64_t y, m, d;
+  int neg = 0;
+  if (p < end && (*p == '+' || *p == '-')) neg = *p++ == '-';
   if (read_digits(&p, end, 6, &y) < 4 || p >= end || *p++ != '-') return -1;
+  if (neg) y = -y;
   if (read_digits(&p, end, 2, &m) < 1 || p >= end || *p++ != '-') return -1;
   if (read_digits(&p, end, 2, &d) < 1) return -1;
   if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, (int)m)) return -1;
@@ -123,7 +127,9 @@ int sr_time_parse(const char *s, size_t len, int64_t *ms) {
     if (parse_zone(p, end, &offset_s) != 0) return -1;
   }
 done:
-  *ms = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + frac_ms;
+  int64_t t = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + frac_ms;
+  if (!sr_time_in_range(t)) return -1;
+  *ms = t;
   return 0;
 }
 

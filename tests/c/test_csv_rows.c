@@ -226,6 +226,7 @@ SR_TEST(typed_reasons) {
   expect_bad("n int", "2147483648", "column n: expected int, got \"2147483648\" (out of range)");
   expect_bad("b boolean", "yes", "column b: expected boolean, got \"yes\"");
   expect_bad("t timestamp", "tomorrow", "column t: expected timestamp, got \"tomorrow\"");
+  expect_bad("t timestamp", "100000000000000", "column t: expected timestamp, got \"100000000000000\"");
   expect_bad("d date", "2026-13-01", "column d: expected date, got \"2026-13-01\"");
   expect_bad("x binary", "***", "column x: expected binary, got \"***\" (not base64)");
   expect_bad("a array<long>", "\"[1,\"\"x\"\"]\"", "column a[2]: expected long, got string \"x\"");

@@ -357,6 +357,10 @@ SR_TEST(typed_values_and_reasons) {
   expect_bad("t timestamp", "{\"t\":\"yesterday\"}", "column t: expected timestamp, got string \"yesterday\"");
   expect_bad("t timestamp", "{\"t\":true}", "column t: expected timestamp, got boolean true");
   expect_bad("t timestamp", "{\"t\":1e30}", "column t: expected timestamp, got number 1e30 (out of range)");
+  /* beyond Spark's range (a long of microseconds), which the writer could not write readably */
+  expect_bad("t timestamp", "{\"t\":100000000000000}", "column t: expected timestamp, got number 100000000000000 (out of range)");
+  expect_bad("t timestamp", "{\"t\":-9223372036854.776}", "column t: expected timestamp, got number -9223372036854.776 (out of range)");
+  expect_bad("t timestamp", "{\"t\":\"+3170843-11-07T00:00:00Z\"}", "column t: expected timestamp, got string \"+3170843-11-07T00:00:00Z\"");
   expect_bad("d date", "{\"d\":\"2026-02-30\"}", "column d: expected date, got string \"2026-02-30\"");
   expect_bad("d date", "{\"d\":1.5}", "column d: expected date, got number 1.5");
   expect_bad("x binary", "{\"x\":\"a!b=\"}", "column x: expected binary, got string \"a!b=\" (not base64)");
