@@ -102,7 +102,7 @@ static int parse_zone(const char *p, const char *end, int64_t *offset_s) {
 int sr_time_parse(const char *s, size_t len, int64_t *ms) {
   const char *p = s, *end = s + len;
   trim(&p, &end);
-  int64_t days, h = 0, mi = 0, sec = 0, frac_ms = 0, offset_s = 0;
+  int64_t days, h = 0, mi = 0, sec = 0, frac_ms = 0, offset_s = 0, t;
   if (parse_ymd(&p, end, &days) != 0) return -1;
   if (p < end) {
     char sep = *p++;
@@ -127,7 +127,7 @@ int sr_time_parse(const char *s, size_t len, int64_t *ms) {
     if (parse_zone(p, end, &offset_s) != 0) return -1;
   }
 done:
-  int64_t t = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + frac_ms;
+  t = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + frac_ms;
   if (!sr_time_in_range(t)) return -1;
   *ms = t;
   return 0;
