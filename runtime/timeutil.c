@@ -50,14 +50,15 @@ static void trim(const char **s, const char **end) {
   while (*end > *s && is_blank((*end)[-1])) (*end)--;
 }
 
-/* "[+-]yyyy-m-d" with a 4 to 6 digit year, as Spark's stringToTimestamp reads it (a sign,
-** and 6 digits: the years a long of microseconds holds). */
-static int parse_ymd(const char **pp, const char *end, int64_t *days) {
+/* "[+-]yyyy-m-d" with a year of 4 to max_year_digits digits, as Spark reads them: 6 for a
+** timestamp (stringToTimestamp: the years a long of microseconds holds), 7 for a date
+** (stringToDate: those an int of days holds). */
+static int parse_ymd(const char **pp, const char *end, int max_year_digits, int64_t *days) {
   const char *p = *pp;
   int64_t y, m, d;
   int neg = 0;
   if (p < end && (*p == '+' || *p == '-')) neg = *p++ == '-';
-  if (read_digits(&p, end, 6, &y) < 4 || p >= end || *p++ != '-') return -1;
+  if (read_digits(&p, end, max_year_digits, &y) < 4 || p >= end || *p++ != '-') return -1;
   if (neg) y = -y;
   if (read_digits(&p, end, 2, &m) < 1 || p >= end || *p++ != '-') return -1;
   if (read_digits(&p, end, 2, &d) < 1) return -1;
@@ -103,7 +104,7 @@ int sr_time_parse(const char *s, size_t len, int64_t *ms) {
   const char *p = s, *end = s + len;
   trim(&p, &end);
   int64_t days, h = 0, mi = 0, sec = 0, frac_ms = 0, offset_s = 0, t;
-  if (parse_ymd(&p, end, &days) != 0) return -1;
+  if (parse_ymd(&p, end, 6, &days) != 0) return -1;
   if (p < end) {
     char sep = *p++;
     if (sep != 'T' && sep != 't' && sep != ' ') return -1;
@@ -137,7 +138,7 @@ int sr_date_parse(const char *s, size_t len, int32_t *days) {
   const char *p = s, *end = s + len;
   trim(&p, &end);
   int64_t d;
-  if (parse_ymd(&p, end, &d) != 0) return -1;
+  if (parse_ymd(&p, end, 7, &d) != 0) return -1;
   if (p < end && *p != 'T' && *p != 't' && *p != ' ') return -1;
   if (d < INT32_MIN || d > INT32_MAX) return -1;
   *days = (int32_t)d;

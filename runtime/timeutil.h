@@ -41,8 +41,9 @@ int sr_time_parse(const char *s, size_t len, int64_t *ms);
 ** negative ms (floor division: -1 is "1969-12-31T23:59:59.999Z"). Returns the length (<= 31). */
 size_t sr_time_format(int64_t ms, char out[32]);
 
-/* Parses "2026-11-23" (one-digit month/day allowed); like Spark's cast to date, a time part
-** after 'T' or a space is allowed and ignored. Returns 0 and sets *days, or -1. */
+/* Parses "2026-11-23" (one-digit month/day allowed; a signed year of up to 7 digits, as
+** sr_date_format writes any int32 day count); like Spark's cast to date, a time part after 'T'
+** or a space is allowed and ignored. Returns 0 and sets *days, or -1. */
 int sr_date_parse(const char *s, size_t len, int32_t *days);
 /* Writes days as "2026-11-23" and a NUL. Returns the length (<= 15). */
 size_t sr_date_format(int32_t days, char out[16]);

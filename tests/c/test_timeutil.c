@@ -133,6 +133,15 @@ SR_TEST(range_and_signed_years) {
   parse_bad("-290308-12-21T19:59:05.224Z");
   parse_bad("+3170843-11-07T00:00:00.000Z");  /* 7 digits: Spark's parser takes at most 6 */
   parse_bad("+-2026-01-01");
+  /* dates: every int32 day count written reads back (7-digit years, as Spark's stringToDate) */
+  const int32_t days[] = {INT32_MAX, INT32_MIN, -719529, 2932897};
+  for (size_t i = 0; i < sizeof days / sizeof *days; i++) {
+    char text[16];
+    int32_t back = 0;
+    sr_date_format(days[i], text);
+    if (sr_date_parse(text, strlen(text), &back) != 0) SR_FAIL("date \"%s\" should parse", text);
+    ASSERT_EQ_INT(back, days[i]);
+  }
   parse_bad("2026-01-01T00:00:00+");
 }
 

@@ -1,6 +1,8 @@
 /* libFuzzer: the JSON lines decoder (json_rows.h) with and without a schema, and the encoder on
-** what it decoded: decoding never crashes and what is written back is valid UTF-8 JSON. The
-** first byte picks the schema and the line separator. */
+** what it decoded: decoding never crashes, what is written back is valid UTF-8 JSON, and it
+** reads back with the same schema as the same number of rows, none bad (a writer must not
+** write what the readers refuse, such as a timestamp beyond their range). The first byte picks
+** the schema and the line separator. */
 #include "fuzz_common.h"
 #include "json_rows.h"
 
@@ -31,6 +33,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   }
   fuzz_check_json_lines("json rows written", out.data, out.len);
+  int back = 0;
+  lua_newtable(L);
+  int nbad = sr_json_decode_lines(L, 2, &back, out.data ? out.data : "", out.len, schema, "written", 1, NULL, NULL);
+  if (nbad != 0 || back != n) {
+    fprintf(stderr, "%d rows written, %d read back, %d bad: %.*s\n", n, back, nbad,
+            (int)(out.len > 300 ? 300 : out.len), out.data ? out.data : "");
+    abort();
+  }
+  lua_settop(L, 1);
   /* and a single value of any kind */
   if (sr_json_decode_value(L, text, len, err, sizeof err) == 0) {
     sr_buf_clear(&out);
