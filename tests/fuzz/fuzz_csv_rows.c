@@ -1,6 +1,7 @@
 /* libFuzzer: the CSV decoder (csv_rows.h) under every option, and the CSV and JSON encoders on
-** what it decoded (the JSON written must be valid UTF-8 JSON). The first byte picks the schema,
-** header, multiLine, separator and line separator. */
+** what it decoded: the CSV written reads back (with multiLine, for values holding line ends)
+** with no bad record, and the JSON written is valid UTF-8 JSON. The first byte picks the
+** schema, header, multiLine, separator and line separator. */
 #include "csv_rows.h"
 #include "fuzz_common.h"
 
@@ -31,6 +32,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fprintf(stderr, "cannot encode decoded rows as CSV: %s\n", err);
     abort();
   }
+  sr_csv_options back_opts = o;
+  back_opts.header = 1;
+  back_opts.multiline = 1;
+  memset(&back_opts.line_sep, 0, sizeof back_opts.line_sep);  /* the writer ends lines with "\n" */
+  int back = 0;
+  lua_newtable(L);
+  int nbad = sr_csv_decode_lines(L, 2, &back, out.data ? out.data : "", out.len, schema, &back_opts,
+                                 "written", 1, NULL, NULL);
+  if (nbad != 0) {
+    fprintf(stderr, "the CSV written has %d bad records: %.*s\n", nbad, (int)(out.len > 300 ? 300 : out.len),
+            out.data);
+    abort();
+  }
+  lua_settop(L, 1);
   sr_buf_clear(&out);
   if (sr_json_encode_rows(L, 1, n, schema, &out, err, sizeof err) != 0) {
     fprintf(stderr, "cannot encode decoded rows as JSON: %s\n", err);
