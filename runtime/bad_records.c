@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "fsutil.h"
+#include "utf8.h"
 
 struct sr_bad_records {
   char *dir;
@@ -42,12 +43,25 @@ int64_t sr_bad_records_count(const sr_bad_records *br) { return br ? br->count :
 
 static void add_record(sr_bad_records *br, json_t *o, const char *record, size_t record_len);
 
+/* A JSON string of text, with U+FFFD for invalid UTF-8: a reason quotes the bad value, maybe
+** cut inside a character, and jansson refuses such text (the field would be lost). */
+static json_t *utf8_string(const char *text) {
+  json_t *s = json_string(text);
+  if (s) return s;
+  size_t n = strlen(text);
+  char *fixed = malloc(3 * n + 1);
+  if (!fixed) return NULL;
+  s = json_stringn(fixed, sr_utf8_repair(fixed, text, n));
+  free(fixed);
+  return s;
+}
+
 void sr_bad_record(sr_bad_records *br, const char *origin, int64_t line_or_offset,
                    const char *record, size_t record_len, const char *reason) {
   if (!br) return;
   json_t *o = json_object();
-  json_object_set_new(o, "reason", json_string(reason ? reason : "bad record"));
-  if (origin) json_object_set_new(o, "origin", json_string(origin));
+  json_object_set_new(o, "reason", utf8_string(reason ? reason : "bad record"));
+  if (origin) json_object_set_new(o, "origin", utf8_string(origin));
   json_object_set_new(o, "line", json_integer(line_or_offset));
   add_record(br, o, record, record_len);
 }

@@ -5,7 +5,8 @@
 ** undone when its value is built), then each field is converted by its column's type and set
 ** with a pre-pushed key. Keys: the schema plan's names (json_rows.h), or the header's names,
 ** or _cN names pushed once per call. Stack layout during decoding:
-**   base+1 field list memory, base+2 json memory, [plan and names], [header/_cN keys], work...
+**   base+1 field list memory, base+2 value memory, base+3 cell memory, [plan and names],
+**   [header/_cN keys], work...
 ** where the key region only grows between records, never while a row is being built.
 */
 #include "csv_rows.h"
@@ -17,10 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <ctype.h>
 
 #include "lua_int64.h"
 #include "lua_types.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 enum { SNIPPET = 40 };
 
@@ -34,10 +37,14 @@ typedef struct cfield {
 typedef struct cdec {
   lua_State *L;
   sr__codec_mem *lists; /* text: the record's cfield array; aux: column -> key/field map */
-  sr__codec_mem *mem;   /* for values: unescaped text, base64, JSON cells */
+  sr__codec_mem *mem;   /* for values: base64, and the JSON decoder's unescaped strings */
+  sr__codec_mem *cell;  /* text: a field's text with "" pairs undone, which a JSON cell's
+                           decoding reads while it writes into mem: never the same buffer */
   const sr_schema *schema;
   const sr__jplan *plan;
   char sep;
+  int multiline;        /* quoted fields may hold line ends */
+  sr_linesep ls;        /* the line ends */
   int nfields;          /* fields of the current record */
   int ncols;            /* columns mapped in lists->aux */
   char *reason;
@@ -67,71 +74,80 @@ static void add_field(cdec *c, const char *s, size_t len, int quoted, int double
   c->nfields++;
 }
 
-static int count_lf(const char *p, const char *end) {
-  int n = 0;
-  while ((p = memchr(p, '\n', (size_t)(end - p)))) { n++; p++; }
-  return n;
+/* Whether a line terminator starts at q (q < lim). */
+static inline int term_at(const cdec *c, const char *q, const char *lim) {
+  if (!c->ls.len) return *q == '\n' || *q == '\r';
+  return *q == c->ls.bytes[0] && sr_line_term_at(q, lim, &c->ls) != 0;
 }
 
-/* Splits the record at *pp into fields. On return *pp is past the record's line end, *stop is
-** the record's end (before its line end) and *lines counts the line ends consumed. Returns 0,
-** or -1 with the reason set (the record then ends at the next line end after the error). */
+/* Splits the record at *pp into fields. Without multiLine a record is one line (as Spark reads
+** it: lines first, then each line parsed), so a quote must close on its line; with multiLine a
+** quoted field may hold line ends. On return *pp is past the record's terminator, *stop is the
+** record's end (before it) and *lines counts the terminators consumed. Returns 0, or -1 with
+** the reason set: the bad record then ends at its line end (an unterminated quote with
+** multiLine: at the end of the text, which it swallowed). */
 static int split_record(cdec *c, const char **pp, const char *end, const char **stop, int64_t *lines) {
-  const char *p = *pp, *rec = p;
+  const char *p = *pp, *rec = p, *next = end;
+  const char *lim = c->multiline ? end : sr_line_end(p, end, &c->ls, &next);
   char sep = c->sep;
   c->lists->text.len = 0;
   c->nfields = 0;
   *lines = 0;
   for (;;) {
-    if (p < end && *p == '"') {
+    if (p < lim && *p == '"') {
       const char *q = p + 1, *close;
       int doubled = 0;
       for (;;) {
-        close = memchr(q, '"', (size_t)(end - q));
+        close = memchr(q, '"', (size_t)(lim - q));
         if (!close) {
-          set_reason(c, "not CSV: unterminated quoted field starting at byte %zu", (size_t)(p - rec) + 1);
-          *lines += count_lf(p, end);
-          *stop = *pp = end;
+          if (c->multiline) {
+            set_reason(c, "not CSV: unterminated quoted field starting at byte %zu (it runs to the end of the file)",
+                       (size_t)(p - rec) + 1);
+            *lines += (int64_t)sr_line_count(p, end, &c->ls);
+            *stop = *pp = end;
+          } else {
+            set_reason(c, "not CSV: unterminated quoted field starting at byte %zu (without multiLine a "
+                       "record ends at its line end)", (size_t)(p - rec) + 1);
+            *stop = lim;
+            *pp = next;
+            *lines += next > lim;
+          }
           return -1;
         }
-        if (close + 1 < end && close[1] == '"') { doubled = 1; q = close + 2; continue; }
+        if (close + 1 < lim && close[1] == '"') { doubled = 1; q = close + 2; continue; }
         break;
       }
-      *lines += count_lf(p, close);
+      if (c->multiline) *lines += (int64_t)sr_line_count(p, close, &c->ls);
       add_field(c, p + 1, (size_t)(close - p - 1), 1, doubled);
       p = close + 1;
-      if (p < end && *p == '\r' && (p + 1 == end || p[1] == '\n')) p++;
-      if (p < end && *p != sep && *p != '\n') {
+      if (p < lim && *p != sep && !term_at(c, p, lim)) {
         set_reason(c, "not CSV: unexpected text after a closing quote at byte %zu", (size_t)(p - rec) + 1);
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        *stop = nl ? nl : end;
-        if (*stop > p && (*stop)[-1] == '\r') (*stop)--;
-        *pp = nl ? nl + 1 : end;
-        if (nl) (*lines)++;
+        if (c->multiline) lim = sr_line_end(p, end, &c->ls, &next);
+        *stop = lim;
+        *pp = next;
+        *lines += next > lim;
         return -1;
       }
     } else {
       const char *q = p;
-      while (q < end && *q != sep && *q != '\n') q++;
-      const char *fend = q;
-      if ((q == end || *q == '\n') && fend > p && fend[-1] == '\r') fend--;
-      add_field(c, p, (size_t)(fend - p), 0, 0);
+      while (q < lim && *q != sep && !term_at(c, q, lim)) q++;
+      add_field(c, p, (size_t)(q - p), 0, 0);
       p = q;
     }
-    if (p < end && *p == sep) { p++; continue; }
-    /* end of record: at a LF or at the end of the buffer */
+    if (p < lim && *p == sep) { p++; continue; }
+    /* end of record: at a line end or at the end of the text */
     *stop = p;
-    if (*stop > rec && (*stop)[-1] == '\r') (*stop)--;
-    if (p < end) { p++; (*lines)++; }
-    *pp = p;
+    if (c->multiline) next = p + sr_line_term_at(p, end, &c->ls);
+    *lines += next > p;
+    *pp = next;
     return 0;
   }
 }
 
-/* The field's text with "" pairs undone (into mem->text when needed). */
+/* The field's text with "" pairs undone (into cell->text when needed). */
 static void field_text(cdec *c, const cfield *f, const char **s, size_t *n) {
   if (!f->doubled) { *s = f->s; *n = f->len; return; }
-  sr_buf *b = &c->mem->text;
+  sr_buf *b = &c->cell->text;
   b->len = 0;
   if (sr_buf_reserve(b, f->len) != 0) luaL_error(c->L, "out of memory");
   char *o = b->data;
@@ -205,7 +221,7 @@ static int push_cell(cdec *c, int i, const cfield *cf) {
   int32_t days;
   field_text(c, cf, &s, &n);
   switch (f->type) {
-    case SR_TYPE_STRING: lua_pushlstring(L, s, n); return 0;
+    case SR_TYPE_STRING: sr__push_utf8(L, s, n); return 0;
     case SR_TYPE_LONG: case SR_TYPE_INT: case SR_TYPE_SHORT: case SR_TYPE_BYTE: {
       int rc = parse_int64(s, n, &v);
       if (rc == 0 && ((f->type == SR_TYPE_INT && (v < INT32_MIN || v > INT32_MAX)) ||
@@ -251,26 +267,85 @@ static int push_cell(cdec *c, int i, const cfield *cf) {
   }
 }
 
-/* Maps header names to schema fields, or pushes them as keys (no schema). */
-static void map_header(cdec *c) {
+static void push_lower(lua_State *L, const char *s, size_t n) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (size_t i = 0; i < n; i++) luaL_addchar(&b, (char)tolower((unsigned char)s[i]));
+  luaL_pushresult(&b);
+}
+
+/* Pushes the header's n names made safe as Spark's CSVUtils.makeSafeHeader makes them (its
+** default, case-insensitive): an empty name is _c<j>; a name that occurs more than once, in any
+** case, is the name followed by its index j. */
+static void push_safe_header(cdec *c, int n) {
   lua_State *L = c->L;
-  sr_buf *m = &c->lists->aux;
   const cfield *hdr = fields_of(c);
-  int n = c->nfields;
-  m->len = 0;
-  if (sr_buf_reserve(m, (size_t)n * sizeof(int)) != 0) luaL_error(L, "out of memory");
-  if (!c->schema && !lua_checkstack(L, n + 8)) luaL_error(L, "too many columns (%d)", n);
+  int names = lua_gettop(L) + 1;
   for (int j = 0; j < n; j++) {
     const char *s;
     size_t len;
     field_text(c, &hdr[j], &s, &len);
-    if (c->schema) {
-      colmap_of(c)[j] = sr__json_plan_find(c->plan, s, len);
-    } else {
-      lua_pushlstring(L, s, len);
-      colmap_of(c)[j] = lua_gettop(L);
+    sr__push_utf8(L, s, len);
+  }
+  lua_createtable(L, 0, n);  /* lower-case name -> how many times */
+  int counts = lua_gettop(L);
+  for (int pass = 0; pass < 2; pass++) {
+    for (int j = 0; j < n; j++) {
+      size_t len;
+      const char *s = lua_tolstring(L, names + j, &len);
+      if (len == 0) {
+        if (pass) {
+          lua_pushfstring(L, "_c%d", j);
+          lua_replace(L, names + j);
+        }
+        continue;
+      }
+      push_lower(L, s, len);
+      if (pass == 0) {
+        lua_pushvalue(L, -1);
+        lua_rawget(L, counts);
+        lua_pushnumber(L, lua_tonumber(L, -1) + 1);
+        lua_replace(L, -2);
+        lua_rawset(L, counts);
+      } else {
+        lua_rawget(L, counts);
+        int dup = lua_tonumber(L, -1) > 1;
+        lua_pop(L, 1);
+        if (dup) {
+          luaL_Buffer b;
+          luaL_buffinit(L, &b);
+          luaL_addlstring(&b, s, len);
+          lua_pushfstring(L, "%d", j);
+          luaL_addvalue(&b);
+          luaL_pushresult(&b);
+          lua_replace(L, names + j);
+        }
+      }
     }
   }
+  lua_settop(L, counts - 1);
+}
+
+/* Maps header names to schema fields, or pushes them as keys (no schema). */
+static void map_header(cdec *c) {
+  lua_State *L = c->L;
+  sr_buf *m = &c->lists->aux;
+  int n = c->nfields;
+  m->len = 0;
+  if (sr_buf_reserve(m, (size_t)n * sizeof(int)) != 0) luaL_error(L, "out of memory");
+  if (!lua_checkstack(L, n + 16)) luaL_error(L, "too many columns (%d)", n);
+  int names = lua_gettop(L) + 1;
+  push_safe_header(c, n);
+  for (int j = 0; j < n; j++) {
+    if (c->schema) {
+      size_t len;
+      const char *s = lua_tolstring(L, names + j, &len);
+      colmap_of(c)[j] = sr__json_plan_find(c->plan, s, len);
+    } else {
+      colmap_of(c)[j] = names + j;
+    }
+  }
+  if (c->schema) lua_settop(L, names - 1);
   m->len = (size_t)n * sizeof(int);
   c->ncols = n;
 }
@@ -310,7 +385,7 @@ static int build_row(cdec *c, int header) {
       size_t len;
       lua_pushvalue(L, colmap_of(c)[j]);
       field_text(c, &cf[j], &s, &len);
-      lua_pushlstring(L, s, len);
+      sr__push_utf8(L, s, len);
     }
     lua_rawset(L, -3);
   }
@@ -328,20 +403,23 @@ int sr_csv_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf,
   c.L = L;
   c.schema = schema;
   c.sep = opts && opts->sep ? opts->sep : ',';
+  c.multiline = opts && opts->multiline;
+  if (opts) c.ls = opts->line_sep;
   c.reason = reason;
   c.reason_len = sizeof reason;
   if (!lua_checkstack(L, 16)) luaL_error(L, "stack overflow");
   c.lists = sr__codec_mem_push(L);
   c.mem = sr__codec_mem_push(L);
+  c.cell = sr__codec_mem_push(L);
   if (schema) c.plan = sr__json_plan_push(L, schema);
   int header = opts && opts->header && first_line <= 1, header_done = !header;
   const char *p = buf, *end = buf + len;
   if (first_line <= 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
   int64_t line = first_line;
   while (p < end) {
-    if (*p == '\n' || (*p == '\r' && (p + 1 == end || p[1] == '\n'))) {  /* empty line */
-      p += *p == '\r' ? 2 : 1;
-      if (p > end) p = end;
+    size_t term = sr_line_term_at(p, end, &c.ls);
+    if (term) {  /* an empty line */
+      p += term;
       line++;
       continue;
     }
@@ -368,6 +446,7 @@ int sr_csv_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf,
   *nrows = n;
   sr__codec_mem_release(c.lists);
   sr__codec_mem_release(c.mem);
+  sr__codec_mem_release(c.cell);
   lua_settop(L, base);
   return nbad;
 }
@@ -382,7 +461,15 @@ static int needs_quotes(const char *s, size_t n, char sep) {
   return 0;
 }
 
+/* Appends one cell; ill-formed UTF-8 becomes U+FFFD, as in a Java String Spark's writer gets. */
 static int put_cell(sr_buf *out, const char *s, size_t n, char sep) {
+  if (sr_utf8_valid_len(s, n) < n) {
+    char *fixed = malloc(3 * n + 1);
+    if (!fixed) return -1;
+    int rc = put_cell(out, fixed, sr_utf8_repair(fixed, s, n), sep);
+    free(fixed);
+    return rc;
+  }
   if (!needs_quotes(s, n, sep)) return sr_buf_append(out, s, n);
   if (sr_buf_reserve(out, 2 * n + 2) != 0) return -1;
   char *o = out->data + out->len;

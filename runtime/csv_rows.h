@@ -2,8 +2,13 @@
 ** CSV <-> Lua rows, in the manner of json_rows.h (one call per batch, no call per row).
 **
 ** Reading (RFC 4180): fields separated by opts->sep, optionally quoted with '"'; a quoted field
-** may hold the separator, line ends, and quotes doubled (""). A CR before a LF is ignored, empty
-** lines are skipped, and a last record without a line end counts.
+** may hold the separator and quotes doubled (""), and with opts->multiline line ends. A line
+** ends at "\n", "\r\n" or "\r" (or exactly at opts->line_sep), as Spark's reader splits lines;
+** without multiline a record is one line and a quote left open at its end makes it a bad
+** record. Empty lines are skipped, and a last record without a line end counts.
+**  - With a header, names are made unique as Spark's CSVUtils.makeSafeHeader does: an empty
+**    name becomes _c<index>, and names that occur more than once (compared case-insensitively,
+**    Spark's default) each get their 0-based index appended ("a,b,A" -> a0, b, A2).
 **  - An empty unquoted field is null; a quoted empty field ("") is the empty string (so what
 **    the writer below writes reads back the same).
 **  - Columns: with a schema and a header, the header's names pick the schema's columns (header
@@ -17,8 +22,10 @@
 **    struct and array columns hold JSON text. A value that does not fit goes to bad() with
 **    "column price: expected double, got \"abc\"" and the row is dropped; so does a record with
 **    text after a closing quote or an unterminated quote.
-** Writing: one line per row, "\n" line ends; a field is quoted when it holds the separator, a
-** quote, CR or LF, or is the empty string; nil is an empty field. Timestamps and dates ISO as in
+**  - Text (string values, header names, JSON cells) gets U+FFFD for each ill-formed UTF-8
+**    sequence, as Spark decodes each line into a Java String.
+** Writing: one line per row, "\n" line ends, ill-formed UTF-8 as U+FFFD; a field is quoted when
+** it holds the separator, a quote, CR or LF, or is the empty string; nil is an empty field. Timestamps and dates ISO as in
 ** JSON, binary base64, nested tables as JSON text.
 */
 #ifndef SR_CSV_ROWS_H
@@ -29,11 +36,14 @@
 
 #include "buf.h"
 #include "json_rows.h"
+#include "lines.h"
 #include "schema.h"
 
 typedef struct sr_csv_options {
-  char sep;    /* ',' when 0 */
-  int header;  /* reading: the first line of each FILE is a header; writing: write one */
+  char sep;           /* ',' when 0 */
+  int header;         /* reading: the first line of each FILE is a header; writing: write one */
+  int multiline;      /* reading: quoted fields may hold line ends (Spark's multiLine) */
+  sr_linesep line_sep; /* reading: the line ends (zeroed: "\n", "\r\n" or "\r") */
 } sr_csv_options;
 
 /* [-0, +0, m] Decodes the CSV records of buf[0..len) and appends one table per good record to

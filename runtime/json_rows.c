@@ -40,14 +40,19 @@
 #include "lua_int64.h"
 #include "lua_types.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
 enum {
-  MAX_DEPTH = 200,     /* nesting of decoded values (C recursion) */
-  MAX_ENC_DEPTH = 100, /* nesting of encoded tables: deeper is most likely a cycle */
+  /* Nesting of a record, skipped parts included: Jackson's default maxNestingDepth (1000),
+  ** beyond which Spark's reader fails the record. Decoding recurses once per level (a few
+  ** hundred bytes of C stack each, a few Lua slots); skipping is a loop. */
+  MAX_DEPTH = 1000,
+  MAX_ENC_DEPTH = 1000, /* nesting of encoded tables, as deep as what can be decoded; deeper
+                           is a cycle */
   MAX_PATH = 32,       /* column path entries kept for error messages */
   KEY_CACHE = 32,      /* inferred decoding: top-level keys remembered by position */
   SNIPPET = 40         /* bytes of a bad value quoted in a reason */
@@ -402,7 +407,7 @@ int sr__jnum_int64(const sr__jnum *num, int64_t *v) {
 int sr__jnum_seconds_ms(const sr__jnum *num, const char *start, const char *stop, int64_t *ms) {
   if (num->inexact) {  /* more than 19 significant digits: a double is as good as it gets */
     double d = strtod_span(start, stop) * 1000.0;
-    if (!(d > -9.2e18 && d < 9.2e18)) return -1;
+    if (!(d >= (double)SR_TIME_MIN_MS && d <= (double)SR_TIME_MAX_MS)) return -1;
     *ms = (int64_t)d;
     return 0;
   }
@@ -412,7 +417,8 @@ int sr__jnum_seconds_ms(const sr__jnum *num, const char *start, const char *stop
     scaled.mant = scaled.exp10 < -19 ? 0 : scaled.mant / pow10_u64[-scaled.exp10];
     scaled.exp10 = 0;
   }
-  return sr__jnum_int64(&scaled, ms);
+  /* beyond a long of microseconds Spark's seconds-to-timestamp conversion overflows */
+  return sr__jnum_int64(&scaled, ms) == 0 && sr_time_in_range(*ms) ? 0 : -1;
 }
 
 /* Two decimal digits per division: "00" .. "99". */
@@ -646,6 +652,8 @@ typedef struct jdec {
   size_t kc_len[KEY_CACHE];
   int nkeys_hint;
   int into;             /* 0, or the stack index of a table the record's fields go into */
+  int repair_utf8;      /* text pushed to Lua gets U+FFFD for invalid UTF-8 (0: the record
+                           was checked whole before decoding) */
 } jdec;
 
 static void set_reason(jdec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -744,9 +752,40 @@ static char *put_utf8(char *o, unsigned cp) {
   return o;
 }
 
-/* Decodes the escapes of [s, stop) into mem->text (never longer than the input). */
+void sr__push_utf8(lua_State *L, const char *s, size_t n) {
+  size_t ok = sr_utf8_valid_len(s, n);
+  if (ok == n) {
+    lua_pushlstring(L, s, n);
+    return;
+  }
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (;;) {
+    luaL_addlstring(&b, s, ok);
+    s += ok;
+    n -= ok;
+    if (n == 0) break;
+    size_t bad = (size_t)-sr_utf8_seq((const unsigned char *)s, n);
+    luaL_addlstring(&b, "\xEF\xBF\xBD", 3);
+    s += bad;
+    n -= bad;
+    ok = sr_utf8_valid_len(s, n);
+  }
+  luaL_pushresult(&b);
+}
+
+/* Pushes text as a Lua string; with repair_utf8, each ill-formed UTF-8 sequence becomes U+FFFD
+** (as Java's decoder makes it when Spark reads a UTF8String: from_json, CSV cells). */
+static void push_str(jdec *d, const char *s, size_t n) {
+  if (d->repair_utf8) sr__push_utf8(d->L, s, n);
+  else lua_pushlstring(d->L, s, n);
+}
+
+/* Decodes the escapes of [s, stop) into mem->text (never longer than the input), which must
+** not hold the input: it may move, and the copies below must not overlap. */
 static int unescape(jdec *d, const char *s, const char *stop, const char **out, size_t *n) {
   sr_buf *b = &d->mem->text;
+  assert(!b->data || s >= b->data + b->cap || stop <= b->data);
   b->len = 0;
   if (sr_buf_reserve(b, (size_t)(stop - s)) != 0) luaL_error(d->L, "out of memory");
   char *o = b->data;
@@ -811,7 +850,7 @@ static int is_lit(const char *p, const char *end, const char *word, size_t n) {
 /* Skips one value of any kind without building it; checks brackets, strings and literals. */
 static int skip_value(jdec *d, const char **pp, const char *end) {
   char closers[MAX_DEPTH];
-  int depth = 0;
+  int depth = 0, max = MAX_DEPTH - d->depth;  /* the levels above this value count */
   const char *p = *pp;
   for (;;) {
     /* a value starts at p */
@@ -824,7 +863,7 @@ static int skip_value(jdec *d, const char **pp, const char *end) {
         break;
       }
       case '{': case '[':
-        if (depth == MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep");
+        if (depth >= max) return fail_syntax(d, p, end, "nesting too deep (more than 1000 levels)");
         closers[depth++] = *p == '{' ? '}' : ']';
         p = skip_ws(p + 1, end);
         if (p < end && *p == closers[depth - 1]) { p++; depth--; break; }
@@ -980,7 +1019,7 @@ static inline const char *decode_plain_number(lua_State *L, const sr_field *f, c
 static int decode_object(jdec *d, const jstruct *st, const char **pp, const char *end) {
   lua_State *L = d->L;
   const char *p = skip_ws(*pp + 1, end), *q;
-  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep");
+  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep (more than 1000 levels)");
   if (d->depth > 1 && !lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
   if (d->depth == 1 && d->into) lua_pushvalue(L, d->into);
   else lua_createtable(L, 0, st->n);
@@ -1034,7 +1073,7 @@ static int decode_array(jdec *d, const sr_field *elem, const jstruct *child, con
                         const char *end) {
   lua_State *L = d->L;
   const char *p = skip_ws(*pp + 1, end);
-  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep");
+  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep (more than 1000 levels)");
   if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
   lua_createtable(L, 4, 0);
   if (p < end && *p == ']') goto done;
@@ -1060,7 +1099,7 @@ static int decode_map(jdec *d, const sr_field *vf, const jstruct *child, const c
                       const char *end) {
   lua_State *L = d->L;
   const char *p = skip_ws(*pp + 1, end);
-  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep");
+  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, *pp, end, "nesting too deep (more than 1000 levels)");
   if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
   lua_createtable(L, 0, 4);
   if (p < end && *p == '}') goto done;
@@ -1070,7 +1109,7 @@ static int decode_map(jdec *d, const sr_field *vf, const jstruct *child, const c
     int esc;
     if (p >= end || *p != '"') return fail_syntax(d, p, end, "expected '\"' (a key)");
     if (get_string(d, &p, end, &k, &kn, &esc) != 0) return -1;
-    lua_pushlstring(L, k, kn);
+    push_str(d, k, kn);
     k = lua_tolstring(L, -1, &kn);  /* stable, for the path in reasons */
     p = skip_ws(p, end);
     if (p >= end || *p != ':') return fail_syntax(d, p, end, "expected ':'");
@@ -1150,12 +1189,12 @@ static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const 
     case SR_TYPE_STRING:
       if (c == '"') {
         if (get_string(d, pp, end, &s, &n, &esc) != 0) return -1;
-        lua_pushlstring(L, s, n);
+        push_str(d, s, n);
         return 0;
       }
       q = p;  /* Spark keeps any other value as its JSON text */
       if (skip_value(d, &q, end) != 0) return -1;
-      lua_pushlstring(L, p, (size_t)(q - p));
+      push_str(d, p, (size_t)(q - p));
       *pp = q;
       return 0;
     case SR_TYPE_TIMESTAMP:
@@ -1240,7 +1279,7 @@ static int decode_any(jdec *d, const char **pp, const char *end, int top) {
   if (p >= end) return fail_syntax(d, p, end, "expected a value");
   switch (*p) {
     case '{': {
-      if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep");
+      if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep (more than 1000 levels)");
       if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
       if (top && d->into) lua_pushvalue(L, d->into);
       else lua_createtable(L, 0, top ? d->nkeys_hint : 4);
@@ -1250,8 +1289,8 @@ static int decode_any(jdec *d, const char **pp, const char *end, int top) {
       for (;; nkeys++) {
         if (p >= end || *p != '"') return fail_syntax(d, p, end, "expected '\"' (a key)");
         if (get_string(d, &p, end, &s, &n, &esc) != 0) return -1;
-        if (top && !esc) push_key_cached(d, nkeys, s, n);
-        else lua_pushlstring(L, s, n);
+        if (top && !esc && (!d->repair_utf8 || sr_utf8_valid_len(s, n) == n)) push_key_cached(d, nkeys, s, n);
+        else push_str(d, s, n);
         p = skip_ws(p, end);
         if (p >= end || *p != ':') return fail_syntax(d, p, end, "expected ':'");
         p = skip_ws(p + 1, end);
@@ -1270,7 +1309,7 @@ static int decode_any(jdec *d, const char **pp, const char *end, int top) {
       return 0;
     }
     case '[': {
-      if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep");
+      if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep (more than 1000 levels)");
       if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
       lua_createtable(L, 4, 0);
       p = skip_ws(p + 1, end);
@@ -1291,7 +1330,7 @@ static int decode_any(jdec *d, const char **pp, const char *end, int top) {
     }
     case '"':
       if (get_string(d, pp, end, &s, &n, &esc) != 0) return -1;
-      lua_pushlstring(L, s, n);
+      push_str(d, s, n);
       return 0;
     case 't':
       if (!is_lit(p, end, "true", 4)) break;
@@ -1364,6 +1403,7 @@ static const jstruct *dec_setup(lua_State *L, jdec *d, const sr_schema *schema, 
   d->L = L;
   d->reason = reason;
   d->reason_len = reason_len;
+  d->repair_utf8 = 1;
   reason[0] = '\0';
   if (!lua_checkstack(L, KEY_CACHE + 16)) luaL_error(L, "stack overflow");
   d->mem = sr__codec_mem_push(L);
@@ -1377,21 +1417,37 @@ static const jstruct *dec_setup(lua_State *L, jdec *d, const sr_schema *schema, 
 int sr_json_decode_piece(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
                          const sr_schema *schema, const char *origin, int64_t first_line,
                          sr_bad_fn bad, void *bad_ud, int64_t *nlines) {
+  return sr_json_decode_piece_sep(L, rows_idx, nrows, buf, len, schema, NULL, origin, first_line,
+                                  bad, bad_ud, nlines);
+}
+
+int sr_json_decode_piece_sep(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
+                             const sr_schema *schema, const sr_linesep *ls, const char *origin,
+                             int64_t first_line, sr_bad_fn bad, void *bad_ud, int64_t *nlines) {
   if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
   int base = lua_gettop(L), nbad = 0, n = *nrows;
   char reason[512];
   jdec d;
   const jstruct *plan = dec_setup(L, &d, schema, reason, sizeof reason);
+  d.repair_utf8 = 0;  /* each line is checked whole first */
   int work = lua_gettop(L);
   const char *p = buf, *end = buf + len;
   int64_t line = first_line;
   if (first_line <= 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
   for (; p < end; line++) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *stop = nl ? nl : end;
-    if (stop > p && stop[-1] == '\r') stop--;
+    const char *next, *stop = sr_line_end(p, end, ls, &next);
     if (!is_blank_line(p, stop)) {
-      if (decode_record(&d, plan, p, stop) == 0) {
+      /* Spark hands a file's line bytes to Jackson's UTF-8 parser, which refuses invalid UTF-8
+      ** ("Invalid UTF-8 start byte"): the record is corrupt, not repaired */
+      size_t valid = sr_utf8_valid_len(p, (size_t)(stop - p));
+      int rc;
+      if (valid < (size_t)(stop - p)) {
+        snprintf(reason, sizeof reason, "not JSON: invalid UTF-8 at byte %zu", valid + 1);
+        rc = -1;
+      } else {
+        rc = decode_record(&d, plan, p, stop);
+      }
+      if (rc == 0) {
         lua_rawseti(L, rows_idx, ++n);
       } else {
         lua_settop(L, work);
@@ -1399,7 +1455,7 @@ int sr_json_decode_piece(lua_State *L, int rows_idx, int *nrows, const char *buf
         if (bad) bad(bad_ud, origin, line, p, (size_t)(stop - p), reason);
       }
     }
-    p = nl ? nl + 1 : end;
+    p = next;
   }
   *nrows = n;
   *nlines = line - first_line;
@@ -1519,6 +1575,7 @@ int sr__json_decode_typed(lua_State *L, sr__codec_mem *mem, const sr__jplan *pla
   d.reason = reason;
   d.reason_len = reason_len;
   d.rec = text;
+  d.repair_utf8 = 1;  /* a CSV cell: Spark has decoded the line into a String */
   reason[0] = '\0';
   if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
   const char *p = skip_ws(text, text + len), *end = text + len;
@@ -1603,14 +1660,40 @@ static const char hex_digits[] = "0123456789abcdef";
 
 /* Writes s[0..n) quoted and escaped at o ('"', '\\' and control characters; other bytes,
 ** UTF-8 or not, pass through); o has room for 6 * n + 2 bytes. Returns the end. */
+/* The bytes escape_string stops at: str_class's, and every byte >= 0x80 (checked as UTF-8). */
+static const unsigned char enc_class[256] = {
+  C16(CLS_CTRL), C16(CLS_CTRL),
+  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20: '"' */
+  C16(0), C16(0),
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, /* 0x50: '\\' */
+  C16(0), C16(0),
+  C16(4), C16(4), C16(4), C16(4), C16(4), C16(4), C16(4), C16(4),
+};
+
+/* Writes s as a JSON string at o (room for 6 * n + 2 bytes). Ill-formed UTF-8 is written as
+** U+FFFD, as Jackson writes a Java String in which the decoder already put U+FFFD: the output
+** is always valid JSON, whatever bytes a Lua string holds. */
 static char *escape_string(char *o, const char *s, size_t n) {
   *o++ = '"';
   for (size_t i = 0; i < n;) {
     size_t run = i;
-    while (run < n && !str_class[(unsigned char)s[run]]) run++;
+    while (run < n && !enc_class[(unsigned char)s[run]]) run++;
     memcpy(o, s + i, run - i);
     o += run - i;
     if (run == n) break;
+    if ((unsigned char)s[run] >= 0x80) {
+      int k = sr_utf8_seq((const unsigned char *)s + run, n - run);
+      if (k > 0) {
+        memcpy(o, s + run, (size_t)k);
+        o += k;
+        i = run + (size_t)k;
+      } else {
+        memcpy(o, "\xEF\xBF\xBD", 3);
+        o += 3;
+        i = run + (size_t)-k;
+      }
+      continue;
+    }
     unsigned char c = (unsigned char)s[run];
     *o++ = '\\';
     switch (c) {

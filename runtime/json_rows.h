@@ -21,14 +21,20 @@
 **  - date takes "2026-11-23" text or an integer number of days since the epoch;
 **  - binary takes base64 text (standard alphabet, padding optional);
 **  - struct and map take an object, array an array; boolean takes true/false.
-** A record that is not a JSON object, or a value that does not fit its type, is a bad record:
+** A record nested deeper than 1000 levels (skipped fields included) is a bad record, as Jackson's
+** maxNestingDepth makes it in Spark; so is a record that is not a JSON object, or a value that
+** does not fit its type:
 ** the row is dropped and bad() gets a reason such as
 **   column price: expected double, got string "abc"
 **   not JSON: expected ',' or '}' at byte 41       (bytes count from 1 within the record)
 ** Without a schema: objects -> tables, arrays -> 1-based tables, integers -> exact longs (a
 ** number, or an int64_t cdata beyond 2^53; integers beyond 64 bits become doubles), other
 ** numbers -> doubles, null -> nil, true/false -> booleans.
-** Strings are passed through byte for byte (invalid UTF-8 included); escapes are decoded,
+** Invalid UTF-8: a JSON line of a file that holds any is a bad record ("not JSON: invalid UTF-8
+** at byte N"), as Spark's reader hands a file's bytes to Jackson's UTF-8 parser, which refuses
+** them; a record decoded from a Lua string (parse_json, from_json) or a CSV cell gets U+FFFD for
+** each ill-formed sequence, as Spark decodes a UTF8String through Java's UTF-8 decoder. Strings
+** are otherwise passed through byte for byte; escapes are decoded,
 ** \uXXXX surrogate pairs to one code point, a lone surrogate to U+FFFD. Raw control characters
 ** inside strings are refused, as Jackson (Spark's parser) does.
 */
@@ -39,6 +45,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "lines.h"
 #include "schema.h"
 
 /* Receives one bad record: origin (file name, may be NULL), its line number (the record's
@@ -51,7 +58,8 @@ typedef void (*sr_bad_fn)(void *ud, const char *origin, int64_t line, const char
 /* [-0, +0, m] Decodes the JSON lines of buf[0..len) and appends one table per good record to
 ** the Lua array at rows_idx, whose length is *nrows (updated). first_line is the number of
 ** buf's first line (1 at a file's start: a UTF-8 BOM there is skipped). Blank lines are
-** skipped, a CR before the LF is ignored, and a last line without LF counts. schema NULL
+** skipped, a line ends at "\n", "\r\n" or a lone "\r" (as Hadoop's LineReader, which Spark
+** reads lines with, ends them), and a last line without a line end counts. schema NULL
 ** decodes every field with inferred types. bad may be NULL (bad records are only counted).
 ** Returns the number of bad records. Raises a Lua error only when out of memory (or when bad
 ** itself raises). */
@@ -65,6 +73,12 @@ int sr_json_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf
 int sr_json_decode_piece(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
                          const sr_schema *schema, const char *origin, int64_t first_line,
                          sr_bad_fn bad, void *bad_ud, int64_t *nlines);
+
+/* [-0, +0, m] sr_json_decode_piece with the line ends of ls (a lineSep option; NULL: "\n",
+** "\r\n" or "\r"). Every piece but the last must end just after a line end. */
+int sr_json_decode_piece_sep(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
+                             const sr_schema *schema, const sr_linesep *ls, const char *origin,
+                             int64_t first_line, sr_bad_fn bad, void *bad_ud, int64_t *nlines);
 
 /* [-0, +(0|1), m] Decodes one JSON record (an object) of text[0..len) with the schema (NULL:
 ** inferred types) and pushes its table. Sets up the schema's names on every call: for a batch
@@ -100,7 +114,7 @@ int sr_json_decode_value(lua_State *L, const char *text, size_t len, char *err, 
 ** other keys). Any other value whose Lua type does not match the column's type is written with
 ** its Lua type rather than failing the batch.
 ** Returns 0, or -1 with a message naming the row and the column in errbuf (a function,
-** userdata or thread value, a cycle or nesting deeper than 100, out of memory); out keeps
+** userdata or thread value, a cycle or nesting deeper than 1000, out of memory); out keeps
 ** the lines of the rows before the failing one. Raises only when Lua is out of memory. */
 int sr_json_encode_rows(lua_State *L, int rows_idx, int nrows, const sr_schema *schema,
                         sr_buf *out, char *errbuf, size_t errlen);
@@ -133,7 +147,8 @@ const char *sr__json_scan_number(const char *p, const char *end, sr__jnum *num);
 double sr__jnum_double(const sr__jnum *num, const char *start, const char *stop);
 /* The number as an int64 if it is an integer within range. Returns 0, or -1. */
 int sr__jnum_int64(const sr__jnum *num, int64_t *v);
-/* The number as seconds since the epoch converted to ms (truncated toward zero). 0 or -1. */
+/* The number as seconds since the epoch converted to ms (truncated toward zero). 0, or -1 also
+** beyond SR_TIME_MIN_MS..SR_TIME_MAX_MS (timeutil.h). */
 int sr__jnum_seconds_ms(const sr__jnum *num, const char *start, const char *stop, int64_t *ms);
 
 /* Writes the shortest text that reads back to d (integral values within 2^53 as integers;
@@ -141,6 +156,10 @@ int sr__jnum_seconds_ms(const sr__jnum *num, const char *start, const char *stop
 size_t sr__fmt_double(double d, char out[40]);
 /* Decimal text of v and a NUL. Returns the length. */
 size_t sr__fmt_int64(int64_t v, char out[24]);
+
+/* [-0, +1, m] Pushes s[0..n) as a Lua string with each ill-formed UTF-8 sequence replaced by
+** U+FFFD (utf8.h), as Java's decoder does when Spark turns bytes into a String. */
+void sr__push_utf8(lua_State *L, const char *s, size_t n);
 
 /* Appends base64 (standard alphabet, padded) of p[0..n). 0, or -1 when out of memory. */
 int sr__base64_encode(sr_buf *out, const void *p, size_t n);

@@ -629,8 +629,8 @@ static void call_bad_fn(void *ud, const char *origin, int64_t line, const char *
 }
 
 static void csv_opts(lua_State *L, int idx, sr_csv_options *o) {
+  memset(o, 0, sizeof *o);
   o->sep = ',';
-  o->header = 0;
   if (lua_isnoneornil(L, idx)) return;
   luaL_checktype(L, idx, LUA_TTABLE);
   lua_getfield(L, idx, "sep");
@@ -642,7 +642,12 @@ static void csv_opts(lua_State *L, int idx, sr_csv_options *o) {
   }
   lua_getfield(L, idx, "header");
   o->header = lua_toboolean(L, -1);
-  lua_pop(L, 2);
+  lua_getfield(L, idx, "multiLine");
+  o->multiline = lua_toboolean(L, -1);
+  lua_getfield(L, idx, "lineSep");
+  if (!lua_isnil(L, -1) && sr_linesep_set(&o->line_sep, lua_tostring(L, -1), 2) != 0)
+    luaL_error(L, "csv option lineSep must be one character");
+  lua_pop(L, 4);
 }
 
 /* decode_*_lines(rows, nrows, text, schema, [csv opts,] origin, first_line, bad_fn) */

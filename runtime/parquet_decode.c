@@ -345,7 +345,7 @@ static sr_status decode_values(chunk_state *s, int encoding, const uint8_t *p, s
 /* ---- levels and pages ---- */
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 0;
+  if (need <= *cap && *p) return 0;  /* never NULL after: callers add offsets to it */
   size_t n = *cap ? *cap : 1024;
   while (n < need) n *= 2;
   void *q = realloc(*p, n * elem);

@@ -56,6 +56,7 @@
 #include "fsutil.h"
 #include "json_rows.h"
 #include "schema_infer.h"
+#include "lines.h"
 #include "strset.h"
 
 typedef enum { FMT_JSON, FMT_CSV, FMT_TEXT } file_format;
@@ -74,6 +75,7 @@ typedef struct files_source {
   char *clean;                /* off | archive | delete */
   char *archive_dir;
   sr_csv_options csv;
+  sr_linesep line_sep;        /* lineSep: json, text (csv: csv.line_sep) */
   sr_strset *seen;
   int64_t newest_mtime_ms;    /* of every file seen: maxFileAge is relative to it */
   sr_strset *initial;         /* availableNow: the files present at open */
@@ -107,17 +109,23 @@ typedef struct files_source {
   {"fileStableMs", SR_OPT_INT, "500", "take a file only once its size and modification time have held this long (0: at once)"}, \
   {"ignoreMissingFiles", SR_OPT_BOOL, "false", "skip, and count, a file of a logged batch that is gone instead of failing"}
 
+#define LINE_SEP_OPTION \
+  {"lineSep", SR_OPT_STRING, NULL, "the line end; by default \"\\n\", \"\\r\\n\" or \"\\r\""}
+
 static const sr_option_spec json_options[] = {
   COMMON_OPTIONS,
+  LINE_SEP_OPTION,
   {"inferTimestamp", SR_OPT_BOOL, "false", "without a schema: infer text that is an ISO-8601 timestamp as timestamp"},
   {NULL},
 };
-static const sr_option_spec text_options[] = {COMMON_OPTIONS, {NULL}};
+static const sr_option_spec text_options[] = {COMMON_OPTIONS, LINE_SEP_OPTION, {NULL}};
 static const sr_option_spec csv_options[] = {
   COMMON_OPTIONS,
+  LINE_SEP_OPTION,
   {"header", SR_OPT_BOOL, "false", "the first line of each file names the columns"},
   {"sep", SR_OPT_STRING, ",", "the field separator (one character)"},
   {"inferSchema", SR_OPT_BOOL, "false", "without a schema: type the columns from the values (else all strings)"},
+  {"multiLine", SR_OPT_BOOL, "false", "a quoted value may span lines"},
   {NULL},
 };
 
@@ -389,11 +397,18 @@ static sr_status files_open(sr_source *src, const sr_connector_config *cfg, sr_e
     return sr_error_set(err, SR_ERROR, "maxFilesPerTrigger must be a positive integer, not \"%s\"",
                         max_files);
   if (fs->max_bytes < 0) return sr_error_set(err, SR_ERROR, "maxBytesPerTrigger must be positive");
+  /* Spark: lineSep may not be empty; csv's is one character (two tolerated, for "\r\n") */
+  const char *line_sep = sr_opt_str(cfg->options, spec, "lineSep", NULL);
+  if (sr_linesep_set(&fs->line_sep, line_sep, fs->format == FMT_CSV ? 2 : SR_LINESEP_MAX) != 0)
+    return sr_error_set(err, SR_ERROR, "lineSep must be %s, not \"%s\"",
+                        fs->format == FMT_CSV ? "one character" : "1 to 16 bytes", line_sep);
   if (fs->format == FMT_CSV) {
     const char *sep = sr_opt_str(cfg->options, spec, "sep", ",");
     if (strlen(sep) != 1) return sr_error_set(err, SR_ERROR, "sep must be one character, not \"%s\"", sep);
     fs->csv.sep = sep[0];
     fs->csv.header = sr_opt_bool(cfg->options, spec, "header", 0);
+    fs->csv.multiline = sr_opt_bool(cfg->options, spec, "multiLine", 0);
+    fs->csv.line_sep = fs->line_sep;
   }
   fs->stable_ms = sr_opt_int(cfg->options, spec, "fileStableMs", 500);
   fs->ignore_missing = sr_opt_bool(cfg->options, spec, "ignoreMissingFiles", 0);
@@ -582,7 +597,7 @@ static void bad_to_sink(void *ud, const char *origin, int64_t line, const char *
 }
 
 /* JSON lines: a file is read in pieces of about JSON_PIECE bytes into one reused buffer and
-** each piece, cut after its last '\n', is decoded at once. The decoder then reads bytes that
+** each piece, cut after its last line end, is decoded at once. The decoder then reads bytes that
 ** read() has just put in the cache, and no buffer of a file's size is allocated (and faulted
 ** in) per file. A line longer than a piece grows the buffer. */
 enum { JSON_PIECE = 256 * 1024 };
@@ -604,11 +619,10 @@ static sr_status read_json_file(sr_source *src, files_source *fs, const char *pa
     eof = left == 0;
     b->len += want;
     fs->bytes_in_last_batch += (int64_t)want;
-    const char *nl = eof ? NULL : memrchr(b->data, '\n', b->len);
-    size_t piece = eof ? b->len : nl ? (size_t)(nl - b->data) + 1 : 0;
+    size_t piece = eof ? b->len : sr_lines_whole(b->data, b->len, &fs->line_sep, 0);
     if (piece == 0) continue;
-    sr_json_decode_piece(L, rows_idx, nrows, b->data, piece, src->cfg.schema, path, line, bad_to_sink,
-                         src->cfg.bad, &nlines);
+    sr_json_decode_piece_sep(L, rows_idx, nrows, b->data, piece, src->cfg.schema, &fs->line_sep, path,
+                             line, bad_to_sink, src->cfg.bad, &nlines);
     line += nlines;
     memmove(b->data, b->data + piece, b->len - piece);
     b->len -= piece;
@@ -662,7 +676,7 @@ static sr_status files_read(sr_source *src, const json_t *start, const json_t *e
   return st;
 }
 
-/* text: a record per line, its text without the line end ("\n" or "\r\n"), pointing into
+/* text: a record per line, its text without the line end ("\n", "\r\n", "\r" or lineSep), pointing into
 ** the batch's bytes, which stay until the next read (the row view's lifetime). The files are
 ** read, not mapped: a mapped file truncated while its batch ran would end the process with
 ** SIGBUS, and a read one cannot change under the batch. The bytes go into one buffer reused
@@ -683,15 +697,11 @@ static sr_status text_add_file(files_source *fs, const char *path, int fd, int64
   fs->text.len += (size_t)size;
   fs->bytes_in_last_batch += size;
   const char *base = fs->text.data;
-  for (const char *p = base + at, *end = base + at + size; p < end;) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *stop = nl ? nl : end;
-    size_t len = (size_t)(stop - p);
-    if (len > 0 && p[len - 1] == '\r') len--;
-    sr_view_text line = {(const char *)(uintptr_t)(p - base), len};
+  for (const char *p = base + at, *end = base + at + size, *next; p < end; p = next) {
+    const char *stop = sr_line_end(p, end, &fs->line_sep, &next);
+    sr_view_text line = {(const char *)(uintptr_t)(p - base), (size_t)(stop - p)};
     if (sr_buf_append(&fs->lines, &line, sizeof line) != 0)
       return sr_error_set(err, SR_ERROR, "out of memory reading %s", path);
-    p = stop + 1;
   }
   return SR_OK;
 }

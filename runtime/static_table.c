@@ -372,11 +372,19 @@ static int file_list_gc(lua_State *L) {
 static sr_status load_files(lua_State *L, const char *path, const sr_options *o,
                             const sr_schema *schema, int rows_idx, int *nrows, sr_bad_fn bad,
                             void *bad_ud, int is_csv, sr_error **err) {
-  sr_csv_options csv = {0, 0};
+  sr_csv_options csv;
+  memset(&csv, 0, sizeof csv);
+  sr_linesep line_sep;
+  const char *line_sep_text = sr_opt_str(o, NULL, "lineSep", NULL);
+  if (sr_linesep_set(&line_sep, line_sep_text, is_csv ? 2 : SR_LINESEP_MAX) != 0)
+    return sr_error_set(err, SR_ERROR, "lineSep must be %s, not \"%s\"",
+                        is_csv ? "one character" : "1 to 16 bytes", line_sep_text);
   if (is_csv) {
     const char *sep = sr_opt_str(o, NULL, "sep", ",");
     csv.sep = sep[0] ? sep[0] : ',';
     csv.header = sr_opt_bool(o, NULL, "header", 0);
+    csv.multiline = sr_opt_bool(o, NULL, "multiLine", 0);
+    csv.line_sep = line_sep;
   }
   file_list *fl = lua_newuserdata(L, sizeof *fl);
   memset(fl, 0, sizeof *fl);
@@ -395,9 +403,11 @@ static sr_status load_files(lua_State *L, const char *path, const sr_options *o,
     if (is_csv)
       sr_csv_decode_lines(L, rows_idx, nrows, fl->buf, len, schema, &csv, fl->files[i].path, 1,
                           bad, bad_ud);
-    else
-      sr_json_decode_lines(L, rows_idx, nrows, fl->buf, len, schema, fl->files[i].path, 1, bad,
-                           bad_ud);
+    else {
+      int64_t nlines;
+      sr_json_decode_piece_sep(L, rows_idx, nrows, fl->buf, len, schema, &line_sep, fl->files[i].path,
+                               1, bad, bad_ud, &nlines);
+    }
     free(fl->buf);
     fl->buf = NULL;
   }
@@ -420,6 +430,7 @@ static sr_status csv_load(lua_State *L, const char *path, const sr_options *o,
 
 static const sr_option_spec json_options[] = {
   {"path", SR_OPT_STRING, NULL, "a JSON lines file, or a directory of them"},
+  {"lineSep", SR_OPT_STRING, NULL, "the line end; by default \"\\n\", \"\\r\\n\" or \"\\r\""},
   {NULL},
 };
 
@@ -427,6 +438,8 @@ static const sr_option_spec csv_options[] = {
   {"path", SR_OPT_STRING, NULL, "a CSV file, or a directory of them"},
   {"header", SR_OPT_BOOL, "false", "the first line of each file names the columns"},
   {"sep", SR_OPT_STRING, ",", "the field separator (one character)"},
+  {"lineSep", SR_OPT_STRING, NULL, "the line end; by default \"\\n\", \"\\r\\n\" or \"\\r\""},
+  {"multiLine", SR_OPT_BOOL, "false", "a quoted value may span lines"},
   {NULL},
 };
 

@@ -50,11 +50,16 @@ static void trim(const char **s, const char **end) {
   while (*end > *s && is_blank((*end)[-1])) (*end)--;
 }
 
-/* "yyyy-m-d" with a 4 to 6 digit year. */
-static int parse_ymd(const char **pp, const char *end, int64_t *days) {
+/* "[+-]yyyy-m-d" with a year of 4 to max_year_digits digits, as Spark reads them: 6 for a
+** timestamp (stringToTimestamp: the years a long of microseconds holds), 7 for a date
+** (stringToDate: those an int of days holds). */
+static int parse_ymd(const char **pp, const char *end, int max_year_digits, int64_t *days) {
   const char *p = *pp;
   int64_t y, m, d;
-  if (read_digits(&p, end, 6, &y) < 4 || p >= end || *p++ != '-') return -1;
+  int neg = 0;
+  if (p < end && (*p == '+' || *p == '-')) neg = *p++ == '-';
+  if (read_digits(&p, end, max_year_digits, &y) < 4 || p >= end || *p++ != '-') return -1;
+  if (neg) y = -y;
   if (read_digits(&p, end, 2, &m) < 1 || p >= end || *p++ != '-') return -1;
   if (read_digits(&p, end, 2, &d) < 1) return -1;
   if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, (int)m)) return -1;
@@ -106,7 +111,7 @@ int sr_time_parse_us(const char *s, size_t len, int64_t *us) {
   const char *p = s, *end = s + len;
   trim(&p, &end);
   int64_t days, h = 0, mi = 0, sec = 0, frac_us = 0, offset_s = 0;
-  if (parse_ymd(&p, end, &days) != 0) return -1;
+  if (parse_ymd(&p, end, 6, &days) != 0) return -1;
   if (p < end) {
     char sep = *p++;
     if (sep != 'T' && sep != 't' && sep != ' ') return -1;
@@ -130,8 +135,11 @@ int sr_time_parse_us(const char *s, size_t len, int64_t *us) {
     if (parse_zone(p, end, &offset_s) != 0) return -1;
   }
 done:
-  if (days > 100000000 || days < -100000000) return -1;  /* +-273,000 years: us fit int64 */
-  *us = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000000 + frac_us;
+  /* Spark's range: a long of microseconds (years -290308 to +294247); |days| < 2^29 here */
+  int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+  __int128 t = (__int128)secs * 1000000 + frac_us; /* the seconds alone may pass the range */
+  if (t > INT64_MAX || t < INT64_MIN || !sr_time_in_range((int64_t)(t / 1000))) return -1;
+  *us = (int64_t)t;
   return 0;
 }
 
@@ -139,7 +147,7 @@ int sr_date_parse(const char *s, size_t len, int32_t *days) {
   const char *p = s, *end = s + len;
   trim(&p, &end);
   int64_t d;
-  if (parse_ymd(&p, end, &d) != 0) return -1;
+  if (parse_ymd(&p, end, 7, &d) != 0) return -1;
   if (p < end && *p != 'T' && *p != 't' && *p != ' ') return -1;
   if (d < INT32_MIN || d > INT32_MAX) return -1;
   *days = (int32_t)d;

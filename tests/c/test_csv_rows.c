@@ -8,10 +8,14 @@
 #include "lua_codec.h"
 #include "codec_test.h"
 
+static int multiline;    /* decode_opts: the multiLine option */
+static const char *line_sep; /* decode_opts: the lineSep option (NULL: the default ends) */
+
 static const char *decode_opts(const char *text, const char *ddl, char sep, int header, int64_t first_line,
                                bads *b) {
   const sr_schema *s = schema_of(ddl);
-  sr_csv_options o = {sep, header};
+  sr_csv_options o = {sep, header, multiline, {0, {0}}};
+  ASSERT_EQ_INT(sr_linesep_set(&o.line_sep, line_sep, 2), 0);
   int top = lua_gettop(L);
   lua_newtable(L);
   int n = 0;
@@ -76,6 +80,7 @@ SR_TEST(quoting) {
     "\"crlf\r\ninside\",x\"y,\"\"\"\"\r\n"
     "\n"
     "last,,\"no newline\"";
+  multiline = 1;
   ASSERT_EQ_STR(decode(text, NULL, 0, &b),
                 "[{\"_c0\":\"a,b\",\"_c1\":\"he said \\\"hi\\\"\",\"_c2\":\"plain\"},"
                 "{\"_c0\":\"two\\nlines\",\"_c1\":\"\"},"
@@ -91,7 +96,9 @@ SR_TEST(quoting) {
   ASSERT_EQ_INT(b.lines[1], 5);
   ASSERT_EQ_STR(b.records[1], "bad");
   expect_bad(NULL, "\"abc\"x,1", "not CSV: unexpected text after a closing quote at byte 6");
-  expect_bad(NULL, "\"unterminated,1\n2,3\n", "not CSV: unterminated quoted field starting at byte 1");
+  expect_bad(NULL, "\"unterminated,1\n2,3\n",
+             "not CSV: unterminated quoted field starting at byte 1 (it runs to the end of the file)");
+  multiline = 0;
   /* the record after a bad quote is still read */
   ASSERT_EQ_STR(decode("\"a\"b,1\nc,2\n", NULL, 0, &b), "[{\"_c0\":\"c\",\"_c1\":\"2\"}]");
   ASSERT_EQ_INT(b.n, 1);
@@ -100,6 +107,73 @@ SR_TEST(quoting) {
   ASSERT_EQ_STR(decode_opts("a;\"b;c\"\n1\t2\n", NULL, ';', 0, 1, &b),
                 "[{\"_c0\":\"a\",\"_c1\":\"b;c\"},{\"_c0\":\"1\\t2\"}]");
   ASSERT_EQ_STR(decode_opts("1\t2\n", "a long, b long", '\t', 0, 1, &b), "[{\"a\":1,\"b\":2}]");
+}
+
+/* Line ends as Spark's reader finds them: "\n", "\r\n" or a lone "\r"; or lineSep exactly. */
+SR_TEST(line_ends) {
+  setup();
+  bads b;
+  ASSERT_EQ_STR(decode("id,name\r1,a\r2,b\r", "id long, name string", 1, &b),
+                "[{\"id\":1,\"name\":\"a\"},{\"id\":2,\"name\":\"b\"}]");
+  ASSERT_EQ_INT(b.n, 0);
+  ASSERT_EQ_STR(decode("a,b\rc,d\r\ne,f\n\r\rg", NULL, 0, &b),
+                "[{\"_c0\":\"a\",\"_c1\":\"b\"},{\"_c0\":\"c\",\"_c1\":\"d\"},"
+                "{\"_c0\":\"e\",\"_c1\":\"f\"},{\"_c0\":\"g\"}]");
+  /* line numbers count lone CRs */
+  ASSERT_EQ_STR(decode("n\r1\rx\r3", "n long", 1, &b), "[{\"n\":1},{\"n\":3}]");
+  ASSERT_EQ_INT(b.n, 1);
+  ASSERT_EQ_INT(b.lines[0], 3);
+  ASSERT_EQ_STR(b.records[0], "x");
+  /* multiLine: a CR inside quotes stays; the lone CR after the record ends it */
+  multiline = 1;
+  ASSERT_EQ_STR(decode("\"a\rb\",1\r2,3", NULL, 0, &b),
+                "[{\"_c0\":\"a\\rb\",\"_c1\":\"1\"},{\"_c0\":\"2\",\"_c1\":\"3\"}]");
+  multiline = 0;
+  /* lineSep: only its bytes end a line; "\n" is then data */
+  line_sep = "|";
+  ASSERT_EQ_STR(decode("a,b|c\nd,e|", NULL, 0, &b),
+                "[{\"_c0\":\"a\",\"_c1\":\"b\"},{\"_c0\":\"c\\nd\",\"_c1\":\"e\"}]");
+  line_sep = "\r\n";
+  ASSERT_EQ_STR(decode("a\rb,c\r\nd\r\n", NULL, 0, &b),
+                "[{\"_c0\":\"a\\rb\",\"_c1\":\"c\"},{\"_c0\":\"d\"}]");
+  line_sep = NULL;
+  sr_linesep ls;
+  ASSERT_EQ_INT(sr_linesep_set(&ls, "", 2), -1);
+  ASSERT_EQ_INT(sr_linesep_set(&ls, "abc", 2), -1);
+}
+
+/* Without multiLine a record is one line: an open quote does not swallow the lines after it. */
+SR_TEST(unterminated_quote_ends_at_line_end) {
+  setup();
+  bads b;
+  ASSERT_EQ_STR(decode("id,name\n1,\"open\n2,b\n3,c\n", "id long, name string", 1, &b),
+                "[{\"id\":2,\"name\":\"b\"},{\"id\":3,\"name\":\"c\"}]");
+  ASSERT_EQ_INT(b.n, 1);
+  ASSERT_EQ_INT(b.lines[0], 2);
+  ASSERT_EQ_STR(b.records[0], "1,\"open");
+  ASSERT_EQ_STR(b.reasons[0], "not CSV: unterminated quoted field starting at byte 3 (without multiLine a record "
+                              "ends at its line end)");
+  /* a quoted value spanning lines is two records, as in Spark without multiLine */
+  ASSERT_EQ_STR(decode("\"a\nb\",c\n", NULL, 0, &b), "[{\"_c0\":\"b\\\"\",\"_c1\":\"c\"}]");
+  ASSERT_EQ_INT(b.n, 1);
+  /* with multiLine the open quote runs to the end of the file: one bad record, said so */
+  multiline = 1;
+  ASSERT_EQ_STR(decode("1,\"open\n2,b\n", NULL, 0, &b), "[]");
+  ASSERT_EQ_INT(b.n, 1);
+  ASSERT_EQ_STR(b.records[0], "1,\"open\n2,b\n");
+  multiline = 0;
+}
+
+/* Header names made safe as Spark's CSVUtils.makeSafeHeader: duplicates (any case) get their
+** index appended, empty names are _c<index>. */
+SR_TEST(duplicate_header_names) {
+  setup();
+  bads b;
+  ASSERT_EQ_STR(decode("a,b,A,,b,c\n1,2,3,4,5,6\n", NULL, 1, &b),
+                "[{\"A2\":\"3\",\"_c3\":\"4\",\"a0\":\"1\",\"b1\":\"2\",\"b4\":\"5\",\"c\":\"6\"}]");
+  ASSERT_EQ_STR(decode("a0,a,a\n1,2,3\n", "a0 long, a long, a2 long", 1, &b),
+                "[{\"a0\":1,\"a2\":3}]");
+  ASSERT_EQ_INT(b.n, 0);
 }
 
 SR_TEST(typed_values) {
@@ -121,6 +195,28 @@ SR_TEST(typed_values) {
   expect_bad("price double", "0x10", "column price: expected double, got \"0x10\"");
 }
 
+/* A struct or array cell holding a JSON string with escapes: the cell's "" pairs are undone into
+** one buffer and the string's escapes into another (they shared one: an overlapping copy). */
+SR_TEST(json_cell_with_escapes) {
+  setup();
+  bads b;
+  ASSERT_EQ_STR(decode("\"{\"\"x\"\":\"\"a long enough text\\nb\\u00e9\\\"\"c\"\"}\",\"[\"\"\\td\"\"]\"\n",
+                       "s struct<x: string>, a array<string>", 0, &b),
+                "[{\"a\":[\"\\td\"],\"s\":{\"x\":\"a long enough text\\nb\u00e9\\\"c\"}}]");
+  ASSERT_EQ_INT(b.n, 0);
+}
+
+/* Invalid UTF-8 becomes U+FFFD, as when Spark decodes a line into a String; so does a Lua string
+** written out. */
+SR_TEST(invalid_utf8_replaced) {
+  setup();
+  bads b;
+  ASSERT_EQ_STR(decode("n\xff\n\xc3\xa9\xc3,\"{\"\"x\"\":\"\"\xe2\x82\"\"}\"\n", "n string, s struct<x: string>", 0, &b),
+                "[{\"n\":\"n\xEF\xBF\xBD\"},{\"n\":\"\xC3\xA9\xEF\xBF\xBD\",\"s\":{\"x\":\"\xEF\xBF\xBD\"}}]");
+  ASSERT_EQ_STR(decode("a\xfe,b\n1,2\n", NULL, 1, &b), "[{\"a\xEF\xBF\xBD\":\"1\",\"b\":\"2\"}]");
+  LUA_RUN("assert(codec.encode_csv_rows({ { a = 'x\\255' } }, 1, 'a string') == 'x\\239\\191\\189\\n')");
+}
+
 SR_TEST(typed_reasons) {
   setup();
   expect_bad("n long", "1.5", "column n: expected long, got \"1.5\"");
@@ -130,6 +226,7 @@ SR_TEST(typed_reasons) {
   expect_bad("n int", "2147483648", "column n: expected int, got \"2147483648\" (out of range)");
   expect_bad("b boolean", "yes", "column b: expected boolean, got \"yes\"");
   expect_bad("t timestamp", "tomorrow", "column t: expected timestamp, got \"tomorrow\"");
+  expect_bad("t timestamp", "100000000000000", "column t: expected timestamp, got \"100000000000000\"");
   expect_bad("d date", "2026-13-01", "column d: expected date, got \"2026-13-01\"");
   expect_bad("x binary", "***", "column x: expected binary, got \"***\" (not base64)");
   expect_bad("a array<long>", "\"[1,\"\"x\"\"]\"", "column a[2]: expected long, got string \"x\"");
@@ -147,7 +244,7 @@ SR_TEST(encode_and_round_trip) {
   lua_getglobal(L, "rows");
   sr_buf out = SR_BUF_INIT;
   char err[256];
-  sr_csv_options o = {',', 1};
+  sr_csv_options o = {',', 1, 0, {0, {0}}};
   int top = lua_gettop(L);
   ASSERT_EQ_INT(sr_csv_encode_rows(L, -1, 2, s, &o, 1, &out, err, sizeof err), 0);
   ASSERT_EQ_INT(lua_gettop(L), top);
@@ -156,7 +253,8 @@ SR_TEST(encode_and_round_trip) {
     "1,\"a,b\",\"say \"\"hi\"\"\",2026-11-23T10:00:00.001Z,2026-11-23,0.1,\"[1,2]\",\"{\"\"k\"\":\"\"v\"\"}\",aGk=,\"\",true,9007199254740993\n"
     "2,\"two\nlines\",,1969-12-31T23:59:59.999Z,,,,,,,,\n";
   ASSERT_EQ_STR(out.data, want);
-  /* and it reads back to the same rows */
+  /* and it reads back to the same rows (with multiLine, as in Spark, for the value with a line end) */
+  o.multiline = 1;
   lua_newtable(L);
   int n = 0;
   ASSERT_EQ_INT(sr_csv_decode_lines(L, -1, &n, out.data, out.len, s, &o, "rt", 1, NULL, NULL), 0);
@@ -167,7 +265,7 @@ SR_TEST(encode_and_round_trip) {
   LUA_RUN("plain = { { b = 'x;y', a = 1.5 }, { a = 2, c = 'ignored' } }");
   lua_getglobal(L, "plain");
   sr_buf_clear(&out);
-  sr_csv_options semi = {';', 0};
+  sr_csv_options semi = {';', 0, 0, {0, {0}}};
   ASSERT_EQ_INT(sr_csv_encode_rows(L, -1, 2, NULL, &semi, 1, &out, err, sizeof err), 0);
   ASSERT_EQ_STR(out.data, "a;b\n1.5;\"x;y\"\n2;\n");
   sr_buf_clear(&out);
@@ -202,7 +300,7 @@ SR_TEST(encode_named_columns) {
   static const char *const names[] = {"twice", "t", "cost", NULL};
   sr_buf out = SR_BUF_INIT;
   char err[256];
-  sr_csv_options o = {',', 1};
+  sr_csv_options o = {.sep = ',', .header = 1};
   int top = lua_gettop(L);
   ASSERT_EQ_INT(sr_csv_encode_named(L, -1, 2, names, 3, schema_of("t timestamp, id long"), &o, 1, &out,
                                     err, sizeof err), 0);
@@ -231,8 +329,10 @@ SR_TEST(lua_functions) {
 }
 
 int main(void) {
-  int rc = SR_RUN(header_maps_names_to_schema, no_schema_no_header, quoting, typed_values, typed_reasons,
-                  encode_and_round_trip, encode_named_columns, lua_functions);
+  int rc = SR_RUN(header_maps_names_to_schema, no_schema_no_header, quoting, line_ends,
+                  unterminated_quote_ends_at_line_end, duplicate_header_names, typed_values,
+                  json_cell_with_escapes, invalid_utf8_replaced, typed_reasons, encode_and_round_trip,
+                  encode_named_columns, lua_functions);
   lua_close(L);
   return rc;
 }

@@ -8,6 +8,7 @@
 #include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bad_records.h"
@@ -295,6 +296,95 @@ static void text_source_view(void) {
   remove_dir(dir);
 }
 
+/* Line ends as Spark's readers find them: "\n", "\r\n" or a lone "\r", or exactly lineSep. The
+** JSON file is read in pieces of 256 KiB and one "\r\n" falls across two pieces: the line after
+** it keeps its number. */
+SR_TEST(cr_line_ends_and_line_sep) {
+  char *dir = new_dir(), in[256], state[256], bad_dir[256], path[512];
+  make_in_and_state(dir, in, state, sizeof in);
+  snprintf(bad_dir, sizeof bad_dir, "%s/bad", dir);
+  sr_buf text = SR_BUF_INIT;
+  sr_buf_putc(&text, '\n');  /* line 1 blank: record k (from 1) is line k + 1, 16 bytes each */
+  int64_t want_sum = 0;
+  for (int k = 1; k <= 20000; k++) {
+    if (k == 16390) sr_buf_puts(&text, "{\"id\":\"bad01\"}\r\n");
+    else sr_buf_printf(&text, "{\"id\":%-7d}\r\n", k), want_sum += k;
+  }
+  ASSERT_EQ_INT(text.data[262143], '\r');
+  ASSERT_EQ_INT(text.data[262144], '\n');
+  for (int k = 0; k < 100; k++) sr_buf_printf(&text, "{\"id\":%d}\r", 1000000 + k), want_sum += 1000000 + k;
+  snprintf(path, sizeof path, "%s/a.json", in);
+  write_file(path, text.data, text.len);
+
+  lua_State *L = new_lua();
+  sr_options *opts = sr_options_new();
+  sr_options_set(opts, "path", in);
+  sr_bad_records *bad = sr_bad_records_new(bad_dir);
+  sr_source src;
+  open_source(&src, &sr_source_json, opts, state, schema_of(L, "id long"), bad);
+  sr_error *err = NULL;
+  json_t *end = NULL;
+  if (sr_source_json.plan(&src, NULL, &end, &err) != SR_OK || !end) SR_FAIL("plan: %s", err ? err->message : "no data");
+  sr_bad_records_begin(bad, 0);
+  lua_newtable(L);
+  int n = 0;
+  if (sr_source_json.read(&src, NULL, end, L, -1, &n, &err) != SR_OK) SR_FAIL("read: %s", err->message);
+  ASSERT_EQ_INT(n, 20099);
+  lua_setglobal(L, "rows");
+  if (luaL_dostring(L, "local sum = 0 for _, r in ipairs(rows) do sum = sum + r.id end return sum") != 0)
+    SR_FAIL("Lua: %s", lua_tostring(L, -1));
+  ASSERT_EQ_INT(lua_tointeger(L, -1), want_sum);
+  lua_settop(L, 0);
+  ASSERT_EQ_INT(sr_bad_records_count(bad), 1);
+  if (sr_bad_records_flush(bad, &err) != SR_OK) SR_FAIL("flush: %s", err->message);
+  snprintf(path, sizeof path, "%s/batch-0.jsonl", bad_dir);
+  char *log = read_text(path);
+  if (!strstr(log, "\"line\":16391,")) SR_FAIL("line 16391 not in %s", log);
+  free(log);
+  json_decref(end);
+  sr_source_json.close(&src);
+  sr_bad_records_free(bad);
+  sr_options_free(opts);
+
+  /* text: the default ends, then lineSep */
+  char in2[300], state2[300];
+  snprintf(in2, sizeof in2, "%s/text", dir);
+  snprintf(state2, sizeof state2, "%s/text_state", dir);
+  mkdir(in2, 0755);
+  mkdir(state2, 0755);
+  snprintf(path, sizeof path, "%s/a.txt", in2);
+  write_file(path, "a\rb\r\nc\n\rd", 9);
+  opts = sr_options_new();
+  sr_options_set(opts, "path", in2);
+  open_source(&src, &sr_source_text, opts, state2, NULL, NULL);
+  sr_row_view view = {0};
+  if (sr_source_text.plan(&src, NULL, &end, &err) != SR_OK || !end) SR_FAIL("plan: %s", err ? err->message : "no data");
+  if (sr_source_text.read_view(&src, NULL, end, &view, &err) != SR_OK) SR_FAIL("read: %s", err->message);
+  ASSERT_EQ_STR(view_lines(&view), "[a][b][c][][d]");
+  json_decref(end);
+  sr_source_text.close(&src);
+  sr_options_free(opts);
+  snprintf(path, sizeof path, "%s/b.txt", in2);
+  write_file(path, "x|y\nz|", 6);
+  snprintf(path, sizeof path, "%s/a.txt", in2);
+  unlink(path);
+  snprintf(state2, sizeof state2, "%s/text_state2", dir);
+  mkdir(state2, 0755);
+  opts = sr_options_new();
+  sr_options_set(opts, "path", in2);
+  sr_options_set(opts, "lineSep", "|");
+  open_source(&src, &sr_source_text, opts, state2, NULL, NULL);
+  if (sr_source_text.plan(&src, NULL, &end, &err) != SR_OK || !end) SR_FAIL("plan: %s", err ? err->message : "no data");
+  if (sr_source_text.read_view(&src, NULL, end, &view, &err) != SR_OK) SR_FAIL("read: %s", err->message);
+  ASSERT_EQ_STR(view_lines(&view), "[x][y\nz]");
+  json_decref(end);
+  sr_source_text.close(&src);
+  sr_options_free(opts);
+  sr_buf_free(&text);
+  lua_close(L);
+  remove_dir(dir);
+}
+
 /* A file of several megabytes. Changed after it was listed: one grown is read up to its
 ** listed size (a replay reads what the first run read); one cut short is an error naming it,
 ** never a half batch (nor, mapped, a SIGBUS). */
@@ -562,6 +652,7 @@ SR_TEST(json_sink_refuses_another_query) {
 }
 
 int main(void) {
-  return SR_RUN(json_source_reads_files_in_pieces, text_source_view, text_source_big_file, json_sink_batches,
-                fs_write_synced, fs_checked_files, json_sink_refuses_another_query);
+  return SR_RUN(json_source_reads_files_in_pieces, cr_line_ends_and_line_sep, text_source_view,
+                text_source_big_file, json_sink_batches, fs_write_synced, fs_checked_files,
+                json_sink_refuses_another_query);
 }

@@ -191,8 +191,19 @@ SR_TEST(strings_and_escapes) {
   /* lone surrogates become U+FFFD */
   ASSERT_EQ_STR(decode("{\"s\":\"a\\ud800b\\udc00c\\ud800\\u0041\"}", NULL, &b),
                 "[{\"s\":\"a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD" "A\"}]");
-  /* invalid UTF-8 passes through byte for byte */
-  ASSERT_EQ_STR(decode("{\"s\":\"\xff\xfe\xc3\"}", "s string", &b), "[{\"s\":\"\xff\xfe\xc3\"}]");
+  /* invalid UTF-8 in a file's line: a bad record, as Jackson's UTF-8 parser refuses it in Spark */
+  ASSERT_EQ_STR(decode("{\"s\":\"\xff\xfe\xc3\"}\n{\"s\":\"ok \xc3\xa9\"}\n", "s string", &b), "[{\"s\":\"ok \xc3\xa9\"}]");
+  ASSERT_EQ_INT(b.n, 1);
+  ASSERT_EQ_STR(b.reasons[0], "not JSON: invalid UTF-8 at byte 7");
+  ASSERT_EQ_STR(decode("{\"s\":\"\xed\xa0\x80 surrogate, \xc0\xaf overlong\"}", NULL, &b), "[]");
+  ASSERT_EQ_INT(b.n, 1);
+  /* from a Lua string (parse_json, from_json): U+FFFD per maximal ill-formed part, as Java's
+  ** decoder reads a UTF8String in Spark's from_json */
+  LUA_RUN("local v = codec.from_json('{\"s\":\"a\\255\\254b\\226\\130c\\240\\159\\152\"}')\n"
+          "assert(v.s == 'a\\239\\191\\189\\239\\191\\189b\\239\\191\\189c\\239\\191\\189', v.s)");
+  /* a Lua string with invalid UTF-8 is written as valid JSON, U+FFFD in place of the bad bytes */
+  LUA_RUN("local t = codec.to_json({ s = 'x\\255y\\237\\160\\128z\\195' })\n"
+          "assert(t == '{\"s\":\"x\\239\\191\\189y\\239\\191\\189\\239\\191\\189\\239\\191\\189z\\239\\191\\189\"}', t)");
   /* escaped keys match schema fields; \u0000 is a byte like any other */
   ASSERT_EQ_STR(decode("{\"\\u0061\":1,\"b\\\"\":\"x\\u0000y\"}", "a long", &b), "[{\"a\":1}]");
   ASSERT_EQ_STR(decode("{\"s\":\"x\\u0000y\"}", NULL, &b), "[{\"s\":\"x\\u0000y\"}]");
@@ -237,6 +248,28 @@ SR_TEST(lines_blanks_crlf_bom) {
   ASSERT_EQ_STR(b.reasons[1], "not JSON: expected a value at byte 6 (end of record)");
   ASSERT_EQ_STR(decode("", "a long", &b), "[]");
   ASSERT_EQ_STR(decode("\n\n", NULL, &b), "[]");
+  /* a lone CR ends a line, as in Hadoop's LineReader (Spark's reader): each record is its own */
+  ASSERT_EQ_STR(decode("{\"a\":1}\r{\"a\":2}\r\rnope\r{\"a\":3}\r", "a long", &b), "[{\"a\":1},{\"a\":2},{\"a\":3}]");
+  ASSERT_EQ_INT(b.n, 1);
+  ASSERT_EQ_INT(b.lines[0], 4);
+  ASSERT_EQ_STR(b.records[0], "nope");
+  /* lineSep: exactly its bytes; a "\n" between them is whitespace inside the record */
+  {
+    sr_linesep ls;
+    ASSERT_EQ_INT(sr_linesep_set(&ls, "||", SR_LINESEP_MAX), 0);
+    const char *t = "{\"a\":\n1}||{\"a\":2}||";
+    int n = 0;
+    int64_t nlines;
+    lua_newtable(L);
+    ASSERT_EQ_INT(sr_json_decode_piece_sep(L, -1, &n, t, strlen(t), schema_of("a long"), &ls, "x", 1, NULL, NULL, &nlines), 0);
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_EQ_INT(nlines, 2);
+    lua_pop(L, 1);
+    ASSERT_EQ_INT((int64_t)sr_lines_whole("ab\r", 3, NULL, 0), 0);
+    ASSERT_EQ_INT((int64_t)sr_lines_whole("ab\r", 3, NULL, 1), 3);
+    ASSERT_EQ_INT((int64_t)sr_lines_whole("a\rb\r", 4, NULL, 0), 2);
+    ASSERT_EQ_INT((int64_t)sr_lines_whole("a||b|", 5, &ls, 0), 3);
+  }
   /* appending continues the array */
   lua_newtable(L);
   int n = 0;
@@ -268,19 +301,34 @@ SR_TEST(not_json_reasons) {
   expect_bad(NULL, "{\"x\":-}", "not JSON: invalid value at byte 6");
   expect_bad(NULL, "{\"x\":[1,]}", "not JSON: invalid value at byte 9");
   expect_bad("x string", "{\"x\":{\"a\":[}}", "not JSON: invalid value at byte 12");
-  /* nesting beyond the limit is refused, not a crash */
-  char deep[2048];
-  strcpy(deep, "{\"x\":");
-  for (int i = 0; i < 500; i++) strcat(deep, "[");
-  for (int i = 0; i < 500; i++) strcat(deep, "]");
+  /* nesting up to Jackson's 1000 levels is read, in an unused field and decoded whole, and
+  ** written back; deeper is refused, not a crash */
+  static char deep[4096];
+  strcpy(deep, "{\"a\":1,\"x\":");
+  for (int i = 0; i < 998; i++) strcat(deep, "[");
+  strcat(deep, "{}");
+  for (int i = 0; i < 998; i++) strcat(deep, "]");
   strcat(deep, "}");
   bads b;
+  ASSERT_EQ_STR(decode(deep, "a long", &b), "[{\"a\":1}]");
+  ASSERT_EQ_INT(b.n, 0);
+  strcpy(deep, "{\"a\":1,\"x\":");
+  for (int i = 0; i < 990; i++) strcat(deep, "[");
+  for (int i = 0; i < 990; i++) strcat(deep, "]");
+  strcat(deep, "}");
+  decode(deep, NULL, &b);
+  ASSERT_EQ_INT(b.n, 0);
+  LUA_RUN("local t = codec.to_json(rows[1]); assert(#t == 1992, #t)  -- the innermost [] is an empty table: {}");
+  strcpy(deep, "{\"a\":1,\"x\":");
+  for (int i = 0; i < 1000; i++) strcat(deep, "[");
+  for (int i = 0; i < 1000; i++) strcat(deep, "]");
+  strcat(deep, "}");
   decode(deep, "a long", &b);
   ASSERT_EQ_INT(b.n, 1);
-  ASSERT_EQ_STR(b.reasons[0], "not JSON: nesting too deep at byte 206");
+  ASSERT_EQ_STR(b.reasons[0], "not JSON: nesting too deep (more than 1000 levels) at byte 1011");
   decode(deep, NULL, &b);
   ASSERT_EQ_INT(b.n, 1);
-  ASSERT_TRUE(strstr(b.reasons[0], "nesting too deep") != NULL);
+  ASSERT_EQ_STR(b.reasons[0], "not JSON: nesting too deep (more than 1000 levels) at byte 1011");
 }
 
 SR_TEST(typed_values_and_reasons) {
@@ -309,6 +357,10 @@ SR_TEST(typed_values_and_reasons) {
   expect_bad("t timestamp", "{\"t\":\"yesterday\"}", "column t: expected timestamp, got string \"yesterday\"");
   expect_bad("t timestamp", "{\"t\":true}", "column t: expected timestamp, got boolean true");
   expect_bad("t timestamp", "{\"t\":1e30}", "column t: expected timestamp, got number 1e30 (out of range)");
+  /* beyond Spark's range (a long of microseconds), which the writer could not write readably */
+  expect_bad("t timestamp", "{\"t\":100000000000000}", "column t: expected timestamp, got number 100000000000000 (out of range)");
+  expect_bad("t timestamp", "{\"t\":-9223372036854.776}", "column t: expected timestamp, got number -9223372036854.776 (out of range)");
+  expect_bad("t timestamp", "{\"t\":\"+3170843-11-07T00:00:00Z\"}", "column t: expected timestamp, got string \"+3170843-11-07T00:00:00Z\"");
   expect_bad("d date", "{\"d\":\"2026-02-30\"}", "column d: expected date, got string \"2026-02-30\"");
   expect_bad("d date", "{\"d\":1.5}", "column d: expected date, got number 1.5");
   expect_bad("x binary", "{\"x\":\"a!b=\"}", "column x: expected binary, got string \"a!b=\" (not base64)");
@@ -343,7 +395,8 @@ SR_TEST(typed_conversions) {
   ASSERT_EQ_INT(b.n, 0);
   ASSERT_EQ_STR(decode("{\"d\":\"2026-11-23\"}\n{\"d\":-3}", "d date", &b), "[{\"d\":20780},{\"d\":-3}]");
   ASSERT_EQ_STR(decode("{\"x\":\"aGVsbG8=\"}\n{\"x\":\"aGVsbG8\"}\n{\"x\":\"\"}\n{\"x\":\"AP\\/\\/\"}", "x binary", &b),
-                "[{\"x\":\"hello\"},{\"x\":\"hello\"},{\"x\":\"\"},{\"x\":\"\\u0000\xff\xff\"}]");
+                "[{\"x\":\"hello\"},{\"x\":\"hello\"},{\"x\":\"\"},{\"x\":\"\\u0000\xEF\xBF\xBD\xEF\xBF\xBD\"}]");
+  LUA_RUN("assert(rows[4].x == '\\0\\255\\255')");  /* the bytes; to_json shows U+FFFD for them */
   /* nested structs: declared fields only, recursively typed; arrays keep null holes */
   ASSERT_EQ_STR(decode("{\"s\":{\"x\":1,\"y\":\"a\",\"z\":9,\"w\":{\"t\":\"2026-11-23\"}},\"tags\":[1,null,3]}",
                        "s struct<x: long, y: string, w: struct<t: timestamp>>, tags array<long>", &b),
@@ -409,7 +462,7 @@ SR_TEST(encode_tables_and_strings) {
   lua_getglobal(L, "t");
   ASSERT_EQ_STR(top_json(),
                 "{\"a\":[1,2,3],\"b\":[1,null,3],\"c\":{},\"d\":{\"1\":1,\"100\":2},\"e\":{\"1\":1,\"x\":2},"
-                "\"f\":\"q\\\"\\\\\\n\\r\\t\\b\\f\\u0001\\u001f\x7f\xff\",\"g\":[{},[{}]],\"h\":{\"1.5\":1},\"i\":false}");
+                "\"f\":\"q\\\"\\\\\\n\\r\\t\\b\\f\\u0001\\u001f\x7f\xEF\xBF\xBD\",\"g\":[{},[{}]],\"h\":{\"1.5\":1},\"i\":false}");
   lua_pushnil(L);
   ASSERT_EQ_STR(top_json(), "null");
   lua_pushnumber(L, HUGE_VAL);
@@ -430,7 +483,7 @@ SR_TEST(encode_errors) {
   sr_buf_clear(&out);
   ASSERT_EQ_INT(sr_json_encode_rows(L, -1, 1, schema_of("x struct<y: struct<z: long>>"), &out, err, sizeof err), -1);
   ASSERT_TRUE(strncmp(err, "row 1, column x.y.self.self.self", 32) == 0);
-  ASSERT_TRUE(strstr(err, ": a cycle or nesting deeper than 100") != NULL);
+  ASSERT_TRUE(strstr(err, ": a cycle or nesting deeper than 1000") != NULL);
   LUA_RUN("rows = { 5 }");
   lua_getglobal(L, "rows");
   ASSERT_EQ_INT(sr_json_encode_rows(L, -1, 1, NULL, &out, err, sizeof err), -1);

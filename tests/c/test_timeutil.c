@@ -92,7 +92,7 @@ SR_TEST(invalid_texts) {
     "1900-02-29", "2026-11-23X10:00:00", "2026-11-23 24:00:00", "2026-11-23 10:60:00",
     "2026-11-23 10:00:60", "2026-11-23 10", "2026-11-23 10:", "2026-11-23 10:00:", "26-11-23",
     "2026/11/23", "2026-11-23 10:00:00 PST", "yesterday", "2026-11-23 10:00:00.5 junk",
-    "-2026-11-23", "2026-11-23  10:00:00", "2026-011-23",
+    "2026-11-23  10:00:00", "2026-011-23",
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) parse_bad(bad[i]);
   ASSERT_EQ_INT(parse_ok("2024-02-29"), parse_ok("2024-03-01") - 86400000);
@@ -139,6 +139,35 @@ SR_TEST(microseconds) {
   sr_time_format_us(-1, out);
   ASSERT_EQ_STR(out, "1969-12-31T23:59:59.999999Z");
   ASSERT_TRUE(sr_time_format_us(INT64_MIN, out) < 32);
+}
+
+/* Spark's range (a long of microseconds: years -290308 to +294247): what the writer writes for
+** any time in it, signed years included, reads back; beyond it the reader refuses. */
+SR_TEST(range_and_signed_years) {
+  const int64_t times[] = {SR_TIME_MAX_MS, SR_TIME_MIN_MS, 253402300800000LL, -62167219200001LL,
+                           -62167219200000LL, -1000LL * 86400 * 365 * 3000, 1000LL * 86400 * 365 * 200000};
+  for (size_t i = 0; i < sizeof times / sizeof *times; i++) {
+    const char *text = fmt(times[i]);
+    ASSERT_EQ_INT(parse_ok(text), times[i]);
+  }
+  ASSERT_EQ_STR(fmt(SR_TIME_MAX_MS), "+294247-01-10T04:00:54.775Z");
+  ASSERT_EQ_STR(fmt(SR_TIME_MIN_MS), "-290308-12-21T19:59:05.225Z");
+  ASSERT_EQ_INT(parse_ok("-0044-03-15"), -63549360000000LL);
+  ASSERT_EQ_STR(fmt(parse_ok("-2026-11-23")), "-2026-11-23T00:00:00.000Z");  /* a year BC, as Spark */
+  parse_bad("+294247-01-10T04:00:54.776Z");
+  parse_bad("-290308-12-21T19:59:05.224Z");
+  parse_bad("+3170843-11-07T00:00:00.000Z");  /* 7 digits: Spark's parser takes at most 6 */
+  parse_bad("+-2026-01-01");
+  /* dates: every int32 day count written reads back (7-digit years, as Spark's stringToDate) */
+  const int32_t days[] = {INT32_MAX, INT32_MIN, -719529, 2932897};
+  for (size_t i = 0; i < sizeof days / sizeof *days; i++) {
+    char text[16];
+    int32_t back = 0;
+    sr_date_format(days[i], text);
+    if (sr_date_parse(text, strlen(text), &back) != 0) SR_FAIL("date \"%s\" should parse", text);
+    ASSERT_EQ_INT(back, days[i]);
+  }
+  parse_bad("2026-01-01T00:00:00+");
 }
 
 /* Every ms in a wide range formats like gmtime and parses back to itself. */
@@ -215,5 +244,6 @@ SR_TEST(dates) {
 
 int main(void) {
   return SR_RUN(spark_and_iso_forms, microseconds, fractions_truncate_to_ms, offsets, before_1970_is_negative,
-                invalid_texts, format_forms, round_trip_against_gmtime, civil_days_are_consistent, dates);
+                invalid_texts, format_forms, range_and_signed_years, round_trip_against_gmtime,
+                civil_days_are_consistent, dates);
 }

@@ -151,7 +151,7 @@ for round in $(seq 1 10); do
   for i in 1 2 3; do make_file $((files++)); sleep 0.01; done
   "$SR_BIN" job.lua 2>/dev/null &
   pid=$!
-  sleep "0.$((RANDOM % 6 + 1))"
+  nap "0.$((RANDOM % 6 + 1))"
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 done

@@ -59,7 +59,7 @@ for mode in plain merge; do
     for i in 1 2 3; do make_file $((files++)) $([[ $mode == merge ]] && echo dup); done
     "$SR_BIN" job.lua run $mode 2>/dev/null &
     pid=$!
-    sleep "0.$((RANDOM % 6 + 2))"
+    nap "0.$((RANDOM % 6 + 2))"
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done

@@ -136,7 +136,7 @@ RANDOM=11
 for round in 1 2 3 4 5 6; do
   "$SR_BIN" ss.lua 2>/dev/null &
   pid=$!
-  sleep "0.$((RANDOM % 4 + 1))"
+  nap "0.$((RANDOM % 4 + 1))"
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 done

@@ -15,7 +15,7 @@ kill_rounds() {
   for _ in $(seq 1 "$1"); do
     "$SR_BIN" "$2" "$BOOT" 2>/dev/null &
     local pid=$!
-    sleep "0.$((RANDOM % 5 + 2))"
+    nap "0.$((RANDOM % 5 + 2))"
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done

@@ -15,6 +15,10 @@ assert_eq() { [[ "$2" == "$3" ]] || fail "$1: expected [$2], got [$3]"; }
 assert_contains() { [[ "$2" == *"$3"* ]] || fail "$1: [$3] not found in: $2"; }
 finish() { echo "$npass passed, 0 failed"; }
 
+# Sleeps SECONDS times SR_E2E_SLOW (default 1): the time a run gets before a random kill -9,
+# stretched for a sanitized binary, which starts and runs slower.
+nap() { sleep "$(awk -v s="$1" -v k="${SR_E2E_SLOW:-1}" 'BEGIN { print s * k }')"; }
+
 # Runs streamrun with a time limit; sets $out, $err and $code.
 run_sr() {
   set +e
