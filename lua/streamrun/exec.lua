@@ -15,6 +15,7 @@ local table_new = require "table.new"
 local core = require "streamrun.core"
 local plan = require "streamrun.plan"
 local errors = require "streamrun.errors"
+local options = require "streamrun.options"
 local analyzer = require "streamrun.analyzer"
 local types = require "streamrun.types"
 
@@ -31,29 +32,6 @@ local SINK_ENGINE_KEYS = { format = true, outputMode = true, trigger = true,
 -- The longest a batch may run in Lua before it is interrupted (runtime/lua_guard.c), as
 -- Flink's default checkpoint timeout: generous for a batch, bounded for a loop that never ends.
 local DEFAULT_BATCH_TIMEOUT = "10 minutes"
-
-local function option_text(v)
-  local t = type(v)
-  if t == "string" then return v end
-  if t == "boolean" then return v and "true" or "false" end
-  if t == "number" then
-    if v == math.floor(v) and math.abs(v) < 2^63 then return string.format("%d", v) end
-    return string.format("%.17g", v)
-  end
-  if t == "table" then return core.to_json(v) end
-  return nil
-end
-
-local function flatten(opts, skip)
-  local out = {}
-  for k, v in pairs(opts) do
-    if type(k) == "string" and not skip[k] then
-      local s = option_text(v)
-      if s then out[k] = s end
-    end
-  end
-  return out
-end
 
 -- The nearest of names to name, when close enough to be a typo (as options.c's
 -- sr_nearest_name: edit distance at most 1 for short names, else a third of the length + 1).
@@ -682,7 +660,7 @@ function exec.compile(q)
     trigger_kind = trigger_kind, trigger_ms = trigger_ms, batch_timeout_ms = batch_timeout_ms,
     watermark_policy = watermark_policy(q.sink.multipleWatermarkPolicy, q.where),
     sources = {}, stateful = {}, watermarks = {},
-    sink = { format = q.sink.format, options = flatten(q.sink, SINK_ENGINE_KEYS),
+    sink = { format = q.sink.format, options = options.flatten(q.sink, SINK_ENGINE_KEYS),
              where = q.where, spec = q.sink },
     warnings = plan.warnings(q),
     plan_text = plan.describe(q),
@@ -691,7 +669,7 @@ function exec.compile(q)
     watermark_batches = false,
   }
   for i, s in ipairs(sources) do
-    desc.sources[i] = { format = s.format, options = flatten(s.options, SOURCE_ENGINE_KEYS),
+    desc.sources[i] = { format = s.format, options = options.flatten(s.options, SOURCE_ENGINE_KEYS),
                         schema = analyzer.read_schema(q, s) or s.schema, where = s.where }
   end
   for i, s in ipairs(stateful) do

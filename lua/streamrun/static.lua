@@ -7,22 +7,11 @@
 -- window keys), its keys then its aggregates as a streaming one's rows; groups come in the order
 -- their first row came. A session window, process_with_state and joins are refused here.
 local core = require "streamrun.core"
+local options = require "streamrun.options"
 local F = require "streamrun.ops.agg_functions"
 local window = require "streamrun.ops.window"
 
 local S = {}
-
-local function option_text(v)
-  local t = type(v)
-  if t == "string" then return v end
-  if t == "boolean" then return v and "true" or "false" end
-  if t == "number" then
-    if v == math.floor(v) and math.abs(v) < 2 ^ 63 then return string.format("%d", v) end
-    return string.format("%.17g", v)
-  end
-  if t == "table" then return core.to_json(v) end
-  return nil
-end
 
 -- Calls fn(...) and, when it raises, raises the error with the operation and its job line.
 local function guarded(node, fn, ...)
@@ -40,10 +29,7 @@ local function guarded(node, fn, ...)
 end
 
 local function load_source(src)
-  local opts = {}
-  for k, v in pairs(src.options) do
-    if type(k) == "string" and k ~= "schema" then opts[k] = option_text(v) end
-  end
+  local opts = options.flatten(src.options, { schema = true })
   local ok, rows, n = pcall(core.static_load, src.format, opts.path or "", opts, src.schema)
   if not ok then error(src.where .. ": " .. tostring(rows), 0) end
   return rows, n

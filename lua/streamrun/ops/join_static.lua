@@ -14,31 +14,11 @@
 -- `on` as a function without key columns gives every row the same key: each stream row is then
 -- tested against every static row (a nested loop, slow on big tables).
 local core = require "streamrun.core"
+local options = require "streamrun.options"
 local errors = require "streamrun.errors"
 local types = require "streamrun.types"
 
 local S = {}
-
-local function option_text(v)
-  local t = type(v)
-  if t == "string" then return v end
-  if t == "boolean" then return v and "true" or "false" end
-  if t == "number" then
-    if v == math.floor(v) and math.abs(v) < 2^63 then return string.format("%d", v) end
-    return string.format("%.17g", v)
-  end
-  if t == "table" then return core.to_json(v) end
-  return nil
-end
-
--- The source's options as text (schema stays in Lua: it is passed as a schema).
-local function flat_options(src)
-  local out = {}
-  for k, v in pairs(src.options) do
-    if type(k) == "string" and k ~= "schema" then out[k] = option_text(v) end
-  end
-  return out
-end
 
 -- A function's identity across lua_States: its bytecode (upvalues are not part of it).
 local function fn_identity(f)
@@ -121,7 +101,7 @@ function S.compile(node, s, J)
   local src, steps = J.static_chain(node.other)
   if not src then error(node.where .. ": " .. steps, 0) end
   local keys, how, static_left = s.keys, s.how, s.static_left
-  local opts = flat_options(src)
+  local opts = options.flatten(src.options, { schema = true }) -- schema goes as a schema
   local fmt, path, schema = src.format, opts.path or "", src.schema
   local ident = identity(src, opts, steps, keys)
   local accept = J.acceptor(s)
