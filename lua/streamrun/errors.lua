@@ -19,4 +19,13 @@ function M.message(err)
   return "(a " .. type(err) .. " error value whose __tostring failed: " .. tostring(select(2, pcall(tostring, text))) .. ")"
 end
 
+-- An error's own line(s) and its traceback ("" when it has none), so that a report can put the
+-- operation and the row right after the error, before the traceback.
+function M.split_traceback(err)
+  local text = M.message(err)
+  local at = text:find("\nstack traceback:", 1, true)
+  if not at then return text, "" end
+  return text:sub(1, at - 1), text:sub(at)
+end
+
 return M

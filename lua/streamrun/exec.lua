@@ -381,10 +381,7 @@ local function diagnose(steps, rows, n, original)
     if s then
       -- the operator and row follow the error's own line, before its traceback (whose frames
       -- of streamrun's own code the engine drops: lua_host.c)
-      local text = errors.message(err)
-      local at = text:find("\nstack traceback:", 1, true)
-      local msg, trace = text, ""
-      if at then msg, trace = text:sub(1, at - 1), text:sub(at) end
+      local msg, trace = errors.split_traceback(err)
       error({ streamrun_user_error = true,
               message = string.format("%s in %s (defined at %s)\n  row: %s%s", msg, s.op, s.where,
                                       row_text(r), trace) }, 0)

@@ -8,6 +8,7 @@
 -- their first row came. A session window, process_with_state and joins are refused here.
 local core = require "streamrun.core"
 local options = require "streamrun.options"
+local errors = require "streamrun.errors"
 local F = require "streamrun.ops.agg_functions"
 local window = require "streamrun.ops.window"
 
@@ -18,10 +19,7 @@ local function guarded(node, fn, ...)
   local res = { xpcall(fn, debug.traceback, ...) }
   if not res[1] then
     -- the operation follows the error's own line, before its traceback
-    local text = tostring(res[2])
-    local at = text:find("\nstack traceback:", 1, true)
-    local msg, trace = text, ""
-    if at then msg, trace = text:sub(1, at - 1), text:sub(at) end
+    local msg, trace = errors.split_traceback(res[2])
     error(string.format("%s in %s of the static table (defined at %s)%s", msg, node.op,
                         tostring(node.where), trace), 0)
   end
