@@ -26,6 +26,7 @@
 #include "lua_guard.h"
 #include "lua_host.h"
 #include "lua_libs.h"
+#include "monitor.h"
 #include "options.h"
 #include "query.h"
 #include "watch.h"
@@ -381,6 +382,18 @@ static void watch_job_files(job *j) {
   lua_settop(L, 0);
 }
 
+/* Tells the monitor (--http) a query started, with its plan as --check prints it. */
+static void publish_started(loaded *ld, int i, const sr_query *q) {
+  if (!sr_monitor_enabled()) return;
+  lua_State *L = ld->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ld->descs_ref);
+  lua_rawgeti(L, -1, i);
+  lua_getfield(L, -1, "plan_text");
+  const sr_query_spec *s = sr_query_spec_of(q);
+  sr_monitor_query_started(s->name, lua_tostring(L, -1), s->where);
+  lua_pop(L, 3);
+}
+
 static running *add_query(job *j, sr_query *q) {
   running *grown = realloc(j->qs, (size_t)(j->nq + 1) * sizeof *grown);
   if (!grown) return NULL;
@@ -430,6 +443,7 @@ static int classify(const sr_query_spec *cur, const sr_query_spec *ns, reload_ac
 
 static void refuse_reload(job *j, const char *why) {
   j->jl.reload_refusals++;
+  sr_monitor_reload(0, why, 0);
   fprintf(stderr, "streamrun: reload of %s refused, the running version goes on: %s\n", j->o->path, why);
 }
 
@@ -479,6 +493,7 @@ static void reload(job *j) {
     for (int k = 0; k < n; k++) kept |= olds[k] == r;
     if (!kept && r->q) {
       fprintf(stderr, "streamrun: query %s is no longer in the job: stopped\n", sr_query_spec_of(r->q)->name);
+      sr_monitor_query_ended(sr_query_spec_of(r->q)->name, 0, "no longer in the job");
       sr_query_close(r->q);
       r->q = NULL;
       r->done = 1;
@@ -499,6 +514,7 @@ static void reload(job *j) {
     sr_query *q = sr_query_open(specs[i], j->dir, j->o->progress, &err);
     running *r = olds[i] ? olds[i] : (q ? add_query(j, q) : NULL);
     if (olds[i]) { memset(r, 0, sizeof *r); r->q = q; }
+    if (q) publish_started(&j->ld, i + 1, q);
     if (!q) {
       fprintf(stderr, "streamrun: after the reload, query %d cannot start: %s\n", i + 1, err ? err->message : "?");
       sr_error_free(err);
@@ -507,6 +523,7 @@ static void reload(job *j) {
     }
   }
   j->jl.reloads++;
+  sr_monitor_reload(1, NULL, sr_now_mono_ms() - t0);
   watch_job_files(j);
   fprintf(stderr, "streamrun: reloaded %s in %" PRId64 " ms\n", j->o->path, sr_now_mono_ms() - t0);
 out:
@@ -587,7 +604,7 @@ static void step_query(job *j, running *r, int *failed) {
   if (st == SR_OK) {
     r->backoff_ms = 0;
     if (step == SR_STEP_RAN) j->batches++;
-    if (step == SR_STEP_DONE) r->done = 1;
+    if (step == SR_STEP_DONE) { r->done = 1; sr_monitor_query_ended(name, 0, NULL); }
     else r->next_due_ms = next_due_after(sr_query_spec_of(r->q), started, step, now);
   } else if (st == SR_RETRY) {
     r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
@@ -600,10 +617,12 @@ static void step_query(job *j, running *r, int *failed) {
             "committed and re-runs at the next start\n", name, err ? err->message : "interrupted");
     r->done = 1;
     j->interrupted = 1;
+    sr_monitor_query_ended(name, 0, err ? err->message : "interrupted");
   } else {
     fprintf(stderr, "streamrun: query %s failed: %s\n", name, err ? err->message : "unknown error");
     r->done = r->failed = 1;
     *failed = 1;
+    sr_monitor_query_ended(name, 1, err ? err->message : "unknown error");
   }
   sr_error_free(err);
 }
@@ -691,6 +710,7 @@ int sr_job_run(const sr_job_options *o) {
   for (int i = 0; i < n; i++) {
     sr_query *q = sr_query_open(specs[i], j.dir, o->progress, &err);
     specs[i] = NULL;
+    if (q) publish_started(&j.ld, i + 1, q);
     if (!q || !add_query(&j, q)) {
       fprintf(stderr, "streamrun: %s\n", err ? err->message : "cannot open query");
       sr_query_close(q);
@@ -708,6 +728,7 @@ int sr_job_run(const sr_job_options *o) {
     watch_job_files(&j);
   }
   if (code == SR_EXIT_OK) {
+    sr_monitor_job_started(j.nq);
     service_start(&j);
     code = run_loop(&j);
   }

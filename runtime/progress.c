@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "monitor.h"
 #include "timeutil.h"
 
 static void random_id(char out[37]) {
@@ -91,6 +92,7 @@ void sr_progress_emit(sr_progress *p, const sr_progress_batch *b, FILE *also) {
   json_t *r = build(p, b);
   p->last_trigger_wall_ms = b->timestamp_ms;
   char *text = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  sr_monitor_batch(p->name, r, text); /* --http: a no-op unless it serves */
   json_decref(r);
   if (!text) return;
   if (!p->file && p->dir) {

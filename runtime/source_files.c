@@ -45,6 +45,7 @@ typedef struct files_source {
   file_format format;
   char *dir;
   int64_t max_files, max_bytes, max_file_age_ms;
+  int64_t files_outstanding, bytes_outstanding; /* left by the last plan for later batches */
   int latest_first;
   char *clean;                /* off | archive | delete */
   char *archive_dir;
@@ -261,6 +262,7 @@ static int select_files(files_source *fs, sr_source *src, file_entry *files, int
     if (ok) files[kept++] = files[i];
     else entry_free(&files[i]);
   }
+  fs->files_outstanding = fs->bytes_outstanding = 0;
   if (kept == 0) return 0; /* files may be NULL: qsort must not see it */
   qsort(files, (size_t)kept, sizeof *files, fs->latest_first ? by_age_desc : by_age);
   if (src->ignore_limits) return kept;
@@ -272,7 +274,12 @@ static int select_files(files_source *fs, sr_source *src, file_entry *files, int
     bytes += files[take].size;
     take++;
   }
-  for (int i = take; i < kept; i++) entry_free(&files[i]);
+  fs->files_outstanding = kept - take;
+  fs->bytes_outstanding = 0;
+  for (int i = take; i < kept; i++) {
+    fs->bytes_outstanding += files[i].size;
+    entry_free(&files[i]);
+  }
   return take;
 }
 
@@ -520,6 +527,9 @@ static void files_describe(sr_source *src, json_t *o) {
   json_t *m = json_object();
   json_object_set_new(m, "numFilesRead", json_integer(fs->files_in_last_batch));
   json_object_set_new(m, "numBytesRead", json_integer(fs->bytes_in_last_batch));
+  /* the backlog as the batch's listing saw it: files the rate limits left for later batches */
+  json_object_set_new(m, "numFilesOutstanding", json_integer(fs->files_outstanding));
+  json_object_set_new(m, "numBytesOutstanding", json_integer(fs->bytes_outstanding));
   json_object_set_new(o, "metrics", m);
 }
 

@@ -1,0 +1,76 @@
+/* sr_log: see sr_log.h. */
+#include "sr_log.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "monitor.h"
+#include "timeutil.h"
+
+static int json_format;
+
+void sr_log_set_json(int on) { json_format = on; }
+int sr_log_is_json(void) { return json_format; }
+
+/* The first "NAME.lua:LINE" in a message: where in the job it happened. */
+static int job_where(const char *m, char *out, size_t len) {
+  for (const char *p = strstr(m, ".lua:"); p; p = strstr(p + 1, ".lua:")) {
+    const char *d = p + 5;
+    if (!isdigit((unsigned char)*d)) continue;
+    const char *s = p;
+    while (s > m && !isspace((unsigned char)s[-1]) && s[-1] != '(' && s[-1] != '\'' && s[-1] != '"' && s[-1] != '[')
+      s--;
+    while (isdigit((unsigned char)*d)) d++;
+    size_t n = (size_t)(d - s);
+    if (n >= len) n = len - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 1;
+  }
+  return 0;
+}
+
+void sr_log_at(const char *source, int line, const char *level, const char *query, int64_t batch,
+               const char *fmt, ...) {
+  char msg[16384];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  size_t n = strlen(msg);
+  while (n > 0 && msg[n - 1] == '\n') msg[--n] = '\0'; /* the line's end is the format's */
+  char where[512];
+  int has_where = job_where(msg, where, sizeof where);
+  if (strcmp(level, "info") != 0) sr_monitor_log(level, query, msg, has_where ? where : NULL);
+  if (!json_format) {
+    fprintf(stderr, "streamrun: %s\n", msg);
+    return;
+  }
+  const char *text = msg;
+  size_t lvl = strlen(level);
+  if (strncmp(text, level, lvl) == 0 && strncmp(text + lvl, ": ", 2) == 0) text += lvl + 2;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  char t[40];
+  sr_time_format((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, t);
+  const char *base = strrchr(source, '/');
+  char src[256];
+  snprintf(src, sizeof src, "%s:%d", base ? base + 1 : source, line);
+  json_t *o = json_pack("{s:s,s:s}", "time", t, "level", level);
+  if (query) json_object_set_new(o, "query", json_string(query));
+  if (batch >= 0) json_object_set_new(o, "batch", json_integer(batch));
+  json_object_set_new(o, "message", json_string(text));
+  if (has_where) json_object_set_new(o, "where", json_string(where));
+  json_object_set_new(o, "source", json_string(src));
+  char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(o);
+  if (s) {
+    fprintf(stderr, "%s\n", s);
+    free(s);
+  }
+}
