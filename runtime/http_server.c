@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "monitor.h"
+#include "sr_log.h"
 
 /* The dashboard, embedded at build time (scripts/embed_asset.cmake). */
 extern const char sr_dashboard_html[];
@@ -97,6 +98,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     sr_monitor_render_metrics(&b);
     return send_buf(c, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
   }
+  if (strcmp(url, "/favicon.ico") == 0) return send_static(c, 204, "image/x-icon", "");
   if (strcmp(url, "/healthz") == 0) return send_static(c, 200, "text/plain", "ok\n");
   if (strcmp(url, "/readyz") == 0)
     return sr_monitor_ready() ? send_static(c, 200, "text/plain", "ready\n")
@@ -182,7 +184,7 @@ sr_http *sr_http_start(const char *listen, sr_error **err) {
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
   h->port = info ? info->port : 0;
-  fprintf(stderr, "streamrun: http://%s:%d/\n", host, h->port);
+  sr_log("info", NULL, -1, "http://%s:%d/", host, h->port);
   return h;
 }
 

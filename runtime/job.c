@@ -30,6 +30,7 @@
 #include "options.h"
 #include "query.h"
 #include "watch.h"
+#include "sr_log.h"
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -327,7 +328,7 @@ static void print_warnings_and_plan(loaded *ld, int i, int print_plan) {
   lua_getfield(L, -1, "warnings");
   for (int w = 1; w <= (int)lua_objlen(L, -1); w++) {
     lua_rawgeti(L, -1, w);
-    fprintf(stderr, "streamrun: warning: %s\n", lua_tostring(L, -1));
+    sr_log("warning", NULL, -1, "warning: %s", lua_tostring(L, -1));
     lua_pop(L, 1);
   }
   lua_pop(L, 3);
@@ -378,7 +379,7 @@ static void watch_job_files(job *j) {
     }
   }
   if (sr_watch_set(j->watch, paths, n) != 0)
-    fprintf(stderr, "streamrun: warning: cannot watch %s for changes; SIGHUP still reloads\n", j->o->path);
+    sr_log("warning", NULL, -1, "warning: cannot watch %s for changes; SIGHUP still reloads", j->o->path);
   lua_settop(L, 0);
 }
 
@@ -444,7 +445,7 @@ static int classify(const sr_query_spec *cur, const sr_query_spec *ns, reload_ac
 static void refuse_reload(job *j, const char *why) {
   j->jl.reload_refusals++;
   sr_monitor_reload(0, why, 0);
-  fprintf(stderr, "streamrun: reload of %s refused, the running version goes on: %s\n", j->o->path, why);
+  sr_log("error", NULL, -1, "reload of %s refused, the running version goes on: %s", j->o->path, why);
 }
 
 /* Loads the saved job into a fresh lua_State and, if every query's change can be carried,
@@ -492,7 +493,7 @@ static void reload(job *j) {
     int kept = 0;
     for (int k = 0; k < n; k++) kept |= olds[k] == r;
     if (!kept && r->q) {
-      fprintf(stderr, "streamrun: query %s is no longer in the job: stopped\n", sr_query_spec_of(r->q)->name);
+      sr_log("info", NULL, -1, "query %s is no longer in the job: stopped", sr_query_spec_of(r->q)->name);
       sr_monitor_query_ended(sr_query_spec_of(r->q)->name, 0, "no longer in the job");
       sr_query_close(r->q);
       r->q = NULL;
@@ -516,7 +517,7 @@ static void reload(job *j) {
     if (olds[i]) { memset(r, 0, sizeof *r); r->q = q; }
     if (q) publish_started(&j->ld, i + 1, q);
     if (!q) {
-      fprintf(stderr, "streamrun: after the reload, query %d cannot start: %s\n", i + 1, err ? err->message : "?");
+      sr_log("error", NULL, -1, "after the reload, query %d cannot start: %s", i + 1, err ? err->message : "?");
       sr_error_free(err);
       err = NULL;
       if (r) r->done = r->failed = 1;
@@ -525,7 +526,7 @@ static void reload(job *j) {
   j->jl.reloads++;
   sr_monitor_reload(1, NULL, sr_now_mono_ms() - t0);
   watch_job_files(j);
-  fprintf(stderr, "streamrun: reloaded %s in %" PRId64 " ms\n", j->o->path, sr_now_mono_ms() - t0);
+  sr_log("info", NULL, -1, "reloaded %s in %" PRId64 " ms", j->o->path, sr_now_mono_ms() - t0);
 out:
   free(specs);
   free(acts);
@@ -609,17 +610,17 @@ static void step_query(job *j, running *r, int *failed) {
   } else if (st == SR_RETRY) {
     r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
     if (r->backoff_ms > 10000) r->backoff_ms = 10000;
-    fprintf(stderr, "streamrun: [%s] %s; retrying in %" PRId64 " ms\n", name,
+    sr_log("warning", name, -1, "[%s] %s; retrying in %" PRId64 " ms", name,
             err ? err->message : "transient error", r->backoff_ms);
     r->next_due_ms = now + r->backoff_ms;
   } else if (sr_query_interrupted(r->q)) {
-    fprintf(stderr, "streamrun: query %s stopped in the middle of a batch (%s); the batch was not "
-            "committed and re-runs at the next start\n", name, err ? err->message : "interrupted");
+    sr_log("error", name, -1, "query %s stopped in the middle of a batch (%s); the batch was not "
+            "committed and re-runs at the next start", name, err ? err->message : "interrupted");
     r->done = 1;
     j->interrupted = 1;
     sr_monitor_query_ended(name, 0, err ? err->message : "interrupted");
   } else {
-    fprintf(stderr, "streamrun: query %s failed: %s\n", name, err ? err->message : "unknown error");
+    sr_log("error", name, -1, "query %s failed: %s", name, err ? err->message : "unknown error");
     r->done = r->failed = 1;
     *failed = 1;
     sr_monitor_query_ended(name, 1, err ? err->message : "unknown error");
@@ -679,11 +680,11 @@ int sr_job_run(const sr_job_options *o) {
   free(pathcopy);
   sr_register_core_libs();
   if (!o->check_only && sr_guard_init() != 0)
-    fprintf(stderr, "streamrun: no batch timer (%s): batchTimeout is not enforced\n", strerror(errno));
+    sr_log("error", NULL, -1, "no batch timer (%s): batchTimeout is not enforced", strerror(errno));
   sr_error *err = NULL;
   int code = SR_EXIT_INVALID;
   if (load_job(o, j.dir, &j.ld, &err) != SR_OK) {
-    fprintf(stderr, "streamrun: %s\n", err->message);
+    sr_log("error", NULL, -1, "%s", err->message);
     goto out;
   }
   int n = j.ld.nqueries;
@@ -692,13 +693,13 @@ int sr_job_run(const sr_job_options *o) {
     print_warnings_and_plan(&j.ld, i + 1, o->check_only);
     specs[i] = read_spec(&j.ld, i + 1, &err);
     if (!specs[i]) {
-      fprintf(stderr, "streamrun: %s\n", err->message);
+      sr_log("error", NULL, -1, "%s", err->message);
       for (int k = 0; k < i; k++) sr_query_spec_free(specs[k]);
       free(specs);
       goto out_loaded;
     }
   }
-  if (n == 0) fprintf(stderr, "streamrun: %s defines no query (no write_stream)\n", o->path);
+  if (n == 0) sr_log("error", NULL, -1, "%s defines no query (no write_stream)", o->path);
   if (o->check_only) {
     for (int i = 0; i < n; i++) sr_query_spec_free(specs[i]);
     free(specs);
@@ -712,7 +713,7 @@ int sr_job_run(const sr_job_options *o) {
     specs[i] = NULL;
     if (q) publish_started(&j.ld, i + 1, q);
     if (!q || !add_query(&j, q)) {
-      fprintf(stderr, "streamrun: %s\n", err ? err->message : "cannot open query");
+      sr_log("error", NULL, -1, "%s", err ? err->message : "cannot open query");
       sr_query_close(q);
       code = SR_EXIT_FAILED;
       for (int k = i + 1; k < n; k++) sr_query_spec_free(specs[k]);

@@ -10,6 +10,7 @@
 #include "lua_libs.h"
 #include "lua_pack.h"
 #include "lua_static.h"
+#include "sr_log.h"
 
 static const char BAD_KEY[] = "streamrun.bad_records";
 
@@ -56,7 +57,7 @@ static int l_source_view_module(lua_State *L) {
 static int l_log(lua_State *L) {
   const char *level = luaL_checkstring(L, 1);
   const char *text = luaL_checkstring(L, 2);
-  fprintf(stderr, "streamrun: [%s] %s\n", level, text);
+  sr_log(strcmp(level, "error") == 0 || strcmp(level, "warn") == 0 || strcmp(level, "warning") == 0 ? level : "info", NULL, -1, "[%s] %s", level, text);
   return 0;
 }
 

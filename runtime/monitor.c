@@ -49,7 +49,7 @@ typedef struct mquery {
   char *name, *plan, *where, *error;
   int status;
   int64_t started_wall_ms, last_batch_wall_ms;
-  int64_t batches, rows_in, rows_out, bad_total, bad_seen, last_batch_id;
+  int64_t batches, rows_in, rows_out, bad_total, last_batch_id;
   double in_rate, proc_rate;
   int64_t dur_ms[NPHASES];
   uint64_t hist[NPHASES][NBUCKETS];
@@ -143,7 +143,6 @@ void sr_monitor_query_started(const char *name, const char *plan_text, const cha
     q->error = NULL;
     q->status = Q_ACTIVE;
     q->started_wall_ms = wall_ms();
-    q->bad_seen = 0; /* a reopened query counts its bad records from 0 again */
   }
   pthread_mutex_unlock(&M.mu);
 }
@@ -250,10 +249,7 @@ void sr_monitor_batch(const char *name, const json_t *r, const char *text) {
   q->rows_out += int_of(json_object_get(r, "sink"), "numOutputRows");
   q->in_rate = num_of(r, "inputRowsPerSecond");
   q->proc_rate = num_of(r, "processedRowsPerSecond");
-  /* numBadRecords counts since the query opened: the counter adds what is new */
-  int64_t bad = int_of(r, "numBadRecords");
-  q->bad_total += bad >= q->bad_seen ? bad - q->bad_seen : bad;
-  q->bad_seen = bad;
+  q->bad_total += int_of(r, "numBadRecords"); /* the batch's own */
   const json_t *d = json_object_get(r, "durationMs");
   for (int p = 0; p < NPHASES; p++) {
     int64_t ms = int_of(d, phase_names[p]);

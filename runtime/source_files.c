@@ -32,6 +32,7 @@
 #include "fsutil.h"
 #include "json_rows.h"
 #include "strset.h"
+#include "sr_log.h"
 
 typedef enum { FMT_JSON, FMT_CSV, FMT_TEXT } file_format;
 
@@ -501,7 +502,7 @@ static sr_status files_commit(sr_source *src, const json_t *end, sr_error **err)
     const char *path = json_string_value(json_object_get(f, "path"));
     if (strcasecmp(fs->clean, "delete") == 0) {
       if (unlink(path) != 0 && errno != ENOENT)
-        fprintf(stderr, "streamrun: cleanSource: cannot delete %s: %s\n", path, strerror(errno));
+        sr_log("warning", NULL, -1, "cleanSource: cannot delete %s: %s", path, strerror(errno));
       continue;
     }
     /* archive: keep the file's path below the archive directory, as Spark does */
@@ -513,7 +514,7 @@ static sr_status files_commit(sr_source *src, const json_t *end, sr_error **err)
     if (sr_fs_mkdirs(dest, err) != SR_OK) { st = SR_ERROR; break; }
     *slash = '/';
     if (rename(abs, dest) != 0)
-      fprintf(stderr, "streamrun: cleanSource: cannot archive %s: %s\n", path, strerror(errno));
+      sr_log("warning", NULL, -1, "cleanSource: cannot archive %s: %s", path, strerror(errno));
   }
   json_decref(files);
   return st;

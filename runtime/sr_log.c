@@ -17,22 +17,30 @@ static int json_format;
 void sr_log_set_json(int on) { json_format = on; }
 int sr_log_is_json(void) { return json_format; }
 
-/* The first "NAME.lua:LINE" in a message: where in the job it happened. */
+/* The job's file:line a message names: the last "NAME.lua:LINE" of its first line (an error
+** report reads "job.lua:9: batch 3 failed: job.lua:4: why", the row's operator last). */
 static int job_where(const char *m, char *out, size_t len) {
-  for (const char *p = strstr(m, ".lua:"); p; p = strstr(p + 1, ".lua:")) {
+  size_t first_line = strcspn(m, "\n");
+  int found = 0;
+  for (const char *p = strstr(m, ".lua:"); p && (size_t)(p - m) < first_line; p = strstr(p + 1, ".lua:")) {
     const char *d = p + 5;
     if (!isdigit((unsigned char)*d)) continue;
     const char *s = p;
-    while (s > m && !isspace((unsigned char)s[-1]) && s[-1] != '(' && s[-1] != '\'' && s[-1] != '"' && s[-1] != '[')
-      s--;
+    while (s > m && !isspace((unsigned char)s[-1]) && !strchr("('\"[", s[-1])) s--;
     while (isdigit((unsigned char)*d)) d++;
     size_t n = (size_t)(d - s);
     if (n >= len) n = len - 1;
     memcpy(out, s, n);
     out[n] = '\0';
-    return 1;
+    found = 1;
   }
-  return 0;
+  return found;
+}
+
+/* "batch N" in a message about a query, when the caller did not know N. */
+static int64_t batch_named(const char *m) {
+  const char *p = strstr(m, "batch ");
+  return p && isdigit((unsigned char)p[6]) ? strtoll(p + 6, NULL, 10) : -1;
 }
 
 void sr_log_at(const char *source, int line, const char *level, const char *query, int64_t batch,
@@ -63,6 +71,7 @@ void sr_log_at(const char *source, int line, const char *level, const char *quer
   snprintf(src, sizeof src, "%s:%d", base ? base + 1 : source, line);
   json_t *o = json_pack("{s:s,s:s}", "time", t, "level", level);
   if (query) json_object_set_new(o, "query", json_string(query));
+  if (batch < 0 && query) batch = batch_named(msg);
   if (batch >= 0) json_object_set_new(o, "batch", json_integer(batch));
   json_object_set_new(o, "message", json_string(text));
   if (has_where) json_object_set_new(o, "where", json_string(where));
