@@ -78,20 +78,20 @@ static enum MHD_Result progress_of(struct MHD_Connection *c, const char *rest) {
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **state) {
   (void)cls; (void)version; (void)upload;
-  if (*upload_size) { /* no endpoint takes a body */
-    *upload_size = 0;
-    return MHD_NO;
-  }
-  if (!*state) { /* the head has arrived: answer on the next call, after any body */
-    *state = (void *)1;
-    return MHD_YES;
-  }
   if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+    /* answered at once, before any body is read: read-only, no endpoint takes one */
     struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
     MHD_add_response_header(r, "Allow", "GET, HEAD");
+    MHD_add_response_header(r, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(c, 405, r);
     MHD_destroy_response(r);
     return ret;
+  }
+  if (*upload_size) return MHD_NO; /* a GET with a body: closed */
+  if (!*state) { /* the head has arrived: answer on the next call, after any body */
+    *state = (void *)1;
+    return MHD_YES;
   }
   if (strcmp(url, "/metrics") == 0) {
     sr_buf b = SR_BUF_INIT;
