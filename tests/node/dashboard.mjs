@@ -41,7 +41,7 @@ try {
       status: q.querySelector(".pill").textContent,
       plan: q.querySelector("details pre").textContent,
       points: Object.fromEntries([...q.querySelectorAll("[data-chart]")].map(
-        (c) => [c.dataset.chart, +c.querySelector("svg").dataset.points])),
+        (c) => [c.dataset.chart, +(c.querySelector("svg")?.dataset.points ?? 0)])),
     })),
     errors: document.getElementById("errors").textContent,
   }));
