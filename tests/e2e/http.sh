@@ -65,6 +65,18 @@ got=$(metric "$(cat m.txt)" 'streamrun_watermark_seconds{query="rate_windows"}')
 grep -q 'streamrun_watermark_seconds{query="evens"}' m.txt && fail "a query without watermark has one"
 pass "counters, watermark and Lua memory agree with progress.jsonl"
 
+# the Grafana dashboard's queries parse (promtool as recording rules) and name metrics we serve
+jq -r '.panels[].targets[]?.expr' "$SR_SOURCE_DIR/docs/grafana-dashboard.json" |
+  sed 's/\$__rate_interval/1m/g; s/\$query/.*/g; s/\$job/.*/g' |
+  jq -R . | jq -s '{groups: [{name: "dashboard", rules: [to_entries[] | {record: "dashboard:expr_\(.key)", expr: .value}]}]}' \
+  >rules.json
+promtool check rules rules.json >rules.txt 2>&1 || fail "the Grafana dashboard's queries: $(cat rules.txt)"
+for name in $(jq -r '.panels[].targets[]?.expr' "$SR_SOURCE_DIR/docs/grafana-dashboard.json" |
+    grep -o '\(streamrun\|process\)_[a-z_]*' | sort -u); do
+  grep -q "^\(# HELP \)\?$name[ {]" metrics.txt || fail "the Grafana dashboard asks for $name, which /metrics lacks"
+done
+pass "docs/grafana-dashboard.json: its queries parse and name served metrics"
+
 # --- the JSON API ---------------------------------------------------------------------------
 curl -sf "$base/api/v1/queries" >queries.json
 assert_eq "query names and status" "rate_windows ACTIVE,evens ACTIVE" \
@@ -126,6 +138,27 @@ tmux -S "$sock" send-keys q
 wait_until "top quits on q" bash -c "tmux -S '$sock' capture-pane -p | grep -q 'top-exit 0'"
 tmux -S "$sock" kill-server
 pass "streamrun top shows the queries and quits on q"
+
+# --- a files source's backlog ----------------------------------------------------------------------
+kill -TERM $pid; wait $pid || true
+for i in 1 2 3 4 5; do drop_file in "f$i.json" '{"a":1}
+{"a":2}
+'; done
+cat >files.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "json", path = "in", schema = "a long", maxFilesPerTrigger = 1 }
+  :write_stream{ format = "noop", queryName = "files", checkpointLocation = "chk_files",
+                 trigger = { processingTime = "700 milliseconds" } }
+LUA
+start_http_job files.log files.lua
+wait_until "two batches" bash -c "[[ \$(wc -l <chk_files/progress/progress.jsonl 2>/dev/null) -ge 2 ]]"
+curl -sf "$base/metrics" >fm.txt
+last=$(metric "$(cat fm.txt)" 'streamrun_last_batch_id{query="files"}')
+assert_eq "files left for later batches" "$((4 - last))" \
+  "$(metric "$(cat fm.txt)" 'streamrun_source_backlog_files{query="files",source="0"}')"
+assert_eq "the same in progress" "$((4 - last))" \
+  "$(jq "select(.batchId == $last) | .sources[0].metrics.numFilesOutstanding" chk_files/progress/progress.jsonl)"
+pass "a files source's backlog: $((4 - last)) files left after batch $last"
 
 # --- a failed query -------------------------------------------------------------------------------
 kill -TERM $pid; wait $pid || true
