@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
     if (strcmp(a, "--memory-limit") == 0 && i + 1 < argc) {
       int64_t bytes;
       if (sr_size_parse(argv[++i], &bytes) != 0 || bytes <= 0) {
-        fprintf(stderr, "streamrun: --memory-limit: not a size: %s (say \"2 GB\" or 2147483648)\n", argv[i]);
+        sr_log("error", NULL, -1, "--memory-limit: not a size: %s (say \"2 GB\" or 2147483648)", argv[i]);
         return 2;
       }
       o.memory_limit = (size_t)bytes;
@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
   o.argc = argc - i - 1;
   o.argv = argv + i + 1;
   if (access(o.path, R_OK) != 0) {
-    fprintf(stderr, "streamrun: cannot read job file %s\n", o.path);
+    sr_log("error", NULL, -1, "cannot read job file %s", o.path);
     return 2;
   }
   install_signals();
@@ -145,7 +145,7 @@ int main(int argc, char **argv) {
   if (http && !o.check_only) {
     sr_error *err = NULL;
     if (!(server = sr_http_start(http, &err))) {
-      fprintf(stderr, "streamrun: %s\n", err->message);
+      sr_log("error", NULL, -1, "%s", err->message);
       sr_error_free(err);
       return 2;
     }

@@ -346,7 +346,7 @@ static void sample_d(sr_buf *b, const char *name, const mquery *q, double v) {
 }
 
 /* Process figures from /proc, read at each scrape by the HTTP thread. */
-static void process_metrics(sr_buf *b) {
+static void process_metrics(sr_buf *b, int64_t start_ms) {
   long page = sysconf(_SC_PAGESIZE), ticks = sysconf(_SC_CLK_TCK);
   unsigned long long vsize = 0, rss_pages = 0, utime = 0, stime = 0, start = 0;
   FILE *f = fopen("/proc/self/stat", "r");
@@ -381,7 +381,7 @@ static void process_metrics(sr_buf *b) {
   head(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
   sr_buf_printf(b, "process_max_fds %.0f\n", max_fds);
   head(b, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
-  sr_buf_printf(b, "process_start_time_seconds %.3f\n", (double)M.start_wall_ms / 1000.0);
+  sr_buf_printf(b, "process_start_time_seconds %.3f\n", (double)start_ms / 1000.0);
 }
 
 #define EACH_QUERY for (int i = 0; i < M.nq; i++)
@@ -490,8 +490,9 @@ int sr_monitor_render_metrics(sr_buf *b) {
   sr_buf_printf(b, "streamrun_lua_memory_bytes %" PRId64 "\n", M.lua_mem);
   head(b, "streamrun_lua_heap_bytes", "gauge", "Lua heap held from the system (luaHeapBytes).");
   sr_buf_printf(b, "streamrun_lua_heap_bytes %" PRId64 "\n", M.lua_heap);
-  process_metrics(b);
+  int64_t start_ms = M.start_wall_ms;
   pthread_mutex_unlock(&M.mu);
+  process_metrics(b, start_ms); /* reads /proc: not under the engine's mutex */
   return sr_buf_cstr(b) ? 0 : -1;
 }
 
