@@ -4,8 +4,9 @@
 ** The engine (the job's one thread) calls the sr_monitor_* hooks at a query's start, at each
 ** batch's end (from progress), at a reload and at a failure. Each hook takes the monitor's
 ** mutex only to copy a few numbers and one progress line in; it never does I/O and never waits
-** on a client: the HTTP thread renders its answers under the same mutex into a buffer of its
-** own (a few kilobytes per query, bounded by the rings below) and sends them after letting go.
+** on a client. The HTTP thread holds the same mutex only to format those numbers (a few
+** kilobytes per query) and to take references to progress lines (immutable, refcounted); it
+** parses and copies the lines, reads /proc and sends after letting go.
 ** Until sr_monitor_enable every hook returns at once, so a job without --http pays one branch.
 ** Thread-safety: every function may be called from any thread.
 */
