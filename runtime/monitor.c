@@ -45,6 +45,33 @@ typedef struct source_stat {
   int64_t backlog_offsets, backlog_files, backlog_bytes;
 } source_stat;
 
+/* A progress line, shared between the ring and the answers being built from it: immutable once
+** made, freed by whoever lets go of it last, so the HTTP thread copies it outside the mutex. */
+typedef struct line {
+  int refs;
+  size_t len;
+  char text[];
+} line;
+
+static line *line_new(const char *text) {
+  size_t n = strlen(text);
+  line *l = malloc(sizeof *l + n + 1);
+  if (!l) return NULL;
+  l->refs = 1;
+  l->len = n;
+  memcpy(l->text, text, n + 1);
+  return l;
+}
+
+static line *line_ref(line *l) {
+  __atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+  return l;
+}
+
+static void line_unref(line *l) {
+  if (l && __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) == 0) free(l);
+}
+
 typedef struct mquery {
   char *name, *plan, *where, *error;
   int status;
@@ -59,7 +86,7 @@ typedef struct mquery {
   int nops, nsources;
   op_stat ops[MAX_OPS];
   source_stat sources[MAX_SOURCES];
-  char *ring[SR_MONITOR_RING]; /* progress lines, oldest at ring_head */
+  line *ring[SR_MONITOR_RING]; /* progress lines, oldest at ring_head */
   int ring_head, ring_len;
 } mquery;
 
@@ -238,7 +265,7 @@ static void take_ops(mquery *q, const json_t *ops) {
 
 void sr_monitor_batch(const char *name, const json_t *r, const char *text) {
   if (!sr_monitor_enabled()) return;
-  char *line = text ? strdup(text) : NULL;
+  line *made = text ? line_new(text) : NULL;
   pthread_mutex_lock(&M.mu);
   mquery *q = get_query(name);
   if (!q) goto out;
@@ -268,7 +295,7 @@ void sr_monitor_batch(const char *name, const json_t *r, const char *text) {
   M.reload_refusals = int_of(r, "reloadRefusals");
   M.lua_mem = int_of(r, "luaMemoryBytes");
   M.lua_heap = int_of(r, "luaHeapBytes");
-  if (line) {
+  if (made) {
     int slot = (q->ring_head + q->ring_len) % SR_MONITOR_RING;
     if (q->ring_len == SR_MONITOR_RING) {
       slot = q->ring_head;
@@ -276,13 +303,13 @@ void sr_monitor_batch(const char *name, const json_t *r, const char *text) {
     } else {
       q->ring_len++;
     }
-    free(q->ring[slot]);
-    q->ring[slot] = line;
-    line = NULL;
+    line_unref(q->ring[slot]);
+    q->ring[slot] = made;
+    made = NULL;
   }
 out:
   pthread_mutex_unlock(&M.mu);
-  free(line);
+  line_unref(made);
 }
 
 void sr_monitor_reload(int ok, const char *why, int64_t ms) {
@@ -523,7 +550,9 @@ static json_t *events_json(const event *ring, int head, int len) {
 
 int sr_monitor_render_queries(sr_buf *b) {
   json_t *root = json_object();
+  line **lasts = NULL;
   pthread_mutex_lock(&M.mu);
+  lasts = calloc((size_t)M.nq + 1, sizeof *lasts);
   int ready = M.started;
   json_t *qs = json_array();
   EACH_QUERY {
@@ -540,9 +569,8 @@ int sr_monitor_render_queries(sr_buf *b) {
     json_object_set_new(o, "numInputRowsTotal", json_integer(q->rows_in));
     json_object_set_new(o, "numOutputRowsTotal", json_integer(q->rows_out));
     json_object_set_new(o, "numBadRecordsTotal", json_integer(q->bad_total));
-    json_t *last = NULL;
-    if (q->ring_len) last = json_loads(q->ring[(q->ring_head + q->ring_len - 1) % SR_MONITOR_RING], 0, NULL);
-    json_object_set_new(o, "lastProgress", last ? last : json_null());
+    /* parsed after the mutex is let go */
+    if (q->ring_len && lasts) lasts[i] = line_ref(q->ring[(q->ring_head + q->ring_len - 1) % SR_MONITOR_RING]);
     json_array_append_new(qs, o);
   }
   json_object_set_new(root, "ready", json_boolean(ready));
@@ -552,6 +580,12 @@ int sr_monitor_render_queries(sr_buf *b) {
   json_object_set_new(root, "reloads", events_json(M.reloads_ring, M.reloads_head, M.reloads_len));
   json_object_set_new(root, "errors", events_json(M.errors_ring, M.errors_head, M.errors_len));
   pthread_mutex_unlock(&M.mu);
+  for (size_t i = 0; i < json_array_size(qs); i++) {
+    json_t *last = lasts && lasts[i] ? json_loads(lasts[i]->text, 0, NULL) : NULL;
+    json_object_set_new(json_array_get(qs, i), "lastProgress", last ? last : json_null());
+    if (lasts) line_unref(lasts[i]);
+  }
+  free(lasts);
   char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(root);
   if (!text) return -1;
@@ -561,19 +595,26 @@ int sr_monitor_render_queries(sr_buf *b) {
 }
 
 int sr_monitor_render_progress(sr_buf *b, const char *name, int last) {
-  pthread_mutex_lock(&M.mu);
+  line *lines[SR_MONITOR_RING];
+  int n = 0;
+  pthread_mutex_lock(&M.mu); /* only takes references: the copying is done after */
   mquery *q = find_query(name);
-  if (!q) {
-    pthread_mutex_unlock(&M.mu);
-    return 1;
+  if (q) {
+    if (last < 0 || last > q->ring_len) last = q->ring_len;
+    for (int k = q->ring_len - last; k < q->ring_len; k++)
+      lines[n++] = line_ref(q->ring[(q->ring_head + k) % SR_MONITOR_RING]);
   }
-  if (last < 0 || last > q->ring_len) last = q->ring_len;
+  pthread_mutex_unlock(&M.mu);
+  if (!q) return 1;
+  size_t total = 2;
+  for (int k = 0; k < n; k++) total += lines[k]->len + 1;
+  int rc = sr_buf_reserve(b, total);
   sr_buf_putc(b, '[');
-  for (int k = q->ring_len - last; k < q->ring_len; k++) {
-    if (k > q->ring_len - last) sr_buf_putc(b, ',');
-    sr_buf_puts(b, q->ring[(q->ring_head + k) % SR_MONITOR_RING]);
+  for (int k = 0; k < n; k++) {
+    if (k) sr_buf_putc(b, ',');
+    sr_buf_append(b, lines[k]->text, lines[k]->len);
+    line_unref(lines[k]);
   }
   sr_buf_putc(b, ']');
-  pthread_mutex_unlock(&M.mu);
-  return sr_buf_cstr(b) ? 0 : -1;
+  return rc == 0 && sr_buf_cstr(b) ? 0 : -1;
 }
