@@ -43,14 +43,52 @@ static enum MHD_Result send_static(struct MHD_Connection *c, unsigned code, cons
   return send_text(c, code, type, (char *)body, strlen(body), MHD_RESPMEM_PERSISTENT);
 }
 
+/* Bytes of rendered answers not yet sent: clients that do not read keep theirs, so past
+** SR_HTTP_MAX_PENDING new answers are refused (503) until those go. */
+static size_t pending_bytes;
+
+typedef struct rendered {
+  char *data;
+  size_t len;
+} rendered;
+
+static void rendered_free(void *cls) {
+  rendered *r = cls;
+  __atomic_sub_fetch(&pending_bytes, r->len, __ATOMIC_RELAXED);
+  free(r->data);
+  free(r);
+}
+
+static int too_much_pending(void) {
+  return __atomic_load_n(&pending_bytes, __ATOMIC_RELAXED) > SR_HTTP_MAX_PENDING;
+}
+
 /* Hands a rendered buffer to MHD, which frees it once sent. */
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned code, const char *type, sr_buf *b) {
-  if (!sr_buf_cstr(b)) {
+  rendered *r = sr_buf_cstr(b) ? malloc(sizeof *r) : NULL;
+  if (!r) {
     sr_buf_free(b);
     return send_static(c, 503, "text/plain", "out of memory\n");
   }
-  if (!b->data) return send_static(c, code, type, "");
-  return send_text(c, code, type, b->data, b->len, MHD_RESPMEM_MUST_FREE);
+  if (!b->data) {
+    free(r);
+    return send_static(c, code, type, "");
+  }
+  r->data = b->data;
+  r->len = b->len;
+  __atomic_add_fetch(&pending_bytes, r->len, __ATOMIC_RELAXED);
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer_with_free_callback_cls(r->len, r->data, rendered_free, r);
+  if (!resp) {
+    rendered_free(r);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, "Content-Type", type);
+  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  enum MHD_Result ret = MHD_queue_response(c, code, resp);
+  MHD_destroy_response(resp);
+  return ret;
 }
 
 static const char JSON[] = "application/json";
@@ -93,6 +131,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     *state = (void *)1;
     return MHD_YES;
   }
+  if (too_much_pending() && (strcmp(url, "/metrics") == 0 || strncmp(url, "/api/", 5) == 0))
+    return send_static(c, 503, "text/plain", "busy: too many answers not yet read\n");
   if (strcmp(url, "/metrics") == 0) {
     sr_buf b = SR_BUF_INIT;
     sr_monitor_render_metrics(&b);

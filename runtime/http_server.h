@@ -7,14 +7,15 @@
 ** Bounds, so that a slow or hostile client cannot stall a query or grow memory: at most
 ** SR_HTTP_MAX_CONNECTIONS connections (more are accepted and closed at once), 32 KB of memory
 ** per connection (a bigger request head is answered 431 and closed), 10 s without progress
-** closes a connection, request bodies are refused. Answers are rendered into a buffer of the
-** connection's own after the monitor's mutex is let go.
+** closes a connection, request bodies are refused, and while rendered answers not yet read by
+** their clients add up to SR_HTTP_MAX_PENDING bytes new ones are refused (503).
 */
 #ifndef SR_HTTP_SERVER_H
 #define SR_HTTP_SERVER_H
 #include "sr_error.h"
 
-enum { SR_HTTP_MAX_CONNECTIONS = 256, SR_HTTP_TIMEOUT_S = 10, SR_HTTP_CONN_MEMORY = 32 * 1024 };
+enum { SR_HTTP_MAX_CONNECTIONS = 256, SR_HTTP_TIMEOUT_S = 10, SR_HTTP_CONN_MEMORY = 32 * 1024,
+       SR_HTTP_MAX_PENDING = 32 << 20 };
 
 typedef struct sr_http sr_http;
 
