@@ -23,7 +23,7 @@ static const char usage[] =
   "       streamrun --kafka-mock [BROKERS]\n"
   "                                      start librdkafka's mock Kafka cluster on loopback and\n"
   "                                      print its bootstrap servers as the first line\n"
-  "       streamrun top [URL]           watch the queries of a job run with --http (q quits;\n"
+  "       streamrun top [URL]            watch the queries of a job run with --http (q quits;\n"
   "                                      URL defaults to http://127.0.0.1:4040/)\n"
   "       streamrun --help | --version\n"
   "\n"

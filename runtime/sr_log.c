@@ -73,7 +73,13 @@ void sr_log_at(const char *source, int line, const char *level, const char *quer
   if (query) json_object_set_new(o, "query", json_string(query));
   if (batch < 0 && query) batch = batch_named(msg);
   if (batch >= 0) json_object_set_new(o, "batch", json_integer(batch));
-  json_object_set_new(o, "message", json_string(text));
+  json_t *m = json_string(text);
+  if (!m) { /* not UTF-8 (a path, a record): bytes past ASCII become '?' */
+    for (char *c = msg; *c; c++)
+      if ((unsigned char)*c >= 0x80) *c = '?';
+    m = json_string(text);
+  }
+  json_object_set_new(o, "message", m);
   if (has_where) json_object_set_new(o, "where", json_string(where));
   json_object_set_new(o, "source", json_string(src));
   char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
