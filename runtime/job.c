@@ -27,9 +27,11 @@
 #include "lua_guard.h"
 #include "lua_host.h"
 #include "lua_libs.h"
+#include "monitor.h"
 #include "options.h"
 #include "query.h"
 #include "watch.h"
+#include "sr_log.h"
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -398,7 +400,7 @@ static void print_warnings_and_plan(loaded *ld, int i, int print_plan) {
   lua_getfield(L, -1, "warnings");
   for (int w = 1; w <= (int)lua_objlen(L, -1); w++) {
     lua_rawgeti(L, -1, w);
-    fprintf(stderr, "streamrun: warning: %s\n", lua_tostring(L, -1));
+    sr_log("warning", NULL, -1, "warning: %s", lua_tostring(L, -1));
     lua_pop(L, 1);
   }
   lua_pop(L, 3);
@@ -449,8 +451,20 @@ static void watch_job_files(job *j) {
     }
   }
   if (sr_watch_set(j->watch, paths, n) != 0)
-    fprintf(stderr, "streamrun: warning: cannot watch %s for changes; SIGHUP still reloads\n", j->o->path);
+    sr_log("warning", NULL, -1, "warning: cannot watch %s for changes; SIGHUP still reloads", j->o->path);
   lua_settop(L, 0);
+}
+
+/* Tells the monitor (--http) a query started, with its plan as --check prints it. */
+static void publish_started(loaded *ld, int i, const sr_query *q) {
+  if (!sr_monitor_enabled()) return;
+  lua_State *L = ld->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ld->descs_ref);
+  lua_rawgeti(L, -1, i);
+  lua_getfield(L, -1, "plan_text");
+  const sr_query_spec *s = sr_query_spec_of(q);
+  sr_monitor_query_started(s->name, lua_tostring(L, -1), s->where);
+  lua_pop(L, 3);
 }
 
 static running *add_query(job *j, sr_query *q) {
@@ -520,7 +534,8 @@ static int classify(const sr_query_spec *cur, const sr_query_spec *ns, reload_ac
 
 static void refuse_reload(job *j, const char *why) {
   j->jl.reload_refusals++;
-  fprintf(stderr, "streamrun: reload of %s refused, the running version goes on: %s\n", j->o->path, why);
+  sr_monitor_reload(0, why, 0);
+  sr_log("error", NULL, -1, "reload of %s refused, the running version goes on: %s", j->o->path, why);
 }
 
 /* Loads the saved job into a fresh lua_State and, if every query's change can be carried,
@@ -568,7 +583,8 @@ static void reload(job *j) {
     int kept = 0;
     for (int k = 0; k < n; k++) kept |= olds[k] == r;
     if (!kept && r->q) {
-      fprintf(stderr, "streamrun: query %s is no longer in the job: stopped\n", sr_query_spec_of(r->q)->name);
+      sr_log("info", NULL, -1, "query %s is no longer in the job: stopped", sr_query_spec_of(r->q)->name);
+      sr_monitor_query_ended(sr_query_spec_of(r->q)->name, 0, "no longer in the job");
       sr_query_close(r->q);
       r->q = NULL;
       r->done = 1;
@@ -589,16 +605,18 @@ static void reload(job *j) {
     sr_query *q = sr_query_open(specs[i], j->dir, j->o->progress, &err);
     running *r = olds[i] ? olds[i] : (q ? add_query(j, q) : NULL);
     if (olds[i]) { memset(r, 0, sizeof *r); r->q = q; }
+    if (q) publish_started(&j->ld, i + 1, q);
     if (!q) {
-      fprintf(stderr, "streamrun: after the reload, query %d cannot start: %s\n", i + 1, err ? err->message : "?");
+      sr_log("error", NULL, -1, "after the reload, query %d cannot start: %s", i + 1, err ? err->message : "?");
       sr_error_free(err);
       err = NULL;
       if (r) r->done = r->failed = 1;
     }
   }
   j->jl.reloads++;
+  sr_monitor_reload(1, NULL, sr_now_mono_ms() - t0);
   watch_job_files(j);
-  fprintf(stderr, "streamrun: reloaded %s in %" PRId64 " ms\n", j->o->path, sr_now_mono_ms() - t0);
+  sr_log("info", NULL, -1, "reloaded %s in %" PRId64 " ms", j->o->path, sr_now_mono_ms() - t0);
 out:
   free(specs);
   free(acts);
@@ -677,23 +695,25 @@ static void step_query(job *j, running *r, int *failed) {
   if (st == SR_OK) {
     r->backoff_ms = 0;
     if (step == SR_STEP_RAN) j->batches++;
-    if (step == SR_STEP_DONE) r->done = 1;
+    if (step == SR_STEP_DONE) { r->done = 1; sr_monitor_query_ended(name, 0, NULL); }
     else r->next_due_ms = next_due_after(sr_query_spec_of(r->q), started, step, now);
   } else if (st == SR_RETRY) {
     r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
     if (r->backoff_ms > 10000) r->backoff_ms = 10000;
-    fprintf(stderr, "streamrun: [%s] %s; retrying in %" PRId64 " ms\n", name,
+    sr_log("warning", name, -1, "[%s] %s; retrying in %" PRId64 " ms", name,
             err ? err->message : "transient error", r->backoff_ms);
     r->next_due_ms = now + r->backoff_ms;
   } else if (sr_query_interrupted(r->q)) {
-    fprintf(stderr, "streamrun: query %s stopped in the middle of a batch (%s); the batch was not "
-            "committed and re-runs at the next start\n", name, err ? err->message : "interrupted");
+    sr_log("error", name, -1, "query %s stopped in the middle of a batch (%s); the batch was not "
+            "committed and re-runs at the next start", name, err ? err->message : "interrupted");
     r->done = 1;
     j->interrupted = 1;
+    sr_monitor_query_ended(name, 0, err ? err->message : "interrupted");
   } else {
-    fprintf(stderr, "streamrun: query %s failed: %s\n", name, err ? err->message : "unknown error");
+    sr_log("error", name, -1, "query %s failed: %s", name, err ? err->message : "unknown error");
     r->done = r->failed = 1;
     *failed = 1;
+    sr_monitor_query_ended(name, 1, err ? err->message : "unknown error");
   }
   sr_error_free(err);
 }
@@ -750,11 +770,11 @@ int sr_job_run(const sr_job_options *o) {
   free(pathcopy);
   sr_register_core_libs();
   if (!o->check_only && sr_guard_init() != 0)
-    fprintf(stderr, "streamrun: no batch timer (%s): batchTimeout is not enforced\n", strerror(errno));
+    sr_log("error", NULL, -1, "no batch timer (%s): batchTimeout is not enforced", strerror(errno));
   sr_error *err = NULL;
   int code = SR_EXIT_INVALID;
   if (load_job(o, j.dir, &j.ld, &err) != SR_OK) {
-    fprintf(stderr, "streamrun: %s\n", err->message);
+    sr_log("error", NULL, -1, "%s", err->message);
     goto out;
   }
   int n = j.ld.nqueries;
@@ -763,7 +783,7 @@ int sr_job_run(const sr_job_options *o) {
     print_warnings_and_plan(&j.ld, i + 1, o->check_only);
     specs[i] = read_spec(&j.ld, i + 1, &err);
     if (!specs[i]) {
-      fprintf(stderr, "streamrun: %s\n", err->message);
+      sr_log("error", NULL, -1, "%s", err->message);
       for (int k = 0; k < i; k++) sr_query_spec_free(specs[k]);
       free(specs);
       goto out_loaded;
@@ -771,8 +791,8 @@ int sr_job_run(const sr_job_options *o) {
   }
   if (n == 0) {
     /* Spark has nothing to start either: a job without a query is a mistake, not a success */
-    fprintf(stderr, "streamrun: %s defines no query: nothing to run (end a stream with "
-            ":write_stream{...} to start one)\n", o->path);
+    sr_log("error", NULL, -1, "%s defines no query: nothing to run (end a stream with "
+           ":write_stream{...} to start one)", o->path);
     free(specs);
     goto out_loaded;
   }
@@ -789,9 +809,10 @@ int sr_job_run(const sr_job_options *o) {
   for (int i = 0; i < n; i++) {
     sr_query *q = sr_query_open(specs[i], j.dir, o->progress, &err);
     specs[i] = NULL;
+    if (q) publish_started(&j.ld, i + 1, q);
     if (!q || !add_query(&j, q)) {
-      fprintf(stderr, "streamrun: %s\n", err ? err->message : "cannot open query");
-      if (n > 1) fprintf(stderr, "streamrun: no query of %s started\n", o->path);
+      sr_log("error", NULL, -1, "%s", err ? err->message : "cannot open query");
+      if (n > 1) sr_log("error", NULL, -1, "no query of %s started", o->path);
       sr_query_close(q);
       code = SR_EXIT_INVALID;
       for (int k = i + 1; k < n; k++) sr_query_spec_free(specs[k]);
@@ -807,6 +828,7 @@ int sr_job_run(const sr_job_options *o) {
     watch_job_files(&j);
   }
   if (code == SR_EXIT_OK) {
+    sr_monitor_job_started(j.nq);
     service_start(&j);
     code = run_loop(&j);
   }

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "sr_log.h"
+
 #define KAFKA_PREFIX "kafka."
 #define KAFKA_PREFIX_LEN 6
 
@@ -28,7 +30,8 @@ static const sr_kafka_setting *setting_find(const sr_kafka_setting *list, const 
 ** fprintf per line, which stdio writes whole). Syslog levels: 0-3 error, 4 warn, 5-6 info. */
 void sr_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
   const char *name = level <= 3 ? "error" : level == 4 ? "warn" : level <= 6 ? "info" : "debug";
-  fprintf(stderr, "streamrun: [%s] kafka %s: %s: %s\n", name, rk ? rd_kafka_name(rk) : "", fac, buf);
+  sr_log(level <= 4 ? (level <= 3 ? "error" : "warning") : "info", NULL, -1, "[%s] kafka %s: %s: %s",
+         name, rk ? rd_kafka_name(rk) : "", fac, buf);
 }
 
 rd_kafka_conf_t *sr_kafka_conf_new(const sr_options *opts, const sr_kafka_setting *defaults,

@@ -1,5 +1,6 @@
 /* kafka_mock: see kafka_mock.h. */
 #include "kafka_mock.h"
+#include "sr_log.h"
 
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -111,7 +112,7 @@ int sr_kafka_mock_main(int argc, char **argv) {
   }
   printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
   fflush(stdout);
-  fprintf(stderr, "streamrun: mock Kafka cluster with %d broker(s) at %s; stop with Ctrl-C\n",
+  sr_log("info", NULL, -1, "mock Kafka cluster with %d broker(s) at %s; stop with Ctrl-C",
           brokers, rd_kafka_mock_cluster_bootstraps(mc));
   int sig;
   while (sigwait(&stop, &sig) != 0) {}

@@ -13,6 +13,7 @@
 #include "lua_pack.h"
 #include "lua_static.h"
 #include "options.h"
+#include "sr_log.h"
 
 static const char BAD_KEY[] = "streamrun.bad_records";
 
@@ -115,7 +116,7 @@ static int l_nearest_name(lua_State *L) {
 static int l_log(lua_State *L) {
   const char *level = luaL_checkstring(L, 1);
   const char *text = luaL_checkstring(L, 2);
-  fprintf(stderr, "streamrun: [%s] %s\n", level, text);
+  sr_log(strcmp(level, "error") == 0 || strcmp(level, "warn") == 0 || strcmp(level, "warning") == 0 ? level : "info", NULL, -1, "[%s] %s", level, text);
   return 0;
 }
 

@@ -8,9 +8,10 @@
 #include <string.h>
 
 #include "lua_embedded.h"
+#include "sr_log.h"
 
 static int panic(lua_State *L) {
-  fprintf(stderr, "streamrun: unprotected Lua error: %s\n", lua_tostring(L, -1));
+  sr_log("error", NULL, -1, "unprotected Lua error: %s", lua_tostring(L, -1));
   return 0;
 }
 

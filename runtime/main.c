@@ -9,23 +9,32 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "http_server.h"
 #include "job.h"
 #include "kafka_mock.h"
 #include "options.h"
+#include "sr_log.h"
+#include "top.h"
 
 static const char usage[] =
-  "usage: streamrun [--no-reload] [--progress FILE] [--memory-limit SIZE] JOB.lua [ARGS...]\n"
+  "usage: streamrun [--no-reload] [--progress FILE] [--memory-limit SIZE] [--http [ADDR:]PORT]\n"
+  "                 [--log-format text|json] JOB.lua [ARGS...]\n"
   "       streamrun --check JOB.lua      build and validate the plan, print it, run nothing\n"
   "       streamrun --kafka-mock [BROKERS]\n"
   "                                      start librdkafka's mock Kafka cluster on loopback and\n"
   "                                      print its bootstrap servers as the first line\n"
+  "       streamrun top [URL]            watch the queries of a job run with --http (q quits;\n"
+  "                                      URL defaults to http://127.0.0.1:4040/)\n"
   "       streamrun --help | --version\n"
   "\n"
   "Runs every query JOB.lua defines until they end or a signal stops them. ARGS reach the job\n"
   "as the global `arg`. SIGINT/SIGTERM stop after the batch in flight commits, interrupting\n"
   "user code still running a second later (a second signal exits at once; the checkpoint\n"
   "keeps that safe). SIGHUP reloads the job between batches. --memory-limit caps the job's Lua\n"
-  "heap (\"2 GB\"): a batch that needs more fails with that reason.\n"
+  "heap (\"2 GB\"): a batch that needs more fails with that reason. --http serves metrics\n"
+  "(/metrics), health (/healthz, /readyz), a JSON API (/api/v1/queries) and a dashboard (/) on\n"
+  "127.0.0.1 unless ADDR says otherwise; PORT 0 picks a free one. --log-format json writes\n"
+  "streamrun's own log lines as JSON objects.\n"
   "Exit status: 0 all queries ended normally, 1 a query failed, 2 the job or its options are\n"
   "invalid, 130 a stop signal interrupted a batch.\n";
 
@@ -80,6 +89,8 @@ int main(int argc, char **argv) {
   sr_job_options o;
   memset(&o, 0, sizeof o);
   int i = 1;
+  const char *http = NULL;
+  if (argc > 1 && strcmp(argv[1], "top") == 0) return sr_top_main(argc - 2, argv + 2);
   for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--help") == 0) { fputs(usage, stdout); return 0; }
@@ -93,10 +104,20 @@ int main(int argc, char **argv) {
     if (strcmp(a, "--memory-limit") == 0 && i + 1 < argc) {
       int64_t bytes;
       if (sr_size_parse(argv[++i], &bytes) != 0 || bytes <= 0) {
-        fprintf(stderr, "streamrun: --memory-limit: not a size: %s (say \"2 GB\" or 2147483648)\n", argv[i]);
+        sr_log("error", NULL, -1, "--memory-limit: not a size: %s (say \"2 GB\" or 2147483648)", argv[i]);
         return 2;
       }
       o.memory_limit = (size_t)bytes;
+      continue;
+    }
+    if (strcmp(a, "--http") == 0 && i + 1 < argc) { http = argv[++i]; continue; }
+    if (strcmp(a, "--log-format") == 0 && i + 1 < argc) {
+      const char *f = argv[++i];
+      if (strcmp(f, "json") != 0 && strcmp(f, "text") != 0) {
+        fprintf(stderr, "streamrun: --log-format: text or json, not %s\n", f);
+        return 2;
+      }
+      sr_log_set_json(strcmp(f, "json") == 0);
       continue;
     }
     if (strcmp(a, "--progress") == 0 && i + 1 < argc) {
@@ -115,12 +136,22 @@ int main(int argc, char **argv) {
   o.argc = argc - i - 1;
   o.argv = argv + i + 1;
   if (access(o.path, R_OK) != 0) {
-    fprintf(stderr, "streamrun: cannot read job file %s\n", o.path);
+    sr_log("error", NULL, -1, "cannot read job file %s", o.path);
     return 2;
   }
   install_signals();
   tune_malloc();
+  sr_http *server = NULL;
+  if (http && !o.check_only) {
+    sr_error *err = NULL;
+    if (!(server = sr_http_start(http, &err))) {
+      sr_log("error", NULL, -1, "%s", err->message);
+      sr_error_free(err);
+      return 2;
+    }
+  }
   int code = sr_job_run(&o);
+  sr_http_stop(server);
   if (o.progress) fclose(o.progress);
   return code;
 }

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "monitor.h"
 #include "timeutil.h"
+#include "sr_log.h"
 
 static void random_id(char out[37]) {
   unsigned char b[16] = {0};
@@ -91,8 +93,10 @@ void sr_progress_emit(sr_progress *p, const sr_progress_batch *b, FILE *also) {
   json_t *r = build(p, b);
   p->last_trigger_wall_ms = b->timestamp_ms;
   char *text = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  json_decref(r);
-  if (!text) return;
+  if (!text) {
+    json_decref(r);
+    return;
+  }
   if (!p->file && p->dir) {
     char path[4200];
     if (sr_fs_mkdirs(p->dir, NULL) == SR_OK) {
@@ -100,13 +104,15 @@ void sr_progress_emit(sr_progress *p, const sr_progress_batch *b, FILE *also) {
       p->file = fopen(path, "a");
     }
     if (!p->file) {
-      fprintf(stderr, "streamrun: [%s] cannot write progress under %s\n", p->name, p->dir);
+      sr_log("error", p->name, -1, "[%s] cannot write progress under %s", p->name, p->dir);
       free(p->dir);
       p->dir = NULL;
     }
   }
   if (p->file) { fputs(text, p->file); fputc('\n', p->file); fflush(p->file); }
   if (also) { fputs(text, also); fputc('\n', also); fflush(also); }
+  sr_monitor_batch(p->name, r, text); /* --http, once the file has it: a no-op unless it serves */
+  json_decref(r);
   free(text);
   if (p->tty) {
     double secs = (double)b->trigger_ms / 1000.0;

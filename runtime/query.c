@@ -35,6 +35,7 @@
 #include "progress.h"
 #include "state_store.h"
 #include "lua_pack.h"
+#include "sr_log.h"
 
 struct sr_query {
   sr_query_spec *spec;
@@ -304,8 +305,8 @@ static sr_status find_resume_point(sr_query *q, sr_error **err) {
     /* a log without the policy was written before it was recorded: "min", Spark's default */
     int logged_max = meta.watermark_policy && strcmp(meta.watermark_policy, "max") == 0;
     if (nwm > 0 && logged_max != q->wm_policy_max)
-      fprintf(stderr, "streamrun: warning: %s: query %s keeps multipleWatermarkPolicy '%s' from its "
-              "checkpoint, not '%s' (as Spark: the policy cannot change for a checkpoint)\n",
+      sr_log("warning", NULL, -1, "warning: %s: query %s keeps multipleWatermarkPolicy '%s' from its "
+              "checkpoint, not '%s' (as Spark: the policy cannot change for a checkpoint)",
               q->spec->where, q->spec->name, logged_max ? "max" : "min", q->wm_policy_max ? "max" : "min");
     q->wm_policy_max = logged_max;
   }

@@ -40,6 +40,7 @@
 #include "delta_schema.h"
 #include "fsutil.h"
 #include "parquet_write.h"
+#include "sr_log.h"
 
 #ifndef SR_VERSION
 #define SR_VERSION "dev"
@@ -764,7 +765,7 @@ static sr_status sync_parent(const char *path, sr_error **err) {
 static void after_commit(delta_sink *ds) {
   sr_error *e = NULL;
   if (ds->keys && sr_delta_keys_commit(ds->keys, ds->snap, &e) != SR_OK) {
-    fprintf(stderr, "streamrun: delta sink %s: the mergeKeys index stays behind (caught up next batch): %s\n",
+    sr_log("warning", NULL, -1, "delta sink %s: the mergeKeys index stays behind (caught up next batch): %s",
             ds->table, e ? e->message : "?");
     sr_error_free(e);
     e = NULL;
@@ -775,7 +776,7 @@ static void after_commit(delta_sink *ds) {
   if (interval > 0 && ds->snap->version > 0 && ds->snap->version % interval == 0) {
     sr_delta_snapshot_expire_tombstones(ds->snap, now_ms());
     if (sr_delta_checkpoint_write(ds->snap, now_ms(), &e) != SR_OK) {
-      fprintf(stderr, "streamrun: delta sink: %s\n", e ? e->message : "checkpoint failed");
+      sr_log("error", NULL, -1, "delta sink: %s", e ? e->message : "checkpoint failed");
       sr_error_free(e);
     }
   }

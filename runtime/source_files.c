@@ -58,6 +58,7 @@
 #include "schema_infer.h"
 #include "lines.h"
 #include "strset.h"
+#include "sr_log.h"
 
 typedef enum { FMT_JSON, FMT_CSV, FMT_TEXT } file_format;
 
@@ -71,6 +72,7 @@ typedef struct files_source {
   file_format format;
   char *dir;
   int64_t max_files, max_bytes, max_file_age_ms;
+  int64_t files_outstanding, bytes_outstanding; /* left by the last plan for later batches */
   int latest_first;
   char *clean;                /* off | archive | delete */
   char *archive_dir;
@@ -262,9 +264,9 @@ static void check_recent(files_source *fs, const char *path, const struct stat *
   if (!r || json_is_true(json_array_get(r, 3))) return;
   int64_t size = json_integer_value(json_array_get(r, 0)), mtime = json_integer_value(json_array_get(r, 1));
   if (st->st_size == size && mtime_ms_of(st) == mtime) return;
-  fprintf(stderr, "streamrun: warning: %s changed after it was read in a batch (log entry %" PRId64
+  sr_log("warning", NULL, -1, "warning: %s changed after it was read in a batch (log entry %" PRId64
           "): %" PRId64 " bytes then, %lld now%s. The change is not read: files must be complete "
-          "when they appear (write them elsewhere and rename them in)\n", path,
+          "when they appear (write them elsewhere and rename them in)", path,
           (int64_t)json_integer_value(json_array_get(r, 2)), size, (long long)st->st_size,
           st->st_size == size ? ", modified in place" : "");
   json_array_set_new(r, 3, json_true());
@@ -457,6 +459,7 @@ static int select_files(files_source *fs, sr_source *src, file_entry *files, int
     if (ok) files[kept++] = files[i];
     else entry_free(&files[i]);
   }
+  fs->files_outstanding = fs->bytes_outstanding = 0;
   if (kept == 0) return 0; /* files may be NULL: qsort must not see it */
   qsort(files, (size_t)kept, sizeof *files, fs->latest_first ? by_age_desc : by_age);
   if (src->ignore_limits) return kept;
@@ -468,7 +471,12 @@ static int select_files(files_source *fs, sr_source *src, file_entry *files, int
     bytes += files[take].size;
     take++;
   }
-  for (int i = take; i < kept; i++) entry_free(&files[i]);
+  fs->files_outstanding = kept - take;
+  fs->bytes_outstanding = 0;
+  for (int i = take; i < kept; i++) {
+    fs->bytes_outstanding += files[i].size;
+    entry_free(&files[i]);
+  }
   return take;
 }
 
@@ -484,8 +492,8 @@ static sr_status files_plan(sr_source *src, const json_t *start, json_t **end, s
     if (list_new_files(fs, 0, &files, &n, err) != SR_OK) return SR_RETRY;
     if (!fs->initial || fs->unstable_initial == 0) break;
     if (waited >= bound) {
-      fprintf(stderr, "streamrun: warning: %s: %" PRId64 " file(s) still changing after %" PRId64
-              " ms (fileStableMs %" PRId64 "); left for a later run\n", fs->dir, fs->unstable_initial,
+      sr_log("warning", NULL, -1, "warning: %s: %" PRId64 " file(s) still changing after %" PRId64
+              " ms (fileStableMs %" PRId64 "); left for a later run", fs->dir, fs->unstable_initial,
               waited, fs->stable_ms);
       break;
     }
@@ -546,8 +554,8 @@ static sr_status open_listed(sr_source *src, files_source *fs, const json_t *f, 
   *fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
   if (*fd < 0 && errno == ENOENT && fs->ignore_missing) {
-    fprintf(stderr, "streamrun: warning: %s, a file of the batch logged in %s, is gone; skipped "
-            "(ignoreMissingFiles)\n", path, log);
+    sr_log("warning", NULL, -1, "warning: %s, a file of the batch logged in %s, is gone; skipped "
+            "(ignoreMissingFiles)", path, log);
     fs->missing_in_last_batch++;
     return SR_OK;
   }
@@ -569,9 +577,9 @@ static sr_status open_listed(sr_source *src, files_source *fs, const json_t *f, 
                         path, log, listed, (long long)st.st_size);
   }
   if (st.st_size > listed || mtime_ms_of(&st) != mtime) {
-    fprintf(stderr, "streamrun: warning: %s changed after it was listed for a batch (in %s): %" PRId64
+    sr_log("warning", NULL, -1, "warning: %s changed after it was listed for a batch (in %s): %" PRId64
             " bytes then, %lld now%s. The batch reads the %" PRId64 " bytes it listed; the change is "
-            "not read\n", path, log, listed, (long long)st.st_size,
+            "not read", path, log, listed, (long long)st.st_size,
             st.st_size == listed ? ", modified in place" : "", listed);
     json_t *r = json_object_get(fs->recent, path);
     if (r) json_array_set_new(r, 3, json_true()); /* reported */
@@ -749,7 +757,7 @@ static sr_status files_commit(sr_source *src, const json_t *end, sr_error **err)
     const char *path = json_string_value(json_object_get(f, "path"));
     if (strcasecmp(fs->clean, "delete") == 0) {
       if (unlink(path) != 0 && errno != ENOENT)
-        fprintf(stderr, "streamrun: cleanSource: cannot delete %s: %s\n", path, strerror(errno));
+        sr_log("warning", NULL, -1, "cleanSource: cannot delete %s: %s", path, strerror(errno));
       continue;
     }
     /* archive: keep the file's path below the archive directory, as Spark does */
@@ -761,7 +769,7 @@ static sr_status files_commit(sr_source *src, const json_t *end, sr_error **err)
     if (sr_fs_mkdirs(dest, err) != SR_OK) { st = SR_ERROR; break; }
     *slash = '/';
     if (rename(abs, dest) != 0)
-      fprintf(stderr, "streamrun: cleanSource: cannot archive %s: %s\n", path, strerror(errno));
+      sr_log("warning", NULL, -1, "cleanSource: cannot archive %s: %s", path, strerror(errno));
   }
   json_decref(files);
   return st;
@@ -776,6 +784,9 @@ static void files_describe(sr_source *src, json_t *o) {
   json_object_set_new(m, "numFilesRead", json_integer(fs->files_in_last_batch));
   json_object_set_new(m, "numBytesRead", json_integer(fs->bytes_in_last_batch));
   json_object_set_new(m, "numMissingFiles", json_integer(fs->missing_in_last_batch));
+  /* the backlog as the batch's listing saw it: files the rate limits left for later batches */
+  json_object_set_new(m, "numFilesOutstanding", json_integer(fs->files_outstanding));
+  json_object_set_new(m, "numBytesOutstanding", json_integer(fs->bytes_outstanding));
   json_object_set_new(o, "metrics", m);
 }
 

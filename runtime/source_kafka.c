@@ -47,6 +47,7 @@
 #include "connector.h"
 #include "fsutil.h"
 #include "kafka_common.h"
+#include "sr_log.h"
 
 #define WHAT "the kafka source"
 #define INITIAL_FILE "initial-offsets.json"
@@ -854,8 +855,8 @@ static sr_status reassign(ks_source *ks, ks_range *r, int n, sr_error **err) {
                           (long long)r[i].to - 1, (long long)earliest, (long long)latest - 1);
         goto done;
       }
-      fprintf(stderr, "streamrun: %s: topic '%s' partition %d: skipping %lld offset(s) no longer "
-              "in Kafka (failOnDataLoss=false)\n", WHAT, r[i].topic, (int)r[i].partition,
+      sr_log("warning", NULL, -1, "%s: topic '%s' partition %d: skipping %lld offset(s) no longer "
+              "in Kafka (failOnDataLoss=false)", WHAT, r[i].topic, (int)r[i].partition,
               (long long)(lost_lo + lost_hi));
       ks->loss_events++;
       ks->loss_offsets += lost_lo + lost_hi;
