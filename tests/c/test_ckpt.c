@@ -19,6 +19,15 @@ static sr_ckpt *open_fresh(void) {
   return c;
 }
 
+/* offsets/N with no source, so that commits/N may follow it */
+static void log_offsets(sr_ckpt *c, int64_t batch_id) {
+  sr_batch_meta meta = {.watermark_ms = 0, .batch_ts_ms = 0, .watermark_policy = "min"};
+  json_t *ends = json_array();
+  sr_error *err = NULL;
+  ASSERT_EQ_INT(sr_ckpt_write_offsets(c, batch_id, &meta, ends, &err), SR_OK);
+  json_decref(ends);
+}
+
 static void close_and_remove(sr_ckpt *c) {
   sr_ckpt_close(c);
   sr_fs_remove_tree(dir, NULL);
@@ -28,6 +37,7 @@ SR_TEST(commit_keeps_max_event_times) {
   sr_ckpt *c = open_fresh();
   sr_error *err = NULL;
   int64_t maxes[3] = {1767225700000LL, INT64_MIN, -5};
+  log_offsets(c, 0); /* a commit follows its offsets (ckpt.c I1, asserted) */
   ASSERT_EQ_INT(sr_ckpt_write_commit(c, 0, 1767225695000LL, maxes, 3, &err), SR_OK);
   int64_t wm = 0, back[3] = {INT64_MIN, 7, INT64_MIN};
   ASSERT_EQ_INT(sr_ckpt_read_commit(c, 0, &wm, back, 3, &err), SR_OK);
@@ -57,6 +67,7 @@ SR_TEST(old_commit_without_max_event_times) {
   ASSERT_EQ_INT(wm, 1000);
   ASSERT_EQ_INT(back[0], INT64_MIN);
   /* a query without with_watermark writes no max event times */
+  log_offsets(c, 5);
   ASSERT_EQ_INT(sr_ckpt_write_commit(c, 5, INT64_MIN, NULL, 0, &err), SR_OK);
   snprintf(path, sizeof path, "%s/commits/5", dir);
   size_t len;
@@ -73,6 +84,7 @@ SR_TEST(offsets_keep_the_policy) {
   json_t *ends = json_pack("[n]");
   sr_batch_meta meta = {.watermark_ms = 0, .batch_ts_ms = 42, .watermark_policy = "max"};
   ASSERT_EQ_INT(sr_ckpt_write_offsets(c, 0, &meta, ends, &err), SR_OK);
+  ASSERT_EQ_INT(sr_ckpt_write_commit(c, 0, 0, NULL, 0, &err), SR_OK); /* batch 1 follows a commit */
   meta.watermark_policy = NULL;
   ASSERT_EQ_INT(sr_ckpt_write_offsets(c, 1, &meta, ends, &err), SR_OK);
   json_decref(ends);
