@@ -276,7 +276,7 @@ static sr_status csv_columns_scan(sr_sink *sink, int64_t batch_id, lua_State *L,
       int k = hint ? sr_schema_find(hint, name) : -1;
       fs->row_new[nnew++] = (new_column){name, k >= 0 ? k : INT32_MAX};
     }
-    qsort(fs->row_new, (size_t)nnew, sizeof *fs->row_new, new_column_cmp);
+    if (nnew > 1) qsort(fs->row_new, (size_t)nnew, sizeof *fs->row_new, new_column_cmp);
     for (int k = 0; k < nnew; k++)
       if (add_column(fs, fs->row_new[k].name, err) != SR_OK) { lua_settop(L, row - 1); return SR_ERROR; }
     lua_settop(L, row - 1);
