@@ -134,13 +134,14 @@ int sr_time_parse_us(const char *s, size_t len, int64_t *us) {
     if (h > 23 || mi > 59 || sec > 59) return -1;
     if (parse_zone(p, end, &offset_s) != 0) return -1;
   }
-done:
-  /* Spark's range: a long of microseconds (years -290308 to +294247); |days| < 2^29 here */
-  int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
-  __int128 t = (__int128)secs * 1000000 + frac_us; /* the seconds alone may pass the range */
-  if (t > INT64_MAX || t < INT64_MIN || !sr_time_in_range((int64_t)(t / 1000))) return -1;
-  *us = (int64_t)t;
-  return 0;
+done: {
+    /* Spark's range: a long of microseconds (years -290308 to +294247); |days| < 2^29 here */
+    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+    __int128 t = (__int128)secs * 1000000 + frac_us; /* the seconds alone may pass the range */
+    if (t > INT64_MAX || t < INT64_MIN || !sr_time_in_range((int64_t)(t / 1000))) return -1;
+    *us = (int64_t)t;
+    return 0;
+  }
 }
 
 int sr_date_parse(const char *s, size_t len, int32_t *days) {
