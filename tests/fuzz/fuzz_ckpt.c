@@ -50,8 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     else sr_error_free(err);
   } else if (which == 1) {
     put("commits/0", data + 1, size - 1);
-    int64_t wm;
-    if (sr_ckpt_read_commit(c, 0, &wm, &err) != SR_OK) sr_error_free(err);
+    int64_t wm, max_event[2] = {INT64_MIN, INT64_MIN};
+    if (sr_ckpt_read_commit(c, 0, &wm, max_event, 2, &err) != SR_OK) sr_error_free(err);
   } else if (which == 3) {
     put("plan", data + 1, size - 1);
     json_t *doc = NULL;
