@@ -155,12 +155,10 @@ static char **field_names(lua_State *L, int idx, const char *name) {
   return names;
 }
 
-/* Options every source or sink takes beside its own (the engine's: exec.lua keeps those it
-** reads itself out of the connector's options, so here they only serve "did you mean"). */
+/* Options every source takes beside its own (the engine's: exec.lua keeps those it reads
+** itself out of the connector's options, so here they only serve "did you mean"). A sink's are
+** the query's own options, which the descriptor lists (sink.engine_keys, exec.lua). */
 static const char *const common_source_options[] = {"badRecordsPath", "format", "schema", NULL};
-static const char *const common_sink_options[] = {"format", "outputMode", "trigger", "checkpointLocation",
-                                                  "queryName", "multipleWatermarkPolicy",
-                                                  "batchTimeout", "onError", NULL};
 
 static sr_status check_connector_options(const sr_options *opts, const sr_option_spec *specs,
                                          const char *const *extra, const char *kind,
@@ -283,15 +281,20 @@ static sr_status read_sink(lua_State *L, int d, sr_query_spec *s, sr_error **err
   s->sink_ops = format ? sr_sink_lookup(format) : NULL;
   lua_getfield(L, e, "options");
   s->sink_options = read_options(L, lua_gettop(L));
-  lua_pop(L, 2);
+  lua_pop(L, 1);
+  char **engine_keys = field_names(L, e, "engine_keys");
+  lua_pop(L, 1);
   sr_status st = SR_OK;
   if (!s->sink_ops)
     st = unknown_format(format ? format : "?", sr_sink_names(), "sink", s->where, err);
-  else if (check_connector_options(s->sink_options, s->sink_ops->options, common_sink_options, "sink",
-                                   s->sink_ops->name, s->where, err) != SR_OK)
+  else if (check_connector_options(s->sink_options, s->sink_ops->options,
+                                   (const char *const *)engine_keys, "sink", s->sink_ops->name,
+                                   s->where, err) != SR_OK)
     st = SR_ERROR;
   else
     st = check_sink(s, err);
+  for (int i = 0; engine_keys && engine_keys[i]; i++) free(engine_keys[i]);
+  free(engine_keys);
   free(format);
   return st;
 }

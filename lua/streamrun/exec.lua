@@ -29,6 +29,10 @@ local SOURCE_ENGINE_KEYS = { format = true, schema = true }
 local SINK_ENGINE_KEYS = { format = true, outputMode = true, trigger = true,
                            checkpointLocation = true, queryName = true, batchTimeout = true,
                            onError = true, multipleWatermarkPolicy = true }
+-- ... as a sorted list, for the engine's "did you mean" on a sink's options (job.c)
+local SINK_ENGINE_NAMES = {}
+for name in pairs(SINK_ENGINE_KEYS) do SINK_ENGINE_NAMES[#SINK_ENGINE_NAMES + 1] = name end
+table.sort(SINK_ENGINE_NAMES)
 -- The longest a batch may run in Lua before it is interrupted (runtime/lua_guard.c), as
 -- Flink's default checkpoint timeout: generous for a batch, bounded for a loop that never ends.
 local DEFAULT_BATCH_TIMEOUT = "10 minutes"
@@ -658,6 +662,7 @@ function exec.compile(q)
     watermark_policy = watermark_policy(q.sink.multipleWatermarkPolicy, q.where),
     sources = {}, stateful = {}, watermarks = {},
     sink = { format = q.sink.format, options = options.flatten(q.sink, SINK_ENGINE_KEYS),
+             engine_keys = SINK_ENGINE_NAMES,
              where = q.where, spec = q.sink },
     warnings = plan.warnings(q),
     plan_text = plan.describe(q),
