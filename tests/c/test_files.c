@@ -116,6 +116,26 @@ static const sr_schema *schema_of(lua_State *L, const char *ddl) {
   return s;
 }
 
+/* The json source on `in` (schema as DDL), its first batch planned and read into the global
+** `rows`: returns the row count and sets *end. The caller closes src, frees *opts and
+** releases *end. */
+static int read_json_batch(lua_State *L, sr_source *src, sr_options **opts, const char *in,
+                           const char *state, const char *schema, sr_bad_records *bad, json_t **end) {
+  *opts = sr_options_new();
+  sr_options_set(*opts, "path", in);
+  open_source(src, &sr_source_json, *opts, state, schema_of(L, schema), bad);
+  sr_error *err = NULL;
+  *end = NULL;
+  if (sr_source_json.plan(src, NULL, end, &err) != SR_OK || !*end)
+    SR_FAIL("plan: %s", err ? err->message : "no data");
+  sr_bad_records_begin(bad, 0);
+  lua_newtable(L);
+  int n = 0;
+  if (sr_source_json.read(src, NULL, *end, L, -1, &n, &err) != SR_OK) SR_FAIL("read: %s", err->message);
+  lua_setglobal(L, "rows");
+  return n;
+}
+
 static lua_State *new_lua(void) {
   lua_State *L = luaL_newstate();
   luaL_openlibs(L);
@@ -169,20 +189,12 @@ SR_TEST(json_source_reads_files_in_pieces) {
   nrows++;
 
   lua_State *L = new_lua();
-  sr_options *opts = sr_options_new();
-  sr_options_set(opts, "path", in);
+  sr_options *opts;
   sr_bad_records *bad = sr_bad_records_new(bad_dir);
   sr_source src;
-  open_source(&src, &sr_source_json, opts, state, schema_of(L, "id long, s string"), bad);
+  json_t *end;
+  ASSERT_EQ_INT(read_json_batch(L, &src, &opts, in, state, "id long, s string", bad, &end), nrows);
   sr_error *err = NULL;
-  json_t *end = NULL;
-  if (sr_source_json.plan(&src, NULL, &end, &err) != SR_OK || !end) SR_FAIL("plan: %s", err ? err->message : "no data");
-  sr_bad_records_begin(bad, 0);
-  lua_newtable(L);
-  int n = 0;
-  if (sr_source_json.read(&src, NULL, end, L, -1, &n, &err) != SR_OK) SR_FAIL("read: %s", err->message);
-  ASSERT_EQ_INT(n, nrows);
-  lua_setglobal(L, "rows");
   if (luaL_dostring(L, "local sum, long = 0, 0\n"
                        "for _, r in ipairs(rows) do sum = sum + r.id; if r.id == 4000 then long = #r.s end end\n"
                        "return sum, long, rows[1].s, rows[#rows - 1].s") != 0)
@@ -216,7 +228,7 @@ SR_TEST(json_source_reads_files_in_pieces) {
   snprintf(path, sizeof path, "%s/b.json", in);
   unlink(path);
   lua_newtable(L);
-  n = 0;
+  int n = 0;
   ASSERT_EQ_INT(sr_source_json.read(&src, NULL, end, L, -1, &n, &err), SR_ERROR);
   if (!strstr(err->message, "a file of this batch is gone") || !strstr(err->message, "b.json"))
     SR_FAIL("unexpected error: %s", err->message);
@@ -317,20 +329,12 @@ SR_TEST(cr_line_ends_and_line_sep) {
   write_file(path, text.data, text.len);
 
   lua_State *L = new_lua();
-  sr_options *opts = sr_options_new();
-  sr_options_set(opts, "path", in);
+  sr_options *opts;
   sr_bad_records *bad = sr_bad_records_new(bad_dir);
   sr_source src;
-  open_source(&src, &sr_source_json, opts, state, schema_of(L, "id long"), bad);
+  json_t *end;
+  ASSERT_EQ_INT(read_json_batch(L, &src, &opts, in, state, "id long", bad, &end), 20099);
   sr_error *err = NULL;
-  json_t *end = NULL;
-  if (sr_source_json.plan(&src, NULL, &end, &err) != SR_OK || !end) SR_FAIL("plan: %s", err ? err->message : "no data");
-  sr_bad_records_begin(bad, 0);
-  lua_newtable(L);
-  int n = 0;
-  if (sr_source_json.read(&src, NULL, end, L, -1, &n, &err) != SR_OK) SR_FAIL("read: %s", err->message);
-  ASSERT_EQ_INT(n, 20099);
-  lua_setglobal(L, "rows");
   if (luaL_dostring(L, "local sum = 0 for _, r in ipairs(rows) do sum = sum + r.id end return sum") != 0)
     SR_FAIL("Lua: %s", lua_tostring(L, -1));
   ASSERT_EQ_INT(lua_tointeger(L, -1), want_sum);
