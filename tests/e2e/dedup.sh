@@ -133,11 +133,7 @@ RANDOM=11
 for point in after_offsets after_sink_write after_state_commit after_sink_commit after_commit_log; do
   rm -rf in out chk
   for f in 1 2 3 4 5 6; do make_file "$f"; sleep 0.01; done
-  set +e
-  SR_CRASH_AT="$point:1" timeout 30 "$SR_BIN" job.lua drain 2>/dev/null
-  c=$?
-  set -e
-  assert_eq "crash at $point kills the process" 137 "$c"
+  crash_at "$point:1" job.lua drain
   run_sr job.lua drain
   assert_eq "restart after $point" 0 "$code"
   check_first_occurrences
@@ -149,11 +145,7 @@ rm -rf in out chk
 files=0
 for round in $(seq 1 10); do
   for i in 1 2 3; do make_file $((files++)); sleep 0.01; done
-  "$SR_BIN" job.lua 2>/dev/null &
-  pid=$!
-  nap "0.$((RANDOM % 6 + 1))"
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  kill_after "0.$((RANDOM % 6 + 1))" job.lua
 done
 run_sr job.lua drain
 assert_eq "final drain" 0 "$code"

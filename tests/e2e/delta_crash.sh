@@ -38,11 +38,7 @@ for mode in plain merge; do
   for point in after_offsets after_sink_write after_state_commit after_sink_commit after_commit_log; do
     rm -rf in out chk
     for i in 1 2 3 4; do make_file $((n++)) $([[ $mode == merge ]] && echo dup); done
-    set +e
-    SR_CRASH_AT="$point:1" timeout 60 "$SR_BIN" job.lua drain $mode 2>/dev/null
-    c=$?
-    set -e
-    assert_eq "crash at $point kills the process" 137 "$c"
+    crash_at "$point:1" job.lua drain $mode
     run_sr job.lua drain $mode
     assert_eq "restart after $point ($err)" 0 "$code"
     check_exactly_once 200
@@ -57,11 +53,7 @@ for mode in plain merge; do
   RANDOM=7
   for round in $(seq 1 10); do
     for i in 1 2 3; do make_file $((files++)) $([[ $mode == merge ]] && echo dup); done
-    "$SR_BIN" job.lua run $mode 2>/dev/null &
-    pid=$!
-    nap "0.$((RANDOM % 6 + 2))"
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    kill_after "0.$((RANDOM % 6 + 2))" job.lua run $mode
   done
   run_sr job.lua drain $mode
   assert_eq "final drain ($err)" 0 "$code"

@@ -118,11 +118,7 @@ pass "stream-stream left outer join: outer rows after the watermark, state bound
 for point in after_offsets after_sink_write after_state_commit after_sink_commit after_commit_log; do
   rm -rf imp clk out chk
   make_pairs 8
-  set +e
-  SR_CRASH_AT="$point:3" timeout 30 "$SR_BIN" ss.lua drain 2>/dev/null
-  c=$?
-  set -e
-  assert_eq "crash at $point kills the process" 137 "$c"
+  crash_at "$point:3" ss.lua drain
   run_sr ss.lua drain
   assert_eq "restart after $point" 0 "$code"
   assert_eq "rows after a crash at $point" "$(cat expected.txt)" "$(out_pairs)"
@@ -134,11 +130,7 @@ rm -rf imp clk out chk
 make_pairs 40
 RANDOM=11
 for round in 1 2 3 4 5 6; do
-  "$SR_BIN" ss.lua 2>/dev/null &
-  pid=$!
-  nap "0.$((RANDOM % 4 + 1))"
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  kill_after "0.$((RANDOM % 4 + 1))" ss.lua
 done
 batches_before_drain=$(ls chk/commits 2>/dev/null | wc -l)
 run_sr ss.lua drain

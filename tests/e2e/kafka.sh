@@ -13,11 +13,7 @@ pass "--kafka-mock prints its bootstrap servers first ($BOOT)"
 # kill_rounds N JOB: runs JOB N times, each killed with -9 after 0.2-0.6 s
 kill_rounds() {
   for _ in $(seq 1 "$1"); do
-    "$SR_BIN" "$2" "$BOOT" 2>/dev/null &
-    local pid=$!
-    nap "0.$((RANDOM % 5 + 2))"
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    kill_after "0.$((RANDOM % 5 + 2))" "$2" "$BOOT"
   done
 }
 # kill_then_drain JOB ROUNDS: ROUNDS kill -9 at random, then a run to the end

@@ -28,6 +28,27 @@ run_sr() {
   set -e
 }
 
+# crash_at POINT:BATCH ARGS...: runs streamrun ARGS with SR_CRASH_AT set (query.c's kill points)
+# and asserts that it was killed there (status 137).
+crash_at() {
+  local c
+  set +e
+  (SR_CRASH_AT="$1" exec timeout 60 "$SR_BIN" "${@:2}") 2>/dev/null
+  c=$?
+  set -e
+  assert_eq "killed at $1" 137 "$c"
+}
+
+# kill_after SECONDS ARGS...: runs streamrun ARGS in the background and kill -9s it after SECONDS
+# (scaled by SR_E2E_SLOW, as nap is).
+kill_after() {
+  "$SR_BIN" "${@:2}" 2>/dev/null &
+  local pid=$!
+  nap "$1"
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
 # Writes a file into a directory the way producers should: whole, then renamed in.
 drop_file() { # DIR NAME CONTENT
   mkdir -p "$1"

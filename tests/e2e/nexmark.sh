@@ -88,11 +88,7 @@ pass "nexmark q11: $(wc -l <q11-ref.txt) sessions, as a brute-force computation 
 for name in q2 q7; do
   for point in after_offsets after_sink_write after_sink_commit after_commit_log; do
     rm -rf "out-$name" "chk-$name"
-    set +e
-    SR_CRASH_AT="$point:1" timeout 60 "$SR_BIN" "$SR_SOURCE_DIR/scripts/nexmark/$name.lua" 400000 json "out-$name" "chk-$name" 2>/dev/null
-    c=$?
-    set -e
-    assert_eq "$name: crash at $point kills the process" 137 "$c"
+    crash_at "$point:1" "$SR_SOURCE_DIR/scripts/nexmark/$name.lua" 400000 json "out-$name" "chk-$name"
     run_sr "$SR_SOURCE_DIR/scripts/nexmark/$name.lua" 400000 json "out-$name" "chk-$name"
     assert_eq "$name: restart after $point ($err)" 0 "$code"
     n=$(cat "out-$name"/part-* 2>/dev/null | wc -l)

@@ -26,11 +26,7 @@ assert_eq "the last batch is a no-data batch" 0 "$(tail -1 chk_ref/progress/prog
 for batch in 3 $((nbatches - 1)); do
   for point in after_offsets after_sink_write after_state_commit after_sink_commit after_commit_log; do
     rm -rf out chk
-    set +e
-    (SR_CRASH_AT="$point:$batch" exec timeout 60 "$SR_BIN" "$JOB" bids out chk 1) 2>/dev/null
-    c=$?
-    set -e
-    assert_eq "crash at $point:$batch kills the process" 137 "$c"
+    crash_at "$point:$batch" "$JOB" bids out chk 1
     run_sr "$JOB" bids out chk 1
     assert_eq "restart after $point:$batch" 0 "$code"
     check_out out "$point:$batch"
@@ -51,11 +47,7 @@ for round in $(seq 1 8); do
       next=$((next + 1))
     fi
   done
-  "$SR_BIN" "$JOB" in out chk 1 json "20 milliseconds" 2>/dev/null &
-  pid=$!
-  sleep "0.$((RANDOM % 4 + 1))"
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  kill_after "0.$((RANDOM % 4 + 1))" "$JOB" in out chk 1 json "20 milliseconds"
 done
 run_sr "$JOB" in out chk 1
 assert_eq "final drain" 0 "$code"
