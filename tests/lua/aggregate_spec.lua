@@ -170,9 +170,9 @@ describe("window startTime below zero", function()
 end)
 
 describe("streaming aggregation", function()
-  local sr, exec, eng
-  local base = os.tmpname()
-  local dir = base .. ".d"
+  local sr, exec
+  local fx = h.engine_fixture(function(s, e) sr, exec = s, e end, engine)
+  local start = fx.start
   setup(function()
     for _, name in ipairs { "get_many", "put_many", "scan" } do
       counted["real_" .. name], core[name] = core[name], counted[name]
@@ -180,14 +180,9 @@ describe("streaming aggregation", function()
   end)
   teardown(function()
     for _, name in ipairs { "get_many", "put_many", "scan" } do core[name] = counted["real_" .. name] end
-    os.execute("rm -rf '" .. dir .. "'")
-    os.remove(base)
   end)
-  before_each(function() sr, exec = h.fresh() end)
-  after_each(function() if eng then eng.close() end eng = nil end)
 
   local function src() return h.stream(sr, "in") end
-  local function start(q) eng = engine(exec.compile(q), dir) return eng end
   local S = 1000
 
   it("assigns sliding windows in the batch loop as Spark does, before 1970 too", function()
@@ -255,7 +250,7 @@ describe("streaming aggregation", function()
       for id, r in pairs(last) do got[id] = ("%d %s %s %s %s %d"):format(r.n, tostring(r.s), tostring(r.lo),
                                                                           tostring(r.hi), tostring(r.a), r.d) end
       results[#results + 1] = got
-      eng.close()
+      fx.close()
     end
     local expect = {}
     for id, g in pairs(want) do
@@ -352,7 +347,7 @@ describe("streaming aggregation", function()
         assert.same({ "15000-25000 " .. (c[2].agg == "first" and "1" or "2") }, lines(out, { "window", "x" }))
         assert.equals(1 + 2, m.numRowsDroppedByWatermark) -- 15 s: one window, 9 s: both
       end
-      eng.close()
+      fx.close()
     end
   end)
 
@@ -469,7 +464,7 @@ describe("streaming aggregation", function()
       for _, l in ipairs(lines((e.run(rows)), { "window", "k", "count" })) do all[#all + 1] = l end
     end
     -- the same batches uninterrupted
-    eng.close()
+    fx.close()
     local e2 = start(q)
     local want = {}
     for b = 0, 24 do

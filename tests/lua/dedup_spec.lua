@@ -12,18 +12,12 @@ local function ids(rows, col)
 end
 
 describe("drop_duplicates", function()
-  local sr, exec, eng
-  local base = os.tmpname()
-  local dir = base .. ".d"
-  teardown(function()
-    os.execute("rm -rf '" .. dir .. "'")
-    os.remove(base)
-  end)
-  before_each(function() sr, exec = h.fresh() end)
-  after_each(function() if eng then eng.close() end eng = nil end)
+  local sr, exec
+  local fx = h.engine_fixture(function(s, e) sr, exec = s, e end)
+  local dir = fx.dir
 
   local function src() return h.stream(sr, "in") end
-  local function start(q) eng = h.engine(exec.compile(q), dir) return eng end
+  local start = fx.start
 
   it("keeps the first row of each key, within a batch and across batches", function()
     local e = start(src():drop_duplicates{ "id" }:write_stream{ format = "console" })
@@ -128,15 +122,9 @@ describe("drop_duplicates", function()
 end)
 
 describe("drop_duplicates_within_watermark", function()
-  local sr, exec, eng
-  local base = os.tmpname()
-  local dir = base .. ".d"
-  teardown(function()
-    os.execute("rm -rf '" .. dir .. "'")
-    os.remove(base)
-  end)
-  before_each(function() sr, exec = h.fresh() end)
-  after_each(function() if eng then eng.close() end eng = nil end)
+  local sr, exec
+  local fx = h.engine_fixture(function(s, e) sr, exec = s, e end)
+  local dir = fx.dir
 
   local function query()
     return h.stream(sr, "in"):with_watermark("t", "10 seconds")
@@ -144,8 +132,7 @@ describe("drop_duplicates_within_watermark", function()
   end
 
   it("drops a key's rows until the watermark reaches its first event time plus the delay", function()
-    eng = h.engine(exec.compile(query()), dir)
-    local e = eng
+    local e = fx.start(query())
     local out = e.run{ { id = "a", t = 1000 }, { id = "a", t = 900 }, { id = "b", t = 15000 } }
     assert.same({ 1000, 15000 }, ids(out, "t"))
     assert.equals(5000, e.wm)
@@ -163,8 +150,7 @@ describe("drop_duplicates_within_watermark", function()
   end)
 
   it("keeps expiries across a restart", function()
-    eng = h.engine(exec.compile(query()), dir)
-    local e = eng
+    local e = fx.start(query())
     e.run{ { id = "a", t = 1000 } }
     e.restart()
     assert.same({}, e.run{ { id = "a", t = 5000 } })

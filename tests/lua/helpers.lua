@@ -11,6 +11,35 @@ function M.fresh()
   return require "streamrun", require "streamrun.exec"
 end
 
+-- What the engine specs set up around each test, inside their describe block: a fresh streamrun
+-- module before each test (handed to on_fresh(sr, exec)), a scratch folder for the stores
+-- (fx.dir, removed at the end), fx.start(q) compiling q and running it there with
+-- make_engine (M.engine unless given), and the engine closed after each test (fx.close()).
+function M.engine_fixture(on_fresh, make_engine)
+  local spec = getfenv(2) -- busted's describe/it/... live in the spec file's environment
+  local base = os.tmpname()
+  local fx, exec, eng = { dir = base .. ".d" }, nil, nil
+  function fx.close()
+    if eng then eng.close() end
+    eng = nil
+  end
+  function fx.start(q)
+    eng = (make_engine or M.engine)(exec.compile(q), fx.dir)
+    return eng
+  end
+  spec.teardown(function()
+    os.execute("rm -rf '" .. fx.dir .. "'")
+    os.remove(base)
+  end)
+  spec.before_each(function()
+    local sr
+    sr, exec = M.fresh()
+    on_fresh(sr, exec)
+  end)
+  spec.after_each(fx.close)
+  return fx
+end
+
 -- A stream of rows whose columns the plan does not know, as after a map: the specs feed it
 -- rows of any shape. (A json source without a schema infers one from the files at `path`, and
 -- refuses a path with none.)

@@ -7,18 +7,12 @@ local h = require "helpers"
 local core = require "streamrun.core"
 
 describe("process_with_state", function()
-  local sr, exec, eng
-  local base = os.tmpname()
-  local dir = base .. ".d"
-  teardown(function()
-    os.execute("rm -rf '" .. dir .. "'")
-    os.remove(base)
-  end)
-  before_each(function() sr, exec = h.fresh() end)
-  after_each(function() if eng then eng.close() end eng = nil end)
+  local sr, exec
+  local fx = h.engine_fixture(function(s, e) sr, exec = s, e end)
+  local dir = fx.dir
 
   local function src() return h.stream(sr, "in") end
-  local function start(q) eng = h.engine(exec.compile(q), dir) return eng end
+  local start = fx.start
   local function compile_err(q)
     local ok, err = pcall(exec.compile, q)
     assert.is_false(ok)
