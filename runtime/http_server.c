@@ -23,13 +23,9 @@ struct sr_http {
   int port;
 };
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const char *type,
-                                 char *body, size_t len, enum MHD_ResponseMemoryMode mode) {
-  struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
-  if (!r) {
-    if (mode == MHD_RESPMEM_MUST_FREE) free(body);
-    return MHD_NO;
-  }
+/* Queues a response with the headers every answer carries, and lets go of it. */
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned code, const char *type,
+                             struct MHD_Response *r) {
   MHD_add_response_header(r, "Content-Type", type);
   MHD_add_response_header(r, "Cache-Control", "no-store");
   MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -38,9 +34,16 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const 
   return ret;
 }
 
+/* Bytes that outlive the server (literals, the embedded dashboard): sent without a copy. */
+static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned code, const char *type,
+                                  const void *body, size_t len) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
+  return r ? queue(c, code, type, r) : MHD_NO;
+}
+
 static enum MHD_Result send_static(struct MHD_Connection *c, unsigned code, const char *type,
                                    const char *body) {
-  return send_text(c, code, type, (char *)body, strlen(body), MHD_RESPMEM_PERSISTENT);
+  return send_bytes(c, code, type, body, strlen(body));
 }
 
 /* Bytes of rendered answers not yet sent: clients that do not read keep theirs, so past
@@ -83,12 +86,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned code, const c
     rendered_free(r);
     return MHD_NO;
   }
-  MHD_add_response_header(resp, "Content-Type", type);
-  MHD_add_response_header(resp, "Cache-Control", "no-store");
-  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-  enum MHD_Result ret = MHD_queue_response(c, code, resp);
-  MHD_destroy_response(resp);
-  return ret;
+  return queue(c, code, type, resp);
 }
 
 static const char JSON[] = "application/json";
@@ -150,8 +148,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
   }
   if (strncmp(url, "/api/v1/queries/", 16) == 0) return progress_of(c, url + 16);
   if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
-    return send_text(c, 200, "text/html; charset=utf-8", (char *)sr_dashboard_html,
-                     (size_t)sr_dashboard_html_len, MHD_RESPMEM_PERSISTENT);
+    return send_bytes(c, 200, "text/html; charset=utf-8", sr_dashboard_html,
+                      (size_t)sr_dashboard_html_len);
   return send_static(c, 404, "text/plain", "not found\n");
 }
 
