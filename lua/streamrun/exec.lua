@@ -512,13 +512,15 @@ local function compile_node(node, q, user_after)
 end
 
 -- The output columns the plan knows (names, types) in order, as an ordered schema list.
-function output_columns(node)
+-- known_only: nil where a function may reshape rows (a map or flat_map without an output
+-- schema), instead of the guess that they keep their input's columns (see columns_guessed).
+function output_columns(node, known_only)
   if node.op == "source" then return node.schema_list end
-  -- a function's rows have the columns it makes: those its schema names, else (a guess, see
-  -- columns_guessed) its input's
-  if (node.op == "map" or node.op == "flat_map") and node.schema_list then return node.schema_list end
+  if node.op == "map" or node.op == "flat_map" then
+    if node.schema_list or known_only then return node.schema_list end
+  end
   if node.op == "select" then
-    local base = output_columns(node.parent) or {}
+    local base = output_columns(node.parent, known_only) or {}
     local types = {}
     for _, c in ipairs(base) do types[c[1]] = c[2] end
     local out = {}
@@ -529,20 +531,23 @@ function output_columns(node)
   end
   if node.op == "parse_json" then
     -- the text column is replaced by the parsed fields
+    local base = output_columns(node.parent, known_only)
+    if known_only and not (base and node.schema) then return nil end
     local out = {}
-    for _, c in ipairs(output_columns(node.parent) or {}) do
+    for _, c in ipairs(base or {}) do
       if c[1] ~= node.column then out[#out + 1] = c end
     end
     for _, c in ipairs(node.schema and node.schema:columns() or {}) do out[#out + 1] = c end
     return out
   end
   local mod = plan.STATEFUL[node.op] and exec.operator(node.op)
-  if mod and mod.columns then return mod.columns(node, output_columns(node.parent)) end
+  if mod and mod.columns then return mod.columns(node, output_columns(node.parent, known_only)) end
   if node.parent and (plan.STATELESS[node.op] or node.op == "union") then
-    return output_columns(node.parent)
+    return output_columns(node.parent, known_only)
   end
   return nil
 end
+exec.output_columns = output_columns
 
 -- The names of the output rows' columns, in order, when the plan knows them exactly (Spark's
 -- DataFrame schema: a sink writes these and only these), or nil when an operation may reshape

@@ -280,29 +280,8 @@ end
 
 -- The columns of the chain ending at node, or nil when unknown.
 local function chain_columns(node)
-  if node.op == "source" then return node.schema_list end
-  if node.op == "select" then
-    local base = chain_columns(node.parent) or {}
-    local types = {}
-    for _, c in ipairs(base) do types[c[1]] = c[2] end
-    local out = {}
-    for _, c in ipairs(node.columns) do
-      if c.from and types[c.from] then out[#out + 1] = { c.name, types[c.from] } end
-    end
-    return out
-  end
-  if require("streamrun.plan").STATEFUL[node.op] then
-    local mod = require("streamrun.exec").operator(node.op)
-    if mod and mod.columns then return mod.columns(node, chain_columns(node.parent)) end
-    return nil
-  end
-  -- a map, flat_map or parse_json may reshape rows: their columns are unknown
-  if node.op == "filter" or node.op == "with_watermark" or node.op == "union" then
-    return chain_columns(node.parent)
-  end
-  return nil
+  return require("streamrun.exec").output_columns(node, true)
 end
-M.chain_columns = chain_columns
 
 -- The output columns {{name, type}, ...}: keys, the left side's others, the right side's
 -- others (renamed right_<name> when the left has the name). nil when a side is unknown.
