@@ -1,10 +1,11 @@
 /*
 ** Micro-benchmark of the record codecs (not run by ctest). Build by hand from the repository:
 **
-**   gcc -std=c11 -D_GNU_SOURCE -O2 -Iruntime -I/usr/include/luajit-2.1 tools/bench_decode.c \
-**       runtime/json_rows.c runtime/csv_rows.c runtime/lua_codec.c runtime/lua_int64.c \
-**       runtime/timeutil.c runtime/buf.c runtime/schema.c runtime/options.c runtime/sr_error.c \
-**       -lluajit-5.1 -lm -o /tmp/bench_decode
+**   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j2 --target srcore
+**   gcc -std=c11 -D_GNU_SOURCE -O2 $(printf -- '-I%s ' runtime/*/ runtime/*/*/) \
+**       -I/usr/include/luajit-2.1 tools/bench_decode.c build/libsrcore.a \
+**       $(pkg-config --libs luajit rdkafka jansson libzstd zlib libsystemd libmicrohttpd) \
+**       -lsnappy -lpthread -lm -ldl -o /tmp/bench_decode
 **   luajit bench/gen_bids.lua 1000000 /tmp/bids 10
 **   /tmp/bench_decode /tmp/bids [repeats]
 **

@@ -1,5 +1,5 @@
 -- Errors that operators pass on unchanged. An interruption of the batch (the batch's time
--- budget ran out, or a stop signal: runtime/lua_guard.c) already names the job line and the
+-- budget ran out, or a stop signal: runtime/lua/lua_guard.c) already names the job line and the
 -- row it stopped at; an operator that wrapped it in its own message, or re-ran the rows to
 -- find the culprit, would name the wrong one.
 local M = {}

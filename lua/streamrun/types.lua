@@ -3,7 +3,7 @@
 -- A timestamp is an `sr_timestamp` cdata holding microseconds since 1970-01-01T00:00:00Z (Spark's
 -- TimestampType), a date an `sr_date` cdata holding days since 1970-01-01 (DateType). Being
 -- values of their own type, they stay timestamps and dates whatever a user function renames
--- them to, and the sinks write them by what they are (runtime/lua_types.h reads them in C).
+-- them to, and the sinks write them by what they are (runtime/lua/lua_types.h reads them in C).
 --
 -- For jobs written when a timestamp was a number of milliseconds: a timestamp compares with a
 -- number as milliseconds (`t > 1795428000000`), `t + ms` and `t - ms` are timestamps,
@@ -289,7 +289,7 @@ function M.make_values(cols, rows, n)
 end
 
 M.TS, M.DATE = TS, DATE
--- For the C side (runtime/lua_types.c): ctype ids, and makers from numbers.
+-- For the C side (runtime/lua/lua_types.c): ctype ids, and makers from numbers.
 M.timestamp_id, M.date_id, M.binary_id = tonumber(TS_CT), tonumber(DATE_CT), tonumber(BIN_CT)
 
 return M

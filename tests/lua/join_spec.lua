@@ -2,7 +2,7 @@
 -- (against static files that change between batches), plan rules and output columns.
 local h = require "helpers"
 local core = require "streamrun.core"
--- A real state store (runtime/state_store.c) through the bindings the engine passes, so the
+-- A real state store (runtime/state/state_store.c) through the bindings the engine passes, so the
 -- spec runs the operator as query.c does, commits and restarts included.
 local Store = {}
 Store.__index = Store

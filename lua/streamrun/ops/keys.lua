@@ -1,7 +1,7 @@
 -- Keys of the stateful operators, in Lua: the value a row's key is stored under in the state
 -- store, and a batch's distinct keys found without crossing into C.
 --
--- The store packs keys in C (runtime/lua_pack.c): equal values pack to equal bytes, integers
+-- The store packs keys in C (runtime/lua/lua_pack.c): equal values pack to equal bytes, integers
 -- are normalised (5 and 5LL are one key) and tables are compared by content. Finding the
 -- distinct keys of a batch must not cross into C per row, so this module gives every key a Lua
 -- table index with the same equality, its `id`: a string, boolean or number stands for itself;

@@ -1,12 +1,13 @@
--- Rows of the "nexmark" source from its C records (runtime/nexmark_gen.h's sr_nexmark_event,
--- handed over by runtime/source_nexmark.c as an sr_row_view). The engine calls row() inside
--- the query's generated loop, where LuaJIT compiles it with the user's functions: the event
--- table and its record table are sunk when nothing keeps them, and a bid's channel and url are
--- one Lua string per channel (M.cache, kept across batches), not one per bid.
+-- Rows of the "nexmark" source from its C records (runtime/connectors/nexmark/nexmark_gen.h's
+-- sr_nexmark_event, handed over by runtime/connectors/nexmark/source_nexmark.c as an
+-- sr_row_view). The engine calls row() inside the query's generated loop, where LuaJIT compiles
+-- it with the user's functions: the event table and its record table are sunk when nothing
+-- keeps them, and a bid's channel and url are one Lua string per channel (M.cache, kept across
+-- batches), not one per bid.
 local ffi = require "ffi"
 
--- Must match runtime/nexmark_gen.h field for field (tests/c/test_nexmark.c checks rows built
--- here against the generator's records).
+-- Must match runtime/connectors/nexmark/nexmark_gen.h field for field (tests/c/test_nexmark.c
+-- checks rows built here against the generator's records).
 ffi.cdef [[
 typedef struct sr_nexmark_str { const char *ptr; size_t len; } sr_nexmark_str;
 typedef struct sr_nexmark_person {

@@ -1,5 +1,6 @@
--- Rows of the "text" source from its C records (runtime/source_files.c's text_read_view): a
--- record is one line of the batch's files, without its line end, and its row is {value = line}.
+-- Rows of the "text" source from its C records (runtime/connectors/files/source_files.c's
+-- text_read_view): a record is one line of the batch's files, without its line end, and its row
+-- is {value = line}.
 local ffi = require "ffi"
 require "streamrun.sources.view"
 
