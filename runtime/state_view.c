@@ -45,17 +45,23 @@ static int by_key(const void *a, const void *b) {
 }
 
 static sr_status push_entries(lua_State *L, sr_state_store *st, sr_error **err) {
-  sr_state_stats stats;
-  sr_state_get_stats(st, &stats);
-  entry *es = malloc((size_t)(stats.num_rows_total + 1) * sizeof *es);
-  if (!es) return sr_error_set(err, SR_ERROR, "out of memory");
-  size_t n = 0;
+  entry *es = NULL;
+  size_t n = 0, cap = 0;
   sr_state_iter it;
   sr_state_iter_init(st, &it);
-  while (n < (size_t)stats.num_rows_total + 1 &&
-         sr_state_iter_next(&it, &es[n].key, &es[n].klen, &es[n].val, &es[n].vlen))
-    n++;
-  qsort(es, n, sizeof *es, by_key);
+  entry e;
+  while (sr_state_iter_next(&it, &e.key, &e.klen, &e.val, &e.vlen)) {
+    if (n == cap) {
+      entry *grown = realloc(es, (cap = cap ? cap * 2 : 64) * sizeof *es);
+      if (!grown) {
+        free(es);
+        return sr_error_set(err, SR_ERROR, "out of memory");
+      }
+      es = grown;
+    }
+    es[n++] = e;
+  }
+  if (n) qsort(es, n, sizeof *es, by_key);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     lua_createtable(L, 0, 2);

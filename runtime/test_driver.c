@@ -214,6 +214,7 @@ static const sr_sink_ops capture_sink = {
 /* --- the driver ---------------------------------------------------------------------------- */
 
 typedef struct driver {
+  struct driver *next;    /* in open_drivers */
   char *path, *dir;       /* the job file and its folder */
   char *root;             /* the checkpoints: root/<query name> */
   int own_root;           /* made by the driver: removed at close */
@@ -229,6 +230,28 @@ typedef struct driver {
 } driver;
 
 static driver *clock_owner; /* the driver whose batch is running */
+
+/* Drivers not closed yet: busted ends the process with os.exit, without closing the Lua state
+** whose __gc would close them, so their temporary checkpoints are removed at exit. (A forked
+** child ends with _exit and leaves them to its parent.) */
+static driver *open_drivers;
+
+static void remove_temporary_checkpoints(void) {
+  for (driver *d = open_drivers; d; d = d->next)
+    if (d->own_root) sr_fs_remove_tree(d->root, NULL);
+}
+
+static void track(driver *d) {
+  static int registered;
+  if (!registered) registered = atexit(remove_temporary_checkpoints) == 0;
+  d->next = open_drivers;
+  open_drivers = d;
+}
+
+static void untrack(driver *d) {
+  for (driver **p = &open_drivers; *p; p = &(*p)->next)
+    if (*p == d) { *p = d->next; break; }
+}
 static int64_t driver_clock(void) { return clock_owner ? clock_owner->clock_ms : 0; }
 
 static test_input *driver_input(driver *d, const char *query, int position, const sr_query_source_spec *ss,
@@ -336,8 +359,19 @@ static int raise_error(lua_State *L, sr_error *err) {
   return lua_error(L);
 }
 
+static void set_path(driver *d, const char *path) {
+  char *copy = strdup(path), *dir = strdup(dirname(copy));
+  free(copy);
+  copy = strdup(path);
+  free(d->path);
+  free(d->dir);
+  d->path = copy;
+  d->dir = dir;
+}
+
 static void driver_free(driver *d) {
   if (!d->path) return;
+  untrack(d);
   close_queries(d);
   for (int i = 0; i < d->nins; i++) input_free(d->ins[i]);
   free(d->ins);
@@ -377,10 +411,8 @@ static int l_open(lua_State *L) {
   memset(d, 0, sizeof *d);
   luaL_getmetatable(L, DRIVER_MT);
   lua_setmetatable(L, -2);
-  d->path = strdup(path);
-  char *copy = strdup(path);
-  d->dir = strdup(dirname(copy));
-  free(copy);
+  set_path(d, path);
+  track(d);
   if (opts) {
     lua_getfield(L, opts, "args");
     int n = lua_istable(L, -1) ? (int)lua_objlen(L, -1) : 0;
@@ -575,22 +607,30 @@ static int l_root(lua_State *L) {
 
 /* d:restart([path]): closes every query and the job's state, then loads the job file (path:
 ** another version of it) and opens the queries from their checkpoints, as a new process would.
-** A plan the checkpoints cannot carry is refused with the reason (query.c's check). */
+** A version that does not load, or that the checkpoints cannot carry (query.c's check), is
+** refused with the reason and the version before goes on, as a hot reload refuses it. */
 static int l_restart(lua_State *L) {
   driver *d = check_driver(L);
   const char *path = luaL_optstring(L, 2, NULL);
+  char *before = strdup(d->path);
   close_queries(d);
-  if (path) {
-    char *copy = strdup(path);
-    free(d->path);
-    free(d->dir);
-    d->path = strdup(path);
-    d->dir = strdup(dirname(copy));
-    free(copy);
+  if (path) set_path(d, path);
+  sr_error *err = NULL, *again = NULL;
+  if (open_queries(d, &err) == SR_OK) {
+    free(before);
+    return 0;
   }
-  sr_error *err = NULL;
-  if (open_queries(d, &err) != SR_OK) return raise_error(L, err);
-  return 0;
+  set_path(d, before);
+  free(before);
+  if (open_queries(d, &again) != SR_OK) {
+    sr_error *both = NULL;
+    sr_error_set(&both, SR_ERROR, "%s; and the version before cannot open again: %s",
+                 err ? err->message : "?", again ? again->message : "?");
+    sr_error_free(err);
+    sr_error_free(again);
+    err = both;
+  }
+  return raise_error(L, err);
 }
 
 static int l_close(lua_State *L) {

@@ -45,6 +45,9 @@ describe("alerts.lua", function()
     assert.is_false(ok)
     assert.matches("cannot carry that change", err)
     assert.matches("aggregate%[account%]", err)
+    -- the version before goes on, from where it was
+    job:add{ payments = { { account = "x", amount = 2000 } } }
+    job:assert_output("alerts", { { account = "x", alerts = 2, largest = 2000 } })
   end)
 
   it("is exactly-once under a kill at every commit point", function()
