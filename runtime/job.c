@@ -41,7 +41,6 @@ void sr_job_request_stop(void) {
 }
 void sr_job_request_reload(void) { reload_requested = 1; }
 
-
 typedef struct running {
   sr_query *q;
   int done, failed;
