@@ -1,7 +1,9 @@
 /*
 ** state_view: a stateful operator's state as rows, read from a checkpoint, as Spark's state
-** data source reads it (StateDataSource: options operatorId, default 0, and batchId, default
-** the last committed batch; the state as it was after that batch, store version batchId + 1).
+** data source reads it (StateDataSource, docs/streaming/structured-streaming-state-data-source.md:
+** options operatorId, default 0, and batchId, default the latest committed batch, which must be
+** committed and not yet cleaned up; rows key, value, partition_id; the state as it was after
+** that batch, store version batchId + 1).
 ** `streamrun state CHECKPOINT` prints it as JSON lines; streamrun.testing reads it in a spec.
 ** Read only: the store is opened at that version and closed; no lock is taken, so it may be
 ** read while the query runs (for incidents).

@@ -230,6 +230,7 @@ typedef struct driver {
 } driver;
 
 static driver *clock_owner; /* the driver whose batch is running */
+static int64_t driver_clock(void) { return clock_owner ? clock_owner->clock_ms : 0; }
 
 /* Drivers not closed yet: busted ends the process with os.exit, without closing the Lua state
 ** whose __gc would close them, so their temporary checkpoints are removed at exit. (A forked
@@ -252,7 +253,6 @@ static void untrack(driver *d) {
   for (driver **p = &open_drivers; *p; p = &(*p)->next)
     if (*p == d) { *p = d->next; break; }
 }
-static int64_t driver_clock(void) { return clock_owner ? clock_owner->clock_ms : 0; }
 
 static test_input *driver_input(driver *d, const char *query, int position, const sr_query_source_spec *ss,
                                 sr_error **err) {
