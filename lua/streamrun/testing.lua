@@ -102,7 +102,7 @@ end
 -- checkpoints, kept; default a new temporary one, removed by close).
 function testing.load(path, opts)
   opts = opts or {}
-  local job = setmetatable({ path = path, _opts = opts, _batches = {}, _fed = {}, _idle = {} }, Job)
+  local job = setmetatable({ path = path, _batches = {}, _fed = {}, _idle = {} }, Job)
   job._d = driver.open(path, { args = opts.args, checkpoint = opts.checkpoint })
   index_queries(job)
   return job
