@@ -23,11 +23,9 @@
 #include <inttypes.h>
 #include <lauxlib.h>
 #include <libgen.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -600,11 +598,6 @@ static int l_clock(lua_State *L) {
   return 1;
 }
 
-static int l_root(lua_State *L) {
-  lua_pushstring(L, check_driver(L)->root);
-  return 1;
-}
-
 /* d:restart([path]): closes every query and the job's state, then loads the job file (path:
 ** another version of it) and opens the queries from their checkpoints, as a new process would.
 ** A version that does not load, or that the checkpoints cannot carry (query.c's check), is
@@ -689,7 +682,7 @@ int sr_open_test_driver(lua_State *L) {
     {"queries", l_queries}, {"inputs", l_inputs}, {"add", l_add}, {"step", l_step},
     {"next_batch", l_next_batch}, {"watermark", l_watermark}, {"progress", l_progress},
     {"output", l_output}, {"state", l_state}, {"set_clock", l_set_clock}, {"clock", l_clock},
-    {"root", l_root}, {"restart", l_restart}, {"close", l_close}, {NULL, NULL}};
+    {"restart", l_restart}, {"close", l_close}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
     {"open", l_open}, {"tmpdir", l_tmpdir}, {"fork", l_fork}, {"wait", l_wait}, {"exit", l_exit},
     {"crash_at", l_crash_at}, {"crash_points", l_crash_points}, {NULL, NULL}};
