@@ -583,7 +583,8 @@ static int l_state(lua_State *L) {
   int op = (int)luaL_checkinteger(L, 3);
   int64_t batch = lua_isnumber(L, 4) ? (int64_t)lua_tonumber(L, 4) : -1;
   sr_error *err = NULL;
-  if (sr_state_view_push(L, sr_query_checkpoint_dir(q), op, batch, &err) != SR_OK) return raise_error(L, err);
+  if (sr_state_view_push(L, sr_query_checkpoint_dir(q), op, batch, &err) != SR_OK)
+    return raise_error(L, err);
   return 1;
 }
 
@@ -737,7 +738,9 @@ int sr_test_main(int argc, char **argv) {
   lua_setglobal(L, "arg");
   static const char run[] =
     "local ok, runner = pcall(require, 'busted.runner')\n"
-    "if not ok then error('streamrun test needs busted (Debian: apt-get install lua-busted): ' .. runner, 0) end\n"
+    "if not ok then\n"
+    "  error('streamrun test needs busted (Debian: apt-get install lua-busted): ' .. runner, 0)\n"
+    "end\n"
     "runner({ standalone = false })\n";
   int code = 0;
   if (luaL_loadbuffer(L, run, sizeof run - 1, "=streamrun test") != 0 || sr_lua_pcall(L, 0, 0) != 0) {

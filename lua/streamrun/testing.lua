@@ -266,7 +266,9 @@ function Job:assert_output(query, expected, opts)
   local _, name = self:_query(query)
   opts = opts or {}
   local why = testing.diff_rows(self:output(name), expected, opts)
-  if why then fail(("query %s, sink content after batch %d: %s"):format(name, self:next_batch(name) - 1, why), 2) end
+  if why then
+    fail(("query %s, sink content after batch %d: %s"):format(name, self:next_batch(name) - 1, why), 2)
+  end
 end
 
 function Job:assert_batch(query, expected, opts)
@@ -317,7 +319,9 @@ local function compare(got, want, where)
   for name, w in pairs(want) do
     local g = got[name]
     local why = testing.diff_rows(g.rows, w.rows)
-    if why then error(("%s: query %s's output differs from the run without a crash: %s"):format(where, name, why), 0) end
+    if why then
+      error(("%s: query %s's output differs from the run without a crash: %s"):format(where, name, why), 0)
+    end
     for op, entries in ipairs(w.states) do
       why = testing.diff_rows(g.states[op], entries)
       if why then
