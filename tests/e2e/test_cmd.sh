@@ -50,6 +50,23 @@ assert_eq "a job that does not load" 1 "$code"
 assert_contains "the job's file and line" "$out" "broken.lua:1:"
 pass "a job that does not load fails its spec naming the file and line"
 
+cat >refused.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "json", path = "in", schema = "word string" }
+  :group_by("word"):count()
+  :write_stream{ format = "json", path = "out", checkpointLocation = "chk2" }
+LUA
+cat >spec/engine_spec.lua <<'LUA'
+local testing = require "streamrun.testing"
+it("refuses the plans a start refuses", function() testing.load("refused.lua") end)
+it("names the inputs there are", function() testing.load("job.lua"):input("nope") end)
+LUA
+run_sr test spec/engine_spec.lua
+assert_eq "refused plans fail" 1 "$code"
+assert_contains "Spark's rule, as a start says it" "$out$err" "refused.lua:3: append output mode is not supported for a streaming aggregation without a watermark"
+assert_contains "the inputs" "$out$err" "no input nope (inputs: words = words source 1)"
+pass "the job's plan is checked as a start checks it; an unknown input names those there are"
+
 mkdir in
 printf '{"word":"a"}\n{"word":"b"}\n{"word":"a"}\n' >in/1.json
 run_sr job.lua
