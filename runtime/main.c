@@ -1,6 +1,7 @@
 /*
 ** streamrun: the command line (the contract is JOB-API.md, "Running").
-**   streamrun JOB.lua [ARGS...] | --check JOB.lua | --kafka-mock [BROKERS] | --help | --version
+**   streamrun JOB.lua [ARGS...] | --check JOB.lua | --kafka-mock [BROKERS] | top | test | state
+**   | --help | --version
 */
 #include <malloc.h>
 #include <signal.h>
@@ -14,6 +15,8 @@
 #include "kafka_mock.h"
 #include "options.h"
 #include "sr_log.h"
+#include "state_view.h"
+#include "test_driver.h"
 #include "top.h"
 
 static const char usage[] =
@@ -25,6 +28,11 @@ static const char usage[] =
   "                                      print its bootstrap servers as the first line\n"
   "       streamrun top [URL]            watch the queries of a job run with --http (q quits;\n"
   "                                      URL defaults to http://127.0.0.1:4040/)\n"
+  "       streamrun test [BUSTED OPTIONS] [PATH...]\n"
+  "                                      run busted specs (default spec/) that drive jobs with\n"
+  "                                      require \"streamrun.testing\" (docs/TESTING.md)\n"
+  "       streamrun state CHECKPOINT [--operator N] [--batch B]\n"
+  "                                      print a stateful operator's state as JSON lines\n"
   "       streamrun --help | --version\n"
   "\n"
   "Runs every query JOB.lua defines until they end or a signal stops them. ARGS reach the job\n"
@@ -91,6 +99,8 @@ int main(int argc, char **argv) {
   int i = 1;
   const char *http = NULL;
   if (argc > 1 && strcmp(argv[1], "top") == 0) return sr_top_main(argc - 2, argv + 2);
+  if (argc > 1 && strcmp(argv[1], "test") == 0) return sr_test_main(argc - 2, argv + 2);
+  if (argc > 1 && strcmp(argv[1], "state") == 0) return sr_state_main(argc - 2, argv + 2);
   for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--help") == 0) { fputs(usage, stdout); return 0; }

@@ -151,7 +151,9 @@ end
 -- The reader of a source whose read hands over C records (connector.h's sr_row_view), or nil:
 -- {ctype, row = function(records, i, cache) -> row, cache}, from the module the source names.
 -- The cache (module.cache(), or {}) lives as long as the compiled query: one per source node.
+-- None under streamrun test (exec.rows_only, set by the engine): its inputs are rows from memory.
 local function view_reader(node)
+  if exec.rows_only then return nil end
   local name = core.source_view_module(node.format)
   if not name then return nil end
   local mod = require(name)

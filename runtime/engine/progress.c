@@ -27,17 +27,22 @@ static void random_id(char out[37]) {
            b[13], b[14], b[15]);
 }
 
+static int summary_off;
+
+void sr_progress_set_summary(int on) { summary_off = !on; }
+
 void sr_progress_init(sr_progress *p, const char *dir, const char *name, const char *query_id) {
   memset(p, 0, sizeof *p);
   p->dir = strdup(dir);
   p->name = strdup(name);
   snprintf(p->id, sizeof p->id, "%s", query_id);
   random_id(p->run_id);
-  p->tty = isatty(STDERR_FILENO);
+  p->tty = !summary_off && isatty(STDERR_FILENO);
 }
 
 void sr_progress_free(sr_progress *p) {
   if (p->file) fclose(p->file);
+  json_decref(p->last);
   free(p->dir);
   free(p->name);
   memset(p, 0, sizeof *p);
@@ -112,7 +117,8 @@ void sr_progress_emit(sr_progress *p, const sr_progress_batch *b, FILE *also) {
   if (p->file) { fputs(text, p->file); fputc('\n', p->file); fflush(p->file); }
   if (also) { fputs(text, also); fputc('\n', also); fflush(also); }
   sr_monitor_batch(p->name, r, text); /* --http, once the file has it: a no-op unless it serves */
-  json_decref(r);
+  json_decref(p->last);
+  p->last = r;
   free(text);
   if (p->tty) {
     double secs = (double)b->trigger_ms / 1000.0;

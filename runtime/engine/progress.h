@@ -17,6 +17,7 @@ typedef struct sr_progress {
   FILE *file;           /* progress/progress.jsonl, opened on the first record */
   int tty;              /* stderr is a terminal: print the one-line summary */
   int64_t last_trigger_wall_ms;
+  json_t *last;         /* the last record emitted, or NULL (streamrun test reads it) */
 } sr_progress;
 
 typedef struct sr_progress_batch {
@@ -38,5 +39,7 @@ void sr_progress_init(sr_progress *p, const char *dir, const char *name, const c
 ** summary. I/O errors are reported once on stderr: progress is for people, not recovery. */
 void sr_progress_emit(sr_progress *p, const sr_progress_batch *b, FILE *also);
 void sr_progress_free(sr_progress *p);
+/* Off: no one-line summaries on a terminal (streamrun test, whose batches a spec reads). */
+void sr_progress_set_summary(int on);
 
 #endif

@@ -75,7 +75,12 @@ int64_t sr_now_mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t (*wall_clock)(void); /* streamrun test's virtual clock, when set */
+
+void sr_set_wall_clock(int64_t (*now_ms)(void)) { wall_clock = now_ms; }
+
 int64_t sr_now_wall_ms(void) {
+  if (wall_clock) return wall_clock();
   /* Tests of processing-time behaviour (timeouts) set the clock: SR_TEST_CLOCK names a file
   ** holding the current time in ms, read at each call. */
   const char *fake = getenv("SR_TEST_CLOCK");
@@ -119,6 +124,11 @@ void sr_query_spec_free(sr_query_spec *s) {
 const sr_query_spec *sr_query_spec_of(const sr_query *q) { return q->spec; }
 int sr_query_interrupted(const sr_query *q) { return q->interrupted; }
 void sr_query_set_index(sr_query *q, int index) { q->spec->index = index; }
+int64_t sr_query_next_batch(const sr_query *q) { return q->next_batch; }
+int64_t sr_query_watermark_ms(const sr_query *q) { return q->watermark_ms; }
+const json_t *sr_query_last_progress(const sr_query *q) { return q->progress.last; }
+const char *sr_query_checkpoint_dir(const sr_query *q) { return sr_ckpt_dir(q->ckpt); }
+const char *sr_query_id(const sr_query *q) { return sr_ckpt_query_id(q->ckpt); }
 
 /* --- opening ------------------------------------------------------------------------- */
 
@@ -471,15 +481,29 @@ void sr_query_close(sr_query *q) {
 }
 
 /* Crash tests (tests/e2e/crash.sh) set SR_CRASH_AT=point:batch to be killed with SIGKILL at
-** one step of one batch, as SQLite's crash tests stop at each sync point. */
+** one step of one batch, as SQLite's crash tests stop at each sync point; streamrun test's
+** crash simulation sets it in a forked child with sr_set_crash_at. The points, in the order a
+** batch passes them: */
+const char *const sr_crash_points[] = {"after_offsets", "after_sink_write", "after_state_commit",
+                                       "after_sink_commit", "after_commit_log", NULL};
+static char crash_at[96];
+static int crash_at_read;
+
+void sr_set_crash_at(const char *point, int64_t batch_id) {
+  snprintf(crash_at, sizeof crash_at, "%s:%" PRId64, point, batch_id);
+  crash_at_read = 1;
+}
+
 static void crash_point(const char *point, int64_t batch_id) {
-  static const char *spec;
-  static int read;
-  if (!read) { spec = getenv("SR_CRASH_AT"); read = 1; }
-  if (!spec) return;
+  if (!crash_at_read) {
+    const char *env = getenv("SR_CRASH_AT");
+    snprintf(crash_at, sizeof crash_at, "%s", env ? env : "");
+    crash_at_read = 1;
+  }
+  if (!crash_at[0]) return;
   char want[96];
   snprintf(want, sizeof want, "%s:%" PRId64, point, batch_id);
-  if (strcmp(spec, want) == 0) raise(SIGKILL);
+  if (strcmp(crash_at, want) == 0) raise(SIGKILL);
 }
 
 /* --- one batch ------------------------------------------------------------------------ */

@@ -8,6 +8,7 @@
 */
 #ifndef SR_QUERY_H
 #define SR_QUERY_H
+#include <jansson.h>
 #include <lua.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -96,11 +97,28 @@ const sr_query_spec *sr_query_spec_of(const sr_query *q);
 int sr_query_interrupted(const sr_query *q);
 /* After a reload: the query's descriptor is now at position index (1-based) of the new list. */
 void sr_query_set_index(sr_query *q, int index);
+/* The batch the next step runs; the watermark it runs with (INT64_MIN: the query has none);
+** the last batch's progress record (NULL before one; owned by the query, valid until its next
+** step or close); the checkpoint directory and the query id it holds. */
+int64_t sr_query_next_batch(const sr_query *q);
+int64_t sr_query_watermark_ms(const sr_query *q);
+const json_t *sr_query_last_progress(const sr_query *q);
+const char *sr_query_checkpoint_dir(const sr_query *q);
+const char *sr_query_id(const sr_query *q);
 /* Closes connectors, state and the checkpoint lock. Accepts NULL. */
 void sr_query_close(sr_query *q);
 
 /* Milliseconds of CLOCK_MONOTONIC / CLOCK_REALTIME. */
 int64_t sr_now_mono_ms(void);
 int64_t sr_now_wall_ms(void);
+/* Makes sr_now_wall_ms (a batch's processing time) read now_ms instead of the system clock
+** (NULL: back to it). For streamrun test's virtual clock; not thread-safe. */
+void sr_set_wall_clock(int64_t (*now_ms)(void));
+
+/* The kill points of a batch, NULL-terminated, in the order a batch passes them. */
+extern const char *const sr_crash_points[];
+/* Kills the process (SIGKILL) when batch batch_id of any query reaches point, as the
+** environment's SR_CRASH_AT=point:batch does. For crash tests. */
+void sr_set_crash_at(const char *point, int64_t batch_id);
 
 #endif
