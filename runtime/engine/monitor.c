@@ -413,15 +413,11 @@ static void process_metrics(sr_buf *b, int64_t start_ms) {
 
 #define EACH_QUERY for (int i = 0; i < M.nq; i++)
 
-int sr_monitor_render_metrics(sr_buf *b) {
-  pthread_mutex_lock(&M.mu);
-  int64_t now = wall_ms();
-  int ready = M.started;
-  EACH_QUERY if (M.qs[i].status == Q_FAILED) ready = 0;
-  head(b, "streamrun_up", "gauge", "1: the job's process is serving.");
-  sr_buf_puts(b, "streamrun_up 1\n");
-  head(b, "streamrun_ready", "gauge", "1: every query started and none failed (as /readyz).");
-  sr_buf_printf(b, "streamrun_ready %d\n", ready);
+/* The metrics are rendered in the order Prometheus' text format groups them: each family's
+** HELP/TYPE head, then its samples. These run under M.mu. */
+
+/* Each query's status, counts and rates. */
+static void render_queries(sr_buf *b) {
   head(b, "streamrun_query_active", "gauge", "1: the query is running; 0: it stopped or failed.");
   EACH_QUERY sample_i(b, "streamrun_query_active", &M.qs[i], M.qs[i].status == Q_ACTIVE);
   head(b, "streamrun_query_failed", "gauge", "1: the query failed.");
@@ -444,6 +440,10 @@ int sr_monitor_render_metrics(sr_buf *b) {
   EACH_QUERY sample_d(b, "streamrun_processed_rows_per_second", &M.qs[i], M.qs[i].proc_rate);
   head(b, "streamrun_bad_records_total", "counter", "Bad records dead-lettered (numBadRecords).");
   EACH_QUERY sample_i(b, "streamrun_bad_records_total", &M.qs[i], M.qs[i].bad_total);
+}
+
+/* Each query's batch durations by phase: the histogram, and the last batch's. */
+static void render_durations(sr_buf *b) {
   head(b, "streamrun_batch_duration_seconds", "histogram",
        "Batch duration by phase (durationMs; triggerExecution is the whole batch).");
   EACH_QUERY {
@@ -466,11 +466,18 @@ int sr_monitor_render_metrics(sr_buf *b) {
     qlabel(b, "streamrun_last_batch_duration_seconds", &M.qs[i]);
     sr_buf_printf(b, ",phase=\"%s\"} %.3f\n", phase_names[p], (double)M.qs[i].dur_ms[p] / 1000.0);
   }
+}
+
+static void render_watermarks(sr_buf *b, int64_t now) {
   head(b, "streamrun_watermark_seconds", "gauge", "Event-time watermark, unix seconds (queries with one).");
   EACH_QUERY if (M.qs[i].has_wm) sample_d(b, "streamrun_watermark_seconds", &M.qs[i], (double)M.qs[i].wm_ms / 1000.0);
   head(b, "streamrun_watermark_lag_seconds", "gauge", "Wall-clock time minus the watermark, at the scrape.");
   EACH_QUERY if (M.qs[i].has_wm)
     sample_d(b, "streamrun_watermark_lag_seconds", &M.qs[i], (double)(now - M.qs[i].wm_ms) / 1000.0);
+}
+
+/* Per source: rows read and what is left behind (Kafka offsets, files and their bytes). */
+static void render_sources(sr_buf *b) {
   head(b, "streamrun_source_input_rows_total", "counter", "Rows read, per source.");
   EACH_QUERY for (int s = 0; s < M.qs[i].nsources; s++) {
     qlabel(b, "streamrun_source_input_rows_total", &M.qs[i]);
@@ -495,6 +502,10 @@ int sr_monitor_render_metrics(sr_buf *b) {
     qlabel(b, "streamrun_source_backlog_bytes", &M.qs[i]);
     sr_buf_printf(b, ",source=\"%d\"} %" PRId64 "\n", s, M.qs[i].sources[s].backlog_bytes);
   }
+}
+
+/* Per stateful operator: its state's rows and memory, the late rows it dropped. */
+static void render_operators(sr_buf *b) {
 #define OP_SAMPLE(metric, field)                                             \
   EACH_QUERY for (int o = 0; o < M.qs[i].nops; o++) {                        \
     qlabel(b, metric, &M.qs[i]);                                             \
@@ -509,6 +520,11 @@ int sr_monitor_render_metrics(sr_buf *b) {
   head(b, "streamrun_state_rows_dropped_by_watermark_total", "counter",
        "Late rows a stateful operator dropped (numRowsDroppedByWatermark).");
   OP_SAMPLE("streamrun_state_rows_dropped_by_watermark_total", dropped_total)
+#undef OP_SAMPLE
+}
+
+/* The job's own: reloads and Lua memory. */
+static void render_job(sr_buf *b) {
   head(b, "streamrun_reloads_total", "counter", "Hot reloads of the job that took effect.");
   sr_buf_printf(b, "streamrun_reloads_total %" PRId64 "\n", M.reloads);
   head(b, "streamrun_reload_refusals_total", "counter", "Reloads refused (the running version went on).");
@@ -517,6 +533,23 @@ int sr_monitor_render_metrics(sr_buf *b) {
   sr_buf_printf(b, "streamrun_lua_memory_bytes %" PRId64 "\n", M.lua_mem);
   head(b, "streamrun_lua_heap_bytes", "gauge", "Lua heap held from the system (luaHeapBytes).");
   sr_buf_printf(b, "streamrun_lua_heap_bytes %" PRId64 "\n", M.lua_heap);
+}
+
+int sr_monitor_render_metrics(sr_buf *b) {
+  pthread_mutex_lock(&M.mu);
+  int64_t now = wall_ms();
+  int ready = M.started;
+  EACH_QUERY if (M.qs[i].status == Q_FAILED) ready = 0;
+  head(b, "streamrun_up", "gauge", "1: the job's process is serving.");
+  sr_buf_puts(b, "streamrun_up 1\n");
+  head(b, "streamrun_ready", "gauge", "1: every query started and none failed (as /readyz).");
+  sr_buf_printf(b, "streamrun_ready %d\n", ready);
+  render_queries(b);
+  render_durations(b);
+  render_watermarks(b, now);
+  render_sources(b);
+  render_operators(b);
+  render_job(b);
   int64_t start_ms = M.start_wall_ms;
   pthread_mutex_unlock(&M.mu);
   process_metrics(b, start_ms); /* reads /proc: not under the engine's mutex */
