@@ -1,11 +1,11 @@
 /*
-** kafka_latency: the independent client of scripts/bench_latency. Three roles:
+** latency_client: the independent client of scripts/bench_latency. Three roles:
 **
-**   kafka_latency produce BOOT TOPIC RATE COUNT   COUNT messages at RATE a second, each
+**   latency_client produce BOOT TOPIC RATE COUNT   COUNT messages at RATE a second, each
 **                                                 "<seq> <send time, us since the epoch>"
-**   kafka_latency consume BOOT TOPIC COUNT IDLE_S reads TOPIC from its beginning until every
+**   latency_client consume BOOT TOPIC COUNT IDLE_S reads TOPIC from its beginning until every
 **                                                 seq 0..COUNT-1 came (or IDLE_S without one)
-**   kafka_latency pipe BOOT IN OUT COUNT          IN -> OUT, message by message: the floor
+**   latency_client pipe BOOT IN OUT COUNT          IN -> OUT, message by message: the floor
 **
 ** consume prints one line: received, duplicates, missing, then p50 p99 p999 max of
 ** (receive time - send time) in ms over the first copy of each seq, and exits 1 when a seq
@@ -31,7 +31,7 @@ static int64_t now_us(void) {
 }
 
 static void die(const char *what, const char *why) {
-  fprintf(stderr, "kafka_latency: %s: %s\n", what, why);
+  fprintf(stderr, "latency_client: %s: %s\n", what, why);
   exit(2);
 }
 
@@ -116,7 +116,7 @@ static void produce(const char *boot, const char *topic, double rate, long count
   }
   if (rd_kafka_flush(rk, 60000)) die("flush", "messages still in flight after 60 s");
   double secs = (double)(now_us() - start) / 1e6;
-  fprintf(stderr, "kafka_latency: produced %ld in %.2f s (%.0f/s)\n", count, secs, count / secs);
+  fprintf(stderr, "latency_client: produced %ld in %.2f s (%.0f/s)\n", count, secs, count / secs);
   rd_kafka_destroy(rk);
 }
 
@@ -144,7 +144,7 @@ static int consume(const char *boot, const char *topic, long count, int idle_s) 
     if (!m) continue;
     int64_t at = now_us();
     if (m->err) {
-      fprintf(stderr, "kafka_latency: %s\n", rd_kafka_message_errstr(m));
+      fprintf(stderr, "latency_client: %s\n", rd_kafka_message_errstr(m));
       rd_kafka_message_destroy(m);
       continue;
     }
@@ -210,9 +210,9 @@ int main(int argc, char **argv) {
   else if (argc == 6 && strcmp(argv[1], "pipe") == 0)
     pipe_topics(argv[2], argv[3], argv[4], atol(argv[5]));
   else {
-    fprintf(stderr, "usage: kafka_latency produce BOOT TOPIC RATE COUNT\n"
-                    "       kafka_latency consume BOOT TOPIC COUNT IDLE_SECONDS\n"
-                    "       kafka_latency pipe BOOT IN OUT COUNT\n");
+    fprintf(stderr, "usage: latency_client produce BOOT TOPIC RATE COUNT\n"
+                    "       latency_client consume BOOT TOPIC COUNT IDLE_SECONDS\n"
+                    "       latency_client pipe BOOT IN OUT COUNT\n");
     return 2;
   }
   return 0;
