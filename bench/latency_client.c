@@ -95,14 +95,18 @@ static void assign_all(rd_kafka_t *rk, const char *topic) {
   rd_kafka_topic_partition_list_destroy(l);
 }
 
-static void produce(const char *boot, const char *topic, double rate, long count) {
-  rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, boot);
-  /* Start-up (metadata, the idempotent producer's id) is not the latency measured: one
-  ** "warmup" message, which the consumer skips, is delivered before the clock starts. */
+/* Start-up (metadata, the idempotent producer's id) is not the latency measured: one "warmup"
+** message, which the consumer skips, is delivered before the clock starts. */
+static void warm_up(rd_kafka_t *rk, const char *topic) {
   if (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE("warmup", (size_t)6),
                         RD_KAFKA_V_END) ||
       rd_kafka_flush(rk, 60000))
     die("produce", "the warm-up message was not delivered in 60 s");
+}
+
+static void produce(const char *boot, const char *topic, double rate, long count) {
+  rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, boot);
+  warm_up(rk, topic);
   int64_t start = now_us();
   char buf[64], key[24];
   for (long i = 0; i < count; i++) {
@@ -279,6 +283,7 @@ static int files(const char *in, const char *out, double rate, long count) {
 
 static void pipe_topics(const char *boot, const char *in, const char *out, long count) {
   rd_kafka_t *c = client(RD_KAFKA_CONSUMER, boot), *p = client(RD_KAFKA_PRODUCER, boot);
+  warm_up(p, out);
   assign_all(c, in);
   for (long moved = 0; moved < count;) {
     rd_kafka_poll(p, 0);
