@@ -669,7 +669,11 @@ static void service_stop(job *j, int failed) {
 
 /* The continuous trigger runs the next batch as soon as one ends. An idle query whose sources
 ** can say when data comes (wake_fd) waits on them, planning anyway once per interval (the
-** Kafka source then asks the brokers for new partitions); others plan again every 10 ms. */
+** Kafka source then asks the brokers for new partitions, as Spark's KafkaContinuousStream
+** checks its partitions at each epoch); others plan again every 10 ms. Unlike Spark's
+** ContinuousExecution, whose rows flow while EpochCoordinator commits epochs asynchronously
+** (at-least-once), these are the micro-batches of every trigger, each logged before it runs:
+** the guarantees stay (docs/JOB-API.md, "Triggers, latency and guarantees"). */
 static int64_t next_due_after(running *r, int64_t started, sr_step step, int64_t now) {
   const sr_query_spec *s = sr_query_spec_of(r->q);
   switch (s->trigger) {
