@@ -475,8 +475,6 @@ static int stash_fetched(ks_source *ks) {
   rd_kafka_message_t *polled[256];
   ks_part *cache = NULL;
   int failed = 0;
-  char drain[64];
-  while (read(ks->wake[0], drain, sizeof drain) > 0) {} /* before the queue: no wake-up lost */
   for (ssize_t got; (got = rd_kafka_consume_batch_queue(ks->queue, 0, polled, 256)) > 0;) {
     for (ssize_t k = 0; k < got; k++) {
       rd_kafka_message_t *m = polled[k];
@@ -554,6 +552,10 @@ static sr_status ks_plan(sr_source *src, const json_t *start, json_t **end, sr_e
   ** plan, and no need to ask the brokers (partitions found later are not read either). */
   if (src->available_now && start && ks_drained(src, start)) return SR_OK;
   if (ks->continuous_ms > 0) {
+    /* Emptied by every plan, before the queue is looked at: no wake-up is lost, and one left
+    ** unread would wake the idle query again and again. */
+    char drain[64];
+    while (read(ks->wake[0], drain, sizeof drain) > 0) {}
     int handled;
     if ((st = plan_fetched(src, start, end, &handled, err)) != SR_OK || handled) return st;
     ks->full_plan_due_ms = sr_kafka_now_ms() + ks->continuous_ms;
