@@ -1069,10 +1069,11 @@ static sr_status ks_read_view(sr_source *src, const json_t *start, const json_t 
       p->stash_bytes -= m->len + m->key_len;
       if ((st = take_message(ks, &rd, p, m, err)) != SR_OK) goto done;
     }
-    if (!check_done(p)) {
-      active++;
-      if (p->paused) pause_part(ks, p, 0);
-    }
+    if (!check_done(p)) active++;
+    /* A partition needed past its stash, or one whose stash went back under the bound: under
+    ** the continuous trigger a batch may end at the stash's end (plan_fetched), and a paused
+    ** partition would then wait for the next full plan. */
+    if (p->paused && p->stash_bytes <= STASH_MAX_BYTES) pause_part(ks, p, 0);
   }
 
   int64_t last_progress = sr_kafka_now_ms();
