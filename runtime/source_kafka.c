@@ -469,8 +469,8 @@ static int stands_at(ks_source *ks, const rd_kafka_topic_partition_list_t *start
 }
 
 /* Moves what the consumer queue holds into the partitions' stashes, without waiting.
-** Returns 0, or -1 when the queue held an error (the caller falls back to a full plan and the
-** read to its slow path, which look into it). */
+** Returns 0, or -1 when the queue held an error (then the assignment is invalid: a full plan
+** and the read's slow path look into it). */
 static int stash_fetched(ks_source *ks) {
   rd_kafka_message_t *polled[256];
   ks_part *cache = NULL;
@@ -509,10 +509,11 @@ static sr_status plan_fetched(sr_source *src, const json_t *start, json_t **end,
   rd_kafka_topic_partition_list_t *endl = sr_kafka_offsets_parse(start, "the batch's start offsets", err);
   if (!endl) return SR_ERROR;
   sr_status st = SR_OK;
-  if (!stands_at(ks, endl) || stash_fetched(ks) != 0) goto done;
+  if (!stands_at(ks, endl)) goto done;
   *handled = 1;
   int n = endl->cnt, any = 0;
-  int64_t *from = malloc((size_t)(n ? n : 1) * sizeof *from), *to = malloc((size_t)(n ? n : 1) * sizeof *to);
+  size_t slots = n > 0 ? (size_t)n : 1;
+  int64_t *from = malloc(slots * sizeof *from), *to = malloc(slots * sizeof *to);
   if (!from || !to) {
     st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
     goto out;
@@ -556,6 +557,10 @@ static sr_status ks_plan(sr_source *src, const json_t *start, json_t **end, sr_e
     ** unread would wake the idle query again and again. */
     char drain[64];
     while (read(ks->wake[0], drain, sizeof drain) > 0) {}
+    /* The queue is emptied too, full plans included: librdkafka wakes a queue that goes from
+    ** empty to not, so a message, or an end-of-partition event, left in it would keep the next
+    ** message from waking the idle query (it waited for the next full plan, a second). */
+    if (ks->assignment_valid) stash_fetched(ks);
     int handled;
     if ((st = plan_fetched(src, start, end, &handled, err)) != SR_OK || handled) return st;
     ks->full_plan_due_ms = sr_kafka_now_ms() + ks->continuous_ms;
