@@ -63,6 +63,9 @@ typedef struct sr_connector_config {
   const json_t *resume_end;     /* sources: the end offsets of the newest batch in offsets/
                                    (NULL for a new query); anything a source logged itself
                                    beyond it belongs to a batch that was never logged */
+  int64_t continuous_ms;        /* the continuous trigger's interval; 0 under any other
+                                   trigger. Connectors tune for latency under it (docs/KAFKA.md,
+                                   "Latency"); the guarantees stay those of every trigger */
 } sr_connector_config;
 
 typedef struct sr_source sr_source;
@@ -145,6 +148,10 @@ typedef struct sr_source_ops {
   void (*describe)(sr_source *src, json_t *progress_source);
   /* Optional: 1 if everything present at start has been planned (availableNow ends). */
   int (*drained)(sr_source *src, const json_t *end);
+  /* Optional: a descriptor that becomes readable when new data may have come, or -1. Under
+  ** the continuous trigger an idle query waits on it (poll) instead of planning again every
+  ** few ms; plan clears it. A wake-up without data is harmless: plan finds nothing. */
+  int (*wake_fd)(sr_source *src);
   void (*close)(sr_source *src); /* frees impl; accepts a source whose open failed */
 } sr_source_ops;
 

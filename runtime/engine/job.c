@@ -33,6 +33,8 @@
 #include "watch.h"
 #include "sr_log.h"
 
+#define MAX_WAKE_FDS 8 /* per query: its sources' wake_fd (more sources: no waiting on them) */
+
 static volatile sig_atomic_t stop_requested, reload_requested;
 
 void sr_job_request_stop(void) {
@@ -671,10 +673,21 @@ static void service_stop(job *j, int failed) {
 
 /* --- the trigger loop ------------------------------------------------------------------- */
 
-static int64_t next_due_after(const sr_query_spec *s, int64_t started, sr_step step, int64_t now) {
+/* The continuous trigger runs the next batch as soon as one ends. An idle query whose sources
+** can say when data comes (wake_fd) waits on them, planning anyway once per interval (the
+** Kafka source then asks the brokers for new partitions, as Spark's KafkaContinuousStream
+** checks its partitions at each epoch); others plan again every 10 ms. Unlike Spark's
+** ContinuousExecution, whose rows flow while EpochCoordinator commits epochs asynchronously
+** (at-least-once), these are the micro-batches of every trigger, each logged before it runs:
+** the guarantees stay (docs/JOB-API.md, "Triggers, latency and guarantees"). */
+static int64_t next_due_after(running *r, int64_t started, sr_step step, int64_t now) {
+  const sr_query_spec *s = sr_query_spec_of(r->q);
   switch (s->trigger) {
-    case SR_TRIGGER_CONTINUOUS:
-      return step == SR_STEP_RAN ? now : now + 10;
+    case SR_TRIGGER_CONTINUOUS: {
+      if (step == SR_STEP_RAN) return now;
+      int fds[MAX_WAKE_FDS];
+      return now + (sr_query_wake_fds(r->q, fds, MAX_WAKE_FDS) > 0 && s->trigger_ms > 0 ? s->trigger_ms : 10);
+    }
     case SR_TRIGGER_ONCE:
     case SR_TRIGGER_AVAILABLE_NOW:
       return step == SR_STEP_RAN ? now : now + 50;
@@ -686,11 +699,27 @@ static int64_t next_due_after(const sr_query_spec *s, int64_t started, sr_step s
   }
 }
 
-/* Sleeps until `ms` from now, a signal, or a save of a watched file. */
+/* Sleeps until `ms` from now, a signal, a save of a watched file, or new data for an idle
+** continuous query (its sources' wake_fd), which is then due at once. */
 static void wait_for(job *j, int64_t ms) {
   if (ms <= 0) return;
-  struct pollfd p = {j->watch ? sr_watch_fd(j->watch) : -1, POLLIN, 0};
-  poll(&p, j->watch ? 1 : 0, (int)(ms > 1000 ? 1000 : ms));
+  struct pollfd p[1 + MAX_WAKE_FDS * 4];
+  running *owner[1 + MAX_WAKE_FDS * 4];
+  int n = 0;
+  if (j->watch) p[n++] = (struct pollfd){sr_watch_fd(j->watch), POLLIN, 0};
+  for (int i = 0; i < j->nq; i++) {
+    running *r = &j->qs[i];
+    if (r->done || !r->q || sr_query_spec_of(r->q)->trigger != SR_TRIGGER_CONTINUOUS) continue;
+    int fds[MAX_WAKE_FDS];
+    int k = sr_query_wake_fds(r->q, fds, MAX_WAKE_FDS);
+    for (int f = 0; f < k && n < (int)(sizeof p / sizeof *p); f++) {
+      owner[n] = r;
+      p[n++] = (struct pollfd){fds[f], POLLIN, 0};
+    }
+  }
+  if (poll(p, (nfds_t)n, (int)(ms > 1000 ? 1000 : ms)) <= 0) return;
+  for (int i = j->watch ? 1 : 0; i < n; i++)
+    if (p[i].revents) owner[i]->next_due_ms = sr_now_mono_ms();
 }
 
 /* One step of one query; its outcome decides when it is due again. */
@@ -705,7 +734,7 @@ static void step_query(job *j, running *r, int *failed) {
     r->backoff_ms = 0;
     if (step == SR_STEP_RAN) j->batches++;
     if (step == SR_STEP_DONE) { r->done = 1; sr_monitor_query_ended(name, 0, NULL); }
-    else r->next_due_ms = next_due_after(sr_query_spec_of(r->q), started, step, now);
+    else r->next_due_ms = next_due_after(r, started, step, now);
   } else if (st == SR_RETRY) {
     r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
     if (r->backoff_ms > 10000) r->backoff_ms = 10000;

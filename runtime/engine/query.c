@@ -123,6 +123,18 @@ void sr_query_spec_free(sr_query_spec *s) {
 
 const sr_query_spec *sr_query_spec_of(const sr_query *q) { return q->spec; }
 int sr_query_interrupted(const sr_query *q) { return q->interrupted; }
+
+int sr_query_wake_fds(sr_query *q, int *fds, int max) {
+  int n = 0;
+  if (q->spec->nsources > max) return -1;
+  for (int i = 0; i < q->spec->nsources; i++) {
+    sr_source *src = &q->sources[i];
+    int fd = src->ops->wake_fd ? src->ops->wake_fd(src) : -1;
+    if (fd < 0) return -1; /* a source without one: the query cannot wait on descriptors */
+    fds[n++] = fd;
+  }
+  return n;
+}
 void sr_query_set_index(sr_query *q, int index) { q->spec->index = index; }
 int64_t sr_query_next_batch(const sr_query *q) { return q->next_batch; }
 int64_t sr_query_watermark_ms(const sr_query *q) { return q->watermark_ms; }
@@ -258,6 +270,7 @@ static void fill_config(sr_query *q, sr_connector_config *cfg, const sr_options 
   cfg->output_mode = q->spec->output_mode;
   cfg->bad = q->bad;
   cfg->job_dir = job_dir;
+  cfg->continuous_ms = q->spec->trigger == SR_TRIGGER_CONTINUOUS ? q->spec->trigger_ms : 0;
 }
 
 /* offsets/N has one line per source. */

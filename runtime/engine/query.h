@@ -95,6 +95,9 @@ const sr_query_spec *sr_query_spec_of(const sr_query *q);
 /* 1 when the last step failed because a stop signal interrupted its batch's user code (the
 ** batch was not committed: it re-runs at the next start). */
 int sr_query_interrupted(const sr_query *q);
+/* The descriptors an idle query can wait on for new data (sr_source_ops.wake_fd), at most max
+** of them, for the continuous trigger. Returns their count, or -1 when a source has none. */
+int sr_query_wake_fds(sr_query *q, int *fds, int max);
 /* After a reload: the query's descriptor is now at position index (1-based) of the new list. */
 void sr_query_set_index(sr_query *q, int index);
 /* The batch the next step runs; the watermark it runs with (INT64_MIN: the query has none);

@@ -16,6 +16,7 @@
 #include <lua.h>
 #include <lualib.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1245,6 +1246,52 @@ SR_TEST(sink_exactly_once_after_partial_batch) {
   lua_close(L);
 }
 
+/* The batch a pending file names (-1: none). */
+static int64_t pending_batch_of(const char *dir) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/kafka-sink-pending.json", dir);
+  size_t len;
+  int checked;
+  char *text = sr_fs_read_checked(path, "kafka-sink-pending.json", &len, &checked, NULL);
+  if (!text) return -1;
+  json_error_t jerr;
+  json_t *p = json_loadb(text, len, 0, &jerr);
+  free(text);
+  int64_t batch = p ? json_integer_value(json_object_get(p, "batch")) : -1;
+  json_decref(p);
+  return batch;
+}
+
+/* A process writes its batches under one pending file while they go to partitions it names
+** (no fsync per batch); a batch begun under it and cut short is completed by the next process
+** without duplicates, as one begun under a pending file of its own. */
+SR_TEST(sink_batches_share_a_pending_file) {
+  topic_create("k7", 3);
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  char *dir = tmp_dir();
+  sr_sink *k = sink_open(opts("topic", "k7", NULL), dir);
+  const char *prefixes[] = {"b0-", "b1-", "b2-", "b3-"};
+  for (int b = 0; b < 4; b++) {
+    push_rows_table(L, 50, prefixes[b]);
+    write_commit(k, b, L, 50);
+  }
+  ASSERT_EQ_INT(pending_batch_of(dir), 0);
+  /* Batch 4: 400 of its 1000 rows reach Kafka, then the process "dies". */
+  push_rows_table(L, 1000, "b4-");
+  sr_error *err = NULL;
+  ASSERT_EQ_INT(sink_write(k, 4, L, 400, &err), SR_OK);
+  ASSERT_EQ_INT(sr_sink_kafka.commit(k, 4, &err), SR_OK); /* flushed, but the engine never logged it */
+  sink_close(k);
+  k = sink_open(opts("topic", "k7", NULL), dir);
+  write_commit(k, 4, L, 1000);
+  assert_sink_progress(k, 600, 400);
+  sink_close(k);
+  assert_exactly_once("k7", 5, "b0-", 50, "b1-", 50, "b2-", 50, "b3-", 50, "b4-", 1000);
+  free(dir);
+  lua_close(L);
+}
+
 /* Produces "<prefix><i>" to topic/partition i % 2 carrying the given headers (name, value
 ** pairs, NULL-terminated), as a sink attempt would have. */
 static void produce_marked(rd_kafka_t *rk, const char *topic, const char *prefix, int i, ...) {
@@ -1538,6 +1585,61 @@ SR_TEST(source_prefetch_across_batches) {
   sr_lua_close(L);
 }
 
+/* Under the continuous trigger: new messages make wake_fd readable, and batches planned from
+** what the consumer fetched (the interval, a minute, keeps the brokers out of these plans) read
+** every message once, in ranges a replay reads identically. */
+SR_TEST(source_continuous_plans_what_was_fetched) {
+  topic_create("cont", 2);
+  produce("cont", 0, 10, "a");
+  sr_source *s = calloc(1, sizeof *s);
+  s->ops = &sr_source_kafka;
+  s->cfg.options = opts("subscribe", "cont", "startingOffsets", "earliest", NULL);
+  s->cfg.query_id = "q-cont";
+  s->cfg.continuous_ms = 60000;
+  ASSERT_EQ_INT(sr_source_kafka.open(s, &s->cfg, NULL), SR_OK);
+  int fd = sr_source_kafka.wake_fd(s);
+  ASSERT_TRUE(fd >= 0);
+  lua_State *L = lua_new();
+  json_t *start = plan(s, NULL, SR_OK, NULL);
+  ASSERT_EQ_INT(read_rows(s, NULL, start, L, SR_OK, NULL), 10);
+  produce("cont", 1, 7, "b");
+  produce("cont", 0, 3, "c");
+  int rows = 0, batches = 0;
+  json_t *before = NULL, *last = NULL;
+  for (int64_t deadline = now_ms() + 30000; rows < 10 && now_ms() < deadline;) {
+    struct pollfd p = {fd, POLLIN, 0};
+    poll(&p, 1, 1000);
+    json_t *end = plan(s, start, SR_OK, NULL);
+    if (!end) continue;
+    rows += read_rows(s, start, end, L, SR_OK, NULL);
+    batches++;
+    json_decref(before);
+    before = start;
+    json_decref(last);
+    last = end;
+    start = json_incref(end);
+  }
+  ASSERT_EQ_INT(rows, 10);
+  ASSERT_TRUE(batches >= 1);
+  ASSERT_EQ_INT(json_off(start, "cont", "0"), 13);
+  ASSERT_EQ_INT(json_off(start, "cont", "1"), 7);
+  /* the last batch again: the same rows */
+  int n = read_rows(s, before, last, L, SR_OK, NULL);
+  char *first = rows_text(L, n);
+  ASSERT_EQ_INT(read_rows(s, before, last, L, SR_OK, NULL), n);
+  char *again = rows_text(L, n);
+  ASSERT_EQ_STR(first, again);
+  free(first);
+  free(again);
+  json_decref(before);
+  json_decref(last);
+  json_decref(start);
+  sr_source_kafka.close(s);
+  sr_options_free((sr_options *)s->cfg.options);
+  free(s);
+  sr_lua_close(L);
+}
+
 SR_TEST(source_available_now) {
   topic_create("s7", 2);
   produce("s7", 0, 30, "a");
@@ -1653,8 +1755,10 @@ int main(int argc, char **argv) {
                   source_max_offsets_split_by_lag, source_replay_is_identical, source_include_headers,
                   source_new_partitions_from_earliest, source_data_loss, source_refuses_bad_options,
                   source_prefetch_across_batches, source_available_now,
+                  source_continuous_plans_what_was_fetched,
                   sink_writes_what_kcat_reads, sink_needs_value, sink_writes_records_of_a_view,
                   sink_pending_names_every_partition,
+                  sink_batches_share_a_pending_file,
                   sink_exactly_once_after_partial_batch,
                   sink_exactly_once_after_kill, sink_replay_reads_both_marker_forms,
                   sink_delivery_failure_is_retried, sink_transactional,

@@ -17,20 +17,26 @@
 ** writes binary header bytes into its JSON unescaped).
 **
 ** The pending file, <state_dir>/kafka-sink-pending.json, is written atomically before any
-** message of a batch is produced:
-**     {"query": "...", "batch": N, "from": {"topic": {"0": 120, ...}}}
-** `from` gives, for every partition the batch writes to, the log end offset before the
-** batch's first attempt produced anything (a replay may add partitions, never moves one).
+** message of a batch is produced into a partition it does not name:
+**     {"query": "...", "batch": K, "from": {"topic": {"0": 120, ...}}}
+** It says: every batch from K on wrote its messages at or after from[p] in partition p, and
+** nothing into a partition `from` does not name. Offsets only grow, so a later batch keeps
+** the file as long as it writes to partitions the file names: no fsync of the sink's for most
+** batches. A batch that writes to a new partition adds it, at its log end now, before its
+** first produce. `from` is moved up to the log ends (and K to the batch) once the partitions
+** it names have grown by REFRESH_OFFSETS, which bounds what a replay reads. The log ends come
+** from the delivery reports of this process's own messages (their offset + 1: a lower bound
+** of the end from then on), else from the brokers (ListOffsets), so a batch asks none.
 **
 ** write(N):
-**   - N < pending batch, or N committed by this process: skip. The engine starts batch N+1
-**     only after N is committed everywhere, so pending batch > N means N is done.
-**   - N > pending batch: a new batch. Ask the end offsets of the partitions it writes to,
-**     write the pending file, produce every row.
-**   - N == pending batch: a replay (the process crashed, or commit failed). First wait for
-**     every message this process still has in flight; then read each partition of `from`
-**     from that offset to its end and note the seqs found with (this query, N); produce only
-**     the rows whose seq is missing.
+**   - N < K, or N committed by this process, or below a batch this process began: skip. The
+**     engine starts batch N+1 only after N is committed everywhere.
+**   - N above the batch this process last began: a new batch, produce every row.
+**   - N the batch this process last began (its commit failed), or the first write of this
+**     process with N >= K (a crash may have cut it short): a replay. First wait for every
+**     message this process still has in flight; then read each partition of `from` from that
+**     offset to its end and note the seqs found with (this query, N); produce only the rows
+**     whose seq is missing.
 ** commit(N): flush: wait until every message is acknowledged or failed (on_delivery counts
 ** the failures). A failed delivery is SR_RETRY (or SR_ERROR when permanent), never silent: the
 ** engine retries and the retry is a replay.
@@ -63,6 +69,7 @@
 
 #define WHAT "the kafka sink"
 #define PENDING_FILE "kafka-sink-pending.json"
+#define REFRESH_OFFSETS 100000 /* the pending file's partitions grew by this much: move it up */
 #define H_MARK "streamrun"
 #define MARK_NUMBERS 32               /* room for ":<batch id>:<seq>": 1 + 19 + 1 + 10 */
 #define H_QUERY "streamrun.query"     /* the three headers of earlier versions */
@@ -115,8 +122,10 @@ typedef struct kk_sink {
   size_t mark_id_len;         /* strlen(query id) */
   size_t mark_prefix_len;     /* "<query id>:<batch id>:" for the batch being written */
   char *pending_path;         /* NULL without a state directory: exactly-once within the process */
-  int64_t pending_batch;      /* -1: none */
+  int64_t pending_batch;      /* K of the pending file (see the top); -1: none */
   rd_kafka_topic_partition_list_t *pending_from;
+  rd_kafka_topic_partition_list_t *known_ends; /* a lower bound of log ends, from deliveries */
+  int64_t begun;              /* the last batch this process began writing, -1 */
   int64_t committed;          /* the last batch this process committed, -1 */
   int transactional, txn_ready, txn_open;
   kk_partitioner partitioner;
@@ -167,7 +176,13 @@ static const struct { const char *name; kk_partitioner fn; } partitioners[] = {
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   (void)rk;
   kk_sink *ks = opaque;
-  if (!m->err) return;
+  if (!m->err) {
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_topic_partition_t *e = sr_kafka_tp_find(ks->known_ends, topic, m->partition);
+    if (!e) sr_kafka_tp_set(ks->known_ends, topic, m->partition, m->offset + 1);
+    else if (e->offset < m->offset + 1) e->offset = m->offset + 1;
+    return;
+  }
   if (ks->dr_failed++ == 0) {
     ks->dr_err = m->err;
     snprintf(ks->dr_errmsg, sizeof ks->dr_errmsg, "%s partition %d: %s",
@@ -181,7 +196,10 @@ static sr_status producer_new(kk_sink *ks, sr_error **err) {
     {"client.id", "streamrun", NULL},
     /* Not librdkafka's 5: with the queue below bounded, a partition's share of it stays under
     ** batch.num.messages, so the sender waited out the linger while write waited for room, a
-    ** stall per round (100,000 rows: 0.19 s with 5 ms, 0.17 s with 1 or 0). */
+    ** stall per round (100,000 rows: 0.19 s with 5 ms, 0.17 s with 1 or 0). Not 0 under the
+    ** continuous trigger either: a message would wait 1 ms less, but at 100,000 messages/s the
+    ** sends in small requests made batches of ~40,000 rows take ~1 s to produce (p50 latency
+    ** 1.3 s, against 0.5 s with 1 ms). */
     {"linger.ms", "1", NULL},
     {"batch.num.messages", "10000", NULL},
     /* Messages waiting for their acknowledgement: when the queue is full, write waits for the
@@ -655,6 +673,45 @@ done:
   return st;
 }
 
+/* Makes the pending file name every partition of targets before batch `batch` produces into
+** them (see the top): a new partition at its log end (known from deliveries, else asked), and
+** for a new batch, `from` moved up when it fell REFRESH_OFFSETS behind. Writes the file only
+** when it changes. */
+static sr_status pending_cover(kk_sink *ks, int64_t batch, const rd_kafka_topic_partition_list_t *targets,
+                               int replay, sr_error **err) {
+  int64_t k = ks->pending_batch < 0 ? batch : ks->pending_batch, behind = 0;
+  for (int i = 0; !replay && i < ks->pending_from->cnt; i++) {
+    const rd_kafka_topic_partition_t *f = &ks->pending_from->elems[i];
+    const rd_kafka_topic_partition_t *e = sr_kafka_tp_find(ks->known_ends, f->topic, f->partition);
+    if (e && e->offset > f->offset) behind += e->offset - f->offset;
+  }
+  if (behind >= REFRESH_OFFSETS) {
+    /* every batch before this one is committed: none of them needs `from` any more */
+    for (int i = 0; i < ks->pending_from->cnt; i++) {
+      rd_kafka_topic_partition_t *f = &ks->pending_from->elems[i];
+      const rd_kafka_topic_partition_t *e = sr_kafka_tp_find(ks->known_ends, f->topic, f->partition);
+      if (e && e->offset > f->offset) f->offset = e->offset;
+    }
+    k = batch;
+  }
+  int added = 0;
+  rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_new(targets->cnt);
+  for (int i = 0; i < targets->cnt; i++) {
+    const rd_kafka_topic_partition_t *t = &targets->elems[i];
+    if (sr_kafka_tp_find(ks->pending_from, t->topic, t->partition)) continue;
+    const rd_kafka_topic_partition_t *e = sr_kafka_tp_find(ks->known_ends, t->topic, t->partition);
+    if (e) sr_kafka_tp_set(ks->pending_from, t->topic, t->partition, e->offset);
+    else rd_kafka_topic_partition_list_add(ask, t->topic, t->partition)->offset = RD_KAFKA_OFFSET_END;
+    added++;
+  }
+  sr_status st = sr_kafka_list_offsets(ks->rk, ask, ks->timeout_ms, err);
+  for (int i = 0; st == SR_OK && i < ask->cnt; i++)
+    sr_kafka_tp_set(ks->pending_from, ask->elems[i].topic, ask->elems[i].partition, ask->elems[i].offset);
+  rd_kafka_topic_partition_list_destroy(ask);
+  if (st == SR_OK && (added > 0 || k != ks->pending_batch)) st = pending_write(ks, k, err);
+  return st;
+}
+
 /* ---- the batch marker ---------------------------------------------------------------- */
 
 /* Writes v in decimal at p (no terminator). Returns the number of digits. */
@@ -903,26 +960,11 @@ static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_erro
     last_topic = row->topic;
     last_partition = partition;
   }
-  /* The pending file: new partitions start at their current end. */
   drain(ks); /* nothing of an earlier attempt may still be on its way (see the top) */
   if ((st = check_fatal(ks, err)) != SR_OK) goto done;
-  int replay = batch_id == ks->pending_batch;
-  if (!replay) {
-    rd_kafka_topic_partition_list_destroy(ks->pending_from);
-    ks->pending_from = rd_kafka_topic_partition_list_new(targets->cnt);
-  }
-  rd_kafka_topic_partition_list_t *fresh = rd_kafka_topic_partition_list_new(targets->cnt);
-  for (int i = 0; i < targets->cnt; i++)
-    if (!sr_kafka_tp_find(ks->pending_from, targets->elems[i].topic, targets->elems[i].partition))
-      rd_kafka_topic_partition_list_add(fresh, targets->elems[i].topic, targets->elems[i].partition)
-          ->offset = RD_KAFKA_OFFSET_END;
-  st = sr_kafka_list_offsets(ks->rk, fresh, ks->timeout_ms, err);
-  for (int i = 0; st == SR_OK && i < fresh->cnt; i++)
-    sr_kafka_tp_set(ks->pending_from, fresh->elems[i].topic, fresh->elems[i].partition, fresh->elems[i].offset);
-  int fresh_cnt = fresh->cnt;
-  rd_kafka_topic_partition_list_destroy(fresh);
-  if (st != SR_OK) goto done;
-  if ((!replay || fresh_cnt > 0) && (st = pending_write(ks, batch_id, err)) != SR_OK) goto done;
+  int replay = ks->begun < 0 ? ks->pending_batch >= 0 : batch_id == ks->begun;
+  if ((st = pending_cover(ks, batch_id, targets, replay, err)) != SR_OK) goto done;
+  ks->begun = batch_id;
   if (ks->transactional) {
     rd_kafka_error_t *e;
     if (!ks->txn_ready) {
@@ -996,7 +1038,8 @@ static sr_status begin_write(kk_sink *ks, int64_t batch_id, int nrows, kk_batch 
   *b = (kk_batch){.ks = ks, .nrows = nrows, .text = SR_BUF_INIT};
   ks->last_written = ks->last_skipped = 0;
   *todo = 0;
-  if (batch_id < ks->pending_batch || batch_id == ks->committed || nrows <= 0) return SR_OK;
+  if (batch_id < ks->pending_batch || batch_id < ks->begun || batch_id == ks->committed || nrows <= 0)
+    return SR_OK;
   if (!ks->rk && producer_new(ks, err) != SR_OK) return SR_ERROR;
   if (reserve_kept((void **)&ks->partitions, &ks->partitions_cap, (size_t)nrows,
                    sizeof *ks->partitions, err) != SR_OK)
@@ -1054,7 +1097,7 @@ static sr_status kk_write_view(sr_sink *sink, int64_t batch_id, const sr_row_vie
 static sr_status kk_commit(sr_sink *sink, int64_t batch_id, sr_error **err) {
   kk_sink *ks = sink->impl;
   sr_status st;
-  if (batch_id < ks->pending_batch || batch_id == ks->committed) return SR_OK;
+  if (batch_id < ks->pending_batch || batch_id < ks->begun || batch_id == ks->committed) return SR_OK;
   if (!ks->rk) return sr_error_set(err, SR_RETRY, "%s: batch %lld was not written", WHAT, (long long)batch_id);
   if (ks->txn_open) {
     rd_kafka_error_t *e = rd_kafka_commit_transaction(ks->rk, -1);
@@ -1092,6 +1135,7 @@ static void kk_close(sr_sink *sink) {
   for (int i = 0; i < ks->ntopics; i++) free(ks->topics[i].name);
   free(ks->topics);
   if (ks->pending_from) rd_kafka_topic_partition_list_destroy(ks->pending_from);
+  if (ks->known_ends) rd_kafka_topic_partition_list_destroy(ks->known_ends);
   free(ks->topic_opt);
   free(ks->query_id);
   free(ks->mark);
@@ -1144,6 +1188,8 @@ static sr_status kk_open(sr_sink *sink, const sr_connector_config *cfg, sr_error
   ks->committed = -1;
   ks->timeout_ms = 30000;
   ks->pending_from = rd_kafka_topic_partition_list_new(1);
+  ks->known_ends = rd_kafka_topic_partition_list_new(8);
+  ks->begun = -1;
   const char *id = cfg->query_id ? cfg->query_id : cfg->query_name;
   if (!id)
     return sr_error_set(err, SR_ERROR, "%s needs the query's id (a checkpointLocation)", WHAT);

@@ -34,14 +34,25 @@
 ** a seek when every partition's `next` equals the batch's start (the fast path, the usual
 ** case); otherwise it checks for data loss and assigns again at the exact start offsets (the
 ** slow path: the first read, replays, after errors).
+**
+** Under the continuous trigger (cfg->continuous_ms) the latency is the time a message waits,
+** so the source waits less: the consumer's fetches are held 1 ms, not 100; a plan between two
+** full plans (one per continuous interval) asks no broker but ends the batch after the
+** messages the consumer has already fetched (plan_fetched), which the read then takes from the
+** stash at once; and an idle query sleeps on wake_fd, which librdkafka writes to when the
+** consumer queue gets a message. What a batch holds is still fixed by its offsets/N before it
+** runs, so replays and exactly-once are as under any trigger.
 */
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <regex.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "connector.h"
@@ -123,6 +134,9 @@ typedef struct ks_source {
   char **known;                 /* topics whose metadata rk has (see know_topics) */
   rd_kafka_topic_t **known_rkt;
   int nknown;
+  int64_t continuous_ms;        /* the continuous trigger's interval, or 0 (see the top) */
+  int64_t full_plan_due_ms;     /* continuous: when the next plan asks the brokers again */
+  int wake[2];                  /* continuous: the pipe librdkafka wakes an idle query with */
   ks_batch batch;
   sr_view_text *topic_names;    /* by topic_id - 1 (see ks_rec), for the source's life */
   int ntopic_names;
@@ -444,6 +458,89 @@ static void rate_limit(const int64_t *from, int64_t *to, int n, int64_t limit) {
 
 static int ks_drained(sr_source *src, const json_t *end);
 
+/* 1 when the consumer stands at every partition of start, as the last read left it. */
+static int stands_at(ks_source *ks, const rd_kafka_topic_partition_list_t *start) {
+  if (!ks->assignment_valid || ks->nparts != start->cnt) return 0;
+  for (int i = 0; i < start->cnt; i++) {
+    const ks_part *p = part_find(ks, start->elems[i].topic, start->elems[i].partition);
+    if (!p || p->next != start->elems[i].offset) return 0;
+  }
+  return 1;
+}
+
+/* Moves what the consumer queue holds into the partitions' stashes, without waiting.
+** Returns 0, or -1 when the queue held an error (then the assignment is invalid: a full plan
+** and the read's slow path look into it). */
+static int stash_fetched(ks_source *ks) {
+  rd_kafka_message_t *polled[256];
+  ks_part *cache = NULL;
+  int failed = 0;
+  for (ssize_t got; (got = rd_kafka_consume_batch_queue(ks->queue, 0, polled, 256)) > 0;) {
+    for (ssize_t k = 0; k < got; k++) {
+      rd_kafka_message_t *m = polled[k];
+      ks_part *p = m->rkt ? part_of(ks, m, &cache) : NULL;
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (p && p->stash_len == p->stash_head && m->offset > p->next) p->next = m->offset;
+      } else if (m->err) {
+        failed = 1;
+      } else if (p && m->offset >= p->next) {
+        if (stash_push(p, m) != 0) failed = 1;
+        else {
+          if (p->stash_bytes > STASH_MAX_BYTES && !p->paused) pause_part(ks, p, 1);
+          continue; /* the stash owns it */
+        }
+      }
+      rd_kafka_message_destroy(m);
+    }
+  }
+  if (failed) ks->assignment_valid = 0;
+  return failed ? -1 : 0;
+}
+
+/* Continuous trigger, between full plans: the batch after start ends after the messages the
+** consumer has fetched (see the top). *handled = 0 when a full plan must answer instead: one
+** is due, or the consumer does not stand at start (the first batch, after a replay or an
+** error). Partitions found since the last full plan wait for the next one. */
+static sr_status plan_fetched(sr_source *src, const json_t *start, json_t **end, int *handled,
+                              sr_error **err) {
+  ks_source *ks = src->impl;
+  *handled = 0;
+  if (!start || !ks->assignment_valid || sr_kafka_now_ms() >= ks->full_plan_due_ms) return SR_OK;
+  rd_kafka_topic_partition_list_t *endl = sr_kafka_offsets_parse(start, "the batch's start offsets", err);
+  if (!endl) return SR_ERROR;
+  sr_status st = SR_OK;
+  if (!stands_at(ks, endl)) goto done;
+  *handled = 1;
+  int n = endl->cnt, any = 0;
+  size_t slots = n > 0 ? (size_t)n : 1;
+  int64_t *from = malloc(slots * sizeof *from), *to = malloc(slots * sizeof *to);
+  if (!from || !to) {
+    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    goto out;
+  }
+  for (int i = 0; i < n; i++) {
+    const ks_part *p = part_find(ks, endl->elems[i].topic, endl->elems[i].partition);
+    from[i] = to[i] = endl->elems[i].offset;
+    if (p->stash_len > p->stash_head) to[i] = p->stash[p->stash_len - 1]->offset + 1;
+  }
+  if (ks->max_offsets > 0) rate_limit(from, to, n, ks->max_offsets);
+  for (int i = 0; i < n; i++) {
+    any |= to[i] > from[i];
+    endl->elems[i].offset = to[i];
+  }
+  if (any) {
+    rd_kafka_topic_partition_list_destroy(ks->planned);
+    ks->planned = rd_kafka_topic_partition_list_copy(endl);
+    if (!(*end = sr_kafka_offsets_json(endl))) st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+  }
+out:
+  free(from);
+  free(to);
+done:
+  rd_kafka_topic_partition_list_destroy(endl);
+  return st;
+}
+
 static sr_status ks_plan(sr_source *src, const json_t *start, json_t **end, sr_error **err) {
   ks_source *ks = src->impl;
   sr_status st = SR_OK;
@@ -455,6 +552,19 @@ static sr_status ks_plan(sr_source *src, const json_t *start, json_t **end, sr_e
   /* availableNow, and the batches reached the offsets the first plan found: nothing more to
   ** plan, and no need to ask the brokers (partitions found later are not read either). */
   if (src->available_now && start && ks_drained(src, start)) return SR_OK;
+  if (ks->continuous_ms > 0) {
+    /* Emptied by every plan, before the queue is looked at: no wake-up is lost, and one left
+    ** unread would wake the idle query again and again. */
+    char drain[64];
+    while (read(ks->wake[0], drain, sizeof drain) > 0) {}
+    /* The queue is emptied too, full plans included: librdkafka wakes a queue that goes from
+    ** empty to not, so a message, or an end-of-partition event, left in it would keep the next
+    ** message from waking the idle query (it waited for the next full plan, a second). */
+    if (ks->assignment_valid) stash_fetched(ks);
+    int handled;
+    if ((st = plan_fetched(src, start, end, &handled, err)) != SR_OK || handled) return st;
+    ks->full_plan_due_ms = sr_kafka_now_ms() + ks->continuous_ms;
+  }
   if ((st = discover(ks, &live, err)) != SR_OK) goto done;
   if (start) {
     if (!(base = sr_kafka_offsets_parse(start, "the batch's start offsets", err))) {
@@ -964,10 +1074,11 @@ static sr_status ks_read_view(sr_source *src, const json_t *start, const json_t 
       p->stash_bytes -= m->len + m->key_len;
       if ((st = take_message(ks, &rd, p, m, err)) != SR_OK) goto done;
     }
-    if (!check_done(p)) {
-      active++;
-      if (p->paused) pause_part(ks, p, 0);
-    }
+    if (!check_done(p)) active++;
+    /* A partition needed past its stash, or one whose stash went back under the bound: under
+    ** the continuous trigger a batch may end at the stash's end (plan_fetched), and a paused
+    ** partition would then wait for the next full plan. */
+    if (p->paused && p->stash_bytes <= STASH_MAX_BYTES) pause_part(ks, p, 0);
   }
 
   int64_t last_progress = sr_kafka_now_ms();
@@ -1065,6 +1176,11 @@ done:
 
 /* ---- commit, describe, drained, open, close -------------------------------------------- */
 
+static int ks_wake_fd(sr_source *src) {
+  ks_source *ks = src->impl;
+  return ks && ks->continuous_ms > 0 ? ks->wake[0] : -1;
+}
+
 static sr_status ks_commit(sr_source *src, const json_t *end, sr_error **err) {
   (void)src;
   (void)end;
@@ -1136,7 +1252,10 @@ static void ks_close(sr_source *src) {
   for (int i = 0; i < ks->ntopic_names; i++) free((char *)ks->topic_names[i].ptr);
   free(ks->topic_names);
   parts_free(ks);
+  if (ks->queue && ks->continuous_ms > 0) rd_kafka_queue_io_event_enable(ks->queue, -1, NULL, 0);
   if (ks->queue) rd_kafka_queue_destroy(ks->queue);
+  for (int i = 0; i < 2; i++)
+    if (ks->wake[i] > 0) close(ks->wake[i]);
   for (int i = 0; i < ks->nknown; i++) {
     rd_kafka_topic_destroy(ks->known_rkt[i]);
     free(ks->known[i]);
@@ -1343,7 +1462,9 @@ static sr_status ks_open(sr_source *src, const sr_connector_config *cfg, sr_erro
     {"group.id", group, NULL},
     {"isolation.level", "read_uncommitted", NULL}, /* Kafka's and Spark's default */
     {"log.connection.close", "false", NULL},
-    {"fetch.wait.max.ms", "100", NULL},            /* a new batch's first fetch returns soon */
+    /* a new batch's first fetch returns soon; under continuous a fetch that waits holds up
+    ** the messages behind it (on librdkafka's mock cluster: a broker answers when data comes) */
+    {"fetch.wait.max.ms", cfg->continuous_ms > 0 ? "1" : "100", NULL},
     {"queued.min.messages", "200000", NULL},
     {NULL, NULL, NULL},
   };
@@ -1373,6 +1494,14 @@ static sr_status ks_open(sr_source *src, const sr_connector_config *cfg, sr_erro
   conf = NULL; /* rd_kafka_new took it */
   rd_kafka_poll_set_consumer(ks->rk);
   ks->queue = rd_kafka_queue_get_consumer(ks->rk);
+  if ((ks->continuous_ms = cfg->continuous_ms) > 0) {
+    if (pipe2(ks->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+      ks->continuous_ms = 0;
+      st = sr_error_set(err, SR_ERROR, "%s: cannot make a pipe: %s", WHAT, strerror(errno));
+      goto done;
+    }
+    rd_kafka_queue_io_event_enable(ks->queue, ks->wake[1], "1", 1);
+  }
 done:
   if (conf) rd_kafka_conf_destroy(conf);
   return st;
@@ -1395,5 +1524,6 @@ const sr_source_ops sr_source_kafka = {
   .commit = ks_commit,
   .describe = ks_describe,
   .drained = ks_drained,
+  .wake_fd = ks_wake_fd,
   .close = ks_close,
 };
