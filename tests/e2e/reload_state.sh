@@ -33,7 +33,7 @@ feed() { # K SECOND: one row for key K at 2026-11-23 10:00:SECOND
   drop_file in "f$n.json" "{\"id\":$n,\"k\":\"$1\",\"t\":\"2026-11-23 10:00:$2\"}"$'\n'
 }
 wait_lines() { # DIR N
-  for _ in $(seq 150); do [[ $(cat "$1"/part-* 2>/dev/null | wc -l) -ge $2 ]] && return 0; sleep 0.1; done
+  for _ in $(seq 600); do [[ $(cat "$1"/part-* 2>/dev/null | wc -l) -ge $2 ]] && return 0; sleep 0.1; done
   fail "timed out waiting for $2 rows in $1 (have $(cat "$1"/part-* 2>/dev/null | wc -l))"
 }
 
