@@ -57,6 +57,9 @@ static void mock_start(int brokers) {
   snprintf(bootstrap, sizeof bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(mock));
 }
 
+/* Each test's own cluster: tests do not see each other's topics, offsets or injected faults. */
+static void mock_start_one(void) { mock_start(1); }
+
 static void mock_stop(void) {
   rd_kafka_mock_cluster_destroy(mock);
   rd_kafka_destroy(mock_rk);
@@ -1648,7 +1651,8 @@ int main(int argc, char **argv) {
   snprintf(tmp_root, sizeof tmp_root, "/tmp/sr_test_kafka_%ld", (long)getpid());
   signal(SIGPIPE, SIG_IGN);
   if (argc > 1 && strcmp(argv[1], "--bench") == 0) return bench(argc > 2 ? atoi(argv[2]) : 100000, argc > 3 ? atoi(argv[3]) : 3);
-  mock_start(1);
+  sr_test_before_each = mock_start_one;
+  sr_test_after_each = mock_stop;
   int rc = SR_RUN(source_reads_kcat_from_earliest, source_starting_offsets, source_rows_in_range_order,
                   source_max_offsets_split_by_lag, source_replay_is_identical, source_include_headers,
                   source_new_partitions_from_earliest, source_data_loss, source_refuses_bad_options,
@@ -1659,7 +1663,6 @@ int main(int argc, char **argv) {
                   sink_exactly_once_after_kill, sink_replay_reads_both_marker_forms,
                   sink_delivery_failure_is_retried, sink_transactional,
                   kafka_mock_command, source_retries_on_broker_faults);
-  mock_stop();
   sr_fs_remove_tree(tmp_root, NULL);
   return rc;
 }
