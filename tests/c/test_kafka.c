@@ -40,7 +40,6 @@ static rd_kafka_t *mock_rk;
 static rd_kafka_mock_cluster_t *mock;
 static char bootstrap[256];
 static char tmp_root[256];
-static int tmp_seq;
 
 /* ---- fixtures ------------------------------------------------------------------------- */
 
@@ -72,11 +71,15 @@ static void topic_create(const char *topic, int partitions) {
   if (e) SR_FAIL("creating topic %s: %s", topic, rd_kafka_err2str(e));
 }
 
-/* A fresh directory under the test's temporary root. */
+/* A fresh directory under the file's temporary root. Named by mkdtemp, not by a counter in
+** memory: each test runs in a child forked from main, so a counter would start again at 0 in
+** every test and hand the next test the sink state (pending file, committed batch) of the
+** last, whose files stay. */
 static char *tmp_dir(void) {
+  ASSERT_EQ_INT(sr_fs_mkdirs(tmp_root, NULL), SR_OK);
   char *p = malloc(512);
-  snprintf(p, 512, "%s/d%d", tmp_root, ++tmp_seq);
-  ASSERT_EQ_INT(sr_fs_mkdirs(p, NULL), SR_OK);
+  snprintf(p, 512, "%s/dXXXXXX", tmp_root);
+  ASSERT_TRUE(mkdtemp(p) != NULL);
   return p;
 }
 
