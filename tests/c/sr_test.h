@@ -3,7 +3,8 @@
 ** a failing assertion, a crash or a hang ends that test only and the file's other tests still
 ** run; assertions print both values and the place. A test that runs longer than
 ** SR_TEST_TIMEOUT_S (env SR_TEST_TIMEOUT overrides; sanitizer builds are slow) is killed and
-** counted as failed. The file's status is 1 when any test failed.
+** counted as failed, and so is one that leaks under AddressSanitizer. Processes a test started
+** end with it. The file's status is 1 when any test failed.
 **
 **   SR_TEST(name) { ASSERT_EQ_INT(1 + 1, 2); }
 **   int main(void) { return SR_RUN(name, other_name); }
@@ -79,6 +80,7 @@ static inline int sr_test_one(const char *name, sr_test_fn fn, unsigned timeout_
   pid_t pid = fork();
   if (pid < 0) { perror("fork"); return 0; }
   if (pid == 0) {
+    setpgid(0, 0);
     alarm(timeout_s);
     if (sr_test_before_each) sr_test_before_each();
     fn();
@@ -89,8 +91,12 @@ static inline int sr_test_one(const char *name, sr_test_fn fn, unsigned timeout_
 #endif
     _exit(0);
   }
+  setpgid(pid, pid); /* as the child does: whichever runs first */
   int st = 0;
   while (waitpid(pid, &st, 0) < 0) {}
+  /* The test is its process group's leader: what it started and left running (a subprocess it
+  ** was waiting on when it timed out or failed) ends with it instead of outliving the file. */
+  kill(-pid, SIGKILL);
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) { fprintf(stderr, " ok\n"); return 1; }
   if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
     fprintf(stderr, "  %s: timed out after %u s\n", name, timeout_s);
