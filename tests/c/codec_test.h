@@ -12,7 +12,7 @@
 
 #include "json_rows.h"
 #include "lua_codec.h"
-#include "sr_test.h"
+#include "lua_test.h"
 
 static lua_State *L;
 
@@ -30,11 +30,8 @@ static void setup(void) {
   lua_setglobal(L, "codec");
 }
 
-/* Runs a Lua chunk; a Lua error fails the test with the chunk's line. */
-#define LUA_RUN(code) run_lua(__LINE__, code)
-static void run_lua(int line, const char *code) {
-  if (luaL_dostring(L, code) != 0) SR_FAIL("line %d: Lua: %s", line, lua_tostring(L, -1));
-}
+/* Runs a Lua chunk in the file's state; a Lua error fails the test with the C line. */
+#define LUA_RUN(code) run_lua(L, code)
 
 /* The schema for a spec (DDL text), kept alive in the registry. */
 static const sr_schema *schema_of(const char *ddl) {
