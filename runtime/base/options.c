@@ -2,6 +2,7 @@
 #include "options.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,8 +164,9 @@ int sr_duration_parse_signed(const char *text, int64_t *ms) { return parse_durat
 
 static int parse_int(const char *s, int64_t *v) {
   char *end;
+  errno = 0;
   long long x = strtoll(s, &end, 10);
-  if (end == s || *end) return -1;
+  if (end == s || *end || errno == ERANGE) return -1; /* not clamped to the largest value */
   *v = x;
   return 0;
 }
@@ -175,21 +177,28 @@ static int parse_bool(const char *s, int *v) {
   return -1;
 }
 
+/* Spark's suffixes (JavaUtils.byteStringAs: b, k/kb, m/mb, g/gb, t/tb, p/pb, any case, binary
+** units); unlike Spark a space may come before the unit and a fraction of a unit is taken
+** ("1.5k"). Digits only before it: strtod alone would also take "inf", "nan", "0x10", "1e3". */
 int sr_size_parse(const char *s, int64_t *v) {
-  char *end;
-  double x = strtod(s, &end);
-  if (end == s || x < 0) return -1;
-  while (isspace((unsigned char)*end)) end++;
+  static const char units[] = "bkmgtp";
+  const char *p = s;
+  while (isspace((unsigned char)*p)) p++;
+  const char *num = p;
+  while (isdigit((unsigned char)*p)) p++;
+  if (*p == '.') do p++; while (isdigit((unsigned char)*p));
+  if (p == num || (p == num + 1 && *num == '.')) return -1;
+  double x = strtod(num, NULL); /* the digits just checked: strtod reads the same */
+  while (isspace((unsigned char)*p)) p++;
   double mult = 1;
-  switch (tolower((unsigned char)*end)) {
-    case '\0': break;
-    case 'b': mult = 1; break;
-    case 'k': mult = 1024.0; break;
-    case 'm': mult = 1024.0 * 1024; break;
-    case 'g': mult = 1024.0 * 1024 * 1024; break;
-    case 't': mult = 1024.0 * 1024 * 1024 * 1024; break;
-    default: return -1;
+  const char *u = *p ? strchr(units, tolower((unsigned char)*p)) : NULL;
+  if (u) {
+    for (const char *k = units; k < u; k++) mult *= 1024;
+    p++;
+    if (u > units && tolower((unsigned char)*p) == 'b') p++; /* "kb", not "bb" */
   }
+  while (isspace((unsigned char)*p)) p++;
+  if (*p || x * mult >= 9223372036854775808.0) return -1;
   *v = (int64_t)(x * mult);
   return 0;
 }

@@ -51,7 +51,8 @@ const char *sr_opt_str(const sr_options *o, const sr_option_spec *specs, const c
 int64_t sr_opt_int(const sr_options *o, const sr_option_spec *specs, const char *name, int64_t dflt);
 int sr_opt_bool(const sr_options *o, const sr_option_spec *specs, const char *name, int dflt);
 int64_t sr_opt_duration_ms(const sr_options *o, const sr_option_spec *specs, const char *name, int64_t dflt);
-/* Parses a size ("1048576", "64 MB", "1g": binary units) into *bytes. Returns 0, or -1. */
+/* Parses a size ("1048576", "64 MB", "1g", "1.5k": binary units, Spark's suffixes b, k(b), m(b), g(b),
+** t(b), p(b)) into *bytes. Returns 0, or -1 (other text, or past int64). */
 int sr_size_parse(const char *text, int64_t *bytes);
 int64_t sr_opt_size(const sr_options *o, const sr_option_spec *specs, const char *name, int64_t dflt);
 

@@ -329,10 +329,9 @@ SR_TEST(lua_functions) {
 }
 
 int main(void) {
-  int rc = SR_RUN(header_maps_names_to_schema, no_schema_no_header, quoting, line_ends,
-                  unterminated_quote_ends_at_line_end, duplicate_header_names, typed_values,
-                  json_cell_with_escapes, invalid_utf8_replaced, typed_reasons, encode_and_round_trip,
-                  encode_named_columns, lua_functions);
-  lua_close(L);
-  return rc;
+  sr_test_after_each = teardown;
+  return SR_RUN(header_maps_names_to_schema, no_schema_no_header, quoting, line_ends,
+                unterminated_quote_ends_at_line_end, duplicate_header_names, typed_values,
+                json_cell_with_escapes, invalid_utf8_replaced, typed_reasons, encode_and_round_trip,
+                encode_named_columns, lua_functions);
 }

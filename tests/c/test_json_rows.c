@@ -802,11 +802,10 @@ SR_TEST(encode_many_other_keys) {
 }
 
 int main(void) {
-  int rc = SR_RUN(bid_with_schema, inferred_types, numbers_exact, doubles_match_strtod, shortest_double_text,
-                  strings_and_escapes, lines_blanks_crlf_bom, not_json_reasons, typed_values_and_reasons,
-                  typed_conversions, encode_rows_with_schema, encode_tables_and_strings, encode_errors,
-                  records_and_values, decode_column_in_place, int64_bridge, base64, lua_codec_library,
-                  remembered_keys, plain_integers, pieces_and_lines, encode_many_other_keys);
-  lua_close(L);
-  return rc;
+  sr_test_after_each = teardown;
+  return SR_RUN(bid_with_schema, inferred_types, numbers_exact, doubles_match_strtod, shortest_double_text,
+                strings_and_escapes, lines_blanks_crlf_bom, not_json_reasons, typed_values_and_reasons,
+                typed_conversions, encode_rows_with_schema, encode_tables_and_strings, encode_errors,
+                records_and_values, decode_column_in_place, int64_bridge, base64, lua_codec_library,
+                remembered_keys, plain_integers, pieces_and_lines, encode_many_other_keys);
 }

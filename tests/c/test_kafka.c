@@ -41,7 +41,6 @@ static rd_kafka_t *mock_rk;
 static rd_kafka_mock_cluster_t *mock;
 static char bootstrap[256];
 static char tmp_root[256];
-static int tmp_seq;
 
 /* ---- fixtures ------------------------------------------------------------------------- */
 
@@ -58,6 +57,9 @@ static void mock_start(int brokers) {
   snprintf(bootstrap, sizeof bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(mock));
 }
 
+/* Each test's own cluster: tests do not see each other's topics, offsets or injected faults. */
+static void mock_start_one(void) { mock_start(1); }
+
 static void mock_stop(void) {
   rd_kafka_mock_cluster_destroy(mock);
   rd_kafka_destroy(mock_rk);
@@ -70,11 +72,15 @@ static void topic_create(const char *topic, int partitions) {
   if (e) SR_FAIL("creating topic %s: %s", topic, rd_kafka_err2str(e));
 }
 
-/* A fresh directory under the test's temporary root. */
+/* A fresh directory under the file's temporary root. Named by mkdtemp, not by a counter in
+** memory: each test runs in a child forked from main, so a counter would start again at 0 in
+** every test and hand the next test the sink state (pending file, committed batch) of the
+** last, whose files stay. */
 static char *tmp_dir(void) {
+  ASSERT_EQ_INT(sr_fs_mkdirs(tmp_root, NULL), SR_OK);
   char *p = malloc(512);
-  snprintf(p, 512, "%s/d%d", tmp_root, ++tmp_seq);
-  ASSERT_EQ_INT(sr_fs_mkdirs(p, NULL), SR_OK);
+  snprintf(p, 512, "%s/dXXXXXX", tmp_root);
+  ASSERT_TRUE(mkdtemp(p) != NULL);
   return p;
 }
 
@@ -1364,6 +1370,16 @@ SR_TEST(sink_replay_reads_both_marker_forms) {
   lua_close(L);
 }
 
+/* The sum of the log end offsets of topic's partitions [0, n). */
+static int64_t log_end_total(rd_kafka_t *rk, const char *topic, int n) {
+  int64_t lo = 0, hi = 0, total = 0;
+  for (int p = 0; p < n; p++) {
+    ASSERT_EQ_INT(rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 5000), 0);
+    total += hi;
+  }
+  return total;
+}
+
 /* The child of sink_exactly_once_after_kill: writes one batch, then waits to be killed. */
 static int sink_child(char **argv) {
   snprintf(bootstrap, sizeof bootstrap, "%s", argv[0]);
@@ -1397,6 +1413,9 @@ SR_TEST(sink_exactly_once_after_kill) {
     char batch[16], rows[16];
     snprintf(batch, sizeof batch, "%d", b);
     snprintf(rows, sizeof rows, "%d", nrows);
+    /* Measured before the child starts: under load it can have written its whole batch by the
+    ** time the parent reads its cue, and a mark taken then would never move. */
+    int64_t before = log_end_total(watcher, "k3", 4);
     int cue[2];
     ASSERT_EQ_INT(pipe(cue), 0);
     pid_t pid = fork();
@@ -1412,19 +1431,8 @@ SR_TEST(sink_exactly_once_after_kill) {
     char line[16];
     ASSERT_TRUE(read(cue[0], line, sizeof line) > 0); /* the child is about to write */
     close(cue[0]);
-    int64_t lo = 0, hi = 0, before = 0;
-    for (int p = 0; p < 4; p++) {
-      ASSERT_EQ_INT(rd_kafka_query_watermark_offsets(watcher, "k3", p, &lo, &hi, 5000), 0);
-      before += hi;
-    }
     if (delays_ms[b] >= 0) usleep((useconds_t)delays_ms[b] * 1000);
-    for (int64_t now = before; delays_ms[b] < 0 && now == before;) {
-      now = 0;
-      for (int p = 0; p < 4; p++) {
-        ASSERT_EQ_INT(rd_kafka_query_watermark_offsets(watcher, "k3", p, &lo, &hi, 5000), 0);
-        now += hi;
-      }
-    }
+    while (delays_ms[b] < 0 && log_end_total(watcher, "k3", 4) == before) {}
     kill(pid, SIGKILL);
     int status;
     ASSERT_EQ_INT(waitpid(pid, &status, 0), pid);
@@ -1750,7 +1758,8 @@ int main(int argc, char **argv) {
   snprintf(tmp_root, sizeof tmp_root, "/tmp/sr_test_kafka_%ld", (long)getpid());
   signal(SIGPIPE, SIG_IGN);
   if (argc > 1 && strcmp(argv[1], "--bench") == 0) return bench(argc > 2 ? atoi(argv[2]) : 100000, argc > 3 ? atoi(argv[3]) : 3);
-  mock_start(1);
+  sr_test_before_each = mock_start_one;
+  sr_test_after_each = mock_stop;
   int rc = SR_RUN(source_reads_kcat_from_earliest, source_starting_offsets, source_rows_in_range_order,
                   source_max_offsets_split_by_lag, source_replay_is_identical, source_include_headers,
                   source_new_partitions_from_earliest, source_data_loss, source_refuses_bad_options,
@@ -1763,7 +1772,6 @@ int main(int argc, char **argv) {
                   sink_exactly_once_after_kill, sink_replay_reads_both_marker_forms,
                   sink_delivery_failure_is_retried, sink_transactional,
                   kafka_mock_command, source_retries_on_broker_faults);
-  mock_stop();
   sr_fs_remove_tree(tmp_root, NULL);
   return rc;
 }

@@ -3,7 +3,7 @@
 #include "lua_pack.h"
 #include "state_store.h"
 #include "fsutil.h"
-#include "sr_test.h"
+#include "lua_test.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -15,30 +15,6 @@ static lua_State *new_state(void) {
   sr_open_state_lib(L);
   lua_setglobal(L, "state");
   return L;
-}
-
-static int traceback(lua_State *L) {
-  luaL_traceback(L, L, lua_tostring(L, 1), 1);
-  return 1;
-}
-
-/* Runs code; fails the test with Lua's message and traceback on error. */
-static void run_lua(lua_State *L, const char *code) {
-  int top = lua_gettop(L);
-  lua_pushcfunction(L, traceback);
-  if (luaL_loadstring(L, code) != 0 || lua_pcall(L, 0, 0, top + 1) != 0)
-    SR_FAIL("Lua: %s", lua_tostring(L, -1));
-  lua_settop(L, top);
-}
-
-/* Runs code that must fail with a message containing needle. */
-static void run_lua_fails(lua_State *L, const char *code, const char *needle) {
-  int top = lua_gettop(L);
-  ASSERT_EQ_INT(luaL_loadstring(L, code), 0);
-  if (lua_pcall(L, 0, 0, 0) == 0) SR_FAIL("Lua code did not fail: %s", code);
-  const char *m = lua_tostring(L, -1);
-  if (!m || !strstr(m, needle)) SR_FAIL("error \"%s\" lacks \"%s\"", m ? m : "(null)", needle);
-  lua_settop(L, top);
 }
 
 static const char *lua_helpers =

@@ -34,8 +34,8 @@ static int has_line(const char *text, const char *line) {
   return 0;
 }
 
-SR_TEST(counters_histogram_and_labels) {
-  sr_monitor_enable();
+/* A job of one query, q"1 (a quote to escape), that has run three batches. */
+static void query_with_three_batches(void) {
   sr_monitor_query_started("q\"1", "Query q: plan", "job.lua:3");
   ASSERT_EQ_INT(sr_monitor_ready(), 0); /* not every query started yet */
   sr_monitor_job_started(1);
@@ -43,6 +43,10 @@ SR_TEST(counters_histogram_and_labels) {
   publish("q\"1", 0, 100, 4, 0);
   publish("q\"1", 1, 50, 40, 3);
   publish("q\"1", 2, 10, 400, 1);
+}
+
+SR_TEST(counters_histogram_and_labels) {
+  query_with_three_batches();
   sr_buf b = SR_BUF_INIT;
   ASSERT_EQ_INT(sr_monitor_render_metrics(&b), 0);
   const char *m = sr_buf_cstr(&b);
@@ -86,6 +90,8 @@ SR_TEST(progress_ring_is_bounded_and_ordered) {
 }
 
 SR_TEST(queries_json_has_status_plan_and_errors) {
+  query_with_three_batches();
+  sr_monitor_query_ended("q\"1", 1, "job.lua:5: boom");
   sr_monitor_log("error", "q\"1", "query failed: job.lua:5: boom", "job.lua:5");
   sr_monitor_reload(0, "job.lua:9: syntax error", 0);
   sr_buf b = SR_BUF_INIT;
@@ -107,6 +113,7 @@ SR_TEST(queries_json_has_status_plan_and_errors) {
 }
 
 int main(void) {
+  sr_test_before_each = sr_monitor_enable;
   return SR_RUN(counters_histogram_and_labels, progress_ring_is_bounded_and_ordered,
                 queries_json_has_status_plan_and_errors);
 }

@@ -5,7 +5,7 @@
 #include "lua_pack.h"
 #include "lua_static.h"
 #include "fsutil.h"
-#include "sr_test.h"
+#include "lua_test.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -145,11 +145,6 @@ SR_TEST(file_fingerprints_follow_changes) {
   sr_fs_remove_tree(tmpdir, NULL);
 }
 
-static int traceback(lua_State *L) {
-  luaL_traceback(L, L, lua_tostring(L, 1), 1);
-  return 1;
-}
-
 /* Merges the functions of the table open() pushes into the table at t. */
 static void merge_lib(lua_State *L, int t, lua_CFunction open) {
   open(L);
@@ -174,23 +169,6 @@ static lua_State *new_state(void) {
   merge_lib(L, core, sr_open_codec_lib);
   lua_setglobal(L, "core");
   return L;
-}
-
-static void run_lua(lua_State *L, const char *code) {
-  int top = lua_gettop(L);
-  lua_pushcfunction(L, traceback);
-  if (luaL_loadstring(L, code) != 0 || lua_pcall(L, 0, 0, top + 1) != 0)
-    SR_FAIL("Lua: %s", lua_tostring(L, -1));
-  lua_settop(L, top);
-}
-
-static void run_lua_fails(lua_State *L, const char *code, const char *needle) {
-  int top = lua_gettop(L);
-  ASSERT_EQ_INT(luaL_loadstring(L, code), 0);
-  if (lua_pcall(L, 0, 0, 0) == 0) SR_FAIL("Lua code did not fail: %s", code);
-  const char *m = lua_tostring(L, -1);
-  if (!m || !strstr(m, needle)) SR_FAIL("error \"%s\" lacks \"%s\"", m ? m : "(null)", needle);
-  lua_settop(L, top);
 }
 
 SR_TEST(join_keys_pack_like_state_keys) {
