@@ -803,6 +803,9 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
     if (!json_object_get(o, "numRowsRemoved"))
       json_object_set_new(o, "numRowsRemoved", json_integer(before.num_rows_removed));
     json_object_set_new(o, "memoryUsedBytes", json_integer(after.memory_used_bytes));
+    /* Spark's StateOperatorProgress: one store per partition here (Spark's join has four) */
+    json_object_set_new(o, "numShufflePartitions", json_integer(q->state_partitions));
+    json_object_set_new(o, "numStateStoreInstances", json_integer(q->state_partitions));
     json_object_set_new(o, "commitTimeMs", json_integer(after.commit_time_ms));
   }
   crash_point("after_state_commit", b->id);

@@ -71,6 +71,8 @@ for op in window dedup join pws; do
   done
   assert_eq "$op: keys in every partition" 4 "$filled"
   assert_contains "$op: the count is in the offset log" "$(sed -n 2p "chk-$op-4/offsets/0")" '"numStatePartitions":4'
+  assert_eq "$op: progress counts the partitions (Spark's names)" "4 4" \
+    "$(tail -1 "chk-$op-4/progress/progress.jsonl" | jq -r '.stateOperators[0] | "\(.numShufflePartitions) \(.numStateStoreInstances)"')"
   assert_eq "$op: the default" "0 1 2 3 4 5 6 7" "$(ls "chk-$op-default/state/0" | sort -n | xargs)"
   assert_contains "$op: the default is recorded" "$(sed -n 2p "chk-$op-default/offsets/0")" '"numStatePartitions":8'
 done
