@@ -87,6 +87,13 @@ run_sr job.lua window out-window-4 chk-window-4
 assert_eq "without the option the checkpoint's count is kept ($err)" 0 "$code"
 assert_eq "no fifth partition" "0 1 2 3" "$(ls chk-window-4/state/0 | sort -n | xargs)"
 pass "numStatePartitions cannot change for a checkpoint (exit 2, naming the recorded count); left out, the checkpoint's count is kept"
+for bad in 0 1025 2.5 many; do
+  run_sr --check job.lua window out-bad chk-bad "$bad"
+  assert_eq "numStatePartitions $bad refused" 2 "$code"
+  assert_contains "why $bad is refused" "$err" "numStatePartitions must be a whole number from 1 to 1024, not $bad"
+done
+[[ ! -e chk-bad ]] || fail "a refused job left a checkpoint"
+pass "numStatePartitions outside 1..1024 or not a whole number is refused before anything starts"
 
 # 3. A checkpoint written before partitions: state/0/0 only, no count in its offset log. It is
 #    one partition: it restarts, reads its state and goes on as a fresh run over the same files.
