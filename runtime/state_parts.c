@@ -124,9 +124,9 @@ static void *commit_main(void *arg) {
 
 /* The partitions commit at once, a thread each but the first (on the caller's): each commit
 ** ends in fsyncs, and concurrent fsyncs share the file system's journal commits, so n
-** partitions cost about what one does (n in a row cost n times as much: 8 took 66 ms where one
-** took 5 on the machine this was measured on). Stores are independent (state_store.h), so
-** their commits may run side by side. */
+** partitions cost far less than n commits in a row (on the machine this was measured on, one
+** atomic write took 5 ms, 8 in a row 66 ms, 8 side by side 6 ms on a quiet disk). Stores are
+** independent (state_store.h), so their commits may run side by side. */
 sr_status sr_state_parts_commit(sr_state_parts *ps, sr_error **err) {
   if (ps->n == 1) return sr_state_commit(ps->stores[0], err);
   commit_job *jobs = calloc((size_t)ps->n, sizeof *jobs);
