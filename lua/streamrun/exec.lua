@@ -28,7 +28,8 @@ local FUSED = { map = true, filter = true, flat_map = true, select = true, with_
 local SOURCE_ENGINE_KEYS = { format = true, schema = true }
 local SINK_ENGINE_KEYS = { format = true, outputMode = true, trigger = true,
                            checkpointLocation = true, queryName = true, batchTimeout = true,
-                           onError = true, multipleWatermarkPolicy = true }
+                           onError = true, multipleWatermarkPolicy = true,
+                           numStatePartitions = true }
 -- ... as a sorted list, for the engine's "did you mean" on a sink's options (job.c)
 local SINK_ENGINE_NAMES = {}
 for name in pairs(SINK_ENGINE_KEYS) do SINK_ENGINE_NAMES[#SINK_ENGINE_NAMES + 1] = name end
@@ -114,6 +115,20 @@ local function watermark_policy(p, where)
       .. "' (min or max)", 0)
   end
   return name
+end
+
+-- numStatePartitions (Spark's spark.sql.shuffle.partitions for state, a query option here): how
+-- many partitions each stateful operator's state is split into, fixed by the checkpoint's first
+-- batch (runtime/state_parts.h). nil: not given (the engine's default, or the checkpoint's).
+local MAX_STATE_PARTITIONS = 1024 -- runtime/state_parts.h SR_STATE_MAX_PARTITIONS
+local function state_partitions(v, where)
+  if v == nil then return nil end
+  local n = tonumber(v)
+  if not n or n ~= math.floor(n) or n < 1 or n > MAX_STATE_PARTITIONS then
+    error(where .. ": numStatePartitions must be a whole number from 1 to " .. MAX_STATE_PARTITIONS
+      .. ", not " .. tostring(v), 0)
+  end
+  return n
 end
 
 -- Stateful operators are modules streamrun.ops.<op> with:
@@ -667,6 +682,7 @@ function exec.compile(q)
     output_mode = q.sink.outputMode or "append",
     trigger_kind = trigger_kind, trigger_ms = trigger_ms, batch_timeout_ms = batch_timeout_ms,
     watermark_policy = watermark_policy(q.sink.multipleWatermarkPolicy, q.where),
+    state_partitions = state_partitions(q.sink.numStatePartitions, q.where),
     sources = {}, stateful = {}, watermarks = {},
     sink = { format = q.sink.format, options = options.flatten(q.sink, SINK_ENGINE_KEYS),
              engine_keys = SINK_ENGINE_NAMES,

@@ -6,15 +6,18 @@
 **   metadata        {"id":"<query id>"}; written once, when the query first starts.
 **   .lock           held with flock(LOCK_EX) by the running process; holds "pid P on HOST since T".
 **   offsets/N       "v1\n" {"batchWatermarkMs":W,"batchTimestampMs":T,
-**                   "conf":{"multipleWatermarkPolicy":"min"}} "\n" and one line per source: the
-**                   JSON end offsets of batch N from that source (null: none).
+**                   "conf":{"multipleWatermarkPolicy":"min","numStatePartitions":P}} "\n" and
+**                   one line per source: the JSON end offsets of batch N from that source
+**                   (null: none). conf holds what the checkpoint fixes for good, as Spark's
+**                   OffsetSeqMetadata.conf; a log without numStatePartitions is one partition.
 **   commits/N       "v1\n" {"nextBatchWatermarkMs":W,"maxEventTimeMs":[M,...]} "\n": M is the max
 **                   event time each with_watermark operator has seen after batch N (null: none
 **                   yet), so a restart rebuilds the watermark as it was (query.c).
 **   plan            the sources and stateful operators the checkpoint was written for (JSON).
 **   sources/<i>/    the i-th source's own log (the file source's seen files).
 **   sink/           the sink's own files (the Kafka sink's pending transaction).
-**   state/<op>/<p>/ state store versions (state_store.c: its own format, checksummed).
+**   state/<op>/<p>/ state store versions of operator op's partition p (state_parts.h routes
+**                   keys; state_store.c: its own format, checksummed).
 **   progress/, bad_records/  output for people, not read by recovery.
 **
 ** Every file above that recovery reads (metadata, offsets/N, commits/N, plan) is a checked file
@@ -71,6 +74,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "state_parts.h"
 
 enum { LOCK_WAIT_MS = 5000, LOCK_POLL_MS = 50 };
 
@@ -446,8 +450,13 @@ sr_status sr_ckpt_write_offsets(sr_ckpt *c, int64_t batch_id, const sr_batch_met
   assert(batch_exists(c, "commits", batch_id - 1) || latest_in(c, "offsets") < 0);
   json_t *m = json_pack("{s:I,s:I}", "batchWatermarkMs", (json_int_t)meta->watermark_ms,
                         "batchTimestampMs", (json_int_t)meta->batch_ts_ms);
-  if (m && meta->watermark_policy)
-    json_object_set_new(m, "conf", json_pack("{s:s}", "multipleWatermarkPolicy", meta->watermark_policy));
+  json_t *conf = json_object();
+  if (conf && meta->watermark_policy)
+    json_object_set_new(conf, "multipleWatermarkPolicy", json_string(meta->watermark_policy));
+  if (conf && meta->state_partitions > 0)
+    json_object_set_new(conf, "numStatePartitions", json_integer(meta->state_partitions));
+  if (m && json_object_size(conf) > 0) json_object_set(m, "conf", conf);
+  json_decref(conf);
   char *mtext = json_dumps(m, JSON_COMPACT);
   json_decref(m);
   size_t cap = 64 + (mtext ? strlen(mtext) : 0);
@@ -527,16 +536,21 @@ sr_status sr_ckpt_read_offsets(sr_ckpt *c, int64_t batch_id, sr_batch_meta *meta
   json_t *m;
   *ends = NULL;
   if (read_log(c, "offsets", batch_id, path, sizeof path, &text, &m, &rest, err) != SR_OK) return SR_ERROR;
-  int64_t wm, ts;
+  int64_t wm = 0, ts = 0;
   int ok = meta_int(m, "batchWatermarkMs", &wm) && meta_int(m, "batchTimestampMs", &ts);
   /* the policy as a static string: the caller keeps meta beyond this json */
   const char *policy = json_string_value(json_object_get(json_object_get(m, "conf"), "multipleWatermarkPolicy"));
   meta->watermark_policy = !policy ? NULL : strcmp(policy, "max") == 0 ? "max" : "min";
+  json_t *parts = json_object_get(json_object_get(m, "conf"), "numStatePartitions");
+  int parts_ok = !parts || (json_is_integer(parts) && json_integer_value(parts) >= 1 &&
+                            json_integer_value(parts) <= SR_STATE_MAX_PARTITIONS);
+  meta->state_partitions = parts_ok && parts ? (int)json_integer_value(parts) : 0;
   json_decref(m);
-  if (!ok) {
+  if (!ok || !parts_ok) {
     free(text);
-    return sr_error_set(err, SR_ERROR, "%s is damaged: its metadata line lacks batchWatermarkMs or "
-                        "batchTimestampMs", path);
+    return sr_error_set(err, SR_ERROR, "%s is damaged: its metadata line %s", path,
+                        ok ? "has a numStatePartitions that is not a partition count"
+                           : "lacks batchWatermarkMs or batchTimestampMs");
   }
   meta->watermark_ms = wm;
   meta->batch_ts_ms = ts;

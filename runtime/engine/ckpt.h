@@ -17,6 +17,8 @@ typedef struct sr_batch_meta {
   int64_t batch_ts_ms;      /* processing time of batch N, fixed for replays */
   const char *watermark_policy; /* multipleWatermarkPolicy the query runs with ("min", "max"),
                                    a static string; read: NULL when the log has none */
+  int state_partitions;         /* numStatePartitions the state is split into; 0: not recorded
+                                   (a log written before partitions: one partition) */
 } sr_batch_meta;
 
 /* Opens (creating) the directory, takes its exclusive lock, removes temp files of dead

@@ -341,6 +341,9 @@ static sr_status read_stateful(lua_State *L, int d, sr_query_spec *s, json_t *pl
   char *policy = field_str(L, d, "watermark_policy"); /* exec.lua checked it: "min" or "max" */
   s->watermark_policy_max = policy && strcmp(policy, "max") == 0;
   free(policy);
+  lua_getfield(L, d, "state_partitions"); /* exec.lua checked it: nil or 1..1024 */
+  s->state_partitions = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
   return s->stateful_sigs && s->watermark_delay_ms ? SR_OK : SR_ERROR;
 }
 
@@ -533,7 +536,8 @@ static int classify(const sr_query_spec *cur, const sr_query_spec *ns, reload_ac
              sr_options_equal(cur->sink_options, ns->sink_options) &&
              sr_schema_equal(cur->output_schema, ns->output_schema) &&
              same_names(cur->output_columns, ns->output_columns) && cur->nwatermarks == ns->nwatermarks &&
-             cur->watermark_policy_max == ns->watermark_policy_max;
+             cur->watermark_policy_max == ns->watermark_policy_max &&
+             cur->state_partitions == ns->state_partitions;
   for (int i = 0; same && i < cur->nsources; i++)
     same = sr_options_equal(cur->sources[i].options, ns->sources[i].options) &&
            sr_schema_equal(cur->sources[i].schema, ns->sources[i].schema);

@@ -33,7 +33,7 @@
 #include "lua_host.h"
 #include "lua_libs.h"
 #include "progress.h"
-#include "state_store.h"
+#include "state_parts.h"
 #include "lua_pack.h"
 #include "sr_log.h"
 
@@ -63,7 +63,8 @@ struct sr_query {
   int drained;              /* availableNow/once: the sources have nothing more to plan */
   int ran_once;
 
-  sr_state_store **stores;   /* one per stateful operator: state/<i>/0, at version next_batch */
+  int state_partitions;      /* numStatePartitions: the checkpoint's, fixed at its first batch */
+  sr_state_parts **stores;   /* one per stateful operator: state/<i>/<p>, at version next_batch */
 
   sr_progress progress;
   FILE *progress_file;
@@ -281,6 +282,30 @@ static sr_status check_ends(sr_query *q, int64_t batch_id, const json_t *ends, s
                       q->spec->nsources);
 }
 
+/* The partition count a checkpoint's state was split into is the one it keeps (offsets/N's
+** conf; none recorded: one partition, as written before partitions existed). Spark keeps
+** spark.sql.shuffle.partitions from OffsetSeqMetadata.conf over the session's value with a
+** warning (OffsetSeqMetadata.setSessionConf); here a numStatePartitions the job asks for that
+** differs is refused, so nobody believes a checkpoint was re-split when it was not. A query
+** without state has nothing split: it keeps the recorded count silently. */
+static sr_status check_state_partitions(sr_query *q, int64_t batch, int recorded, sr_error **err) {
+  if (recorded == 0) recorded = 1;
+  int asked = q->spec->state_partitions;
+  q->state_partitions = recorded;
+  if (asked == 0 || asked == recorded || q->spec->nstateful == 0) return SR_OK;
+  char path[4200], rel[64];
+  snprintf(rel, sizeof rel, "offsets/%" PRId64, batch);
+  sr_ckpt_path(q->ckpt, rel, path, sizeof path);
+  return sr_error_set(err, SR_ERROR,
+                      "%s: numStatePartitions is %d, but the checkpoint %s keeps its state in %d "
+                      "partition%s (%s%s): a key's partition is its hash modulo the count, so the "
+                      "state cannot be read with another. Leave numStatePartitions out (the "
+                      "checkpoint's count is kept) or give the query a new checkpointLocation",
+                      q->spec->where, asked, sr_ckpt_dir(q->ckpt), recorded,
+                      recorded == 1 ? "" : "s", path,
+                      recorded == 1 ? ", recorded there or written before partitions" : "");
+}
+
 /* Decides where to resume from the offset and commit logs (ckpt.c invariant I3), and rebuilds
 ** the watermark there. Spark's global watermark starts at 0 (WatermarkTracker.globalWatermarkMs)
 ** and a restart takes it back from the offset log (MicroBatchExecution.populateStartOffsets);
@@ -293,6 +318,8 @@ static sr_status find_resume_point(sr_query *q, sr_error **err) {
   int64_t last_commit = sr_ckpt_latest_commit(q->ckpt);
   int nwm = q->spec->nwatermarks;
   q->wm_policy_max = q->spec->watermark_policy_max;
+  q->state_partitions = q->spec->state_partitions > 0 ? q->spec->state_partitions
+                                                      : SR_STATE_DEFAULT_PARTITIONS;
   q->watermark_ms = INT64_MIN;
   q->ran_watermark_ms = INT64_MIN;
   if (last_off < 0) {
@@ -332,6 +359,7 @@ static sr_status find_resume_point(sr_query *q, sr_error **err) {
               "checkpoint, not '%s' (as Spark: the policy cannot change for a checkpoint)",
               q->spec->where, q->spec->name, logged_max ? "max" : "min", q->wm_policy_max ? "max" : "min");
     q->wm_policy_max = logged_max;
+    if (check_state_partitions(q, last_off, meta.state_partitions, err) != SR_OK) return SR_ERROR;
   }
   /* a query with a watermark has one from batch 0, never below 0 (a checkpoint written before
   ** this rule logged none); a query without has none */
@@ -375,7 +403,7 @@ static sr_status check_sink_log(sr_query *q, sr_error **err) {
 
 static void close_stores(sr_query *q) {
   for (int i = 0; q->stores && i < q->spec->nstateful; i++) {
-    sr_state_close(q->stores[i]);
+    sr_state_parts_close(q->stores[i]);
     q->stores[i] = NULL;
   }
 }
@@ -388,9 +416,9 @@ static sr_status open_stores(sr_query *q, sr_error **err) {
   if (!q->stores) q->stores = calloc((size_t)(q->spec->nstateful + 1), sizeof *q->stores);
   if (!q->stores) return sr_error_set(err, SR_ERROR, "out of memory");
   for (int i = 0; i < q->spec->nstateful; i++) {
-    char *dir = subdir(q, "state/%d/0", i, err);
+    char *dir = subdir(q, "state/%d", i, err);
     if (!dir) return SR_ERROR;
-    q->stores[i] = sr_state_open(dir, q->next_batch, NULL, err);
+    q->stores[i] = sr_state_parts_open(dir, q->state_partitions, q->next_batch, NULL, err);
     free(dir);
     if (!q->stores[i]) {
       if (*err) sr_error_prefix(*err, "state of operator %d (%s)", i, q->spec->stateful_sigs[i]);
@@ -800,9 +828,9 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
   for (int i = 0; i < q->spec->nstateful; i++) {
     /* a commit resets the per-version counts: read them first, the totals after */
     sr_state_stats before, after;
-    sr_state_get_stats(q->stores[i], &before);
-    if (sr_state_commit(q->stores[i], err) != SR_OK) return SR_ERROR;
-    sr_state_get_stats(q->stores[i], &after);
+    sr_state_parts_get_stats(q->stores[i], &before);
+    if (sr_state_parts_commit(q->stores[i], err) != SR_OK) return SR_ERROR;
+    sr_state_parts_get_stats(q->stores[i], &after);
     json_t *o = json_array_get(b->op_metrics, (size_t)i);
     /* an operator whose store holds more than state rows (indexes) counts its rows itself */
     if (!json_object_get(o, "numRowsTotal"))
@@ -812,6 +840,9 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
     if (!json_object_get(o, "numRowsRemoved"))
       json_object_set_new(o, "numRowsRemoved", json_integer(before.num_rows_removed));
     json_object_set_new(o, "memoryUsedBytes", json_integer(after.memory_used_bytes));
+    /* Spark's StateOperatorProgress: one store per partition here (Spark's join has four) */
+    json_object_set_new(o, "numShufflePartitions", json_integer(q->state_partitions));
+    json_object_set_new(o, "numStateStoreInstances", json_integer(q->state_partitions));
     json_object_set_new(o, "commitTimeMs", json_integer(after.commit_time_ms));
   }
   crash_point("after_state_commit", b->id);
@@ -937,6 +968,7 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
     b.meta.watermark_ms = q->watermark_ms;
     b.meta.batch_ts_ms = sr_now_wall_ms();
     b.meta.watermark_policy = q->wm_policy_max ? "max" : "min";
+    b.meta.state_partitions = q->state_partitions;
   }
   int64_t t_planned = sr_now_mono_ms();
   if (!q->replay) {

@@ -63,6 +63,9 @@ typedef struct sr_query_spec {
   int nwatermarks;
   int64_t *watermark_delay_ms;
   int watermark_policy_max; /* multipleWatermarkPolicy: 0 "min" (Spark's default), 1 "max" */
+  int state_partitions;     /* numStatePartitions the job asks for (1..SR_STATE_MAX_PARTITIONS);
+                               0: not given (a new checkpoint takes the default, an existing one
+                               keeps its own) */
   char *plan_json;          /* sources and stateful operators, for the compatibility check */
 } sr_query_spec;
 

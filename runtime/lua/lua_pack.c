@@ -7,7 +7,7 @@
 ** a batch does no malloc once the buffers have grown.
 */
 #include "lua_pack.h"
-#include "state_store.h"
+#include "state_parts.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -549,9 +549,10 @@ int sr_lua_unpack(lua_State *L, const void *p, size_t n) {
 
 /* ---- the state store bindings -------------------------------------------------------------- */
 
-static sr_state_store *check_store(lua_State *L, int i) {
+/* An operator's state: its partitions (state_parts.h); each key goes to its own. */
+static sr_state_parts *check_store(lua_State *L, int i) {
   void *p = lua_touserdata(L, i);
-  if (lua_type(L, i) != LUA_TLIGHTUSERDATA || !sr__state_is_store(p))
+  if (lua_type(L, i) != LUA_TLIGHTUSERDATA || !sr__state_is_parts(p))
     luaL_argerror(L, i, "state store handle expected");
   return p;
 }
@@ -602,7 +603,7 @@ static int l_unpack(lua_State *L) {
 }
 
 static int l_get_many(lua_State *L) {
-  sr_state_store *st = check_store(L, 1);
+  sr_state_parts *ps = check_store(L, 1);
   int n = opt_count(L, 3, 2);
   lua_settop(L, 3);
   packer *pk = packer_begin(L, "state key");
@@ -614,6 +615,7 @@ static int l_get_many(lua_State *L) {
     lua_pop(L, 1);
     const void *v;
     size_t vlen;
+    sr_state_store *st = sr_state_parts_route(ps, pk->key.data, pk->key.len);
     if (!sr_state_get(st, pk->key.data, pk->key.len, &v, &vlen)) continue;
     unpack_or_raise(L, v, vlen);
     lua_rawseti(L, values, i);
@@ -623,7 +625,7 @@ static int l_get_many(lua_State *L) {
 }
 
 static int l_put_many(lua_State *L) {
-  sr_state_store *st = check_store(L, 1);
+  sr_state_parts *ps = check_store(L, 1);
   luaL_checktype(L, 3, LUA_TTABLE);
   int n = opt_count(L, 4, 2);
   lua_settop(L, 4);
@@ -632,6 +634,7 @@ static int l_put_many(lua_State *L) {
     lua_rawgeti(L, 2, i);
     lua_rawgeti(L, 3, i);
     pack_or_raise(L, pk, -2, "state key", &pk->key);
+    sr_state_store *st = sr_state_parts_route(ps, pk->key.data, pk->key.len);
     sr_error *e = NULL;
     if (lua_isnil(L, -1)) {
       if (sr_state_remove(st, pk->key.data, pk->key.len, &e) < 0) raise_error(L, e);
@@ -646,7 +649,7 @@ static int l_put_many(lua_State *L) {
 }
 
 static int l_remove_many(lua_State *L) {
-  sr_state_store *st = check_store(L, 1);
+  sr_state_parts *ps = check_store(L, 1);
   int n = opt_count(L, 3, 2), removed = 0;
   lua_settop(L, 3);
   packer *pk = packer_begin(L, "state key");
@@ -655,7 +658,8 @@ static int l_remove_many(lua_State *L) {
     pack_or_raise(L, pk, -1, "state key", &pk->key);
     lua_pop(L, 1);
     sr_error *e = NULL;
-    int r = sr_state_remove(st, pk->key.data, pk->key.len, &e);
+    int r = sr_state_remove(sr_state_parts_route(ps, pk->key.data, pk->key.len), pk->key.data,
+                            pk->key.len, &e);
     if (r < 0) raise_error(L, e);
     removed += r;
   }
@@ -664,22 +668,24 @@ static int l_remove_many(lua_State *L) {
 }
 
 static int l_scan(lua_State *L) {
-  sr_state_store *st = check_store(L, 1);
+  sr_state_parts *ps = check_store(L, 1);
   sr_state_stats s;
-  sr_state_get_stats(st, &s);
+  sr_state_parts_get_stats(ps, &s);
   lua_createtable(L, (int)s.num_rows_total, 0);
   lua_createtable(L, (int)s.num_rows_total, 0);
   sr_state_iter it;
   const void *k, *v;
   size_t kl, vl;
   int n = 0;
-  sr_state_iter_init(st, &it);
-  while (sr_state_iter_next(&it, &k, &kl, &v, &vl)) {
-    n++;
-    unpack_or_raise(L, k, kl);
-    lua_rawseti(L, -3, n);
-    unpack_or_raise(L, v, vl);
-    lua_rawseti(L, -2, n);
+  for (int p = 0; p < sr_state_parts_count(ps); p++) {
+    sr_state_iter_init(sr_state_parts_at(ps, p), &it);
+    while (sr_state_iter_next(&it, &k, &kl, &v, &vl)) {
+      n++;
+      unpack_or_raise(L, k, kl);
+      lua_rawseti(L, -3, n);
+      unpack_or_raise(L, v, vl);
+      lua_rawseti(L, -2, n);
+    }
   }
   lua_pushinteger(L, n);
   return 3;
@@ -687,7 +693,7 @@ static int l_scan(lua_State *L) {
 
 static int l_stats(lua_State *L) {
   sr_state_stats s;
-  sr_state_get_stats(check_store(L, 1), &s);
+  sr_state_parts_get_stats(check_store(L, 1), &s);
   lua_createtable(L, 0, 6);
   const struct { const char *name; int64_t v; } f[] = {
       {"version", s.version}, {"num_rows_total", s.num_rows_total},

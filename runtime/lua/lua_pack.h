@@ -46,12 +46,13 @@ int sr_lua_pack_as(lua_State *L, int idx, const char *what, sr_buf *out, char *e
 int sr_lua_unpack(lua_State *L, const void *p, size_t n);
 
 /* [-0, +1, m] Pushes a table of functions Lua code calls once per batch on a state store
-** handle (a light userdata sr_state_store * the engine passes):
+** handle (a light userdata sr_state_parts * the engine passes: an operator's partitions; each
+** packed key is read from and written to its own partition, sr_state_partition_of):
 **   pack(v) -> s                      unpack(s) -> v
 **   get_many(store, keys [, n]) -> values, n     (values[i] nil when keys[i] is absent)
 **   put_many(store, keys, values [, n]) -> nil   (values[i] nil removes keys[i])
 **   remove_many(store, keys [, n]) -> removed count
-**   scan(store) -> keys, values, n    (every entry)
+**   scan(store) -> keys, values, n    (every entry, partition after partition)
 **   stats(store) -> {version=, num_rows_total=, num_rows_updated=, num_rows_removed=,
 **                    memory_used_bytes=, commit_time_ms=}
 ** n defaults to #keys. These raise a Lua error for an unpackable key/value (naming its path),

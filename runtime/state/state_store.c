@@ -89,7 +89,7 @@
 
 #define DEFAULT_SNAPSHOT_INTERVAL 10
 #define DEFAULT_MIN_RETAIN 100
-#define STORE_MAGIC 0x53525354u /* checked by the Lua bindings on a light userdata */
+#define STORE_MAGIC 0x53525354u /* a live store (assert_store_state) */
 
 #define ENT_FREE (UINT64_C(1) << 63)
 #define ENT_DIRTY (UINT64_C(1) << 62)
@@ -1150,9 +1150,4 @@ int sr_state_iter_next(sr_state_iter *it, const void **key, size_t *klen, const 
     return 1;
   }
   return 0;
-}
-
-/* For the Lua bindings: whether p looks like a live store (a light userdata cannot be typed). */
-int sr__state_is_store(const void *p) {
-  return p && ((const sr_state_store *)p)->magic == STORE_MAGIC;
 }

@@ -89,8 +89,4 @@ void sr_state_iter_init(sr_state_store *st, sr_state_iter *it);
 int sr_state_iter_next(sr_state_iter *it, const void **key, size_t *klen, const void **val,
                        size_t *vlen);
 
-/* Internal, for the Lua bindings (a light userdata carries no type): 1 if p points at an open
-** store, 0 if it is NULL or at something else that is readable. */
-int sr__state_is_store(const void *p);
-
 #endif

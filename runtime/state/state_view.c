@@ -13,6 +13,7 @@
 #include "lua_host.h"
 #include "lua_libs.h"
 #include "lua_pack.h"
+#include "state_parts.h"
 #include "state_store.h"
 
 int64_t sr_state_view_last_batch(const char *checkpoint) {
@@ -31,10 +32,12 @@ int64_t sr_state_view_last_batch(const char *checkpoint) {
   return last;
 }
 
-/* Sorts the entries by their packed key, so that a listing reads the same every time. */
+/* An entry of one partition, sorted by its packed key so that a listing reads the same every
+** time, whatever the number of partitions. */
 typedef struct entry {
   const void *key, *val;
   size_t klen, vlen;
+  int part;
 } entry;
 
 static int by_key(const void *a, const void *b) {
@@ -44,55 +47,82 @@ static int by_key(const void *a, const void *b) {
   return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
-static sr_status push_entries(lua_State *L, sr_state_store *st, sr_error **err) {
-  entry *es = NULL;
-  size_t n = 0, cap = 0;
+typedef struct entries {
+  entry *e;
+  size_t n, cap;
+} entries;
+
+/* Appends partition part's entries (pointing into st, which must stay open). */
+static sr_status collect(entries *es, sr_state_store *st, int part, sr_error **err) {
   sr_state_iter it;
   sr_state_iter_init(st, &it);
-  entry e;
+  entry e = {.part = part};
   while (sr_state_iter_next(&it, &e.key, &e.klen, &e.val, &e.vlen)) {
-    if (n == cap) {
-      entry *grown = realloc(es, (cap = cap ? cap * 2 : 64) * sizeof *es);
-      if (!grown) {
-        free(es);
-        return sr_error_set(err, SR_ERROR, "out of memory");
-      }
-      es = grown;
+    if (es->n == es->cap) {
+      entry *grown = realloc(es->e, (es->cap = es->cap ? es->cap * 2 : 64) * sizeof *grown);
+      if (!grown) return sr_error_set(err, SR_ERROR, "out of memory");
+      es->e = grown;
     }
-    es[n++] = e;
+    es->e[es->n++] = e;
   }
-  if (n) qsort(es, n, sizeof *es, by_key);
-  lua_createtable(L, (int)n, 0);
-  for (size_t i = 0; i < n; i++) {
-    lua_createtable(L, 0, 2);
-    if (sr_lua_unpack(L, es[i].key, es[i].klen) != 0) lua_pushnil(L);
+  return SR_OK;
+}
+
+static void push_entries(lua_State *L, entries *es) {
+  if (es->n) qsort(es->e, es->n, sizeof *es->e, by_key);
+  lua_createtable(L, (int)es->n, 0);
+  for (size_t i = 0; i < es->n; i++) {
+    const entry *e = &es->e[i];
+    lua_createtable(L, 0, 3);
+    if (sr_lua_unpack(L, e->key, e->klen) != 0) lua_pushnil(L);
     lua_setfield(L, -2, "key");
-    if (sr_lua_unpack(L, es[i].val, es[i].vlen) != 0) lua_pushnil(L);
+    if (sr_lua_unpack(L, e->val, e->vlen) != 0) lua_pushnil(L);
     lua_setfield(L, -2, "value");
+    lua_pushinteger(L, e->part);
+    lua_setfield(L, -2, "partition_id");
     lua_rawseti(L, -2, (int)i + 1);
   }
-  free(es);
-  return SR_OK;
+}
+
+/* How many partitions operator op's state has: its folders 0, 1, ... in a row (0: none). The
+** query checked the count against offsets/N's record when it wrote them. */
+static int count_partitions(const char *op_dir) {
+  char path[4300];
+  int n = 0;
+  for (; n < SR_STATE_MAX_PARTITIONS; n++) {
+    snprintf(path, sizeof path, "%s/%d", op_dir, n);
+    DIR *d = opendir(path);
+    if (!d) break;
+    closedir(d);
+  }
+  return n;
 }
 
 sr_status sr_state_view_push(lua_State *L, const char *checkpoint, int op, int64_t batch,
                              sr_error **err) {
   char dir[4200];
-  snprintf(dir, sizeof dir, "%s/state/%d/0", checkpoint, op);
-  DIR *d = opendir(dir);
-  if (!d)
-    return sr_error_set(err, SR_ERROR, "%s has no state of operator %d (%s is missing)", checkpoint,
+  snprintf(dir, sizeof dir, "%s/state/%d", checkpoint, op);
+  int nparts = count_partitions(dir);
+  if (nparts == 0)
+    return sr_error_set(err, SR_ERROR, "%s has no state of operator %d (%s/0 is missing)", checkpoint,
                         op, dir);
-  closedir(d);
   int64_t last = sr_state_view_last_batch(checkpoint);
   if (batch < 0) batch = last;
   if (batch < 0 || batch > last)
     return sr_error_set(err, SR_ERROR, "%s: batch %" PRId64 " is not committed (the last committed "
                         "batch is %" PRId64 ")", checkpoint, batch, last);
-  sr_state_store *st = sr_state_open(dir, batch + 1, NULL, err);
-  if (!st) return SR_ERROR;
-  sr_status rc = push_entries(L, st, err);
-  sr_state_close(st);
+  sr_state_store *st[SR_STATE_MAX_PARTITIONS] = {0};
+  entries es = {0};
+  sr_status rc = SR_OK;
+  for (int p = 0; p < nparts && rc == SR_OK; p++) {
+    char pdir[4300];
+    snprintf(pdir, sizeof pdir, "%s/%d", dir, p);
+    st[p] = sr_state_open(pdir, batch + 1, NULL, err);
+    rc = st[p] ? collect(&es, st[p], p, err) : SR_ERROR;
+  }
+  if (rc == SR_OK) push_entries(L, &es);
+  free(es.e);
+  for (int p = 0; p < nparts; p++) sr_state_close(st[p]);
   return rc;
 }
 
@@ -128,8 +158,6 @@ int sr_state_main(int argc, char **argv) {
     lua_setfield(L, -2, "operatorId");
     lua_pushnumber(L, (lua_Number)batch);
     lua_setfield(L, -2, "batchId");
-    lua_pushinteger(L, 0);
-    lua_setfield(L, -2, "partition_id");
     sr_buf_clear(&line);
     if (sr_json_encode_value(L, lua_gettop(L), &line, errbuf, sizeof errbuf) != 0) {
       fprintf(stderr, "streamrun state: entry %d: %s\n", i, errbuf);

@@ -19,14 +19,14 @@
 int64_t sr_state_view_last_batch(const char *checkpoint);
 
 /* [-0, +1 on success, m] Pushes the entries of operator `op`'s state after batch `batch`
-** (< 0: the last committed) as an array of {key = k, value = v} (Lua values as the operator
-** stored them), in key order. Returns SR_OK, or SR_ERROR with *err (nothing pushed) naming
+** (< 0: the last committed), every partition's, as an array of {key = k, value = v,
+** partition_id = p} (Lua values as the operator stored them), in packed-key order. Returns SR_OK, or SR_ERROR with *err (nothing pushed) naming
 ** the checkpoint file at fault, or saying the operator or the batch is not there. */
 sr_status sr_state_view_push(lua_State *L, const char *checkpoint, int op, int64_t batch,
                              sr_error **err);
 
 /* streamrun state CHECKPOINT [--operator N] [--batch B]: one JSON line per entry,
-** {"operatorId":N,"batchId":B,"partition_id":0,"key":...,"value":...}. Returns an exit code. */
+** {"operatorId":N,"batchId":B,"partition_id":P,"key":...,"value":...}. Returns an exit code. */
 int sr_state_main(int argc, char **argv);
 
 #endif

@@ -1,7 +1,7 @@
 /* Tests of Lua value packing (round trips, determinism, refusals, malformed input) and of the
 ** state store's Lua bindings. */
 #include "lua_pack.h"
-#include "state_store.h"
+#include "state_parts.h"
 #include "fsutil.h"
 #include "lua_test.h"
 
@@ -231,7 +231,8 @@ SR_TEST(state_bindings) {
   char *dir = mkdtemp(tmpl);
   ASSERT_TRUE(dir != NULL);
   sr_error *e = NULL;
-  sr_state_store *st = sr_state_open(dir, 0, NULL, &e);
+  /* four partitions: every call routes each key to its own */
+  sr_state_parts *st = sr_state_parts_open(dir, 4, 0, NULL, &e);
   ASSERT_TRUE(st != NULL);
   lua_State *L = new_state();
   run_lua(L, lua_helpers);
@@ -272,9 +273,9 @@ SR_TEST(state_bindings) {
           "assert(seen == 1000 * 1001 / 2 - 1 - 3)\n"
           "s = state.stats(store)\n"
           "assert(s.num_rows_total == 998 and s.num_rows_removed == 2)\n");
-  ASSERT_EQ_INT(sr_state_commit(st, &e), SR_OK);
-  sr_state_close(st);
-  st = sr_state_open(dir, 1, NULL, &e);
+  ASSERT_EQ_INT(sr_state_parts_commit(st, &e), SR_OK);
+  sr_state_parts_close(st);
+  st = sr_state_parts_open(dir, 4, 1, NULL, &e);
   ASSERT_TRUE(st != NULL);
   lua_pushlightuserdata(L, st);
   lua_setglobal(L, "store");
@@ -293,9 +294,9 @@ SR_TEST(state_bindings) {
   run_lua_fails(L, "state.scan(not_a_store)", "state store handle expected");
   run_lua_fails(L, "state.unpack('\\9')", "not a packed Lua value");
   /* Bytes a C operator stored are not Lua values: scan says so instead of guessing. */
-  ASSERT_EQ_INT(sr_state_put(st, "\xff", 1, "raw", 3, NULL), SR_OK);
+  ASSERT_EQ_INT(sr_state_put(sr_state_parts_route(st, "\xff", 1), "\xff", 1, "raw", 3, NULL), SR_OK);
   run_lua_fails(L, "state.scan(store)", "not a packed Lua value");
-  sr_state_close(st);
+  sr_state_parts_close(st);
   lua_close(L);
   ASSERT_EQ_INT(sr_fs_remove_tree(dir, NULL), SR_OK);
 }

@@ -322,6 +322,7 @@ SR_TEST(gen_fields) {
   sr_nexmark_event ev;
   int64_t bid_extra = 0, bids = 0, hot_channel = 0, with_id = 0, cold = 0;
   size_t extra_min = SIZE_MAX, extra_max = 0;
+  int64_t extra_chars[51] = {0}; /* 'a' - 25 .. 'z' */
   for (int64_t n = 0; n < 50000; n++) {
     sr_nexmark_gen_event(g, n, &ev, s);
     if (ev.kind == SR_NEXMARK_PERSON) {
@@ -353,7 +354,14 @@ SR_TEST(gen_fields) {
         cold++;
         with_id += memmem(b->url.ptr, b->url.len, "&channel_id=", 12) != NULL;
       }
-      for (size_t i = 0; i < b->extra.len; i++) ASSERT_TRUE(b->extra.ptr[i] >= 'a' && b->extra.ptr[i] <= 'z');
+      /* Nexmark's nextExactString: groups of six from 'a' up to 'z' or down to 'H' */
+      for (size_t i = 0; i < b->extra.len; i++) {
+        char ch = b->extra.ptr[i];
+        ASSERT_TRUE(ch >= 'a' - 25 && ch <= 'z');
+        if (i % 6 > 0 && ch != 'a' && b->extra.ptr[i - i % 6] != 'a')
+          ASSERT_EQ_INT(ch < 'a', b->extra.ptr[i - i % 6] < 'a'); /* one sign per group */
+        extra_chars[ch - ('a' - 25)]++;
+      }
       bid_extra += (int64_t)b->extra.len;
       if (b->extra.len < extra_min) extra_min = b->extra.len;
       if (b->extra.len > extra_max) extra_max = b->extra.len;
@@ -365,6 +373,12 @@ SR_TEST(gen_fields) {
   if (avg < 66 || avg > 70) SR_FAIL("bid extra averages %.2f bytes, want about 68", avg);
   ASSERT_EQ_INT(extra_min, 68 - 14); /* uniform in [d - round(d/5), d + round(d/5)) */
   ASSERT_EQ_INT(extra_max, 68 + 14 - 1);
+  /* every character of the range, 'a' (a 0 digit of either sign) about twice as often */
+  for (int i = 0; i < 51; i++) {
+    double share = (double)extra_chars[i] / (double)bid_extra, want = (i == 25 ? 2.0 : 1.0) / 52;
+    if (share < want * 0.8 || share > want * 1.2)
+      SR_FAIL("extra character '%c': share %.4f, want about %.4f", 'a' - 25 + i, share, want);
+  }
   double hot = (double)hot_channel / bids, ids = (double)with_id / cold;
   if (hot < 0.48 || hot > 0.52) SR_FAIL("hot channel share %.3f, want about 0.5", hot);
   if (ids < 0.85 || ids > 0.95) SR_FAIL("share of urls with channel_id %.3f, want about 0.9", ids);

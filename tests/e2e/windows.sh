@@ -35,7 +35,8 @@ pass "late rows dropped and counted in numRowsDroppedByWatermark: $dropped"
 
 # Progress: stateOperators and eventTime as Spark's; the last batch is a no-data batch.
 last=$(tail -1 chk/progress/progress.jsonl)
-for f in numRowsTotal numRowsUpdated numRowsRemoved memoryUsedBytes numRowsDroppedByWatermark commitTimeMs; do
+for f in numRowsTotal numRowsUpdated numRowsRemoved memoryUsedBytes numRowsDroppedByWatermark commitTimeMs \
+         numShufflePartitions numStateStoreInstances; do
   [[ $(jq ".stateOperators[0] | has(\"$f\")" <<<"$last") == true ]] || fail "stateOperators lacks $f"
 done
 assert_eq "last batch is a no-data batch" 0 "$(jq .numInputRows <<<"$last")"

@@ -118,19 +118,24 @@ static sr_nexmark_str next_string(rng *r, cursor *c, int64_t max_length) {
   return out;
 }
 
-/* Beam's nextExactString: exactly len lowercase letters, 8 per draw: each byte b becomes
-** 'a' + b * 26 / 256, computed for 4 bytes at once in 16-bit lanes. Writes whole words, so
-** up to 7 bytes past the string (the scratch size allows for them). */
+/* Beam's and Flink's nextExactString: exactly len characters, each 'a' + rnd % 26 for the next
+** base-26 digit of a random Java int rnd, six digits per int. Java's % keeps the dividend's
+** sign, so the six characters of a negative int run from 'a' down to 'H' ('a' - 25) instead
+** of up to 'z': the text is letters of both cases and [\]^_` as Nexmark's is. Here each draw
+** gives a group of six: its sign from one bit, its digits from six bytes b as b * 26 / 256,
+** computed for all lanes at once in 16-bit lanes. Writes whole words, so up to 7 bytes past
+** the string (the scratch size allows for them). */
 static sr_nexmark_str next_exact_string(rng *r, cursor *c, int64_t len) {
-  const uint64_t lanes = 0x00FF00FF00FF00FFULL;
+  const uint64_t lanes = 0x00FF00FF00FF00FFULL, a = 0x6161616161616161ULL;
   sr_nexmark_str out = {c->p, (size_t)len};
-  rng local = *r;  /* in a register for the loop */
-  for (int64_t i = 0; i < len; i += 8) {
+  rng local = *r; /* in a register for the loop */
+  for (int64_t i = 0; i < len; i += 6) {
     uint64_t x = rng_next(&local);
     uint64_t even = ((x & lanes) * 26 >> 8) & lanes;
     uint64_t odd = (((x >> 8) & lanes) * 26 >> 8) & lanes;
-    uint64_t letters = (even | odd << 8) + 0x6161616161616161ULL;
-    memcpy(c->p + i, &letters, 8);
+    uint64_t digits = even | odd << 8;          /* each byte 0..25: no borrow below */
+    uint64_t text = (x >> 63) ? a - digits : a + digits; /* bit 63 is in lane 7, unused */
+    memcpy(c->p + i, &text, 8);
   }
   *r = local;
   c->p += len;

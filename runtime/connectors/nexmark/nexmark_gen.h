@@ -18,7 +18,9 @@
 **     length uniform in [1, 2 * the time until numInFlightAuctions more auctions exist];
 **     bid channels as Flink's (half the bids on Google/Facebook/Baidu/Apple, the others on
 **     channel-0..9999) with Flink's url shapes; `extra` padding so an event averages
-**     avgPersonByteSize/avgAuctionByteSize/avgBidByteSize bytes (0 turns padding off);
+**     avgPersonByteSize/avgAuctionByteSize/avgBidByteSize bytes (0 turns padding off), its
+**     length by nextExtra's formula and its characters as nextExactString's ('a' + rnd % 26
+**     of a signed int: 'H'..'z', six to a sign);
 **   - event time: dateTime(n) = firstEventTime + n * 1000 / eventRate ms (exact integer
 **     arithmetic, where Beam rounds the inter-event delay to whole microseconds), with
 **     Beam's outOfOrderGroupSize shuffle of event numbers inside groups (1 = in order).
