@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_quotes.h"
 #include "lua_int64.h"
 #include "lua_types.h"
 #include "timeutil.h"
@@ -82,6 +83,7 @@ sr__codec_mem *sr__codec_mem_push(lua_State *L) {
 void sr__codec_mem_release(sr__codec_mem *m) {
   sr_buf_free(&m->text);
   sr_buf_free(&m->aux);
+  sr_buf_free(&m->quoted);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1391,6 +1393,19 @@ static int decode_record(jdec *d, const jstruct *plan, const char *p, const char
   return 0;
 }
 
+/* decode_record, and for a record it refuses that holds a single quote, decode_record again on
+** its standard-JSON rewrite (Spark's allowSingleQuotes: json_quotes.h); the reason is the
+** rewrite's. top: the stack to restore before the second try. */
+static int decode_quoted(jdec *d, const jstruct *plan, const char *p, const char *end, int top) {
+  if (decode_record(d, plan, p, end) == 0) return 0;
+  sr_buf *q = &d->mem->quoted;
+  int rc = sr_json_requote(p, (size_t)(end - p), q);
+  if (rc < 0) luaL_error(d->L, "out of memory");
+  if (rc == 0) return -1;
+  lua_settop(d->L, top);
+  return decode_record(d, plan, q->data, q->data + q->len);
+}
+
 static int is_blank_line(const char *p, const char *end) {
   return skip_ws(p, end) == end;
 }
@@ -1417,13 +1432,14 @@ static const jstruct *dec_setup(lua_State *L, jdec *d, const sr_schema *schema, 
 int sr_json_decode_piece(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
                          const sr_schema *schema, const char *origin, int64_t first_line,
                          sr_bad_fn bad, void *bad_ud, int64_t *nlines) {
-  return sr_json_decode_piece_sep(L, rows_idx, nrows, buf, len, schema, NULL, origin, first_line,
-                                  bad, bad_ud, nlines);
+  return sr_json_decode_piece_sep(L, rows_idx, nrows, buf, len, schema, NULL, 1, origin,
+                                  first_line, bad, bad_ud, nlines);
 }
 
 int sr_json_decode_piece_sep(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
-                             const sr_schema *schema, const sr_linesep *ls, const char *origin,
-                             int64_t first_line, sr_bad_fn bad, void *bad_ud, int64_t *nlines) {
+                             const sr_schema *schema, const sr_linesep *ls, int single_quotes,
+                             const char *origin, int64_t first_line, sr_bad_fn bad, void *bad_ud,
+                             int64_t *nlines) {
   if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
   int base = lua_gettop(L), nbad = 0, n = *nrows;
   char reason[512];
@@ -1445,7 +1461,7 @@ int sr_json_decode_piece_sep(lua_State *L, int rows_idx, int *nrows, const char 
         snprintf(reason, sizeof reason, "not JSON: invalid UTF-8 at byte %zu", valid + 1);
         rc = -1;
       } else {
-        rc = decode_record(&d, plan, p, stop);
+        rc = single_quotes ? decode_quoted(&d, plan, p, stop, work) : decode_record(&d, plan, p, stop);
       }
       if (rc == 0) {
         lua_rawseti(L, rows_idx, ++n);
@@ -1499,7 +1515,7 @@ int sr_json_decode_column(lua_State *L, int rows_idx, int *nrows, const char *co
       lua_pushnil(L);
       lua_rawset(L, row);
       d.into = row;
-      ok = decode_record(&d, plan, text, text + len) == 0;
+      ok = decode_quoted(&d, plan, text, text + len, lua_gettop(L)) == 0;
       d.into = 0;
     }
     if (ok) {
@@ -1531,7 +1547,7 @@ int sr_json_decode_record(lua_State *L, const char *text, size_t len, const sr_s
   char reason[512];
   jdec d;
   const jstruct *plan = dec_setup(L, &d, schema, reason, sizeof reason);
-  int rc = decode_record(&d, plan, text, text + len);
+  int rc = decode_quoted(&d, plan, text, text + len, lua_gettop(L));
   sr__codec_mem_release(d.mem);
   if (rc != 0) {
     copy_reason(err, errlen, reason);

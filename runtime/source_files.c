@@ -78,6 +78,7 @@ typedef struct files_source {
   char *archive_dir;
   sr_csv_options csv;
   sr_linesep line_sep;        /* lineSep: json, text (csv: csv.line_sep) */
+  int single_quotes;          /* json: allowSingleQuotes */
   sr_strset *seen;
   int64_t newest_mtime_ms;    /* of every file seen: maxFileAge is relative to it */
   sr_strset *initial;         /* availableNow: the files present at open */
@@ -118,6 +119,7 @@ static const sr_option_spec json_options[] = {
   COMMON_OPTIONS,
   LINE_SEP_OPTION,
   {"inferTimestamp", SR_OPT_BOOL, "false", "without a schema: infer text that is an ISO-8601 timestamp as timestamp"},
+  {"allowSingleQuotes", SR_OPT_BOOL, "true", "names and strings may be 'single-quoted' (false: such records are bad)"},
   {NULL},
 };
 static const sr_option_spec text_options[] = {COMMON_OPTIONS, LINE_SEP_OPTION, {NULL}};
@@ -414,6 +416,7 @@ static sr_status files_open(sr_source *src, const sr_connector_config *cfg, sr_e
   }
   fs->stable_ms = sr_opt_int(cfg->options, spec, "fileStableMs", 500);
   fs->ignore_missing = sr_opt_bool(cfg->options, spec, "ignoreMissingFiles", 0);
+  fs->single_quotes = sr_opt_bool(cfg->options, spec, "allowSingleQuotes", 1);
   if (fs->stable_ms < 0) return sr_error_set(err, SR_ERROR, "fileStableMs must be 0 or more");
   fs->query_id = cfg->query_id;
   {
@@ -629,8 +632,8 @@ static sr_status read_json_file(sr_source *src, files_source *fs, const char *pa
     fs->bytes_in_last_batch += (int64_t)want;
     size_t piece = eof ? b->len : sr_lines_whole(b->data, b->len, &fs->line_sep, 0);
     if (piece == 0) continue;
-    sr_json_decode_piece_sep(L, rows_idx, nrows, b->data, piece, src->cfg.schema, &fs->line_sep, path,
-                             line, bad_to_sink, src->cfg.bad, &nlines);
+    sr_json_decode_piece_sep(L, rows_idx, nrows, b->data, piece, src->cfg.schema, &fs->line_sep,
+                             fs->single_quotes, path, line, bad_to_sink, src->cfg.bad, &nlines);
     line += nlines;
     memmove(b->data, b->data + piece, b->len - piece);
     b->len -= piece;
@@ -875,8 +878,8 @@ static void *infer_share_run(void *arg) {
 
 /* Infers the JSON schema of files into *out, on up to as many threads as there are cores (4 at
 ** most). */
-static sr_status infer_json_files(const file_entry *files, int n, int infer_timestamp, sr_schema **out,
-                                  sr_error **err) {
+static sr_status infer_json_files(const file_entry *files, int n, int infer_timestamp,
+                                  int single_quotes, sr_schema **out, sr_error **err) {
   enum { MAX_SHARES = 4 };
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   int nshares = cores < 1 ? 1 : cores > MAX_SHARES ? MAX_SHARES : (int)cores;
@@ -887,7 +890,7 @@ static sr_status infer_json_files(const file_entry *files, int n, int infer_time
   sr_status st = SR_OK;
   for (int i = 0; i < nshares; i++) {
     shares[i] = (infer_share){.files = files, .nfiles = n, .first = i, .step = nshares,
-                              .inf = sr_json_infer_new(infer_timestamp)};
+                              .inf = sr_json_infer_new(infer_timestamp, single_quotes)};
     if (!shares[i].inf) { shares[i].st = sr_error_set(&shares[i].err, SR_ERROR, "out of memory"); continue; }
     if (i > 0) started[i] = pthread_create(&threads[i], NULL, infer_share_run, &shares[i]) == 0;
     if (i > 0 && !started[i]) shares[i].step = 0; /* no thread: run below, on this one */
@@ -939,7 +942,8 @@ static sr_status files_infer_schema(const sr_options *options, file_format forma
   }
   sr_status st = SR_OK;
   if (format == FMT_JSON) {
-    st = infer_json_files(files, n, sr_opt_bool(options, spec, "inferTimestamp", 0), out, err);
+    st = infer_json_files(files, n, sr_opt_bool(options, spec, "inferTimestamp", 0),
+                          sr_opt_bool(options, spec, "allowSingleQuotes", 1), out, err);
   } else {
     const char *sep = sr_opt_str(options, spec, "sep", ",");
     sr_csv_options o = {.sep = sep[0] ? sep[0] : ',', .header = sr_opt_bool(options, spec, "header", 0)};

@@ -405,8 +405,9 @@ static sr_status load_files(lua_State *L, const char *path, const sr_options *o,
                           bad, bad_ud);
     else {
       int64_t nlines;
-      sr_json_decode_piece_sep(L, rows_idx, nrows, fl->buf, len, schema, &line_sep, fl->files[i].path,
-                               1, bad, bad_ud, &nlines);
+      sr_json_decode_piece_sep(L, rows_idx, nrows, fl->buf, len, schema, &line_sep,
+                               sr_opt_bool(o, NULL, "allowSingleQuotes", 1), fl->files[i].path, 1,
+                               bad, bad_ud, &nlines);
     }
     free(fl->buf);
     fl->buf = NULL;
