@@ -1131,6 +1131,20 @@ done:
   return 0;
 }
 
+/* A timestamp or date value. A top-level column's goes as the engine's fast path (ms, days:
+** exec.lua makes it a value only if user code sees it); one deeper in nested data (a struct's
+** field, an array's element, a map's value) as a value, since the row's typed columns are made
+** values one level deep only (JOB-API.md, Rows and types). */
+static void push_timestamp(jdec *d, int64_t us) {
+  if (d->depth > 1) sr_lua_push_timestamp(d->L, us);
+  else sr_lua_push_timestamp_value(d->L, us);
+}
+
+static void push_date(jdec *d, int32_t days) {
+  if (d->depth > 1) sr_lua_push_date(d->L, days);
+  else lua_pushnumber(d->L, days);
+}
+
 static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const char **pp,
                         const char *end) {
   lua_State *L = d->L;
@@ -1204,16 +1218,17 @@ static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const 
         q = p;
         if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
         if (sr_time_parse_us(s, n, &v) != 0) return fail_type(d, f, p, end, NULL);
-        sr_lua_push_timestamp_value(L, v);  /* text keeps its microseconds */
+        push_timestamp(d, v);  /* text keeps its microseconds */
         *pp = q;
         return 0;
       } else if (c == '-' || is_digit(c)) {
         if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
-        if (sr__jnum_seconds_ms(&num, p, q, &v) != 0) return fail_type(d, f, p, end, " (out of range)");
+        if (sr__jnum_seconds_ms(&num, p, q, &v) != 0 || v > INT64_MAX / 1000 || v < INT64_MIN / 1000)
+          return fail_type(d, f, p, end, " (out of range)");
       } else {
         return fail_type(d, f, p, end, NULL);
       }
-      sr_lua_push_int64(L, v);
+      push_timestamp(d, v * 1000);
       *pp = q;
       return 0;
     case SR_TYPE_DATE:
@@ -1222,13 +1237,13 @@ static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const 
         q = p;
         if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
         if (sr_date_parse(s, n, &days) != 0) return fail_type(d, f, p, end, NULL);
-        lua_pushnumber(L, days);
+        push_date(d, days);
       } else if (c == '-' || is_digit(c)) {
         if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
         if (!num.is_int) return fail_type(d, f, p, end, NULL);
         if (sr__jnum_int64(&num, &v) != 0 || v < INT32_MIN || v > INT32_MAX)
           return fail_type(d, f, p, end, " (out of range)");
-        lua_pushnumber(L, (lua_Number)v);
+        push_date(d, (int32_t)v);
       } else {
         return fail_type(d, f, p, end, NULL);
       }
@@ -1591,6 +1606,7 @@ int sr__json_decode_typed(lua_State *L, sr__codec_mem *mem, const sr__jplan *pla
   d.reason = reason;
   d.reason_len = reason_len;
   d.rec = text;
+  d.depth = 1;        /* a CSV cell is a column of its record: what it nests is deeper */
   d.repair_utf8 = 1;  /* a CSV cell: Spark has decoded the line into a String */
   reason[0] = '\0';
   if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
