@@ -666,6 +666,14 @@ function exec.compile(q)
              where = q.where, spec = q.sink },
     warnings = plan.warnings(q),
     plan_text = plan.describe(q),
+    -- for --check --json, made only when asked
+    plan_json = function()
+      local out_cols = exact_columns(q.root)
+      return core.to_json(plan.document(q, {
+        outputMode = q.sink.outputMode or "append", checkpointLocation = q.sink.checkpointLocation,
+        trigger = { kind = trigger_kind, intervalMs = trigger_ms }, batchTimeoutMs = batch_timeout_ms,
+        outputColumns = out_cols and #out_cols > 0 and out_cols or nil }, options.flatten, SOURCE_ENGINE_KEYS, SINK_ENGINE_KEYS))
+    end,
     -- the sink takes the source's rows untouched: it may read a row view's records itself
     direct = q.root.op == "source" and not q.root.is_static,
     watermark_batches = false,
