@@ -12,6 +12,7 @@
 #include "http_server.h"
 #include "job.h"
 #include "kafka_mock.h"
+#include "lua_defs.h"
 #include "options.h"
 #include "sr_log.h"
 #include "top.h"
@@ -21,6 +22,8 @@ static const char usage[] =
   "                 [--log-format text|json] JOB.lua [ARGS...]\n"
   "       streamrun --check JOB.lua      build and validate the plan, print it, run nothing\n"
   "       streamrun --check --json JOB.lua  the same, as one JSON document\n"
+  "       streamrun --lua-defs DIR       write DIR/streamrun.lua, the definitions an editor's Lua\n"
+  "                                      language server reads to complete and check jobs\n"
   "       streamrun --kafka-mock [BROKERS]\n"
   "                                      start librdkafka's mock Kafka cluster on loopback and\n"
   "                                      print its bootstrap servers as the first line\n"
@@ -100,6 +103,7 @@ int main(int argc, char **argv) {
       install_signals();
       return sr_kafka_mock_main(argc - i - 1, argv + i + 1);
     }
+    if (strcmp(a, "--lua-defs") == 0 && i + 1 < argc) return sr_lua_defs_main(argv[i + 1]);
     if (strcmp(a, "--check") == 0) { o.check_only = 1; continue; }
     if (strcmp(a, "--json") == 0) { o.check_json = 1; continue; }
     if (strcmp(a, "--no-reload") == 0) { o.no_reload = 1; continue; }

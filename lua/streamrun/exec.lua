@@ -33,6 +33,7 @@ local SINK_ENGINE_KEYS = { format = true, outputMode = true, trigger = true,
 local SINK_ENGINE_NAMES = {}
 for name in pairs(SINK_ENGINE_KEYS) do SINK_ENGINE_NAMES[#SINK_ENGINE_NAMES + 1] = name end
 table.sort(SINK_ENGINE_NAMES)
+exec.sink_engine_keys = SINK_ENGINE_NAMES -- and for the editor definitions (luadefs.lua)
 -- The longest a batch may run in Lua before it is interrupted (runtime/lua_guard.c), as
 -- Flink's default checkpoint timeout: generous for a batch, bounded for a loop that never ends.
 local DEFAULT_BATCH_TIMEOUT = "10 minutes"
