@@ -1574,16 +1574,31 @@ int sr_json_decode_record(lua_State *L, const char *text, size_t len, const sr_s
   return 0;
 }
 
+/* One JSON value of any kind filling [p, end) (blanks around it aside), pushed. 0, or -1 with
+** the reason set. */
+static int decode_whole_value(jdec *d, const char *p, const char *end) {
+  d->rec = p;
+  d->reason[0] = '\0';
+  p = skip_ws(p, end);
+  if (decode_any(d, &p, end, 0) != 0) return -1;
+  if ((p = skip_ws(p, end)) < end) return fail_syntax(d, p, end, "unexpected text after the value");
+  return 0;
+}
+
 int sr_json_decode_value(lua_State *L, const char *text, size_t len, char *err, size_t errlen) {
   int base = lua_gettop(L);
   char reason[512];
   jdec d;
   dec_setup(L, &d, NULL, reason, sizeof reason);
-  d.rec = text;
-  const char *p = skip_ws(text, text + len), *end = text + len;
-  int rc = decode_any(&d, &p, end, 0);
-  if (rc == 0 && (p = skip_ws(p, end)) < end)
-    rc = fail_syntax(&d, p, end, "unexpected text after the value");
+  int top = lua_gettop(L);
+  int rc = decode_whole_value(&d, text, text + len);
+  sr_buf *q = &d.mem->quoted;
+  int quoted = rc != 0 ? sr_json_requote(text, len, q) : 0;  /* allowSingleQuotes, as decode_quoted */
+  if (quoted < 0) luaL_error(L, "out of memory");
+  if (quoted > 0) {
+    lua_settop(L, top);
+    rc = decode_whole_value(&d, q->data, q->data + q->len);
+  }
   sr__codec_mem_release(d.mem);
   if (rc != 0) {
     copy_reason(err, errlen, reason);

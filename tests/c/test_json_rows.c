@@ -247,6 +247,9 @@ SR_TEST(single_quotes) {
   ASSERT_EQ_INT(n, 1);
   ASSERT_EQ_STR(b.reasons[0], "not JSON: expected '\"' (a key) at byte 2");
   lua_pop(L, 1);
+  /* from_json (Spark's from_json takes the same JSONOptions) */
+  LUA_RUN("local v = codec.from_json(\"{'a': ['it\\\\'s', 'b'], 'n': 1}\")\n"
+          "assert(v.a[1] == \"it's\" and v.a[2] == 'b' and v.n == 1)");
 }
 
 SR_TEST(lines_blanks_crlf_bom) {
