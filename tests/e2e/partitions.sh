@@ -48,4 +48,14 @@ assert_eq "declared types, unescaped values, the new folder's file" \
   'a x=y 2026-11-23T10:00:00.000Z;b z 2026-11-24T10:00:00.000Z;' \
   "$(cat out2/part-* | jq -r '"\(.v) \(.n) \(.day)"' | sort | tr '\n' ';')"
 pass "a declared schema types the partition columns; files in a new folder are read by a later batch"
+# a static table (sr.read) of the same folders: the same columns and values
+cat >static.lua <<'LUA'
+local sr = require "streamrun"
+local rows = sr.read{ format = "json", path = "in" }:collect()
+table.sort(rows, function(a, b) return a.v < b.v end)
+for _, r in ipairs(rows) do print(r.v, r.day and sr.format_date(r.day) or "nil", tostring(r.n)) end
+LUA
+run_sr static.lua  # (exit 2: it defines no query)
+assert_eq "static rows" "$(printf 'a\t2026-11-23\t1\nb\t2026-11-23\t2\nc\tnil\t3\ntop\tnil\tnil')" "$out"
+pass "a static table reads the partition folders too"
 finish
