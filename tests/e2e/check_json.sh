@@ -34,6 +34,17 @@ assert_eq "output columns" "window,auction,n" "$(jq -r '.outputColumns | join(",
 [[ ! -e chk && ! -e out ]] || fail "--check --json created files"
 pass "--check --json prints the plan as one JSON document"
 
+cat >warn.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "json", path = "in", schema = "auction long" }
+  :drop_duplicates("auction")
+  :write_stream{ format = "console" }
+LUA
+run_sr --check --json warn.lua
+assert_eq "warned, still ok ($err)" "0 true warn.lua 3" "$code $(jq -r '"\(.ok) \(.warnings[0].file) \(.warnings[0].line)"' <<<"$out")"
+assert_contains "the warning's text" "$(jq -r '.warnings[0].message' <<<"$out")" "drop_duplicates without a watermark"
+pass "--check --json lists warnings with their job line"
+
 # a refusal: the errors with file, line and message, exit 2
 sed -i 's/checkpointLocation = "chk"/checkpointLocaton = "chk"/' job.lua
 run_sr --check --json job.lua
