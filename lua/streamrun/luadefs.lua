@@ -3,7 +3,8 @@
 -- runtime itself checks, so they cannot drift from it: every connector's option table (the C
 -- specs behind "did you mean"), the query's own option names (exec.lua's SINK_ENGINE_KEYS) and
 -- the builder API of the streamrun module. Each format's options are a `(exact)` class, so an
--- editor completes the names and flags one that is not there (`checkpointLocaton`).
+-- editor completes the names, and LuaLS flags a field injected later (`opts.checkpointLocaton =`;
+-- a misspelled key inside the constructor itself it does not flag yet: LuaLS issue 3040).
 --
 -- The builder API's signatures are written here (API below); generate() fails when the module
 -- has a function this list does not describe, or the list one the module no longer has.
