@@ -3,6 +3,7 @@
 #include "partitions.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,15 @@ static int whole_int(const char *s, int64_t lo, int64_t hi, int64_t *v) {
   return 1;
 }
 
+/* Java's Double.parseDouble: decimal digits with a sign, point and exponent, or NaN/Infinity
+** (strtod would also take hex, "inf" and "nan"). */
 static int whole_double(const char *s, double *v) {
+  const char *t = s + (*s == '-' || *s == '+');
+  if (strcmp(t, "NaN") == 0 || strcmp(t, "Infinity") == 0) {
+    *v = strcmp(t, "NaN") == 0 ? NAN : *s == '-' ? -INFINITY : INFINITY;
+    return 1;
+  }
+  if (strspn(s, "0123456789+-.eE") != strlen(s)) return 0;
   char *end;
   *v = strtod(s, &end);
   return *s && !*end;
