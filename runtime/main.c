@@ -13,6 +13,7 @@
 #include "http_server.h"
 #include "job.h"
 #include "kafka_mock.h"
+#include "lua_defs.h"
 #include "options.h"
 #include "sr_log.h"
 #include "state_view.h"
@@ -23,6 +24,9 @@ static const char usage[] =
   "usage: streamrun [--no-reload] [--progress FILE] [--memory-limit SIZE] [--http [ADDR:]PORT]\n"
   "                 [--log-format text|json] JOB.lua [ARGS...]\n"
   "       streamrun --check JOB.lua      build and validate the plan, print it, run nothing\n"
+  "       streamrun --check --json JOB.lua  the same, as one JSON document\n"
+  "       streamrun --lua-defs DIR       write DIR/streamrun.lua, the definitions an editor's Lua\n"
+  "                                      language server reads to complete and check jobs\n"
   "       streamrun --kafka-mock [BROKERS]\n"
   "                                      start librdkafka's mock Kafka cluster on loopback and\n"
   "                                      print its bootstrap servers as the first line\n"
@@ -109,7 +113,9 @@ int main(int argc, char **argv) {
       install_signals();
       return sr_kafka_mock_main(argc - i - 1, argv + i + 1);
     }
+    if (strcmp(a, "--lua-defs") == 0 && i + 1 < argc) return sr_lua_defs_main(argv[i + 1]);
     if (strcmp(a, "--check") == 0) { o.check_only = 1; continue; }
+    if (strcmp(a, "--json") == 0) { o.check_json = 1; continue; }
     if (strcmp(a, "--no-reload") == 0) { o.no_reload = 1; continue; }
     if (strcmp(a, "--memory-limit") == 0 && i + 1 < argc) {
       int64_t bytes;
@@ -138,14 +144,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "streamrun: unknown option %s\n%s", a, usage);
     return 2;
   }
-  if (i >= argc) {
+  if (i >= argc || (o.check_json && !o.check_only)) {
     fputs(usage, stderr);
     return 2;
   }
   o.path = argv[i];
   o.argc = argc - i - 1;
   o.argv = argv + i + 1;
-  if (access(o.path, R_OK) != 0) {
+  /* (--check --json: the job's load reports it, in the JSON document) */
+  if (!o.check_json && access(o.path, R_OK) != 0) {
     sr_log("error", NULL, -1, "cannot read job file %s", o.path);
     return 2;
   }

@@ -34,6 +34,7 @@ local SINK_ENGINE_KEYS = { format = true, outputMode = true, trigger = true,
 local SINK_ENGINE_NAMES = {}
 for name in pairs(SINK_ENGINE_KEYS) do SINK_ENGINE_NAMES[#SINK_ENGINE_NAMES + 1] = name end
 table.sort(SINK_ENGINE_NAMES)
+exec.sink_engine_keys = SINK_ENGINE_NAMES -- and for the editor definitions (luadefs.lua)
 -- The longest a batch may run in Lua before it is interrupted (runtime/lua/lua_guard.c), as
 -- Flink's default checkpoint timeout: generous for a batch, bounded for a loop that never ends.
 local DEFAULT_BATCH_TIMEOUT = "10 minutes"
@@ -689,6 +690,14 @@ function exec.compile(q)
              where = q.where, spec = q.sink },
     warnings = plan.warnings(q),
     plan_text = plan.describe(q),
+    -- for --check --json, made only when asked
+    plan_json = function()
+      local out_cols = exact_columns(q.root)
+      return core.to_json(plan.document(q, {
+        outputMode = q.sink.outputMode or "append", checkpointLocation = q.sink.checkpointLocation,
+        trigger = { kind = trigger_kind, intervalMs = trigger_ms }, batchTimeoutMs = batch_timeout_ms,
+        outputColumns = out_cols and #out_cols > 0 and out_cols or nil }, options.flatten, SOURCE_ENGINE_KEYS, SINK_ENGINE_KEYS))
+    end,
     -- the sink takes the source's rows untouched: it may read a row view's records itself
     direct = q.root.op == "source" and not q.root.is_static,
     watermark_batches = false,

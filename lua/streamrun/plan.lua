@@ -276,4 +276,59 @@ function M.describe(q)
   return table.concat(lines, "\n")
 end
 
+-- The plan as data, for `streamrun --check --json` (docs/JOB-API.md, "Checking a job as JSON"):
+-- a table core.to_json writes. A list with no entries is left out (to_json cannot tell an
+-- empty list from an empty object). engine: the query's settings as exec.lua resolved them
+-- (outputMode, trigger, checkpointLocation, batchTimeoutMs, outputColumns); flatten(options,
+-- skip): the options as text (options.lua), without the keys in skip.
+local function at(where)  -- "job.lua:12" -> "job.lua", 12
+  local file, line = tostring(where):match("^(.*):(%d+)$")
+  return file or tostring(where), tonumber(line)
+end
+
+local function type_text(t)  -- a column list's type: DDL text, or a struct as a list of columns
+  if type(t) ~= "table" then return tostring(t) end
+  local parts = {}
+  for i, f in ipairs(t) do parts[i] = f[1] .. ": " .. type_text(f[2]) end
+  return "struct<" .. table.concat(parts, ", ") .. ">"
+end
+
+local function columns_of(list)
+  if not list or #list == 0 then return nil end
+  local out = {}
+  for i, c in ipairs(list) do out[i] = { name = c[1], type = type_text(c[2]) } end
+  return out
+end
+
+function M.document(q, engine, flatten, source_skip, sink_skip)
+  local doc = { index = q.index, name = q.name, operators = {}, sources = {} }
+  doc.file, doc.line = at(q.where)
+  for k, v in pairs(engine) do doc[k] = v end
+  local ids = {}
+  local function visit(n)  -- inputs first: ids follow the order rows flow in
+    if ids[n] then return ids[n] end
+    local inputs = {}
+    if n.parent then inputs[#inputs + 1] = visit(n.parent) end
+    if n.other then inputs[#inputs + 1] = visit(n.other) end
+    local op = { id = #doc.operators + 1, op = n.op, description = describe_node(n),
+                 inputs = #inputs > 0 and inputs or nil }
+    op.file, op.line = at(n.where)
+    doc.operators[op.id] = op
+    ids[n] = op.id
+    if n.op == "source" then
+      local src = { operator = op.id, format = n.format, static = n.is_static or nil,
+                    inferred = n.inferred or nil, columns = columns_of(n.schema_list),
+                    options = flatten(n.options, source_skip), file = op.file, line = op.line }
+      if src.columns then src.schema = tostring(require("streamrun.core").schema(n.schema_list)) end
+      doc.sources[#doc.sources + 1] = src
+    end
+    return op.id
+  end
+  visit(q.root)
+  local s = q.sink
+  doc.sink = { format = s.format, options = flatten(s, sink_skip), input = ids[q.root] }
+  doc.sink.file, doc.sink.line = doc.file, doc.line
+  return doc
+end
+
 return M

@@ -13,8 +13,10 @@
 #include "timeutil.h"
 
 static int json_format;
+static json_t *captured; /* --check --json: the warnings and errors, for stdout */
 
 void sr_log_set_json(int on) { json_format = on; }
+void sr_log_capture(json_t *list) { captured = list; }
 int sr_log_is_json(void) { return json_format; }
 
 /* The job's file:line a message names: the last "NAME.lua:LINE" of its first line (an error
@@ -37,6 +39,33 @@ static int job_where(const char *m, char *out, size_t len) {
   return found;
 }
 
+/* text (a part of msg, whose bytes may be changed) as a JSON string; when it is not UTF-8 (a
+** path, a record), bytes past ASCII become '?'. */
+static json_t *json_text(char *msg, const char *text) {
+  json_t *m = json_string(text);
+  if (m) return m;
+  for (char *c = msg; *c; c++)
+    if ((unsigned char)*c >= 0x80) *c = '?';
+  return json_string(text);
+}
+
+/* Appends {"level", "message", "file", "line"} to the captured list: where ("job.lua:12") split
+** into file and line, both left out when the message names no job line; a message that starts
+** with where loses it. */
+static void capture(const char *level, const char *text, const char *where) {
+  char copy[16384];
+  size_t wl = where ? strlen(where) : 0;
+  if (wl && strncmp(text, where, wl) == 0 && strncmp(text + wl, ": ", 2) == 0) text += wl + 2;
+  snprintf(copy, sizeof copy, "%s", text);
+  json_t *o = json_pack("{s:s,s:o}", "level", level, "message", json_text(copy, copy));
+  const char *colon = where ? strrchr(where, ':') : NULL;
+  if (colon) {
+    json_object_set_new(o, "file", json_stringn(where, (size_t)(colon - where)));
+    json_object_set_new(o, "line", json_integer(strtoll(colon + 1, NULL, 10)));
+  }
+  json_array_append_new(captured, o);
+}
+
 /* "batch N" in a message about a query, when the caller did not know N. */
 static int64_t batch_named(const char *m) {
   const char *p = strstr(m, "batch ");
@@ -55,13 +84,14 @@ void sr_log_at(const char *source, int line, const char *level, const char *quer
   char where[512];
   int has_where = job_where(msg, where, sizeof where);
   if (strcmp(level, "info") != 0) sr_monitor_log(level, query, msg, has_where ? where : NULL);
+  const char *text = msg;
+  size_t lvl = strlen(level);
+  if (strncmp(text, level, lvl) == 0 && strncmp(text + lvl, ": ", 2) == 0) text += lvl + 2;
+  if (captured && strcmp(level, "info") != 0) capture(level, text, has_where ? where : NULL);
   if (!json_format) {
     fprintf(stderr, "streamrun: %s\n", msg);
     return;
   }
-  const char *text = msg;
-  size_t lvl = strlen(level);
-  if (strncmp(text, level, lvl) == 0 && strncmp(text + lvl, ": ", 2) == 0) text += lvl + 2;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   char t[40];
@@ -73,13 +103,7 @@ void sr_log_at(const char *source, int line, const char *level, const char *quer
   if (query) json_object_set_new(o, "query", json_string(query));
   if (batch < 0 && query) batch = batch_named(msg);
   if (batch >= 0) json_object_set_new(o, "batch", json_integer(batch));
-  json_t *m = json_string(text);
-  if (!m) { /* not UTF-8 (a path, a record): bytes past ASCII become '?' */
-    for (char *c = msg; *c; c++)
-      if ((unsigned char)*c >= 0x80) *c = '?';
-    m = json_string(text);
-  }
-  json_object_set_new(o, "message", m);
+  json_object_set_new(o, "message", json_text(msg, text));
   if (has_where) json_object_set_new(o, "where", json_string(where));
   json_object_set_new(o, "source", json_string(src));
   char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);

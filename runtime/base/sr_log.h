@@ -10,9 +10,14 @@
 */
 #ifndef SR_LOG_H
 #define SR_LOG_H
+#include <jansson.h>
 #include <stdint.h>
 
 void sr_log_set_json(int on);
+/* --check --json: from now on every warning and error is also appended to list (the caller's;
+** NULL stops) as {"level", "message", "file", "line"}, file and line the job's when the message
+** names one. For the single thread of a check. */
+void sr_log_capture(json_t *list);
 int sr_log_is_json(void);
 
 /* level: "info", "warning" or "error". query may be NULL, batch -1 when none. */

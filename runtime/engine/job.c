@@ -402,11 +402,19 @@ sr_query_spec *sr_job_read_spec(sr_job_loaded *ld, int i, int doubles, sr_error 
   return s;
 }
 
-static void print_warnings_and_plan(sr_job_loaded *ld, int i, int print_plan) {
+/* --check prints the plan as text; --check --json adds it to plans (desc.plan_json()). */
+static void print_warnings_and_plan(sr_job_loaded *ld, int i, int print_plan, json_t *plans) {
   lua_State *L = ld->L;
   lua_rawgeti(L, LUA_REGISTRYINDEX, ld->descs_ref);
   lua_rawgeti(L, -1, i);
-  if (print_plan) {
+  if (plans) {
+    lua_getfield(L, -1, "plan_json");
+    json_t *doc = NULL;
+    if (sr_lua_pcall(L, 0, 1) == 0) doc = json_loads(lua_tostring(L, -1), 0, NULL);
+    if (doc) json_array_append_new(plans, doc);
+    else sr_log("error", NULL, -1, "query %d: its plan as JSON: %s", i, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  } else if (print_plan) {
     lua_getfield(L, -1, "plan_text");
     printf("%s\n", lua_tostring(L, -1));
     lua_pop(L, 1);
@@ -803,6 +811,24 @@ static int run_loop(job *j) {
   return j->interrupted ? SR_EXIT_INTERRUPTED : SR_EXIT_OK;
 }
 
+/* --check --json's answer on stdout (docs/JOB-API.md, "Checking a job as JSON"): the plans, and
+** the warnings and errors logged meanwhile (notes). Takes both. */
+static void print_check_json(json_t *plans, json_t *notes, int code) {
+  json_t *errors = json_array(), *warnings = json_array(), *note;
+  size_t i;
+  json_array_foreach(notes, i, note) {
+    int is_error = strcmp(json_string_value(json_object_get(note, "level")), "error") == 0;
+    json_object_del(note, "level");
+    json_array_append(is_error ? errors : warnings, note);
+  }
+  json_decref(notes);
+  json_t *doc = json_pack("{s:b,s:i,s:o,s:o,s:o}", "ok", code == SR_EXIT_OK, "exitCode", code,
+                          "queries", plans, "warnings", warnings, "errors", errors);
+  json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  fputc('\n', stdout);
+  json_decref(doc);
+}
+
 int sr_job_run(const sr_job_options *o) {
   job j;
   memset(&j, 0, sizeof j);
@@ -815,6 +841,11 @@ int sr_job_run(const sr_job_options *o) {
     sr_log("error", NULL, -1, "no batch timer (%s): batchTimeout is not enforced", strerror(errno));
   sr_error *err = NULL;
   int code = SR_EXIT_INVALID;
+  json_t *plans = NULL, *notes = NULL;
+  if (o->check_json) {
+    plans = json_array();
+    sr_log_capture(notes = json_array());
+  }
   if (sr_job_load(o, j.dir, &j.ld, &err) != SR_OK) {
     sr_log("error", NULL, -1, "%s", err->message);
     goto out;
@@ -822,7 +853,7 @@ int sr_job_run(const sr_job_options *o) {
   int n = j.ld.nqueries;
   sr_query_spec **specs = calloc((size_t)n + 1, sizeof *specs);
   for (int i = 0; i < n; i++) {
-    print_warnings_and_plan(&j.ld, i + 1, o->check_only);
+    print_warnings_and_plan(&j.ld, i + 1, o->check_only, plans);
     specs[i] = sr_job_read_spec(&j.ld, i + 1, 0, &err);
     if (!specs[i]) {
       sr_log("error", NULL, -1, "%s", err->message);
@@ -841,7 +872,7 @@ int sr_job_run(const sr_job_options *o) {
   if (o->check_only) {
     for (int i = 0; i < n; i++) sr_query_spec_free(specs[i]);
     free(specs);
-    printf("plan OK: %d %s\n", n, n == 1 ? "query" : "queries");
+    if (!plans) printf("plan OK: %d %s\n", n, n == 1 ? "query" : "queries");
     code = SR_EXIT_OK;
     goto out_loaded;
   }
@@ -878,6 +909,10 @@ int sr_job_run(const sr_job_options *o) {
 out_loaded:
   sr_lua_close_at_exit(j.ld.L); /* sr_job_run ends the process (main.c) */
 out:
+  if (plans) {
+    sr_log_capture(NULL);
+    print_check_json(plans, notes, code);
+  }
   sr_watch_free(j.watch);
   free(j.qs);
   sr_error_free(err);

@@ -14,6 +14,7 @@ typedef struct sr_job_options {
   int argc;                /* arguments after the job file, for the global `arg` */
   char **argv;
   int check_only;          /* --check: print the plan, run nothing */
+  int check_json;          /* --check --json: the plan, or the refusal, as one JSON document */
   int no_reload;           /* --no-reload */
   FILE *progress;          /* --progress FILE, or NULL */
   size_t memory_limit;     /* --memory-limit: the job's Lua heap at most (0: no limit) */

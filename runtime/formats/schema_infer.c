@@ -11,6 +11,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "json_quotes.h"
 #include "json_rows.h"
 #include "timeutil.h"
 
@@ -77,16 +78,19 @@ static void observe(itype *t, kind k) {
 struct sr_json_infer {
   itype root;  /* K_STRUCT */
   int infer_timestamp;
+  int single_quotes;  /* allowSingleQuotes: a record is read as its standard-JSON rewrite */
+  sr_buf quoted;      /* that rewrite */
   int oom;
   char *key;   /* a key with escapes, unescaped */
   size_t key_cap;
 };
 
-sr_json_infer *sr_json_infer_new(int infer_timestamp) {
+sr_json_infer *sr_json_infer_new(int infer_timestamp, int single_quotes) {
   sr_json_infer *inf = calloc(1, sizeof *inf);
   if (inf) {
     inf->root.k = K_STRUCT;
     inf->infer_timestamp = infer_timestamp;
+    inf->single_quotes = single_quotes;
   }
   return inf;
 }
@@ -94,6 +98,7 @@ sr_json_infer *sr_json_infer_new(int infer_timestamp) {
 void sr_json_infer_free(sr_json_infer *inf) {
   if (!inf) return;
   itype_clear(&inf->root);
+  sr_buf_free(&inf->quoted);
   free(inf->key);
   free(inf);
 }
@@ -373,7 +378,11 @@ int sr_json_infer_add(sr_json_infer *inf, const char *buf, size_t len) {
     const char *stop = nl ? nl : end;
     const char *q = ws(p, stop);
     if (p == buf && stop - q >= 3 && memcmp(q, "\xEF\xBB\xBF", 3) == 0) q += 3; /* a BOM */
-    if (q < stop && *q == '{') json_value(inf, &inf->root, q, stop, 0);
+    int rc = q < stop && *q == '{' && inf->single_quotes
+                 ? sr_json_requote(q, (size_t)(stop - q), &inf->quoted) : 0;
+    if (rc < 0) inf->oom = 1;
+    else if (rc > 0) json_value(inf, &inf->root, inf->quoted.data, inf->quoted.data + inf->quoted.len, 0);
+    else if (q < stop && *q == '{') json_value(inf, &inf->root, q, stop, 0);
     p = nl ? nl + 1 : end;
   }
   return inf->oom ? -1 : 0;

@@ -26,8 +26,9 @@
 
 typedef struct sr_json_infer sr_json_infer;
 
-/* Allocates an inference state; NULL when out of memory. infer_timestamp: Spark's JSON option. */
-sr_json_infer *sr_json_infer_new(int infer_timestamp);
+/* Allocates an inference state; NULL when out of memory. infer_timestamp, single_quotes: Spark's
+** JSON options inferTimestamp and allowSingleQuotes. */
+sr_json_infer *sr_json_infer_new(int infer_timestamp, int single_quotes);
 /* Reads the JSON lines of buf[0..len) (whole lines; a last line without '\n' counts) into the
 ** state. Returns 0, or -1 when out of memory. */
 int sr_json_infer_add(sr_json_infer *inf, const char *buf, size_t len);

@@ -48,6 +48,35 @@ static int l_source_columns(lua_State *L) {
   return 1;
 }
 
+/* connector_options("source"|"sink", format) -> the connector's option table as
+** {{name, type, default, description}, ...} (type: string, int, bool, duration, size, json;
+** default and description may be nil), and for a sink its output modes ({...}, nil: all);
+** nil for an unknown format. For the editor definitions (streamrun.luadefs). */
+static int l_connector_options(lua_State *L) {
+  static const char *const type_names[] = {"string", "int", "bool", "duration", "size", "json"};
+  int sink = strcmp(luaL_checkstring(L, 1), "sink") == 0;
+  const char *format = luaL_checkstring(L, 2);
+  const sr_source_ops *src = sink ? NULL : sr_source_lookup(format);
+  const sr_sink_ops *snk = sink ? sr_sink_lookup(format) : NULL;
+  const sr_option_spec *specs = src ? src->options : snk ? snk->options : NULL;
+  if (!src && !snk) return 0;
+  lua_newtable(L);
+  for (int i = 0; specs && specs[i].name; i++) {
+    const sr_option_spec *o = &specs[i];
+    lua_createtable(L, 4, 0);
+    lua_pushstring(L, o->name);
+    lua_rawseti(L, -2, 1);
+    lua_pushstring(L, type_names[o->type]);
+    lua_rawseti(L, -2, 2);
+    if (o->default_value) { lua_pushstring(L, o->default_value); lua_rawseti(L, -2, 3); }
+    if (o->description) { lua_pushstring(L, o->description); lua_rawseti(L, -2, 4); }
+    lua_rawseti(L, -2, i + 1);
+  }
+  if (snk && snk->output_modes) push_names(L, snk->output_modes);
+  else lua_pushnil(L);
+  return 2;
+}
+
 /* source_view_module(format) -> the Lua module that turns the source's C records into rows,
 ** or nil when the source builds its rows itself. */
 static int l_source_view_module(lua_State *L) {
@@ -188,6 +217,7 @@ int sr_open_engine_lib(lua_State *L) {
     {"sink_names", l_sink_names},
     {"source_columns", l_source_columns},
     {"source_view_module", l_source_view_module},
+    {"connector_options", l_connector_options},
     {"log", l_log},
     {"infer_schema", l_infer_schema},
     {"nearest_name", l_nearest_name},

@@ -21,6 +21,7 @@
 
 #include "csv_rows.h"
 #include "fsutil.h"
+#include "partition_dirs.h"
 
 typedef struct key_ent {
   uint64_t off;
@@ -324,6 +325,28 @@ static int list_add(file_list *fl, const char *path, const struct stat *st) {
 
 /* The table's files, sorted by path: path itself when it is a file, else the visible regular
 ** files of the directory (names starting with '.' or '_' are skipped, as Spark skips them). */
+/* The files of a directory and of its partition folders (key=value, partitions.h), as the file
+** sources list them. */
+static sr_status list_dir(const char *path, file_list *fl, int depth, sr_error **err) {
+  DIR *d = opendir(path);
+  if (!d) return sr_error_set(err, SR_ERROR, "static table %s: %s", path, strerror(errno));
+  sr_status rc = SR_OK;
+  struct dirent *de;
+  while (rc == SR_OK && (de = readdir(d))) {
+    if (de->d_name[0] == '.' || de->d_name[0] == '_') continue;
+    char full[PATH_MAX];
+    struct stat st;
+    if ((size_t)snprintf(full, sizeof full, "%s/%s", path, de->d_name) >= sizeof full) continue;
+    if (stat(full, &st) != 0) continue; /* gone */
+    if (S_ISDIR(st.st_mode) && depth < SR_PARTITION_MAX && sr_partition_dir(de->d_name))
+      rc = list_dir(full, fl, depth + 1, err);
+    else if (S_ISREG(st.st_mode) && list_add(fl, full, &st) != 0)
+      rc = sr_error_set(err, SR_ERROR, "out of memory");
+  }
+  closedir(d);
+  return rc;
+}
+
 static sr_status list_files(const char *path, file_list *fl, sr_error **err) {
   struct stat st;
   if (stat(path, &st) != 0)
@@ -332,21 +355,7 @@ static sr_status list_files(const char *path, file_list *fl, sr_error **err) {
     if (list_add(fl, path, &st) != 0) return sr_error_set(err, SR_ERROR, "out of memory");
     return SR_OK;
   }
-  DIR *d = opendir(path);
-  if (!d) return sr_error_set(err, SR_ERROR, "static table %s: %s", path, strerror(errno));
-  sr_status rc = SR_OK;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    if (de->d_name[0] == '.' || de->d_name[0] == '_') continue;
-    char full[PATH_MAX];
-    if ((size_t)snprintf(full, sizeof full, "%s/%s", path, de->d_name) >= sizeof full) continue;
-    if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) continue; /* gone, or a directory */
-    if (list_add(fl, full, &st) != 0) {
-      rc = sr_error_set(err, SR_ERROR, "out of memory");
-      break;
-    }
-  }
-  closedir(d);
+  sr_status rc = list_dir(path, fl, 0, err);
   if (rc == SR_OK && fl->n > 1) qsort(fl->files, (size_t)fl->n, sizeof *fl->files, by_path);
   return rc;
 }
@@ -395,6 +404,7 @@ static sr_status load_files(lua_State *L, const char *path, const sr_options *o,
   sr_status rc = list_files(path, fl, err);
   for (int i = 0; rc == SR_OK && i < fl->n; i++) {
     size_t len;
+    int before = *nrows;
     fl->buf = sr_fs_read_all(fl->files[i].path, &len, err);
     if (!fl->buf) {
       rc = SR_ERROR;
@@ -405,11 +415,13 @@ static sr_status load_files(lua_State *L, const char *path, const sr_options *o,
                           bad, bad_ud);
     else {
       int64_t nlines;
-      sr_json_decode_piece_sep(L, rows_idx, nrows, fl->buf, len, schema, &line_sep, fl->files[i].path,
-                               1, bad, bad_ud, &nlines);
+      sr_json_decode_piece_sep(L, rows_idx, nrows, fl->buf, len, schema, &line_sep,
+                               sr_opt_bool(o, NULL, "allowSingleQuotes", 1), fl->files[i].path, 1,
+                               bad, bad_ud, &nlines);
     }
     free(fl->buf);
     fl->buf = NULL;
+    sr_partitions_set(L, rows_idx, before + 1, *nrows, schema, path, fl->files[i].path);
   }
   file_list_free(fl);
   lua_pop(L, 1);

@@ -225,6 +225,33 @@ SR_TEST(strings_and_escapes) {
   expect_bad("s string", "{\"s\":\"abc\\", "not JSON: unterminated string at byte 11 (end of record)");
 }
 
+/* Spark's allowSingleQuotes (on by default, as Jackson's ALLOW_SINGLE_QUOTES): 'names' and
+** 'strings', a '"' inside them, "\'" for a quote, in records with and without a schema */
+SR_TEST(single_quotes) {
+  setup();
+  bads b;
+  ASSERT_EQ_STR(decode("{'a': 'x \"y\" it\\'s', \"b\": 'don\\'t', 'n': 1}", NULL, &b),
+                "[{\"a\":\"x \\\"y\\\" it's\",\"b\":\"don't\",\"n\":1}]");
+  ASSERT_EQ_STR(decode("{'a': 'keep', 's': {'t': ['u', \"it's\"]}}", "a string, s struct<t: array<string>>", &b),
+                "[{\"a\":\"keep\",\"s\":{\"t\":[\"u\",\"it's\"]}}]");
+  ASSERT_EQ_STR(decode("{\"a\": \"it\\'s\"}", "a string", &b), "[{\"a\":\"it's\"}]");
+  expect_bad("a string", "{'a': 'open}", "not JSON: unterminated string at byte 13 (end of record)");
+  /* off: such a record is bad, as with Spark's allowSingleQuotes=false */
+  const char *t = "{'a': 1}\n{\"a\": 2}";
+  int n = 0;
+  int64_t nlines;
+  lua_newtable(L);
+  memset(&b, 0, sizeof b);
+  ASSERT_EQ_INT(sr_json_decode_piece_sep(L, -1, &n, t, strlen(t), schema_of("a long"), NULL, 0, "x", 1,
+                                         collect_bad, &b, &nlines), 1);
+  ASSERT_EQ_INT(n, 1);
+  ASSERT_EQ_STR(b.reasons[0], "not JSON: expected '\"' (a key) at byte 2");
+  lua_pop(L, 1);
+  /* from_json (Spark's from_json takes the same JSONOptions) */
+  LUA_RUN("local v = codec.from_json(\"{'a': ['it\\\\'s', 'b'], 'n': 1}\")\n"
+          "assert(v.a[1] == \"it's\" and v.a[2] == 'b' and v.n == 1)");
+}
+
 SR_TEST(lines_blanks_crlf_bom) {
   setup();
   bads b;
@@ -261,7 +288,7 @@ SR_TEST(lines_blanks_crlf_bom) {
     int n = 0;
     int64_t nlines;
     lua_newtable(L);
-    ASSERT_EQ_INT(sr_json_decode_piece_sep(L, -1, &n, t, strlen(t), schema_of("a long"), &ls, "x", 1, NULL, NULL, &nlines), 0);
+    ASSERT_EQ_INT(sr_json_decode_piece_sep(L, -1, &n, t, strlen(t), schema_of("a long"), &ls, 1, "x", 1, NULL, NULL, &nlines), 0);
     ASSERT_EQ_INT(n, 2);
     ASSERT_EQ_INT(nlines, 2);
     lua_pop(L, 1);
@@ -804,7 +831,8 @@ SR_TEST(encode_many_other_keys) {
 int main(void) {
   sr_test_after_each = teardown;
   return SR_RUN(bid_with_schema, inferred_types, numbers_exact, doubles_match_strtod, shortest_double_text,
-                strings_and_escapes, lines_blanks_crlf_bom, not_json_reasons, typed_values_and_reasons,
+                strings_and_escapes, single_quotes, lines_blanks_crlf_bom, not_json_reasons,
+                typed_values_and_reasons,
                 typed_conversions, encode_rows_with_schema, encode_tables_and_strings, encode_errors,
                 records_and_values, decode_column_in_place, int64_bridge, base64, lua_codec_library,
                 remembered_keys, plain_integers, pieces_and_lines, encode_many_other_keys);

@@ -32,13 +32,13 @@ static void type_text(const sr_field *f, char *out, size_t len) {
 
 static const char *json_text(const char *const *texts, int n, int merged) {
   static char out[1024];
-  sr_json_infer *all = sr_json_infer_new(0);
+  sr_json_infer *all = sr_json_infer_new(0, 1);
   for (int i = 0; i < n; i++) {
     if (!merged) {
       ASSERT_EQ_INT(sr_json_infer_add(all, texts[i], strlen(texts[i])), 0);
       continue;
     }
-    sr_json_infer *one = sr_json_infer_new(0);
+    sr_json_infer *one = sr_json_infer_new(0, 1);
     ASSERT_EQ_INT(sr_json_infer_add(one, texts[i], strlen(texts[i])), 0);
     ASSERT_EQ_INT(sr_json_infer_merge(all, one), 0);
     sr_json_infer_free(one);
@@ -64,6 +64,9 @@ SR_TEST(json_types_merge_as_spark) {
   ASSERT_EQ_STR(json_text(order2, 3, 1), want);
   const char *nested[] = {"{\"s\":{\"y\":[{\"b\":1}],\"x\":{}}}\n", "{\"s\":{\"y\":[{\"a\":\"t\",\"b\":2}]}}\n"};
   ASSERT_EQ_STR(json_text(nested, 2, 1), "s struct<y array<struct<a string, b long>>>");
+  /* allowSingleQuotes (on by default in Spark): 'names' and 'strings' count as the others */
+  const char *quoted[] = {"{'q': 'it\\'s', \"n\": 1, 'o': {'p': true}}\n{\"a\": \"don't\"}\n"};
+  ASSERT_EQ_STR(json_text(quoted, 1, 0), "a string, n long, o struct<p boolean>, q string");
 }
 
 static const char *csv_text(const char *text, int header, int types) {

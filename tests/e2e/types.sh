@@ -169,4 +169,29 @@ assert_eq "failing nexmark job exit" 1 "$code"
 assert_contains "the operator is named" "$err" "in filter (defined at nexmark_fail.lua:3)"
 assert_contains "the row shows its timestamp" "$err" '"dateTime":"2026-11-23T'
 pass "a user function failing on a record source's timestamp is named with the row it saw"
+# 8. Timestamps and dates deeper in nested data (an array's elements, a struct in a struct, a
+# map's values) are values too, and go back out as ISO-8601 text after a map
+drop_file in_nested a.json '{"id":1,"ats":["2026-11-23 10:00:00.002",null,"2026-11-23T10:00:00.000123Z"],"ev":{"inner":{"at":"2026-11-23 10:00:01","day":"2026-11-24"}},"m":{"k":"2026-11-23 10:00:02"},"s":{"at":"2026-11-23 10:00:03"}}
+'
+cat >nested.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "json", path = "in_nested",
+                schema = "id long, ats array<timestamp>, ev struct<inner: struct<at: timestamp, day: date>>, m map<string, timestamp>, s struct<at: timestamp>" }
+  :map(function(r)
+    local a = r.ats
+    return { id = r.id, first = a[1], third = a[3], all = a, inner = r.ev.inner.at, day = r.ev.inner.day,
+             mk = r.m.k, sat = r.s.at,
+             kinds = table.concat({ sr.typeof(a[1]), sr.typeof(a[3]), sr.typeof(r.ev.inner.at),
+                                    sr.typeof(r.ev.inner.day), sr.typeof(r.m.k), sr.typeof(r.s.at) }, ","),
+             later = tostring(r.ev.inner.at + 1000) }
+  end)
+  :write_stream{ format = "json", path = "out_nested", checkpointLocation = "chk_nested",
+                 trigger = { availableNow = true } }
+LUA
+run_sr nested.lua
+assert_eq "nested job ($err)" 0 "$code"
+assert_eq "nested: typed in user code, ISO-8601 in the JSON sink" \
+  'timestamp,timestamp,timestamp,date,timestamp,timestamp 2026-11-23T10:00:00.002Z 2026-11-23T10:00:00.000123Z ["2026-11-23T10:00:00.002Z",null,"2026-11-23T10:00:00.000123Z"] 2026-11-23T10:00:01.000Z 2026-11-24 2026-11-23T10:00:02.000Z 2026-11-23T10:00:03.000Z 2026-11-23T10:00:02.000Z' \
+  "$(cat out_nested/part-* | jq -c -r '"\(.kinds) \(.first) \(.third) \(.all | tojson) \(.inner) \(.day) \(.mk) \(.sat) \(.later)"')"
+pass "timestamps and dates in arrays, nested structs and maps reach user code as values and are written as ISO-8601"
 finish

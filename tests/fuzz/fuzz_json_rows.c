@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lua_newtable(L);
   int n = 0;
   int64_t nlines;
-  sr_json_decode_piece_sep(L, 1, &n, text, len, schema, &ls, "fuzz", 1, NULL, NULL, &nlines);
+  sr_json_decode_piece_sep(L, 1, &n, text, len, schema, &ls, 1, "fuzz", 1, NULL, NULL, &nlines);
   sr_buf out = SR_BUF_INIT;
   char err[256];
   if (sr_json_encode_rows(L, 1, n, schema, &out, err, sizeof err) != 0) {

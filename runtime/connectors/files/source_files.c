@@ -1,6 +1,8 @@
 /*
 ** The file sources: json (JSON lines), csv and text over a directory, picking up new files as
-** they appear. Names starting with '.' or '_' are ignored, as Spark ignores them.
+** they appear. Names starting with '.' or '_' are ignored, as Spark ignores them. Files in
+** partition folders (key=value, partitions.h) below the directory are listed too, by their
+** paths, so the log below is the same for them; json and csv rows get the folders' values.
 **
 ** Log: plan writes sources/<i>/<N> (atomically) listing the files of batch N, each with the
 ** size and modification time it had when listed, before the engine writes offsets/N =
@@ -55,6 +57,7 @@
 #include "csv_rows.h"
 #include "fsutil.h"
 #include "json_rows.h"
+#include "partition_dirs.h"
 #include "schema_infer.h"
 #include "lines.h"
 #include "strset.h"
@@ -78,6 +81,7 @@ typedef struct files_source {
   char *archive_dir;
   sr_csv_options csv;
   sr_linesep line_sep;        /* lineSep: json, text (csv: csv.line_sep) */
+  int single_quotes;          /* json: allowSingleQuotes */
   sr_strset *seen;
   int64_t newest_mtime_ms;    /* of every file seen: maxFileAge is relative to it */
   sr_strset *initial;         /* availableNow: the files present at open */
@@ -118,6 +122,7 @@ static const sr_option_spec json_options[] = {
   COMMON_OPTIONS,
   LINE_SEP_OPTION,
   {"inferTimestamp", SR_OPT_BOOL, "false", "without a schema: infer text that is an ISO-8601 timestamp as timestamp"},
+  {"allowSingleQuotes", SR_OPT_BOOL, "true", "names and strings may be 'single-quoted' (false: such records are bad)"},
   {NULL},
 };
 static const sr_option_spec text_options[] = {COMMON_OPTIONS, LINE_SEP_OPTION, {NULL}};
@@ -295,49 +300,71 @@ static int is_stable(files_source *fs, const char *path, const struct stat *st, 
   return 0;
 }
 
-/* The regular files of the directory not yet seen, into *out (malloc'd array): all of them
-** with `all`, else only the stable ones. Files of recent batches are checked for changes. */
-static sr_status list_new_files(files_source *fs, int all, file_entry **out, int *nout, sr_error **err) {
-  *out = NULL;
-  *nout = 0;
-  fs->unstable_initial = 0;
-  DIR *d = opendir(fs->dir);
+/* A listing in progress: the files found so far. */
+typedef struct listing {
+  file_entry *files;
+  int n, cap;
+  int64_t now_wall, now_mono;
+} listing;
+
+/* Adds the files of dir not yet seen to l, and those of its partition folders ("key=value",
+** partitions.h) below it: Spark's file source lists them all, and partition discovery gives
+** their rows the folders' values. */
+static sr_status list_dir(files_source *fs, const char *dir, int all, listing *l, int depth,
+                          sr_error **err) {
+  DIR *d = opendir(dir);
   if (!d) {
-    if (errno == ENOENT) return SR_OK; /* not there yet: no data */
-    return sr_error_set(err, SR_RETRY, "cannot list %s: %s", fs->dir, strerror(errno));
+    if (errno == ENOENT) return SR_OK; /* not there yet (or gone): no data */
+    return sr_error_set(err, SR_RETRY, "cannot list %s: %s", dir, strerror(errno));
   }
-  int64_t now_wall = clock_ms(CLOCK_REALTIME), now_mono = clock_ms(CLOCK_MONOTONIC);
-  int cap = 0;
+  sr_status st = SR_OK;
   struct dirent *de;
-  while ((de = readdir(d))) {
+  while (st == SR_OK && (de = readdir(d))) {
     if (!visible(de->d_name)) continue;
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", fs->dir, de->d_name);
+    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
     int seen = sr_strset_has(fs->seen, path);
     if (seen && !json_object_get(fs->recent, path)) continue;
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (seen) {
-      check_recent(fs, path, &st);
+    struct stat sb;
+    if (stat(path, &sb) != 0) continue;
+    if (S_ISDIR(sb.st_mode) && depth < SR_PARTITION_MAX && sr_partition_dir(de->d_name)) {
+      st = list_dir(fs, path, all, l, depth + 1, err);
       continue;
     }
-    if (!all && !is_stable(fs, path, &st, now_wall, now_mono)) {
+    if (!S_ISREG(sb.st_mode)) continue;
+    if (seen) {
+      check_recent(fs, path, &sb);
+      continue;
+    }
+    if (!all && !is_stable(fs, path, &sb, l->now_wall, l->now_mono)) {
       if (fs->initial && sr_strset_has(fs->initial, path)) fs->unstable_initial++;
       continue;
     }
-    if (*nout == cap) {
-      cap = cap ? cap * 2 : 64;
-      file_entry *grown = realloc(*out, (size_t)cap * sizeof **out);
-      if (!grown) { closedir(d); return sr_error_set(err, SR_ERROR, "out of memory"); }
-      *out = grown;
+    if (l->n == l->cap) {
+      l->cap = l->cap ? l->cap * 2 : 64;
+      file_entry *grown = realloc(l->files, (size_t)l->cap * sizeof *l->files);
+      if (!grown) { st = sr_error_set(err, SR_ERROR, "out of memory"); break; }
+      l->files = grown;
     }
-    file_entry *e = &(*out)[(*nout)++];
+    file_entry *e = &l->files[l->n++];
     e->path = strdup(path);
-    e->size = st.st_size;
-    e->mtime_ms = mtime_ms_of(&st);
+    e->size = sb.st_size;
+    e->mtime_ms = mtime_ms_of(&sb);
   }
   closedir(d);
-  return SR_OK;
+  return st;
+}
+
+/* The regular files of the directory (and its partition folders) not yet seen, into *out
+** (malloc'd array): all of them with `all`, else only the stable ones. Files of recent batches
+** are checked for changes. */
+static sr_status list_new_files(files_source *fs, int all, file_entry **out, int *nout, sr_error **err) {
+  fs->unstable_initial = 0;
+  listing l = {.now_wall = clock_ms(CLOCK_REALTIME), .now_mono = clock_ms(CLOCK_MONOTONIC)};
+  sr_status st = list_dir(fs, fs->dir, all, &l, 0, err);
+  *out = l.files;
+  *nout = l.n;
+  return st;
 }
 
 static int by_age(const void *a, const void *b) {
@@ -414,6 +441,7 @@ static sr_status files_open(sr_source *src, const sr_connector_config *cfg, sr_e
   }
   fs->stable_ms = sr_opt_int(cfg->options, spec, "fileStableMs", 500);
   fs->ignore_missing = sr_opt_bool(cfg->options, spec, "ignoreMissingFiles", 0);
+  fs->single_quotes = sr_opt_bool(cfg->options, spec, "allowSingleQuotes", 1);
   if (fs->stable_ms < 0) return sr_error_set(err, SR_ERROR, "fileStableMs must be 0 or more");
   fs->query_id = cfg->query_id;
   {
@@ -629,8 +657,8 @@ static sr_status read_json_file(sr_source *src, files_source *fs, const char *pa
     fs->bytes_in_last_batch += (int64_t)want;
     size_t piece = eof ? b->len : sr_lines_whole(b->data, b->len, &fs->line_sep, 0);
     if (piece == 0) continue;
-    sr_json_decode_piece_sep(L, rows_idx, nrows, b->data, piece, src->cfg.schema, &fs->line_sep, path,
-                             line, bad_to_sink, src->cfg.bad, &nlines);
+    sr_json_decode_piece_sep(L, rows_idx, nrows, b->data, piece, src->cfg.schema, &fs->line_sep,
+                             fs->single_quotes, path, line, bad_to_sink, src->cfg.bad, &nlines);
     line += nlines;
     memmove(b->data, b->data + piece, b->len - piece);
     b->len -= piece;
@@ -663,6 +691,7 @@ static sr_status files_read(sr_source *src, const json_t *start, const json_t *e
     if (fs->fd >= 0) close(fs->fd); /* left open by a Lua error in an earlier read */
     if ((st = open_listed(src, fs, f, log_offset_of(end), &fs->fd, &size, err)) != SR_OK) break;
     if (fs->fd < 0) continue; /* gone, skipped */
+    int before = *nrows;
     if (fs->format == FMT_JSON) {
       st = read_json_file(src, fs, path, size, L, rows_idx, nrows, err);
     } else {
@@ -679,6 +708,7 @@ static sr_status files_read(sr_source *src, const json_t *start, const json_t *e
     close(fs->fd);
     fs->fd = -1;
     if (st != SR_OK) break;
+    sr_partitions_set(L, rows_idx, before + 1, *nrows, src->cfg.schema, fs->dir, path);
   }
   json_decref(files);
   return st;
@@ -875,8 +905,8 @@ static void *infer_share_run(void *arg) {
 
 /* Infers the JSON schema of files into *out, on up to as many threads as there are cores (4 at
 ** most). */
-static sr_status infer_json_files(const file_entry *files, int n, int infer_timestamp, sr_schema **out,
-                                  sr_error **err) {
+static sr_status infer_json_files(const file_entry *files, int n, int infer_timestamp,
+                                  int single_quotes, sr_schema **out, sr_error **err) {
   enum { MAX_SHARES = 4 };
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   int nshares = cores < 1 ? 1 : cores > MAX_SHARES ? MAX_SHARES : (int)cores;
@@ -887,7 +917,7 @@ static sr_status infer_json_files(const file_entry *files, int n, int infer_time
   sr_status st = SR_OK;
   for (int i = 0; i < nshares; i++) {
     shares[i] = (infer_share){.files = files, .nfiles = n, .first = i, .step = nshares,
-                              .inf = sr_json_infer_new(infer_timestamp)};
+                              .inf = sr_json_infer_new(infer_timestamp, single_quotes)};
     if (!shares[i].inf) { shares[i].st = sr_error_set(&shares[i].err, SR_ERROR, "out of memory"); continue; }
     if (i > 0) started[i] = pthread_create(&threads[i], NULL, infer_share_run, &shares[i]) == 0;
     if (i > 0 && !started[i]) shares[i].step = 0; /* no thread: run below, on this one */
@@ -912,6 +942,37 @@ static sr_status infer_json_files(const file_entry *files, int n, int infer_time
     sr_json_infer_free(shares[i].inf);
   }
   return st;
+}
+
+/* Adds to schema the partition columns of the files' folders (partitions.h), in the order of
+** their levels, each of the widest type its values have (string when only null): Spark's
+** inferred partition schema, appended to the data schema; a data column of the same name takes
+** the partition's type, as the folder's value is what its rows get. 0, or -1 out of memory. */
+static int add_partition_columns(sr_schema *schema, const char *dir, const file_entry *files, int n) {
+  sr_partition parts[SR_PARTITION_MAX];
+  char names[SR_PARTITION_MAX * 2][256];
+  int types[SR_PARTITION_MAX * 2], ncols = 0;
+  for (int i = 0; i < n; i++) {
+    int np = sr_partitions_of(dir, files[i].path, parts, SR_PARTITION_MAX);
+    for (int k = 0; k < np; k++) {
+      int c = 0;
+      while (c < ncols && strcmp(names[c], parts[k].name) != 0) c++;
+      if (c == ncols) {
+        if (ncols == SR_PARTITION_MAX * 2) continue;
+        memcpy(names[ncols], parts[k].name, sizeof names[ncols]);
+        types[ncols++] = -1;
+      }
+      if (!parts[k].is_null) types[c] = (int)sr_partition_widen(types[c], sr_partition_infer(&parts[k]));
+    }
+  }
+  for (int c = 0; c < ncols; c++) {
+    sr_type t = types[c] < 0 ? SR_TYPE_STRING : (sr_type)types[c];
+    int f = sr_schema_find(schema, names[c]);
+    sr_field *field = f >= 0 ? &schema->fields[f] : NULL;
+    if (field && !field->children && !field->element) field->type = t;
+    else if (!field && !sr_schema_add(schema, names[c], t)) return -1;
+  }
+  return 0;
 }
 
 /* DataSource.sourceSchema with schema inference on: the schema of every file in the directory
@@ -939,7 +1000,8 @@ static sr_status files_infer_schema(const sr_options *options, file_format forma
   }
   sr_status st = SR_OK;
   if (format == FMT_JSON) {
-    st = infer_json_files(files, n, sr_opt_bool(options, spec, "inferTimestamp", 0), out, err);
+    st = infer_json_files(files, n, sr_opt_bool(options, spec, "inferTimestamp", 0),
+                          sr_opt_bool(options, spec, "allowSingleQuotes", 1), out, err);
   } else {
     const char *sep = sr_opt_str(options, spec, "sep", ",");
     sr_csv_options o = {.sep = sep[0] ? sep[0] : ',', .header = sr_opt_bool(options, spec, "header", 0)};
@@ -957,6 +1019,8 @@ static sr_status files_infer_schema(const sr_options *options, file_format forma
     if (st == SR_OK && !(*out = sr_csv_infer_schema(inf))) st = sr_error_set(err, SR_ERROR, "out of memory");
     sr_csv_infer_free(inf);
   }
+  if (st == SR_OK && add_partition_columns(*out, dir, files, n) != 0)
+    st = sr_error_set(err, SR_ERROR, "out of memory");
   for (int i = 0; i < n; i++) entry_free(&files[i]);
   free(files);
   return st;

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_quotes.h"
 #include "lua_int64.h"
 #include "lua_types.h"
 #include "timeutil.h"
@@ -82,6 +83,7 @@ sr__codec_mem *sr__codec_mem_push(lua_State *L) {
 void sr__codec_mem_release(sr__codec_mem *m) {
   sr_buf_free(&m->text);
   sr_buf_free(&m->aux);
+  sr_buf_free(&m->quoted);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1129,6 +1131,20 @@ done:
   return 0;
 }
 
+/* A timestamp or date value. A top-level column's goes as the engine's fast path (ms, days:
+** exec.lua makes it a value only if user code sees it); one deeper in nested data (a struct's
+** field, an array's element, a map's value) as a value, since the row's typed columns are made
+** values one level deep only (JOB-API.md, Rows and types). */
+static void push_timestamp(jdec *d, int64_t us) {
+  if (d->depth > 1) sr_lua_push_timestamp(d->L, us);
+  else sr_lua_push_timestamp_value(d->L, us);
+}
+
+static void push_date(jdec *d, int32_t days) {
+  if (d->depth > 1) sr_lua_push_date(d->L, days);
+  else lua_pushnumber(d->L, days);
+}
+
 static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const char **pp,
                         const char *end) {
   lua_State *L = d->L;
@@ -1202,16 +1218,17 @@ static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const 
         q = p;
         if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
         if (sr_time_parse_us(s, n, &v) != 0) return fail_type(d, f, p, end, NULL);
-        sr_lua_push_timestamp_value(L, v);  /* text keeps its microseconds */
+        push_timestamp(d, v);  /* text keeps its microseconds */
         *pp = q;
         return 0;
       } else if (c == '-' || is_digit(c)) {
         if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
-        if (sr__jnum_seconds_ms(&num, p, q, &v) != 0) return fail_type(d, f, p, end, " (out of range)");
+        if (sr__jnum_seconds_ms(&num, p, q, &v) != 0 || v > INT64_MAX / 1000 || v < INT64_MIN / 1000)
+          return fail_type(d, f, p, end, " (out of range)");
       } else {
         return fail_type(d, f, p, end, NULL);
       }
-      sr_lua_push_int64(L, v);
+      push_timestamp(d, v * 1000);
       *pp = q;
       return 0;
     case SR_TYPE_DATE:
@@ -1220,13 +1237,13 @@ static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const 
         q = p;
         if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
         if (sr_date_parse(s, n, &days) != 0) return fail_type(d, f, p, end, NULL);
-        lua_pushnumber(L, days);
+        push_date(d, days);
       } else if (c == '-' || is_digit(c)) {
         if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
         if (!num.is_int) return fail_type(d, f, p, end, NULL);
         if (sr__jnum_int64(&num, &v) != 0 || v < INT32_MIN || v > INT32_MAX)
           return fail_type(d, f, p, end, " (out of range)");
-        lua_pushnumber(L, (lua_Number)v);
+        push_date(d, (int32_t)v);
       } else {
         return fail_type(d, f, p, end, NULL);
       }
@@ -1391,6 +1408,19 @@ static int decode_record(jdec *d, const jstruct *plan, const char *p, const char
   return 0;
 }
 
+/* decode_record, and for a record it refuses that holds a single quote, decode_record again on
+** its standard-JSON rewrite (Spark's allowSingleQuotes: json_quotes.h); the reason is the
+** rewrite's. top: the stack to restore before the second try. */
+static int decode_quoted(jdec *d, const jstruct *plan, const char *p, const char *end, int top) {
+  if (decode_record(d, plan, p, end) == 0) return 0;
+  sr_buf *q = &d->mem->quoted;
+  int rc = sr_json_requote(p, (size_t)(end - p), q);
+  if (rc < 0) luaL_error(d->L, "out of memory");
+  if (rc == 0) return -1;
+  lua_settop(d->L, top);
+  return decode_record(d, plan, q->data, q->data + q->len);
+}
+
 static int is_blank_line(const char *p, const char *end) {
   return skip_ws(p, end) == end;
 }
@@ -1417,13 +1447,14 @@ static const jstruct *dec_setup(lua_State *L, jdec *d, const sr_schema *schema, 
 int sr_json_decode_piece(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
                          const sr_schema *schema, const char *origin, int64_t first_line,
                          sr_bad_fn bad, void *bad_ud, int64_t *nlines) {
-  return sr_json_decode_piece_sep(L, rows_idx, nrows, buf, len, schema, NULL, origin, first_line,
-                                  bad, bad_ud, nlines);
+  return sr_json_decode_piece_sep(L, rows_idx, nrows, buf, len, schema, NULL, 1, origin,
+                                  first_line, bad, bad_ud, nlines);
 }
 
 int sr_json_decode_piece_sep(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
-                             const sr_schema *schema, const sr_linesep *ls, const char *origin,
-                             int64_t first_line, sr_bad_fn bad, void *bad_ud, int64_t *nlines) {
+                             const sr_schema *schema, const sr_linesep *ls, int single_quotes,
+                             const char *origin, int64_t first_line, sr_bad_fn bad, void *bad_ud,
+                             int64_t *nlines) {
   if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
   int base = lua_gettop(L), nbad = 0, n = *nrows;
   char reason[512];
@@ -1445,7 +1476,7 @@ int sr_json_decode_piece_sep(lua_State *L, int rows_idx, int *nrows, const char 
         snprintf(reason, sizeof reason, "not JSON: invalid UTF-8 at byte %zu", valid + 1);
         rc = -1;
       } else {
-        rc = decode_record(&d, plan, p, stop);
+        rc = single_quotes ? decode_quoted(&d, plan, p, stop, work) : decode_record(&d, plan, p, stop);
       }
       if (rc == 0) {
         lua_rawseti(L, rows_idx, ++n);
@@ -1499,7 +1530,7 @@ int sr_json_decode_column(lua_State *L, int rows_idx, int *nrows, const char *co
       lua_pushnil(L);
       lua_rawset(L, row);
       d.into = row;
-      ok = decode_record(&d, plan, text, text + len) == 0;
+      ok = decode_quoted(&d, plan, text, text + len, lua_gettop(L)) == 0;
       d.into = 0;
     }
     if (ok) {
@@ -1531,7 +1562,7 @@ int sr_json_decode_record(lua_State *L, const char *text, size_t len, const sr_s
   char reason[512];
   jdec d;
   const jstruct *plan = dec_setup(L, &d, schema, reason, sizeof reason);
-  int rc = decode_record(&d, plan, text, text + len);
+  int rc = decode_quoted(&d, plan, text, text + len, lua_gettop(L));
   sr__codec_mem_release(d.mem);
   if (rc != 0) {
     copy_reason(err, errlen, reason);
@@ -1543,16 +1574,31 @@ int sr_json_decode_record(lua_State *L, const char *text, size_t len, const sr_s
   return 0;
 }
 
+/* One JSON value of any kind filling [p, end) (blanks around it aside), pushed. 0, or -1 with
+** the reason set. */
+static int decode_whole_value(jdec *d, const char *p, const char *end) {
+  d->rec = p;
+  d->reason[0] = '\0';
+  p = skip_ws(p, end);
+  if (decode_any(d, &p, end, 0) != 0) return -1;
+  if ((p = skip_ws(p, end)) < end) return fail_syntax(d, p, end, "unexpected text after the value");
+  return 0;
+}
+
 int sr_json_decode_value(lua_State *L, const char *text, size_t len, char *err, size_t errlen) {
   int base = lua_gettop(L);
   char reason[512];
   jdec d;
   dec_setup(L, &d, NULL, reason, sizeof reason);
-  d.rec = text;
-  const char *p = skip_ws(text, text + len), *end = text + len;
-  int rc = decode_any(&d, &p, end, 0);
-  if (rc == 0 && (p = skip_ws(p, end)) < end)
-    rc = fail_syntax(&d, p, end, "unexpected text after the value");
+  int top = lua_gettop(L);
+  int rc = decode_whole_value(&d, text, text + len);
+  sr_buf *q = &d.mem->quoted;
+  int quoted = rc != 0 ? sr_json_requote(text, len, q) : 0;  /* allowSingleQuotes, as decode_quoted */
+  if (quoted < 0) luaL_error(L, "out of memory");
+  if (quoted > 0) {
+    lua_settop(L, top);
+    rc = decode_whole_value(&d, q->data, q->data + q->len);
+  }
   sr__codec_mem_release(d.mem);
   if (rc != 0) {
     copy_reason(err, errlen, reason);
@@ -1575,6 +1621,7 @@ int sr__json_decode_typed(lua_State *L, sr__codec_mem *mem, const sr__jplan *pla
   d.reason = reason;
   d.reason_len = reason_len;
   d.rec = text;
+  d.depth = 1;        /* a CSV cell is a column of its record: what it nests is deeper */
   d.repair_utf8 = 1;  /* a CSV cell: Spark has decoded the line into a String */
   reason[0] = '\0';
   if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");

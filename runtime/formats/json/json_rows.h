@@ -75,10 +75,13 @@ int sr_json_decode_piece(lua_State *L, int rows_idx, int *nrows, const char *buf
                          sr_bad_fn bad, void *bad_ud, int64_t *nlines);
 
 /* [-0, +0, m] sr_json_decode_piece with the line ends of ls (a lineSep option; NULL: "\n",
-** "\r\n" or "\r"). Every piece but the last must end just after a line end. */
+** "\r\n" or "\r") and single_quotes for Spark's allowSingleQuotes (0: a 'quoted' name or
+** string makes a bad record; the other decoders take them, as Spark's default). Every piece but
+** the last must end just after a line end. */
 int sr_json_decode_piece_sep(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
-                             const sr_schema *schema, const sr_linesep *ls, const char *origin,
-                             int64_t first_line, sr_bad_fn bad, void *bad_ud, int64_t *nlines);
+                             const sr_schema *schema, const sr_linesep *ls, int single_quotes,
+                             const char *origin, int64_t first_line, sr_bad_fn bad, void *bad_ud,
+                             int64_t *nlines);
 
 /* [-0, +(0|1), m] Decodes one JSON record (an object) of text[0..len) with the schema (NULL:
 ** inferred types) and pushes its table. Sets up the schema's names on every call: for a batch
@@ -173,6 +176,7 @@ int sr__base64_decode(sr_buf *out, const char *s, size_t n);
 typedef struct sr__codec_mem {
   sr_buf text; /* decoders: unescaped strings */
   sr_buf aux;  /* decoders: base64 bytes; encoders: the key lists being sorted */
+  sr_buf quoted; /* decoders: a single-quoted record rewritten as standard JSON */
 } sr__codec_mem;
 sr__codec_mem *sr__codec_mem_push(lua_State *L);
 void sr__codec_mem_release(sr__codec_mem *m);
