@@ -24,6 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fsutil.h"
+
 /* Under AddressSanitizer the leak check normally runs at exit; a test's process ends with
 ** _exit (so it does not run the atexit handlers its parent registered, such as removing the
 ** file's scratch folder), and runs the check itself. */
@@ -67,6 +69,19 @@ enum { SR_TEST_TIMEOUT_S = 120 };
     if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                \
       SR_FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
   } while (0)
+
+/* A fresh folder under /tmp named for the test file (tag), removed with sr_test_rmdir. */
+static inline char *sr_test_tmpdir(const char *tag) {
+  char tmpl[256];
+  snprintf(tmpl, sizeof tmpl, "/tmp/sr_%s_XXXXXX", tag);
+  ASSERT_TRUE(mkdtemp(tmpl) != NULL);
+  return strdup(tmpl);
+}
+
+static inline void sr_test_rmdir(char *dir) {
+  ASSERT_EQ_INT(sr_fs_remove_tree(dir, NULL), SR_OK);
+  free(dir);
+}
 
 typedef void (*sr_test_fn)(void);
 #define SR_TEST(name) static void name(void)

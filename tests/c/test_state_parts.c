@@ -10,18 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *tmpdir(void) {
-  char tmpl[] = "/tmp/sr_parts_test_XXXXXX";
-  char *d = mkdtemp(tmpl);
-  ASSERT_TRUE(d != NULL);
-  return strdup(d);
-}
-
-static void rmdir_all(char *d) {
-  ASSERT_EQ_INT(sr_fs_remove_tree(d, NULL), SR_OK);
-  free(d);
-}
-
 #define ASSERT_CONTAINS(s, part) ASSERT_TRUE(strstr((s), (part)) != NULL)
 
 /* Murmur3_x86_32's published test values, then the partitions of a few keys, pinned: a change
@@ -74,7 +62,7 @@ static int has(sr_state_parts *ps, const char *k, const char *v) {
 /* Every key lands in its own partition's directory, every partition reaches each version, and
 ** a reopen at any version finds every key where it was put. */
 SR_TEST(commit_and_reopen_every_partition) {
-  char *d = tmpdir();
+  char *d = sr_test_tmpdir("parts_test");
   sr_error *e = NULL;
   sr_state_parts *ps = sr_state_parts_open(d, 4, 0, NULL, &e);
   ASSERT_TRUE(ps != NULL);
@@ -120,12 +108,12 @@ SR_TEST(commit_and_reopen_every_partition) {
     }
   }
   sr_state_parts_close(ps);
-  rmdir_all(d);
+  sr_test_rmdir(d);
 }
 
 /* A partition whose file of the version is gone stops the open, naming the file. */
 SR_TEST(missing_partition_file_is_named) {
-  char *d = tmpdir();
+  char *d = sr_test_tmpdir("parts_test");
   sr_error *e = NULL;
   sr_state_parts *ps = sr_state_parts_open(d, 4, 0, NULL, &e);
   ASSERT_TRUE(ps != NULL);
@@ -141,12 +129,12 @@ SR_TEST(missing_partition_file_is_named) {
   ASSERT_CONTAINS(e->message, "partition 2 of 4");
   ASSERT_CONTAINS(e->message, path);
   sr_error_free(e);
-  rmdir_all(d);
+  sr_test_rmdir(d);
 }
 
 /* A directory for a partition beyond the count: the state was split into more. */
 SR_TEST(more_partitions_on_disk_are_refused) {
-  char *d = tmpdir();
+  char *d = sr_test_tmpdir("parts_test");
   sr_error *e = NULL;
   sr_state_parts *ps = sr_state_parts_open(d, 4, 0, NULL, &e);
   ASSERT_TRUE(ps != NULL);
@@ -162,13 +150,13 @@ SR_TEST(more_partitions_on_disk_are_refused) {
   ps = sr_state_parts_open(d, 2, 0, NULL, &e);
   ASSERT_TRUE(ps != NULL);
   sr_state_parts_close(ps);
-  rmdir_all(d);
+  sr_test_rmdir(d);
 }
 
 /* One partition that cannot commit fails the whole commit, naming it; the others committed,
 ** so the caller reopens at the old version, where every key is as before. */
 SR_TEST(failed_partition_commit_is_named) {
-  char *d = tmpdir();
+  char *d = sr_test_tmpdir("parts_test");
   sr_error *e = NULL;
   sr_state_parts *ps = sr_state_parts_open(d, 4, 0, NULL, &e);
   ASSERT_TRUE(ps != NULL);
@@ -198,7 +186,7 @@ SR_TEST(failed_partition_commit_is_named) {
     ASSERT_TRUE(has(ps, k, "a"));
   }
   sr_state_parts_close(ps);
-  rmdir_all(d);
+  sr_test_rmdir(d);
 }
 
 int main(void) {

@@ -25,18 +25,6 @@ static uint64_t rnd(void) {
   return rng;
 }
 
-static char *tmpdir(void) {
-  char tmpl[] = "/tmp/sr_state_test_XXXXXX";
-  char *d = mkdtemp(tmpl);
-  ASSERT_TRUE(d != NULL);
-  return strdup(d);
-}
-
-static void rmdir_all(char *d) {
-  ASSERT_EQ_INT(sr_fs_remove_tree(d, NULL), SR_OK);
-  free(d);
-}
-
 static void keyname(char *buf, int k) { snprintf(buf, 32, "key-%d", k); }
 
 static void clear_model(void) {
@@ -148,7 +136,7 @@ static void build_versions(const char *dir, int n, int64_t interval, int64_t ret
 }
 
 SR_TEST(put_get_remove_and_counts) {
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   sr_state_store *st = open_ok(dir, 0, 0, 0);
   const void *val;
   size_t vlen;
@@ -190,11 +178,11 @@ SR_TEST(put_get_remove_and_counts) {
   ASSERT_EQ_INT(sr_state_get(st, "b", 1, &val, &vlen), 0);
   sr_state_close(st);
   expect_open_error(dir, -1, "negative");
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 SR_TEST(restart_at_every_version) {
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   build_versions(dir, 40, 3, 1000);
   char p[4200];
   path_of(p, dir, "39.snapshot");
@@ -206,11 +194,11 @@ SR_TEST(restart_at_every_version) {
     check_equals(st, v);
     sr_state_close(st);
   }
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 SR_TEST(snapshot_replaces_earlier_deltas) {
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   build_versions(dir, 13, 10, 1000);
   char p[4200];
   for (int v = 1; v <= 10; v++) {
@@ -223,11 +211,11 @@ SR_TEST(snapshot_replaces_earlier_deltas) {
     sr_state_close(st);
   }
   expect_open_error(dir, 7, "1.delta is missing");
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 SR_TEST(snapshot_is_built_from_disk_not_live_map) {
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   clear_model();
   sr_state_store *st = open_ok(dir, 0, 2, 1000);
   put_str(st, "committed", "yes");
@@ -251,11 +239,11 @@ SR_TEST(snapshot_is_built_from_disk_not_live_map) {
   ASSERT_EQ_INT(sr_state_get(st, "committed2", 10, &v, &n), 1);
   ASSERT_EQ_INT(sr_state_get(st, "uncommitted", 11, &v, &n), 0);
   sr_state_close(st);
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 SR_TEST(close_right_after_commit_still_snapshots) {
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   sr_state_store *st = open_ok(dir, 0, 1, 1000);
   put_str(st, "x", "1");
   commit_ok(st);
@@ -265,11 +253,11 @@ SR_TEST(close_right_after_commit_still_snapshots) {
   path_of(p, dir, "1.snapshot");
   ASSERT_TRUE(sr_fs_exists(p));
   sr_state_close(st);
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 SR_TEST(pruning_keeps_retained_versions) {
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   build_versions(dir, 40, 5, 10);
   /* Retained: 31..40. Newest snapshot <= 31 is 30: deltas <= 30 and snapshots < 30 go. */
   char p[4200];
@@ -285,7 +273,7 @@ SR_TEST(pruning_keeps_retained_versions) {
     sr_state_close(st);
   }
   expect_open_error(dir, 29, "missing");
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 static void write_file(const char *path, const void *data, size_t n) {
@@ -296,7 +284,7 @@ static void write_file(const char *path, const void *data, size_t n) {
 }
 
 SR_TEST(corrupt_torn_and_misnamed_files) {
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   build_versions(dir, 6, 5, 1000);
   char p[4200], q[4200];
   size_t n;
@@ -339,11 +327,11 @@ SR_TEST(corrupt_torn_and_misnamed_files) {
   write_file(p, good, n);
   expect_open_error(dir, 6, "5.snapshot is corrupt or torn");
   free(good);
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 SR_TEST(missing_delta_is_named) {
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   build_versions(dir, 5, 100, 1000);
   expect_open_error(dir, 9, "6.delta is missing"); /* a version never committed */
   char p[4200];
@@ -354,11 +342,11 @@ SR_TEST(missing_delta_is_named) {
   sr_state_store *st = open_ok(dir, 2, 100, 1000);
   check_equals(st, 2);
   sr_state_close(st);
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 SR_TEST(abort_restores_last_commit) {
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   clear_model();
   sr_state_store *st = open_ok(dir, 0, 100, 1000);
   random_version(st, 0, 1);
@@ -401,11 +389,11 @@ SR_TEST(abort_restores_last_commit) {
   sr_state_abort(st);
   check_equals(st, 3);
   sr_state_close(st);
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 SR_TEST(iteration_tolerates_removing_current) {
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   sr_state_store *st = open_ok(dir, 0, 100, 1000);
   char key[32], val[32];
   for (int i = 0; i < 3000; i++) {
@@ -448,11 +436,11 @@ SR_TEST(iteration_tolerates_removing_current) {
     ASSERT_EQ_INT(sr_state_get(st, key, strlen(key), &got, &n), i % 2);
   }
   sr_state_close(st);
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 SR_TEST(crash_leftovers_above_version_are_ignored) {
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   /* The store committed 1..8 (with 4.snapshot and 8.snapshot), but the engine's commit log
   ** reached only 6: the restart opens 6 and rewrites 7 and 8 differently. */
   build_versions(dir, 8, 4, 1000);
@@ -488,11 +476,11 @@ SR_TEST(crash_leftovers_above_version_are_ignored) {
   st = open_ok(dir, 8, 4, 1000);
   check_equals(st, 8);
   sr_state_close(st);
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 SR_TEST(failed_commit_keeps_changes_pending) {
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   clear_model();
   sr_state_store *st = open_ok(dir, 0, 100, 1000);
   random_version(st, 0, 1);
@@ -513,7 +501,7 @@ SR_TEST(failed_commit_keeps_changes_pending) {
   st = open_ok(dir, 2, 100, 1000);
   check_equals(st, 2);
   sr_state_close(st);
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 static double seconds_since(const struct timespec *t0) {
@@ -529,7 +517,7 @@ static size_t heap_in_use(void) {
 
 SR_TEST(million_entries_memory) {
   enum { N = 1000000 };
-  char *dir = tmpdir();
+  char *dir = sr_test_tmpdir("state_test");
   size_t before = heap_in_use();
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -579,7 +567,7 @@ SR_TEST(million_entries_memory) {
     ASSERT_TRUE(memcmp((const char *)v + 8, &i, 8) == 0);
   }
   sr_state_close(st);
-  rmdir_all(dir);
+  sr_test_rmdir(dir);
 }
 
 int main(void) {
