@@ -248,7 +248,8 @@ local function wrap_code(wraps, fn_ref, row_expr)
       or string.format("local v = r[%q]", w[1])
     pre[#pre + 1] = string.format("do %s; if type(v) == %q then %s end end", get, VALUE_OF[w[2]], make)
     local put = w[3] and string.format("r[%q][%q] = v", w[1], w[3]) or string.format("r[%q] = v", w[1])
-    lines[#lines + 1] = string.format("do local v = v%d[i]; if v ~= nil then %s end end", j, put)
+    -- `if v`: `v ~= nil` would call the value's __eq (LuaJIT calls a cdata's metamethod for nil too)
+    lines[#lines + 1] = string.format("do local v = v%d[i]; if v then %s end end", j, put)
   end
   pre[#pre + 1] = "end end"
   return pre, lines
@@ -325,8 +326,8 @@ local function gen_segment(steps, reader, wraps)
       emit("r = {" .. table.concat(parts, ", ") .. "}")
     elseif s.op == "with_watermark" then
       emit(string.format("local t%d = r[%q]", k, s.column))
-      emit(string.format("if t%d ~= nil and type(t%d) ~= 'number' then t%d = %s(t%d) end",
-                         k, k, k, fn_ref(types.ms), k))
+      -- `t ~= nil` would call a timestamp's __eq (LuaJIT calls a cdata's metamethod for nil too)
+      emit(string.format("if type(t%d) == 'cdata' then t%d = %s(t%d) end", k, k, fn_ref(types.ms), k))
       emit(string.format("if t%d ~= nil then if t%d < mn%d then mn%d = t%d end; "
         .. "if t%d > mx%d then mx%d = t%d end; sm%d = sm%d + t%d; ct%d = ct%d + 1 end",
         k, k, k, k, k, k, k, k, k, k, k, k, k, k))

@@ -255,7 +255,8 @@ end
 -- A timestamp's value as milliseconds (a number; sub-ms kept as a fraction), a number as itself:
 -- for the operators that compute on event time (windows, watermarks).
 function M.ms(v)
-  if type(v) == "number" or v == nil then return v end
+  local t = type(v)
+  if t == "number" or t == "nil" then return v end -- not `v == nil`: a cdata's __eq would run
   if istype(TS_CT, v) then return tonumber(v.us_) / 1000 end
   return v
 end
