@@ -221,11 +221,13 @@ end
 -- its own over the rows (row_expr reads row i) that makes the values into arrays v1, v2, ...,
 -- and the lines that put them into row `r` at the top of the main loop.
 -- Each value is a cdata, an object the collector sweeps with the batch's garbage. Made in the
--- main loop, one per row between the rows' tables, they doubled that sweep: Nexmark q0 took 60%
--- more CPU than with numbers. Made in their own pass they lie together, and rows with equal
--- times share one timestamp (date) value (a stream of thousands of rows per second repeats its
--- milliseconds): safe, as those are immutable (streamrun.types' const fields) and compare by
--- value. A binary value is made per row: its bytes can be written.
+-- main loop, between the rows' tables, they doubled that sweep (Nexmark q0 took 60% more CPU
+-- than with numbers), and still did when made once per distinct time, every ninth row: the
+-- sweep walks objects in the order they were made. Made in a pass of their own, the sweep is
+-- back to that of the rows alone. Rows with equal times share one timestamp (date) value (a
+-- stream of thousands of rows per second repeats its milliseconds): safe, as those are
+-- immutable (streamrun.types' const fields) and compare by value. A binary value is made per
+-- row: its bytes can be written.
 local SHARED = { timestamp = true, date = true }
 local function wrap_code(wraps, fn_ref, row_expr)
   if #wraps == 0 then return {}, {} end
