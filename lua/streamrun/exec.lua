@@ -188,7 +188,7 @@ end
 --
 -- Sources decode a timestamp of whole milliseconds as a number of ms and a date as a number of
 -- days: the built-in operators (watermarks, windows, aggregates, keys, sinks by column type) take
--- them as they are, and making a value per row costs ~40 ns the benchmarks would pay. When the
+-- them as they are, and making values would cost the benchmarks (see wrap_code). When the
 -- plan has user code (a function, a join, foreach_batch or memory rows), the first loop over a
 -- source's (or an operator's) rows turns the typed columns it knows into timestamp and date
 -- values (streamrun.types), so user functions see them whatever they rename them to.
@@ -235,20 +235,44 @@ local function typed_columns(cols)
   return out
 end
 
--- Lua lines making the typed columns of row `r` values (numbers only: a value stays).
-local function wrap_code(wraps, fn_ref)
-  local lines = {}
+-- Lua code making the typed columns of the rows values (numbers only: a value stays): a pass of
+-- its own over the rows (row_expr reads row i) that makes the values into arrays v1, v2, ...,
+-- and the lines that put them into row `r` at the top of the main loop.
+-- Each value is a cdata, an object the collector sweeps with the batch's garbage. Made in the
+-- main loop, between the rows' tables, they doubled that sweep (Nexmark q0 took 60% more CPU
+-- than with numbers), and still did when made once per distinct time, every ninth row: the
+-- sweep walks objects in the order they were made. Made in a pass of their own, the sweep is
+-- back to that of the rows alone. Rows with equal times share one timestamp (date) value (a
+-- stream of thousands of rows per second repeats its milliseconds): safe, as those are
+-- immutable (streamrun.types' const fields) and compare by value. A binary value is made per
+-- row: its bytes can be written.
+local SHARED = { timestamp = true, date = true }
+local function wrap_code(wraps, fn_ref, row_expr)
+  if #wraps == 0 then return {}, {} end
+  local pre, lines = {}, {}
   local mk = { timestamp = fn_ref(ts_of_ms), date = fn_ref(DATE), binary = fn_ref(types.binary) }
-  for _, w in ipairs(wraps) do
-    if w[3] then
-      lines[#lines + 1] = string.format("do local s = r[%q]; if type(s) == 'table' then local v = s[%q]; "
-        .. "if type(v) == %q then s[%q] = %s(v) end end end", w[1], w[3], VALUE_OF[w[2]], w[3], mk[w[2]])
-    else
-      lines[#lines + 1] = string.format("do local v = r[%q]; if type(v) == %q then r[%q] = %s(v) end end",
-                                        w[1], VALUE_OF[w[2]], w[1], mk[w[2]])
-    end
+  local new = fn_ref(table_new)
+  for j in ipairs(wraps) do pre[#pre + 1] = string.format("local v%d = %s(n, 0)", j, new) end
+  pre[#pre + 1] = "do"
+  for j, w in ipairs(wraps) do
+    if SHARED[w[2]] then pre[#pre + 1] = string.format("local wk%d, wv%d", j, j) end -- the last number, its value
   end
-  return lines
+  pre[#pre + 1] = "for i = 1, n do"
+  pre[#pre + 1] = "local r = " .. row_expr
+  for j, w in ipairs(wraps) do
+    local make = string.format("v%d[i] = %s(v)", j, mk[w[2]])
+    if SHARED[w[2]] then
+      make = string.format("if v ~= wk%d then wk%d, wv%d = v, %s(v) end; v%d[i] = wv%d", j, j, j, mk[w[2]], j, j)
+    end
+    local get = w[3] and string.format("local s = r[%q]; local v = type(s) == 'table' and s[%q]", w[1], w[3])
+      or string.format("local v = r[%q]", w[1])
+    pre[#pre + 1] = string.format("do %s; if type(v) == %q then %s end end", get, VALUE_OF[w[2]], make)
+    local put = w[3] and string.format("r[%q][%q] = v", w[1], w[3]) or string.format("r[%q] = v", w[1])
+    -- `if v`: `v ~= nil` would call the value's __eq (LuaJIT calls a cdata's metamethod for nil too)
+    lines[#lines + 1] = string.format("do local v = v%d[i]; if v then %s end end", j, put)
+  end
+  pre[#pre + 1] = "end end"
+  return pre, lines
 end
 
 -- Fused stateless segments ---------------------------------------------------------------
@@ -287,10 +311,12 @@ local function gen_segment(steps, reader, wraps)
     emit(string.format("local recs, cache = %s(%s, rows), %s", fn_ref(ffi.cast), fn_ref(reader.ctype),
                        fn_ref(reader.cache)))
   end
+  local row_expr = reader and fn_ref(reader.row) .. "(recs, i - 1, cache)" or "rows[i]"
+  local wrap_pre, wrap_lines = wrap_code(wraps or {}, fn_ref, row_expr)
+  for _, line in ipairs(wrap_pre) do emit(line) end
   emit("for i = 1, n do")
-  if reader then emit("local r = " .. fn_ref(reader.row) .. "(recs, i - 1, cache)")
-  else emit("local r = rows[i]") end
-  for _, line in ipairs(wrap_code(wraps or {}, fn_ref)) do emit(line) end
+  emit("local r = " .. row_expr)
+  for _, line in ipairs(wrap_lines) do emit(line) end
   local depth = 1
   for k, s in ipairs(steps) do
     for _, c in ipairs(checks) do
@@ -320,8 +346,8 @@ local function gen_segment(steps, reader, wraps)
       emit("r = {" .. table.concat(parts, ", ") .. "}")
     elseif s.op == "with_watermark" then
       emit(string.format("local t%d = r[%q]", k, s.column))
-      emit(string.format("if t%d ~= nil and type(t%d) ~= 'number' then t%d = %s(t%d) end",
-                         k, k, k, fn_ref(types.ms), k))
+      -- `t ~= nil` would call a timestamp's __eq (LuaJIT calls a cdata's metamethod for nil too)
+      emit(string.format("if type(t%d) == 'cdata' then t%d = %s(t%d) end", k, k, fn_ref(types.ms), k))
       emit(string.format("if t%d ~= nil then if t%d < mn%d then mn%d = t%d end; "
         .. "if t%d > mx%d then mx%d = t%d end; sm%d = sm%d + t%d; ct%d = ct%d + 1 end",
         k, k, k, k, k, k, k, k, k, k, k, k, k, k))

@@ -11,6 +11,8 @@
 -- A date compares with a number of days; `d + n`, `d - n` are dates, `d - d2` is days.
 -- Equal instants are `==` (cdata compare by value here), but as a key of a plain Lua table a
 -- cdata is its identity: index user tables by `tostring(t)` or `t:us()`.
+-- Timestamps and dates are immutable (const fields: writing one raises), so rows with equal
+-- times may share one value (streamrun.exec makes one per distinct time, not per row).
 local ffi = require "ffi"
 -- streamrun.core is required lazily: opening it may load this module (lua_pack.c's helpers).
 local core = setmetatable({}, { __index = function(t, k)
@@ -23,8 +25,8 @@ local M = {}
 
 if not pcall(ffi.typeof, "sr_timestamp") then
   ffi.cdef [[
-typedef struct sr_timestamp { int64_t us_; } sr_timestamp;
-typedef struct sr_date { int32_t days_; } sr_date;
+typedef struct sr_timestamp { const int64_t us_; } sr_timestamp;
+typedef struct sr_date { const int32_t days_; } sr_date;
 typedef struct sr_binary { int32_t len_; uint8_t data_[?]; } sr_binary;
 ]]
 end
@@ -253,7 +255,8 @@ end
 -- A timestamp's value as milliseconds (a number; sub-ms kept as a fraction), a number as itself:
 -- for the operators that compute on event time (windows, watermarks).
 function M.ms(v)
-  if type(v) == "number" or v == nil then return v end
+  local t = type(v)
+  if t == "number" or t == "nil" then return v end -- not `v == nil`: a cdata's __eq would run
   if istype(TS_CT, v) then return tonumber(v.us_) / 1000 end
   return v
 end

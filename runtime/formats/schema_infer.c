@@ -29,6 +29,7 @@ typedef struct ifield {
   char *name;
   size_t len;
   int plain;     /* the name has no '"' nor '\\': its JSON text is its bytes */
+  uint64_t head, mask; /* the name's first 8 bytes (fewer: zeros), and 0xff where they are */
   itype *type;
 } ifield;
 
@@ -147,12 +148,28 @@ static const char *string_end(const char *p, const char *end, int *escaped) {
   }
 }
 
-/* name[0..len) == f's name (keys are short: no call to memcmp). */
-static int same_name(const ifield *f, const char *name, size_t len) {
-  if (f->len != len) return 0;
-  for (size_t i = 0; i < len; i++)
-    if (f->name[i] != name[i]) return 0;
+/* a[0..n) == b[0..n) (keys are short: no call to memcmp). */
+static int same_bytes(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i]) return 0;
   return 1;
+}
+
+/* name[0..len) == f's name. */
+static int same_name(const ifield *f, const char *name, size_t len) {
+  return f->len == len && same_bytes(f->name, name, len);
+}
+
+/* Is the plain key f the text at p, its opening quote? Its first 8 bytes are one compare of a
+** word: memcmp was a sixth of the scan of the benchmark's bids, and a byte loop mispredicts its
+** end at every key; this took ~18% off the scan (--check of filter_inferred.lua). */
+static int key_at(const ifield *f, const char *p, const char *end) {
+  const char *k = p + 1;
+  if (!f->plain || (size_t)(end - k) <= f->len || k[f->len] != '"') return 0;
+  if (end - k < 8) return same_bytes(k, f->name, f->len);
+  uint64_t w;
+  memcpy(&w, k, 8);
+  return (w & f->mask) == f->head && (f->len <= 8 || same_bytes(k + 8, f->name + 8, f->len - 8));
 }
 
 static void put_utf8(char *out, size_t *n, uint32_t cp) {
@@ -238,6 +255,10 @@ static itype *struct_field(sr_json_infer *inf, itype *t, const char *name, size_
   f->name[len] = '\0';
   f->len = len;
   f->plain = !memchr(name, '"', len) && !memchr(name, '\\', len);
+  size_t h = len < 8 ? len : 8;
+  f->head = f->mask = 0;
+  memcpy(&f->head, name, h);
+  memset(&f->mask, 0xff, h);
   *cursor = ++t->nfields;
   return f->type;
 }
@@ -292,8 +313,7 @@ static const char *json_value(sr_json_infer *inf, itype *t, const char *p, const
         const char *kend = NULL;
         if (t && cursor < t->nfields) { /* the key the records so far had next */
           const ifield *f = &t->fields[cursor];
-          if (f->plain && (size_t)(end - p) > f->len + 1 && p[f->len + 1] == '"' &&
-              memcmp(p + 1, f->name, f->len) == 0) {
+          if (key_at(f, p, end)) {
             kend = p + f->len + 2;
             ft = f->type;
             cursor++;

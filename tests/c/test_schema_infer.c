@@ -69,6 +69,18 @@ SR_TEST(json_types_merge_as_spark) {
   ASSERT_EQ_STR(json_text(quoted, 1, 0), "a string, n long, o struct<p boolean>, q string");
 }
 
+/* Records mostly repeat their keys in order, and the scan guesses the next key: a guess must
+** match the whole key, whatever its length and however near the line's end it lies. */
+SR_TEST(json_keys_guessed_in_order_are_matched_whole) {
+  const char *a = "{\"dateTime\":1,\"dateTimes\":\"x\",\"a\":1,\"abcdefghijk\":1}\n"
+                  "{\"dateTimf\":1,\"dateTime\":2.5,\"a\":true,\"abcdefghijx\":1}\n"
+                  "{\"dateTime\":1,\"dateTimes\":1,\"ab\":1,\"abcdefghijk\":\"y\"}\n"
+                  "{\"dateTime\":1}\n{\"a\":1,\"b\":1}\n{\"a\":1,\"b\":1";
+  const char *texts[] = {a};
+  ASSERT_EQ_STR(json_text(texts, 1, 0), "a string, ab long, abcdefghijk string, abcdefghijx long, b long, "
+                                        "dateTime double, dateTimes string, dateTimf long");
+}
+
 static const char *csv_text(const char *text, int header, int types) {
   static char out[1024];
   sr_csv_options o = {.sep = ',', .header = header};
@@ -90,4 +102,7 @@ SR_TEST(csv_header_and_types) {
   ASSERT_EQ_STR(csv_text("", 1, 1), "");
 }
 
-int main(void) { return SR_RUN(json_types_merge_as_spark, csv_header_and_types); }
+int main(void) {
+  return SR_RUN(json_types_merge_as_spark, json_keys_guessed_in_order_are_matched_whole,
+                csv_header_and_types);
+}

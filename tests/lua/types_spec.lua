@@ -144,6 +144,25 @@ describe("typed columns in compiled queries", function()
     assert.equals(1795428000000001, out[1].at:us())
   end)
 
+  it("are made per distinct time, right for every row, and cannot be written (rows share them)", function()
+    local desc = exec.compile(src():map(function(r) return { at = r.t, day = r.d, k = r.k } end)
+      :write_stream{ format = "console" })
+    local made = sr.timestamp_us(1795428000000001)
+    local out = h.run(desc, { { { t = 5, d = 1, k = "a" }, { t = 5, d = 1, k = "b" }, { t = made, k = "c" },
+                                { k = "d" }, { t = 5, d = 2, k = "e" }, { t = 6.5, d = 2, k = "f" } } })
+    local want = { 5, 5, made, nil, 5, 6.5 }
+    for i = 1, 6 do
+      if want[i] == nil then assert.is_nil(out[i].at)
+      else assert.is_true(sr.is_timestamp(out[i].at) and out[i].at == want[i], out[i].k) end
+    end
+    assert.equals(6500, out[6].at:us())
+    assert.is_true(sr.is_date(out[5].day) and out[5].day == 2 and out[1].day == 1)
+    -- one row's value may be another's: writing to it would change both
+    assert.has_error(function() out[1].at.us_ = 0 end)
+    assert.has_error(function() out[1].day.days_ = 0 end)
+    assert.is_true(out[2].at == 5 and out[2].day == 1)
+  end)
+
   it("stay numbers of ms when no user code sees them (the benchmarks' fast path)", function()
     local desc = exec.compile(src():with_watermark("t", "1 second"):select{ "k", at = "t" }
       :write_stream{ format = "json", path = "out" })

@@ -162,8 +162,10 @@ local function gen_pass(info, new_acc, add)
     local var, column = c[1], c[2]
     if column then
       emit(format("local %s = r[%q]", var, column))
-      emit(format("if %s ~= nil and type(%s) ~= 'number' then %s = to_time(%s, %q) end",
-                  var, var, var, var, column))
+      -- by its type: `t ~= nil` would call a timestamp's __eq (LuaJIT calls a cdata's metamethod
+      -- for nil too), once per row
+      emit(format("do local ty = type(%s); if ty ~= 'number' and ty ~= 'nil' then %s = to_time(%s, %q) end end",
+                  var, var, var, column))
     end
   end
   if info.time_key then

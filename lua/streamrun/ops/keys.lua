@@ -48,7 +48,7 @@ local function canon(v, depth)
     return format("d%a", v)
   end
   if t == "boolean" then return v and "t" or "f" end
-  if v == nil then return "n" end
+  if t == "nil" then return "n" end -- by type: `v == nil` would call a timestamp's __eq
   if t == "cdata" then
     local n = small_int(v)
     if n then return format("i%d", n) end
@@ -85,7 +85,7 @@ local function id_of(v, intern)
     if v ~= v then return NAN end
     return v
   end
-  if v == nil then return NIL end
+  if t == "nil" then return NIL end -- by type: `v == nil` would call a timestamp's __eq
   if t == "cdata" then
     local n = small_int(v)
     if n then return n end
