@@ -357,6 +357,12 @@ static void close_stores(sr_query *q) {
   }
 }
 
+/* minBatchesToRetain (Spark's spark.sql.streaming.minBatchesToRetain): how many batches of
+** offsets, commits and state versions recovery keeps. */
+static int64_t retained_batches(const sr_query *q) {
+  return q->spec->min_batches_to_retain > 0 ? q->spec->min_batches_to_retain : 100;
+}
+
 /* Opens every stateful operator's store at exactly the version batch next_batch reads: the
 ** state after batches 0..next_batch-1 (Spark's versioning). Also used to roll back: a batch
 ** that failed after its stores committed re-runs against the version before it. */
@@ -367,7 +373,8 @@ static sr_status open_stores(sr_query *q, sr_error **err) {
   for (int i = 0; i < q->spec->nstateful; i++) {
     char *dir = subdir(q, "state/%d/0", i, err);
     if (!dir) return SR_ERROR;
-    q->stores[i] = sr_state_open(dir, q->next_batch, NULL, err);
+    sr_state_options o = {.min_versions_to_retain = retained_batches(q)};
+    q->stores[i] = sr_state_open(dir, q->next_batch, &o, err);
     free(dir);
     if (!q->stores[i]) {
       if (*err) sr_error_prefix(*err, "state of operator %d (%s)", i, q->spec->stateful_sigs[i]);
@@ -798,7 +805,9 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
       return SR_ERROR;
     }
   }
-  if (b->id >= 100) sr_ckpt_prune(q->ckpt, b->id - 100);
+  /* as MicroBatchExecution's purge: batches from id - minBatchesToRetain on stay */
+  int64_t retain = retained_batches(q);
+  if (b->id >= retain) sr_ckpt_prune(q->ckpt, b->id - retain);
   return SR_OK;
 }
 

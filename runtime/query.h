@@ -57,6 +57,8 @@ typedef struct sr_query_spec {
   int no_data_batches;      /* 1: a processingTime trigger runs a batch even without new data
                                (an operator acts on the clock: processing-time timeouts) */
   int64_t batch_timeout_ms; /* batchTimeout: the longest a batch may run in Lua (<= 0: none) */
+  int64_t min_batches_to_retain; /* minBatchesToRetain: batches of offsets/commits and state
+                                    versions kept for recovery (Spark's, default 100; <= 0: 100) */
   int watermark_batches;    /* 1: a new watermark runs a no-data batch (some operator emits or
                                evicts by it; 0 when all ignore it: complete-mode aggregations) */
   int nwatermarks;
