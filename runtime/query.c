@@ -27,6 +27,7 @@
 
 #include "bad_records.h"
 #include "ckpt.h"
+#include "crash.h"
 #include "fsutil.h"
 #include "lua_alloc.h"
 #include "lua_guard.h"
@@ -477,18 +478,6 @@ void sr_query_close(sr_query *q) {
   free(q);
 }
 
-/* Crash tests (tests/e2e/crash.sh) set SR_CRASH_AT=point:batch to be killed with SIGKILL at
-** one step of one batch, as SQLite's crash tests stop at each sync point. */
-static void crash_point(const char *point, int64_t batch_id) {
-  static const char *spec;
-  static int read;
-  if (!read) { spec = getenv("SR_CRASH_AT"); read = 1; }
-  if (!spec) return;
-  char want[96];
-  snprintf(want, sizeof want, "%s:%" PRId64, point, batch_id);
-  if (strcmp(spec, want) == 0) raise(SIGKILL);
-}
-
 /* --- one batch ------------------------------------------------------------------------ */
 
 /* What a batch knows while it runs; passed through the protected call. */
@@ -784,18 +773,18 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
     json_object_set_new(o, "memoryUsedBytes", json_integer(after.memory_used_bytes));
     json_object_set_new(o, "commitTimeMs", json_integer(after.commit_time_ms));
   }
-  crash_point("after_state_commit", b->id);
+  sr_crash_point("after_state_commit", b->id);
   sr_status st = q->sink.ops->commit(&q->sink, b->id, err);
   if (st != SR_OK) {
     if (*err) sr_error_prefix(*err, "%s: %s sink commit, batch %" PRId64, q->spec->where,
                               q->sink.ops->name, b->id);
     return st;
   }
-  crash_point("after_sink_commit", b->id);
+  sr_crash_point("after_sink_commit", b->id);
   int64_t wm = next_watermark(q);
   if (sr_ckpt_write_commit(q->ckpt, b->id, wm, q->wm_max_event, q->spec->nwatermarks, err) != SR_OK)
     return SR_ERROR;
-  crash_point("after_commit_log", b->id);
+  sr_crash_point("after_commit_log", b->id);
   q->watermark_ms = wm;
   for (int i = 0; i < q->spec->nsources; i++) {
     sr_source *src = &q->sources[i];
@@ -914,7 +903,7 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   if (!q->replay) {
     if (sr_ckpt_write_offsets(q->ckpt, b.id, &b.meta, b.ends, err) != SR_OK) { st = SR_ERROR; goto done; }
     q->replay = 1; /* from here on, a retry re-runs exactly these offsets */
-    crash_point("after_offsets", b.id);
+    sr_crash_point("after_offsets", b.id);
   }
   int64_t t_logged = sr_now_mono_ms();
   sr_bad_records_begin(q->bad, b.id);
@@ -964,7 +953,7 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
     *err = b.err;
     goto done;
   }
-  crash_point("after_sink_write", b.id);
+  sr_crash_point("after_sink_write", b.id);
   int64_t t_ran = sr_now_mono_ms();
   st = commit_batch(q, &b, err);
   if (st != SR_OK) goto done;
