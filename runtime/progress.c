@@ -33,6 +33,7 @@ void sr_progress_init(sr_progress *p, const char *dir, const char *name, const c
   p->name = strdup(name);
   snprintf(p->id, sizeof p->id, "%s", query_id);
   random_id(p->run_id);
+  p->max_bytes = SR_PROGRESS_MAX_BYTES;
   p->tty = isatty(STDERR_FILENO);
 }
 
@@ -89,6 +90,38 @@ static json_t *build(sr_progress *p, const sr_progress_batch *b) {
   return r;
 }
 
+/* Opens (appending) progress.jsonl; on failure says so once and writes no file from then on. */
+static void open_file(sr_progress *p) {
+  char path[4200];
+  if (sr_fs_mkdirs(p->dir, NULL) == SR_OK) {
+    snprintf(path, sizeof path, "%s/progress.jsonl", p->dir);
+    p->file = fopen(path, "a");
+  }
+  if (!p->file) {
+    sr_log("error", p->name, -1, "[%s] cannot write progress under %s", p->name, p->dir);
+    free(p->dir);
+    p->dir = NULL;
+    return;
+  }
+  fseek(p->file, 0, SEEK_END);
+  p->file_bytes = ftell(p->file);
+}
+
+/* progress.jsonl.K-1 -> .K, down to progress.jsonl -> .1 (see progress.h), closing the file.
+** A rename that fails leaves the file to grow: progress is for people, and the next record
+** tries again. */
+static void rotate(sr_progress *p) {
+  fclose(p->file);
+  p->file = NULL;
+  char from[4200], to[4200];
+  for (int k = SR_PROGRESS_KEEP; k >= 1; k--) {
+    if (k > 1) snprintf(from, sizeof from, "%s/progress.jsonl.%d", p->dir, k - 1);
+    else snprintf(from, sizeof from, "%s/progress.jsonl", p->dir);
+    snprintf(to, sizeof to, "%s/progress.jsonl.%d", p->dir, k);
+    rename(from, to);
+  }
+}
+
 void sr_progress_emit(sr_progress *p, const sr_progress_batch *b, FILE *also) {
   json_t *r = build(p, b);
   p->last_trigger_wall_ms = b->timestamp_ms;
@@ -97,19 +130,17 @@ void sr_progress_emit(sr_progress *p, const sr_progress_batch *b, FILE *also) {
     json_decref(r);
     return;
   }
-  if (!p->file && p->dir) {
-    char path[4200];
-    if (sr_fs_mkdirs(p->dir, NULL) == SR_OK) {
-      snprintf(path, sizeof path, "%s/progress.jsonl", p->dir);
-      p->file = fopen(path, "a");
-    }
-    if (!p->file) {
-      sr_log("error", p->name, -1, "[%s] cannot write progress under %s", p->name, p->dir);
-      free(p->dir);
-      p->dir = NULL;
-    }
+  if (!p->file && p->dir) open_file(p);
+  if (p->file && p->file_bytes > 0 && p->file_bytes + (long long)strlen(text) + 1 > p->max_bytes) {
+    rotate(p);
+    open_file(p);
   }
-  if (p->file) { fputs(text, p->file); fputc('\n', p->file); fflush(p->file); }
+  if (p->file) {
+    fputs(text, p->file);
+    fputc('\n', p->file);
+    fflush(p->file);
+    p->file_bytes += (long long)strlen(text) + 1;
+  }
   if (also) { fputs(text, also); fputc('\n', also); fflush(also); }
   sr_monitor_batch(p->name, r, text); /* --http, once the file has it: a no-op unless it serves */
   json_decref(r);
