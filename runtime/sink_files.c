@@ -19,6 +19,15 @@
 ** cross-checks against the checkpoint (committed(): every batch has an entry, empty ones too).
 ** A damaged entry (checksum, tag, batch id) stops the query naming it.
 **
+** Compaction (compact_log.h; Spark's FileStreamSinkLog): at every compactInterval-th batch N
+** the entry is N.compact, {"batchId":N,"queryId":Q,"batches":[<record>...]}: the records of the
+** batches since the previous compact file, its own last. Once it is durable, the entries and
+** compact files below N are removed (every batch up to N is committed, and N.compact says so:
+** write() skips a batch at or below it). Unlike Spark's, the compact file does not carry every
+** file ever written forward: nothing reads this log to list files (readers take part-* names,
+** and the batch's files are whole before their names appear), so the log stays fewer than
+** compactInterval entries and one compact file however long the query runs.
+**
 ** Why the hidden file is written in place (no temp file and rename, no fsync of its
 ** directory): nothing reads it after a crash. Until _streamrun_metadata/N exists the batch is
 ** replayed, and the replay's write() truncates and rewrites the hidden file; commit() renames

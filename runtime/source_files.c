@@ -16,6 +16,17 @@
 ** from a crash (offsets files were removed), and the open fails naming it. Every file ever
 ** listed is "seen" and never read again.
 **
+** Compaction (compact_log.h; Spark's FileStreamSourceLog): every compactInterval-th entry N is
+** written as N.compact instead, {"batch":N,"purgedBefore":T,"batches":[<entry>...]}: the
+** previous compact file's batches and the entries since, then batch N's. Files older than
+** maxFileAge before the newest seen are dropped from it, as Spark's SeenFilesMap.purge drops
+** them from its map, and batches left empty with them; T (SeenFilesMap.lastPurgeTimestamp)
+** keeps such files refused, whatever maxFileAge a later run has. So the log holds at most two
+** compact files (the newest, and the one before until a later batch is planned) and fewer than
+** 2 x compactInterval entries: its size follows maxFileAge, not the batch count. At
+** open the seen set is the newest compact file at most L and the entries after it, which must
+** all be there; its own entry N of a batch is read from N.compact.
+**
 ** Files that change: Spark reads a file once and expects it whole when it appears (written
 ** elsewhere and renamed in). Producers that write in place are met half way:
 **   - a file is taken only once it is stable: its modification time at least fileStableMs old,
