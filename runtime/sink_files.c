@@ -243,6 +243,18 @@ static sr_status check_owner(sr_sink *sink, files_sink *fs, sr_error **err) {
   int found;
   if (log_file(fs, fs->newest_logged, compact, &found, owner, sizeof owner, NULL, err) != SR_OK)
     return SR_ERROR;
+  /* the newest compact file says which batches are committed: checked too, and missing when
+  ** this interval wrote one that is neither there nor replaced by its batch's own entry */
+  int64_t expected = (scan.newest + 1) / fs->compact_interval * fs->compact_interval - 1;
+  meta_name(fs, expected, 0, path, sizeof path);
+  if (expected > scan.compact && !sr_fs_exists(path)) {
+    meta_name(fs, expected, 1, path, sizeof path);
+    return sr_error_set(err, SR_ERROR, "the %s sink's log %s is missing (the log runs to batch %" PRId64
+                        "): which batches were committed is lost", sink->ops->name, path, scan.newest);
+  }
+  if (!compact && scan.compact >= 0 &&
+      log_file(fs, scan.compact, 1, &found, NULL, 0, NULL, err) != SR_OK)
+    return SR_ERROR;
   if (!found || !owner[0] || strncmp(owner, fs->query_id, strlen(owner)) == 0) return SR_OK;
   meta_name(fs, fs->newest_logged, compact, path, sizeof path);
   return sr_error_set(err, SR_ERROR,
