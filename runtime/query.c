@@ -338,7 +338,7 @@ static sr_status check_sink_log(sr_query *q, sr_error **err) {
   int64_t last_off = sr_ckpt_latest_offsets(q->ckpt), last_commit = sr_ckpt_latest_commit(q->ckpt);
   if (sink_batch > last_off)
     return sr_error_set(err, SR_ERROR,
-                        "the %s sink's log %s records batch %" PRId64 " as committed by this query, "
+                        "the %s sink's log %s records batch %" PRId64 " as written by this query, "
                         "but the checkpoint %s has offsets only up to batch %" PRId64 ": its "
                         "offsets/%" PRId64 " is missing (removed or replaced?). Refusing to guess",
                         q->sink.ops->name, where, sink_batch, sr_ckpt_dir(q->ckpt), last_off, last_off + 1);
