@@ -395,7 +395,20 @@ static sr_status list_new_files(files_source *fs, int all, file_entry **out, int
     int seen = sr_strset_has(fs->seen, path);
     if (seen && !json_object_get(fs->recent, path)) continue;
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (stat(path, &st) != 0) {
+      if (errno == ENOENT) continue; /* removed since the listing */
+      /* a file the query cannot see is not "no data": it would be skipped for good */
+      sr_status e = sr_error_set(err, SR_ERROR, "cannot read %s: %s%s", path, strerror(errno),
+                                 errno == EACCES ? " (the directory lets this user list its names but "
+                                 "not reach its files)" : "");
+      closedir(d);
+      for (int i = 0; i < *nout; i++) entry_free(&(*out)[i]);
+      free(*out);
+      *out = NULL;
+      *nout = 0;
+      return e;
+    }
+    if (!S_ISREG(st.st_mode)) continue;
     if (seen) {
       check_recent(fs, path, &st);
       continue;
@@ -661,7 +674,8 @@ static sr_status files_plan(sr_source *src, const json_t *start, json_t **end, s
   ** at open to become stable, up to a bound past which those left are for a later run */
   int64_t waited = 0, bound = fs->stable_ms * 10 > 10000 ? fs->stable_ms * 10 : 10000;
   for (;;) {
-    if (list_new_files(fs, 0, &files, &n, err) != SR_OK) return SR_RETRY;
+    sr_status listed = list_new_files(fs, 0, &files, &n, err);
+    if (listed != SR_OK) return listed;
     if (!fs->initial || fs->unstable_initial == 0) break;
     if (waited >= bound) {
       sr_log("warning", NULL, -1, "warning: %s: %" PRId64 " file(s) still changing after %" PRId64
