@@ -82,7 +82,8 @@ static json_t *build(sr_progress *p, const sr_progress_batch *b) {
   ** (0, the epoch, from batch 0 on), no key when it has none (INT64_MIN) */
   if (b->watermark_ms != INT64_MIN) json_object_set_new(et, "watermark", iso(b->watermark_ms));
   json_object_set_new(r, "eventTime", et);
-  json_object_set(r, "stateOperators", b->state_operators ? b->state_operators : json_array());
+  json_object_set_new(r, "stateOperators",
+                      b->state_operators ? json_incref(b->state_operators) : json_array());
   json_object_set(r, "sources", b->sources);
   json_object_set(r, "sink", b->sink);
   json_object_set_new(r, "numBadRecords", json_integer(b->num_bad_records));

@@ -421,6 +421,7 @@ SR_TEST(rate_start_file_is_checked) {
   json_t *e1 = plan(&t, NULL);
   ASSERT_EQ_INT(field(e1, "startTimeMs"), 1234);
   ASSERT_EQ_INT(field(e1, "value"), 20);
+  json_decref(e1);
   close_source(&t);
   free(good);
   remove_dir(dir);
