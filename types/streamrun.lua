@@ -91,6 +91,7 @@ function Binary:bytes() end
 ---@field fileNameOnly? boolean accepted for Spark compatibility; files are tracked by path (default false)
 ---@field fileStableMs? integer take a file only once its size and modification time have held this long (0: at once) (default 500)
 ---@field ignoreMissingFiles? boolean skip, and count, a file of a logged batch that is gone instead of failing (default false)
+---@field compactInterval? integer every this many batches the source's log is compacted into one file (default 10)
 ---@field lineSep? string the line end; by default "\n", "\r\n" or "\r"
 ---@field inferTimestamp? boolean without a schema: infer text that is an ISO-8601 timestamp as timestamp (default false)
 ---@field allowSingleQuotes? boolean names and strings may be 'single-quoted' (false: such records are bad) (default true)
@@ -109,6 +110,7 @@ function Binary:bytes() end
 ---@field fileNameOnly? boolean accepted for Spark compatibility; files are tracked by path (default false)
 ---@field fileStableMs? integer take a file only once its size and modification time have held this long (0: at once) (default 500)
 ---@field ignoreMissingFiles? boolean skip, and count, a file of a logged batch that is gone instead of failing (default false)
+---@field compactInterval? integer every this many batches the source's log is compacted into one file (default 10)
 ---@field lineSep? string the line end; by default "\n", "\r\n" or "\r"
 ---@field header? boolean the first line of each file names the columns (default false)
 ---@field sep? string the field separator (one character) (default ,)
@@ -129,6 +131,7 @@ function Binary:bytes() end
 ---@field fileNameOnly? boolean accepted for Spark compatibility; files are tracked by path (default false)
 ---@field fileStableMs? integer take a file only once its size and modification time have held this long (0: at once) (default 500)
 ---@field ignoreMissingFiles? boolean skip, and count, a file of a logged batch that is gone instead of failing (default false)
+---@field compactInterval? integer every this many batches the source's log is compacted into one file (default 10)
 ---@field lineSep? string the line end; by default "\n", "\r\n" or "\r"
 
 ---@class (exact) streamrun.RateSourceOptions
@@ -184,6 +187,7 @@ function Binary:bytes() end
 ---@field format "delta"
 ---@field batchTimeout? string how long a batch may run in Lua (default "10 minutes")
 ---@field checkpointLocation? string where the query keeps its offsets, commits and state (needed by durable sinks)
+---@field minBatchesToRetain? integer how many batches of offsets, commits and state versions the checkpoint keeps (default 100)
 ---@field multipleWatermarkPolicy? "min"|"max" how watermarks of several inputs combine (default min)
 ---@field numStatePartitions? integer how many partitions each stateful operator's state is split into by key hash, 1..1024 (default 8; fixed at the checkpoint's first start)
 ---@field onError? "fail"|"dead_letter" what a failing user function does: fail the query (default) or send the row to the bad records
@@ -204,6 +208,7 @@ function Binary:bytes() end
 ---@field format "console"
 ---@field batchTimeout? string how long a batch may run in Lua (default "10 minutes")
 ---@field checkpointLocation? string where the query keeps its offsets, commits and state (needed by durable sinks)
+---@field minBatchesToRetain? integer how many batches of offsets, commits and state versions the checkpoint keeps (default 100)
 ---@field multipleWatermarkPolicy? "min"|"max" how watermarks of several inputs combine (default min)
 ---@field numStatePartitions? integer how many partitions each stateful operator's state is split into by key hash, 1..1024 (default 8; fixed at the checkpoint's first start)
 ---@field onError? "fail"|"dead_letter" what a failing user function does: fail the query (default) or send the row to the bad records
@@ -217,6 +222,7 @@ function Binary:bytes() end
 ---@field format "memory"
 ---@field batchTimeout? string how long a batch may run in Lua (default "10 minutes")
 ---@field checkpointLocation? string where the query keeps its offsets, commits and state (needed by durable sinks)
+---@field minBatchesToRetain? integer how many batches of offsets, commits and state versions the checkpoint keeps (default 100)
 ---@field multipleWatermarkPolicy? "min"|"max" how watermarks of several inputs combine (default min)
 ---@field numStatePartitions? integer how many partitions each stateful operator's state is split into by key hash, 1..1024 (default 8; fixed at the checkpoint's first start)
 ---@field onError? "fail"|"dead_letter" what a failing user function does: fail the query (default) or send the row to the bad records
@@ -228,6 +234,7 @@ function Binary:bytes() end
 ---@field format "json"
 ---@field batchTimeout? string how long a batch may run in Lua (default "10 minutes")
 ---@field checkpointLocation? string where the query keeps its offsets, commits and state (needed by durable sinks)
+---@field minBatchesToRetain? integer how many batches of offsets, commits and state versions the checkpoint keeps (default 100)
 ---@field multipleWatermarkPolicy? "min"|"max" how watermarks of several inputs combine (default min)
 ---@field numStatePartitions? integer how many partitions each stateful operator's state is split into by key hash, 1..1024 (default 8; fixed at the checkpoint's first start)
 ---@field onError? "fail"|"dead_letter" what a failing user function does: fail the query (default) or send the row to the bad records
@@ -235,11 +242,13 @@ function Binary:bytes() end
 ---@field queryName? string the query's name (the memory sink's table)
 ---@field trigger? streamrun.Trigger "1 second", {processingTime=...}, {once=true}, {availableNow=true} or {continuous=...}; default: every 500 ms with data
 ---@field path? string the output directory
+---@field compactInterval? integer every this many batches the sink's log is compacted into one file (default 10)
 
 ---@class (exact) streamrun.CsvSinkOptions
 ---@field format "csv"
 ---@field batchTimeout? string how long a batch may run in Lua (default "10 minutes")
 ---@field checkpointLocation? string where the query keeps its offsets, commits and state (needed by durable sinks)
+---@field minBatchesToRetain? integer how many batches of offsets, commits and state versions the checkpoint keeps (default 100)
 ---@field multipleWatermarkPolicy? "min"|"max" how watermarks of several inputs combine (default min)
 ---@field numStatePartitions? integer how many partitions each stateful operator's state is split into by key hash, 1..1024 (default 8; fixed at the checkpoint's first start)
 ---@field onError? "fail"|"dead_letter" what a failing user function does: fail the query (default) or send the row to the bad records
@@ -247,6 +256,7 @@ function Binary:bytes() end
 ---@field queryName? string the query's name (the memory sink's table)
 ---@field trigger? streamrun.Trigger "1 second", {processingTime=...}, {once=true}, {availableNow=true} or {continuous=...}; default: every 500 ms with data
 ---@field path? string the output directory
+---@field compactInterval? integer every this many batches the sink's log is compacted into one file (default 10)
 ---@field header? boolean write the column names as the first line of each file (default false)
 ---@field sep? string the field separator (one character) (default ,)
 
@@ -254,6 +264,7 @@ function Binary:bytes() end
 ---@field format "foreach_batch"
 ---@field batchTimeout? string how long a batch may run in Lua (default "10 minutes")
 ---@field checkpointLocation? string where the query keeps its offsets, commits and state (needed by durable sinks)
+---@field minBatchesToRetain? integer how many batches of offsets, commits and state versions the checkpoint keeps (default 100)
 ---@field multipleWatermarkPolicy? "min"|"max" how watermarks of several inputs combine (default min)
 ---@field numStatePartitions? integer how many partitions each stateful operator's state is split into by key hash, 1..1024 (default 8; fixed at the checkpoint's first start)
 ---@field onError? "fail"|"dead_letter" what a failing user function does: fail the query (default) or send the row to the bad records
@@ -266,6 +277,7 @@ function Binary:bytes() end
 ---@field format "noop"
 ---@field batchTimeout? string how long a batch may run in Lua (default "10 minutes")
 ---@field checkpointLocation? string where the query keeps its offsets, commits and state (needed by durable sinks)
+---@field minBatchesToRetain? integer how many batches of offsets, commits and state versions the checkpoint keeps (default 100)
 ---@field multipleWatermarkPolicy? "min"|"max" how watermarks of several inputs combine (default min)
 ---@field numStatePartitions? integer how many partitions each stateful operator's state is split into by key hash, 1..1024 (default 8; fixed at the checkpoint's first start)
 ---@field onError? "fail"|"dead_letter" what a failing user function does: fail the query (default) or send the row to the bad records
@@ -277,6 +289,7 @@ function Binary:bytes() end
 ---@field format "kafka"
 ---@field batchTimeout? string how long a batch may run in Lua (default "10 minutes")
 ---@field checkpointLocation? string where the query keeps its offsets, commits and state (needed by durable sinks)
+---@field minBatchesToRetain? integer how many batches of offsets, commits and state versions the checkpoint keeps (default 100)
 ---@field multipleWatermarkPolicy? "min"|"max" how watermarks of several inputs combine (default min)
 ---@field numStatePartitions? integer how many partitions each stateful operator's state is split into by key hash, 1..1024 (default 8; fixed at the checkpoint's first start)
 ---@field onError? "fail"|"dead_letter" what a failing user function does: fail the query (default) or send the row to the bad records

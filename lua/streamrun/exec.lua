@@ -29,7 +29,7 @@ local SOURCE_ENGINE_KEYS = { format = true, schema = true }
 local SINK_ENGINE_KEYS = { format = true, outputMode = true, trigger = true,
                            checkpointLocation = true, queryName = true, batchTimeout = true,
                            onError = true, multipleWatermarkPolicy = true,
-                           numStatePartitions = true }
+                           numStatePartitions = true, minBatchesToRetain = true }
 -- ... as a sorted list, for the engine's "did you mean" on a sink's options (job.c)
 local SINK_ENGINE_NAMES = {}
 for name in pairs(SINK_ENGINE_KEYS) do SINK_ENGINE_NAMES[#SINK_ENGINE_NAMES + 1] = name end
@@ -703,8 +703,16 @@ function exec.compile(q)
   if not batch_timeout_ms then
     error(q.where .. ": batchTimeout: not a duration: " .. tostring(q.sink.batchTimeout), 0)
   end
+  -- Spark's spark.sql.streaming.minBatchesToRetain (SQLConf: "must be positive")
+  local retain = q.sink.minBatchesToRetain or 100
+  if type(retain) == "string" and retain:match("^%d+$") then retain = tonumber(retain) end
+  if type(retain) ~= "number" or retain < 1 or retain ~= math.floor(retain) then
+    error(q.where .. ": minBatchesToRetain must be a positive integer (batches of offsets, commits "
+      .. "and state kept for recovery), not " .. tostring(q.sink.minBatchesToRetain), 0)
+  end
   local desc = {
     name = q.name, where = q.where, index = q.index,
+    min_batches_to_retain = retain,
     checkpoint = q.sink.checkpointLocation,
     output_mode = q.sink.outputMode or "append",
     trigger_kind = trigger_kind, trigger_ms = trigger_ms, batch_timeout_ms = batch_timeout_ms,

@@ -38,6 +38,7 @@ local SINK_COMMON = {
   batchTimeout = { "string", "how long a batch may run in Lua (default \"10 minutes\")" },
   onError = { "\"fail\"|\"dead_letter\"", "what a failing user function does: fail the query (default) or send the row to the bad records" },
   multipleWatermarkPolicy = { "\"min\"|\"max\"", "how watermarks of several inputs combine (default min)" },
+  minBatchesToRetain = { "integer", "how many batches of offsets, commits and state versions the checkpoint keeps (default 100)" },
   numStatePartitions = { "integer", "how many partitions each stateful operator's state is split into by key hash, 1..1024 (default 8; fixed at the checkpoint's first start)" },
 }
 

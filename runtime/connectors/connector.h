@@ -188,8 +188,8 @@ typedef struct sr_sink_ops {
   void (*describe)(sr_sink *sink, json_t *progress_sink); /* optional */
   void (*close)(sr_sink *sink);
   /* Optional: what the sink's own log says this query committed, for the engine to cross-check
-  ** against the checkpoint at open (ckpt.c I5). *batch_id: the newest batch recorded (-1:
-  ** none); *every: 1 when the log records every committed batch, empty ones too (so it must
+  ** against the checkpoint at open (ckpt.c I5). *batch_id: the newest batch recorded, as
+  ** committed or as begun (Kafka's pending batch), which offsets/ must have (-1: none); *every: 1 when the log records every committed batch, empty ones too (so it must
   ** reach the checkpoint's newest commit), 0 when it is a lower bound (Delta commits nothing
   ** for an empty batch); where: the log that says so, for messages; with *every, the folder
   ** of its per-batch records, each named by its batch id. Returns SR_OK, or

@@ -14,11 +14,17 @@
 **                   event time each with_watermark operator has seen after batch N (null: none
 **                   yet), so a restart rebuilds the watermark as it was (query.c).
 **   plan            the sources and stateful operators the checkpoint was written for (JSON).
-**   sources/<i>/    the i-th source's own log (the file source's seen files).
+**   sources/<i>/    the i-th source's own log (the file source's seen files: N and, every
+**                   compactInterval batches, N.compact; see compact_log.h).
 **   sink/           the sink's own files (the Kafka sink's pending transaction).
 **   state/<op>/<p>/ state store versions of operator op's partition p (state_parts.h routes
 **                   keys; state_store.c: its own format, checksummed).
-**   progress/, bad_records/  output for people, not read by recovery.
+**   progress/, bad_records/  output for people, not read by recovery (progress.jsonl is
+**                   rotated, progress.h).
+**
+** RETENTION: offsets/N and commits/N are kept from the newest batch's id - minBatchesToRetain
+** on (query.c, as MicroBatchExecution's purge), state versions likewise (state_store.c), the
+** logs under sources/ by compaction: a checkpoint's size does not grow with its batch count.
 **
 ** Every file above that recovery reads (metadata, offsets/N, commits/N, plan) is a checked file
 ** (fsutil.h): its body, then "#crc32 XXXXXXXX TAG\n", the CRC-32 of the body and the tag, where

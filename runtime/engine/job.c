@@ -381,6 +381,9 @@ sr_query_spec *sr_job_read_spec(sr_job_loaded *ld, int i, int doubles, sr_error 
   lua_getfield(L, d, "batch_timeout_ms");
   s->batch_timeout_ms = (int64_t)lua_tonumber(L, -1);
   lua_pop(L, 1);
+  lua_getfield(L, d, "min_batches_to_retain");
+  s->min_batches_to_retain = (int64_t)lua_tonumber(L, -1);
+  lua_pop(L, 1);
   s->output_schema = field_schema(L, d, "output_schema");
   s->output_columns = field_names(L, d, "output_columns");
   lua_getfield(L, d, "output_schema_guessed");
@@ -541,6 +544,7 @@ static int classify(const sr_query_spec *cur, const sr_query_spec *ns, reload_ac
   }
   int same = same_str(cur->output_mode, ns->output_mode) && cur->trigger == ns->trigger &&
              cur->trigger_ms == ns->trigger_ms && cur->batch_timeout_ms == ns->batch_timeout_ms &&
+             cur->min_batches_to_retain == ns->min_batches_to_retain &&
              sr_options_equal(cur->sink_options, ns->sink_options) &&
              sr_schema_equal(cur->output_schema, ns->output_schema) &&
              same_names(cur->output_columns, ns->output_columns) && cur->nwatermarks == ns->nwatermarks &&

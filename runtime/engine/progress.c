@@ -37,6 +37,7 @@ void sr_progress_init(sr_progress *p, const char *dir, const char *name, const c
   p->name = strdup(name);
   snprintf(p->id, sizeof p->id, "%s", query_id);
   random_id(p->run_id);
+  p->max_bytes = SR_PROGRESS_MAX_BYTES;
   p->tty = !summary_off && isatty(STDERR_FILENO);
 }
 
@@ -86,12 +87,45 @@ static json_t *build(sr_progress *p, const sr_progress_batch *b) {
   ** (0, the epoch, from batch 0 on), no key when it has none (INT64_MIN) */
   if (b->watermark_ms != INT64_MIN) json_object_set_new(et, "watermark", iso(b->watermark_ms));
   json_object_set_new(r, "eventTime", et);
-  json_object_set(r, "stateOperators", b->state_operators ? b->state_operators : json_array());
+  json_object_set_new(r, "stateOperators",
+                      b->state_operators ? json_incref(b->state_operators) : json_array());
   json_object_set(r, "sources", b->sources);
   json_object_set(r, "sink", b->sink);
   json_object_set_new(r, "numBadRecords", json_integer(b->num_bad_records));
   if (b->extra) json_object_update(r, b->extra);
   return r;
+}
+
+/* Opens (appending) progress.jsonl; on failure says so once and writes no file from then on. */
+static void open_file(sr_progress *p) {
+  char path[4200];
+  if (sr_fs_mkdirs(p->dir, NULL) == SR_OK) {
+    snprintf(path, sizeof path, "%s/progress.jsonl", p->dir);
+    p->file = fopen(path, "a");
+  }
+  if (!p->file) {
+    sr_log("error", p->name, -1, "[%s] cannot write progress under %s", p->name, p->dir);
+    free(p->dir);
+    p->dir = NULL;
+    return;
+  }
+  fseek(p->file, 0, SEEK_END);
+  p->file_bytes = ftell(p->file);
+}
+
+/* progress.jsonl.K-1 -> .K, down to progress.jsonl -> .1 (see progress.h), closing the file.
+** A rename that fails leaves the file to grow: progress is for people, and the next record
+** tries again. */
+static void rotate(sr_progress *p) {
+  fclose(p->file);
+  p->file = NULL;
+  char from[4200], to[4200];
+  for (int k = SR_PROGRESS_KEEP; k >= 1; k--) {
+    if (k > 1) snprintf(from, sizeof from, "%s/progress.jsonl.%d", p->dir, k - 1);
+    else snprintf(from, sizeof from, "%s/progress.jsonl", p->dir);
+    snprintf(to, sizeof to, "%s/progress.jsonl.%d", p->dir, k);
+    rename(from, to);
+  }
 }
 
 void sr_progress_emit(sr_progress *p, const sr_progress_batch *b, FILE *also) {
@@ -102,19 +136,17 @@ void sr_progress_emit(sr_progress *p, const sr_progress_batch *b, FILE *also) {
     json_decref(r);
     return;
   }
-  if (!p->file && p->dir) {
-    char path[4200];
-    if (sr_fs_mkdirs(p->dir, NULL) == SR_OK) {
-      snprintf(path, sizeof path, "%s/progress.jsonl", p->dir);
-      p->file = fopen(path, "a");
-    }
-    if (!p->file) {
-      sr_log("error", p->name, -1, "[%s] cannot write progress under %s", p->name, p->dir);
-      free(p->dir);
-      p->dir = NULL;
-    }
+  if (!p->file && p->dir) open_file(p);
+  if (p->file && p->file_bytes > 0 && p->file_bytes + (long long)strlen(text) + 1 > p->max_bytes) {
+    rotate(p);
+    open_file(p);
   }
-  if (p->file) { fputs(text, p->file); fputc('\n', p->file); fflush(p->file); }
+  if (p->file) {
+    fputs(text, p->file);
+    fputc('\n', p->file);
+    fflush(p->file);
+    p->file_bytes += (long long)strlen(text) + 1;
+  }
   if (also) { fputs(text, also); fputc('\n', also); fflush(also); }
   sr_monitor_batch(p->name, r, text); /* --http, once the file has it: a no-op unless it serves */
   json_decref(p->last);

@@ -2,6 +2,12 @@
 ** progress: one StreamingQueryProgress record per batch, with Spark's field names, appended as a
 ** JSON line to <checkpointLocation>/progress/progress.jsonl (and to --progress FILE), plus a
 ** one-line summary on stderr when it is a terminal.
+**
+** progress.jsonl is rotated so that a query running for weeks keeps a bounded checkpoint: a
+** record that would take it past max_bytes first renames it to progress.jsonl.1 (the older .1
+** to .2, and so on up to SR_PROGRESS_KEEP files; the oldest is dropped). Spark keeps only the
+** last spark.sql.streaming.numRecentProgressUpdates (100) in memory; the HTTP API and top
+** read the records from memory (monitor.c), not from the file.
 */
 #ifndef SR_PROGRESS_H
 #define SR_PROGRESS_H
@@ -9,12 +15,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
+enum { SR_PROGRESS_KEEP = 2 };                     /* rotated files kept */
+#define SR_PROGRESS_MAX_BYTES (8LL * 1024 * 1024)  /* per file */
+
 typedef struct sr_progress {
   char *dir;
   char *name;
   char id[40];
   char run_id[40];
   FILE *file;           /* progress/progress.jsonl, opened on the first record */
+  long long file_bytes; /* its size */
+  long long max_bytes;  /* rotated past this size (SR_PROGRESS_MAX_BYTES unless a test sets it) */
   int tty;              /* stderr is a terminal: print the one-line summary */
   int64_t last_trigger_wall_ms;
   json_t *last;         /* the last record emitted, or NULL (streamrun test reads it) */

@@ -27,6 +27,7 @@
 
 #include "bad_records.h"
 #include "ckpt.h"
+#include "crash.h"
 #include "fsutil.h"
 #include "lua_alloc.h"
 #include "lua_guard.h"
@@ -388,7 +389,7 @@ static sr_status check_sink_log(sr_query *q, sr_error **err) {
   int64_t last_off = sr_ckpt_latest_offsets(q->ckpt), last_commit = sr_ckpt_latest_commit(q->ckpt);
   if (sink_batch > last_off)
     return sr_error_set(err, SR_ERROR,
-                        "the %s sink's log %s records batch %" PRId64 " as committed by this query, "
+                        "the %s sink's log %s records batch %" PRId64 " as written by this query, "
                         "but the checkpoint %s has offsets only up to batch %" PRId64 ": its "
                         "offsets/%" PRId64 " is missing (removed or replaced?). Refusing to guess",
                         q->sink.ops->name, where, sink_batch, sr_ckpt_dir(q->ckpt), last_off, last_off + 1);
@@ -408,6 +409,12 @@ static void close_stores(sr_query *q) {
   }
 }
 
+/* minBatchesToRetain (Spark's spark.sql.streaming.minBatchesToRetain): how many batches of
+** offsets, commits and state versions recovery keeps. */
+static int64_t retained_batches(const sr_query *q) {
+  return q->spec->min_batches_to_retain > 0 ? q->spec->min_batches_to_retain : 100;
+}
+
 /* Opens every stateful operator's store at exactly the version batch next_batch reads: the
 ** state after batches 0..next_batch-1 (Spark's versioning). Also used to roll back: a batch
 ** that failed after its stores committed re-runs against the version before it. */
@@ -418,7 +425,8 @@ static sr_status open_stores(sr_query *q, sr_error **err) {
   for (int i = 0; i < q->spec->nstateful; i++) {
     char *dir = subdir(q, "state/%d", i, err);
     if (!dir) return SR_ERROR;
-    q->stores[i] = sr_state_parts_open(dir, q->state_partitions, q->next_batch, NULL, err);
+    sr_state_options o = {.min_versions_to_retain = retained_batches(q)};
+    q->stores[i] = sr_state_parts_open(dir, q->state_partitions, q->next_batch, &o, err);
     free(dir);
     if (!q->stores[i]) {
       if (*err) sr_error_prefix(*err, "state of operator %d (%s)", i, q->spec->stateful_sigs[i]);
@@ -519,32 +527,6 @@ void sr_query_close(sr_query *q) {
   free(q->tmp_ckpt);
   sr_query_spec_free(q->spec);
   free(q);
-}
-
-/* Crash tests (tests/e2e/crash.sh) set SR_CRASH_AT=point:batch to be killed with SIGKILL at
-** one step of one batch, as SQLite's crash tests stop at each sync point; streamrun test's
-** crash simulation sets it in a forked child with sr_set_crash_at. The points, in the order a
-** batch passes them: */
-const char *const sr_crash_points[] = {"after_offsets", "after_sink_write", "after_state_commit",
-                                       "after_sink_commit", "after_commit_log", NULL};
-static char crash_at[96];
-static int crash_at_read;
-
-void sr_set_crash_at(const char *point, int64_t batch_id) {
-  snprintf(crash_at, sizeof crash_at, "%s:%" PRId64, point, batch_id);
-  crash_at_read = 1;
-}
-
-static void crash_point(const char *point, int64_t batch_id) {
-  if (!crash_at_read) {
-    const char *env = getenv("SR_CRASH_AT");
-    snprintf(crash_at, sizeof crash_at, "%s", env ? env : "");
-    crash_at_read = 1;
-  }
-  if (!crash_at[0]) return;
-  char want[96];
-  snprintf(want, sizeof want, "%s:%" PRId64, point, batch_id);
-  if (strcmp(crash_at, want) == 0) raise(SIGKILL);
 }
 
 /* --- one batch ------------------------------------------------------------------------ */
@@ -845,18 +827,18 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
     json_object_set_new(o, "numStateStoreInstances", json_integer(q->state_partitions));
     json_object_set_new(o, "commitTimeMs", json_integer(after.commit_time_ms));
   }
-  crash_point("after_state_commit", b->id);
+  sr_crash_point("after_state_commit", b->id);
   sr_status st = q->sink.ops->commit(&q->sink, b->id, err);
   if (st != SR_OK) {
     if (*err) sr_error_prefix(*err, "%s: %s sink commit, batch %" PRId64, q->spec->where,
                               q->sink.ops->name, b->id);
     return st;
   }
-  crash_point("after_sink_commit", b->id);
+  sr_crash_point("after_sink_commit", b->id);
   int64_t wm = next_watermark(q);
   if (sr_ckpt_write_commit(q->ckpt, b->id, wm, q->wm_max_event, q->spec->nwatermarks, err) != SR_OK)
     return SR_ERROR;
-  crash_point("after_commit_log", b->id);
+  sr_crash_point("after_commit_log", b->id);
   q->watermark_ms = wm;
   for (int i = 0; i < q->spec->nsources; i++) {
     sr_source *src = &q->sources[i];
@@ -866,7 +848,9 @@ static sr_status commit_batch(sr_query *q, batch *b, sr_error **err) {
       return SR_ERROR;
     }
   }
-  if (b->id >= 100) sr_ckpt_prune(q->ckpt, b->id - 100);
+  /* as MicroBatchExecution's purge: batches from id - minBatchesToRetain on stay */
+  int64_t retain = retained_batches(q);
+  if (b->id >= retain) sr_ckpt_prune(q->ckpt, b->id - retain);
   return SR_OK;
 }
 
@@ -974,7 +958,7 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   if (!q->replay) {
     if (sr_ckpt_write_offsets(q->ckpt, b.id, &b.meta, b.ends, err) != SR_OK) { st = SR_ERROR; goto done; }
     q->replay = 1; /* from here on, a retry re-runs exactly these offsets */
-    crash_point("after_offsets", b.id);
+    sr_crash_point("after_offsets", b.id);
   }
   int64_t t_logged = sr_now_mono_ms();
   sr_bad_records_begin(q->bad, b.id);
@@ -1024,7 +1008,7 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
     *err = b.err;
     goto done;
   }
-  crash_point("after_sink_write", b.id);
+  sr_crash_point("after_sink_write", b.id);
   int64_t t_ran = sr_now_mono_ms();
   st = commit_batch(q, &b, err);
   if (st != SR_OK) goto done;

@@ -58,6 +58,8 @@ typedef struct sr_query_spec {
   int no_data_batches;      /* 1: a processingTime trigger runs a batch even without new data
                                (an operator acts on the clock: processing-time timeouts) */
   int64_t batch_timeout_ms; /* batchTimeout: the longest a batch may run in Lua (<= 0: none) */
+  int64_t min_batches_to_retain; /* minBatchesToRetain: batches of offsets/commits and state
+                                    versions kept for recovery (Spark's, default 100; <= 0: 100) */
   int watermark_batches;    /* 1: a new watermark runs a no-data batch (some operator emits or
                                evicts by it; 0 when all ignore it: complete-mode aggregations) */
   int nwatermarks;
@@ -121,10 +123,5 @@ int64_t sr_now_wall_ms(void);
 ** (NULL: back to it). For streamrun test's virtual clock; not thread-safe. */
 void sr_set_wall_clock(int64_t (*now_ms)(void));
 
-/* The kill points of a batch, NULL-terminated, in the order a batch passes them. */
-extern const char *const sr_crash_points[];
-/* Kills the process (SIGKILL) when batch batch_id of any query reaches point, as the
-** environment's SR_CRASH_AT=point:batch does. For crash tests. */
-void sr_set_crash_at(const char *point, int64_t batch_id);
 
 #endif

@@ -38,6 +38,7 @@
 #include "lua_host.h"
 #include "lua_libs.h"
 #include "progress.h"
+#include "crash.h"
 #include "query.h"
 #include "state_view.h"
 

@@ -325,7 +325,7 @@ static int list_add(file_list *fl, const char *path, const struct stat *st) {
 
 /* The table's files, sorted by path: path itself when it is a file, else the visible regular
 ** files of the directory (names starting with '.' or '_' are skipped, as Spark skips them). */
-/* The files of a directory and of its partition folders (key=value, partitions.h), as the file
+/* The files of a directory and of its partition folders (key=value, partition_dirs.h), as the file
 ** sources list them. */
 static sr_status list_dir(const char *path, file_list *fl, int depth, sr_error **err) {
   DIR *d = opendir(path);

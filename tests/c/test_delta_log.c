@@ -8,6 +8,9 @@
 
 #include "delta_schema.h"
 
+#include <time.h>
+#include <utime.h>
+
 static const char *golden(const char *table) {
   static char paths[8][512];
   static int next;
@@ -360,6 +363,75 @@ static sr_delta_snapshot *snapshot_with(const char *protocol, const char *config
   return s;
 }
 
+/* Sets the modification time of every log file of versions from..to to t (seconds). */
+static void age_log(const char *table, int64_t from, int64_t to, time_t t) {
+  for (int64_t v = from; v <= to; v++) {
+    const char *suffixes[] = {".json", ".checkpoint.parquet"};
+    for (int k = 0; k < 2; k++) {
+      char file[1024];
+      sr_delta_log_file(table, v, suffixes[k], file, sizeof file);
+      struct utimbuf u = {t, t};
+      utime(file, &u); /* a version without a checkpoint has no such file */
+    }
+  }
+}
+
+static int log_has(const char *table, int64_t v, const char *suffix) {
+  char file[1024];
+  sr_delta_log_file(table, v, suffix, file, sizeof file);
+  return sr_fs_exists(file);
+}
+
+/* Delta's log cleanup: commits and checkpoints older than logRetentionDuration are removed
+** below the newest checkpoint that old, and the table reads the same; not with
+** enableExpiredLogCleanup = false. */
+SR_TEST(expired_log_files_are_removed_below_an_expired_checkpoint) {
+  const char *config[] = {"{}", "{\"delta.enableExpiredLogCleanup\":\"false\"}"};
+  for (int off = 0; off < 2; off++) {
+    sr_delta_snapshot *s0 = snapshot_with("{\"minReaderVersion\":1,\"minWriterVersion\":2}", config[off]);
+    const char *table = s0->table;
+    sr_error *err = NULL;
+    int lost;
+    for (int v = 1; v <= 24; v++) {
+      json_t *add = json_pack("[{s:{s:o,s:{},s:i,s:i,s:b}}]", "add", "path", json_sprintf("part-%02d.parquet", v),
+                              "partitionValues", "size", v, "modificationTime", v, "dataChange", 1);
+      ASSERT_EQ_INT(sr_delta_commit(table, v, add, &lost, &err), SR_OK);
+      json_decref(add);
+      if (v % 10 == 0) {
+        sr_delta_snapshot *s = sr_delta_snapshot_open(table, v, &err);
+        if (!s) SR_FAIL("%s", err->message);
+        ASSERT_EQ_INT(sr_delta_checkpoint_write(s, 1700000000000, &err), SR_OK);
+        sr_delta_snapshot_free(s);
+      }
+    }
+    sr_delta_snapshot *before = sr_delta_snapshot_open(table, -1, &err);
+    if (!before) SR_FAIL("%s", err->message);
+    time_t now = time(NULL), old = now - 40 * 86400;
+    age_log(table, 0, 15, old); /* checkpoint 10 expired, 20 not */
+    int removed = sr_delta_log_cleanup(before, (int64_t)now * 1000);
+    if (off) {
+      ASSERT_EQ_INT(removed, 0);
+      ASSERT_TRUE(log_has(table, 0, ".json"));
+    } else {
+      ASSERT_EQ_INT(removed, 10); /* 0..9.json */
+      ASSERT_TRUE(!log_has(table, 9, ".json") && log_has(table, 10, ".json"));
+      ASSERT_TRUE(log_has(table, 10, ".checkpoint.parquet"));
+      age_log(table, 0, 24, old); /* now 20 has expired too: 10..19 and checkpoint 10 go */
+      ASSERT_EQ_INT(sr_delta_log_cleanup(before, (int64_t)now * 1000), 11);
+      ASSERT_TRUE(!log_has(table, 10, ".checkpoint.parquet") && !log_has(table, 19, ".json"));
+      ASSERT_TRUE(log_has(table, 20, ".checkpoint.parquet") && log_has(table, 20, ".json"));
+    }
+    sr_delta_snapshot *after = sr_delta_snapshot_open(table, -1, &err);
+    if (!after) SR_FAIL("%s", err->message);
+    ASSERT_EQ_INT(after->version, 24);
+    ASSERT_TRUE(json_equal(after->files, before->files));
+    ASSERT_EQ_INT(json_object_size(after->files), 24);
+    sr_delta_snapshot_free(after);
+    sr_delta_snapshot_free(before);
+    sr_delta_snapshot_free(s0);
+  }
+}
+
 SR_TEST(protocol_features_we_cannot_honour_are_refused) {
   sr_error *err = NULL;
   sr_delta_snapshot *s = snapshot_with("{\"minReaderVersion\":1,\"minWriterVersion\":2}", "{}");
@@ -450,6 +522,7 @@ int main(void) {
   return SR_RUN(schema_string_parses_and_writes_back, partition_values_and_paths,
                 golden_tables_read_as_duckdb_reads_them, partition_columns_and_null_partition,
                 replay_from_a_checkpoint, our_checkpoint_reads_back_and_duckdb_reads_it,
+                expired_log_files_are_removed_below_an_expired_checkpoint,
                 commits_are_put_if_absent, protocol_features_we_cannot_honour_are_refused,
                 snapshot_into_lua_and_the_static_format);
 }

@@ -383,8 +383,52 @@ SR_TEST(rate_options) {
   remove_dir(dir);
 }
 
+/* rate-start.json is checked when read back like every checkpoint file: a byte flipped, a cut
+** or an empty file stops the open naming it; one written before checksums is read strictly. */
+SR_TEST(rate_start_file_is_checked) {
+  char *dir = new_dir();
+  fake_now = T0;
+  test_source t;
+  sr_error *err = NULL;
+  if (open_source(&t, dir, 0, &err, "rowsPerSecond", "10", NULL) != SR_OK) SR_FAIL("open: %s", err->message);
+  close_source(&t);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/rate-start.json", dir);
+  size_t len;
+  char *good = sr_fs_read_all(path, &len, NULL);
+  ASSERT_TRUE(good != NULL && strstr(good, "#crc32 ") != NULL);
+  const char *bad[] = {"flip", "cut", "empty", "old-extra"};
+  for (int i = 0; i < 4; i++) {
+    char *text = strdup(good);
+    size_t n = len;
+    if (i == 0) text[2] ^= 0x20;
+    if (i == 1) n = 10; /* inside the body (cut at its end, it would be a file from before checksums) */
+    if (i == 2) n = 0;
+    if (i == 3) { free(text); text = strdup("{\"startTimeMs\": 5, \"x\": 1}\n"); n = strlen(text); }
+    ASSERT_TRUE(sr_fs_write_atomic(path, text, n, NULL) == SR_OK);
+    free(text);
+    sr_error *e = NULL;
+    if (open_source(&t, dir, 0, &e, "rowsPerSecond", "10", NULL) == SR_OK) SR_FAIL("%s: opened", bad[i]);
+    if (!strstr(e->message, path)) SR_FAIL("%s: the error does not name the file: %s", bad[i], e->message);
+    sr_error_free(e);
+    close_source(&t);
+  }
+  /* from before checksums: read as it is */
+  const char *old = "{\"startTimeMs\": 1234}\n";
+  ASSERT_TRUE(sr_fs_write_atomic(path, old, strlen(old), NULL) == SR_OK);
+  if (open_source(&t, dir, 0, &err, "rowsPerSecond", "10", NULL) != SR_OK) SR_FAIL("old: %s", err->message);
+  fake_now = 1234 + 2000;
+  json_t *e1 = plan(&t, NULL);
+  ASSERT_EQ_INT(field(e1, "startTimeMs"), 1234);
+  ASSERT_EQ_INT(field(e1, "value"), 20);
+  json_decref(e1);
+  close_source(&t);
+  free(good);
+  remove_dir(dir);
+}
+
 int main(void) {
   sr_source_rate_clock_ms = fake_clock;
   return SR_RUN(rate_rows_per_second, rate_ramp_up, rate_timestamps_round, rate_replay_is_exact, rate_restart_continues_timeline,
-                rate_available_now, rate_options);
+                rate_available_now, rate_options, rate_start_file_is_checked);
 }

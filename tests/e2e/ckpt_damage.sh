@@ -198,6 +198,47 @@ run_in case
 assert_eq "an old offsets file missing its offsets line" 2 "$code"
 assert_contains "names it" "$err" "offsets/$n is damaged: it has 0 offsets lines, the query has 1 sources"
 pass "an old file without a checksum is parsed strictly: a missing line is refused"
+# Compact files (compactInterval = 2 for the source's log and the sink's): after batches 0..4
+# (4: the watermark's no-data batch) the source's log is 1.compact 2 3.compact and the sink's
+# 3.compact 4. The newest compact file of each, truncated, a byte flipped, deleted or replaced
+# by the older 1.compact: refused naming it; the output is untouched, and the restored file
+# goes on exactly.
+sed 's/fileStableMs = 0 }/fileStableMs = 0, compactInterval = 2 }/; s/outputMode = "append",/outputMode = "append", compactInterval = 2,/' \
+  job.lua >compact_job.lua
+grep -q 'compactInterval = 2 }' compact_job.lua && grep -q 'compactInterval = 2,' compact_job.lua ||
+  fail "compact_job.lua: $(cat compact_job.lua)"
+mkdir compacted
+for i in 0 1 2 3; do make_file $i compacted; done
+(cd compacted && run_sr ../compact_job.lua && [[ $code == 0 ]]) || fail "compacted base: $err"
+assert_eq "the source's log" "1.compact 2 3.compact" "$(ls compacted/chk/sources/0 | sort -n | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "the sink's log" "3.compact 4" "$(ls compacted/out/_streamrun_metadata | tr '\n' ' ' | sed 's/ $//')"
+# the sink's 1.compact is removed once 3.compact is written: the older one comes from a run
+# killed in between
+mkdir s1
+for i in 0 1 2 3; do make_file $i s1; done
+(cd s1 && SR_CRASH_AT=sink_compact:3 timeout 60 "$SR_BIN" ../compact_job.lua >/dev/null 2>&1) || true
+[[ -f s1/out/_streamrun_metadata/1.compact ]] || fail "no older sink compact file: $(ls s1/out/_streamrun_metadata)"
+for kind in sources sinklog; do
+  for how in truncate corrupt delete older; do
+    rm -rf case && cp -a compacted case
+    if [[ $kind == sources ]]; then file=case/chk/sources/0/3.compact older=case/chk/sources/0/1.compact
+    else file=case/out/_streamrun_metadata/3.compact older=s1/out/_streamrun_metadata/1.compact; fi
+    saved=$(mktemp) && cp "$file" "$saved"
+    before=$(rows case)
+    damage "$how" "$file" "$older"
+    make_file 4 case
+    cd case; run_sr ../compact_job.lua; cd "$WORK"
+    [[ $code == 1 || $code == 2 ]] || fail "compact $kind $how: exit $code: $err"
+    want_name=${file#case/}; want_name=${want_name#chk/}; want_name=${want_name#out/}
+    assert_contains "compact $kind $how names it" "$err" "$want_name"
+    assert_eq "compact $kind $how: no output written" "$before" "$(rows case)"
+    refused=$(head -1 <<<"$err" | cut -c1-140)
+    cp "$saved" "$file" && rm "$saved"
+    cd case; run_sr ../compact_job.lua; cd "$WORK"
+    assert_eq "compact $kind $how restored ($err)" 0 "$code"
+    pass "compact $kind $how: refused naming it ($refused); restored, goes on"
+  done
+done
 # Retention keeps the last 100 batches, removing commits and then offsets oldest first: a
 # checkpoint caught in the middle (commits beginning after offsets) is whole.
 mkdir ret && cd ret

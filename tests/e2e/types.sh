@@ -194,4 +194,22 @@ assert_eq "nested: typed in user code, ISO-8601 in the JSON sink" \
   'timestamp,timestamp,timestamp,date,timestamp,timestamp 2026-11-23T10:00:00.002Z 2026-11-23T10:00:00.000123Z ["2026-11-23T10:00:00.002Z",null,"2026-11-23T10:00:00.000123Z"] 2026-11-23T10:00:01.000Z 2026-11-24 2026-11-23T10:00:02.000Z 2026-11-23T10:00:03.000Z 2026-11-23T10:00:02.000Z' \
   "$(cat out_nested/part-* | jq -c -r '"\(.kinds) \(.first) \(.third) \(.all | tojson) \(.inner) \(.day) \(.mk) \(.sat) \(.later)"')"
 pass "timestamps and dates in arrays, nested structs and maps reach user code as values and are written as ISO-8601"
+# 9. A timestamp a user function computes beyond Spark's range (a number of ms the readers would
+# refuse as input) is refused at the json and csv sinks naming the column, not written as a
+# year of seven digits that no reader takes
+mkdir -p in_range && drop_file in_range a.json '{"n":1}'
+cat >beyond.lua <<'LUA'
+local sr = require "streamrun"
+sr.read_stream{ format = "json", path = "in_range", schema = "n long", fileStableMs = 0 }
+  :map(function(r) return { t = 1e17 } end, { schema = "t timestamp" })
+  :write_stream{ format = arg[1], path = "out_beyond_" .. arg[1], checkpointLocation = "chk_beyond_" .. arg[1],
+                 trigger = { availableNow = true } }
+LUA
+for fmt in json csv; do
+  run_sr beyond.lua "$fmt"
+  assert_eq "$fmt: beyond the range" 1 "$code"
+  assert_contains "$fmt: names the column and the value" "$err" "column t: 100000000000000000 ms is beyond the timestamps Spark can hold"
+  [[ -z $(cat out_beyond_$fmt/part-* 2>/dev/null) ]] || fail "$fmt: written: $(cat out_beyond_$fmt/part-*)"
+done
+pass "a timestamp beyond Spark's range computed in Lua is refused at the json and csv sinks"
 finish

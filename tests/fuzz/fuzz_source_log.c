@@ -1,5 +1,6 @@
 /* libFuzzer: the file source's log (source_files.c) as a restart reads it: sources/<i>/0 holds
-** the input, offsets say batch 0 was logged, and the source opens (rebuilding the files it has
+** the input (or, when it starts with 'C', sources/<i>/0.compact holds the rest: a compact
+** file), offsets say batch 0 was logged, and the source opens (rebuilding the files it has
 ** seen from the log). The directories live in /tmp for the run and are removed at exit. */
 #include <jansson.h>
 #include <stdint.h>
@@ -36,7 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     resume = json_pack("{s:i}", "logOffset", 0);
   }
   char path[256];
-  snprintf(path, sizeof path, "%s/0", state);
+  int compact = size > 0 && data[0] == 'C';
+  snprintf(path, sizeof path, "%s/0%s", state, compact ? "" : ".compact");
+  remove(path); /* the other kind, from the previous input */
+  snprintf(path, sizeof path, "%s/0%s", state, compact ? ".compact" : "");
+  if (compact) data++, size--;
   FILE *f = fopen(path, "wb");
   if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0) abort();
   sr_source src;

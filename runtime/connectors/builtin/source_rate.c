@@ -14,7 +14,7 @@
 ** values from the logged offset (adding valueAtSecond(S1) - valueAtSecond(S0)).
 **
 ** The start time: like Spark's sources/0 metadata log, it is fixed the first time the query
-** opens the source and kept in <state_dir>/rate-start.json (written once, atomically), so a
+** opens the source and kept in <state_dir>/rate-start.json (a checked file), so a
 ** restarted query continues the same timeline. A logged offset's startTimeMs wins over the
 ** file: the engine's log is what replays must agree with.
 **
@@ -36,6 +36,8 @@
 
 #include "connector.h"
 #include "fsutil.h"
+
+#define START_FILE "rate-start.json"
 
 static int64_t realtime_ms(void) {
   struct timespec ts;
@@ -93,15 +95,21 @@ static int parse_ramp_up(const char *text, int64_t *seconds) {
 }
 
 /* Reads the start time from the state file, or fixes it now and writes the file. */
+/* The start time in <state_dir>/rate-start.json, a checked file (fsutil.h, tagged with its
+** name; one from before checksums is parsed strictly: {"startTimeMs": N} on one line). Written
+** the first time; damaged, it stops the query naming it: a guessed start would move every
+** timestamp the source gives. */
 static sr_status load_start_time(rate_source *s, const char *state_dir, sr_error **err) {
   char path[4096];
   if (!state_dir) {
     s->start_time_ms = sr_source_rate_clock_ms();
     return SR_OK;
   }
-  snprintf(path, sizeof path, "%s/rate-start.json", state_dir);
+  snprintf(path, sizeof path, "%s/%s", state_dir, START_FILE);
   sr_error *read_err = NULL;
-  char *text = sr_fs_read_all(path, NULL, &read_err);
+  size_t len;
+  int checked;
+  char *text = sr_fs_read_checked(path, START_FILE, &len, &checked, &read_err);
   if (!text && errno != ENOENT) {
     sr_status st = sr_error_set(err, SR_ERROR, "rate source: %s", read_err->message);
     sr_error_free(read_err);
@@ -112,15 +120,16 @@ static sr_status load_start_time(rate_source *s, const char *state_dir, sr_error
     s->start_time_ms = sr_source_rate_clock_ms();
     char buf[64];
     int n = snprintf(buf, sizeof buf, "{\"startTimeMs\": %" PRId64 "}\n", s->start_time_ms);
-    return sr_fs_write_new(path, buf, (size_t)n, err);
+    return sr_fs_write_checked(path, START_FILE, buf, (size_t)n, err);
   }
-  json_t *doc = json_loads(text, 0, NULL);
+  json_t *doc = len > 0 && text[len - 1] == '\n' ? json_loadb(text, len, 0, NULL) : NULL;
   json_t *v = json_object_get(doc, "startTimeMs");
   sr_status st = SR_OK;
-  if (json_is_integer(v))
+  if (json_is_integer(v) && json_object_size(doc) == 1 && memchr(text, '\n', len) == text + len - 1)
     s->start_time_ms = json_integer_value(v);
   else
-    st = sr_error_set(err, SR_ERROR, "rate source: %s does not hold {\"startTimeMs\": N}", path);
+    st = sr_error_set(err, SR_ERROR, "rate source: %s is damaged: not {\"startTimeMs\": N} on one line%s",
+                      path, checked ? "" : " (and it has no checksum line)");
   json_decref(doc);
   free(text);
   return st;

@@ -39,7 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "delta_schema.h"
@@ -50,6 +52,8 @@
 
 #define WRITABLE_WRITER_VERSION 2
 #define DEFAULT_TOMBSTONE_RETENTION_MS (7LL * 86400 * 1000)
+#define DEFAULT_LOG_RETENTION_MS (30LL * 86400 * 1000) /* delta.logRetentionDuration */
+#define DAY_MS (86400LL * 1000)
 
 void sr_delta_log_file(const char *table, int64_t version, const char *suffix, char *out,
                        size_t outlen) {
@@ -795,4 +799,61 @@ sr_status sr_delta_checkpoint_write(const sr_delta_snapshot *s, int64_t now_ms, 
   sr_buf_free(&bytes);
   sr_schema_free(cs);
   return st;
+}
+
+/* --- removing expired log files --------------------------------------------------------------- */
+
+/* The modification time of a file in ms, or INT64_MAX when it cannot be had (kept, then). */
+static int64_t mtime_ms(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) return INT64_MAX;
+  return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+int sr_delta_log_cleanup(const sr_delta_snapshot *s, int64_t now_ms) {
+  const char *on = sr_delta_config(s, "delta.enableExpiredLogCleanup");
+  if (on && strcasecmp(on, "false") == 0) return 0;
+  const char *text = sr_delta_config(s, "delta.logRetentionDuration");
+  int64_t retention;
+  if (!text || sr_duration_parse(text, &retention) != 0) retention = DEFAULT_LOG_RETENTION_MS;
+  int64_t cutoff = now_ms - retention;
+  cutoff -= ((cutoff % DAY_MS) + DAY_MS) % DAY_MS; /* to the day before, as Delta truncates it */
+  log_listing l = {0};
+  if (list_log(s->table, &l, NULL) != SR_OK) return 0;
+  /* the newest complete checkpoint at most the snapshot's version that has expired itself */
+  int64_t keep = -1;
+  for (int64_t below = s->version; below >= 0;) {
+    int parts = 1;
+    int64_t c = newest_checkpoint(&l, below, &parts);
+    if (c < 0) break;
+    char file[4200], suffix[64];
+    if (parts == 1) snprintf(suffix, sizeof suffix, ".checkpoint.parquet");
+    else snprintf(suffix, sizeof suffix, ".checkpoint.%010d.%010d.parquet", parts, parts);
+    sr_delta_log_file(s->table, c, suffix, file, sizeof file);
+    if (mtime_ms(file) <= cutoff) {
+      keep = c;
+      break;
+    }
+    below = c - 1;
+  }
+  free(l.cps);
+  if (keep <= 0) return 0;
+  /* every commit and checkpoint below it that has expired too; versions from keep on read */
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/_delta_log", s->table);
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int removed = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    int64_t v;
+    const char *rest = parse_version(de->d_name, &v);
+    if (!rest || v >= keep || (strcmp(rest, ".json") != 0 && strncmp(rest, ".checkpoint.", 12) != 0))
+      continue;
+    char file[4200 + 256];
+    snprintf(file, sizeof file, "%s/%s", dir, de->d_name);
+    if (mtime_ms(file) <= cutoff && unlink(file) == 0) removed++;
+  }
+  closedir(d);
+  return removed;
 }

@@ -83,6 +83,15 @@ sr_status sr_delta_commit(const char *path, int64_t version, json_t *actions, in
 ** Returns SR_OK or SR_ERROR (the table stays readable without the checkpoint). */
 sr_status sr_delta_checkpoint_write(const sr_delta_snapshot *s, int64_t now_ms, sr_error **err);
 
+/* Delta's MetadataCleanup.cleanUpExpiredLogs, run after a checkpoint: unless the table sets
+** delta.enableExpiredLogCleanup to false, the commits and checkpoints older than
+** delta.logRetentionDuration (default 30 days) before now_ms, the cut-off truncated to the
+** day, are removed below the newest complete checkpoint that is that old itself, so that every
+** version from that checkpoint on still reads (older ones no longer do, as in Delta). Without
+** it a table written by a long-running query keeps one JSON commit per batch forever.
+** Returns how many files were removed; a file that cannot be removed is left for next time. */
+int sr_delta_log_cleanup(const sr_delta_snapshot *s, int64_t now_ms);
+
 /* The path of a log file: <table>/_delta_log/<20-digit version><suffix>. */
 void sr_delta_log_file(const char *table, int64_t version, const char *suffix, char *out,
                        size_t outlen);

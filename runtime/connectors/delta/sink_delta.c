@@ -778,6 +778,8 @@ static void after_commit(delta_sink *ds) {
     if (sr_delta_checkpoint_write(ds->snap, now_ms(), &e) != SR_OK) {
       sr_log("error", NULL, -1, "delta sink: %s", e ? e->message : "checkpoint failed");
       sr_error_free(e);
+    } else {
+      sr_delta_log_cleanup(ds->snap, now_ms()); /* as Delta does after a checkpoint */
     }
   }
 }

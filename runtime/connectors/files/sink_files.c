@@ -19,6 +19,15 @@
 ** cross-checks against the checkpoint (committed(): every batch has an entry, empty ones too).
 ** A damaged entry (checksum, tag, batch id) stops the query naming it.
 **
+** Compaction (compact_log.h; Spark's FileStreamSinkLog): at every compactInterval-th batch N
+** the entry is N.compact, {"batchId":N,"queryId":Q,"batches":[<record>...]}: the records of the
+** batches since the previous compact file, its own last. Once it is durable, the entries and
+** compact files below N are removed (every batch up to N is committed, and N.compact says so:
+** write() skips a batch at or below it). Unlike Spark's, the compact file does not carry every
+** file ever written forward: nothing reads this log to list files (readers take part-* names,
+** and the batch's files are whole before their names appear), so the log stays fewer than
+** compactInterval entries and one compact file however long the query runs.
+**
 ** Why the hidden file is written in place (no temp file and rename, no fsync of its
 ** directory): nothing reads it after a crash. Until _streamrun_metadata/N exists the batch is
 ** replayed, and the replay's write() truncates and rewrites the hidden file; commit() renames
@@ -46,7 +55,9 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "compact_log.h"
 #include "connector.h"
+#include "crash.h"
 #include "csv_rows.h"
 #include "fsutil.h"
 #include "json_rows.h"
@@ -66,6 +77,8 @@ typedef struct files_sink {
   const char *query_id;     /* the whole id (the checkpoint's metadata) */
   const char *checkpoint;   /* for messages */
   int64_t newest_logged;    /* the newest entry of the log at open, -1 none */
+  int64_t compact_interval; /* compactInterval: every N-th entry is a compact file */
+  int64_t last_compact;     /* the newest compact entry, -1 none: every batch to it committed */
   int64_t pending_batch;    /* written, not yet committed; -1 none */
   int pending_skip;         /* the pending batch was already committed: commit does nothing */
   int pending_empty;
@@ -88,13 +101,18 @@ typedef struct files_sink {
 ** slice while the next is encoded (sr_fs_writer), and write()'s fsync waits for little. */
 enum { JSON_SLICE_ROWS = 8192 };
 
+#define COMPACT_OPTION \
+  {"compactInterval", SR_OPT_INT, "10", "every this many batches the sink's log is compacted into one file"}
+
 static const sr_option_spec json_sink_options[] = {
   {"path", SR_OPT_STRING, NULL, "the output directory"},
+  COMPACT_OPTION,
   {NULL},
 };
 
 static const sr_option_spec csv_sink_options[] = {
   {"path", SR_OPT_STRING, NULL, "the output directory"},
+  COMPACT_OPTION,
   {"header", SR_OPT_BOOL, "false", "write the column names as the first line of each file"},
   {"sep", SR_OPT_STRING, ",", "the field separator (one character)"},
   {NULL},
@@ -105,18 +123,27 @@ static void part_name(files_sink *fs, int64_t batch, int hidden, char *out, size
            fs->qid, fs->ext, hidden ? ".inprogress" : "");
 }
 
-static void meta_name(files_sink *fs, int64_t batch, char *out, size_t outlen) {
-  snprintf(out, outlen, "%s/%" PRId64, fs->meta_dir, batch);
+static void meta_name(files_sink *fs, int64_t batch, int compact, char *out, size_t outlen) {
+  sr_clog_path(fs->meta_dir, batch, compact, out, outlen);
 }
 
-/* Reads log entry `batch`: *found 0 when absent; else checks it (checksum, tag, batch id) and
-** sets *owner (when not NULL) to the query id that wrote it ("" when an old entry does not
-** say). Returns SR_ERROR with *err naming the entry when it is damaged. */
-static sr_status log_entry(files_sink *fs, int64_t batch, int *found, char *owner, size_t ownerlen,
-                           sr_error **err) {
-  char path[4200], tag[64];
-  meta_name(fs, batch, path, sizeof path);
-  snprintf(tag, sizeof tag, "_streamrun_metadata/%" PRId64, batch);
+/* One batch's record: {"batchId":N,"files":[...]} (and its writer's "queryId"). */
+static int record_ok(json_t *r, int64_t batch) {
+  json_t *id = json_object_get(r, "batchId"), *qid = json_object_get(r, "queryId");
+  return json_is_integer(id) && json_integer_value(id) == batch &&
+         json_is_array(json_object_get(r, "files")) && (!qid || json_is_string(qid));
+}
+
+/* Reads log file `batch` (a compact file when `compact`: {"batchId":N,"queryId":Q,"batches":
+** [<record>...]}, the records of the batches it replaced, its own last): *found 0 when absent;
+** else checks it (checksum, tag, batch ids) and sets *owner (when not NULL) to the query id
+** that wrote it ("" when an old entry does not say), and *doc (when not NULL) to the file's
+** JSON (a new reference). Returns SR_ERROR with *err naming the file when it is damaged. */
+static sr_status log_file(files_sink *fs, int64_t batch, int compact, int *found, char *owner,
+                          size_t ownerlen, json_t **doc_out, sr_error **err) {
+  char path[4200], tag[80];
+  meta_name(fs, batch, compact, path, sizeof path);
+  snprintf(tag, sizeof tag, "_streamrun_metadata/%" PRId64 "%s", batch, compact ? ".compact" : "");
   *found = 0;
   if (owner) owner[0] = '\0';
   size_t len;
@@ -127,13 +154,22 @@ static sr_status log_entry(files_sink *fs, int64_t batch, int *found, char *owne
   if (!text) { if (err) *err = rerr; else sr_error_free(rerr); return SR_ERROR; }
   *found = 1;
   json_error_t jerr;
-  json_t *doc = json_loadb(text, len, 0, &jerr);
+  json_t *doc = json_loadb(text, len, 0, &jerr), *rec = doc;
   free(text);
-  json_t *files = json_object_get(doc, "files"), *qid = json_object_get(doc, "queryId");
-  json_t *id = json_object_get(doc, "batchId");
+  int ok = record_ok(doc, batch) || (compact && json_is_integer(json_object_get(doc, "batchId")) &&
+                                     json_integer_value(json_object_get(doc, "batchId")) == batch &&
+                                     json_is_string(json_object_get(doc, "queryId")));
+  if (ok && compact) {
+    json_t *recs = json_object_get(doc, "batches");
+    size_t n = json_array_size(recs);
+    ok = json_is_array(recs) && n > 0;
+    for (size_t i = 0; ok && i < n; i++)
+      ok = record_ok(json_array_get(recs, i), batch - (int64_t)(n - 1 - i));
+    rec = json_array_get(recs, n - 1);
+  }
+  json_t *qid = json_object_get(doc, "queryId"), *files = json_object_get(rec, "files");
   sr_status st = SR_OK;
-  if (!json_is_integer(id) || json_integer_value(id) != batch || !json_is_array(files) ||
-      (qid && !json_is_string(qid))) {
+  if (!ok) {
     st = sr_error_set(err, SR_ERROR, "%s is damaged: not the sink's record of batch %" PRId64 "%s", path,
                       batch, checked ? "" : " (and it has no checksum line)");
   } else if (owner && qid) {
@@ -143,8 +179,16 @@ static sr_status log_entry(files_sink *fs, int64_t batch, int *found, char *owne
     const char *name = json_string_value(json_array_get(files, 0)), *dash = name ? strrchr(name, '-') : NULL;
     if (dash && strlen(dash + 1) > 8) snprintf(owner, ownerlen, "%.8s", dash + 1);
   }
+  if (doc_out && st == SR_OK) *doc_out = json_incref(doc);
   json_decref(doc);
   return st;
+}
+
+/* Whether batch `batch` is logged: in its own entry (read and checked), or below the newest
+** compact file (every batch to it was committed: compact files are written at commit). */
+static sr_status log_entry(files_sink *fs, int64_t batch, int *found, sr_error **err) {
+  if (batch <= fs->last_compact) { *found = 1; return SR_OK; }
+  return log_file(fs, batch, 0, found, NULL, 0, NULL, err);
 }
 
 static sr_status add_column(files_sink *fs, const char *name, sr_error **err) {
@@ -187,30 +231,32 @@ static sr_status csv_columns_open(files_sink *fs, const sr_connector_config *cfg
   return st;
 }
 
-/* The newest entry of the log, -1 when it is empty. */
-static int64_t newest_entry(files_sink *fs) {
-  DIR *d = opendir(fs->meta_dir);
-  if (!d) return -1;
-  int64_t best = -1;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    char *end;
-    long long n = strtoll(de->d_name, &end, 10);
-    if (end != de->d_name && !*end && isdigit((unsigned char)de->d_name[0]) && n > best) best = n;
-  }
-  closedir(d);
-  return best;
-}
-
 /* A sink path belongs to one query (see the top). */
 static sr_status check_owner(sr_sink *sink, files_sink *fs, sr_error **err) {
-  fs->newest_logged = newest_entry(fs);
+  sr_clog_scan scan;
+  sr_clog_list(fs->meta_dir, INT64_MAX - 1, &scan);
+  fs->newest_logged = scan.newest;
+  fs->last_compact = scan.compact;
   if (fs->newest_logged < 0) return SR_OK;
+  int compact = scan.newest == scan.compact;
   char owner[64], path[4200];
   int found;
-  if (log_entry(fs, fs->newest_logged, &found, owner, sizeof owner, err) != SR_OK) return SR_ERROR;
+  if (log_file(fs, fs->newest_logged, compact, &found, owner, sizeof owner, NULL, err) != SR_OK)
+    return SR_ERROR;
+  /* the newest compact file says which batches are committed: checked too, and missing when
+  ** this interval wrote one that is neither there nor replaced by its batch's own entry */
+  int64_t expected = (scan.newest + 1) / fs->compact_interval * fs->compact_interval - 1;
+  meta_name(fs, expected, 0, path, sizeof path);
+  if (expected > scan.compact && !sr_fs_exists(path)) {
+    meta_name(fs, expected, 1, path, sizeof path);
+    return sr_error_set(err, SR_ERROR, "the %s sink's log %s is missing (the log runs to batch %" PRId64
+                        "): which batches were committed is lost", sink->ops->name, path, scan.newest);
+  }
+  if (!compact && scan.compact >= 0 &&
+      log_file(fs, scan.compact, 1, &found, NULL, 0, NULL, err) != SR_OK)
+    return SR_ERROR;
   if (!found || !owner[0] || strncmp(owner, fs->query_id, strlen(owner)) == 0) return SR_OK;
-  meta_name(fs, fs->newest_logged, path, sizeof path);
+  meta_name(fs, fs->newest_logged, compact, path, sizeof path);
   return sr_error_set(err, SR_ERROR,
                       "the %s sink's path %s holds the output of another query (id %s, per %s); this "
                       "query's id is %s (checkpoint %s). A sink path belongs to one query: its log "
@@ -321,6 +367,8 @@ static sr_status fsink_open(sr_sink *sink, const sr_connector_config *cfg, sr_er
   snprintf(fs->qid, sizeof fs->qid, "%.8s", cfg->query_id);
   fs->query_id = cfg->query_id;
   fs->checkpoint = cfg->checkpoint_dir;
+  fs->compact_interval = sr_opt_int(cfg->options, sink->ops->options, "compactInterval", SR_CLOG_DEFAULT_INTERVAL);
+  if (fs->compact_interval < 1) return sr_error_set(err, SR_ERROR, "compactInterval must be 1 or more");
   if (fs->csv) {
     const char *sep = sr_opt_str(cfg->options, sink->ops->options, "sep", ",");
     if (strlen(sep) != 1) return sr_error_set(err, SR_ERROR, "sep must be one character, not \"%s\"", sep);
@@ -341,8 +389,7 @@ static sr_status fsink_write(sr_sink *sink, int64_t batch_id, lua_State *L, int 
   files_sink *fs = sink->impl;
   char path[4200];
   fs->pending_batch = batch_id;
-  meta_name(fs, batch_id, path, sizeof path);
-  if (log_entry(fs, batch_id, &fs->pending_skip, NULL, 0, err) != SR_OK) return SR_ERROR;
+  if (log_entry(fs, batch_id, &fs->pending_skip, err) != SR_OK) return SR_ERROR;
   fs->pending_empty = nrows == 0;
   if (fs->pending_skip || nrows == 0) return SR_OK;
   char errbuf[512];
@@ -371,6 +418,34 @@ static sr_status fsink_write(sr_sink *sink, int64_t batch_id, lua_State *L, int 
   return sr_fs_writer_finish(&fs->part, err);
 }
 
+/* The compact file of batch n (see the top): the records of the batches since the previous
+** one, then rec, batch n's (stolen). Returns a new doc, or NULL with *err naming the entry that
+** is missing or damaged. */
+static json_t *compact_doc(files_sink *fs, int64_t n, json_t *rec, sr_error **err) {
+  json_t *recs = json_array(), *r;
+  for (int64_t k = fs->last_compact + 1; k < n; k++) {
+    int found;
+    if (log_file(fs, k, 0, &found, NULL, 0, &r, err) != SR_OK) goto fail;
+    if (!found) {
+      char path[4200];
+      meta_name(fs, k, 0, path, sizeof path);
+      sr_error_set(err, SR_ERROR, "the sink's log %s is missing: every committed batch has its record", path);
+      goto fail;
+    }
+    json_object_del(r, "queryId"); /* the compact file's own says it */
+    json_array_append_new(recs, r);
+  }
+  json_t *doc = json_pack("{s:I,s:O,s:o}", "batchId", (json_int_t)n, "queryId",
+                          json_object_get(rec, "queryId"), "batches", recs);
+  json_object_del(rec, "queryId");
+  json_array_append_new(recs, rec);
+  return doc;
+fail:
+  json_decref(recs);
+  json_decref(rec);
+  return NULL;
+}
+
 static sr_status fsink_commit(sr_sink *sink, int64_t batch_id, sr_error **err) {
   files_sink *fs = sink->impl;
   if (fs->pending_batch != batch_id)
@@ -390,19 +465,28 @@ static sr_status fsink_commit(sr_sink *sink, int64_t batch_id, sr_error **err) {
   }
   json_t *doc = json_pack("{s:I,s:o,s:s}", "batchId", (json_int_t)batch_id, "files", files, "queryId",
                           fs->query_id);
+  int compact = sr_clog_is_compact(batch_id, fs->compact_interval);
+  if (compact && !(doc = compact_doc(fs, batch_id, doc, err))) return SR_ERROR;
   char *text = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
-  meta_name(fs, batch_id, meta, sizeof meta);
-  char tag[64];
-  snprintf(tag, sizeof tag, "_streamrun_metadata/%" PRId64, batch_id);
+  meta_name(fs, batch_id, compact, meta, sizeof meta);
+  char tag[80];
+  snprintf(tag, sizeof tag, "_streamrun_metadata/%" PRId64 "%s", batch_id, compact ? ".compact" : "");
   size_t len = text ? strlen(text) : 0;
   char *body = text ? realloc(text, len + 2) : NULL;
   if (body) body[len++] = '\n';
   sr_status st = body ? sr_fs_write_checked(meta, tag, body, len, err)
                       : sr_error_set(err, SR_ERROR, "out of memory");
   free(body ? body : text);
-  if (st == SR_OK && batch_id > fs->newest_logged) fs->newest_logged = batch_id;
-  return st;
+  if (st != SR_OK) return st;
+  if (batch_id > fs->newest_logged) fs->newest_logged = batch_id;
+  if (compact) {
+    sr_crash_point("sink_compact", batch_id);
+    /* every batch to this one is committed, and says so: what it replaces can go */
+    fs->last_compact = batch_id;
+    sr_clog_cleanup(fs->meta_dir, batch_id, batch_id);
+  }
+  return SR_OK;
 }
 
 static void fsink_describe(sr_sink *sink, json_t *o) {

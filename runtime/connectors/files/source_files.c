@@ -1,7 +1,7 @@
 /*
 ** The file sources: json (JSON lines), csv and text over a directory, picking up new files as
 ** they appear. Names starting with '.' or '_' are ignored, as Spark ignores them. Files in
-** partition folders (key=value, partitions.h) below the directory are listed too, by their
+** partition folders (key=value, partition_dirs.h) below the directory are listed too, by their
 ** paths, so the log below is the same for them; json and csv rows get the folders' values.
 **
 ** Log: plan writes sources/<i>/<N> (atomically) listing the files of batch N, each with the
@@ -17,6 +17,17 @@
 ** an entry above L+1 cannot come
 ** from a crash (offsets files were removed), and the open fails naming it. Every file ever
 ** listed is "seen" and never read again.
+**
+** Compaction (compact_log.h; Spark's FileStreamSourceLog): every compactInterval-th entry N is
+** written as N.compact instead, {"batch":N,"purgedBefore":T,"batches":[<entry>...]}: the
+** previous compact file's batches and the entries since, then batch N's. Files older than
+** maxFileAge before the newest seen are dropped from it, as Spark's SeenFilesMap.purge drops
+** them from its map, and batches left empty with them; T (SeenFilesMap.lastPurgeTimestamp)
+** keeps such files refused, whatever maxFileAge a later run has. So the log holds at most two
+** compact files (the newest, and the one before until a later batch is planned) and fewer than
+** 2 x compactInterval entries: its size follows maxFileAge, not the batch count. At
+** open the seen set is the newest compact file at most L and the entries after it, which must
+** all be there; its own entry N of a batch is read from N.compact.
 **
 ** Files that change: Spark reads a file once and expects it whole when it appears (written
 ** elsewhere and renamed in). Producers that write in place are met half way:
@@ -53,7 +64,9 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "compact_log.h"
 #include "connector.h"
+#include "crash.h"
 #include "csv_rows.h"
 #include "fsutil.h"
 #include "json_rows.h"
@@ -87,6 +100,10 @@ typedef struct files_source {
   sr_strset *initial;         /* availableNow: the files present at open */
   int first_batch;            /* a new query: Spark takes every file in its first batch */
   int64_t next_log;           /* the log entry the next plan writes */
+  int64_t compact_interval;   /* compactInterval: every N-th entry is a compact file */
+  int64_t last_compact;       /* the newest compact entry logged, -1 none */
+  int64_t purged_before_ms;   /* files older were dropped from the log (maxFileAge): never new
+                                 again, as Spark's SeenFilesMap.lastPurgeTimestamp; INT64_MIN none */
   int64_t files_in_last_batch, bytes_in_last_batch, missing_in_last_batch;
   int64_t stable_ms;          /* fileStableMs */
   int ignore_missing;         /* ignoreMissingFiles */
@@ -113,7 +130,8 @@ typedef struct files_source {
   {"sourceArchiveDir", SR_OPT_STRING, NULL, "where cleanSource=archive moves files"},             \
   {"fileNameOnly", SR_OPT_BOOL, "false", "accepted for Spark compatibility; files are tracked by path"}, \
   {"fileStableMs", SR_OPT_INT, "500", "take a file only once its size and modification time have held this long (0: at once)"}, \
-  {"ignoreMissingFiles", SR_OPT_BOOL, "false", "skip, and count, a file of a logged batch that is gone instead of failing"}
+  {"ignoreMissingFiles", SR_OPT_BOOL, "false", "skip, and count, a file of a logged batch that is gone instead of failing"}, \
+  {"compactInterval", SR_OPT_INT, "10", "every this many batches the source's log is compacted into one file"}
 
 #define LINE_SEP_OPTION \
   {"lineSep", SR_OPT_STRING, NULL, "the line end; by default \"\\n\", \"\\r\\n\" or \"\\r\""}
@@ -140,22 +158,39 @@ static void entry_free(file_entry *e) { free(e->path); }
 
 /* --- the log of planned batches ------------------------------------------------------- */
 
-static void log_path(const sr_source *src, int64_t n, char *out, size_t outlen) {
-  snprintf(out, outlen, "%s/%" PRId64, src->cfg.state_dir, n);
+static void log_path(const sr_source *src, int64_t n, int compact, char *out, size_t outlen) {
+  sr_clog_path(src->cfg.state_dir, n, compact, out, outlen);
 }
 
-static void log_tag(const sr_source *src, const files_source *fs, int64_t n, char *out, size_t outlen) {
-  snprintf(out, outlen, "%s/%" PRId64 "@%s", fs->log_name, n, fs->query_id ? fs->query_id : "");
+static void log_tag(const files_source *fs, int64_t n, int compact, char *out, size_t outlen) {
+  snprintf(out, outlen, "%s/%" PRId64 "%s@%s", fs->log_name, n, compact ? ".compact" : "",
+           fs->query_id ? fs->query_id : "");
 }
 
-/* Loads log entry n into a JSON array of files, checked: its checksum and tag (or for an entry
-** from before checksums, a strict parse), its batch id, every file's path, size and mtime.
-** NULL with *err naming the entry when it is missing or damaged. */
-static json_t *log_read(const sr_source *src, int64_t n, sr_error **err) {
+/* A logged batch: {"batch":N,"files":[{"path","size","mtime"}...]}, its batch id n (any id at
+** most n when below_n). */
+static int batch_ok(const json_t *b, int64_t n, int below_n) {
+  json_t *files = json_object_get(b, "files"), *batch = json_object_get(b, "batch");
+  int ok = json_is_integer(batch) && json_is_array(files) &&
+           (below_n ? json_integer_value(batch) <= n : json_integer_value(batch) == n);
+  size_t i;
+  json_t *f;
+  json_array_foreach(files, i, f) {
+    ok = ok && json_is_string(json_object_get(f, "path")) && json_is_integer(json_object_get(f, "size")) &&
+         json_is_integer(json_object_get(f, "mtime"));
+  }
+  return ok;
+}
+
+/* Loads log file n, checked: its checksum and tag (or for an entry from before checksums, a
+** strict parse), its batch id, every file's path, size and mtime. A plain entry is one logged
+** batch; a compact one is {"batch":N,"purgedBefore":T,"batches":[<logged batch>...]}, its
+** batches in order. NULL with *err naming the file when it is missing or damaged. */
+static json_t *log_load(const sr_source *src, int64_t n, int compact, sr_error **err) {
   const files_source *fs = src->impl;
   char path[4200], tag[160];
-  log_path(src, n, path, sizeof path);
-  log_tag(src, fs, n, tag, sizeof tag);
+  log_path(src, n, compact, path, sizeof path);
+  log_tag(fs, n, compact, tag, sizeof tag);
   size_t len;
   int checked;
   char *text = sr_fs_read_checked(path, tag, &len, &checked, err);
@@ -166,13 +201,20 @@ static json_t *log_read(const sr_source *src, int64_t n, sr_error **err) {
   json_error_t jerr;
   json_t *doc = json_loadb(text, len, 0, &jerr);
   free(text);
-  json_t *files = json_object_get(doc, "files"), *batch = json_object_get(doc, "batch");
-  int ok = json_is_integer(batch) && json_integer_value(batch) == n && json_is_array(files);
-  size_t i;
-  json_t *f;
-  json_array_foreach(files, i, f) {
-    ok = ok && json_is_string(json_object_get(f, "path")) && json_is_integer(json_object_get(f, "size")) &&
-         json_is_integer(json_object_get(f, "mtime"));
+  int ok;
+  if (!compact) {
+    ok = batch_ok(doc, n, 0);
+  } else {
+    json_t *batches = json_object_get(doc, "batches"), *b, *purged = json_object_get(doc, "purgedBefore");
+    ok = json_is_integer(json_object_get(doc, "batch")) && json_integer_value(json_object_get(doc, "batch")) == n &&
+         json_is_array(batches) && (!purged || json_is_integer(purged));
+    int64_t prev = -1;
+    size_t i;
+    json_array_foreach(batches, i, b) {
+      ok = ok && batch_ok(b, n, 1) && json_integer_value(json_object_get(b, "batch")) > prev;
+      if (ok) prev = json_integer_value(json_object_get(b, "batch"));
+    }
+    ok = ok && prev == n; /* its own batch last */
   }
   if (!ok) {
     json_decref(doc);
@@ -180,7 +222,29 @@ static json_t *log_read(const sr_source *src, int64_t n, sr_error **err) {
                  checked ? "" : " (and it has no checksum line)");
     return NULL;
   }
-  files = json_incref(files);
+  return doc;
+}
+
+/* Whether batch n is logged in a compact file (its own entry is the one read when both are
+** there), and that file's path into out when out is not NULL. */
+static int log_of_batch(const sr_source *src, int64_t n, char *out, size_t outlen) {
+  char path[4200];
+  log_path(src, n, 0, path, sizeof path);
+  int compact = !sr_fs_exists(path) && (log_path(src, n, 1, path, sizeof path), sr_fs_exists(path));
+  if (out) log_path(src, n, compact, out, outlen);
+  return compact;
+}
+
+/* The files of logged batch n (a JSON array, a new reference): in its own entry, or in the
+** compact file of its own id. NULL with *err naming the entry when it is missing or damaged. */
+static json_t *log_read(const sr_source *src, int64_t n, sr_error **err) {
+  int compact = log_of_batch(src, n, NULL, 0);
+  json_t *doc = log_load(src, n, compact, err), *files = NULL;
+  if (doc && !compact) files = json_object_get(doc, "files");
+  if (doc && compact) files = json_object_get(json_array_get(json_object_get(doc, "batches"),
+                                                             json_array_size(json_object_get(doc, "batches")) - 1),
+                                              "files");
+  json_incref(files);
   json_decref(doc);
   return files;
 }
@@ -199,52 +263,67 @@ static void recent_add(files_source *fs, const char *path, int64_t size, int64_t
     json_object_del(fs->recent, json_object_iter_key(json_object_iter(fs->recent)));
 }
 
-/* Rebuilds the seen set from the log (see the top for what is checked). */
+/* Adds a logged batch's files to the seen set (and the recent ones to the change check). */
+static void seen_add_batch(files_source *fs, json_t *files, int64_t n, int64_t last) {
+  size_t i;
+  json_t *f;
+  json_array_foreach(files, i, f) {
+    const char *p = json_string_value(json_object_get(f, "path"));
+    int64_t size = json_integer_value(json_object_get(f, "size"));
+    int64_t mtime = json_integer_value(json_object_get(f, "mtime"));
+    sr_strset_add(fs->seen, p);
+    if (n > last - 100) recent_add(fs, p, size, mtime, n);
+    if (mtime > fs->newest_mtime_ms) fs->newest_mtime_ms = mtime;
+  }
+}
+
+/* Adds a compact file's batches to the seen set; its purge time is the source's. */
+static void seen_add_compact(files_source *fs, json_t *doc, int64_t last) {
+  json_t *purged = json_object_get(doc, "purgedBefore"), *b;
+  if (purged) fs->purged_before_ms = json_integer_value(purged);
+  size_t i;
+  json_array_foreach(json_object_get(doc, "batches"), i, b)
+    seen_add_batch(fs, json_object_get(b, "files"), json_integer_value(json_object_get(b, "batch")), last);
+}
+
+/* Rebuilds the seen set from the log: the newest compact file at most the last logged entry,
+** and the entries after it (see the top for what is checked). */
 static sr_status load_log(sr_source *src, files_source *fs, sr_error **err) {
   int64_t last = src->cfg.resume_end ? log_offset_of(src->cfg.resume_end) : -1;
-  DIR *d = opendir(src->cfg.state_dir);
-  if (!d) return sr_error_set(err, SR_ERROR, "cannot open %s: %s", src->cfg.state_dir, strerror(errno));
-  struct dirent *de;
-  int64_t count = 0, beyond = -1;
-  while ((de = readdir(d))) {
-    char *end;
-    long long n = strtoll(de->d_name, &end, 10);
-    if (end == de->d_name || *end || de->d_name[0] == '-') continue;
-    if (n <= last) count++;
-    else if (n > last + 1 && (beyond < 0 || n < beyond)) beyond = n;
-    /* n == last + 1: a plan whose offsets were never logged; its files are new again, and the
-    ** next plan writes its own entry over it. Left in place until then: were the offsets
-    ** removed by hand, the open fails later (the sink's log) with the entry still there. */
-  }
-  closedir(d);
+  sr_clog_scan scan;
+  sr_clog_list(src->cfg.state_dir, last, &scan);
+  /* an entry last + 1 is a plan whose offsets were never logged; its files are new again, and
+  ** the next plan writes its own entry over it. Left in place until then: were the offsets
+  ** removed by hand, the open fails later (the sink's log) with the entry still there. */
   char path[4200];
-  if (beyond >= 0) {
-    log_path(src, beyond, path, sizeof path);
-    return sr_error_set(err, SR_ERROR, "the file source's log %s is beyond the checkpoint's newest "
-                        "offsets (which end at log entry %" PRId64 "): offsets files were removed or "
+  if (scan.beyond >= 0) {
+    log_path(src, scan.beyond, 0, path, sizeof path);
+    return sr_error_set(err, SR_ERROR, "the file source's log %s (or .compact) is beyond the checkpoint's "
+                        "newest offsets (which end at log entry %" PRId64 "): offsets files were removed or "
                         "replaced. Refusing to guess which files were read", path, last);
   }
-  for (int64_t n = 0; count != last + 1 && n <= last; n++) {
-    log_path(src, n, path, sizeof path);
-    if (!sr_fs_exists(path))
-      return sr_error_set(err, SR_ERROR, "the file source's log %s is missing (the log runs to entry %"
-                          PRId64 "): which files it read is lost", path, last);
+  /* the compact file this interval would have written last, to name it when it is gone */
+  int64_t expected = (last + 1) / fs->compact_interval * fs->compact_interval - 1;
+  for (int64_t n = scan.compact + 1; n <= last; n++) {
+    log_path(src, n, 0, path, sizeof path);
+    if (sr_fs_exists(path)) continue;
+    if (expected > scan.compact && n <= expected) log_path(src, expected, 1, path, sizeof path);
+    return sr_error_set(err, SR_ERROR, "the file source's log %s is missing (the log runs to entry %"
+                        PRId64 "): which files it read is lost", path, last);
   }
-  for (int64_t n = 0; n <= last; n++) {
-    json_t *files = log_read(src, n, err);
-    if (!files) return SR_ERROR;
-    size_t i;
-    json_t *f;
-    json_array_foreach(files, i, f) {
-      const char *p = json_string_value(json_object_get(f, "path"));
-      int64_t size = json_integer_value(json_object_get(f, "size"));
-      int64_t mtime = json_integer_value(json_object_get(f, "mtime"));
-      sr_strset_add(fs->seen, p);
-      if (n > last - 100) recent_add(fs, p, size, mtime, n);
-      if (mtime > fs->newest_mtime_ms) fs->newest_mtime_ms = mtime;
-    }
-    json_decref(files);
+  if (scan.compact >= 0) {
+    json_t *doc = log_load(src, scan.compact, 1, err);
+    if (!doc) return SR_ERROR;
+    seen_add_compact(fs, doc, last);
+    json_decref(doc);
   }
+  for (int64_t n = scan.compact + 1; n <= last; n++) {
+    json_t *doc = log_load(src, n, 0, err);
+    if (!doc) return SR_ERROR;
+    seen_add_batch(fs, json_object_get(doc, "files"), n, last);
+    json_decref(doc);
+  }
+  fs->last_compact = scan.compact;
   fs->next_log = last + 1;
   return SR_OK;
 }
@@ -308,7 +387,7 @@ typedef struct listing {
 } listing;
 
 /* Adds the files of dir not yet seen to l, and those of its partition folders ("key=value",
-** partitions.h) below it: Spark's file source lists them all, and partition discovery gives
+** partition_dirs.h) below it: Spark's file source lists them all, and partition discovery gives
 ** their rows the folders' values. */
 static sr_status list_dir(files_source *fs, const char *dir, int all, listing *l, int depth,
                           sr_error **err) {
@@ -326,7 +405,14 @@ static sr_status list_dir(files_source *fs, const char *dir, int all, listing *l
     int seen = sr_strset_has(fs->seen, path);
     if (seen && !json_object_get(fs->recent, path)) continue;
     struct stat sb;
-    if (stat(path, &sb) != 0) continue;
+    if (stat(path, &sb) != 0) {
+      if (errno == ENOENT) continue; /* removed since the listing */
+      /* a file the query cannot see is not "no data": it would be skipped for good */
+      st = sr_error_set(err, SR_ERROR, "cannot read %s: %s%s", path, strerror(errno),
+                        errno == EACCES ? " (the directory lets this user list its names but "
+                        "not reach its files)" : "");
+      break;
+    }
     if (S_ISDIR(sb.st_mode) && depth < SR_PARTITION_MAX && sr_partition_dir(de->d_name)) {
       st = list_dir(fs, path, all, l, depth + 1, err);
       continue;
@@ -362,6 +448,12 @@ static sr_status list_new_files(files_source *fs, int all, file_entry **out, int
   fs->unstable_initial = 0;
   listing l = {.now_wall = clock_ms(CLOCK_REALTIME), .now_mono = clock_ms(CLOCK_MONOTONIC)};
   sr_status st = list_dir(fs, fs->dir, all, &l, 0, err);
+  if (st != SR_OK) { /* callers see no files on an error */
+    for (int i = 0; i < l.n; i++) entry_free(&l.files[i]);
+    free(l.files);
+    l.files = NULL;
+    l.n = 0;
+  }
   *out = l.files;
   *nout = l.n;
   return st;
@@ -451,6 +543,10 @@ static sr_status files_open(sr_source *src, const sr_connector_config *cfg, sr_e
                           ? cfg->state_dir + n + 1 : cfg->state_dir;
     snprintf(fs->log_name, sizeof fs->log_name, "%s", rel);
   }
+  fs->compact_interval = sr_opt_int(cfg->options, spec, "compactInterval", SR_CLOG_DEFAULT_INTERVAL);
+  if (fs->compact_interval < 1) return sr_error_set(err, SR_ERROR, "compactInterval must be 1 or more");
+  fs->last_compact = -1;
+  fs->purged_before_ms = INT64_MIN;
   fs->seen = sr_strset_new();
   fs->unstable = json_object();
   fs->recent = json_object();
@@ -472,6 +568,12 @@ static sr_status files_open(sr_source *src, const sr_connector_config *cfg, sr_e
   return SR_OK;
 }
 
+/* maxFileAge applies: not when latestFirst and maxFilesPerTrigger are both set (Spark's
+** FileStreamSource.maxFileAgeMs is then Long.MaxValue), nor when it is 0. */
+static int age_applies(const files_source *fs) {
+  return fs->max_file_age_ms > 0 && !(fs->latest_first && fs->max_files > 0);
+}
+
 /* Keeps the files a batch may take: age, availableNow's snapshot, the rate limits. */
 static int select_files(files_source *fs, sr_source *src, file_entry *files, int n) {
   int kept = 0;
@@ -480,10 +582,10 @@ static int select_files(files_source *fs, sr_source *src, file_entry *files, int
   }
   for (int i = 0; i < n; i++) {
     int ok = !fs->initial || sr_strset_has(fs->initial, files[i].path);
-    /* Spark: maxFileAge applies from the second batch on, and not at all when latestFirst
-    ** and maxFilesPerTrigger are both set */
-    if (ok && !fs->first_batch && fs->max_file_age_ms > 0 && !(fs->latest_first && fs->max_files > 0))
+    /* Spark: maxFileAge applies from the second batch on (age_applies) */
+    if (ok && !fs->first_batch && age_applies(fs))
       ok = files[i].mtime_ms >= fs->newest_mtime_ms - fs->max_file_age_ms;
+    if (ok && files[i].mtime_ms < fs->purged_before_ms) ok = 0; /* purged from the log */
     if (ok) files[kept++] = files[i];
     else entry_free(&files[i]);
   }
@@ -508,6 +610,89 @@ static int select_files(files_source *fs, sr_source *src, file_entry *files, int
   return take;
 }
 
+/* Drops from a compact file's batches the files older than maxFileAge before the newest seen,
+** as SeenFilesMap.purge drops them, and the batches left without files; not the batch being
+** logged (its last). Files that old are refused by the listing anyway, and purged_before_ms
+** keeps refusing them should maxFileAge grow later. */
+static void purge_batches(files_source *fs, json_t *batches) {
+  if (!age_applies(fs)) return;
+  int64_t limit = fs->newest_mtime_ms - fs->max_file_age_ms;
+  if (limit > fs->purged_before_ms) fs->purged_before_ms = limit;
+  size_t nb = json_array_size(batches);
+  for (size_t i = nb - 1; i-- > 0;) {
+    json_t *files = json_object_get(json_array_get(batches, i), "files");
+    for (size_t j = json_array_size(files); j-- > 0;)
+      if (json_integer_value(json_object_get(json_array_get(files, j), "mtime")) < fs->purged_before_ms)
+        json_array_remove(files, j);
+    if (json_array_size(files) == 0) json_array_remove(batches, i);
+  }
+}
+
+/* The compact file of entry n (see compact_log.h): the batches of the previous compact file
+** and of the entries after it, purged, then batch n's files. Its batches become the seen set:
+** files purged from the log are forgotten in memory too. Returns a new doc, NULL with *err. */
+static json_t *compact_doc(sr_source *src, files_source *fs, int64_t n, json_t *list, sr_error **err) {
+  json_t *batches = json_array();
+  if (fs->last_compact >= 0) {
+    json_t *prev = log_load(src, fs->last_compact, 1, err);
+    if (!prev) { json_decref(batches); return NULL; }
+    json_array_extend(batches, json_object_get(prev, "batches"));
+    json_decref(prev);
+  }
+  for (int64_t k = fs->last_compact + 1; k < n; k++) {
+    json_t *entry = log_load(src, k, 0, err);
+    if (!entry) { json_decref(batches); return NULL; }
+    json_array_append(batches, entry);
+    json_decref(entry);
+  }
+  json_array_append_new(batches, json_pack("{s:I,s:O}", "batch", (json_int_t)n, "files", list));
+  purge_batches(fs, batches);
+  json_t *doc = json_pack("{s:I,s:o}", "batch", (json_int_t)n, "batches", batches);
+  if (fs->purged_before_ms != INT64_MIN)
+    json_object_set_new(doc, "purgedBefore", json_integer((json_int_t)fs->purged_before_ms));
+  sr_strset *seen = sr_strset_new();
+  if (!doc || !seen) {
+    json_decref(doc);
+    sr_strset_free(seen);
+    sr_error_set(err, SR_ERROR, "out of memory");
+    return NULL;
+  }
+  sr_strset_free(fs->seen);
+  fs->seen = seen;
+  seen_add_compact(fs, doc, INT64_MAX); /* the recent files' change check goes on as it was */
+  return doc;
+}
+
+/* Logs entry n with the files of list (stolen): its own file, or every compactInterval-th
+** entry a compact file; then removes what the previous compact file covers (compact_log.h). */
+static sr_status log_write(sr_source *src, files_source *fs, int64_t n, json_t *list, sr_error **err) {
+  int compact = sr_clog_is_compact(n, fs->compact_interval);
+  json_t *doc = compact ? compact_doc(src, fs, n, list, err)
+                        : json_pack("{s:I,s:O}", "batch", (json_int_t)n, "files", list);
+  json_decref(list);
+  if (!doc) return err && *err ? SR_ERROR : sr_error_set(err, SR_ERROR, "out of memory");
+  char *text = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  char path[4200], tag[160];
+  /* an entry n of the other kind is a plan never logged in offsets (or of another interval) */
+  log_path(src, n, !compact, path, sizeof path);
+  unlink(path);
+  log_path(src, n, compact, path, sizeof path);
+  log_tag(fs, n, compact, tag, sizeof tag);
+  size_t len = text ? strlen(text) : 0;
+  char *body = text ? realloc(text, len + 2) : NULL;
+  if (body) body[len++] = '\n';
+  sr_status st = body ? sr_fs_write_checked(path, tag, body, len, err)
+                      : sr_error_set(err, SR_ERROR, "out of memory");
+  free(body ? body : text);
+  if (st != SR_OK) return st;
+  sr_crash_point("source_compact", compact ? n : -1);
+  /* the previous compact file's batch is logged in offsets: what it covers can go */
+  sr_clog_cleanup(src->cfg.state_dir, fs->last_compact, n);
+  if (compact) fs->last_compact = n;
+  return SR_OK;
+}
+
 static sr_status files_plan(sr_source *src, const json_t *start, json_t **end, sr_error **err) {
   files_source *fs = src->impl;
   *end = NULL;
@@ -517,7 +702,8 @@ static sr_status files_plan(sr_source *src, const json_t *start, json_t **end, s
   ** at open to become stable, up to a bound past which those left are for a later run */
   int64_t waited = 0, bound = fs->stable_ms * 10 > 10000 ? fs->stable_ms * 10 : 10000;
   for (;;) {
-    if (list_new_files(fs, 0, &files, &n, err) != SR_OK) return SR_RETRY;
+    sr_status listed = list_new_files(fs, 0, &files, &n, err);
+    if (listed != SR_OK) return listed;
     if (!fs->initial || fs->unstable_initial == 0) break;
     if (waited >= bound) {
       sr_log("warning", NULL, -1, "warning: %s: %" PRId64 " file(s) still changing after %" PRId64
@@ -543,18 +729,7 @@ static sr_status files_plan(sr_source *src, const json_t *start, json_t **end, s
     json_array_append_new(list, json_pack("{s:s,s:I,s:I}", "path", files[i].path, "size",
                                           (json_int_t)files[i].size, "mtime", (json_int_t)files[i].mtime_ms));
   }
-  json_t *doc = json_pack("{s:I,s:o}", "batch", (json_int_t)log_id, "files", list);
-  char *text = json_dumps(doc, JSON_COMPACT);
-  json_decref(doc);
-  char path[4200], tag[160];
-  log_path(src, log_id, path, sizeof path);
-  log_tag(src, fs, log_id, tag, sizeof tag);
-  size_t len = text ? strlen(text) : 0;
-  char *body = text ? realloc(text, len + 2) : NULL;
-  if (body) body[len++] = '\n';
-  sr_status st = body ? sr_fs_write_checked(path, tag, body, len, err)
-                      : sr_error_set(err, SR_ERROR, "out of memory");
-  free(body ? body : text);
+  sr_status st = log_write(src, fs, log_id, list, err);
   if (st == SR_OK) {
     for (int i = 0; i < n; i++) {
       sr_strset_add(fs->seen, files[i].path);
@@ -578,7 +753,7 @@ static sr_status open_listed(sr_source *src, files_source *fs, const json_t *f, 
   int64_t listed = json_integer_value(json_object_get(f, "size"));
   int64_t mtime = json_integer_value(json_object_get(f, "mtime"));
   char log[4200];
-  log_path(src, log_id, log, sizeof log);
+  log_of_batch(src, log_id, log, sizeof log);
   *fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
   if (*fd < 0 && errno == ENOENT && fs->ignore_missing) {
@@ -944,7 +1119,7 @@ static sr_status infer_json_files(const file_entry *files, int n, int infer_time
   return st;
 }
 
-/* Adds to schema the partition columns of the files' folders (partitions.h), in the order of
+/* Adds to schema the partition columns of the files' folders (partition_dirs.h), in the order of
 ** their levels, each of the widest type its values have (string when only null): Spark's
 ** inferred partition schema, appended to the data schema; a data column of the same name takes
 ** the partition's type, as the folder's value is what its rows get. 0, or -1 out of memory. */

@@ -657,7 +657,14 @@ static sr_status pending_load(kk_sink *ks, sr_error **err) {
                       WHAT, ks->pending_path);
     goto done;
   }
-  if (strcmp(json_string_value(query), ks->query_id) != 0) goto done; /* another query's: ignore */
+  if (strcmp(json_string_value(query), ks->query_id) != 0) {
+    /* the file says where another query's batch began: trusting it, or ignoring it, would
+    ** skip or repeat this query's messages */
+    st = sr_error_set(err, SR_ERROR, "%s: %s was written by query %s, but this checkpoint's query is %s: "
+                      "it was copied from another checkpoint. Restore this checkpoint's own file",
+                      WHAT, ks->pending_path, json_string_value(query), ks->query_id);
+    goto done;
+  }
   rd_kafka_topic_partition_list_t *from = sr_kafka_offsets_parse(json_object_get(root, "from"),
                                                                  ks->pending_path, err);
   if (!from) {
@@ -1220,8 +1227,22 @@ static sr_status kk_open(sr_sink *sink, const sr_connector_config *cfg, sr_error
   return producer_new(ks, err);
 }
 
+/* The batch the pending file names, for the engine's cross-check against offsets/ (ckpt.c
+** I5): it was logged before the sink wrote it, so a pending batch beyond the newest offsets
+** means offsets were removed, and the next batch would be taken for its replay (its rows
+** found in the topic skipped). Not every batch writes the file (empty ones do not). */
+static sr_status kk_committed(sr_sink *sink, int64_t *batch_id, int *every, char *where, size_t wherelen,
+                              sr_error **err) {
+  kk_sink *ks = sink->impl;
+  *batch_id = ks->pending_batch;
+  *every = 0;
+  snprintf(where, wherelen, "%s", ks->pending_path ? ks->pending_path : "");
+  return SR_OK;
+}
+
 const sr_sink_ops sr_sink_kafka = {
   .name = "kafka",
+  .committed = kk_committed,
   .options = kk_options,
   .check = kk_check,
   .open = kk_open,

@@ -1649,6 +1649,10 @@ typedef struct jenc {
   struct { const char *name; size_t len; int64_t index; } path[MAX_PATH];
 } jenc;
 
+/* A number of ms beyond the timestamps Spark holds would be written as text no reader takes
+** (a year of 7 digits): refused, as the readers refuse such input. */
+#define TS_RANGE_MSG "%lld ms is beyond the timestamps Spark can hold (years -290308 to +294247)"
+
 static int enc_fail(jenc *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int enc_fail(jenc *e, const char *fmt, ...) {
   char what[256], path[256];
@@ -2034,8 +2038,10 @@ static int enc_value(jenc *e, int idx, const sr_field *f, const jstruct *child) 
   if (f) {
     switch (f->type) {
       case SR_TYPE_TIMESTAMP:
-        if ((t == LUA_TNUMBER || t == SR_LUA_TCDATA) && sr_lua_to_int64(L, idx, &v) == 0)
+        if ((t == LUA_TNUMBER || t == SR_LUA_TCDATA) && sr_lua_to_int64(L, idx, &v) == 0) {
+          if (!sr_time_in_range(v)) return enc_fail(e, TS_RANGE_MSG, (long long)v);
           return put_string(e, tmp, sr_time_format(v, tmp));
+        }
         if (t == LUA_TTABLE) {
           if (e->depth >= MAX_ENC_DEPTH) return enc_fail(e, "a cycle or nesting deeper than %d", MAX_ENC_DEPTH);
           if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
@@ -2178,8 +2184,13 @@ int sr__format_cell(lua_State *L, sr__codec_mem *mem, int idx, const sr__jplan *
       n = sr_time_format_us(v, tmp);
     else if (vt == SR_LV_DATE)
       n = sr_date_format(days, tmp);
-    else if (f && f->type == SR_TYPE_TIMESTAMP && sr_lua_to_int64(L, idx, &v) == 0)
+    else if (f && f->type == SR_TYPE_TIMESTAMP && sr_lua_to_int64(L, idx, &v) == 0) {
+      if (!sr_time_in_range(v)) {
+        snprintf(errbuf, errlen, TS_RANGE_MSG, (long long)v);
+        return -1;
+      }
       n = sr_time_format(v, tmp);
+    }
     else if (f && f->type == SR_TYPE_DATE && sr_lua_to_int64(L, idx, &v) == 0 && v >= INT32_MIN && v <= INT32_MAX)
       n = sr_date_format((int32_t)v, tmp);
     else if (t == LUA_TNUMBER)
