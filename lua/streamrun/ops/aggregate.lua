@@ -465,6 +465,15 @@ local function load_groups(S, store, gkeys, ng)
   return vals, ix
 end
 
+-- Writes a batch's puts (np of them) and removals (rn, chunks_removed of them due chunks) with
+-- the index's new chunks, and reports the rows the store holds.
+local function write_batch(store, ix, metrics, rk, rn, pk, pv, np, chunks_removed)
+  local groups_put = np
+  if ix then np = index_flush(ix, pk, pv, np) end
+  write(store, rk, rn, pk, pv, np)
+  if ix then report_rows(metrics, store, ix, groups_put, rn - chunks_removed) end
+end
+
 -- Windows and plain keys in append and update modes.
 local function groups_batch(S, store, wm, glist, gkeys, ng, metrics)
   local info, ixf = S.info, S.index
@@ -503,10 +512,7 @@ local function groups_batch(S, store, wm, glist, gkeys, ng, metrics)
       end
     end
   end
-  local groups_put = np
-  if ix then np = index_flush(ix, pk, pv, np) end
-  write(store, rk, rn, pk, pv, np)
-  if ix then report_rows(metrics, store, ix, groups_put, rn - chunks_removed) end
+  write_batch(store, ix, metrics, rk, rn, pk, pv, np, chunks_removed)
   return out, nout
 end
 
@@ -578,10 +584,7 @@ local function sessions_batch(S, store, wm, glist, gkeys, ng, metrics)
       index_add(ix, ixf.bucket(key, sessions), key)
     end
   end
-  local groups_put = np
-  if ix then np = index_flush(ix, pk, pv, np) end
-  write(store, rk, rn, pk, pv, np)
-  if ix then report_rows(metrics, store, ix, groups_put, rn - chunks_removed) end
+  write_batch(store, ix, metrics, rk, rn, pk, pv, np, chunks_removed)
   return out, nout
 end
 
