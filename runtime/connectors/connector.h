@@ -169,6 +169,11 @@ typedef struct sr_sink_ops {
   /* The output modes it supports ("append", "update", "complete"), NULL-terminated; NULL: all.
   ** The engine refuses another before anything opens (--check too). */
   const char *const *output_modes;
+  /* 1: its output is not durable (it prints, keeps rows in memory, drops them, or hands them
+  ** to the job's own function), so a query may run without a checkpointLocation, in a
+  ** temporary one removed at the end. 0: the engine refuses a query with none, as Spark does
+  ** (DataStreamWriter.startQuery's useTempCheckpointLocation). */
+  int temp_checkpoint_ok;
   /* Optional: as a source's check; the config holds options, schema, columns, output_mode and
   ** job_dir (the output columns let a sink refuse a plan without a column it needs). */
   sr_status (*check)(const sr_connector_config *cfg, sr_error **err);

@@ -60,6 +60,7 @@ struct sr_query {
                                INT64_MIN for a query without with_watermark */
   int64_t ran_watermark_ms; /* the watermark the last committed batch ran with */
   int64_t *wm_max_event;    /* per with_watermark: max event time seen; INT64_MIN: none */
+  int64_t *rows_in_per_source; /* per source: the rows the running batch read from it */
   int wm_policy_max;        /* the multipleWatermarkPolicy in force: the checkpoint's (Spark) */
   int drained;              /* availableNow/once: the sources have nothing more to plan */
   int ran_once;
@@ -146,14 +147,8 @@ const char *sr_query_id(const sr_query *q) { return sr_ckpt_query_id(q->ckpt); }
 
 /* --- opening ------------------------------------------------------------------------- */
 
-/* Sinks whose output is not durable may run without a checkpointLocation (as in Spark). */
-static int sink_allows_temp_checkpoint(const sr_sink_ops *ops) {
-  return strcmp(ops->name, "console") == 0 || strcmp(ops->name, "memory") == 0 ||
-         strcmp(ops->name, "noop") == 0 || strcmp(ops->name, "foreach_batch") == 0;
-}
-
 sr_status sr_query_spec_check(const sr_query_spec *s, sr_error **err) {
-  if (!s->checkpoint && !sink_allows_temp_checkpoint(s->sink_ops))
+  if (!s->checkpoint && !s->sink_ops->temp_checkpoint_ok)
     return sr_error_set(err, SR_ERROR,
                         "%s: checkpointLocation is required for the %s sink: its exactly-once "
                         "guarantee is kept in the checkpoint", s->where, s->sink_ops->name);
@@ -459,7 +454,8 @@ sr_query *sr_query_open(sr_query_spec *spec, const char *job_dir, FILE *progress
   q->wm_max_event = calloc((size_t)(spec->nwatermarks ? spec->nwatermarks : 1), sizeof(int64_t));
   q->sources = calloc((size_t)(spec->nsources ? spec->nsources : 1), sizeof(sr_source));
   q->source_state_dirs = calloc((size_t)(spec->nsources ? spec->nsources : 1), sizeof(char *));
-  if (!q->bad || !q->wm_max_event || !q->sources || !q->source_state_dirs) {
+  q->rows_in_per_source = calloc((size_t)(spec->nsources ? spec->nsources : 1), sizeof(int64_t));
+  if (!q->bad || !q->wm_max_event || !q->sources || !q->source_state_dirs || !q->rows_in_per_source) {
     sr_error_set(err, SR_ERROR, "out of memory");
     goto fail;
   }
@@ -518,6 +514,7 @@ void sr_query_close(sr_query *q) {
   free(q->sink_state_dir);
   free(q->sources);
   free(q->wm_max_event);
+  free(q->rows_in_per_source);
   json_decref(q->prev_ends);
   json_decref(q->logged_ends);
   sr_bad_records_free(q->bad);
@@ -538,8 +535,7 @@ typedef struct batch {
   int64_t id;
   json_t *ends;             /* this batch's end offsets, per source */
   sr_batch_meta meta;
-  int64_t rows_in_per_source[16];
-  int64_t rows_in, rows_out;
+  int64_t rows_in, rows_out; /* rows per source: q->rows_in_per_source */
   sr_status status;         /* of a connector call that failed inside the Lua call */
   sr_error *err;
   /* event-time statistics the batch function reported, per watermark operator */
@@ -617,7 +613,7 @@ static int batch_in_lua(lua_State *L) {
     sr_row_view view;
     int n = 0;
     if (!read_input(b, i, L, &view, &n)) return 0;
-    if (i < 16) b->rows_in_per_source[i] = n;
+    q->rows_in_per_source[i] = n;
     b->rows_in += n;
     if (q->sources[i].ops->read_view) {
       if (write_direct(b, L, desc, &view)) return 0;
@@ -773,7 +769,7 @@ static void record_progress(sr_query *q, batch *b, int64_t t_start, int64_t t_pl
     const json_t *start = start_of(q, i);
     json_object_set_new(o, "startOffset", start ? json_deep_copy(start) : json_null());
     json_object_set_new(o, "endOffset", json_deep_copy(json_array_get(b->ends, (size_t)i)));
-    json_object_set_new(o, "numInputRows", json_integer(i < 16 ? b->rows_in_per_source[i] : 0));
+    json_object_set_new(o, "numInputRows", json_integer(q->rows_in_per_source[i]));
     if (q->sources[i].ops->describe) q->sources[i].ops->describe(&q->sources[i], o);
     json_array_append_new(sources, o);
   }
@@ -931,6 +927,7 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   b.jl = jl;
   b.id = q->next_batch;
   b.op_metrics = json_array();
+  memset(q->rows_in_per_source, 0, (size_t)s->nsources * sizeof *q->rows_in_per_source);
   for (int i = 0; i < s->nstateful; i++) json_array_append_new(b.op_metrics, json_object());
   int64_t t_start = sr_now_mono_ms();
   sr_status st = SR_OK;

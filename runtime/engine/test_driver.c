@@ -34,6 +34,7 @@
 #include "fsutil.h"
 #include "job.h"
 #include "json_rows.h"
+#include "lua_aux.h"
 #include "lua_guard.h"
 #include "lua_host.h"
 #include "lua_libs.h"
@@ -351,13 +352,6 @@ static sr_query *check_query(lua_State *L, driver *d, int idx) {
   return d->qs[i - 1];
 }
 
-/* Raises err's message, freeing it first. */
-static int raise_error(lua_State *L, sr_error *err) {
-  lua_pushstring(L, err ? err->message : "unknown error");
-  sr_error_free(err);
-  return lua_error(L);
-}
-
 static void set_path(driver *d, const char *path) {
   char *copy = strdup(path), *dir = strdup(dirname(copy));
   free(copy);
@@ -402,14 +396,13 @@ static int l_tmpdir(lua_State *L) {
   return 1;
 }
 
+static int l_close(lua_State *L);
+
 /* open(path, {args = {...}, checkpoint = dir}) -> driver */
 static int l_open(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   int opts = lua_istable(L, 2) ? 2 : 0;
-  driver *d = lua_newuserdata(L, sizeof *d);
-  memset(d, 0, sizeof *d);
-  luaL_getmetatable(L, DRIVER_MT);
-  lua_setmetatable(L, -2);
+  driver *d = sr_lua_newudata(L, sizeof *d, DRIVER_MT, l_close);
   set_path(d, path);
   track(d);
   if (opts) {
@@ -430,7 +423,7 @@ static int l_open(lua_State *L) {
   sr_error *err = NULL;
   if (d->root && sr_fs_mkdirs(d->root, &err) != SR_OK) {
     driver_free(d);
-    return raise_error(L, err);
+    return sr_lua_raise(L, err, "unknown error");
   }
   if (!d->root && !(d->own_root = (d->root = make_tmpdir()) != NULL)) {
     int e = errno;
@@ -439,7 +432,7 @@ static int l_open(lua_State *L) {
   }
   if (open_queries(d, &err) != SR_OK) {
     driver_free(d);
-    return raise_error(L, err);
+    return sr_lua_raise(L, err, "unknown error");
   }
   return 1;
 }
@@ -521,7 +514,7 @@ static int l_step(lua_State *L) {
   sr_status st = sr_query_step(q, &d->jl, &step, &err);
   sr_set_wall_clock(NULL);
   clock_owner = NULL;
-  if (st != SR_OK) return raise_error(L, err);
+  if (st != SR_OK) return sr_lua_raise(L, err, "unknown error");
   lua_pushstring(L, step == SR_STEP_RAN ? "ran" : step == SR_STEP_DONE ? "done" : "idle");
   return 1;
 }
@@ -568,7 +561,7 @@ static int l_output(lua_State *L) {
   char *body = sr_fs_read_checked(path, tag, &len, &checked, &err);
   if (!body) {
     if (errno == ENOENT) { sr_error_free(err); return 0; }
-    return raise_error(L, err);
+    return sr_lua_raise(L, err, "unknown error");
   }
   lua_newtable(L);
   int n = 0;
@@ -585,7 +578,7 @@ static int l_state(lua_State *L) {
   int64_t batch = lua_isnumber(L, 4) ? (int64_t)lua_tonumber(L, 4) : -1;
   sr_error *err = NULL;
   if (sr_state_view_push(L, sr_query_checkpoint_dir(q), op, batch, &err) != SR_OK)
-    return raise_error(L, err);
+    return sr_lua_raise(L, err, "unknown error");
   return 1;
 }
 
@@ -625,7 +618,7 @@ static int l_restart(lua_State *L) {
     sr_error_free(again);
     err = both;
   }
-  return raise_error(L, err);
+  return sr_lua_raise(L, err, "unknown error");
 }
 
 static int l_close(lua_State *L) {
@@ -691,12 +684,10 @@ int sr_open_test_driver(lua_State *L) {
   static int guarded;
   if (!guarded) { sr_guard_init(); guarded = 1; }
   sr_register_core_libs();
-  if (luaL_newmetatable(L, DRIVER_MT)) {
+  if (sr_lua_newmetatable(L, DRIVER_MT, l_close)) {
     lua_newtable(L);
     luaL_register(L, NULL, methods);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
   lua_newtable(L);

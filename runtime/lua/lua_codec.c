@@ -12,6 +12,7 @@
 #include "csv_rows.h"
 #include "json_rows.h"
 #include "lua_int64.h"
+#include "lua_aux.h"
 #include "lua_types.h"
 #include "options.h"
 #include "timeutil.h"
@@ -24,12 +25,8 @@ typedef struct schema_box { sr_schema *schema; } schema_box;
 /* Schema userdata                                                                              */
 
 const sr_schema *sr_lua_toschema(lua_State *L, int idx) {
-  schema_box *b = lua_touserdata(L, idx);
-  if (!b || !lua_getmetatable(L, idx)) return NULL;
-  luaL_getmetatable(L, schema_mt);
-  int same = lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
-  return same ? b->schema : NULL;
+  schema_box *b = luaL_testudata(L, idx, schema_mt);
+  return b ? b->schema : NULL;
 }
 
 const sr_schema *sr_lua_checkschema(lua_State *L, int idx) {
@@ -134,19 +131,16 @@ static int schema_gc(lua_State *L) {
 
 /* [-0, +1, m] A new schema userdata owning an empty schema. */
 static sr_schema *push_new_schema(lua_State *L) {
-  schema_box *b = lua_newuserdata(L, sizeof *b);
-  b->schema = NULL;
-  if (luaL_newmetatable(L, schema_mt)) {
+  if (sr_lua_newmetatable(L, schema_mt, schema_gc)) {
     static const luaL_Reg methods[] = {{"columns", schema_columns}, {NULL, NULL}};
-    lua_pushcfunction(L, schema_gc);
-    lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, schema_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_newtable(L);
     luaL_register(L, NULL, methods);
     lua_setfield(L, -2, "__index");
   }
-  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+  schema_box *b = sr_lua_newudata(L, sizeof *b, schema_mt, schema_gc);
   b->schema = sr_schema_new();
   if (!b->schema) luaL_error(L, "out of memory");
   return b->schema;
@@ -450,7 +444,7 @@ static void spec_struct(lua_State *L, int idx, sr_schema *s, const char *prefix)
 
 /* [-0, +1, v] Pushes the schema userdata for the spec at idx (the value itself when it is one). */
 static const sr_schema *push_schema(lua_State *L, int idx) {
-  if (idx < 0) idx = lua_gettop(L) + idx + 1;
+  idx = sr_lua_absindex(L, idx);
   const sr_schema *existing = sr_lua_toschema(L, idx);
   if (existing) {
     lua_pushvalue(L, idx);

@@ -6,6 +6,7 @@
 
 #include "connector.h"
 #include "json_rows.h"
+#include "lua_aux.h"
 #include "lua_codec.h"
 #include "lua_host.h"
 #include "lua_int64.h"
@@ -114,11 +115,7 @@ static int l_infer_schema(lua_State *L) {
   sr_status st = sr_options_check(o, ops->options, extra, what, &err);
   if (st == SR_OK) st = ops->infer_schema(o, &schema, &err);
   sr_options_free(o);
-  if (st != SR_OK) {
-    lua_pushstring(L, err ? err->message : "cannot infer the schema");
-    sr_error_free(err);
-    return lua_error(L);
-  }
+  if (st != SR_OK) return sr_lua_raise(L, err, "cannot infer the schema");
   sr_lua_push_schema(L, schema);
   return 1;
 }

@@ -1,5 +1,6 @@
 /* Exact 64-bit integers in LuaJIT: see lua_int64.h. */
 #include "lua_int64.h"
+#include "lua_aux.h"
 #include "lua_host.h"
 
 #include <lauxlib.h>
@@ -39,7 +40,7 @@ void sr_lua_push_int64(lua_State *L, int64_t v) {
 /* 1 for int64_t cdata, 2 for uint64_t cdata, 0 for anything else. */
 static int cdata_kind(lua_State *L, int idx) {
   if (lua_type(L, idx) != SR_LUA_TCDATA) return 0;
-  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
+  idx = sr_lua_absindex(L, idx);
   push_helper(L, HELPER_KIND);
   lua_pushvalue(L, idx);
   lua_call(L, 1, 1);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "connector.h"
+#include "lua_aux.h"
 #include "lua_codec.h"
 #include "lua_pack.h"
 #include "lua_static.h"
@@ -28,22 +29,7 @@ static int scratch_gc(lua_State *L) {
 
 /* [-0, +1, m] */
 static scratch *push_scratch(lua_State *L) {
-  scratch *s = lua_newuserdata(L, sizeof *s);
-  memset(s, 0, sizeof *s);
-  if (luaL_newmetatable(L, "streamrun.join_scratch")) {
-    lua_pushcfunction(L, scratch_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return s;
-}
-
-/* Raises e's message, freeing e first (the raise skips C cleanup). */
-static int raise_error(lua_State *L, sr_error *e, const char *what) {
-  char msg[1024];
-  snprintf(msg, sizeof msg, "%s", e ? e->message : what);
-  sr_error_free(e);
-  return luaL_error(L, "%s", msg);
+  return sr_lua_newudata(L, sizeof(scratch), "streamrun.join_scratch", scratch_gc);
 }
 
 static const sr_static_format *check_format(lua_State *L, int idx) {
@@ -80,7 +66,7 @@ static const sr_options *check_options(lua_State *L, int idx, const sr_static_fo
   char what[64];
   snprintf(what, sizeof what, "the %s static table", f->name);
   sr_error *e = NULL;
-  if (sr_options_check(s->options, f->options, extra, what, &e) != SR_OK) raise_error(L, e, what);
+  if (sr_options_check(s->options, f->options, extra, what, &e) != SR_OK) sr_lua_raise(L, e, what);
   return s->options;
 }
 
@@ -151,7 +137,7 @@ static int l_static_check(lua_State *L) {
   scratch *s = push_scratch(L);
   const sr_options *o = check_options(L, 4, f, s);
   sr_error *e = NULL;
-  if (f->fingerprint(path, o, &s->row, &e) != SR_OK) raise_error(L, e, "static table");
+  if (f->fingerprint(path, o, &s->row, &e) != SR_OK) sr_lua_raise(L, e, "static table");
   const char *cached = NULL;
   const char *now = s->row.data ? s->row.data : "";
   if (sr_static_cache_get(identity, &cached) && strcmp(cached, now) == 0) {
@@ -179,7 +165,7 @@ static int l_static_load(lua_State *L) {
   int rows = lua_gettop(L), n = 0;
   sr_error *e = NULL;
   if (f->load(L, path, o, schema, rows, &n, bad ? bad_to_records : NULL, bad, &e) != SR_OK)
-    raise_error(L, e, "static table");
+    sr_lua_raise(L, e, "static table");
   lua_pushinteger(L, n);
   return 2;
 }

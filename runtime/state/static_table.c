@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bytes.h"
 #include "csv_rows.h"
 #include "fsutil.h"
 #include "partition_dirs.h"
@@ -47,25 +48,6 @@ struct sr_static_table {
   char **columns;
   int ncolumns, ccap;
 };
-
-/* A 64-bit multiply-xorshift hash over 8-byte words: keys are short packed values. */
-static uint64_t hash_bytes(const void *p, size_t n) {
-  const unsigned char *s = p;
-  uint64_t h = UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t)n;
-  while (n >= 8) {
-    uint64_t w;
-    memcpy(&w, s, 8);
-    h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 32;
-    s += 8;
-    n -= 8;
-  }
-  uint64_t w = 0;
-  memcpy(&w, s, n);
-  h = (h ^ w) * UINT64_C(0xc4ceb9fe1a85ec53);
-  h ^= h >> 29;
-  return h;
-}
 
 sr_static_table *sr_static_table_new(void) {
   sr_static_table *t = calloc(1, sizeof *t);
@@ -137,7 +119,7 @@ int sr_static_table_add(sr_static_table *t, const void *key, size_t klen, const 
   if (klen > UINT32_MAX || rlen > UINT32_MAX || t->nrows == UINT32_MAX - 1) return -1;
   if ((uint64_t)(t->nkeys + 1) * 2 > t->nslots && grow_slots(t) != 0) return -1;
   if (reserve((void **)&t->rows, t->nrows, &t->rcap, sizeof *t->rows) != 0) return -1;
-  uint32_t h32 = (uint32_t)hash_bytes(key, klen);
+  uint32_t h32 = (uint32_t)sr_hash64(key, klen);
   uint32_t slot = find_slot(t, key, klen, h32);
   size_t len0 = t->data.len;
   if (t->slots[slot] == 0) {
@@ -188,7 +170,7 @@ uint32_t sr_static_table_find(const sr_static_table *t, const void *key, size_t 
   c->t = t;
   c->next = 0;
   if (klen > UINT32_MAX) return 0;
-  uint32_t slot = find_slot(t, key, klen, (uint32_t)hash_bytes(key, klen));
+  uint32_t slot = find_slot(t, key, klen, (uint32_t)sr_hash64(key, klen));
   if (t->slots[slot] == 0) return 0;
   const key_ent *e = &t->keys[t->slots[slot] - 1];
   c->next = e->head;

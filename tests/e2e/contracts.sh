@@ -162,6 +162,25 @@ assert_eq "no query start exit" 2 "$code"
 assert_contains "no query start" "$err" "noquery.lua defines no query"
 pass "a job with no query exits 2 at --check and at start"
 
+# --- progress counts every source's rows, however many ------------------------------------
+# a union of 20 inputs, input i holding i rows (in the order the plan lists its sources)
+for i in $(seq 1 20); do
+  drop_file "many/in$i" a.json "$(for r in $(seq 1 "$i"); do printf '{"id":%d}\n' "$r"; done)"
+done
+cat >many.lua <<'LUA'
+local sr = require "streamrun"
+local function input(i) return sr.read_stream{ format = "json", path = "many/in" .. i, schema = "id long" } end
+local all = input(1)
+for i = 2, 20 do all = all:union(input(i)) end
+all:write_stream{ format = "noop", checkpointLocation = "chk_many", trigger = { availableNow = true } }
+LUA
+run_sr many.lua
+assert_eq "20 sources exit ($err)" 0 "$code"
+assert_eq "numInputRows per source" "$(seq 1 20 | paste -sd,)" \
+  "$(jq -sr '[.[0].sources[].numInputRows] | sort | map(tostring) | join(",")' chk_many/progress/progress.jsonl)"
+assert_eq "numInputRows" 210 "$(jq -s '.[0].numInputRows' chk_many/progress/progress.jsonl)"
+pass "progress: numInputRows of each of 20 sources, the 17th to 20th too"
+
 # --- misspelled sink and trigger options ------------------------------------------------
 cat >typos.lua <<'LUA'
 local sr = require "streamrun"

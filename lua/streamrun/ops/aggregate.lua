@@ -388,6 +388,28 @@ local function index_take_due(ix, wm, lower)
   return ckeys, cn
 end
 
+-- The groups of the buckets due at wm: their keys and stored values, read with one get_many
+-- (skip(key) true leaves a key out). The due chunks' own keys are appended to rk, to remove.
+-- Returns mkeys, mvals, mn, rn, and the number of chunks taken.
+local function take_due_groups(ix, store, wm, lower, rk, rn, skip)
+  local ckeys, cn = index_take_due(ix, wm, lower)
+  if cn == 0 then return {}, {}, 0, rn, 0 end
+  local chunks = core.get_many(store, ckeys, cn)
+  local mkeys, mn = {}, 0
+  for i = 1, cn do
+    local c = chunks[i]
+    for j = 1, c and #c or 0 do
+      if not (skip and skip(c[j])) then
+        mn = mn + 1
+        mkeys[mn] = c[j]
+      end
+    end
+    rn = rn + 1
+    rk[rn] = ckeys[i]
+  end
+  return mkeys, mn > 0 and core.get_many(store, mkeys, mn) or {}, mn, rn, cn
+end
+
 -- Appends the new chunks and the directory to the puts.
 local function index_flush(ix, pk, pv, np)
   for _, b in ipairs(ix.order) do
@@ -445,6 +467,15 @@ local function load_groups(S, store, gkeys, ng)
   return vals, ix
 end
 
+-- Writes a batch's puts (np of them) and removals (rn, chunks_removed of them due chunks) with
+-- the index's new chunks, and reports the rows the store holds.
+local function write_batch(store, ix, metrics, rk, rn, pk, pv, np, chunks_removed)
+  local groups_put = np
+  if ix then np = index_flush(ix, pk, pv, np) end
+  write(store, rk, rn, pk, pv, np)
+  if ix then report_rows(metrics, store, ix, groups_put, rn - chunks_removed) end
+end
+
 -- Windows and plain keys in append and update modes.
 local function groups_batch(S, store, wm, glist, gkeys, ng, metrics)
   local info, ixf = S.info, S.index
@@ -467,37 +498,23 @@ local function groups_batch(S, store, wm, glist, gkeys, ng, metrics)
   end
   local rk, rn, chunks_removed = {}, 0, 0
   if ix and wm ~= nil then
-    local ckeys, cn = index_take_due(ix, wm, ixf.lower)
-    chunks_removed = cn
-    if cn > 0 then
-      local chunks = core.get_many(store, ckeys, cn)
-      local mkeys, mn = {}, 0
-      for i = 1, cn do
-        local c = chunks[i]
-        for j = 1, c and #c or 0 do mn = mn + 1; mkeys[mn] = c[j] end
-        rn = rn + 1
-        rk[rn] = ckeys[i]
-      end
-      local mvals = mn > 0 and core.get_many(store, mkeys, mn) or {}
-      local append = info.mode == "append"
-      for i = 1, mn do
-        local key, s = mkeys[i], mvals[i]
-        if s ~= nil then
-          if ixf.due(key) <= wm then
-            if append then nout = nout + 1; out[nout] = build(key, s) end
-            rn = rn + 1
-            rk[rn] = key
-          else
-            index_add(ix, ixf.bucket(key), key) -- a partly due bucket: still waiting
-          end
+    local mkeys, mvals, mn
+    mkeys, mvals, mn, rn, chunks_removed = take_due_groups(ix, store, wm, ixf.lower, rk, rn)
+    local append = info.mode == "append"
+    for i = 1, mn do
+      local key, s = mkeys[i], mvals[i]
+      if s ~= nil then
+        if ixf.due(key) <= wm then
+          if append then nout = nout + 1; out[nout] = build(key, s) end
+          rn = rn + 1
+          rk[rn] = key
+        else
+          index_add(ix, ixf.bucket(key), key) -- a partly due bucket: still waiting
         end
       end
     end
   end
-  local groups_put = np
-  if ix then np = index_flush(ix, pk, pv, np) end
-  write(store, rk, rn, pk, pv, np)
-  if ix then report_rows(metrics, store, ix, groups_put, rn - chunks_removed) end
+  write_batch(store, ix, metrics, rk, rn, pk, pv, np, chunks_removed)
   return out, nout
 end
 
@@ -514,30 +531,18 @@ local function sessions_batch(S, store, wm, glist, gkeys, ng, metrics)
   end
   local n, rk, rn, chunks_removed = ng, {}, 0, 0
   if ix and wm ~= nil then
-    local ckeys, cn = index_take_due(ix, wm, ixf.lower)
-    chunks_removed = cn
-    if cn > 0 then
-      local chunks = core.get_many(store, ckeys, cn)
-      local mkeys, mn = {}, 0
-      for i = 1, cn do
-        local c = chunks[i]
-        for j = 1, c and #c or 0 do
-          local text = F.key_text(c[j], info.nstored)
-          if not seen[text] then
-            seen[text] = true
-            mn = mn + 1
-            mkeys[mn] = c[j]
-          end
-        end
-        rn = rn + 1
-        rk[rn] = ckeys[i]
-      end
-      local mvals = mn > 0 and core.get_many(store, mkeys, mn) or {}
-      for i = 1, mn do
-        if mvals[i] ~= nil then
-          n = n + 1
-          keys[n], values[n] = mkeys[i], mvals[i]
-        end
+    local function listed(key) -- a group of this batch, or of an earlier due bucket
+      local text = F.key_text(key, info.nstored)
+      if seen[text] then return true end
+      seen[text] = true
+      return false
+    end
+    local mkeys, mvals, mn
+    mkeys, mvals, mn, rn, chunks_removed = take_due_groups(ix, store, wm, ixf.lower, rk, rn, listed)
+    for i = 1, mn do
+      if mvals[i] ~= nil then
+        n = n + 1
+        keys[n], values[n] = mkeys[i], mvals[i]
       end
     end
   end
@@ -581,10 +586,7 @@ local function sessions_batch(S, store, wm, glist, gkeys, ng, metrics)
       index_add(ix, ixf.bucket(key, sessions), key)
     end
   end
-  local groups_put = np
-  if ix then np = index_flush(ix, pk, pv, np) end
-  write(store, rk, rn, pk, pv, np)
-  if ix then report_rows(metrics, store, ix, groups_put, rn - chunks_removed) end
+  write_batch(store, ix, metrics, rk, rn, pk, pv, np, chunks_removed)
   return out, nout
 end
 

@@ -9,9 +9,8 @@
 -- among the keys every key is kept forever (plan.warnings says so). Duplicates dropped are
 -- counted in numDroppedDuplicateRows (Spark's custom metric of the same name).
 --
--- Per batch: one get_many for the batch's distinct keys and one put_many for the new keys and
--- the evicted ones; with eviction also one scan of the store (Spark iterates its state too).
-local core = require "streamrun.core"
+-- The batch itself is dedup.lua's, shared with drop_duplicates_within_watermark.
+local dedup = require "streamrun.ops.dedup"
 local keys = require "streamrun.ops.keys"
 
 local M = {}
@@ -29,38 +28,11 @@ function M.compile(node)
   local et_col = keys.event_time(node)
   local et_pos = et_col and (kx.parts == 0 and et_col or kx.position(et_col))
   local single = kx.parts == 1
-  return function(rows, n, ctx, store, metrics)
-    local wm, dropped = ctx.watermark_ms, 0
-    if wm and et_col then rows, n, dropped = keys.drop_late(rows, n, et_col, wm) end
-    local m, skeys, firsts = kx.distinct(rows, n, false)
-    local found = core.get_many(store, skeys, m)
-    local out, nout = {}, 0
-    local put_keys, put_vals, np = {}, {}, 0
-    for j = 1, m do
-      if found[j] == nil then
-        nout = nout + 1
-        out[nout] = firsts[j]
-        np = np + 1
-        put_keys[np] = skeys[j]
-        put_vals[np] = true
-      end
-    end
-    if wm and et_pos then
-      -- the store as it was before this batch: new keys are later than the watermark
-      local sk, _, ns = core.scan(store)
-      for i = 1, ns do
-        local t = key_time(sk[i], et_pos, single)
-        if t ~= nil and t <= wm then
-          np = np + 1
-          put_keys[np] = sk[i] -- a nil value removes
-        end
-      end
-    end
-    if np > 0 then core.put_many(store, put_keys, put_vals, np) end
-    metrics.numRowsDroppedByWatermark = dropped
-    metrics.numDroppedDuplicateRows = n - nout
-    return out, nout
+  local expired = et_pos and function(skey, _, wm)
+    local t = key_time(skey, et_pos, single)
+    return t ~= nil and t <= wm
   end
+  return dedup.executor(kx, et_col, function() return true end, expired)
 end
 
 -- Rows pass through unchanged: the parent's columns.

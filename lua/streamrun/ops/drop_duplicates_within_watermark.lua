@@ -7,9 +7,8 @@
 -- As in Spark, eviction runs after the batch's rows: a row that meets an expired key not yet
 -- evicted is still a duplicate. The plan check refuses this operator without a watermark.
 --
--- Per batch: one get_many for the batch's distinct keys, one scan when there is a watermark,
--- and one put_many for the new and the evicted keys.
-local core = require "streamrun.core"
+-- The batch itself is dedup.lua's, shared with drop_duplicates.
+local dedup = require "streamrun.ops.dedup"
 local keys = require "streamrun.ops.keys"
 
 local M = {}
@@ -23,38 +22,9 @@ function M.compile(node)
       .. ":with_watermark(column, delay) before it", 0)
   end
   local time_of = keys.time_of
-  return function(rows, n, ctx, store, metrics)
-    local wm, dropped = ctx.watermark_ms, 0
-    if wm then rows, n, dropped = keys.drop_late(rows, n, et_col, wm) end
-    local m, skeys, firsts = kx.distinct(rows, n, false)
-    local found = core.get_many(store, skeys, m)
-    local out, nout = {}, 0
-    local put_keys, put_vals, np = {}, {}, 0
-    for j = 1, m do
-      if found[j] == nil then
-        local r = firsts[j]
-        nout = nout + 1
-        out[nout] = r
-        np = np + 1
-        put_keys[np] = skeys[j]
-        -- a row without event time expires with the first watermark past the delay (Spark reads 0)
-        put_vals[np] = (time_of(r[et_col]) or 0) + delay_ms
-      end
-    end
-    if wm then
-      local sk, sv, ns = core.scan(store)
-      for i = 1, ns do
-        if wm >= sv[i] then
-          np = np + 1
-          put_keys[np] = sk[i] -- a nil value removes
-        end
-      end
-    end
-    if np > 0 then core.put_many(store, put_keys, put_vals, np) end
-    metrics.numRowsDroppedByWatermark = dropped
-    metrics.numDroppedDuplicateRows = n - nout
-    return out, nout
-  end
+  -- a row without event time expires with the first watermark past the delay (Spark reads 0)
+  local function expiry(r) return (time_of(r[et_col]) or 0) + delay_ms end
+  return dedup.executor(kx, et_col, expiry, function(_, expires, wm) return wm >= expires end)
 end
 
 function M.columns(node, parent_columns) return parent_columns end

@@ -129,4 +129,5 @@ static void console_close(sr_sink *sink) {
 const sr_sink_ops sr_sink_console = {
   .name = "console", .options = console_options, .open = console_open, .write = console_write,
   .commit = console_commit, .close = console_close,
+  .temp_checkpoint_ok = 1,
 };

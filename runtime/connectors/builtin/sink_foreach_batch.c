@@ -35,4 +35,5 @@ static sr_status foreach_commit(sr_sink *sink, int64_t batch_id, sr_error **err)
 const sr_sink_ops sr_sink_foreach_batch = {
   .name = "foreach_batch", .options = foreach_options, .open = foreach_open,
   .write = foreach_write, .commit = foreach_commit,
+  .temp_checkpoint_ok = 1,
 };

@@ -93,6 +93,7 @@ static void memory_close(sr_sink *sink) {
 const sr_sink_ops sr_sink_memory = {
   .name = "memory", .options = memory_options, .open = memory_open, .write = memory_write,
   .commit = memory_commit, .close = memory_close,
+  .temp_checkpoint_ok = 1,
 };
 
 /* sr.memory_table(name) -> rows (a new list each call), or an error naming the tables. */

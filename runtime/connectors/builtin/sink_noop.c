@@ -22,4 +22,5 @@ static sr_status noop_commit(sr_sink *sink, int64_t batch_id, sr_error **err) { 
 const sr_sink_ops sr_sink_noop = {
   .name = "noop", .options = noop_options, .open = noop_open, .write = noop_write,
   .write_view = noop_write_view, .commit = noop_commit,
+  .temp_checkpoint_ok = 1,
 };

@@ -36,6 +36,7 @@
 
 #include "connector.h"
 #include "fsutil.h"
+#include "lua_aux.h"
 
 #define START_FILE "rate-start.json"
 
@@ -226,7 +227,7 @@ static sr_status rate_read(sr_source *src, const json_t *start, const json_t *en
                         to.value - from.value);
   if (to.value == from.value) return SR_OK;
   if (!lua_checkstack(L, 8)) return sr_error_set(err, SR_ERROR, "rate source: Lua stack overflow");
-  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  rows_idx = sr_lua_absindex(L, rows_idx);
   int keys = lua_gettop(L) + 1;
   lua_pushliteral(L, "timestamp");
   lua_pushliteral(L, "value");

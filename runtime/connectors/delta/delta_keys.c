@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "bytes.h"
 #include "delta_table.h"
 #include "state_store.h"
 
@@ -55,16 +56,6 @@ static int put_u64(sr_buf *b, char tag, uint64_t v) {
   return sr_buf_append(b, bytes, 9);
 }
 
-static int put_varint(sr_buf *b, uint64_t v) {
-  do {
-    char c = (char)(v & 0x7f);
-    v >>= 7;
-    if (v) c = (char)(c | 0x80);
-    if (sr_buf_putc(b, c) != 0) return -1;
-  } while (v);
-  return 0;
-}
-
 static int encode_value(sr_buf *b, sr_type type, int scale, const sr_value *v) {
   switch (v->kind) {
   case SR_VAL_NULL: return sr_buf_putc(b, 'z');
@@ -86,9 +77,9 @@ static int encode_value(sr_buf *b, sr_type type, int scale, const sr_value *v) {
     return put_u64(b, 'd', bits);
   }
   case SR_VAL_STRING: case SR_VAL_BINARY:
-    return sr_buf_putc(b, 's') || put_varint(b, v->u.str.len) || sr_buf_append(b, v->u.str.ptr, v->u.str.len);
+    return sr_buf_putc(b, 's') || sr_varint_put(b, v->u.str.len) || sr_buf_append(b, v->u.str.ptr, v->u.str.len);
   case SR_VAL_STRUCT: case SR_VAL_LIST:
-    if (sr_buf_putc(b, 'l') || put_varint(b, (uint64_t)v->u.list.n)) return -1;
+    if (sr_buf_putc(b, 'l') || sr_varint_put(b, (uint64_t)v->u.list.n)) return -1;
     for (int i = 0; i < v->u.list.n; i++)
       if (encode_value(b, SR_TYPE_STRUCT, 0, &v->u.list.items[i]) != 0) return -1;
     return 0;

@@ -10,6 +10,7 @@
 
 #include "delta_lua.h"
 #include "delta_schema.h"
+#include "lua_aux.h"
 #include "parquet_read.h"
 
 int sr_delta_file_path(const sr_delta_snapshot *s, const char *action_path, sr_buf *out) {
@@ -225,14 +226,9 @@ static int snapshot_read_gc(lua_State *L) {
 
 sr_status sr_delta_read_snapshot_at(const char *path, int64_t at_version, lua_State *L,
                                     int rows_idx, int *nrows, int64_t *version, sr_error **err) {
-  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
-  snapshot_read *sr = lua_newuserdata(L, sizeof *sr);
-  memset(sr, 0, sizeof *sr);
+  rows_idx = sr_lua_absindex(L, rows_idx);
+  snapshot_read *sr = sr_lua_newudata(L, sizeof *sr, "streamrun.delta_snapshot_read", snapshot_read_gc);
   sr_arena_init(&sr->arena);
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, snapshot_read_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
   sr_status st = SR_OK;
   sr->snap = sr_delta_snapshot_open(path, at_version, err);
   if (!sr->snap) st = SR_ERROR;

@@ -39,6 +39,7 @@
 #include "delta_lua.h"
 #include "delta_schema.h"
 #include "fsutil.h"
+#include "lua_aux.h"
 #include "parquet_write.h"
 #include "sr_log.h"
 
@@ -571,7 +572,7 @@ static sr_status dsink_write(sr_sink *sink, int64_t batch_id, lua_State *L, int 
   delta_sink *ds = sink->impl;
   reset_batch(ds);
   ds->pending_batch = batch_id;
-  if (rows_idx < 0) rows_idx = lua_gettop(L) + rows_idx + 1;
+  rows_idx = sr_lua_absindex(L, rows_idx);
   if (sr_delta_snapshot_update(ds->snap, NULL, err) != SR_OK) return SR_ERROR;
   if (ds->snap->version >= 0 && sr_delta_txn_version(ds->snap, ds->app_id) >= batch_id) {
     ds->pending_skip = 1; /* committed before a crash: exactly once */

@@ -27,6 +27,7 @@
 #include "delta_log.h"
 #include "delta_lua.h"
 #include "delta_table.h"
+#include "lua_aux.h"
 
 #define DEFAULT_MAX_FILES 1000 /* Delta's maxFilesPerTrigger default */
 
@@ -344,7 +345,7 @@ static sr_status dsrc_read(sr_source *src, const json_t *start, const json_t *en
                       "version %" PRId64 "): its log was cleaned up or rewritten", ds->table, to.version);
   ds->files_read = 0;
   ds->bytes_read = 0;
-  if (rows_idx < 0) rows_idx = lua_gettop(L) + rows_idx + 1;
+  rows_idx = sr_lua_absindex(L, rows_idx);
   size_t i;
   json_t *add;
   json_array_foreach(files, i, add) {

@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <ctype.h>
 
+#include "lua_aux.h"
 #include "lua_int64.h"
 #include "lua_types.h"
 #include "timeutil.h"
@@ -395,7 +396,7 @@ static int build_row(cdec *c, int header) {
 int sr_csv_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf, size_t len,
                         const sr_schema *schema, const sr_csv_options *opts, const char *origin,
                         int64_t first_line, sr_bad_fn bad, void *bad_ud) {
-  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  rows_idx = sr_lua_absindex(L, rows_idx);
   int base = lua_gettop(L), nbad = 0, n = *nrows;
   char reason[512];
   cdec c;
@@ -584,7 +585,7 @@ static int encode_row(lua_State *L, sr__codec_mem *mem, int row, int64_t i, cons
 static int encode(lua_State *L, int rows_idx, int nrows, const char *const *names, int nnames,
                   const sr_schema *schema, const sr_csv_options *opts, int write_header,
                   sr_buf *out, char *errbuf, size_t errlen) {
-  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  rows_idx = sr_lua_absindex(L, rows_idx);
   int base = lua_gettop(L), rc = 0;
   char sep = opts && opts->sep ? opts->sep : ',';
   char local_err[8];

@@ -4,22 +4,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bytes.h"
 #include "parquet_codec.h"
 #include "parquet_rle.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "PLAIN values are copied as little-endian host integers"
+#error "PLAIN floats and doubles are copied as little-endian host values"
 #endif
-
-/* The low n bytes of v, little-endian (n <= 8). */
-static void store_le(uint8_t *p, uint64_t v, int n) { memcpy(p, &v, (size_t)n); }
-
-static uint64_t load_le(const uint8_t *p, int n) {
-  uint64_t v = 0;
-  memcpy(&v, p, (size_t)n);
-  return v;
-}
-
 
 static int plain_width(const sr_pq_leaf *leaf) {
   switch (leaf->physical) {
@@ -96,9 +87,9 @@ static size_t to_plain(const sr_pq_chunk *c, const sr_value *v, uint8_t *tmp, co
   *p = tmp;
   switch (leaf->conv) {
   case SR_PQC_BOOL: tmp[0] = v->u.b != 0; return 1;
-  case SR_PQC_INT32: store_le(tmp, (uint64_t)v->u.i, 4); return 4;
-  case SR_PQC_INT64: store_le(tmp, (uint64_t)v->u.i, 8); return 8;
-  case SR_PQC_TS_MICROS: store_le(tmp, (uint64_t)v->u.i, 8); return 8;
+  case SR_PQC_INT32: sr_store_le(tmp, (uint64_t)v->u.i, 4); return 4;
+  case SR_PQC_INT64: sr_store_le(tmp, (uint64_t)v->u.i, 8); return 8;
+  case SR_PQC_TS_MICROS: sr_store_le(tmp, (uint64_t)v->u.i, 8); return 8;
   case SR_PQC_DOUBLE: {
     double d = v->kind == SR_VAL_INT ? (double)v->u.i : v->u.d;
     memcpy(tmp, &d, 8);
@@ -112,7 +103,7 @@ static size_t to_plain(const sr_pq_chunk *c, const sr_value *v, uint8_t *tmp, co
   case SR_PQC_DECIMAL: {
     __int128 u = decimal_unscaled(leaf, v);
     if (leaf->physical == SR_PQ_INT32 || leaf->physical == SR_PQ_INT64) {
-      store_le(tmp, (uint64_t)u, c->width);
+      sr_store_le(tmp, (uint64_t)u, c->width);
     } else {  /* big-endian two's complement */
       for (int i = 0; i < c->width; i++) tmp[c->width - 1 - i] = (uint8_t)(u >> (8 * i));
     }
@@ -124,21 +115,6 @@ static size_t to_plain(const sr_pq_chunk *c, const sr_value *v, uint8_t *tmp, co
   }
 }
 
-static uint64_t hash_bytes(const uint8_t *p, size_t n) {
-  uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-  while (n >= 8) {
-    uint64_t k;
-    memcpy(&k, p, 8);
-    h = (h ^ k) * 0xff51afd7ed558ccdULL;
-    h ^= h >> 32;
-    p += 8;
-    n -= 8;
-  }
-  uint64_t k = 0;
-  memcpy(&k, p, n);
-  h = (h ^ k) * 0xc4ceb9fe1a85ec53ULL;
-  return h ^ (h >> 29);
-}
 
 /* Entry e of the dictionary: its value bytes (without the length prefix). */
 static const uint8_t *dict_entry(const sr_pq_chunk *c, uint32_t e, size_t *len) {
@@ -147,7 +123,7 @@ static const uint8_t *dict_entry(const sr_pq_chunk *c, uint32_t e, size_t *len) 
     return (const uint8_t *)c->dict.data + (size_t)e * (size_t)c->width;
   }
   const uint8_t *p = (const uint8_t *)c->dict.data + c->dict_off[e];
-  *len = (size_t)load_le(p, 4);
+  *len = (size_t)sr_load_le(p, 4);
   return p + 4;
 }
 
@@ -160,7 +136,7 @@ static int append_plain(sr_pq_chunk *c, const uint8_t *p, size_t len) {
   case 8: memcpy(at, p, 8); break;
   case 4: memcpy(at, p, 4); break;
   case 0:
-    store_le(at, len, 4);
+    sr_store_le(at, len, 4);
     memcpy(at + 4, p, len);
     len += 4;
     break;
@@ -219,7 +195,7 @@ static int dict_rehash(sr_pq_chunk *c, uint32_t nslots) {
 static int dict_put(sr_pq_chunk *c, const uint8_t *p, size_t len, int64_t dict_limit) {
   if (!c->nslots && dict_rehash(c, 1024) != 0) return -1;
   int by_value = inline_key(c);
-  uint64_t key = by_value ? load_le(p, c->width) : hash_bytes(p, len);
+  uint64_t key = by_value ? sr_load_le(p, c->width) : sr_hash64(p, len);
   uint32_t mask = c->nslots - 1, i = (uint32_t)slot_hash(c, key) & mask, e;
   for (;;) {
     const sr_pq_dict_slot *s = &c->slots[i];
@@ -238,7 +214,7 @@ static int dict_put(sr_pq_chunk *c, const uint8_t *p, size_t len, int64_t dict_l
     c->dict_off_cap = (uint32_t)cap;
     c->dict_off[c->ndict] = (uint32_t)c->dict.len;
     uint8_t n[4];
-    store_le(n, len, 4);
+    sr_store_le(n, len, 4);
     if (sr_buf_append(&c->dict, n, 4) != 0) return -1;
   }
   if (sr_buf_append(&c->dict, p, len) != 0) return -1;
@@ -276,8 +252,8 @@ int sr_pq_compare(const sr_pq_leaf *leaf, const uint8_t *a, size_t alen, const u
                   size_t blen) {
   switch (leaf->physical) {
   case SR_PQ_BOOLEAN: return cmp_int(a[0], b[0]);
-  case SR_PQ_INT32: return cmp_int((int32_t)load_le(a, 4), (int32_t)load_le(b, 4));
-  case SR_PQ_INT64: return cmp_int((int64_t)load_le(a, 8), (int64_t)load_le(b, 8));
+  case SR_PQ_INT32: return cmp_int((int32_t)sr_load_le(a, 4), (int32_t)sr_load_le(b, 4));
+  case SR_PQ_INT64: return cmp_int((int64_t)sr_load_le(a, 8), (int64_t)sr_load_le(b, 8));
   case SR_PQ_FLOAT: {
     float x, y;
     memcpy(&x, a, 4);
@@ -342,7 +318,7 @@ static int chunk_minmax(const sr_pq_chunk *c, sr_arena *a, sr_pq_minmax *mm) {
     const uint8_t *p = (const uint8_t *)c->plain.data, *lo = p, *hi = p;
     int64_t min = INT64_MAX, max = INT64_MIN;
     for (size_t i = 0; i < c->nvalues; i++, p += w) {
-      int64_t v = w == 8 ? (int64_t)load_le(p, 8) : (int32_t)load_le(p, 4);
+      int64_t v = w == 8 ? (int64_t)sr_load_le(p, 8) : (int32_t)sr_load_le(p, 4);
       if (v < min) { min = v; lo = p; }
       if (v > max) { max = v; hi = p; }
     }
@@ -351,7 +327,7 @@ static int chunk_minmax(const sr_pq_chunk *c, sr_arena *a, sr_pq_minmax *mm) {
     const uint8_t *p = (const uint8_t *)c->plain.data, *end = p + c->plain.len;
     while (p < end) {
       size_t len = (size_t)c->width;
-      if (!len) { len = (size_t)load_le(p, 4); p += 4; }
+      if (!len) { len = (size_t)sr_load_le(p, 4); p += 4; }
       stats_see(leaf, mm, p, len);
       p += len;
     }
@@ -416,7 +392,7 @@ static int put_levels(sr_buf *out, const uint8_t *levels, size_t l0, size_t l1, 
   sr_pq_rle_init(&e, out, sr_pq_bit_width((uint64_t)max_level));
   for (size_t i = l0; i < l1; i++) sr_pq_rle_put(&e, levels[i]);
   if (sr_pq_rle_finish(&e) != 0) return -1;
-  if (with_length) store_le((uint8_t *)out->data + at, out->len - at - 4, 4);
+  if (with_length) sr_store_le((uint8_t *)out->data + at, out->len - at - 4, 4);
   return 0;
 }
 
@@ -446,7 +422,7 @@ static int put_values(page_writer *pw, size_t v0, size_t v1, size_t *plain_at, i
   if (c->width) {
     end += (v1 - v0) * (size_t)c->width;
   } else {
-    for (size_t i = v0; i < v1; i++) end += 4 + (size_t)load_le(base + end, 4);
+    for (size_t i = v0; i < v1; i++) end += 4 + (size_t)sr_load_le(base + end, 4);
   }
   int rc = end > *plain_at ? sr_buf_append(out, base + *plain_at, end - *plain_at) : 0;
   *plain_at = end;

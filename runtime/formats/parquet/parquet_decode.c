@@ -5,14 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bytes.h"
 #include "parquet_codec.h"
 #include "parquet_rle.h"
-
-static uint64_t load_le(const uint8_t *p, int n) {
-  uint64_t v = 0;
-  for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
-  return v;
-}
 
 static int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
@@ -87,11 +82,11 @@ static int fixed_width(const sr_pq_leaf *leaf) {
 /* One PLAIN fixed-width value (not BOOLEAN, not BYTE_ARRAY). */
 static void convert_fixed(const sr_pq_leaf *leaf, const uint8_t *p, sr_value *v) {
   switch (leaf->physical) {
-  case SR_PQ_INT32: convert_int(leaf, (int32_t)load_le(p, 4), v); return;
-  case SR_PQ_INT64: convert_int(leaf, (int64_t)load_le(p, 8), v); return;
+  case SR_PQ_INT32: convert_int(leaf, (int32_t)sr_load_le(p, 4), v); return;
+  case SR_PQ_INT64: convert_int(leaf, (int64_t)sr_load_le(p, 8), v); return;
   case SR_PQ_INT96: {  /* nanoseconds of the day, then the Julian day */
-    int64_t nanos = (int64_t)load_le(p, 8);
-    int64_t julian = (int32_t)load_le(p + 8, 4);
+    int64_t nanos = (int64_t)sr_load_le(p, 8);
+    int64_t julian = (int32_t)sr_load_le(p + 8, 4);
     v->kind = SR_VAL_INT;
     v->u.i = (julian - 2440588) * 86400000000LL + floor_div(nanos, 1000);
     return;
@@ -129,7 +124,7 @@ static long decode_plain(const sr_pq_leaf *leaf, const uint8_t *p, size_t len, s
   if (leaf->physical == SR_PQ_BYTE_ARRAY) {
     for (size_t i = 0; i < n; i++) {
       if (end - p < 4) return -1;
-      size_t l = (size_t)load_le(p, 4);
+      size_t l = (size_t)sr_load_le(p, 4);
       p += 4;
       if ((size_t)(end - p) < l) return -1;
       convert_bytes(leaf, p, l, &out[i]);
@@ -144,14 +139,10 @@ static long decode_plain(const sr_pq_leaf *leaf, const uint8_t *p, size_t len, s
 }
 
 static int read_uvarint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
-  *v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (*p >= end) return -1;
-    uint8_t b = *(*p)++;
-    *v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) return 0;
-  }
-  return -1;
+  const uint8_t *next = sr_varint_get(*p, end, v);
+  if (!next) return -1;
+  *p = next;
+  return 0;
 }
 
 /* DELTA_BINARY_PACKED: decodes its values (at most max) into out, sets *count and returns the
@@ -301,7 +292,7 @@ static sr_status decode_values(chunk_state *s, int encoding, const uint8_t *p, s
   case SR_PQ_ENC_RLE: {  /* booleans, with a 4-byte length */
     if (leaf->physical != SR_PQ_BOOLEAN || len < 4 || scratch(s, n) != 0)
       return bad(s, "unsupported RLE values");
-    size_t l = (size_t)load_le(p, 4);
+    size_t l = (size_t)sr_load_le(p, 4);
     if (l > len - 4 || sr_pq_rle_decode(p + 4, l, 1, s->scratch, n) != 0)
       return bad(s, "malformed RLE booleans");
     for (size_t i = 0; i < n; i++) {
@@ -369,7 +360,7 @@ static long decode_levels(chunk_state *s, const uint8_t *p, size_t len, int enco
     if (sr_pq_bitpacked_legacy_decode(p, len, width, s->scratch, n, &used) != 0) return -1;
   } else {
     if (len < 4) return -1;
-    size_t l = (size_t)load_le(p, 4);
+    size_t l = (size_t)sr_load_le(p, 4);
     if (l > len - 4 || sr_pq_rle_decode(p + 4, l, width, s->scratch, n) != 0) return -1;
     used = 4 + l;
   }

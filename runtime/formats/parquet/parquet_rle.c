@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "bytes.h"
+
 int sr_pq_bit_width(uint64_t max_value) {
   int w = 0;
   while (max_value) { w++; max_value >>= 1; }
@@ -14,11 +16,8 @@ static void out_append(sr_pq_rle_encoder *e, const void *p, size_t n) {
 }
 
 static void out_varint(sr_pq_rle_encoder *e, uint64_t v) {
-  uint8_t tmp[10];
-  int n = 0;
-  while (v >= 0x80) { tmp[n++] = (uint8_t)(v | 0x80); v >>= 7; }
-  tmp[n++] = (uint8_t)v;
-  out_append(e, tmp, (size_t)n);
+  uint8_t tmp[SR_VARINT_MAX];
+  out_append(e, tmp, (size_t)sr_varint_encode(tmp, v));
 }
 
 void sr_pq_rle_init(sr_pq_rle_encoder *e, sr_buf *out, int bit_width) {

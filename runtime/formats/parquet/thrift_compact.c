@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "bytes.h"
+
 /* ---- writing ---- */
 
 static void put_byte(sr_tc_writer *w, uint8_t b) {
@@ -10,17 +12,8 @@ static void put_byte(sr_tc_writer *w, uint8_t b) {
 }
 
 static void put_varint(sr_tc_writer *w, uint64_t v) {
-  uint8_t tmp[10];
-  int n = 0;
-  while (v >= 0x80) {
-    tmp[n++] = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  tmp[n++] = (uint8_t)v;
-  if (!w->failed && sr_buf_append(w->out, tmp, (size_t)n) != 0) w->failed = 1;
+  if (!w->failed && sr_varint_put(w->out, v) != 0) w->failed = 1;
 }
-
-static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 
 static void field_header(sr_tc_writer *w, int16_t id, int type) {
   if (w->depth <= 0) { w->failed = 1; return; }
@@ -30,7 +23,7 @@ static void field_header(sr_tc_writer *w, int16_t id, int type) {
     put_byte(w, (uint8_t)(delta << 4 | type));
   } else {
     put_byte(w, (uint8_t)type);
-    put_varint(w, zigzag(id));
+    put_varint(w, sr_zigzag(id));
   }
   *last = id;
 }
@@ -61,12 +54,12 @@ void sr_tc_field_i8(sr_tc_writer *w, int16_t id, int8_t v) {
 
 void sr_tc_field_i32(sr_tc_writer *w, int16_t id, int32_t v) {
   field_header(w, id, SR_TC_I32);
-  put_varint(w, zigzag(v));
+  put_varint(w, sr_zigzag(v));
 }
 
 void sr_tc_field_i64(sr_tc_writer *w, int16_t id, int64_t v) {
   field_header(w, id, SR_TC_I64);
-  put_varint(w, zigzag(v));
+  put_varint(w, sr_zigzag(v));
 }
 
 void sr_tc_field_binary(sr_tc_writer *w, int16_t id, const void *p, size_t n) {
@@ -93,8 +86,8 @@ void sr_tc_field_list(sr_tc_writer *w, int16_t id, int elem_type, int32_t n) {
   }
 }
 
-void sr_tc_elem_i32(sr_tc_writer *w, int32_t v) { put_varint(w, zigzag(v)); }
-void sr_tc_elem_i64(sr_tc_writer *w, int64_t v) { put_varint(w, zigzag(v)); }
+void sr_tc_elem_i32(sr_tc_writer *w, int32_t v) { put_varint(w, sr_zigzag(v)); }
+void sr_tc_elem_i64(sr_tc_writer *w, int64_t v) { put_varint(w, sr_zigzag(v)); }
 
 void sr_tc_elem_binary(sr_tc_writer *w, const void *p, size_t n) {
   put_varint(w, n);
@@ -116,18 +109,12 @@ static int get_byte(sr_tc_reader *r) {
 }
 
 static uint64_t get_varint(sr_tc_reader *r) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    int b = get_byte(r);
-    if (r->error) return 0;
-    v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) return v;
-  }
-  r->error = 1;  /* more than 10 bytes: not a varint */
-  return 0;
+  uint64_t v;
+  const uint8_t *next = r->error ? NULL : sr_varint_get(r->p, r->end, &v);
+  if (!next) { r->error = 1; return 0; }  /* truncated, or more than 10 bytes */
+  r->p = next;
+  return v;
 }
-
-static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 void sr_tc_read_struct_begin(sr_tc_reader *r) {
   if (++r->depth > SR_TC_MAX_DEPTH) r->error = 1;
@@ -141,12 +128,12 @@ int sr_tc_read_field(sr_tc_reader *r, int16_t *last_id, sr_tc_field *f) {
   f->id = 0;
   if (r->error || f->type == SR_TC_STOP) return 0;
   int delta = b >> 4;
-  f->id = delta ? (int16_t)(*last_id + delta) : (int16_t)unzigzag(get_varint(r));
+  f->id = delta ? (int16_t)(*last_id + delta) : (int16_t)sr_unzigzag(get_varint(r));
   *last_id = f->id;
   return !r->error;
 }
 
-int64_t sr_tc_read_i64(sr_tc_reader *r) { return unzigzag(get_varint(r)); }
+int64_t sr_tc_read_i64(sr_tc_reader *r) { return sr_unzigzag(get_varint(r)); }
 
 int32_t sr_tc_read_i32(sr_tc_reader *r) {
   int64_t v = sr_tc_read_i64(r);
