@@ -48,6 +48,10 @@
 **    W - min_versions_to_retain + 1 stays reachable: with S the newest snapshot <= E, only
 **    deltas <= S and snapshots < S are removed. min_versions_to_retain is at least 2, so the
 **    version before the newest (the engine's after a crash between the two commits) survives.
+** 6. Only an open store's jobs touch its directory: close waits for them (sr_state_close), so
+**    once the engine releases the checkpoint's lock no thread of this process writes or
+**    removes a state file there, and the next store on the directory, in this process or
+**    another, is the only writer.
 **
 ** IN MEMORY
 **
@@ -755,11 +759,10 @@ struct sr_state_store {
   sr_error *bg_error;   /* first background failure; guarded by g_mu */
 };
 
-/* A job needs nothing from its store but where to report: a closed store's jobs still run
-** (st == NULL), so a store closed right after a commit still gets its snapshot. */
+/* A job reports to its store, which close keeps open until its jobs are done. */
 typedef struct maint_job {
   struct maint_job *next;
-  sr_state_store *st; /* NULL once the store closed; guarded by g_mu */
+  sr_state_store *st;
   char *dir;
   int64_t version, retain;
 } maint_job;
@@ -778,22 +781,20 @@ static sr_status run_job(const maint_job *j, sr_error **err) {
   return prune(j->dir, j->version, j->retain, err);
 }
 
-/* Runs j (the caller made it g_running) and reports to its store, if still open. */
+/* Runs j (the caller made it g_running) and reports to its store. */
 static void job_run_and_finish(maint_job *j) {
   sr_error *e = NULL;
   if (run_job(j, &e) != SR_OK) sr_error_prefix(e, "background snapshot of %s", j->dir);
   pthread_mutex_lock(&g_mu);
-  if (j->st) {
-    if (e && !j->st->bg_error) {
-      j->st->bg_error = e;
-      e = NULL;
-    }
-    j->st->pending--;
+  if (e && !j->st->bg_error) {
+    j->st->bg_error = e;
+    e = NULL;
   }
+  j->st->pending--;
   g_running = NULL;
   pthread_cond_broadcast(&g_done);
   pthread_mutex_unlock(&g_mu);
-  sr_error_free(e); /* a closed store's failed snapshot: the deltas are still there */
+  sr_error_free(e); /* a second failure: the first one is reported */
   free(j->dir);
   free(j);
 }
@@ -847,8 +848,9 @@ static void queue_snapshot(sr_state_store *st) {
   job_run_and_finish(j);
 }
 
-/* Waits until no job for dir is queued or running: a job of an earlier store on the same
-** directory could otherwise write a snapshot of a version this store is about to rewrite. */
+/* Waits until no job for dir is queued or running. Every closed store's jobs are done
+** (invariant 6), but another store may be open on dir: a view of a running query's state
+** (state_view.c, from streamrun test) must not list the files while that query's job prunes. */
 static void wait_jobs_for_dir(const char *dir) {
   pthread_mutex_lock(&g_mu);
   for (;;) {
@@ -909,14 +911,19 @@ fail:
   return NULL;
 }
 
+/* Close waits for the store's snapshot jobs (invariant 6). A job that outlived its store raced
+** the next writer of the directory: the engine releases the checkpoint's lock right after
+** closing its stores, and a restart opening the store at V removes V+1.* at its first commit
+** (invariant 3) and writes its own V+1.delta; the old process's job for V+1 could fail on the
+** removed delta, or rename its V+1.snapshot (built from the rolled-back delta) in after the
+** removal. The new run's job then kept that file (it exists), and later opens and pruning
+** used it as the base: state the engine never committed, or deltas pruned under it. A clean
+** exit right after close also killed a running job, so no snapshot was left at all. */
 void sr_state_close(sr_state_store *st) {
   if (!st) return;
-  pthread_mutex_lock(&g_mu);
-  for (maint_job *j = g_head; j; j = j->next)
-    if (j->st == st) j->st = NULL;
-  if (g_running && g_running->st == st) g_running->st = NULL;
-  pthread_mutex_unlock(&g_mu);
-  sr_error_free(st->bg_error);
+  sr_error *ignored = NULL;
+  sr_state_wait_maintenance(st, &ignored); /* a failed snapshot: the deltas are still there */
+  sr_error_free(ignored);
   map_free(&st->map);
   free(st->undo);
   free(st->dir);

@@ -44,8 +44,9 @@ typedef struct sr_state_stats {
 ** missing (the message names it), corrupt or unreadable, or memory runs out. */
 sr_state_store *sr_state_open(const char *dir, int64_t version, const sr_state_options *o,
                               sr_error **err);
-/* Discards uncommitted changes, cancels this store's queued background snapshots (waits for
-** one already running) and frees the store. Accepts NULL. */
+/* Discards uncommitted changes, waits for this store's queued and running background
+** snapshots (a failure is dropped: the deltas are still there) and frees the store, so no
+** thread touches dir after it returns. Accepts NULL. */
 void sr_state_close(sr_state_store *st);
 
 /* Looks up key. Returns 1 and points *val and *vlen at the stored value (owned by the store,
