@@ -48,49 +48,86 @@ local function str(s)
   return ffi_string(s.ptr, s.len)
 end
 
--- The records of one kind as flat rows, with Beam/Flink's field names.
-local function person(p)
-  return { id = tonumber(p.id), name = str(p.name), emailAddress = str(p.email_address),
-           creditCard = str(p.credit_card), city = str(p.city), state = str(p.state),
-           dateTime = tonumber(p.date_time), extra = str(p.extra) }
-end
-
-local function auction(a)
-  return { id = tonumber(a.id), itemName = str(a.item_name), description = str(a.description),
-           initialBid = tonumber(a.initial_bid), reserve = tonumber(a.reserve),
-           dateTime = tonumber(a.date_time), expires = tonumber(a.expires),
-           seller = tonumber(a.seller), category = tonumber(a.category), extra = str(a.extra) }
-end
-
-local function bid(b, cache)
+-- A bid's channel and url: one Lua string per channel, made the first time it is seen.
+local function channel_of(b, cache)
   local ch = b.channel_id + 1
-  local names = cache.names
-  local channel, url = names[ch], cache.urls[ch]
+  local channel = cache.names[ch]
   if channel == nil then
-    channel, url = str(b.channel), str(b.url)
-    names[ch], cache.urls[ch] = channel, url
+    channel = str(b.channel)
+    cache.names[ch], cache.urls[ch] = channel, str(b.url)
   end
-  return { auction = tonumber(b.auction), bidder = tonumber(b.bidder), price = tonumber(b.price),
-           channel = channel, url = url, dateTime = tonumber(b.date_time), extra = str(b.extra) }
+  return channel
 end
 
--- table = "events" (the default): {event_type = kind, <kind> = the flat record}.
-local function event_row(records, i, cache)
-  local e = records[i]
-  local kind = e.kind
-  if kind == PERSON then return { event_type = "person", person = person(e.u.person) } end
-  if kind == AUCTION then return { event_type = "auction", auction = auction(e.u.auction) } end
-  return { event_type = "bid", bid = bid(e.u.bid, cache) }
+local function url_of(b, cache)
+  channel_of(b, cache)
+  return cache.urls[b.channel_id + 1]
+end
+
+-- Each kind's columns, with Beam/Flink's field names, in the record's order: the name and how
+-- it is made from the record r ("num" tonumber, "str" a string, else a function(r, cache)), and
+-- the record's field when its name differs.
+local FIELDS = {
+  person = { { "id", "num" }, { "name", "str" }, { "emailAddress", "str", "email_address" },
+             { "creditCard", "str", "credit_card" }, { "city", "str" }, { "state", "str" },
+             { "dateTime", "num", "date_time" }, { "extra", "str" } },
+  auction = { { "id", "num" }, { "itemName", "str", "item_name" }, { "description", "str" },
+              { "initialBid", "num", "initial_bid" }, { "reserve", "num" },
+              { "dateTime", "num", "date_time" }, { "expires", "num" }, { "seller", "num" },
+              { "category", "num" }, { "extra", "str" } },
+  bid = { { "auction", "num" }, { "bidder", "num" }, { "price", "num" }, { "channel", channel_of },
+          { "url", url_of }, { "dateTime", "num", "date_time" }, { "extra", "str" } },
+}
+
+-- function(r, cache) -> the flat row of a record of `kind` with the columns in want (a set;
+-- nil: all). Generated so that the row is one table constructor, which LuaJIT can sink when
+-- nothing keeps the row, and a column not wanted costs nothing: its string is never made.
+local function record_fn(kind, want)
+  local env, fields = { num = tonumber, str = str }, {}
+  for i, f in ipairs(FIELDS[kind]) do
+    local name, how = f[1], f[2]
+    if not want or want[name] then
+      local fn = type(how) == "string" and how or "fn" .. i
+      env[fn] = env[fn] or how
+      fields[#fields + 1] = string.format("%s = %s(r%s)", name, fn,
+        type(how) == "string" and "." .. (f[3] or name) or ", cache")
+    end
+  end
+  local names, values = {}, {}
+  for k, v in pairs(env) do names[#names + 1], values[#values + 1] = k, v end
+  local src = string.format("local %s = ...\nreturn function(r, cache) return { %s } end",
+                            table.concat(names, ", "), table.concat(fields, ", "))
+  return assert(loadstring(src, "=nexmark " .. kind))(unpack(values))
+end
+
+-- table = "events" (the default): {event_type = kind, <kind> = the flat record}; a column not
+-- wanted (event_type, or a kind's whole record) is left out.
+local function event_reader(want)
+  local function has(c) return not want or want[c] == true end
+  local person = has("person") and record_fn("person")
+  local auction = has("auction") and record_fn("auction")
+  local bid = has("bid") and record_fn("bid")
+  local typed = has("event_type")
+  return function(records, i, cache)
+    local e = records[i]
+    local kind = e.kind
+    if kind == PERSON then
+      return { event_type = typed and "person" or nil, person = person and person(e.u.person) or nil }
+    end
+    if kind == AUCTION then
+      return { event_type = typed and "auction" or nil, auction = auction and auction(e.u.auction) or nil }
+    end
+    return { event_type = typed and "bid" or nil, bid = bid and bid(e.u.bid, cache) or nil }
+  end
 end
 
 -- table = "bid", "auction" or "person": the source hands over records of that kind only, and
 -- a row is the record itself, flat, as in Flink's Nexmark views. Such a row is a leaf table,
 -- which LuaJIT can leave unallocated when the query only reads it (a nested one it cannot).
-local FLAT = {
-  bid = function(records, i, cache) return bid(records[i].u.bid, cache) end,
-  auction = function(records, i) return auction(records[i].u.auction) end,
-  person = function(records, i) return person(records[i].u.person) end,
-}
+local function flat_reader(kind, want)
+  local record = record_fn(kind, want)
+  return function(records, i, cache) return record(records[i].u[kind], cache) end
+end
 
 local COLUMNS = {
   person = "id long, name string, emailAddress string, creditCard string, city string, "
@@ -103,8 +140,18 @@ local COLUMNS = {
 
 return {
   ctype = "const sr_nexmark_event *",
-  -- the row function for a source with these options (the C source checks `table`)
-  reader = function(options) return FLAT[options.table] or event_row end,
+  -- the row function for a source with these options (the C source checks `table`), making
+  -- the columns of schema (analyzer.read_schema: those the query reads; nil: all)
+  reader = function(options, schema)
+    local want
+    if schema then
+      want = {}
+      for _, c in ipairs(schema:columns()) do want[c[1]] = true end
+    end
+    if FIELDS[options.table] then return flat_reader(options.table, want) end
+    return event_reader(want)
+  end,
+  prunes = true,
   -- Channel names and urls by id + 1 (a function of the source's seed), in array parts sized
   -- up front: filling a table that grows from {} is not compiled by LuaJIT (NYI: mixed
   -- sparse/dense table).
