@@ -3,7 +3,11 @@
 -- sr_row_view). The engine calls row() inside the query's generated loop, where LuaJIT compiles
 -- it with the user's functions: the event table and its record table are sunk when nothing
 -- keeps them, and a bid's channel and url are one Lua string per channel (M.cache, kept across
--- batches), not one per bid.
+-- batches), not one per bid. A row holds only the columns the query reads (`prunes`: the
+-- reader is given analyzer.read_schema's columns): the padding `extra` is a new Lua string per
+-- event (a copy, a hash, an entry in the string table, a sweep when collected), made only for
+-- a query that reads it; the generator writes it either way, so every other column's values
+-- are the same whether it is read or not.
 local ffi = require "ffi"
 
 -- Must match runtime/connectors/nexmark/nexmark_gen.h field for field (tests/c/test_nexmark.c
@@ -64,19 +68,23 @@ local function url_of(b, cache)
   return cache.urls[b.channel_id + 1]
 end
 
--- Each kind's columns, with Beam/Flink's field names, in the record's order: the name and how
--- it is made from the record r ("num" tonumber, "str" a string, else a function(r, cache)), and
--- the record's field when its name differs.
+-- Each kind's columns, with Beam/Flink's field names, in the record's order: the name, its
+-- type, how it is made from the record r ("num" tonumber, "str" a string, else a
+-- function(r, cache)), and the record's field when its name differs.
 local FIELDS = {
-  person = { { "id", "num" }, { "name", "str" }, { "emailAddress", "str", "email_address" },
-             { "creditCard", "str", "credit_card" }, { "city", "str" }, { "state", "str" },
-             { "dateTime", "num", "date_time" }, { "extra", "str" } },
-  auction = { { "id", "num" }, { "itemName", "str", "item_name" }, { "description", "str" },
-              { "initialBid", "num", "initial_bid" }, { "reserve", "num" },
-              { "dateTime", "num", "date_time" }, { "expires", "num" }, { "seller", "num" },
-              { "category", "num" }, { "extra", "str" } },
-  bid = { { "auction", "num" }, { "bidder", "num" }, { "price", "num" }, { "channel", channel_of },
-          { "url", url_of }, { "dateTime", "num", "date_time" }, { "extra", "str" } },
+  person = { { "id", "long", "num" }, { "name", "string", "str" },
+             { "emailAddress", "string", "str", "email_address" },
+             { "creditCard", "string", "str", "credit_card" }, { "city", "string", "str" },
+             { "state", "string", "str" }, { "dateTime", "timestamp", "num", "date_time" },
+             { "extra", "string", "str" } },
+  auction = { { "id", "long", "num" }, { "itemName", "string", "str", "item_name" },
+              { "description", "string", "str" }, { "initialBid", "long", "num", "initial_bid" },
+              { "reserve", "long", "num" }, { "dateTime", "timestamp", "num", "date_time" },
+              { "expires", "timestamp", "num" }, { "seller", "long", "num" },
+              { "category", "long", "num" }, { "extra", "string", "str" } },
+  bid = { { "auction", "long", "num" }, { "bidder", "long", "num" }, { "price", "long", "num" },
+          { "channel", "string", channel_of }, { "url", "string", url_of },
+          { "dateTime", "timestamp", "num", "date_time" }, { "extra", "string", "str" } },
 }
 
 -- function(r, cache) -> the flat row of a record of `kind` with the columns in want (a set;
@@ -85,12 +93,12 @@ local FIELDS = {
 local function record_fn(kind, want)
   local env, fields = { num = tonumber, str = str }, {}
   for i, f in ipairs(FIELDS[kind]) do
-    local name, how = f[1], f[2]
+    local name, how = f[1], f[3]
     if not want or want[name] then
       local fn = type(how) == "string" and how or "fn" .. i
       env[fn] = env[fn] or how
       fields[#fields + 1] = string.format("%s = %s(r%s)", name, fn,
-        type(how) == "string" and "." .. (f[3] or name) or ", cache")
+        type(how) == "string" and "." .. (f[4] or name) or ", cache")
     end
   end
   local names, values = {}, {}
@@ -129,14 +137,12 @@ local function flat_reader(kind, want)
   return function(records, i, cache) return record(records[i].u[kind], cache) end
 end
 
-local COLUMNS = {
-  person = "id long, name string, emailAddress string, creditCard string, city string, "
-    .. "state string, dateTime timestamp, extra string",
-  auction = "id long, itemName string, description string, initialBid long, reserve long, "
-    .. "dateTime timestamp, expires timestamp, seller long, category long, extra string",
-  bid = "auction long, bidder long, price long, channel string, url string, dateTime timestamp, "
-    .. "extra string",
-}
+-- The DDL of a flat table's columns.
+local function columns_of(kind)
+  local ddl = {}
+  for i, f in ipairs(FIELDS[kind]) do ddl[i] = f[1] .. " " .. f[2] end
+  return table.concat(ddl, ", ")
+end
 
 return {
   ctype = "const sr_nexmark_event *",
@@ -159,5 +165,7 @@ return {
     return { names = table_new(CHANNELS, 0), urls = table_new(CHANNELS, 0) }
   end,
   -- the columns of a flat table; nil: the source's own (events)
-  columns = function(options) return COLUMNS[options.table] end,
+  columns = function(options)
+    if FIELDS[options.table] then return columns_of(options.table) end
+  end,
 }
