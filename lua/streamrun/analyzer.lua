@@ -273,7 +273,9 @@ end
 -- Column pruning --------------------------------------------------------------------------
 -- A json source (or a csv one with a header: its columns are found by name) decodes only the
 -- columns the query reads, as Spark's file scans read only their requiredSchema
--- (FileSourceStrategy, ColumnPruning). Which columns a user function reads is read from its
+-- (FileSourceStrategy, ColumnPruning); a source whose C records become rows in a Lua module
+-- that says `prunes` (sources/nexmark.lua) makes only those columns' values (a column never
+-- read, such as Nexmark's padding `extra`, is not made a Lua string). Which columns a user function reads is read from its
 -- LuaJIT bytecode, conservatively: a function whose row argument is used only as `row.name`
 -- (a TGETS on the argument's slot) reads those names; any other use of the argument (passed
 -- on, returned, indexed by a variable, captured by a closure, assigned to) means every column.
@@ -385,12 +387,17 @@ local function header_csv(n)
   return h == true or h == "true"
 end
 
--- The schema a stream source of q should decode (its columns the query reads), or nil to
--- decode its whole schema. Memoized per query on q.
+-- Whether source reads its columns by name, so that it can leave out the ones not read.
+local function prunable(source)
+  if source.format == "json" or (source.format == "csv" and header_csv(source)) then return true end
+  local view = core.source_view_module(source.format)
+  return view ~= nil and require(view).prunes == true
+end
+
+-- The schema a stream source of q should decode or make (its columns the query reads), or nil
+-- for its whole schema. Memoized per query on q.
 function M.read_schema(q, source)
-  if not source.schema or not (source.format == "json" or (source.format == "csv" and header_csv(source))) then
-    return nil
-  end
+  if not source.schema_list or not prunable(source) then return nil end
   q.analyzer_needs = q.analyzer_needs or needs(q)
   local need = q.analyzer_needs[source]
   if not need then return nil end

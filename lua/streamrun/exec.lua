@@ -165,15 +165,16 @@ end
 -- Sources whose batches come as C records ------------------------------------------------
 
 -- The reader of a source whose read hands over C records (connector.h's sr_row_view), or nil:
--- {ctype, row = function(records, i, cache) -> row, cache}, from the module the source names.
+-- {ctype, row = function(records, i, cache) -> row, cache}, from the module the source names;
+-- the row has the columns q reads (analyzer.read_schema), all when the module does not prune.
 -- The cache (module.cache(), or {}) lives as long as the compiled query: one per source node.
 -- None under streamrun test (exec.rows_only, set by the engine): its inputs are rows from memory.
-local function view_reader(node)
+local function view_reader(node, q)
   if exec.rows_only then return nil end
   local name = core.source_view_module(node.format)
   if not name then return nil end
   local mod = require(name)
-  return { ctype = ffi.typeof(mod.ctype), row = mod.reader(node.options),
+  return { ctype = ffi.typeof(mod.ctype), row = mod.reader(node.options, analyzer.read_schema(q, node)),
            cache = mod.cache and mod.cache() or {} }
 end
 
@@ -493,7 +494,7 @@ local function compile_node(node, q, user_after)
     table.insert(steps, 1, n)
     n = n.parent
   end
-  local reader = n and n.op == "source" and view_reader(n)
+  local reader = n and n.op == "source" and view_reader(n, q)
   for _, st in ipairs(steps) do user_after = user_after or shows_rows(st) end
   local typed_cols = user_after and n and not n.is_static and output_columns(n) or nil
   local wraps = typed_columns(typed_cols)

@@ -214,6 +214,27 @@ describe("column pruning", function()
       return s:filter(function(r) return sr.to_json(r) ~= "" end):select{ "url" }:write_stream{ format = "console" }
     end))
   end)
+
+  it("makes a nexmark source make only the columns the query reads", function()
+    local function schema_of(tbl, build)
+      sr, exec = h.fresh()
+      local q = exec.compile(build(sr.read_stream{ format = "nexmark", table = tbl }))
+      return q.sources[1].schema and tostring(q.sources[1].schema)
+    end
+    assert.equals("auction long, price long", schema_of("bid", function(s) -- Nexmark's q2
+      return s:filter(function(r) return r.auction % 123 == 0 end)
+        :map(function(r) return { auction = r.auction, price = r.price } end):write_stream{ format = "console" }
+    end))
+    assert.equals("auction long, dateTime timestamp, extra string", schema_of("bid", function(s)
+      return s:map(function(r) return { a = r.auction, t = r.dateTime, x = r.extra } end)
+        :write_stream{ format = "console" }
+    end))
+    assert.is_nil(schema_of("bid", function(s) return s:write_stream{ format = "console" } end))
+    assert.matches("^event_type string, bid struct", schema_of(nil, function(s)
+      return s:filter(function(e) return e.event_type == "bid" end)
+        :map(function(e) local b = e.bid; return { p = b.price } end):write_stream{ format = "console" }
+    end))
+  end)
 end)
 
 describe("schema inference of the file sources", function()
