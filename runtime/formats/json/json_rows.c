@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_internal.h"
 #include "json_quotes.h"
 #include "lua_int64.h"
 #include "lua_types.h"
@@ -54,217 +55,9 @@ enum {
   MAX_DEPTH = 1000,
   MAX_ENC_DEPTH = 1000, /* nesting of encoded tables, as deep as what can be decoded; deeper
                            is a cycle */
-  MAX_PATH = 32,       /* column path entries kept for error messages */
   KEY_CACHE = 32,      /* inferred decoding: top-level keys remembered by position */
   SNIPPET = 40         /* bytes of a bad value quoted in a reason */
 };
-
-/* ------------------------------------------------------------------------------------------ */
-/* Per-call memory                                                                              */
-
-static const char codec_mem_mt[] = "streamrun.codec_mem";
-
-static int codec_mem_gc(lua_State *L) {
-  sr__codec_mem_release(lua_touserdata(L, 1));
-  return 0;
-}
-
-sr__codec_mem *sr__codec_mem_push(lua_State *L) {
-  sr__codec_mem *m = lua_newuserdata(L, sizeof *m);
-  memset(m, 0, sizeof *m);
-  if (luaL_newmetatable(L, codec_mem_mt)) {
-    lua_pushcfunction(L, codec_mem_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return m;
-}
-
-void sr__codec_mem_release(sr__codec_mem *m) {
-  sr_buf_free(&m->text);
-  sr_buf_free(&m->aux);
-  sr_buf_free(&m->quoted);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Plans: the schema's names as Lua strings on the stack, and a key hash per struct level      */
-
-enum {
-  KEY_PRED = 32,      /* decoder: keys remembered per struct level, by position in the object */
-  KEY_PRED_TEXT = 56  /* longer keys (with their closing quote) are not remembered */
-};
-
-/* The key seen at one position of the previous object of a struct level, as it was written in
-** the JSON text (it had no escapes) followed by its closing quote, and the field it named (-1:
-** not a field of the schema). */
-typedef struct jpred {
-  int field;  /* -2: nothing remembered */
-  int len;
-  char text[KEY_PRED_TEXT];
-} jpred;
-
-typedef struct jstruct jstruct;
-typedef struct jfield {
-  const char *name;
-  size_t len;
-  int key_idx;          /* stack index of the name pushed as a Lua string */
-  const char *lname;    /* that Lua string's bytes: the identity of the interned string */
-  const char *member;   /* encoder: ,"name": escaped (write from member + 1 for the first) */
-  size_t member_len;
-  const sr_field *f;
-  const jstruct *child; /* the struct reached through f (directly or as array elements) */
-} jfield;
-
-struct jstruct {
-  int n;
-  unsigned mask;
-  int *slots;   /* open addressing by key text: field index + 1, 0 = empty */
-  int *pslots;  /* the same by the address of the interned Lua string */
-  int *vslot;   /* encoder scratch: stack slot of each field's value in the table being written */
-  jpred *pred;  /* decoder: the keys of the previous object, by position */
-  jfield *fields;
-};
-
-/* A map's value field (schema.h: children are key and value), or NULL when malformed. */
-static const sr_field *map_value(const sr_field *f) {
-  return f->children && f->children->nfields == 2 ? &f->children->fields[1] : NULL;
-}
-
-/* The struct schema a field leads to, through any arrays and map values. */
-static const sr_schema *struct_of(const sr_field *f) {
-  for (;;) {
-    if (f->type == SR_TYPE_ARRAY && f->element) f = f->element;
-    else if (f->type == SR_TYPE_MAP && map_value(f)) f = map_value(f);
-    else break;
-  }
-  return f->type == SR_TYPE_STRUCT ? f->children : NULL;
-}
-
-static unsigned key_hash(const char *k, size_t n) {
-  return n ? (unsigned)(n * 31 + (unsigned char)k[0] * 7 + (unsigned char)k[n - 1]) : 0;
-}
-
-static unsigned ptr_hash(const char *k) {
-  return (unsigned)(((uint64_t)(uintptr_t)k * 0x9E3779B97F4A7C15ULL) >> 40);
-}
-
-static int jstruct_find(const jstruct *st, const char *k, size_t n) {
-  unsigned h = key_hash(k, n) & st->mask;
-  for (;;) {
-    int i = st->slots[h];
-    if (!i) return -1;
-    const jfield *f = &st->fields[i - 1];
-    if (f->len == n && memcmp(f->name, k, n) == 0) return i - 1;
-    h = (h + 1) & st->mask;
-  }
-}
-
-/* The field whose name is the Lua string with bytes k (from lua_tolstring), or -1. LuaJIT
-** interns every string, so a key equal to a field's name is the very string the plan pushed:
-** one pointer comparison instead of hashing and comparing the text. */
-static int jstruct_find_lua(const jstruct *st, const char *k) {
-  unsigned h = ptr_hash(k) & st->mask;
-  for (;;) {
-    int i = st->pslots[h];
-    if (!i) return -1;
-    if (st->fields[i - 1].lname == k) return i - 1;
-    h = (h + 1) & st->mask;
-  }
-}
-
-static int slots_for(int n) {
-  int size = 4;
-  while (size < 2 * n) size <<= 1;
-  return size;
-}
-
-typedef struct plan_size { int nstructs, nfields, nslots; size_t text; } plan_size;
-
-static void plan_count(const sr_schema *s, plan_size *z) {
-  z->nstructs++;
-  z->nfields += s->nfields;
-  z->nslots += slots_for(s->nfields);
-  for (int i = 0; i < s->nfields; i++) {
-    z->text += strlen(s->fields[i].name) * 6 + 4;  /* ,"": and every byte escaped at worst */
-    const sr_schema *c = struct_of(&s->fields[i]);
-    if (c) plan_count(c, z);
-  }
-}
-
-typedef struct plan_mem { jstruct *st; jfield *f; jpred *pred; int *ints; char *text; } plan_mem;
-
-static char *escape_string(char *o, const char *s, size_t n);
-
-static const jstruct *plan_fill(lua_State *L, const sr_schema *s, plan_mem *m) {
-  jstruct *st = m->st++;
-  int size = slots_for(s->nfields);
-  st->n = s->nfields;
-  st->fields = m->f;
-  m->f += s->nfields;
-  st->pred = m->pred;
-  m->pred += KEY_PRED;
-  for (int j = 0; j < KEY_PRED; j++) st->pred[j].field = -2;
-  st->slots = m->ints;
-  st->pslots = m->ints + size;
-  st->vslot = m->ints + 2 * size;
-  m->ints += 2 * size + s->nfields;
-  st->mask = (unsigned)size - 1;
-  memset(st->slots, 0, (size_t)size * 2 * sizeof *st->slots);
-  for (int i = 0; i < s->nfields; i++) {
-    jfield *jf = &st->fields[i];
-    jf->f = &s->fields[i];
-    jf->name = jf->f->name;
-    jf->len = strlen(jf->name);
-    lua_pushlstring(L, jf->name, jf->len);
-    jf->key_idx = lua_gettop(L);
-    jf->lname = lua_tostring(L, -1);
-    if (jstruct_find(st, jf->name, jf->len) < 0) {  /* a duplicate name keeps the first */
-      unsigned h = key_hash(jf->name, jf->len) & st->mask;
-      while (st->slots[h]) h = (h + 1) & st->mask;
-      st->slots[h] = i + 1;
-      h = ptr_hash(jf->lname) & st->mask;
-      while (st->pslots[h]) h = (h + 1) & st->mask;
-      st->pslots[h] = i + 1;
-    }
-    char *o = m->text;
-    *o++ = ',';
-    o = escape_string(o, jf->name, jf->len);
-    *o++ = ':';
-    jf->member = m->text;
-    jf->member_len = (size_t)(o - m->text);
-    m->text = o;
-    const sr_schema *c = struct_of(jf->f);
-    jf->child = c ? plan_fill(L, c, m) : NULL;
-  }
-  return st;
-}
-
-/* [-0, +(1 + fields), e] Pushes the plan's userdata and then every field name. */
-static const jstruct *plan_push(lua_State *L, const sr_schema *s) {
-  plan_size z = {0, 0, 0, 0};
-  plan_count(s, &z);
-  if (!lua_checkstack(L, z.nfields + 16)) luaL_error(L, "schema too large (%d fields)", z.nfields);
-  size_t at_f = (size_t)z.nstructs * sizeof(jstruct);
-  size_t at_pred = at_f + (size_t)z.nfields * sizeof(jfield);
-  size_t at_ints = at_pred + (size_t)z.nstructs * KEY_PRED * sizeof(jpred);
-  size_t at_text = at_ints + ((size_t)z.nslots * 2 + (size_t)z.nfields) * sizeof(int);
-  char *mem = lua_newuserdata(L, at_text + z.text);
-  plan_mem m = {(jstruct *)mem, (jfield *)(mem + at_f), (jpred *)(mem + at_pred),
-                (int *)(mem + at_ints), mem + at_text};
-  return plan_fill(L, s, &m);
-}
-
-const sr__jplan *sr__json_plan_push(lua_State *L, const sr_schema *s) {
-  return (const sr__jplan *)plan_push(L, s);
-}
-
-int sr__json_plan_key(const sr__jplan *plan, int i) {
-  return ((const jstruct *)plan)->fields[i].key_idx;
-}
-
-int sr__json_plan_find(const sr__jplan *plan, const char *name, size_t len) {
-  return jstruct_find((const jstruct *)plan, name, len);
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Numbers                                                                                      */
@@ -277,8 +70,6 @@ static const uint64_t pow10_u64[20] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 1
   1000000000000ULL, 10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
   10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
   10000000000000000000ULL};
-
-static int is_digit(char c) { return (unsigned)(c - '0') < 10; }
 
 const char *sr__json_scan_number(const char *p, const char *end, sr__jnum *num) {
   uint64_t m = 0;
@@ -574,6 +365,7 @@ size_t sr__fmt_double(double d, char out[40]) {
   return (size_t)n;
 }
 
+
 /* ------------------------------------------------------------------------------------------ */
 /* Base64                                                                                       */
 
@@ -673,8 +465,6 @@ static int fail_syntax(jdec *d, const char *p, const char *end, const char *what
   else set_reason(d, "not JSON: %s at byte %zu", what, at);
   return -1;
 }
-
-#define CLS_CTRL 3
 #define C16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
 /* Bytes that end the fast scan of a string: 1 quote, 2 backslash, 3 control character. */
 static const unsigned char str_class[256] = {
@@ -1437,7 +1227,7 @@ static const jstruct *dec_setup(lua_State *L, jdec *d, const sr_schema *schema, 
   reason[0] = '\0';
   if (!lua_checkstack(L, KEY_CACHE + 16)) luaL_error(L, "stack overflow");
   d->mem = sr__codec_mem_push(L);
-  if (schema) return plan_push(L, schema);
+  if (schema) return sr__json_plan_push(L, schema);
   d->nkeys_hint = 8;
   d->kc_base = lua_gettop(L) + 1;
   for (int i = 0; i < KEY_CACHE; i++) lua_pushnil(L);
@@ -1711,7 +1501,7 @@ static const char hex_digits[] = "0123456789abcdef";
 
 /* Writes s[0..n) quoted and escaped at o ('"', '\\' and control characters; other bytes,
 ** UTF-8 or not, pass through); o has room for 6 * n + 2 bytes. Returns the end. */
-/* The bytes escape_string stops at: str_class's, and every byte >= 0x80 (checked as UTF-8). */
+/* The bytes sr__json_escape stops at: str_class's, and every byte >= 0x80 (checked as UTF-8). */
 static const unsigned char enc_class[256] = {
   C16(CLS_CTRL), C16(CLS_CTRL),
   0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20: '"' */
@@ -1724,7 +1514,7 @@ static const unsigned char enc_class[256] = {
 /* Writes s as a JSON string at o (room for 6 * n + 2 bytes). Ill-formed UTF-8 is written as
 ** U+FFFD, as Jackson writes a Java String in which the decoder already put U+FFFD: the output
 ** is always valid JSON, whatever bytes a Lua string holds. */
-static char *escape_string(char *o, const char *s, size_t n) {
+char *sr__json_escape(char *o, const char *s, size_t n) {
   *o++ = '"';
   for (size_t i = 0; i < n;) {
     size_t run = i;
@@ -1769,7 +1559,7 @@ static char *escape_string(char *o, const char *s, size_t n) {
 static int put_string(jenc *e, const char *s, size_t n) {
   if (out_room(e, n * 6 + 2) != 0) return -1;
   sr_buf *b = e->out;
-  b->len = (size_t)(escape_string(b->data + b->len, s, n) - b->data);
+  b->len = (size_t)(sr__json_escape(b->data + b->len, s, n) - b->data);
   return 0;
 }
 
@@ -2101,7 +1891,7 @@ int sr_json_encode_range(lua_State *L, int rows_idx, int first, int last, const 
   int base = lua_gettop(L), rc = 0;
   jenc e;
   enc_setup(&e, L, out, errbuf, errlen);
-  const jstruct *plan = schema ? plan_push(L, schema) : NULL;
+  const jstruct *plan = schema ? sr__json_plan_push(L, schema) : NULL;
   int work = lua_gettop(L);
   for (int i = first; i <= last && rc == 0; i++) {
     size_t mark = out->len;
