@@ -96,5 +96,7 @@ static inline int is_digit(char c) { return (unsigned)(c - '0') < 10; }
 
 /* Writes s[0..n) as a JSON string at o (room for 6 * n + 2 bytes): json_encode.c. */
 char *sr__json_escape(char *o, const char *s, size_t n);
+/* Decimal text of u and a NUL (out: room for 21 bytes). Returns the length: json_number.c. */
+size_t sr__fmt_uint64(uint64_t u, char *out);
 
 #endif
