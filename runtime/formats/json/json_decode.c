@@ -32,6 +32,7 @@
 
 #include "json_internal.h"
 #include "json_quotes.h"
+#include "lua_aux.h"
 #include "lua_int64.h"
 #include "lua_types.h"
 #include "timeutil.h"
@@ -908,7 +909,7 @@ int sr_json_decode_piece_sep(lua_State *L, int rows_idx, int *nrows, const char 
                              const sr_schema *schema, const sr_linesep *ls, int single_quotes,
                              const char *origin, int64_t first_line, sr_bad_fn bad, void *bad_ud,
                              int64_t *nlines) {
-  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  rows_idx = sr_lua_absindex(L, rows_idx);
   int base = lua_gettop(L), nbad = 0, n = *nrows;
   char reason[512];
   jdec d;
@@ -958,7 +959,7 @@ int sr_json_decode_lines(lua_State *L, int rows_idx, int *nrows, const char *buf
 
 int sr_json_decode_column(lua_State *L, int rows_idx, int *nrows, const char *column,
                           const sr_schema *schema, const char *origin, sr_bad_fn bad, void *bad_ud) {
-  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  rows_idx = sr_lua_absindex(L, rows_idx);
   int base = lua_gettop(L), nbad = 0, kept = 0, n = *nrows;
   char reason[512];
   jdec d;

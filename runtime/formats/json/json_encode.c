@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "json_internal.h"
+#include "lua_aux.h"
 #include "lua_int64.h"
 #include "lua_types.h"
 #include "timeutil.h"
@@ -489,7 +490,7 @@ static void enc_setup(jenc *e, lua_State *L, sr_buf *out, char *errbuf, size_t e
 
 int sr_json_encode_range(lua_State *L, int rows_idx, int first, int last, const sr_schema *schema,
                          sr_buf *out, char *errbuf, size_t errlen) {
-  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  rows_idx = sr_lua_absindex(L, rows_idx);
   int base = lua_gettop(L), rc = 0;
   jenc e;
   enc_setup(&e, L, out, errbuf, errlen);
@@ -519,7 +520,7 @@ int sr_json_encode_rows(lua_State *L, int rows_idx, int nrows, const sr_schema *
 }
 
 int sr_json_encode_value(lua_State *L, int idx, sr_buf *out, char *errbuf, size_t errlen) {
-  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
+  idx = sr_lua_absindex(L, idx);
   int base = lua_gettop(L);
   jenc e;
   enc_setup(&e, L, out, errbuf, errlen);
@@ -550,7 +551,7 @@ static int format_json_cell(lua_State *L, sr__codec_mem *mem, int idx, const jfi
 
 int sr__format_cell(lua_State *L, sr__codec_mem *mem, int idx, const sr__jplan *plan, int i,
                     sr_buf *out, int *is_null, char *errbuf, size_t errlen) {
-  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
+  idx = sr_lua_absindex(L, idx);
   const jfield *jf = plan && i >= 0 ? &((const jstruct *)plan)->fields[i] : NULL;
   const sr_field *f = jf ? jf->f : NULL;
   int t = lua_type(L, idx), rc;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "json_internal.h"
+#include "lua_aux.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Per-call memory                                                                              */
@@ -17,14 +18,7 @@ static int codec_mem_gc(lua_State *L) {
 }
 
 sr__codec_mem *sr__codec_mem_push(lua_State *L) {
-  sr__codec_mem *m = lua_newuserdata(L, sizeof *m);
-  memset(m, 0, sizeof *m);
-  if (luaL_newmetatable(L, codec_mem_mt)) {
-    lua_pushcfunction(L, codec_mem_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return m;
+  return sr_lua_newudata(L, sizeof(sr__codec_mem), codec_mem_mt, codec_mem_gc);
 }
 
 void sr__codec_mem_release(sr__codec_mem *m) {
