@@ -599,118 +599,165 @@ static void push_date(jdec *d, int32_t days) {
   else lua_pushnumber(d->L, days);
 }
 
-static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const char **pp,
-                        const char *end) {
-  lua_State *L = d->L;
+/* The steps of decode_typed, one per kind of column: p (= *pp) is the value's first byte, not
+** null. Each pushes the value and sets *pp after it, or fails as decode_typed does. */
+
+static int decode_integer(jdec *d, const sr_field *f, const char **pp, const char *end) {
   const char *p = *pp, *q;
-  const char *s;
+  sr__jnum num;
+  int64_t v;
+  if (*p != '-' && !is_digit(*p)) return fail_type(d, f, p, end, NULL);
+  if (!(q = fast_int(p, end, &v))) {
+    if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
+    if (!num.is_int) return fail_type(d, f, p, end, NULL);
+    if (sr__jnum_int64(&num, &v) != 0) return fail_type(d, f, p, end, " (out of range)");
+  }
+  if ((f->type == SR_TYPE_INT && (v < INT32_MIN || v > INT32_MAX)) ||
+      (f->type == SR_TYPE_SHORT && (v < INT16_MIN || v > INT16_MAX)) ||
+      (f->type == SR_TYPE_BYTE && (v < INT8_MIN || v > INT8_MAX)))
+    return fail_type(d, f, p, end, " (out of range)");
+  if (f->type == SR_TYPE_LONG) sr_lua_push_int64(d->L, v);
+  else lua_pushnumber(d->L, (lua_Number)v);
+  *pp = q;
+  return 0;
+}
+
+/* double, float, decimal: any number, or the strings "NaN", "Infinity", "-Infinity". */
+static int decode_fractional(jdec *d, const sr_field *f, const char **pp, const char *end) {
+  lua_State *L = d->L;
+  const char *p = *pp, *q, *s;
   size_t n;
   int esc;
   sr__jnum num;
   int64_t v;
+  if (*p == '-' || is_digit(*p)) {
+    if ((q = fast_int(p, end, &v))) {
+      lua_pushnumber(L, (lua_Number)v);  /* int64 -> double rounds as strtod would */
+    } else {
+      if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
+      lua_pushnumber(L, sr__jnum_double(&num, p, q));
+    }
+    *pp = q;
+    return 0;
+  }
+  if (*p != '"') return fail_type(d, f, p, end, NULL);
+  q = p;
+  if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
+  if (n == 3 && memcmp(s, "NaN", 3) == 0) lua_pushnumber(L, NAN);
+  else if (n == 8 && memcmp(s, "Infinity", 8) == 0) lua_pushnumber(L, INFINITY);
+  else if (n == 9 && memcmp(s, "-Infinity", 9) == 0) lua_pushnumber(L, -INFINITY);
+  else return fail_type(d, f, p, end, NULL);
+  *pp = q;
+  return 0;
+}
+
+static int decode_boolean(jdec *d, const sr_field *f, const char **pp, const char *end) {
+  const char *p = *pp;
+  if (is_lit(p, end, "true", 4)) { lua_pushboolean(d->L, 1); *pp = p + 4; return 0; }
+  if (is_lit(p, end, "false", 5)) { lua_pushboolean(d->L, 0); *pp = p + 5; return 0; }
+  return fail_type(d, f, p, end, NULL);
+}
+
+static int decode_string(jdec *d, const char **pp, const char *end) {
+  const char *p = *pp, *q, *s;
+  size_t n;
+  int esc;
+  if (*p == '"') {
+    if (get_string(d, pp, end, &s, &n, &esc) != 0) return -1;
+    push_str(d, s, n);
+    return 0;
+  }
+  q = p;  /* Spark keeps any other value as its JSON text */
+  if (skip_value(d, &q, end) != 0) return -1;
+  push_str(d, p, (size_t)(q - p));
+  *pp = q;
+  return 0;
+}
+
+static int decode_timestamp(jdec *d, const sr_field *f, const char **pp, const char *end) {
+  const char *p = *pp, *q, *s;
+  size_t n;
+  int esc;
+  sr__jnum num;
+  int64_t v;
+  if (*p == '"') {
+    q = p;
+    if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
+    if (sr_time_parse_us(s, n, &v) != 0) return fail_type(d, f, p, end, NULL);
+    push_timestamp(d, v);  /* text keeps its microseconds */
+    *pp = q;
+    return 0;
+  } else if (*p == '-' || is_digit(*p)) {
+    if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
+    if (sr__jnum_seconds_ms(&num, p, q, &v) != 0 || v > INT64_MAX / 1000 || v < INT64_MIN / 1000)
+      return fail_type(d, f, p, end, " (out of range)");
+  } else {
+    return fail_type(d, f, p, end, NULL);
+  }
+  push_timestamp(d, v * 1000);
+  *pp = q;
+  return 0;
+}
+
+static int decode_date(jdec *d, const sr_field *f, const char **pp, const char *end) {
+  const char *p = *pp, *q, *s;
+  size_t n;
+  int esc;
+  sr__jnum num;
+  int64_t v;
+  if (*p == '"') {
+    int32_t days;
+    q = p;
+    if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
+    if (sr_date_parse(s, n, &days) != 0) return fail_type(d, f, p, end, NULL);
+    push_date(d, days);
+  } else if (*p == '-' || is_digit(*p)) {
+    if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
+    if (!num.is_int) return fail_type(d, f, p, end, NULL);
+    if (sr__jnum_int64(&num, &v) != 0 || v < INT32_MIN || v > INT32_MAX)
+      return fail_type(d, f, p, end, " (out of range)");
+    push_date(d, (int32_t)v);
+  } else {
+    return fail_type(d, f, p, end, NULL);
+  }
+  *pp = q;
+  return 0;
+}
+
+static int decode_binary(jdec *d, const sr_field *f, const char **pp, const char *end) {
+  const char *p = *pp, *q, *s;
+  size_t n;
+  int esc;
+  if (*p != '"') return fail_type(d, f, p, end, NULL);
+  q = p;
+  if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
+  if (sr__base64_decode(&d->mem->aux, s, n) != 0) return fail_type(d, f, p, end, " (not base64)");
+  lua_pushlstring(d->L, d->mem->aux.data, d->mem->aux.len);
+  *pp = q;
+  return 0;
+}
+
+static int decode_typed(jdec *d, const sr_field *f, const jstruct *child, const char **pp,
+                        const char *end) {
+  const char *p = *pp;
   if (p >= end) return fail_syntax(d, p, end, "expected a value");
   char c = *p;
   if (c == 'n') {
     if (!is_lit(p, end, "null", 4)) return fail_syntax(d, p, end, "invalid value");
-    lua_pushnil(L);
+    lua_pushnil(d->L);
     *pp = p + 4;
     return 0;
   }
   switch (f->type) {
     case SR_TYPE_LONG: case SR_TYPE_INT: case SR_TYPE_SHORT: case SR_TYPE_BYTE:
-      if (c != '-' && !is_digit(c)) return fail_type(d, f, p, end, NULL);
-      if (!(q = fast_int(p, end, &v))) {
-        if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
-        if (!num.is_int) return fail_type(d, f, p, end, NULL);
-        if (sr__jnum_int64(&num, &v) != 0) return fail_type(d, f, p, end, " (out of range)");
-      }
-      if ((f->type == SR_TYPE_INT && (v < INT32_MIN || v > INT32_MAX)) ||
-          (f->type == SR_TYPE_SHORT && (v < INT16_MIN || v > INT16_MAX)) ||
-          (f->type == SR_TYPE_BYTE && (v < INT8_MIN || v > INT8_MAX)))
-        return fail_type(d, f, p, end, " (out of range)");
-      if (f->type == SR_TYPE_LONG) sr_lua_push_int64(L, v);
-      else lua_pushnumber(L, (lua_Number)v);
-      *pp = q;
-      return 0;
+      return decode_integer(d, f, pp, end);
     case SR_TYPE_DOUBLE: case SR_TYPE_FLOAT: case SR_TYPE_DECIMAL:
-      if (c == '-' || is_digit(c)) {
-        if ((q = fast_int(p, end, &v))) {
-          lua_pushnumber(L, (lua_Number)v);  /* int64 -> double rounds as strtod would */
-        } else {
-          if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
-          lua_pushnumber(L, sr__jnum_double(&num, p, q));
-        }
-        *pp = q;
-        return 0;
-      }
-      if (c != '"') return fail_type(d, f, p, end, NULL);
-      q = p;
-      if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
-      if (n == 3 && memcmp(s, "NaN", 3) == 0) lua_pushnumber(L, NAN);
-      else if (n == 8 && memcmp(s, "Infinity", 8) == 0) lua_pushnumber(L, INFINITY);
-      else if (n == 9 && memcmp(s, "-Infinity", 9) == 0) lua_pushnumber(L, -INFINITY);
-      else return fail_type(d, f, p, end, NULL);
-      *pp = q;
-      return 0;
-    case SR_TYPE_BOOLEAN:
-      if (is_lit(p, end, "true", 4)) { lua_pushboolean(L, 1); *pp = p + 4; return 0; }
-      if (is_lit(p, end, "false", 5)) { lua_pushboolean(L, 0); *pp = p + 5; return 0; }
-      return fail_type(d, f, p, end, NULL);
-    case SR_TYPE_STRING:
-      if (c == '"') {
-        if (get_string(d, pp, end, &s, &n, &esc) != 0) return -1;
-        push_str(d, s, n);
-        return 0;
-      }
-      q = p;  /* Spark keeps any other value as its JSON text */
-      if (skip_value(d, &q, end) != 0) return -1;
-      push_str(d, p, (size_t)(q - p));
-      *pp = q;
-      return 0;
-    case SR_TYPE_TIMESTAMP:
-      if (c == '"') {
-        q = p;
-        if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
-        if (sr_time_parse_us(s, n, &v) != 0) return fail_type(d, f, p, end, NULL);
-        push_timestamp(d, v);  /* text keeps its microseconds */
-        *pp = q;
-        return 0;
-      } else if (c == '-' || is_digit(c)) {
-        if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
-        if (sr__jnum_seconds_ms(&num, p, q, &v) != 0 || v > INT64_MAX / 1000 || v < INT64_MIN / 1000)
-          return fail_type(d, f, p, end, " (out of range)");
-      } else {
-        return fail_type(d, f, p, end, NULL);
-      }
-      push_timestamp(d, v * 1000);
-      *pp = q;
-      return 0;
-    case SR_TYPE_DATE:
-      if (c == '"') {
-        int32_t days;
-        q = p;
-        if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
-        if (sr_date_parse(s, n, &days) != 0) return fail_type(d, f, p, end, NULL);
-        push_date(d, days);
-      } else if (c == '-' || is_digit(c)) {
-        if (!(q = sr__json_scan_number(p, end, &num))) return fail_syntax(d, p, end, "invalid number");
-        if (!num.is_int) return fail_type(d, f, p, end, NULL);
-        if (sr__jnum_int64(&num, &v) != 0 || v < INT32_MIN || v > INT32_MAX)
-          return fail_type(d, f, p, end, " (out of range)");
-        push_date(d, (int32_t)v);
-      } else {
-        return fail_type(d, f, p, end, NULL);
-      }
-      *pp = q;
-      return 0;
-    case SR_TYPE_BINARY:
-      if (c != '"') return fail_type(d, f, p, end, NULL);
-      q = p;
-      if (get_string(d, &q, end, &s, &n, &esc) != 0) return -1;
-      if (sr__base64_decode(&d->mem->aux, s, n) != 0) return fail_type(d, f, p, end, " (not base64)");
-      lua_pushlstring(L, d->mem->aux.data, d->mem->aux.len);
-      *pp = q;
-      return 0;
+      return decode_fractional(d, f, pp, end);
+    case SR_TYPE_BOOLEAN: return decode_boolean(d, f, pp, end);
+    case SR_TYPE_STRING: return decode_string(d, pp, end);
+    case SR_TYPE_TIMESTAMP: return decode_timestamp(d, f, pp, end);
+    case SR_TYPE_DATE: return decode_date(d, f, pp, end);
+    case SR_TYPE_BINARY: return decode_binary(d, f, pp, end);
     case SR_TYPE_STRUCT:
       if (c != '{' || !child) return fail_type(d, f, p, end, NULL);
       return decode_object(d, child, pp, end);
@@ -742,6 +789,68 @@ static void push_key_cached(jdec *d, int pos, const char *k, size_t kn) {
   lua_pushlstring(L, k, kn);
 }
 
+static int decode_any(jdec *d, const char **pp, const char *end, int top);
+
+/* The steps of decode_any: p (= *pp) at '{' or '['. top: the record's own object, whose keys go
+** through the key cache and which may be decoded into d->into. */
+static int decode_any_object(jdec *d, const char **pp, const char *end, int top) {
+  lua_State *L = d->L;
+  const char *p = *pp, *s;
+  size_t n;
+  int esc;
+  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep (more than 1000 levels)");
+  if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
+  if (top && d->into) lua_pushvalue(L, d->into);
+  else lua_createtable(L, 0, top ? d->nkeys_hint : 4);
+  p = skip_ws(p + 1, end);
+  int nkeys = 0;
+  if (p < end && *p == '}') goto object_done;
+  for (;; nkeys++) {
+    if (p >= end || *p != '"') return fail_syntax(d, p, end, "expected '\"' (a key)");
+    if (get_string(d, &p, end, &s, &n, &esc) != 0) return -1;
+    if (top && !esc && (!d->repair_utf8 || sr_utf8_valid_len(s, n) == n)) push_key_cached(d, nkeys, s, n);
+    else push_str(d, s, n);
+    p = skip_ws(p, end);
+    if (p >= end || *p != ':') return fail_syntax(d, p, end, "expected ':'");
+    p = skip_ws(p + 1, end);
+    if (decode_any(d, &p, end, 0) != 0) return -1;
+    if (lua_isnil(L, -1)) lua_pop(L, 2);
+    else lua_rawset(L, -3);
+    p = skip_ws(p, end);
+    if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
+    if (p < end && *p == '}') { nkeys++; break; }
+    return fail_syntax(d, p, end, "expected ',' or '}'");
+  }
+object_done:
+  if (top) d->nkeys_hint = nkeys;
+  d->depth--;
+  *pp = p + 1;
+  return 0;
+}
+
+static int decode_any_array(jdec *d, const char **pp, const char *end) {
+  lua_State *L = d->L;
+  const char *p = *pp;
+  if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep (more than 1000 levels)");
+  if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
+  lua_createtable(L, 4, 0);
+  p = skip_ws(p + 1, end);
+  if (p < end && *p == ']') goto array_done;
+  for (int i = 1;; i++) {
+    if (decode_any(d, &p, end, 0) != 0) return -1;
+    if (lua_isnil(L, -1)) lua_pop(L, 1);
+    else lua_rawseti(L, -2, i);
+    p = skip_ws(p, end);
+    if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
+    if (p < end && *p == ']') break;
+    return fail_syntax(d, p, end, "expected ',' or ']'");
+  }
+array_done:
+  d->depth--;
+  *pp = p + 1;
+  return 0;
+}
+
 static int decode_any(jdec *d, const char **pp, const char *end, int top) {
   lua_State *L = d->L;
   const char *p = *pp, *s;
@@ -749,56 +858,8 @@ static int decode_any(jdec *d, const char **pp, const char *end, int top) {
   int esc;
   if (p >= end) return fail_syntax(d, p, end, "expected a value");
   switch (*p) {
-    case '{': {
-      if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep (more than 1000 levels)");
-      if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
-      if (top && d->into) lua_pushvalue(L, d->into);
-      else lua_createtable(L, 0, top ? d->nkeys_hint : 4);
-      p = skip_ws(p + 1, end);
-      int nkeys = 0;
-      if (p < end && *p == '}') goto object_done;
-      for (;; nkeys++) {
-        if (p >= end || *p != '"') return fail_syntax(d, p, end, "expected '\"' (a key)");
-        if (get_string(d, &p, end, &s, &n, &esc) != 0) return -1;
-        if (top && !esc && (!d->repair_utf8 || sr_utf8_valid_len(s, n) == n)) push_key_cached(d, nkeys, s, n);
-        else push_str(d, s, n);
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':') return fail_syntax(d, p, end, "expected ':'");
-        p = skip_ws(p + 1, end);
-        if (decode_any(d, &p, end, 0) != 0) return -1;
-        if (lua_isnil(L, -1)) lua_pop(L, 2);
-        else lua_rawset(L, -3);
-        p = skip_ws(p, end);
-        if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
-        if (p < end && *p == '}') { nkeys++; break; }
-        return fail_syntax(d, p, end, "expected ',' or '}'");
-      }
-    object_done:
-      if (top) d->nkeys_hint = nkeys;
-      d->depth--;
-      *pp = p + 1;
-      return 0;
-    }
-    case '[': {
-      if (d->depth++ >= MAX_DEPTH) return fail_syntax(d, p, end, "nesting too deep (more than 1000 levels)");
-      if (!lua_checkstack(L, 8)) luaL_error(L, "stack overflow");
-      lua_createtable(L, 4, 0);
-      p = skip_ws(p + 1, end);
-      if (p < end && *p == ']') goto array_done;
-      for (int i = 1;; i++) {
-        if (decode_any(d, &p, end, 0) != 0) return -1;
-        if (lua_isnil(L, -1)) lua_pop(L, 1);
-        else lua_rawseti(L, -2, i);
-        p = skip_ws(p, end);
-        if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
-        if (p < end && *p == ']') break;
-        return fail_syntax(d, p, end, "expected ',' or ']'");
-      }
-    array_done:
-      d->depth--;
-      *pp = p + 1;
-      return 0;
-    }
+    case '{': return decode_any_object(d, pp, end, top);
+    case '[': return decode_any_array(d, pp, end);
     case '"':
       if (get_string(d, pp, end, &s, &n, &esc) != 0) return -1;
       push_str(d, s, n);
