@@ -33,6 +33,7 @@ typedef struct jpred {
   char text[KEY_PRED_TEXT];
 } jpred;
 
+/* One struct level of a plan; a plan (json_rows.h's sr__jplan) is its top level. */
 typedef struct sr__jplan jstruct;
 typedef struct jfield {
   const char *name;
@@ -68,6 +69,7 @@ static inline unsigned ptr_hash(const char *k) {
   return (unsigned)(((uint64_t)(uintptr_t)k * 0x9E3779B97F4A7C15ULL) >> 40);
 }
 
+/* The field of st named k[0..n), or -1 (a duplicate name: its first field). */
 static inline int jstruct_find(const jstruct *st, const char *k, size_t n) {
   unsigned h = key_hash(k, n) & st->mask;
   for (;;) {
