@@ -74,7 +74,7 @@ static void fuzz_check_utf8(const char *what, const unsigned char *s, size_t n) 
   }
 }
 
-/* A strict RFC 8259 check of one value at *pp (written independently of json_rows.c, which it
+/* A strict RFC 8259 check of one value at *pp (written independently of json_decode.c, which it
 ** checks; jansson refuses "\u0000" in keys, which is valid JSON). */
 static int fj_ws(const char **pp, const char *end) {
   while (*pp < end && (**pp == ' ' || **pp == '\t' || **pp == '\n' || **pp == '\r')) (*pp)++;

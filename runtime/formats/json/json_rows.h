@@ -131,7 +131,7 @@ int sr_json_encode_range(lua_State *L, int rows_idx, int first, int last, const 
 ** is "null"). Returns 0, or -1 with the reason in errbuf. */
 int sr_json_encode_value(lua_State *L, int idx, sr_buf *out, char *errbuf, size_t errlen);
 
-/* ---- Internal to the record codecs (json_rows.c, csv_rows.c, lua_codec.c) ---- */
+/* ---- Internal to the record codecs (json/, csv_rows.c, lua_codec.c) ---- */
 
 /* A scanned JSON number: value = mant * 10^exp10 (exactly, unless inexact). */
 typedef struct sr__jnum {
