@@ -30,7 +30,7 @@ static const char *const producer_only[] = {
 /* ---- the batch marker ---------------------------------------------------------------- */
 
 /* Writes v in decimal at p (no terminator). Returns the number of digits. */
-size_t put_decimal(char *p, uint64_t v) {
+size_t kk_put_decimal(char *p, uint64_t v) {
   char tmp[20];
   size_t n = 0;
   do tmp[n++] = (char)('0' + v % 10); while ((v /= 10) > 0);
@@ -39,14 +39,14 @@ size_t put_decimal(char *p, uint64_t v) {
 }
 
 /* Sets the marker's prefix "<query id>:<batch>:" for the batch about to be written or checked. */
-void mark_batch(kk_sink *ks, int64_t batch) {
+void kk_mark_batch(kk_sink *ks, int64_t batch) {
   char *p = ks->mark + ks->mark_id_len + 1;
-  p += put_decimal(p, (uint64_t)batch);
+  p += kk_put_decimal(p, (uint64_t)batch);
   *p++ = ':';
   ks->mark_prefix_len = (size_t)(p - ks->mark);
 }
 
-/* The seq a message of this query's current batch (mark_batch) carries, or -1 when it is not
+/* The seq a message of this query's current batch (kk_mark_batch) carries, or -1 when it is not
 ** one: another query's or batch's, or no marker. Reads the marker, else the three headers of
 ** earlier versions. */
 static int64_t mark_seq(const kk_sink *ks, const rd_kafka_message_t *m, const char *batch_text) {
@@ -84,7 +84,7 @@ static int64_t mark_seq(const kk_sink *ks, const rd_kafka_message_t *m, const ch
 
 /* Reads pending_from[p] .. end of every partition and sets found[seq] for each message of this
 ** query's batch `batch`. Returns how many it found, or -1 with *err set. */
-int64_t scan(kk_sink *ks, int64_t batch, unsigned char *found, int nrows, sr_error **err) {
+int64_t kk_replay_scan(kk_sink *ks, int64_t batch, unsigned char *found, int nrows, sr_error **err) {
   char errstr[512], group[512], batch_text[32];
   int64_t hits = -1;
   int active = 0;

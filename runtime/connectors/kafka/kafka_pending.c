@@ -44,7 +44,7 @@ done:
   return st;
 }
 
-sr_status pending_load(kk_sink *ks, sr_error **err) {
+sr_status kk_pending_load(kk_sink *ks, sr_error **err) {
   sr_status st = SR_OK;
   size_t len;
   json_error_t jerr;
@@ -87,7 +87,7 @@ done:
 ** them (see the top): a new partition at its log end (known from deliveries, else asked), and
 ** for a new batch, `from` moved up when it fell REFRESH_OFFSETS behind. Writes the file only
 ** when it changes. */
-sr_status pending_cover(kk_sink *ks, int64_t batch, const rd_kafka_topic_partition_list_t *targets,
+sr_status kk_pending_cover(kk_sink *ks, int64_t batch, const rd_kafka_topic_partition_list_t *targets,
                                int replay, sr_error **err) {
   int64_t k = ks->pending_batch < 0 ? batch : ks->pending_batch, behind = 0;
   for (int i = 0; !replay && i < ks->pending_from->cnt; i++) {

@@ -1,6 +1,6 @@
 /*
-** The Kafka sink's rows: a batch collected from Lua rows (collect_rows) or read record by
-** record from a source's view (row_at), as the key, value, topic, partition and headers of the
+** The Kafka sink's rows: a batch collected from Lua rows (kk_collect_rows) or read record by
+** record from a source's view (kk_row_at), as the key, value, topic, partition and headers of the
 ** messages (kafka_sink.h). Nothing here talks to Kafka.
 */
 #include <lauxlib.h>
@@ -89,7 +89,7 @@ fail:
 
 /* [-0, +0, m] Lua function (rows, batch): fills batch->rows from rows[1..nrows]. Rows the sink
 ** cannot write set batch->errmsg (no Lua error); only out-of-memory raises. */
-int collect_rows(lua_State *L) {
+int kk_collect_rows(lua_State *L) {
   kk_batch *b = lua_touserdata(L, R_CTX);
   kk_sink *ks = b->ks;
   luaL_checkstack(L, 16, "kafka sink rows");
@@ -140,7 +140,7 @@ int collect_rows(lua_State *L) {
       lua_pop(L, 1); /* the row keeps the string alive */
     }
     if (name != last_name) {
-      last_topic = topic_index(ks, name, name_len);
+      last_topic = kk_topic_index(ks, name, name_len);
       last_name = name;
       if (last_topic < 0) { snprintf(b->errmsg, sizeof b->errmsg, "out of memory"); return 0; }
     }
@@ -205,9 +205,9 @@ static void view_text(const char *rec, const sr_view_column *c, kk_text *t, char
   t->len = (size_t)snprintf(num, VIEW_NUM_SIZE, "%lld", (long long)n);
 }
 
-/* Finds the columns a view gives the sink (see collect_rows for what a row gives). A view has
+/* Finds the columns a view gives the sink (see kk_collect_rows for what a row gives). A view has
 ** no headers column: headers have no C form, and such a source hands over rows. */
-sr_status view_columns(kk_batch *b, const sr_row_view *v, sr_error **err) {
+sr_status kk_view_columns(kk_batch *b, const sr_row_view *v, sr_error **err) {
   kk_sink *ks = b->ks;
   b->view = v;
   b->value_col = view_column(v, "value");
@@ -219,7 +219,7 @@ sr_status view_columns(kk_batch *b, const sr_row_view *v, sr_error **err) {
                         "or a string column 'topic'", WHAT);
   if (b->partition_col && b->partition_col->type != SR_VIEW_INT32)
     return sr_error_set(err, SR_ERROR, "%s: column 'partition' must be a partition number", WHAT);
-  b->view_topic = ks->topic_opt ? topic_index(ks, ks->topic_opt, strlen(ks->topic_opt)) : -1;
+  b->view_topic = ks->topic_opt ? kk_topic_index(ks, ks->topic_opt, strlen(ks->topic_opt)) : -1;
   b->view_topic_name = NULL;
   if (ks->topic_opt && b->view_topic < 0) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
   return SR_OK;
@@ -227,7 +227,7 @@ sr_status view_columns(kk_batch *b, const sr_row_view *v, sr_error **err) {
 
 /* Row i of the batch: the collected one, or one read from record i into *tmp. NULL with *err
 ** set when the record cannot be written. */
-const kk_row *row_at(kk_batch *b, int i, kk_view_row *tmp, sr_error **err) {
+const kk_row *kk_row_at(kk_batch *b, int i, kk_view_row *tmp, sr_error **err) {
   if (b->rows) return &b->rows[i];
   kk_sink *ks = b->ks;
   kk_row *row = &tmp->row;
@@ -243,7 +243,7 @@ const kk_row *row_at(kk_batch *b, int i, kk_view_row *tmp, sr_error **err) {
       return NULL;
     }
     if (name->ptr != b->view_topic_name) {
-      b->view_topic = topic_index(ks, name->ptr, name->len);
+      b->view_topic = kk_topic_index(ks, name->ptr, name->len);
       b->view_topic_name = b->view_topic >= 0 ? name->ptr : NULL;
     }
   }
@@ -264,6 +264,6 @@ const kk_row *row_at(kk_batch *b, int i, kk_view_row *tmp, sr_error **err) {
   return row;
 }
 
-void resolve_text(kk_text *t, const sr_buf *buf) {
+void kk_resolve_text(kk_text *t, const sr_buf *buf) {
   if (t->off >= 0) t->ptr = buf->data + t->off;
 }

@@ -60,7 +60,7 @@ typedef struct kk_sink {
   int value_required;         /* the plan does not know the columns: a row without `value` is
                                  refused (it cannot be told from a null value) */
   char *query_id;
-  kk_row *rows;               /* the rows of the batch being written (collect_rows) */
+  kk_row *rows;               /* the rows of the batch being written (kk_collect_rows) */
   size_t rows_cap;
   int32_t *partitions;        /* where each row of the batch goes (write_batch) */
   size_t partitions_cap;
@@ -89,12 +89,12 @@ typedef struct kk_sink {
 typedef struct kk_batch {
   kk_sink *ks;
   int nrows;
-  kk_row *rows;               /* collect_rows: the rows; NULL for a view */
+  kk_row *rows;               /* kk_collect_rows: the rows; NULL for a view */
   kk_hdr *hdrs;
   int nhdrs, hdrs_cap;
   sr_buf text;                /* numbers turned into text */
   char errmsg[512];           /* a row the sink cannot write (set instead of raising) */
-  /* write_view: the records, read row by row (row_at) instead of collected into rows: an
+  /* write_view: the records, read row by row (kk_row_at) instead of collected into rows: an
   ** array of 100,000 rows was 6 MB of fresh memory, 20 ms of page faults on its own. */
   const sr_row_view *view;
   const sr_view_column *value_col, *key_col, *topic_col, *partition_col;
@@ -102,7 +102,7 @@ typedef struct kk_batch {
   const char *view_topic_name;/* that record's topic text: the same pointer, the same topic */
 } kk_batch;
 
-/* A row read from a record (row_at), with room for its numbers turned into text. */
+/* A row read from a record (kk_row_at), with room for its numbers turned into text. */
 #define VIEW_NUM_SIZE 24 /* INT64_MIN in decimal, and its end */
 typedef struct kk_view_row {
   kk_row row;
@@ -112,23 +112,23 @@ typedef struct kk_view_row {
 /* sink_kafka.c */
 /* The index of topic name[0..len) in ks->topics, added when new (its partitions not known
 ** yet); -1 when out of memory. */
-int topic_index(kk_sink *ks, const char *name, size_t len);
+int kk_topic_index(kk_sink *ks, const char *name, size_t len);
 
 /* kafka_rows.c */
 void kk_batch_free(kk_batch *b);
-int collect_rows(lua_State *L);
-sr_status view_columns(kk_batch *b, const sr_row_view *v, sr_error **err);
-const kk_row *row_at(kk_batch *b, int i, kk_view_row *tmp, sr_error **err);
-void resolve_text(kk_text *t, const sr_buf *buf);
+int kk_collect_rows(lua_State *L);
+sr_status kk_view_columns(kk_batch *b, const sr_row_view *v, sr_error **err);
+const kk_row *kk_row_at(kk_batch *b, int i, kk_view_row *tmp, sr_error **err);
+void kk_resolve_text(kk_text *t, const sr_buf *buf);
 
 /* kafka_pending.c */
-sr_status pending_load(kk_sink *ks, sr_error **err);
-sr_status pending_cover(kk_sink *ks, int64_t batch, const rd_kafka_topic_partition_list_t *targets,
+sr_status kk_pending_load(kk_sink *ks, sr_error **err);
+sr_status kk_pending_cover(kk_sink *ks, int64_t batch, const rd_kafka_topic_partition_list_t *targets,
                         int replay, sr_error **err);
 
 /* kafka_marker.c */
-size_t put_decimal(char *p, uint64_t v);
-void mark_batch(kk_sink *ks, int64_t batch);
-int64_t scan(kk_sink *ks, int64_t batch, unsigned char *found, int nrows, sr_error **err);
+size_t kk_put_decimal(char *p, uint64_t v);
+void kk_mark_batch(kk_sink *ks, int64_t batch);
+int64_t kk_replay_scan(kk_sink *ks, int64_t batch, unsigned char *found, int nrows, sr_error **err);
 
 #endif

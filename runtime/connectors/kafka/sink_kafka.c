@@ -206,7 +206,7 @@ static sr_status txn_error(kk_sink *ks, rd_kafka_error_t *e, const char *doing, 
 
 /* ---- topics and partitions ------------------------------------------------------------ */
 
-int topic_index(kk_sink *ks, const char *name, size_t len) {
+int kk_topic_index(kk_sink *ks, const char *name, size_t len) {
   for (int i = 0; i < ks->ntopics; i++)
     if (strlen(ks->topics[i].name) == len && memcmp(ks->topics[i].name, name, len) == 0) return i;
   kk_topic *t = realloc(ks->topics, (size_t)(ks->ntopics + 1) * sizeof *t);
@@ -254,7 +254,7 @@ static int32_t partition_of(kk_sink *ks, const kk_row *row, int64_t batch, int s
   return (int32_t)((uint64_t)(batch + seq / NULL_KEY_BLOCK) % (uint64_t)t->partitions);
 }
 
-/* Produces row `seq` to `partition` with its headers and the batch marker (mark_batch was
+/* Produces row `seq` to `partition` with its headers and the batch marker (kk_mark_batch was
 ** called). */
 static sr_status produce_row(kk_sink *ks, const kk_batch *b, const kk_row *row, int32_t partition,
                              int seq, sr_error **err) {
@@ -263,7 +263,7 @@ static sr_status produce_row(kk_sink *ks, const kk_batch *b, const kk_row *row, 
     const kk_hdr *hd = &b->hdrs[row->hdr_first + k];
     rd_kafka_header_add(h, hd->name.ptr, (ssize_t)hd->name.len, hd->value.ptr, (ssize_t)hd->value.len);
   }
-  size_t mark_len = ks->mark_prefix_len + put_decimal(ks->mark + ks->mark_prefix_len, (uint64_t)seq);
+  size_t mark_len = ks->mark_prefix_len + kk_put_decimal(ks->mark + ks->mark_prefix_len, (uint64_t)seq);
   rd_kafka_header_add(h, H_MARK, sizeof H_MARK - 1, ks->mark, (ssize_t)mark_len);
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -281,7 +281,7 @@ static sr_status produce_row(kk_sink *ks, const kk_batch *b, const kk_row *row, 
   }
 }
 
-/* Writes the batch's rows (collected in b->rows, or read from b->view by row_at) as batch
+/* Writes the batch's rows (collected in b->rows, or read from b->view by kk_row_at) as batch
 ** batch_id (see the top). */
 static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_error **err) {
   sr_status st = SR_OK;
@@ -290,19 +290,19 @@ static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_erro
   rd_kafka_topic_partition_list_t *targets = rd_kafka_topic_partition_list_new(8);
   kk_view_row tmp;
   for (int i = 0; b->rows && i < nrows; i++) {
-    resolve_text(&b->rows[i].key, &b->text);
-    resolve_text(&b->rows[i].value, &b->text);
+    kk_resolve_text(&b->rows[i].key, &b->text);
+    kk_resolve_text(&b->rows[i].value, &b->text);
   }
   for (int i = 0; i < b->nhdrs; i++) {
-    resolve_text(&b->hdrs[i].name, &b->text);
-    resolve_text(&b->hdrs[i].value, &b->text);
+    kk_resolve_text(&b->hdrs[i].name, &b->text);
+    kk_resolve_text(&b->hdrs[i].value, &b->text);
   }
   /* Where the rows go: every topic is made ready, and every partition is noted, before the
   ** first row is produced. */
   int last_topic = -1;
   int32_t last_partition = -1;
   for (int i = 0; i < nrows; i++) {
-    const kk_row *row = row_at(b, i, &tmp, err);
+    const kk_row *row = kk_row_at(b, i, &tmp, err);
     if (!row) {
       st = SR_ERROR;
       goto done;
@@ -327,7 +327,7 @@ static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_erro
   drain(ks); /* nothing of an earlier attempt may still be on its way (see the top) */
   if ((st = check_fatal(ks, err)) != SR_OK) goto done;
   int replay = ks->begun < 0 ? ks->pending_batch >= 0 : batch_id == ks->begun;
-  if ((st = pending_cover(ks, batch_id, targets, replay, err)) != SR_OK) goto done;
+  if ((st = kk_pending_cover(ks, batch_id, targets, replay, err)) != SR_OK) goto done;
   ks->begun = batch_id;
   if (ks->transactional) {
     rd_kafka_error_t *e;
@@ -352,9 +352,9 @@ static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_erro
     st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
     goto done;
   }
-  mark_batch(ks, batch_id);
+  kk_mark_batch(ks, batch_id);
   if (replay) {
-    int64_t hits = scan(ks, batch_id, found, nrows, err);
+    int64_t hits = kk_replay_scan(ks, batch_id, found, nrows, err);
     if (hits < 0) {
       st = (*err && (*err)->status == SR_ERROR) ? SR_ERROR : SR_RETRY;
       goto done;
@@ -373,7 +373,7 @@ static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_erro
   ks->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
   for (int i = 0; i < nrows; i++) {
     if (found[i]) continue;
-    const kk_row *row = row_at(b, i, &tmp, err); /* checked above */
+    const kk_row *row = kk_row_at(b, i, &tmp, err); /* checked above */
     if (!row || (st = produce_row(ks, b, row, ks->partitions[i], i, err)) != SR_OK) goto done;
     ks->last_written++;
     if ((i & 1023) == 0) rd_kafka_poll(ks->rk, 0);
@@ -420,7 +420,7 @@ static sr_status kk_write(sr_sink *sink, int64_t batch_id, lua_State *L, int row
   int todo;
   if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
   luaL_checkstack(L, 4, "kafka sink");
-  lua_pushcfunction(L, collect_rows); /* before anything of ours is held: it may raise */
+  lua_pushcfunction(L, kk_collect_rows); /* before anything of ours is held: it may raise */
   int fn_idx = lua_gettop(L);
   sr_status st = begin_write(ks, batch_id, nrows, &b, &todo, err);
   if (st != SR_OK || !todo) goto done;
@@ -452,7 +452,7 @@ static sr_status kk_write_view(sr_sink *sink, int64_t batch_id, const sr_row_vie
   kk_batch b;
   int todo;
   sr_status st = begin_write(ks, batch_id, view->count, &b, &todo, err);
-  if (st == SR_OK && todo && (st = view_columns(&b, view, err)) == SR_OK)
+  if (st == SR_OK && todo && (st = kk_view_columns(&b, view, err)) == SR_OK)
     st = write_batch(ks, batch_id, &b, err);
   kk_batch_free(&b);
   return st;
@@ -518,7 +518,7 @@ static int has_column(const char *const *columns, const char *name) {
 
 /* Spark's KafkaWriter.validateQuery: "Required attribute 'value' not found", and "topic option
 ** required when no 'topic' attribute is present". Checked here when the plan knows the
-** columns; when it does not, collect_rows refuses a row without a value. */
+** columns; when it does not, kk_collect_rows refuses a row without a value. */
 static sr_status kk_check(const sr_connector_config *cfg, sr_error **err) {
   const char *pname = sr_opt_str(cfg->options, kk_options, "kafka.partitioner", "murmur2_random");
   int known = 0;
@@ -579,7 +579,7 @@ static sr_status kk_open(sr_sink *sink, const sr_connector_config *cfg, sr_error
     if (!(ks->pending_path = malloc(len))) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
     snprintf(ks->pending_path, len, "%s/%s", cfg->state_dir, PENDING_FILE);
   }
-  sr_status st = pending_load(ks, err);
+  sr_status st = kk_pending_load(ks, err);
   if (st != SR_OK) return st;
   return producer_new(ks, err);
 }
