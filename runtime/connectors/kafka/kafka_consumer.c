@@ -17,7 +17,7 @@ static void part_clear_stash(ks_part *p) {
   p->stash_bytes = 0;
 }
 
-void parts_free(ks_source *ks) {
+void ks_parts_free(ks_source *ks) {
   for (int i = 0; i < ks->nparts; i++) {
     part_clear_stash(&ks->parts[i]);
     free(ks->parts[i].stash);
@@ -29,7 +29,7 @@ void parts_free(ks_source *ks) {
   ks->assignment_valid = 0;
 }
 
-ks_part *part_find(ks_source *ks, const char *topic, int32_t partition) {
+ks_part *ks_part_find(ks_source *ks, const char *topic, int32_t partition) {
   for (int i = 0; i < ks->nparts; i++)
     if (ks->parts[i].partition == partition && strcmp(ks->parts[i].topic, topic) == 0)
       return &ks->parts[i];
@@ -37,17 +37,17 @@ ks_part *part_find(ks_source *ks, const char *topic, int32_t partition) {
 }
 
 /* The part a message belongs to; pointer compare first (librdkafka has one handle per topic). */
-ks_part *part_of(ks_source *ks, const rd_kafka_message_t *m, ks_part **cache) {
+ks_part *ks_part_of(ks_source *ks, const rd_kafka_message_t *m, ks_part **cache) {
   if (*cache && (*cache)->rkt == m->rkt && (*cache)->partition == m->partition) return *cache;
   for (int i = 0; i < ks->nparts; i++)
     if (ks->parts[i].rkt == m->rkt && ks->parts[i].partition == m->partition)
       return *cache = &ks->parts[i];
-  ks_part *p = part_find(ks, rd_kafka_topic_name(m->rkt), m->partition);
+  ks_part *p = ks_part_find(ks, rd_kafka_topic_name(m->rkt), m->partition);
   if (p) p->rkt = m->rkt;
   return *cache = p;
 }
 
-int stash_push(ks_part *p, rd_kafka_message_t *m) {
+int ks_stash_push(ks_part *p, rd_kafka_message_t *m) {
   if (p->stash_head > 0 && p->stash_head == p->stash_len) p->stash_head = p->stash_len = 0;
   if (p->stash_len == p->stash_cap) {
     int cap = p->stash_cap ? p->stash_cap * 2 : 64;
@@ -61,7 +61,7 @@ int stash_push(ks_part *p, rd_kafka_message_t *m) {
   return 0;
 }
 
-void pause_part(ks_source *ks, ks_part *p, int pause) {
+void ks_pause_part(ks_source *ks, ks_part *p, int pause) {
   rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
   if (pause) rd_kafka_pause_partitions(ks->rk, l);
@@ -73,22 +73,22 @@ void pause_part(ks_source *ks, ks_part *p, int pause) {
 /* Moves what the consumer queue holds into the partitions' stashes, without waiting.
 ** Returns 0, or -1 when the queue held an error (then the assignment is invalid: a full plan
 ** and the read's slow path look into it). */
-int stash_fetched(ks_source *ks) {
+int ks_stash_fetched(ks_source *ks) {
   rd_kafka_message_t *polled[256];
   ks_part *cache = NULL;
   int failed = 0;
   for (ssize_t got; (got = rd_kafka_consume_batch_queue(ks->queue, 0, polled, 256)) > 0;) {
     for (ssize_t k = 0; k < got; k++) {
       rd_kafka_message_t *m = polled[k];
-      ks_part *p = m->rkt ? part_of(ks, m, &cache) : NULL;
+      ks_part *p = m->rkt ? ks_part_of(ks, m, &cache) : NULL;
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (p && p->stash_len == p->stash_head && m->offset > p->next) p->next = m->offset;
       } else if (m->err) {
         failed = 1;
       } else if (p && m->offset >= p->next) {
-        if (stash_push(p, m) != 0) failed = 1;
+        if (ks_stash_push(p, m) != 0) failed = 1;
         else {
-          if (p->stash_bytes > STASH_MAX_BYTES && !p->paused) pause_part(ks, p, 1);
+          if (p->stash_bytes > STASH_MAX_BYTES && !p->paused) ks_pause_part(ks, p, 1);
           continue; /* the stash owns it */
         }
       }

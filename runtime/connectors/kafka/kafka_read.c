@@ -207,7 +207,7 @@ done:
 static int can_continue(const ks_source *ks, const ks_range *r, int n) {
   if (!ks->assignment_valid || ks->nparts != n) return 0;
   for (int i = 0; i < n; i++) {
-    ks_part *p = part_find((ks_source *)ks, r[i].topic, r[i].partition);
+    ks_part *p = ks_part_find((ks_source *)ks, r[i].topic, r[i].partition);
     if (!p || p->next != r[i].from) return 0;
   }
   return 1;
@@ -274,7 +274,7 @@ static sr_status reassign(ks_source *ks, ks_range *r, int n, sr_error **err) {
   rd_kafka_topic_partition_list_t *hi = rd_kafka_topic_partition_list_new(n ? n : 1);
   rd_kafka_topic_partition_list_t *asg = rd_kafka_topic_partition_list_new(n ? n : 1);
   rd_kafka_assign(ks->rk, NULL);
-  parts_free(ks);
+  ks_parts_free(ks);
   if ((st = query_bounds(ks, r, n, lo, hi, err)) != SR_OK) goto done;
   if (n > 0 && !(ks->parts = calloc((size_t)n, sizeof *ks->parts))) {
     st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
@@ -323,7 +323,7 @@ static sr_status reassign(ks_source *ks, ks_range *r, int n, sr_error **err) {
   }
   ks->assignment_valid = 1;
 done:
-  if (st != SR_OK) parts_free(ks);
+  if (st != SR_OK) ks_parts_free(ks);
   rd_kafka_topic_partition_list_destroy(lo);
   rd_kafka_topic_partition_list_destroy(hi);
   rd_kafka_topic_partition_list_destroy(asg);
@@ -375,7 +375,7 @@ sr_status ks_read_view(sr_source *src, const json_t *start, const json_t *end,
   ** a range (none is expected) reads nothing. */
   for (int k = 0; k < ks->nparts; k++) ks->parts[k].range = -1;
   for (int i = 0; i < n; i++) {
-    ks_part *p = part_find(ks, r[i].topic, r[i].partition);
+    ks_part *p = ks_part_find(ks, r[i].topic, r[i].partition);
     rd.first_pos[i] = rd.next_pos[i] = span;
     if (!p) continue;
     p->range = i;
@@ -407,7 +407,7 @@ sr_status ks_read_view(sr_source *src, const json_t *start, const json_t *end,
     /* A partition needed past its stash, or one whose stash went back under the bound: under
     ** the continuous trigger a batch may end at the stash's end (plan_fetched), and a paused
     ** partition would then wait for the next full plan. */
-    if (p->paused && p->stash_bytes <= STASH_MAX_BYTES) pause_part(ks, p, 0);
+    if (p->paused && p->stash_bytes <= STASH_MAX_BYTES) ks_pause_part(ks, p, 0);
   }
 
   int64_t last_progress = sr_kafka_now_ms();
@@ -417,7 +417,7 @@ sr_status ks_read_view(sr_source *src, const json_t *start, const json_t *end,
     for (ssize_t k = 0; k < got; k++) {
       rd_kafka_message_t *m = polled[k];
       polled[k] = NULL;
-      ks_part *p = m->rkt ? part_of(ks, m, &cache) : NULL;
+      ks_part *p = m->rkt ? ks_part_of(ks, m, &cache) : NULL;
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         /* Everything before the log end m->offset has been delivered (in order). */
         if (p && p->stash_len == p->stash_head && m->offset > p->next) p->next = m->offset;
@@ -449,13 +449,13 @@ sr_status ks_read_view(sr_source *src, const json_t *start, const json_t *end,
       } else if (!p || m->offset < p->next) {
         rd_kafka_message_destroy(m); /* not ours, or before a seek: outdated */
       } else if (p->done || m->offset >= p->to) {
-        if (stash_push(p, m) != 0) {
+        if (ks_stash_push(p, m) != 0) {
           rd_kafka_message_destroy(m);
           st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
           goto done;
         }
         if (check_done(p)) { active--; last_progress = sr_kafka_now_ms(); }
-        if (p->stash_bytes > STASH_MAX_BYTES && !p->paused) pause_part(ks, p, 1);
+        if (p->stash_bytes > STASH_MAX_BYTES && !p->paused) ks_pause_part(ks, p, 1);
       } else {
         if ((st = take_message(ks, &rd, p, m, err)) != SR_OK) goto done;
         if (check_done(p)) active--;

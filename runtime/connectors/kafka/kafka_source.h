@@ -100,12 +100,12 @@ typedef struct ks_source {
 } ks_source;
 
 /* kafka_consumer.c */
-void parts_free(ks_source *ks);
-ks_part *part_find(ks_source *ks, const char *topic, int32_t partition);
-ks_part *part_of(ks_source *ks, const rd_kafka_message_t *m, ks_part **cache);
-int stash_push(ks_part *p, rd_kafka_message_t *m);
-void pause_part(ks_source *ks, ks_part *p, int pause);
-int stash_fetched(ks_source *ks);
+void ks_parts_free(ks_source *ks);
+ks_part *ks_part_find(ks_source *ks, const char *topic, int32_t partition);
+ks_part *ks_part_of(ks_source *ks, const rd_kafka_message_t *m, ks_part **cache);
+int ks_stash_push(ks_part *p, rd_kafka_message_t *m);
+void ks_pause_part(ks_source *ks, ks_part *p, int pause);
+int ks_stash_fetched(ks_source *ks);
 
 /* kafka_read.c */
 sr_status ks_read_view(sr_source *src, const json_t *start, const json_t *end,

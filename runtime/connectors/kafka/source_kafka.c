@@ -320,7 +320,7 @@ static int ks_drained(sr_source *src, const json_t *end);
 static int stands_at(ks_source *ks, const rd_kafka_topic_partition_list_t *start) {
   if (!ks->assignment_valid || ks->nparts != start->cnt) return 0;
   for (int i = 0; i < start->cnt; i++) {
-    const ks_part *p = part_find(ks, start->elems[i].topic, start->elems[i].partition);
+    const ks_part *p = ks_part_find(ks, start->elems[i].topic, start->elems[i].partition);
     if (!p || p->next != start->elems[i].offset) return 0;
   }
   return 1;
@@ -349,7 +349,7 @@ static sr_status plan_fetched(sr_source *src, const json_t *start, json_t **end,
     goto out;
   }
   for (int i = 0; i < n; i++) {
-    const ks_part *p = part_find(ks, endl->elems[i].topic, endl->elems[i].partition);
+    const ks_part *p = ks_part_find(ks, endl->elems[i].topic, endl->elems[i].partition);
     from[i] = to[i] = endl->elems[i].offset;
     if (p->stash_len > p->stash_head) to[i] = p->stash[p->stash_len - 1]->offset + 1;
   }
@@ -390,7 +390,7 @@ static sr_status ks_plan(sr_source *src, const json_t *start, json_t **end, sr_e
     /* The queue is emptied too, full plans included: librdkafka wakes a queue that goes from
     ** empty to not, so a message, or an end-of-partition event, left in it would keep the next
     ** message from waking the idle query (it waited for the next full plan, a second). */
-    if (ks->assignment_valid) stash_fetched(ks);
+    if (ks->assignment_valid) ks_stash_fetched(ks);
     int handled;
     if ((st = plan_fetched(src, start, end, &handled, err)) != SR_OK || handled) return st;
     ks->full_plan_due_ms = sr_kafka_now_ms() + ks->continuous_ms;
@@ -591,7 +591,7 @@ static void ks_close(sr_source *src) {
   sr_arena_free(&ks->batch.bytes);
   for (int i = 0; i < ks->ntopic_names; i++) free((char *)ks->topic_names[i].ptr);
   free(ks->topic_names);
-  parts_free(ks);
+  ks_parts_free(ks);
   if (ks->queue && ks->continuous_ms > 0) rd_kafka_queue_io_event_enable(ks->queue, -1, NULL, 0);
   if (ks->queue) rd_kafka_queue_destroy(ks->queue);
   for (int i = 0; i < 2; i++)
