@@ -281,15 +281,9 @@ static sr_status produce_row(kk_sink *ks, const kk_batch *b, const kk_row *row, 
   }
 }
 
-/* Writes the batch's rows (collected in b->rows, or read from b->view by kk_row_at) as batch
-** batch_id (see the top). */
-static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_error **err) {
-  sr_status st = SR_OK;
-  int nrows = b->nrows;
-  unsigned char *found = NULL;
-  rd_kafka_topic_partition_list_t *targets = rd_kafka_topic_partition_list_new(8);
-  kk_view_row tmp;
-  for (int i = 0; b->rows && i < nrows; i++) {
+/* Points the batch's texts made here (numbers) at the buffer, which has stopped growing. */
+static void resolve_texts(kk_batch *b) {
+  for (int i = 0; b->rows && i < b->nrows; i++) {
     kk_resolve_text(&b->rows[i].key, &b->text);
     kk_resolve_text(&b->rows[i].value, &b->text);
   }
@@ -297,57 +291,88 @@ static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_erro
     kk_resolve_text(&b->hdrs[i].name, &b->text);
     kk_resolve_text(&b->hdrs[i].value, &b->text);
   }
-  /* Where the rows go: every topic is made ready, and every partition is noted, before the
-  ** first row is produced. */
+}
+
+/* Where the rows go: every topic is made ready, each row's partition noted in ks->partitions
+** and every partition in targets, before the first row is produced. */
+static sr_status route_rows(kk_sink *ks, int64_t batch_id, kk_batch *b,
+                            rd_kafka_topic_partition_list_t *targets, sr_error **err) {
+  sr_status st;
+  kk_view_row tmp;
   int last_topic = -1;
   int32_t last_partition = -1;
-  for (int i = 0; i < nrows; i++) {
+  for (int i = 0; i < b->nrows; i++) {
     const kk_row *row = kk_row_at(b, i, &tmp, err);
-    if (!row) {
-      st = SR_ERROR;
-      goto done;
-    }
+    if (!row) return SR_ERROR;
     const kk_topic *t = &ks->topics[row->topic];
     if (row->topic != last_topic && (st = topic_ready(ks, &ks->topics[row->topic], err)) != SR_OK)
-      goto done;
+      return st;
     /* Computed once: the pending file must name every partition the rows go to, and the
     ** `random` partitioner gives another one each time. */
     int32_t partition = ks->partitions[i] = partition_of(ks, row, batch_id, i);
-    if (partition >= t->partitions) {
-      st = sr_error_set(err, SR_ERROR, "%s: batch %lld row %d: topic '%s' has no partition %d",
-                        WHAT, (long long)batch_id, i + 1, t->name, (int)partition);
-      goto done;
-    }
+    if (partition >= t->partitions)
+      return sr_error_set(err, SR_ERROR, "%s: batch %lld row %d: topic '%s' has no partition %d",
+                          WHAT, (long long)batch_id, i + 1, t->name, (int)partition);
     if ((partition != last_partition || row->topic != last_topic) &&
         !sr_kafka_tp_find(targets, t->name, partition))
       rd_kafka_topic_partition_list_add(targets, t->name, partition);
     last_topic = row->topic;
     last_partition = partition;
   }
+  return SR_OK;
+}
+
+/* Transactions: ready (which also fences an earlier producer with this transactional.id and
+** aborts what it left open), and the failed attempt's own transaction aborted. */
+static sr_status txn_prepare(kk_sink *ks, sr_error **err) {
+  rd_kafka_error_t *e;
+  if (!ks->txn_ready) {
+    if ((e = rd_kafka_init_transactions(ks->rk, ks->timeout_ms)))
+      return txn_error(ks, e, "initializing transactions", err);
+    ks->txn_ready = 1;
+  }
+  if (ks->txn_open) {
+    e = rd_kafka_abort_transaction(ks->rk, ks->timeout_ms);
+    ks->txn_open = 0;
+    if (e) return txn_error(ks, e, "aborting the failed attempt's transaction", err);
+  }
+  return SR_OK;
+}
+
+/* Produces every row whose seq is not in found (a replay's scan found the others). */
+static sr_status produce_rows(kk_sink *ks, kk_batch *b, const unsigned char *found, sr_error **err) {
+  sr_status st;
+  kk_view_row tmp;
+  ks->dr_failed = 0;
+  ks->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int i = 0; i < b->nrows; i++) {
+    if (found[i]) continue;
+    const kk_row *row = kk_row_at(b, i, &tmp, err); /* checked by route_rows */
+    if (!row) return SR_ERROR;
+    if ((st = produce_row(ks, b, row, ks->partitions[i], i, err)) != SR_OK) return st;
+    ks->last_written++;
+    if ((i & 1023) == 0) rd_kafka_poll(ks->rk, 0);
+  }
+  return SR_OK;
+}
+
+/* Writes the batch's rows (collected in b->rows, or read from b->view by kk_row_at) as batch
+** batch_id (see the top): route the rows; let nothing of an earlier attempt be on its way;
+** make the pending file cover their partitions; on a replay, scan for the rows already
+** written; produce the others (inside the batch's transaction when transactional). */
+static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_error **err) {
+  sr_status st = SR_OK;
+  int nrows = b->nrows;
+  unsigned char *found = NULL;
+  rd_kafka_topic_partition_list_t *targets = rd_kafka_topic_partition_list_new(8);
+  resolve_texts(b);
+  if ((st = route_rows(ks, batch_id, b, targets, err)) != SR_OK) goto done;
   drain(ks); /* nothing of an earlier attempt may still be on its way (see the top) */
   if ((st = check_fatal(ks, err)) != SR_OK) goto done;
   int replay = ks->begun < 0 ? ks->pending_batch >= 0 : batch_id == ks->begun;
   if ((st = kk_pending_cover(ks, batch_id, targets, replay, err)) != SR_OK) goto done;
   ks->begun = batch_id;
-  if (ks->transactional) {
-    rd_kafka_error_t *e;
-    if (!ks->txn_ready) {
-      /* Also fences an earlier producer with this transactional.id and aborts what it left open. */
-      if ((e = rd_kafka_init_transactions(ks->rk, ks->timeout_ms))) {
-        st = txn_error(ks, e, "initializing transactions", err);
-        goto done;
-      }
-      ks->txn_ready = 1;
-    }
-    if (ks->txn_open) {
-      e = rd_kafka_abort_transaction(ks->rk, ks->timeout_ms);
-      ks->txn_open = 0;
-      if (e) {
-        st = txn_error(ks, e, "aborting the failed attempt's transaction", err);
-        goto done;
-      }
-    }
-  }
+  if (ks->transactional && (st = txn_prepare(ks, err)) != SR_OK) goto done;
   if (!(found = calloc((size_t)nrows, 1))) {
     st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
     goto done;
@@ -369,15 +394,7 @@ static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_erro
     }
     ks->txn_open = 1;
   }
-  ks->dr_failed = 0;
-  ks->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-  for (int i = 0; i < nrows; i++) {
-    if (found[i]) continue;
-    const kk_row *row = kk_row_at(b, i, &tmp, err); /* checked above */
-    if (!row || (st = produce_row(ks, b, row, ks->partitions[i], i, err)) != SR_OK) goto done;
-    ks->last_written++;
-    if ((i & 1023) == 0) rd_kafka_poll(ks->rk, 0);
-  }
+  st = produce_rows(ks, b, found, err);
 done:
   free(found);
   rd_kafka_topic_partition_list_destroy(targets);
