@@ -82,18 +82,10 @@ static int64_t mark_seq(const kk_sink *ks, const rd_kafka_message_t *m, const ch
 
 /* ---- the replay scan ----------------------------------------------------------------- */
 
-/* Reads pending_from[p] .. end of every partition and sets found[seq] for each message of this
-** query's batch `batch`. Returns how many it found, or -1 with *err set. */
-int64_t kk_replay_scan(kk_sink *ks, int64_t batch, unsigned char *found, int nrows, sr_error **err) {
-  char errstr[512], group[512], batch_text[32];
-  int64_t hits = -1;
-  int active = 0;
-  rd_kafka_t *rk = NULL;
-  rd_kafka_queue_t *q = NULL;
-  rd_kafka_message_t *msgs[512];
-  rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_copy(ks->pending_from);
-  rd_kafka_topic_partition_list_t *asg = rd_kafka_topic_partition_list_new(ends->cnt + 1);
-  snprintf(batch_text, sizeof batch_text, "%lld", (long long)batch);
+/* The consumer of a replay scan: of this query's group (never joined), reading only what a
+** transaction committed when the sink writes in transactions. NULL with *err set. */
+static rd_kafka_t *scan_consumer(kk_sink *ks, sr_error **err) {
+  char errstr[512], group[512];
   snprintf(group, sizeof group, "streamrun-kafka-sink-%s", ks->query_id);
   const sr_kafka_setting defaults[] = {
     {"client.id", "streamrun-sink-check", NULL},
@@ -108,88 +100,120 @@ int64_t kk_replay_scan(kk_sink *ks, int64_t batch, unsigned char *found, int nro
     {"isolation.level", ks->transactional ? "read_committed" : "read_uncommitted", ""},
     {NULL, NULL, NULL},
   };
+  rd_kafka_t *rk;
   rd_kafka_conf_t *conf = sr_kafka_conf_new(ks->opts, defaults, forced, producer_only, WHAT, err);
-  if (!conf) goto done;
+  if (!conf) return NULL;
   if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
     rd_kafka_conf_destroy(conf);
     sr_error_set(err, SR_ERROR, "%s: cannot create the consumer that checks a replay: %s", WHAT, errstr);
-    goto done;
+    return NULL;
   }
   rd_kafka_poll_set_consumer(rk);
-  q = rd_kafka_queue_get_consumer(rk);
-  sr_kafka_tp_fill(ends, RD_KAFKA_OFFSET_END);
-  if (sr_kafka_list_offsets(rk, ends, ks->timeout_ms, err) != SR_OK) goto done;
-  for (int i = 0; i < ends->cnt; i++) {
-    const rd_kafka_topic_partition_t *f = &ks->pending_from->elems[i];
-    if (ends->elems[i].offset > f->offset) {
-      rd_kafka_topic_partition_list_add(asg, f->topic, f->partition)->offset = f->offset;
-      active++;
+  return rk;
+}
+
+/* A scan in progress: the partitions assigned (offset -1 once read to its end) and their ends. */
+typedef struct kk_scan {
+  kk_sink *ks;
+  const char *batch_text;
+  unsigned char *found;
+  int nrows;
+  rd_kafka_topic_partition_list_t *asg, *ends;
+  int active;                 /* partitions not read to their end yet */
+  int64_t hits;
+  int64_t last_progress;
+} kk_scan;
+
+/* Takes one polled message: a marker of this batch sets found[seq]; a partition is done at
+** its end offset, past a gap, or at its end of log. Returns 0, or -1 with *err set when the
+** scan cannot go on. */
+static int scan_message(kk_scan *sc, const rd_kafka_message_t *m, sr_error **err) {
+  rd_kafka_topic_partition_t *a =
+      m->rkt ? sr_kafka_tp_find(sc->asg, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
+  int64_t pos = -1; /* every message before pos has been seen */
+  if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    pos = m->offset;
+  } else if (m->err) {
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || !sr_kafka_err_retriable(m->err)) {
+      sr_kafka_error(err, m->err, "%s: checking what a replayed batch already wrote (%s)",
+                     WHAT, rd_kafka_message_errstr(m));
+      return -1;
+    }
+  } else if (a) {
+    pos = m->offset + 1;
+    int64_t s = mark_seq(sc->ks, m, sc->batch_text);
+    if (s >= 0 && s < sc->nrows && !sc->found[s]) {
+      sc->found[s] = 1;
+      sc->hits++;
     }
   }
-  hits = 0;
-  if (active == 0) goto done;
-  rd_kafka_resp_err_t e = rd_kafka_assign(rk, asg);
-  if (e) {
-    hits = -1;
-    sr_kafka_error(err, e, "%s: checking what a replayed batch already wrote", WHAT);
-    goto done;
+  if (a && a->offset >= 0 && pos >= 0) {
+    if (pos >= sr_kafka_tp_find(sc->ends, a->topic, a->partition)->offset) {
+      a->offset = -1;
+      sc->active--;
+    }
+    sc->last_progress = sr_kafka_now_ms();
   }
-  int64_t last_progress = sr_kafka_now_ms();
-  int failed = 0;
-  while (active > 0) {
+  return 0;
+}
+
+/* Reads the assigned partitions to their ends (scan_message). SR_OK, or SR_RETRY/SR_ERROR. */
+static sr_status scan_read(kk_scan *sc, rd_kafka_t *rk, rd_kafka_queue_t *q, sr_error **err) {
+  rd_kafka_message_t *msgs[512];
+  sc->last_progress = sr_kafka_now_ms();
+  while (sc->active > 0) {
     /* What is queued, else wait for one (a timeout here would wait for a full array). */
     ssize_t got = rd_kafka_consume_batch_queue(q, 0, msgs, sizeof msgs / sizeof *msgs);
     if (got == 0 && (msgs[0] = rd_kafka_consumer_poll(rk, 100))) got = 1;
+    int failed = 0;
     for (ssize_t k = 0; k < got; k++) {
-      rd_kafka_message_t *m = msgs[k];
-      rd_kafka_topic_partition_t *a =
-          m->rkt ? sr_kafka_tp_find(asg, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
-      int64_t pos = -1; /* every message before pos has been seen */
-      if (failed) {
-        /* dropping the rest of this poll */
-      } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        pos = m->offset;
-      } else if (m->err) {
-        if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || !sr_kafka_err_retriable(m->err)) {
-          sr_kafka_error(err, m->err, "%s: checking what a replayed batch already wrote (%s)",
-                         WHAT, rd_kafka_message_errstr(m));
-          failed = 1;
-        }
-      } else if (a) {
-        pos = m->offset + 1;
-        int64_t s = mark_seq(ks, m, batch_text);
-        if (s >= 0 && s < nrows && !found[s]) {
-          found[s] = 1;
-          hits++;
-        }
-      }
-      /* Done with a partition at its end offset, past a gap, or at its end of log. */
-      if (a && a->offset >= 0 && pos >= 0) {
-        if (pos >= sr_kafka_tp_find(ends, a->topic, a->partition)->offset) {
-          a->offset = -1;
-          active--;
-        }
-        last_progress = sr_kafka_now_ms();
-      }
-      rd_kafka_message_destroy(m);
+      if (!failed && scan_message(sc, msgs[k], err) != 0) failed = 1; /* the rest is dropped */
+      rd_kafka_message_destroy(msgs[k]);
     }
-    if (failed) {
-      hits = -1;
-      goto done;
-    }
-    if (got < 0 || sr_kafka_now_ms() - last_progress > ks->timeout_ms) {
-      hits = -1;
-      sr_error_set(err, SR_RETRY, "%s: timed out checking what a replayed batch already wrote", WHAT);
-      goto done;
+    if (failed) return SR_ERROR;
+    if (got < 0 || sr_kafka_now_ms() - sc->last_progress > sc->ks->timeout_ms)
+      return sr_error_set(err, SR_RETRY, "%s: timed out checking what a replayed batch already wrote", WHAT);
+  }
+  return SR_OK;
+}
+
+/* Reads pending_from[p] .. end of every partition and sets found[seq] for each message of this
+** query's batch `batch`. Returns how many it found, or -1 with *err set. */
+int64_t kk_replay_scan(kk_sink *ks, int64_t batch, unsigned char *found, int nrows, sr_error **err) {
+  char batch_text[32];
+  rd_kafka_queue_t *q = NULL;
+  snprintf(batch_text, sizeof batch_text, "%lld", (long long)batch);
+  kk_scan sc = {.ks = ks, .batch_text = batch_text, .found = found, .nrows = nrows, .hits = -1};
+  sc.ends = rd_kafka_topic_partition_list_copy(ks->pending_from);
+  sc.asg = rd_kafka_topic_partition_list_new(sc.ends->cnt + 1);
+  rd_kafka_t *rk = scan_consumer(ks, err);
+  if (!rk) goto done;
+  q = rd_kafka_queue_get_consumer(rk);
+  sr_kafka_tp_fill(sc.ends, RD_KAFKA_OFFSET_END);
+  if (sr_kafka_list_offsets(rk, sc.ends, ks->timeout_ms, err) != SR_OK) goto done;
+  for (int i = 0; i < sc.ends->cnt; i++) {
+    const rd_kafka_topic_partition_t *f = &ks->pending_from->elems[i];
+    if (sc.ends->elems[i].offset > f->offset) {
+      rd_kafka_topic_partition_list_add(sc.asg, f->topic, f->partition)->offset = f->offset;
+      sc.active++;
     }
   }
+  sc.hits = 0;
+  if (sc.active == 0) goto done;
+  rd_kafka_resp_err_t e = rd_kafka_assign(rk, sc.asg);
+  if (e) {
+    sc.hits = -1;
+    sr_kafka_error(err, e, "%s: checking what a replayed batch already wrote", WHAT);
+    goto done;
+  }
+  if (scan_read(&sc, rk, q, err) != SR_OK) sc.hits = -1;
 done:
   if (q) rd_kafka_queue_destroy(q);
   if (rk) {
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
   }
-  rd_kafka_topic_partition_list_destroy(ends);
-  rd_kafka_topic_partition_list_destroy(asg);
-  return hits;
+  rd_kafka_topic_partition_list_destroy(sc.ends);
+  rd_kafka_topic_partition_list_destroy(sc.asg);
+  return sc.hits;
 }
