@@ -371,58 +371,67 @@ done:
   return st;
 }
 
-static sr_status ks_plan(sr_source *src, const json_t *start, json_t **end, sr_error **err) {
+/* Continuous trigger: the wake-ups and the consumer queue emptied, then the plan between full
+** plans (plan_fetched). *handled = 1 when that answered. */
+static sr_status plan_continuous(sr_source *src, const json_t *start, json_t **end, int *handled,
+                                 sr_error **err) {
   ks_source *ks = src->impl;
-  sr_status st = SR_OK;
-  rd_kafka_topic_partition_list_t *live = NULL, *base = NULL, *note = NULL, *fresh = NULL,
-                                  *latest = NULL, *reset = NULL, *endl = NULL;
-  int64_t *from = NULL, *to = NULL;
-  json_t *out = NULL;
-  *end = NULL;
-  /* availableNow, and the batches reached the offsets the first plan found: nothing more to
-  ** plan, and no need to ask the brokers (partitions found later are not read either). */
-  if (src->available_now && start && ks_drained(src, start)) return SR_OK;
-  if (ks->continuous_ms > 0) {
-    /* Emptied by every plan, before the queue is looked at: no wake-up is lost, and one left
-    ** unread would wake the idle query again and again. */
-    char drain[64];
-    while (read(ks->wake[0], drain, sizeof drain) > 0) {}
-    /* The queue is emptied too, full plans included: librdkafka wakes a queue that goes from
-    ** empty to not, so a message, or an end-of-partition event, left in it would keep the next
-    ** message from waking the idle query (it waited for the next full plan, a second). */
-    if (ks->assignment_valid) ks_stash_fetched(ks);
-    int handled;
-    if ((st = plan_fetched(src, start, end, &handled, err)) != SR_OK || handled) return st;
-    ks->full_plan_due_ms = sr_kafka_now_ms() + ks->continuous_ms;
-  }
-  if ((st = discover(ks, &live, err)) != SR_OK) goto done;
+  /* Emptied by every plan, before the queue is looked at: no wake-up is lost, and one left
+  ** unread would wake the idle query again and again. */
+  char drain[64];
+  while (read(ks->wake[0], drain, sizeof drain) > 0) {}
+  /* The queue is emptied too, full plans included: librdkafka wakes a queue that goes from
+  ** empty to not, so a message, or an end-of-partition event, left in it would keep the next
+  ** message from waking the idle query (it waited for the next full plan, a second). */
+  if (ks->assignment_valid) ks_stash_fetched(ks);
+  sr_status st = plan_fetched(src, start, end, handled, err);
+  if (st == SR_OK && !*handled) ks->full_plan_due_ms = sr_kafka_now_ms() + ks->continuous_ms;
+  return st;
+}
+
+/* Where the batch starts: *base, the previous batch's end (or the initial offsets), and
+** *note, the partitions whose start is not that ("$start", see the top). */
+static sr_status plan_base(ks_source *ks, const json_t *start, const rd_kafka_topic_partition_list_t *live,
+                           rd_kafka_topic_partition_list_t **base,
+                           rd_kafka_topic_partition_list_t **note, sr_error **err) {
+  sr_status st;
   if (start) {
-    if (!(base = sr_kafka_offsets_parse(start, "the batch's start offsets", err))) {
-      st = SR_ERROR;
-      goto done;
-    }
-    note = rd_kafka_topic_partition_list_new(4);
-  } else {
-    if ((st = initial_offsets(ks, live, err)) != SR_OK) goto done;
-    base = rd_kafka_topic_partition_list_copy(ks->initial);
-    note = rd_kafka_topic_partition_list_copy(ks->initial);
+    if (!(*base = sr_kafka_offsets_parse(start, "the batch's start offsets", err))) return SR_ERROR;
+    *note = rd_kafka_topic_partition_list_new(4);
+    return SR_OK;
   }
-  /* Partitions that appeared: read from their earliest offset. */
-  fresh = rd_kafka_topic_partition_list_new(4);
+  if ((st = initial_offsets(ks, live, err)) != SR_OK) return st;
+  *base = rd_kafka_topic_partition_list_copy(ks->initial);
+  *note = rd_kafka_topic_partition_list_copy(ks->initial);
+  return SR_OK;
+}
+
+/* Partitions that appeared: read from their earliest offset. */
+static sr_status plan_fresh(ks_source *ks, const rd_kafka_topic_partition_list_t *live,
+                            rd_kafka_topic_partition_list_t *base,
+                            rd_kafka_topic_partition_list_t *note, sr_error **err) {
+  rd_kafka_topic_partition_list_t *fresh = rd_kafka_topic_partition_list_new(4);
   for (int i = 0; i < live->cnt; i++)
     if (!sr_kafka_tp_find(base, live->elems[i].topic, live->elems[i].partition))
       rd_kafka_topic_partition_list_add(fresh, live->elems[i].topic, live->elems[i].partition)
           ->offset = RD_KAFKA_OFFSET_BEGINNING;
-  if ((st = resolve_logical(ks, fresh, err)) != SR_OK) goto done;
-  for (int i = 0; i < fresh->cnt; i++) {
+  sr_status st = resolve_logical(ks, fresh, err);
+  for (int i = 0; st == SR_OK && i < fresh->cnt; i++) {
     sr_kafka_tp_set(base, fresh->elems[i].topic, fresh->elems[i].partition, fresh->elems[i].offset);
     sr_kafka_tp_set(note, fresh->elems[i].topic, fresh->elems[i].partition, fresh->elems[i].offset);
   }
-  latest = rd_kafka_topic_partition_list_copy(live);
-  sr_kafka_tp_fill(latest, RD_KAFKA_OFFSET_END);
-  if ((st = sr_kafka_list_offsets(ks->meta, latest, ks->timeout_ms, err)) != SR_OK) goto done;
-  /* A log that now ends before where the query stands was deleted and recreated or truncated. */
-  reset = rd_kafka_topic_partition_list_new(4);
+  rd_kafka_topic_partition_list_destroy(fresh);
+  return st;
+}
+
+/* A log that now ends (latest) before where the query stands was deleted and recreated or
+** truncated: an error with failOnDataLoss, else the partition starts again at its earliest
+** offset (noted). *resets: how many did. */
+static sr_status plan_lost(ks_source *ks, const rd_kafka_topic_partition_list_t *latest,
+                           const rd_kafka_topic_partition_list_t *base,
+                           rd_kafka_topic_partition_list_t *note, int *resets, sr_error **err) {
+  sr_status st = SR_OK;
+  rd_kafka_topic_partition_list_t *reset = rd_kafka_topic_partition_list_new(4);
   for (int i = 0; i < latest->cnt; i++) {
     const rd_kafka_topic_partition_t *l = &latest->elems[i];
     const rd_kafka_topic_partition_t *b = sr_kafka_tp_find(base, l->topic, l->partition);
@@ -443,14 +452,25 @@ static sr_status ks_plan(sr_source *src, const json_t *start, json_t **end, sr_e
   if ((st = resolve_logical(ks, reset, err)) != SR_OK) goto done;
   for (int i = 0; i < reset->cnt; i++)
     sr_kafka_tp_set(note, reset->elems[i].topic, reset->elems[i].partition, reset->elems[i].offset);
-  if (src->available_now && !ks->cap) ks->cap = rd_kafka_topic_partition_list_copy(latest);
+  *resets = reset->cnt;
+done:
+  rd_kafka_topic_partition_list_destroy(reset);
+  return st;
+}
 
-  int n = base->cnt, any = 0;
-  from = malloc((size_t)(n ? n : 1) * sizeof *from);
-  to = malloc((size_t)(n ? n : 1) * sizeof *to);
+/* The batch's end: each partition of base from its start up to latest (availableNow: no
+** further than the cap), maxOffsetsPerTrigger shared out. *any = 0 when no partition moves. */
+static sr_status plan_end(ks_source *ks, const rd_kafka_topic_partition_list_t *base,
+                          const rd_kafka_topic_partition_list_t *note,
+                          const rd_kafka_topic_partition_list_t *latest,
+                          rd_kafka_topic_partition_list_t **endl, int *any, sr_error **err) {
+  int n = base->cnt;
+  int64_t *from = malloc((size_t)(n ? n : 1) * sizeof *from);
+  int64_t *to = malloc((size_t)(n ? n : 1) * sizeof *to);
   if (!from || !to) {
-    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-    goto done;
+    free(from);
+    free(to);
+    return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
   }
   for (int i = 0; i < n; i++) {
     const rd_kafka_topic_partition_t *b = &base->elems[i];
@@ -465,41 +485,39 @@ static sr_status ks_plan(sr_source *src, const json_t *start, json_t **end, sr_e
     if (to[i] < from[i]) to[i] = from[i];
   }
   if (ks->max_offsets > 0) rate_limit(from, to, n, ks->max_offsets);
-  endl = rd_kafka_topic_partition_list_copy(base);
+  *endl = rd_kafka_topic_partition_list_copy(base);
+  *any = 0;
   for (int i = 0; i < n; i++) {
-    endl->elems[i].offset = to[i];
-    any |= to[i] > from[i];
+    (*endl)->elems[i].offset = to[i];
+    *any |= to[i] > from[i];
   }
-  json_decref(ks->desc_latest);
-  ks->desc_latest = sr_kafka_offsets_json(latest);
-  if (ks->planned) rd_kafka_topic_partition_list_destroy(ks->planned);
-  ks->planned = rd_kafka_topic_partition_list_copy(any ? endl : base);
-  if (!any) goto done; /* no new data: *end stays NULL */
-  ks->loss_events += reset->cnt;
-  if (!(out = sr_kafka_offsets_json(endl))) {
-    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-    goto done;
-  }
+  free(from);
+  free(to);
+  return SR_OK;
+}
+
+/* The offsets JSON of the batch: endl, and note as "$start" (see the top). */
+static sr_status plan_json(const rd_kafka_topic_partition_list_t *endl,
+                           rd_kafka_topic_partition_list_t *note, json_t **end, sr_error **err) {
+  json_t *out = sr_kafka_offsets_json(endl);
+  if (!out) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
   if (note->cnt > 0) {
     rd_kafka_topic_partition_list_sort(note, NULL, NULL);
     json_t *nj = sr_kafka_offsets_json(note);
     if (!nj || json_object_set_new(out, "$start", nj) != 0) {
-      st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-      goto done;
+      json_decref(out);
+      return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
     }
   }
   *end = out;
-  out = NULL;
-done:
-  json_decref(out);
-  free(from);
-  free(to);
-  rd_kafka_topic_partition_list_t *lists[] = {live, base, note, fresh, latest, reset, endl};
-  for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
-    if (lists[i]) rd_kafka_topic_partition_list_destroy(lists[i]);
-  /* availableNow reads what is there and ends: brokers it cannot reach are not waited for
-  ** forever, but for fetchOffset.numRetries attempts (Spark's KafkaOffsetReader gives up after
-  ** as many, failing the query) */
+  return SR_OK;
+}
+
+/* availableNow reads what is there and ends: brokers it cannot reach are not waited for
+** forever, but for fetchOffset.numRetries attempts (Spark's KafkaOffsetReader gives up after
+** as many, failing the query). Returns st, or SR_ERROR once the attempts are spent. */
+static sr_status plan_give_up(sr_source *src, sr_status st, sr_error **err) {
+  ks_source *ks = src->impl;
   ks->plan_failures = st == SR_RETRY ? ks->plan_failures + 1 : 0;
   if (st == SR_RETRY && src->available_now && ks->plan_failures >= ks->fetch_retries && err && *err) {
     char *last = strdup((*err)->message);
@@ -511,6 +529,47 @@ done:
                       ks->plan_failures, ks->timeout_ms, last ? last : "?");
     free(last);
   }
+  return st;
+}
+
+/* A full plan: the partitions that exist (discover), where the batch starts (plan_base, new
+** partitions from plan_fresh), the log ends (latest), lost data (plan_lost), where it ends
+** (plan_end) and its offsets JSON (plan_json). */
+static sr_status ks_plan(sr_source *src, const json_t *start, json_t **end, sr_error **err) {
+  ks_source *ks = src->impl;
+  sr_status st = SR_OK;
+  rd_kafka_topic_partition_list_t *live = NULL, *base = NULL, *note = NULL, *latest = NULL,
+                                  *endl = NULL;
+  int resets = 0, any = 0;
+  *end = NULL;
+  /* availableNow, and the batches reached the offsets the first plan found: nothing more to
+  ** plan, and no need to ask the brokers (partitions found later are not read either). */
+  if (src->available_now && start && ks_drained(src, start)) return SR_OK;
+  if (ks->continuous_ms > 0) {
+    int handled;
+    if ((st = plan_continuous(src, start, end, &handled, err)) != SR_OK || handled) return st;
+  }
+  if ((st = discover(ks, &live, err)) != SR_OK) goto done;
+  if ((st = plan_base(ks, start, live, &base, &note, err)) != SR_OK) goto done;
+  if ((st = plan_fresh(ks, live, base, note, err)) != SR_OK) goto done;
+  latest = rd_kafka_topic_partition_list_copy(live);
+  sr_kafka_tp_fill(latest, RD_KAFKA_OFFSET_END);
+  if ((st = sr_kafka_list_offsets(ks->meta, latest, ks->timeout_ms, err)) != SR_OK) goto done;
+  if ((st = plan_lost(ks, latest, base, note, &resets, err)) != SR_OK) goto done;
+  if (src->available_now && !ks->cap) ks->cap = rd_kafka_topic_partition_list_copy(latest);
+  if ((st = plan_end(ks, base, note, latest, &endl, &any, err)) != SR_OK) goto done;
+  json_decref(ks->desc_latest);
+  ks->desc_latest = sr_kafka_offsets_json(latest);
+  if (ks->planned) rd_kafka_topic_partition_list_destroy(ks->planned);
+  ks->planned = rd_kafka_topic_partition_list_copy(any ? endl : base);
+  if (!any) goto done; /* no new data: *end stays NULL */
+  ks->loss_events += resets;
+  st = plan_json(endl, note, end, err);
+done:
+  st = plan_give_up(src, st, err);
+  rd_kafka_topic_partition_list_t *lists[] = {live, base, note, latest, endl};
+  for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+    if (lists[i]) rd_kafka_topic_partition_list_destroy(lists[i]);
   return st;
 }
 
