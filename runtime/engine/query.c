@@ -594,19 +594,12 @@ static int write_direct(batch *b, lua_State *L, int desc, const sr_row_view *vie
   return 1;
 }
 
-/* Reads the sources, runs the batch function, writes the sink: all inside one lua_pcall.
-** [-1 (the batch userdata), +0, e] */
-static int batch_in_lua(lua_State *L) {
-  batch *b = lua_touserdata(L, 1);
+/* Pushes inputs[i] = {rows = {...}, n = count}, or {view = records, n = count} (sr_row_view),
+** one per source. Returns 0 when the batch ends here: a read failed (b->status), or the sink
+** wrote the one source's records itself (write_direct). */
+static int push_inputs(batch *b, lua_State *L, int desc) {
   sr_query *q = b->q;
   sr_query_spec *s = q->spec;
-  /* the compiled query descriptor */
-  lua_rawgeti(L, LUA_REGISTRYINDEX, b->jl->descs_ref);
-  lua_rawgeti(L, -1, s->index);
-  int desc = lua_gettop(L);
-  lua_getfield(L, desc, "run");
-  int run = lua_gettop(L);
-  /* inputs[i] = {rows = {...}, n = count}, or {view = records, n = count} (sr_row_view) */
   lua_createtable(L, s->nsources, 0);
   int inputs = lua_gettop(L);
   for (int i = 0; i < s->nsources; i++) {
@@ -626,7 +619,14 @@ static int batch_in_lua(lua_State *L) {
     lua_setfield(L, -2, "n");
     lua_rawseti(L, inputs, i + 1);
   }
-  /* ctx */
+  return 1;
+}
+
+/* Pushes the batch function's ctx: the batch's id, watermark and time, the state stores and a
+** table per stateful operator for what it reports. */
+static void push_ctx(batch *b, lua_State *L) {
+  sr_query *q = b->q;
+  sr_query_spec *s = q->spec;
   lua_createtable(L, 0, 6);
   int ctx = lua_gettop(L);
   lua_pushnumber(L, (lua_Number)b->id);
@@ -649,17 +649,13 @@ static int batch_in_lua(lua_State *L) {
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, ctx, "state_metrics");
-  lua_pushvalue(L, run);
-  lua_pushvalue(L, inputs);
-  lua_pushvalue(L, ctx);
-  lua_call(L, 2, 2);
-  int nout = (int)lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  int out = lua_gettop(L);
-  b->rows_out = nout;
-  /* event time statistics, folded over the watermark operators for progress */
+}
+
+/* Event time statistics, folded over the watermark operators for progress (ctx.event_time). */
+static void fold_event_time(batch *b, lua_State *L, int ctx) {
+  sr_query *q = b->q;
   lua_getfield(L, ctx, "event_time");
-  for (int w = 0; w < s->nwatermarks && lua_istable(L, -1); w++) {
+  for (int w = 0; w < q->spec->nwatermarks && lua_istable(L, -1); w++) {
     lua_rawgeti(L, -1, w + 1);
     lua_getfield(L, -1, "count");
     double count = lua_tonumber(L, -1);
@@ -679,9 +675,13 @@ static int batch_in_lua(lua_State *L) {
     }
   }
   lua_pop(L, 1);
-  /* what each stateful operator reported (numRowsDroppedByWatermark, ...) for progress */
+}
+
+/* What each stateful operator reported (numRowsDroppedByWatermark, ...), for progress
+** (ctx.state_metrics). */
+static void fold_state_metrics(batch *b, lua_State *L, int ctx) {
   lua_getfield(L, ctx, "state_metrics");
-  for (int i = 0; i < s->nstateful && lua_istable(L, -1) && b->op_metrics; i++) {
+  for (int i = 0; i < b->q->spec->nstateful && lua_istable(L, -1) && b->op_metrics; i++) {
     lua_rawgeti(L, -1, i + 1);
     json_t *m = json_array_get(b->op_metrics, (size_t)i);
     if (lua_istable(L, -1) && m) {
@@ -695,6 +695,33 @@ static int batch_in_lua(lua_State *L) {
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+}
+
+/* Reads the sources, runs the batch function, writes the sink: all inside one lua_pcall.
+** [-1 (the batch userdata), +0, e] */
+static int batch_in_lua(lua_State *L) {
+  batch *b = lua_touserdata(L, 1);
+  sr_query *q = b->q;
+  /* the compiled query descriptor */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->jl->descs_ref);
+  lua_rawgeti(L, -1, q->spec->index);
+  int desc = lua_gettop(L);
+  lua_getfield(L, desc, "run");
+  int run = lua_gettop(L);
+  if (!push_inputs(b, L, desc)) return 0;
+  int inputs = lua_gettop(L);
+  push_ctx(b, L);
+  int ctx = lua_gettop(L);
+  lua_pushvalue(L, run);
+  lua_pushvalue(L, inputs);
+  lua_pushvalue(L, ctx);
+  lua_call(L, 2, 2);
+  int nout = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  int out = lua_gettop(L);
+  b->rows_out = nout;
+  fold_event_time(b, L, ctx);
+  fold_state_metrics(b, L, ctx);
   lua_getfield(L, desc, "sink");
   lua_getfield(L, -1, "spec");
   int spec = lua_gettop(L);
