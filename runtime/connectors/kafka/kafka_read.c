@@ -347,13 +347,156 @@ static int check_done(ks_part *p) {
   return p->done;
 }
 
+/* Each partition's range, and where the range's records go (see above). A range without a
+** partition has nothing to read and is outside the log (see reassign); a partition without
+** a range (none is expected) reads nothing. Room is made for the records. */
+static sr_status place_ranges(ks_source *ks, ks_read *rd, const ks_range *r, int n, sr_error **err) {
+  int64_t span = 0; /* the positions the read's records may take (see above) */
+  for (int k = 0; k < ks->nparts; k++) ks->parts[k].range = -1;
+  for (int i = 0; i < n; i++) {
+    ks_part *p = ks_part_find(ks, r[i].topic, r[i].partition);
+    rd->first_pos[i] = rd->next_pos[i] = span;
+    if (!p) continue;
+    p->range = i;
+    p->from = r[i].from;
+    p->to = r[i].to;
+    p->done = 0;
+    if (r[i].to > r[i].from) span += r[i].to - r[i].from;
+  }
+  if (span > INT32_MAX)
+    return sr_error_set(err, SR_ERROR, "%s: a batch of %lld offsets is too large; set "
+                        "maxOffsetsPerTrigger", WHAT, (long long)span);
+  if (batch_reserve(&ks->batch, (int)span) != 0)
+    return sr_error_set(err, SR_ERROR, "%s: out of memory for a batch of %lld offsets", WHAT,
+                        (long long)span);
+  return SR_OK;
+}
+
+/* Takes the messages inside each range from the partitions' stashes. *active: the partitions
+** that still need messages from the consumer. */
+static sr_status take_stashed(ks_source *ks, ks_read *rd, int *active, sr_error **err) {
+  sr_status st;
+  *active = 0;
+  for (int k = 0; k < ks->nparts; k++) {
+    ks_part *p = &ks->parts[k];
+    if (p->range < 0) continue;
+    /* The stash holds the messages at and after `next`: take those inside the range. */
+    while (p->stash_len > p->stash_head && p->stash[p->stash_head]->offset < p->to) {
+      rd_kafka_message_t *m = p->stash[p->stash_head++];
+      p->stash_bytes -= m->len + m->key_len;
+      if ((st = take_message(ks, rd, p, m, err)) != SR_OK) return st;
+    }
+    if (!check_done(p)) (*active)++;
+    /* A partition needed past its stash, or one whose stash went back under the bound: under
+    ** the continuous trigger a batch may end at the stash's end (plan_fetched), and a paused
+    ** partition would then wait for the next full plan. */
+    if (p->paused && p->stash_bytes <= STASH_MAX_BYTES) ks_pause_part(ks, p, 0);
+  }
+  return SR_OK;
+}
+
+/* One polled message: an end of partition, an error, one of the batch's (a record), or one past
+** the range (stashed for the next batch). *active and *last_progress follow. */
+static sr_status read_message(ks_source *ks, ks_read *rd, rd_kafka_message_t *m, ks_part **cache,
+                              int *active, int64_t *last_progress, sr_error **err) {
+  sr_status st;
+  ks_part *p = m->rkt ? ks_part_of(ks, m, cache) : NULL;
+  if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    /* Everything before the log end m->offset has been delivered (in order). */
+    if (p && p->stash_len == p->stash_head && m->offset > p->next) p->next = m->offset;
+    if (p && check_done(p)) { (*active)--; *last_progress = sr_kafka_now_ms(); }
+    rd_kafka_message_destroy(m);
+  } else if (m->err) {
+    rd_kafka_resp_err_t code = m->err;
+    char text[256];
+    snprintf(text, sizeof text, "%s", rd_kafka_message_errstr(m));
+    int for_active = p && !p->done;
+    rd_kafka_message_destroy(m);
+    if (code == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+        code == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+      /* Retention passed the consumer: the slow path will find out what was lost. */
+      ks->assignment_valid = 0;
+      if (for_active)
+        return sr_error_set(err, SR_RETRY, "%s: topic '%s' partition %d: offset out of range "
+                            "(%s); checking for data loss", WHAT, p->topic, (int)p->partition, text);
+    } else if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__FATAL ||
+               code == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+               (for_active && !sr_kafka_err_retriable(code))) {
+      return sr_kafka_error(err, code, "%s: consuming: %s", WHAT, text);
+    }
+    /* Other errors: transient ones librdkafka retries by itself (the timeout bounds them),
+    ** and the never-joined group's coordinator lookups, which reading does not need. */
+  } else if (!p || m->offset < p->next) {
+    rd_kafka_message_destroy(m); /* not ours, or before a seek: outdated */
+  } else if (p->done || m->offset >= p->to) {
+    if (ks_stash_push(p, m) != 0) {
+      rd_kafka_message_destroy(m);
+      return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
+    }
+    if (check_done(p)) { (*active)--; *last_progress = sr_kafka_now_ms(); }
+    if (p->stash_bytes > STASH_MAX_BYTES && !p->paused) ks_pause_part(ks, p, 1);
+  } else {
+    if ((st = take_message(ks, rd, p, m, err)) != SR_OK) return st;
+    if (check_done(p)) (*active)--;
+    *last_progress = sr_kafka_now_ms();
+  }
+  return SR_OK;
+}
+
+/* Polls the consumer until the `active` partitions reach their ends; SR_RETRY after
+** kafkaConsumer.pollTimeoutMs without progress. */
+static sr_status read_consumer(ks_source *ks, ks_read *rd, rd_kafka_message_t **polled, int active,
+                               sr_error **err) {
+  sr_status st;
+  int64_t last_progress = sr_kafka_now_ms();
+  ks_part *cache = NULL;
+  while (active > 0) {
+    ssize_t got = poll_messages(ks, polled);
+    for (ssize_t k = 0; k < got; k++) {
+      rd_kafka_message_t *m = polled[k];
+      polled[k] = NULL;
+      if ((st = read_message(ks, rd, m, &cache, &active, &last_progress, err)) != SR_OK) return st;
+    }
+    if (active > 0 && sr_kafka_now_ms() - last_progress > ks->timeout_ms) {
+      for (int i = 0; i < ks->nparts; i++) {
+        ks_part *p = &ks->parts[i];
+        if (p->done) continue;
+        return sr_error_set(err, SR_RETRY, "%s: no progress for %d ms reading topic '%s' "
+                            "partition %d (at offset %lld, batch ends at %lld): are the brokers "
+                            "reachable?", WHAT, ks->timeout_ms, p->topic, (int)p->partition,
+                            (long long)p->next, (long long)p->to);
+      }
+      return SR_OK;
+    }
+  }
+  return SR_OK;
+}
+
+/* The read's start and end offsets, for describe(). */
+static void describe_read(ks_source *ks, const ks_range *r, int n,
+                          const rd_kafka_topic_partition_list_t *endl) {
+  json_decref(ks->desc_start);
+  json_decref(ks->desc_end);
+  ks->desc_start = json_object();
+  for (int i = 0; ks->desc_start && i < n; i++) {
+    json_t *t = json_object_get(ks->desc_start, r[i].topic);
+    if (!t) json_object_set_new(ks->desc_start, r[i].topic, t = json_object());
+    char key[16];
+    snprintf(key, sizeof key, "%d", (int)r[i].partition);
+    if (t) json_object_set_new(t, key, json_integer(r[i].from));
+  }
+  ks->desc_end = sr_kafka_offsets_json(endl);
+}
+
+/* Reads [start, end) of every partition as the batch's records: the consumer assigned again
+** unless it stands at start (can_continue, reassign), the ranges placed (place_ranges), the
+** stashes taken (take_stashed), then the consumer polled to the ranges' ends (read_consumer). */
 sr_status ks_read_view(sr_source *src, const json_t *start, const json_t *end,
-                              sr_row_view *view, sr_error **err) {
+                       sr_row_view *view, sr_error **err) {
   ks_source *ks = src->impl;
   ks_batch *b = &ks->batch;
   sr_status st = SR_OK;
   int active = 0;
-  int64_t span = 0; /* the positions the read's records may take (see above) */
   rd_kafka_topic_partition_list_t *endl = NULL;
   ks_range *r = NULL;
   rd_kafka_message_t **polled = NULL;
@@ -370,125 +513,13 @@ sr_status ks_read_view(sr_source *src, const json_t *start, const json_t *end,
     goto done;
   }
   if (!can_continue(ks, r, n) && (st = reassign(ks, r, n, err)) != SR_OK) goto done;
-  /* Each partition's range, and where the range's records go (see above). A range without a
-  ** partition has nothing to read and is outside the log (see reassign); a partition without
-  ** a range (none is expected) reads nothing. */
-  for (int k = 0; k < ks->nparts; k++) ks->parts[k].range = -1;
-  for (int i = 0; i < n; i++) {
-    ks_part *p = ks_part_find(ks, r[i].topic, r[i].partition);
-    rd.first_pos[i] = rd.next_pos[i] = span;
-    if (!p) continue;
-    p->range = i;
-    p->from = r[i].from;
-    p->to = r[i].to;
-    p->done = 0;
-    if (r[i].to > r[i].from) span += r[i].to - r[i].from;
-  }
-  if (span > INT32_MAX) {
-    st = sr_error_set(err, SR_ERROR, "%s: a batch of %lld offsets is too large; set "
-                      "maxOffsetsPerTrigger", WHAT, (long long)span);
-    goto done;
-  }
-  if (batch_reserve(b, (int)span) != 0) {
-    st = sr_error_set(err, SR_ERROR, "%s: out of memory for a batch of %lld offsets", WHAT,
-                      (long long)span);
-    goto done;
-  }
-  for (int k = 0; k < ks->nparts; k++) {
-    ks_part *p = &ks->parts[k];
-    if (p->range < 0) continue;
-    /* The stash holds the messages at and after `next`: take those inside the range. */
-    while (p->stash_len > p->stash_head && p->stash[p->stash_head]->offset < p->to) {
-      rd_kafka_message_t *m = p->stash[p->stash_head++];
-      p->stash_bytes -= m->len + m->key_len;
-      if ((st = take_message(ks, &rd, p, m, err)) != SR_OK) goto done;
-    }
-    if (!check_done(p)) active++;
-    /* A partition needed past its stash, or one whose stash went back under the bound: under
-    ** the continuous trigger a batch may end at the stash's end (plan_fetched), and a paused
-    ** partition would then wait for the next full plan. */
-    if (p->paused && p->stash_bytes <= STASH_MAX_BYTES) ks_pause_part(ks, p, 0);
-  }
-
-  int64_t last_progress = sr_kafka_now_ms();
-  ks_part *cache = NULL;
-  while (active > 0) {
-    ssize_t got = poll_messages(ks, polled);
-    for (ssize_t k = 0; k < got; k++) {
-      rd_kafka_message_t *m = polled[k];
-      polled[k] = NULL;
-      ks_part *p = m->rkt ? ks_part_of(ks, m, &cache) : NULL;
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        /* Everything before the log end m->offset has been delivered (in order). */
-        if (p && p->stash_len == p->stash_head && m->offset > p->next) p->next = m->offset;
-        if (p && check_done(p)) { active--; last_progress = sr_kafka_now_ms(); }
-        rd_kafka_message_destroy(m);
-      } else if (m->err) {
-        rd_kafka_resp_err_t code = m->err;
-        char text[256];
-        snprintf(text, sizeof text, "%s", rd_kafka_message_errstr(m));
-        int for_active = p && !p->done;
-        rd_kafka_message_destroy(m);
-        if (code == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-            code == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-          /* Retention passed the consumer: the slow path will find out what was lost. */
-          ks->assignment_valid = 0;
-          if (for_active) {
-            st = sr_error_set(err, SR_RETRY, "%s: topic '%s' partition %d: offset out of range "
-                              "(%s); checking for data loss", WHAT, p->topic, (int)p->partition, text);
-            goto done;
-          }
-        } else if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__FATAL ||
-                   code == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
-                   (for_active && !sr_kafka_err_retriable(code))) {
-          st = sr_kafka_error(err, code, "%s: consuming: %s", WHAT, text);
-          goto done;
-        }
-        /* Other errors: transient ones librdkafka retries by itself (the timeout bounds them),
-        ** and the never-joined group's coordinator lookups, which reading does not need. */
-      } else if (!p || m->offset < p->next) {
-        rd_kafka_message_destroy(m); /* not ours, or before a seek: outdated */
-      } else if (p->done || m->offset >= p->to) {
-        if (ks_stash_push(p, m) != 0) {
-          rd_kafka_message_destroy(m);
-          st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-          goto done;
-        }
-        if (check_done(p)) { active--; last_progress = sr_kafka_now_ms(); }
-        if (p->stash_bytes > STASH_MAX_BYTES && !p->paused) ks_pause_part(ks, p, 1);
-      } else {
-        if ((st = take_message(ks, &rd, p, m, err)) != SR_OK) goto done;
-        if (check_done(p)) active--;
-        last_progress = sr_kafka_now_ms();
-      }
-    }
-    if (active > 0 && sr_kafka_now_ms() - last_progress > ks->timeout_ms) {
-      for (int i = 0; i < ks->nparts; i++) {
-        ks_part *p = &ks->parts[i];
-        if (p->done) continue;
-        st = sr_error_set(err, SR_RETRY, "%s: no progress for %d ms reading topic '%s' "
-                          "partition %d (at offset %lld, batch ends at %lld): are the brokers "
-                          "reachable?", WHAT, ks->timeout_ms, p->topic, (int)p->partition,
-                          (long long)p->next, (long long)p->to);
-        break;
-      }
-      goto done;
-    }
-  }
+  if ((st = place_ranges(ks, &rd, r, n, err)) != SR_OK) goto done;
+  if ((st = take_stashed(ks, &rd, &active, err)) != SR_OK) goto done;
+  if ((st = read_consumer(ks, &rd, polled, active, err)) != SR_OK) goto done;
   batch_close_gaps(b, &rd, n);
   *view = (sr_row_view){.records = b->recs, .count = b->count, .record_size = sizeof(ks_rec),
                         .columns = ks->include_headers ? NULL : ks_columns};
-  json_decref(ks->desc_start);
-  json_decref(ks->desc_end);
-  ks->desc_start = json_object();
-  for (int i = 0; ks->desc_start && i < n; i++) {
-    json_t *t = json_object_get(ks->desc_start, r[i].topic);
-    if (!t) json_object_set_new(ks->desc_start, r[i].topic, t = json_object());
-    char key[16];
-    snprintf(key, sizeof key, "%d", (int)r[i].partition);
-    if (t) json_object_set_new(t, key, json_integer(r[i].from));
-  }
-  ks->desc_end = sr_kafka_offsets_json(endl);
+  describe_read(ks, r, n, endl);
 done:
   free(rd.first_pos);
   free(rd.next_pos);
