@@ -114,21 +114,33 @@ typedef struct kk_view_row {
 ** yet); -1 when out of memory. */
 int kk_topic_index(kk_sink *ks, const char *name, size_t len);
 
-/* kafka_rows.c */
+/* kafka_rows.c: a batch's rows (kk_batch); nothing here talks to Kafka. */
 void kk_batch_free(kk_batch *b);
+/* [-0, +0, m] Lua function (rows, batch): fills batch->rows; a row the sink cannot write sets
+** batch->errmsg (no Lua error). */
 int kk_collect_rows(lua_State *L);
+/* Finds the columns a view gives the sink; SR_ERROR when it gives no topic. */
 sr_status kk_view_columns(kk_batch *b, const sr_row_view *v, sr_error **err);
+/* Row i of the batch: the collected one, or one read from record i into *tmp; NULL with *err. */
 const kk_row *kk_row_at(kk_batch *b, int i, kk_view_row *tmp, sr_error **err);
+/* Points t at the batch's buffer when it was made there (once the buffer stops growing). */
 void kk_resolve_text(kk_text *t, const sr_buf *buf);
 
-/* kafka_pending.c */
+/* kafka_pending.c: the pending file (the top of sink_kafka.c). */
+/* Reads the file at open, if any: SR_ERROR naming it when damaged or another query's. */
 sr_status kk_pending_load(kk_sink *ks, sr_error **err);
+/* Makes the file name every partition of targets before batch `batch` produces into them;
+** written (atomically, checked) only when it changes. */
 sr_status kk_pending_cover(kk_sink *ks, int64_t batch, const rd_kafka_topic_partition_list_t *targets,
-                        int replay, sr_error **err);
+                           int replay, sr_error **err);
 
-/* kafka_marker.c */
+/* kafka_marker.c: the batch marker and the replay scan. */
+/* Writes v in decimal at p (no terminator). Returns the number of digits. */
 size_t kk_put_decimal(char *p, uint64_t v);
+/* Sets the marker's prefix "<query id>:<batch>:" for the batch about to be written or checked. */
 void kk_mark_batch(kk_sink *ks, int64_t batch);
+/* Reads pending_from[p] .. end of every partition and sets found[seq] for each message of this
+** query's batch `batch`. Returns how many it found, or -1 with *err set. */
 int64_t kk_replay_scan(kk_sink *ks, int64_t batch, unsigned char *found, int nrows, sr_error **err);
 
 #endif

@@ -99,15 +99,22 @@ typedef struct ks_source {
   int ntopic_names;
 } ks_source;
 
-/* kafka_consumer.c */
+/* kafka_consumer.c: the consumer's partitions and their stashes. */
+/* Frees the partitions (and their stashes); the next read takes the slow path. */
 void ks_parts_free(ks_source *ks);
+/* The partition topic/partition of the assignment, or NULL. */
 ks_part *ks_part_find(ks_source *ks, const char *topic, int32_t partition);
+/* The partition a message belongs to (*cache: the last one found), or NULL. */
 ks_part *ks_part_of(ks_source *ks, const rd_kafka_message_t *m, ks_part **cache);
+/* Keeps m (owned from then on) in p's stash. Returns 0, or -1 when out of memory. */
 int ks_stash_push(ks_part *p, rd_kafka_message_t *m);
+/* Pauses (pause = 1) or resumes p's fetches. */
 void ks_pause_part(ks_source *ks, ks_part *p, int pause);
+/* Moves what the consumer queue holds into the stashes, without waiting. Returns 0, or -1
+** when the queue held an error (the assignment is then invalid). */
 int ks_stash_fetched(ks_source *ks);
 
-/* kafka_read.c */
+/* kafka_read.c: the read op. */
 sr_status ks_read_view(sr_source *src, const json_t *start, const json_t *end,
                        sr_row_view *view, sr_error **err);
 
