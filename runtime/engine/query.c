@@ -2,7 +2,8 @@
 ** query: one streaming query and its micro-batches. See query.h.
 **
 ** The life of batch N (the order is what makes a crash at any instant safe; ckpt.c states the
-** invariants it relies on):
+** invariants it relies on; sr_query_step runs the steps, each a function named after it:
+** step_plan, step_log, step_run, commit_batch):
 **   1. plan    each source plans its end offsets after the previous batch's (a replay instead
 **              reads them back from offsets/N);
 **   2. log     offsets/N is written, with the watermark and the batch's processing time;
