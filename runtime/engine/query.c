@@ -2,7 +2,8 @@
 ** query: one streaming query and its micro-batches. See query.h.
 **
 ** The life of batch N (the order is what makes a crash at any instant safe; ckpt.c states the
-** invariants it relies on):
+** invariants it relies on; sr_query_step runs the steps, each a function named after it:
+** step_plan, step_log, step_run, commit_batch):
 **   1. plan    each source plans its end offsets after the previous batch's (a replay instead
 **              reads them back from offsets/N);
 **   2. log     offsets/N is written, with the watermark and the batch's processing time;
@@ -594,19 +595,12 @@ static int write_direct(batch *b, lua_State *L, int desc, const sr_row_view *vie
   return 1;
 }
 
-/* Reads the sources, runs the batch function, writes the sink: all inside one lua_pcall.
-** [-1 (the batch userdata), +0, e] */
-static int batch_in_lua(lua_State *L) {
-  batch *b = lua_touserdata(L, 1);
+/* Pushes inputs[i] = {rows = {...}, n = count}, or {view = records, n = count} (sr_row_view),
+** one per source. Returns 0 when the batch ends here: a read failed (b->status), or the sink
+** wrote the one source's records itself (write_direct). */
+static int push_inputs(batch *b, lua_State *L, int desc) {
   sr_query *q = b->q;
   sr_query_spec *s = q->spec;
-  /* the compiled query descriptor */
-  lua_rawgeti(L, LUA_REGISTRYINDEX, b->jl->descs_ref);
-  lua_rawgeti(L, -1, s->index);
-  int desc = lua_gettop(L);
-  lua_getfield(L, desc, "run");
-  int run = lua_gettop(L);
-  /* inputs[i] = {rows = {...}, n = count}, or {view = records, n = count} (sr_row_view) */
   lua_createtable(L, s->nsources, 0);
   int inputs = lua_gettop(L);
   for (int i = 0; i < s->nsources; i++) {
@@ -626,7 +620,14 @@ static int batch_in_lua(lua_State *L) {
     lua_setfield(L, -2, "n");
     lua_rawseti(L, inputs, i + 1);
   }
-  /* ctx */
+  return 1;
+}
+
+/* Pushes the batch function's ctx: the batch's id, watermark and time, the state stores and a
+** table per stateful operator for what it reports. */
+static void push_ctx(batch *b, lua_State *L) {
+  sr_query *q = b->q;
+  sr_query_spec *s = q->spec;
   lua_createtable(L, 0, 6);
   int ctx = lua_gettop(L);
   lua_pushnumber(L, (lua_Number)b->id);
@@ -649,17 +650,13 @@ static int batch_in_lua(lua_State *L) {
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, ctx, "state_metrics");
-  lua_pushvalue(L, run);
-  lua_pushvalue(L, inputs);
-  lua_pushvalue(L, ctx);
-  lua_call(L, 2, 2);
-  int nout = (int)lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  int out = lua_gettop(L);
-  b->rows_out = nout;
-  /* event time statistics, folded over the watermark operators for progress */
+}
+
+/* Event time statistics, folded over the watermark operators for progress (ctx.event_time). */
+static void fold_event_time(batch *b, lua_State *L, int ctx) {
+  sr_query *q = b->q;
   lua_getfield(L, ctx, "event_time");
-  for (int w = 0; w < s->nwatermarks && lua_istable(L, -1); w++) {
+  for (int w = 0; w < q->spec->nwatermarks && lua_istable(L, -1); w++) {
     lua_rawgeti(L, -1, w + 1);
     lua_getfield(L, -1, "count");
     double count = lua_tonumber(L, -1);
@@ -679,9 +676,13 @@ static int batch_in_lua(lua_State *L) {
     }
   }
   lua_pop(L, 1);
-  /* what each stateful operator reported (numRowsDroppedByWatermark, ...) for progress */
+}
+
+/* What each stateful operator reported (numRowsDroppedByWatermark, ...), for progress
+** (ctx.state_metrics). */
+static void fold_state_metrics(batch *b, lua_State *L, int ctx) {
   lua_getfield(L, ctx, "state_metrics");
-  for (int i = 0; i < s->nstateful && lua_istable(L, -1) && b->op_metrics; i++) {
+  for (int i = 0; i < b->q->spec->nstateful && lua_istable(L, -1) && b->op_metrics; i++) {
     lua_rawgeti(L, -1, i + 1);
     json_t *m = json_array_get(b->op_metrics, (size_t)i);
     if (lua_istable(L, -1) && m) {
@@ -695,6 +696,33 @@ static int batch_in_lua(lua_State *L) {
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+}
+
+/* Reads the sources, runs the batch function, writes the sink: all inside one lua_pcall.
+** [-1 (the batch userdata), +0, e] */
+static int batch_in_lua(lua_State *L) {
+  batch *b = lua_touserdata(L, 1);
+  sr_query *q = b->q;
+  /* the compiled query descriptor */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->jl->descs_ref);
+  lua_rawgeti(L, -1, q->spec->index);
+  int desc = lua_gettop(L);
+  lua_getfield(L, desc, "run");
+  int run = lua_gettop(L);
+  if (!push_inputs(b, L, desc)) return 0;
+  int inputs = lua_gettop(L);
+  push_ctx(b, L);
+  int ctx = lua_gettop(L);
+  lua_pushvalue(L, run);
+  lua_pushvalue(L, inputs);
+  lua_pushvalue(L, ctx);
+  lua_call(L, 2, 2);
+  int nout = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  int out = lua_gettop(L);
+  b->rows_out = nout;
+  fold_event_time(b, L, ctx);
+  fold_state_metrics(b, L, ctx);
   lua_getfield(L, desc, "sink");
   lua_getfield(L, -1, "spec");
   int spec = lua_gettop(L);
@@ -914,55 +942,53 @@ static void trim_after_peak(sr_job_lua *jl, size_t used) {
   jl->trimmed_reserved = reserved;
 }
 
-sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **err) {
+/* 1. plan: batch b's offsets, read back from offsets/N on a replay, else planned. Returns
+** SR_OK with *run = 0 when there is no batch to run (*step DONE when the query ends). */
+static sr_status step_plan(sr_query *q, batch *b, sr_step *step, int *run, sr_error **err) {
   sr_query_spec *s = q->spec;
-  *step = SR_STEP_IDLE;
-  if (s->trigger == SR_TRIGGER_ONCE && q->ran_once && !q->replay) {
-    *step = SR_STEP_DONE;
+  *run = 0;
+  if (q->replay) {
+    if (sr_ckpt_read_offsets(q->ckpt, b->id, &b->meta, &b->ends, err) != SR_OK) return SR_ERROR;
+    /* a log written before the watermark started at 0 has none: Spark's is 0 */
+    if (s->nwatermarks > 0 && b->meta.watermark_ms < 0) b->meta.watermark_ms = 0;
+    if (s->nwatermarks == 0) b->meta.watermark_ms = INT64_MIN;
+    *run = 1;
     return SR_OK;
   }
-  batch b;
-  memset(&b, 0, sizeof b);
-  b.q = q;
-  b.jl = jl;
-  b.id = q->next_batch;
-  b.op_metrics = json_array();
-  memset(q->rows_in_per_source, 0, (size_t)s->nsources * sizeof *q->rows_in_per_source);
-  for (int i = 0; i < s->nstateful; i++) json_array_append_new(b.op_metrics, json_object());
-  int64_t t_start = sr_now_mono_ms();
-  sr_status st = SR_OK;
-  if (q->replay) {
-    if (sr_ckpt_read_offsets(q->ckpt, b.id, &b.meta, &b.ends, err) != SR_OK) { st = SR_ERROR; goto done; }
-    /* a log written before the watermark started at 0 has none: Spark's is 0 */
-    if (s->nwatermarks > 0 && b.meta.watermark_ms < 0) b.meta.watermark_ms = 0;
-    if (s->nwatermarks == 0) b.meta.watermark_ms = INT64_MIN;
-  } else {
-    int has_data;
-    st = plan_batch(q, &b, &has_data, err);
-    if (st != SR_OK) goto done;
-    if (!has_data && !needs_no_data_batch(q)) {
-      if (s->trigger == SR_TRIGGER_ONCE ||
-          (s->trigger == SR_TRIGGER_AVAILABLE_NOW && all_drained(q)))
-        *step = SR_STEP_DONE;
-      goto done;
-    }
-    b.meta.watermark_ms = q->watermark_ms;
-    b.meta.batch_ts_ms = sr_now_wall_ms();
-    b.meta.watermark_policy = q->wm_policy_max ? "max" : "min";
-    b.meta.state_partitions = q->state_partitions;
+  int has_data;
+  sr_status st = plan_batch(q, b, &has_data, err);
+  if (st != SR_OK) return st;
+  if (!has_data && !needs_no_data_batch(q)) {
+    if (s->trigger == SR_TRIGGER_ONCE ||
+        (s->trigger == SR_TRIGGER_AVAILABLE_NOW && all_drained(q)))
+      *step = SR_STEP_DONE;
+    return SR_OK;
   }
-  int64_t t_planned = sr_now_mono_ms();
-  if (!q->replay) {
-    if (sr_ckpt_write_offsets(q->ckpt, b.id, &b.meta, b.ends, err) != SR_OK) { st = SR_ERROR; goto done; }
-    q->replay = 1; /* from here on, a retry re-runs exactly these offsets */
-    sr_crash_point("after_offsets", b.id);
-  }
-  int64_t t_logged = sr_now_mono_ms();
-  sr_bad_records_begin(q->bad, b.id);
+  b->meta.watermark_ms = q->watermark_ms;
+  b->meta.batch_ts_ms = sr_now_wall_ms();
+  b->meta.watermark_policy = q->wm_policy_max ? "max" : "min";
+  b->meta.state_partitions = q->state_partitions;
+  *run = 1;
+  return SR_OK;
+}
+
+/* 2. log: offsets/N written (a replay's is there already). */
+static sr_status step_log(sr_query *q, batch *b, sr_error **err) {
+  if (q->replay) return SR_OK;
+  if (sr_ckpt_write_offsets(q->ckpt, b->id, &b->meta, b->ends, err) != SR_OK) return SR_ERROR;
+  q->replay = 1; /* from here on, a retry re-runs exactly these offsets */
+  sr_crash_point("after_offsets", b->id);
+  return SR_OK;
+}
+
+/* 3. run: batch_in_lua in one protected call, under the batch's timeout. */
+static sr_status step_run(sr_query *q, sr_job_lua *jl, batch *b, sr_error **err) {
+  sr_query_spec *s = q->spec;
+  sr_bad_records_begin(q->bad, b->id);
   lua_State *L = jl->L;
   sr_lua_set_bad_records(L, q->bad);
   lua_pushcfunction(L, batch_in_lua);
-  lua_pushlightuserdata(L, &b);
+  lua_pushlightuserdata(L, b);
   /* No collection while a batch runs, as long as it stays under BATCH_HEADROOM of new memory,
   ** and a full one after it (STYLE.md, "Memory"). A batch makes its rows and drops them all at
   ** its end; the incremental collector, run during the batch, only re-marks the live rows again
@@ -981,52 +1007,83 @@ sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **e
   }
   batch_gc_threshold(L);
   char label[300];
-  snprintf(label, sizeof label, "query %s, batch %" PRId64, s->name, b.id);
+  snprintf(label, sizeof label, "query %s, batch %" PRId64, s->name, b->id);
   sr_guard_begin(L, s->batch_timeout_ms, label);
   int rc = sr_lua_pcall(L, 1, 0);
   q->interrupted = sr_guard_end() == SR_GUARD_STOP;
   if (rc != 0) {
+    sr_status st;
     const char *msg = lua_tostring(L, -1);
     sr_lua_heap *heap = sr_lua_heap_of(L);
     if (heap && sr_lua_heap_refused(heap))
       st = sr_error_set(err, SR_ERROR, "%s: batch %" PRId64 " failed: the job's Lua heap reached "
-                        "--memory-limit (%zu MB): %s", s->where, b.id,
+                        "--memory-limit (%zu MB): %s", s->where, b->id,
                         sr_lua_heap_reserved(heap) >> 20, msg ? msg : "(no message)");
     else
-      st = sr_error_set(err, SR_ERROR, "%s: batch %" PRId64 " failed: %s", s->where, b.id,
+      st = sr_error_set(err, SR_ERROR, "%s: batch %" PRId64 " failed: %s", s->where, b->id,
                         msg ? msg : "(no message)");
     lua_pop(L, 1);
-    sr_error_free(b.err);
-    goto done;
+    sr_error_free(b->err);
+    return st;
   }
-  if (b.status != SR_OK) {
-    st = b.status;
+  if (b->status != SR_OK) {
     sr_error_free(*err);
-    *err = b.err;
-    goto done;
+    *err = b->err;
+    return b->status;
   }
-  sr_crash_point("after_sink_write", b.id);
-  int64_t t_ran = sr_now_mono_ms();
-  st = commit_batch(q, &b, err);
-  if (st != SR_OK) goto done;
-  q->ran_watermark_ms = b.meta.watermark_ms;
-  record_progress(q, &b, t_start, t_planned, t_logged, t_ran, sr_now_mono_ms());
+  sr_crash_point("after_sink_write", b->id);
+  return SR_OK;
+}
+
+/* After 4. commit: the query moves on to the next batch, and the batch's memory is collected. */
+static void step_advance(sr_query *q, sr_job_lua *jl, batch *b) {
+  q->ran_watermark_ms = b->meta.watermark_ms;
   json_decref(q->prev_ends);
-  q->prev_ends = b.ends;
-  b.ends = NULL;
+  q->prev_ends = b->ends;
+  b->ends = NULL;
   q->replay = 0;
   q->ran_once = 1;
   q->next_batch++;
-  *step = SR_STEP_RAN;
-  /* See above: between batches, never in the middle of one. After a query's last batch the
+  /* See step_run: between batches, never in the middle of one. After a query's last batch the
   ** collection would only free what the state's end frees anyway (a 100,000-row batch took
   ** 45 ms to collect): it is left to that, or to the next batch run in this state. */
   if (ends_after(q)) jl->collect_first = 1;
   else {
-    size_t used = sr_lua_memory(L);
-    lua_gc(L, LUA_GCCOLLECT, 0);
+    size_t used = sr_lua_memory(jl->L);
+    lua_gc(jl->L, LUA_GCCOLLECT, 0);
     trim_after_peak(jl, used);
   }
+}
+
+/* One batch, in the order of the top of this file: plan, log, run, commit. */
+sr_status sr_query_step(sr_query *q, sr_job_lua *jl, sr_step *step, sr_error **err) {
+  sr_query_spec *s = q->spec;
+  *step = SR_STEP_IDLE;
+  if (s->trigger == SR_TRIGGER_ONCE && q->ran_once && !q->replay) {
+    *step = SR_STEP_DONE;
+    return SR_OK;
+  }
+  batch b;
+  memset(&b, 0, sizeof b);
+  b.q = q;
+  b.jl = jl;
+  b.id = q->next_batch;
+  b.op_metrics = json_array();
+  memset(q->rows_in_per_source, 0, (size_t)s->nsources * sizeof *q->rows_in_per_source);
+  for (int i = 0; i < s->nstateful; i++) json_array_append_new(b.op_metrics, json_object());
+  int64_t t_start = sr_now_mono_ms();
+  int run;
+  sr_status st = step_plan(q, &b, step, &run, err);
+  if (st != SR_OK || !run) goto done;
+  int64_t t_planned = sr_now_mono_ms();
+  if ((st = step_log(q, &b, err)) != SR_OK) goto done;
+  int64_t t_logged = sr_now_mono_ms();
+  if ((st = step_run(q, jl, &b, err)) != SR_OK) goto done;
+  int64_t t_ran = sr_now_mono_ms();
+  if ((st = commit_batch(q, &b, err)) != SR_OK) goto done;
+  record_progress(q, &b, t_start, t_planned, t_logged, t_ran, sr_now_mono_ms());
+  step_advance(q, jl, &b);
+  *step = SR_STEP_RAN;
 done:
   if (st != SR_OK && s->nstateful > 0) {
     /* the next attempt of this batch must read the state as it was before it */

@@ -1,4 +1,4 @@
--- Rows of the "kafka" source from its C records (runtime/connectors/kafka/source_kafka.c's
+-- Rows of the "kafka" source from its C records (runtime/connectors/kafka/kafka_read.c's
 -- ks_rec, one per message of the batch). The engine calls row() inside the query's compiled
 -- loop: a row no operator keeps is never allocated. Nil key or value: nil; no timestamp:
 -- timestamp nil and timestampType -1 (Spark's); headers only with includeHeaders, as
@@ -6,7 +6,7 @@
 local ffi = require "ffi"
 require "streamrun.sources.view"
 
--- Must match runtime/connectors/kafka/source_kafka.c's ks_rec field for field
+-- Must match runtime/connectors/kafka/kafka_read.c's ks_rec field for field
 -- (tests/c/test_kafka.c checks the offsets against the source's columns).
 ffi.cdef [[
 typedef struct sr_kafka_record {

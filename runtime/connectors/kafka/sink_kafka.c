@@ -62,83 +62,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "connector.h"
 #include "fsutil.h"
-#include "kafka_common.h"
+#include "kafka_sink.h"
 
-#define WHAT "the kafka sink"
-#define PENDING_FILE "kafka-sink-pending.json"
-#define REFRESH_OFFSETS 100000 /* the pending file's partitions grew by this much: move it up */
-#define H_MARK "streamrun"
-#define MARK_NUMBERS 32               /* room for ":<batch id>:<seq>": 1 + 19 + 1 + 10 */
-#define H_QUERY "streamrun.query"     /* the three headers of earlier versions */
-#define H_BATCH "streamrun.batch"
-#define H_SEQ "streamrun.seq"
 #define NULL_KEY_BLOCK 1024 /* rows without a key go to one partition per block */
 #define METADATA_MAX_AGE_MS 30000
-
-typedef int32_t (*kk_partitioner)(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
-                                  int32_t partition_cnt, void *rkt_opaque, void *msg_opaque);
-
-typedef struct kk_topic {
-  char *name;
-  rd_kafka_topic_t *rkt;
-  int32_t partitions;         /* 0: not known yet */
-  int64_t checked_ms;
-} kk_topic;
-
-/* A text field of a row: a Lua string (ptr) or text made here (off into the batch's buffer);
-** absent (nil) when neither. */
-typedef struct kk_text {
-  const char *ptr;
-  size_t len;
-  long off;                   /* >= 0: in the buffer; ptr is set once the buffer stops growing */
-} kk_text;
-
-typedef struct kk_row {
-  kk_text key, value;
-  int topic;                  /* index into the sink's topics */
-  int32_t partition;          /* the row's `partition`, or -1 */
-  int hdr_first, hdr_n;
-} kk_row;
-
-typedef struct kk_hdr {
-  kk_text name, value;
-} kk_hdr;
-
-typedef struct kk_sink {
-  rd_kafka_t *rk;
-  const sr_options *opts;
-  char *topic_opt;
-  int value_required;         /* the plan does not know the columns: a row without `value` is
-                                 refused (it cannot be told from a null value) */
-  char *query_id;
-  kk_row *rows;               /* the rows of the batch being written (collect_rows) */
-  size_t rows_cap;
-  int32_t *partitions;        /* where each row of the batch goes (write_batch) */
-  size_t partitions_cap;
-  char *mark;                 /* the marker header's value, "<query id>:<batch id>:<seq>" */
-  size_t mark_id_len;         /* strlen(query id) */
-  size_t mark_prefix_len;     /* "<query id>:<batch id>:" for the batch being written */
-  char *pending_path;         /* NULL without a state directory: exactly-once within the process */
-  int64_t pending_batch;      /* K of the pending file (see the top); -1: none */
-  rd_kafka_topic_partition_list_t *pending_from;
-  rd_kafka_topic_partition_list_t *known_ends; /* a lower bound of log ends, from deliveries */
-  int64_t begun;              /* the last batch this process began writing, -1 */
-  int64_t committed;          /* the last batch this process committed, -1 */
-  int transactional, txn_ready, txn_open;
-  kk_partitioner partitioner;
-  kk_topic *topics;
-  int ntopics;
-  int timeout_ms;
-  /* Delivery reports (dr_msg_cb runs in this thread, inside rd_kafka_poll/flush). */
-  int64_t dr_failed;
-  rd_kafka_resp_err_t dr_err;
-  char dr_errmsg[256];
-  /* For describe(). */
-  int64_t last_written, last_skipped;
-} kk_sink;
 
 static const sr_option_spec kk_options[] = {
   {"kafka.*", SR_OPT_STRING, NULL,
@@ -146,19 +74,6 @@ static const sr_option_spec kk_options[] = {
    "kafka.transactional.id (one Kafka transaction per batch), kafka.partitioner"},
   {"topic", SR_OPT_STRING, NULL, "the topic every row goes to (else each row's `topic` column)"},
   {NULL, 0, NULL, NULL},
-};
-
-/* Producer-only properties, left out of the replay scan's consumer configuration. */
-static const char *const producer_only[] = {
-  "transactional.id", "transaction.timeout.ms", "enable.idempotence", "enable.gapless.guarantee",
-  "acks", "request.required.acks", "linger.ms", "queue.buffering.max.ms", "batch.num.messages",
-  "batch.size", "compression.codec", "compression.type", "compression.level",
-  "queue.buffering.max.messages", "queue.buffering.max.kbytes", "message.timeout.ms",
-  "delivery.timeout.ms", "partitioner", "retries", "message.send.max.retries",
-  "max.in.flight.requests.per.connection", "max.in.flight", "retry.backoff.ms",
-  "sticky.partitioning.linger.ms", "request.timeout.ms", "queuing.strategy",
-  "produce.offset.report", "msg_order_cmp", "delivery.report.only.error",
-  "queue.buffering.backpressure.threshold", NULL,
 };
 
 static const struct { const char *name; kk_partitioner fn; } partitioners[] = {
@@ -291,7 +206,7 @@ static sr_status txn_error(kk_sink *ks, rd_kafka_error_t *e, const char *doing, 
 
 /* ---- topics and partitions ------------------------------------------------------------ */
 
-static int topic_index(kk_sink *ks, const char *name, size_t len) {
+int kk_topic_index(kk_sink *ks, const char *name, size_t len) {
   for (int i = 0; i < ks->ntopics; i++)
     if (strlen(ks->topics[i].name) == len && memcmp(ks->topics[i].name, name, len) == 0) return i;
   kk_topic *t = realloc(ks->topics, (size_t)(ks->ntopics + 1) * sizeof *t);
@@ -328,564 +243,6 @@ static sr_status topic_ready(kk_sink *ks, kk_topic *t, sr_error **err) {
   return SR_OK;
 }
 
-/* ---- rows out of Lua ---------------------------------------------------------------- */
-
-typedef struct kk_batch {
-  kk_sink *ks;
-  int nrows;
-  kk_row *rows;               /* collect_rows: the rows; NULL for a view */
-  kk_hdr *hdrs;
-  int nhdrs, hdrs_cap;
-  sr_buf text;                /* numbers turned into text */
-  char errmsg[512];           /* a row the sink cannot write (set instead of raising) */
-  /* write_view: the records, read row by row (row_at) instead of collected into rows: an
-  ** array of 100,000 rows was 6 MB of fresh memory, 20 ms of page faults on its own. */
-  const sr_row_view *view;
-  const sr_view_column *value_col, *key_col, *topic_col, *partition_col;
-  int view_topic;             /* the topic of the last record read (or of the option) */
-  const char *view_topic_name;/* that record's topic text: the same pointer, the same topic */
-} kk_batch;
-
-static void kk_batch_free(kk_batch *b) {
-  free(b->hdrs);
-  sr_buf_free(&b->text);
-}
-
-/* Reads the text at the top of the stack into t: strings are referenced (the rows table keeps
-** them alive during write), numbers formatted as Lua prints them. Returns 0, or -1 when the
-** value is of another type (the type's name in *bad). Pops nothing. */
-static int take_text(lua_State *L, kk_batch *b, kk_text *t, const char **bad) {
-  int type = lua_type(L, -1);
-  memset(t, 0, sizeof *t);
-  t->off = -1;
-  if (type == LUA_TNIL) return 0;
-  if (type == LUA_TSTRING) {
-    t->ptr = lua_tolstring(L, -1, &t->len);
-    return 0;
-  }
-  if (type == LUA_TNUMBER) {
-    lua_Number v = lua_tonumber(L, -1);
-    t->off = (long)b->text.len;
-    int n = sr_buf_printf(&b->text, "%.14g", (double)v);
-    t->len = b->text.len - (size_t)t->off;
-    return n;
-  }
-  *bad = lua_typename(L, type);
-  return -1;
-}
-
-enum { R_ROWS = 1, R_CTX, R_VALUE, R_KEY, R_TOPIC, R_PARTITION, R_HEADERS, R_HKEY, R_HVALUE };
-
-/* Collects one row's headers (the table at the top of the stack) into b->hdrs. */
-static int take_headers(lua_State *L, kk_batch *b, kk_row *row, int i) {
-  const char *bad = NULL;
-  int list = lua_objlen(L, -1) > 0;
-  row->hdr_first = b->nhdrs;
-  lua_pushnil(L);
-  while (lua_next(L, -2)) {
-    if (b->nhdrs == b->hdrs_cap) {
-      int cap = b->hdrs_cap ? b->hdrs_cap * 2 : 256;
-      kk_hdr *h = realloc(b->hdrs, (size_t)cap * sizeof *h);
-      if (!h) { snprintf(b->errmsg, sizeof b->errmsg, "out of memory"); return -1; }
-      b->hdrs = h;
-      b->hdrs_cap = cap;
-    }
-    kk_hdr *h = &b->hdrs[b->nhdrs];
-    if (list) { /* {{key = "a", value = "x"}, ...}, as the source gives them */
-      if (!lua_istable(L, -1)) { bad = "a list entry that is not {key=, value=}"; goto fail; }
-      lua_pushvalue(L, R_HKEY);
-      lua_rawget(L, -2);
-      if (take_text(L, b, &h->name, &bad) != 0 || (!h->name.ptr && h->name.off < 0)) {
-        bad = bad ? bad : "an entry without key";
-        goto fail;
-      }
-      lua_pop(L, 1);
-      lua_pushvalue(L, R_HVALUE);
-      lua_rawget(L, -2);
-      if (take_text(L, b, &h->value, &bad) != 0) goto fail;
-      lua_pop(L, 1);
-    } else { /* {name = "x", ...} */
-      if (lua_type(L, -2) != LUA_TSTRING) { bad = "a name that is not a string"; goto fail; }
-      lua_pushvalue(L, -2);
-      if (take_text(L, b, &h->name, &bad) != 0) goto fail;
-      lua_pop(L, 1);
-      if (take_text(L, b, &h->value, &bad) != 0) goto fail;
-    }
-    b->nhdrs++;
-    row->hdr_n++;
-    lua_pop(L, 1);
-  }
-  return 0;
-fail:
-  snprintf(b->errmsg, sizeof b->errmsg, "row %d: column 'headers' has %s; headers are "
-           "{{key = name, value = text}, ...} or {name = text}", i, bad);
-  return -1;
-}
-
-/* [-0, +0, m] Lua function (rows, batch): fills batch->rows from rows[1..nrows]. Rows the sink
-** cannot write set batch->errmsg (no Lua error); only out-of-memory raises. */
-static int collect_rows(lua_State *L) {
-  kk_batch *b = lua_touserdata(L, R_CTX);
-  kk_sink *ks = b->ks;
-  luaL_checkstack(L, 16, "kafka sink rows");
-  static const char *const keys[] = {"value", "key", "topic", "partition", "headers", "key", "value"};
-  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) lua_pushstring(L, keys[i]);
-  int last_topic = -1;
-  const char *last_name = NULL;
-  for (int i = 1; i <= b->nrows; i++) {
-    kk_row *row = &b->rows[i - 1];
-    const char *bad = NULL;
-    lua_rawgeti(L, R_ROWS, i);
-    if (!lua_istable(L, -1)) {
-      snprintf(b->errmsg, sizeof b->errmsg, "row %d is a %s, not a table", i, luaL_typename(L, -1));
-      return 0;
-    }
-    lua_pushvalue(L, R_VALUE);
-    lua_rawget(L, -2);
-    if (ks->value_required && lua_isnil(L, -1)) {
-      snprintf(b->errmsg, sizeof b->errmsg, "row %d has no column 'value' (Spark: \"Required "
-               "attribute 'value' not found\"); the plan cannot tell a missing column from a null "
-               "value after a map: to write a null value (a tombstone), end the plan with "
-               ":select{...} naming `value`", i);
-      return 0;
-    }
-    if (take_text(L, b, &row->value, &bad) != 0) {
-      snprintf(b->errmsg, sizeof b->errmsg, "row %d: column 'value' must be a string, not a %s", i, bad);
-      return 0;
-    }
-    lua_pop(L, 1);
-    lua_pushvalue(L, R_KEY);
-    lua_rawget(L, -2);
-    if (take_text(L, b, &row->key, &bad) != 0) {
-      snprintf(b->errmsg, sizeof b->errmsg, "row %d: column 'key' must be a string, not a %s", i, bad);
-      return 0;
-    }
-    lua_pop(L, 1);
-    const char *name = ks->topic_opt;
-    size_t name_len = name ? strlen(name) : 0;
-    if (!name) {
-      lua_pushvalue(L, R_TOPIC);
-      lua_rawget(L, -2);
-      if (lua_type(L, -1) != LUA_TSTRING) {
-        snprintf(b->errmsg, sizeof b->errmsg, "row %d has no topic: give the sink option 'topic' "
-                 "or a string column 'topic'", i);
-        return 0;
-      }
-      name = lua_tolstring(L, -1, &name_len);
-      lua_pop(L, 1); /* the row keeps the string alive */
-    }
-    if (name != last_name) {
-      last_topic = topic_index(ks, name, name_len);
-      last_name = name;
-      if (last_topic < 0) { snprintf(b->errmsg, sizeof b->errmsg, "out of memory"); return 0; }
-    }
-    row->topic = last_topic;
-    row->partition = -1;
-    lua_pushvalue(L, R_PARTITION);
-    lua_rawget(L, -2);
-    if (!lua_isnil(L, -1)) {
-      lua_Number p = lua_tonumber(L, -1);
-      if (lua_type(L, -1) != LUA_TNUMBER || p < 0 || p != (lua_Number)(int32_t)p) {
-        snprintf(b->errmsg, sizeof b->errmsg, "row %d: column 'partition' must be a partition "
-                 "number >= 0", i);
-        return 0;
-      }
-      row->partition = (int32_t)p;
-    }
-    lua_pop(L, 1);
-    lua_pushvalue(L, R_HEADERS);
-    lua_rawget(L, -2);
-    row->hdr_n = 0;
-    if (lua_istable(L, -1)) {
-      if (take_headers(L, b, row, i) != 0) return 0;
-    } else if (!lua_isnil(L, -1)) {
-      snprintf(b->errmsg, sizeof b->errmsg, "row %d: column 'headers' must be a table", i);
-      return 0;
-    }
-    lua_pop(L, 2);
-  }
-  return 0;
-}
-
-/* The column of the records called name, or NULL. */
-static const sr_view_column *view_column(const sr_row_view *v, const char *name) {
-  for (const sr_view_column *c = v->columns; c->name; c++)
-    if (strcmp(c->name, name) == 0) return c;
-  return NULL;
-}
-
-/* A row read from a record (row_at), with room for its numbers turned into text. */
-#define VIEW_NUM_SIZE 24 /* INT64_MIN in decimal, and its end */
-typedef struct kk_view_row {
-  kk_row row;
-  char num[2][VIEW_NUM_SIZE];
-} kk_view_row;
-
-/* Reads a record's column c (NULL: absent, nil) into t as take_text reads a Lua value; a
-** number is formatted into num. */
-static void view_text(const char *rec, const sr_view_column *c, kk_text *t, char *num) {
-  memset(t, 0, sizeof *t);
-  t->off = -1;
-  if (!c) return;
-  if (c->type == SR_VIEW_TEXT) {
-    const sr_view_text *v = (const sr_view_text *)(rec + c->offset);
-    t->ptr = v->ptr;
-    t->len = v->len;
-    return;
-  }
-  int64_t n;
-  if (c->type == SR_VIEW_INT32) {
-    int32_t n32;
-    memcpy(&n32, rec + c->offset, sizeof n32);
-    n = n32;
-  } else {
-    memcpy(&n, rec + c->offset, sizeof n);
-    if (n == SR_VIEW_INT64_NIL) return;
-  }
-  t->ptr = num;
-  t->len = (size_t)snprintf(num, VIEW_NUM_SIZE, "%lld", (long long)n);
-}
-
-/* Finds the columns a view gives the sink (see collect_rows for what a row gives). A view has
-** no headers column: headers have no C form, and such a source hands over rows. */
-static sr_status view_columns(kk_batch *b, const sr_row_view *v, sr_error **err) {
-  kk_sink *ks = b->ks;
-  b->view = v;
-  b->value_col = view_column(v, "value");
-  b->key_col = view_column(v, "key");
-  b->topic_col = ks->topic_opt ? NULL : view_column(v, "topic");
-  b->partition_col = view_column(v, "partition");
-  if (!ks->topic_opt && (!b->topic_col || b->topic_col->type != SR_VIEW_TEXT))
-    return sr_error_set(err, SR_ERROR, "%s: the rows have no topic: give the sink option 'topic' "
-                        "or a string column 'topic'", WHAT);
-  if (b->partition_col && b->partition_col->type != SR_VIEW_INT32)
-    return sr_error_set(err, SR_ERROR, "%s: column 'partition' must be a partition number", WHAT);
-  b->view_topic = ks->topic_opt ? topic_index(ks, ks->topic_opt, strlen(ks->topic_opt)) : -1;
-  b->view_topic_name = NULL;
-  if (ks->topic_opt && b->view_topic < 0) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-  return SR_OK;
-}
-
-/* Row i of the batch: the collected one, or one read from record i into *tmp. NULL with *err
-** set when the record cannot be written. */
-static const kk_row *row_at(kk_batch *b, int i, kk_view_row *tmp, sr_error **err) {
-  if (b->rows) return &b->rows[i];
-  kk_sink *ks = b->ks;
-  kk_row *row = &tmp->row;
-  const char *rec = (const char *)b->view->records + (size_t)i * b->view->record_size;
-  view_text(rec, b->value_col, &row->value, tmp->num[0]);
-  view_text(rec, b->key_col, &row->key, tmp->num[1]);
-  row->hdr_first = row->hdr_n = 0;
-  if (b->topic_col) {
-    const sr_view_text *name = (const sr_view_text *)(rec + b->topic_col->offset);
-    if (!name->ptr) {
-      sr_error_set(err, SR_ERROR, "%s: row %d has no topic: give the sink option 'topic' or a "
-                   "string column 'topic'", WHAT, i + 1);
-      return NULL;
-    }
-    if (name->ptr != b->view_topic_name) {
-      b->view_topic = topic_index(ks, name->ptr, name->len);
-      b->view_topic_name = b->view_topic >= 0 ? name->ptr : NULL;
-    }
-  }
-  row->topic = b->view_topic;
-  if (row->topic < 0) {
-    sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-    return NULL;
-  }
-  row->partition = -1;
-  if (b->partition_col) {
-    memcpy(&row->partition, rec + b->partition_col->offset, sizeof row->partition);
-    if (row->partition < 0) {
-      sr_error_set(err, SR_ERROR, "%s: row %d: column 'partition' must be a partition number "
-                   ">= 0", WHAT, i + 1);
-      return NULL;
-    }
-  }
-  return row;
-}
-
-static void resolve_text(kk_text *t, const sr_buf *buf) {
-  if (t->off >= 0) t->ptr = buf->data + t->off;
-}
-
-/* ---- the pending file --------------------------------------------------------------- */
-
-static sr_status pending_write(kk_sink *ks, int64_t batch, sr_error **err) {
-  sr_status st = SR_OK;
-  char *dump = NULL;
-  json_t *root = json_pack("{s:s, s:I}", "query", ks->query_id, "batch", (json_int_t)batch);
-  json_t *from = sr_kafka_offsets_json(ks->pending_from);
-  if (!root || !from || json_object_set_new(root, "from", from) != 0 ||
-      !(dump = json_dumps(root, JSON_COMPACT))) {
-    st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-    goto done;
-  }
-  from = NULL;
-  if (ks->pending_path) {
-    size_t len = strlen(dump);
-    char *body = realloc(dump, len + 2);
-    if (!body) {
-      st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
-      goto done;
-    }
-    dump = body;
-    dump[len++] = '\n';
-    st = sr_fs_write_checked(ks->pending_path, PENDING_FILE, dump, len, err);
-  }
-  if (st == SR_OK) ks->pending_batch = batch;
-done:
-  json_decref(from);
-  json_decref(root);
-  free(dump);
-  return st;
-}
-
-static sr_status pending_load(kk_sink *ks, sr_error **err) {
-  sr_status st = SR_OK;
-  size_t len;
-  json_error_t jerr;
-  json_t *root = NULL;
-  char *text = NULL;
-  if (!ks->pending_path || !sr_fs_exists(ks->pending_path)) return SR_OK;
-  int checked; /* a checked file (fsutil.h); one from before checksums is parsed strictly below */
-  if (!(text = sr_fs_read_checked(ks->pending_path, PENDING_FILE, &len, &checked, err))) return SR_ERROR;
-  root = json_loadb(text, len, 0, &jerr);
-  json_t *batch = json_object_get(root, "batch"), *query = json_object_get(root, "query");
-  if (!json_is_integer(batch) || !json_is_string(query) || !json_object_get(root, "from")) {
-    st = sr_error_set(err, SR_ERROR, "%s: %s is damaged; it says which batch was being written",
-                      WHAT, ks->pending_path);
-    goto done;
-  }
-  if (strcmp(json_string_value(query), ks->query_id) != 0) {
-    /* the file says where another query's batch began: trusting it, or ignoring it, would
-    ** skip or repeat this query's messages */
-    st = sr_error_set(err, SR_ERROR, "%s: %s was written by query %s, but this checkpoint's query is %s: "
-                      "it was copied from another checkpoint. Restore this checkpoint's own file",
-                      WHAT, ks->pending_path, json_string_value(query), ks->query_id);
-    goto done;
-  }
-  rd_kafka_topic_partition_list_t *from = sr_kafka_offsets_parse(json_object_get(root, "from"),
-                                                                 ks->pending_path, err);
-  if (!from) {
-    st = SR_ERROR;
-    goto done;
-  }
-  rd_kafka_topic_partition_list_destroy(ks->pending_from);
-  ks->pending_from = from;
-  ks->pending_batch = json_integer_value(batch);
-done:
-  json_decref(root);
-  free(text);
-  return st;
-}
-
-/* Makes the pending file name every partition of targets before batch `batch` produces into
-** them (see the top): a new partition at its log end (known from deliveries, else asked), and
-** for a new batch, `from` moved up when it fell REFRESH_OFFSETS behind. Writes the file only
-** when it changes. */
-static sr_status pending_cover(kk_sink *ks, int64_t batch, const rd_kafka_topic_partition_list_t *targets,
-                               int replay, sr_error **err) {
-  int64_t k = ks->pending_batch < 0 ? batch : ks->pending_batch, behind = 0;
-  for (int i = 0; !replay && i < ks->pending_from->cnt; i++) {
-    const rd_kafka_topic_partition_t *f = &ks->pending_from->elems[i];
-    const rd_kafka_topic_partition_t *e = sr_kafka_tp_find(ks->known_ends, f->topic, f->partition);
-    if (e && e->offset > f->offset) behind += e->offset - f->offset;
-  }
-  if (behind >= REFRESH_OFFSETS) {
-    /* every batch before this one is committed: none of them needs `from` any more */
-    for (int i = 0; i < ks->pending_from->cnt; i++) {
-      rd_kafka_topic_partition_t *f = &ks->pending_from->elems[i];
-      const rd_kafka_topic_partition_t *e = sr_kafka_tp_find(ks->known_ends, f->topic, f->partition);
-      if (e && e->offset > f->offset) f->offset = e->offset;
-    }
-    k = batch;
-  }
-  int added = 0;
-  rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_new(targets->cnt);
-  for (int i = 0; i < targets->cnt; i++) {
-    const rd_kafka_topic_partition_t *t = &targets->elems[i];
-    if (sr_kafka_tp_find(ks->pending_from, t->topic, t->partition)) continue;
-    const rd_kafka_topic_partition_t *e = sr_kafka_tp_find(ks->known_ends, t->topic, t->partition);
-    if (e) sr_kafka_tp_set(ks->pending_from, t->topic, t->partition, e->offset);
-    else rd_kafka_topic_partition_list_add(ask, t->topic, t->partition)->offset = RD_KAFKA_OFFSET_END;
-    added++;
-  }
-  sr_status st = sr_kafka_list_offsets(ks->rk, ask, ks->timeout_ms, err);
-  for (int i = 0; st == SR_OK && i < ask->cnt; i++)
-    sr_kafka_tp_set(ks->pending_from, ask->elems[i].topic, ask->elems[i].partition, ask->elems[i].offset);
-  rd_kafka_topic_partition_list_destroy(ask);
-  if (st == SR_OK && (added > 0 || k != ks->pending_batch)) st = pending_write(ks, k, err);
-  return st;
-}
-
-/* ---- the batch marker ---------------------------------------------------------------- */
-
-/* Writes v in decimal at p (no terminator). Returns the number of digits. */
-static size_t put_decimal(char *p, uint64_t v) {
-  char tmp[20];
-  size_t n = 0;
-  do tmp[n++] = (char)('0' + v % 10); while ((v /= 10) > 0);
-  for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
-  return n;
-}
-
-/* Sets the marker's prefix "<query id>:<batch>:" for the batch about to be written or checked. */
-static void mark_batch(kk_sink *ks, int64_t batch) {
-  char *p = ks->mark + ks->mark_id_len + 1;
-  p += put_decimal(p, (uint64_t)batch);
-  *p++ = ':';
-  ks->mark_prefix_len = (size_t)(p - ks->mark);
-}
-
-/* The seq a message of this query's current batch (mark_batch) carries, or -1 when it is not
-** one: another query's or batch's, or no marker. Reads the marker, else the three headers of
-** earlier versions. */
-static int64_t mark_seq(const kk_sink *ks, const rd_kafka_message_t *m, const char *batch_text) {
-  rd_kafka_headers_t *h;
-  const void *v;
-  size_t len;
-  if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
-  if (rd_kafka_header_get_last(h, H_MARK, &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char *t = v;
-    size_t p = ks->mark_prefix_len;
-    if (!t || len <= p || len > p + 10 || memcmp(t, ks->mark, p) != 0) return -1;
-    int64_t seq = 0;
-    for (; p < len; p++) {
-      if (t[p] < '0' || t[p] > '9') return -1;
-      seq = seq * 10 + (t[p] - '0');
-    }
-    return seq;
-  }
-  const char *want[] = {ks->query_id, batch_text};
-  const char *names[] = {H_QUERY, H_BATCH};
-  for (int k = 0; k < 2; k++)
-    if (rd_kafka_header_get_last(h, names[k], &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR || !v ||
-        len != strlen(want[k]) || memcmp(v, want[k], len) != 0)
-      return -1;
-  char seq[24];
-  if (rd_kafka_header_get_last(h, H_SEQ, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR || !v ||
-      len >= sizeof seq)
-    return -1;
-  memcpy(seq, v, len);
-  seq[len] = '\0';
-  return strtoll(seq, NULL, 10);
-}
-
-/* ---- the replay scan ----------------------------------------------------------------- */
-
-/* Reads pending_from[p] .. end of every partition and sets found[seq] for each message of this
-** query's batch `batch`. Returns how many it found, or -1 with *err set. */
-static int64_t scan(kk_sink *ks, int64_t batch, unsigned char *found, int nrows, sr_error **err) {
-  char errstr[512], group[512], batch_text[32];
-  int64_t hits = -1;
-  int active = 0;
-  rd_kafka_t *rk = NULL;
-  rd_kafka_queue_t *q = NULL;
-  rd_kafka_message_t *msgs[512];
-  rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_copy(ks->pending_from);
-  rd_kafka_topic_partition_list_t *asg = rd_kafka_topic_partition_list_new(ends->cnt + 1);
-  snprintf(batch_text, sizeof batch_text, "%lld", (long long)batch);
-  snprintf(group, sizeof group, "streamrun-kafka-sink-%s", ks->query_id);
-  const sr_kafka_setting defaults[] = {
-    {"client.id", "streamrun-sink-check", NULL},
-    {"group.id", group, NULL},
-    {"log.connection.close", "false", NULL},
-    {NULL, NULL, NULL},
-  };
-  const sr_kafka_setting forced[] = {
-    {"enable.auto.commit", "false", ""},
-    {"auto.offset.reset", "error", ""},
-    {"enable.partition.eof", "true", ""},
-    {"isolation.level", ks->transactional ? "read_committed" : "read_uncommitted", ""},
-    {NULL, NULL, NULL},
-  };
-  rd_kafka_conf_t *conf = sr_kafka_conf_new(ks->opts, defaults, forced, producer_only, WHAT, err);
-  if (!conf) goto done;
-  if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
-    rd_kafka_conf_destroy(conf);
-    sr_error_set(err, SR_ERROR, "%s: cannot create the consumer that checks a replay: %s", WHAT, errstr);
-    goto done;
-  }
-  rd_kafka_poll_set_consumer(rk);
-  q = rd_kafka_queue_get_consumer(rk);
-  sr_kafka_tp_fill(ends, RD_KAFKA_OFFSET_END);
-  if (sr_kafka_list_offsets(rk, ends, ks->timeout_ms, err) != SR_OK) goto done;
-  for (int i = 0; i < ends->cnt; i++) {
-    const rd_kafka_topic_partition_t *f = &ks->pending_from->elems[i];
-    if (ends->elems[i].offset > f->offset) {
-      rd_kafka_topic_partition_list_add(asg, f->topic, f->partition)->offset = f->offset;
-      active++;
-    }
-  }
-  hits = 0;
-  if (active == 0) goto done;
-  rd_kafka_resp_err_t e = rd_kafka_assign(rk, asg);
-  if (e) {
-    hits = -1;
-    sr_kafka_error(err, e, "%s: checking what a replayed batch already wrote", WHAT);
-    goto done;
-  }
-  int64_t last_progress = sr_kafka_now_ms();
-  int failed = 0;
-  while (active > 0) {
-    /* What is queued, else wait for one (a timeout here would wait for a full array). */
-    ssize_t got = rd_kafka_consume_batch_queue(q, 0, msgs, sizeof msgs / sizeof *msgs);
-    if (got == 0 && (msgs[0] = rd_kafka_consumer_poll(rk, 100))) got = 1;
-    for (ssize_t k = 0; k < got; k++) {
-      rd_kafka_message_t *m = msgs[k];
-      rd_kafka_topic_partition_t *a =
-          m->rkt ? sr_kafka_tp_find(asg, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
-      int64_t pos = -1; /* every message before pos has been seen */
-      if (failed) {
-        /* dropping the rest of this poll */
-      } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        pos = m->offset;
-      } else if (m->err) {
-        if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || !sr_kafka_err_retriable(m->err)) {
-          sr_kafka_error(err, m->err, "%s: checking what a replayed batch already wrote (%s)",
-                         WHAT, rd_kafka_message_errstr(m));
-          failed = 1;
-        }
-      } else if (a) {
-        pos = m->offset + 1;
-        int64_t s = mark_seq(ks, m, batch_text);
-        if (s >= 0 && s < nrows && !found[s]) {
-          found[s] = 1;
-          hits++;
-        }
-      }
-      /* Done with a partition at its end offset, past a gap, or at its end of log. */
-      if (a && a->offset >= 0 && pos >= 0) {
-        if (pos >= sr_kafka_tp_find(ends, a->topic, a->partition)->offset) {
-          a->offset = -1;
-          active--;
-        }
-        last_progress = sr_kafka_now_ms();
-      }
-      rd_kafka_message_destroy(m);
-    }
-    if (failed) {
-      hits = -1;
-      goto done;
-    }
-    if (got < 0 || sr_kafka_now_ms() - last_progress > ks->timeout_ms) {
-      hits = -1;
-      sr_error_set(err, SR_RETRY, "%s: timed out checking what a replayed batch already wrote", WHAT);
-      goto done;
-    }
-  }
-done:
-  if (q) rd_kafka_queue_destroy(q);
-  if (rk) {
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-  }
-  rd_kafka_topic_partition_list_destroy(ends);
-  rd_kafka_topic_partition_list_destroy(asg);
-  return hits;
-}
-
 /* ---- write / commit ------------------------------------------------------------------ */
 
 /* The partition row `seq` goes to (see the top). */
@@ -897,7 +254,7 @@ static int32_t partition_of(kk_sink *ks, const kk_row *row, int64_t batch, int s
   return (int32_t)((uint64_t)(batch + seq / NULL_KEY_BLOCK) % (uint64_t)t->partitions);
 }
 
-/* Produces row `seq` to `partition` with its headers and the batch marker (mark_batch was
+/* Produces row `seq` to `partition` with its headers and the batch marker (kk_mark_batch was
 ** called). */
 static sr_status produce_row(kk_sink *ks, const kk_batch *b, const kk_row *row, int32_t partition,
                              int seq, sr_error **err) {
@@ -906,7 +263,7 @@ static sr_status produce_row(kk_sink *ks, const kk_batch *b, const kk_row *row, 
     const kk_hdr *hd = &b->hdrs[row->hdr_first + k];
     rd_kafka_header_add(h, hd->name.ptr, (ssize_t)hd->name.len, hd->value.ptr, (ssize_t)hd->value.len);
   }
-  size_t mark_len = ks->mark_prefix_len + put_decimal(ks->mark + ks->mark_prefix_len, (uint64_t)seq);
+  size_t mark_len = ks->mark_prefix_len + kk_put_decimal(ks->mark + ks->mark_prefix_len, (uint64_t)seq);
   rd_kafka_header_add(h, H_MARK, sizeof H_MARK - 1, ks->mark, (ssize_t)mark_len);
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -924,80 +281,105 @@ static sr_status produce_row(kk_sink *ks, const kk_batch *b, const kk_row *row, 
   }
 }
 
-/* Writes the batch's rows (collected in b->rows, or read from b->view by row_at) as batch
-** batch_id (see the top). */
-static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_error **err) {
-  sr_status st = SR_OK;
-  int nrows = b->nrows;
-  unsigned char *found = NULL;
-  rd_kafka_topic_partition_list_t *targets = rd_kafka_topic_partition_list_new(8);
-  kk_view_row tmp;
-  for (int i = 0; b->rows && i < nrows; i++) {
-    resolve_text(&b->rows[i].key, &b->text);
-    resolve_text(&b->rows[i].value, &b->text);
+/* Points the batch's texts made here (numbers) at the buffer, which has stopped growing. */
+static void resolve_texts(kk_batch *b) {
+  for (int i = 0; b->rows && i < b->nrows; i++) {
+    kk_resolve_text(&b->rows[i].key, &b->text);
+    kk_resolve_text(&b->rows[i].value, &b->text);
   }
   for (int i = 0; i < b->nhdrs; i++) {
-    resolve_text(&b->hdrs[i].name, &b->text);
-    resolve_text(&b->hdrs[i].value, &b->text);
+    kk_resolve_text(&b->hdrs[i].name, &b->text);
+    kk_resolve_text(&b->hdrs[i].value, &b->text);
   }
-  /* Where the rows go: every topic is made ready, and every partition is noted, before the
-  ** first row is produced. */
+}
+
+/* Where the rows go: every topic is made ready, each row's partition noted in ks->partitions
+** and every partition in targets, before the first row is produced. */
+static sr_status route_rows(kk_sink *ks, int64_t batch_id, kk_batch *b,
+                            rd_kafka_topic_partition_list_t *targets, sr_error **err) {
+  sr_status st;
+  kk_view_row tmp;
   int last_topic = -1;
   int32_t last_partition = -1;
-  for (int i = 0; i < nrows; i++) {
-    const kk_row *row = row_at(b, i, &tmp, err);
-    if (!row) {
-      st = SR_ERROR;
-      goto done;
-    }
+  for (int i = 0; i < b->nrows; i++) {
+    const kk_row *row = kk_row_at(b, i, &tmp, err);
+    if (!row) return SR_ERROR;
     const kk_topic *t = &ks->topics[row->topic];
     if (row->topic != last_topic && (st = topic_ready(ks, &ks->topics[row->topic], err)) != SR_OK)
-      goto done;
+      return st;
     /* Computed once: the pending file must name every partition the rows go to, and the
     ** `random` partitioner gives another one each time. */
     int32_t partition = ks->partitions[i] = partition_of(ks, row, batch_id, i);
-    if (partition >= t->partitions) {
-      st = sr_error_set(err, SR_ERROR, "%s: batch %lld row %d: topic '%s' has no partition %d",
-                        WHAT, (long long)batch_id, i + 1, t->name, (int)partition);
-      goto done;
-    }
+    if (partition >= t->partitions)
+      return sr_error_set(err, SR_ERROR, "%s: batch %lld row %d: topic '%s' has no partition %d",
+                          WHAT, (long long)batch_id, i + 1, t->name, (int)partition);
     if ((partition != last_partition || row->topic != last_topic) &&
         !sr_kafka_tp_find(targets, t->name, partition))
       rd_kafka_topic_partition_list_add(targets, t->name, partition);
     last_topic = row->topic;
     last_partition = partition;
   }
+  return SR_OK;
+}
+
+/* Transactions: ready (which also fences an earlier producer with this transactional.id and
+** aborts what it left open), and the failed attempt's own transaction aborted. */
+static sr_status txn_prepare(kk_sink *ks, sr_error **err) {
+  rd_kafka_error_t *e;
+  if (!ks->txn_ready) {
+    if ((e = rd_kafka_init_transactions(ks->rk, ks->timeout_ms)))
+      return txn_error(ks, e, "initializing transactions", err);
+    ks->txn_ready = 1;
+  }
+  if (ks->txn_open) {
+    e = rd_kafka_abort_transaction(ks->rk, ks->timeout_ms);
+    ks->txn_open = 0;
+    if (e) return txn_error(ks, e, "aborting the failed attempt's transaction", err);
+  }
+  return SR_OK;
+}
+
+/* Produces every row whose seq is not in found (a replay's scan found the others). */
+static sr_status produce_rows(kk_sink *ks, kk_batch *b, const unsigned char *found, sr_error **err) {
+  sr_status st;
+  kk_view_row tmp;
+  ks->dr_failed = 0;
+  ks->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int i = 0; i < b->nrows; i++) {
+    if (found[i]) continue;
+    const kk_row *row = kk_row_at(b, i, &tmp, err); /* checked by route_rows */
+    if (!row) return SR_ERROR;
+    if ((st = produce_row(ks, b, row, ks->partitions[i], i, err)) != SR_OK) return st;
+    ks->last_written++;
+    if ((i & 1023) == 0) rd_kafka_poll(ks->rk, 0);
+  }
+  return SR_OK;
+}
+
+/* Writes the batch's rows (collected in b->rows, or read from b->view by kk_row_at) as batch
+** batch_id (see the top): route the rows; let nothing of an earlier attempt be on its way;
+** make the pending file cover their partitions; on a replay, scan for the rows already
+** written; produce the others (inside the batch's transaction when transactional). */
+static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_error **err) {
+  sr_status st = SR_OK;
+  int nrows = b->nrows;
+  unsigned char *found = NULL;
+  rd_kafka_topic_partition_list_t *targets = rd_kafka_topic_partition_list_new(8);
+  resolve_texts(b);
+  if ((st = route_rows(ks, batch_id, b, targets, err)) != SR_OK) goto done;
   drain(ks); /* nothing of an earlier attempt may still be on its way (see the top) */
   if ((st = check_fatal(ks, err)) != SR_OK) goto done;
   int replay = ks->begun < 0 ? ks->pending_batch >= 0 : batch_id == ks->begun;
-  if ((st = pending_cover(ks, batch_id, targets, replay, err)) != SR_OK) goto done;
+  if ((st = kk_pending_cover(ks, batch_id, targets, replay, err)) != SR_OK) goto done;
   ks->begun = batch_id;
-  if (ks->transactional) {
-    rd_kafka_error_t *e;
-    if (!ks->txn_ready) {
-      /* Also fences an earlier producer with this transactional.id and aborts what it left open. */
-      if ((e = rd_kafka_init_transactions(ks->rk, ks->timeout_ms))) {
-        st = txn_error(ks, e, "initializing transactions", err);
-        goto done;
-      }
-      ks->txn_ready = 1;
-    }
-    if (ks->txn_open) {
-      e = rd_kafka_abort_transaction(ks->rk, ks->timeout_ms);
-      ks->txn_open = 0;
-      if (e) {
-        st = txn_error(ks, e, "aborting the failed attempt's transaction", err);
-        goto done;
-      }
-    }
-  }
+  if (ks->transactional && (st = txn_prepare(ks, err)) != SR_OK) goto done;
   if (!(found = calloc((size_t)nrows, 1))) {
     st = sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
     goto done;
   }
-  mark_batch(ks, batch_id);
+  kk_mark_batch(ks, batch_id);
   if (replay) {
-    int64_t hits = scan(ks, batch_id, found, nrows, err);
+    int64_t hits = kk_replay_scan(ks, batch_id, found, nrows, err);
     if (hits < 0) {
       st = (*err && (*err)->status == SR_ERROR) ? SR_ERROR : SR_RETRY;
       goto done;
@@ -1012,15 +394,7 @@ static sr_status write_batch(kk_sink *ks, int64_t batch_id, kk_batch *b, sr_erro
     }
     ks->txn_open = 1;
   }
-  ks->dr_failed = 0;
-  ks->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-  for (int i = 0; i < nrows; i++) {
-    if (found[i]) continue;
-    const kk_row *row = row_at(b, i, &tmp, err); /* checked above */
-    if (!row || (st = produce_row(ks, b, row, ks->partitions[i], i, err)) != SR_OK) goto done;
-    ks->last_written++;
-    if ((i & 1023) == 0) rd_kafka_poll(ks->rk, 0);
-  }
+  st = produce_rows(ks, b, found, err);
 done:
   free(found);
   rd_kafka_topic_partition_list_destroy(targets);
@@ -1063,7 +437,7 @@ static sr_status kk_write(sr_sink *sink, int64_t batch_id, lua_State *L, int row
   int todo;
   if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
   luaL_checkstack(L, 4, "kafka sink");
-  lua_pushcfunction(L, collect_rows); /* before anything of ours is held: it may raise */
+  lua_pushcfunction(L, kk_collect_rows); /* before anything of ours is held: it may raise */
   int fn_idx = lua_gettop(L);
   sr_status st = begin_write(ks, batch_id, nrows, &b, &todo, err);
   if (st != SR_OK || !todo) goto done;
@@ -1095,7 +469,7 @@ static sr_status kk_write_view(sr_sink *sink, int64_t batch_id, const sr_row_vie
   kk_batch b;
   int todo;
   sr_status st = begin_write(ks, batch_id, view->count, &b, &todo, err);
-  if (st == SR_OK && todo && (st = view_columns(&b, view, err)) == SR_OK)
+  if (st == SR_OK && todo && (st = kk_view_columns(&b, view, err)) == SR_OK)
     st = write_batch(ks, batch_id, &b, err);
   kk_batch_free(&b);
   return st;
@@ -1161,7 +535,7 @@ static int has_column(const char *const *columns, const char *name) {
 
 /* Spark's KafkaWriter.validateQuery: "Required attribute 'value' not found", and "topic option
 ** required when no 'topic' attribute is present". Checked here when the plan knows the
-** columns; when it does not, collect_rows refuses a row without a value. */
+** columns; when it does not, kk_collect_rows refuses a row without a value. */
 static sr_status kk_check(const sr_connector_config *cfg, sr_error **err) {
   const char *pname = sr_opt_str(cfg->options, kk_options, "kafka.partitioner", "murmur2_random");
   int known = 0;
@@ -1222,7 +596,7 @@ static sr_status kk_open(sr_sink *sink, const sr_connector_config *cfg, sr_error
     if (!(ks->pending_path = malloc(len))) return sr_error_set(err, SR_ERROR, "%s: out of memory", WHAT);
     snprintf(ks->pending_path, len, "%s/%s", cfg->state_dir, PENDING_FILE);
   }
-  sr_status st = pending_load(ks, err);
+  sr_status st = kk_pending_load(ks, err);
   if (st != SR_OK) return st;
   return producer_new(ks, err);
 }
