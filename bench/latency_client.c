@@ -10,7 +10,7 @@
 **                                                 renamed into IN at RATE a second, while
 **                                                 watching OUT, a json sink's folder: a row has
 **                                                 arrived when its batch is committed (its
-**                                                 _streamrun_metadata/N entry is renamed in)
+**                                                 _streamrun_metadata/N or N.compact entry is renamed in)
 **
 ** consume and files print one line: received, duplicates, missing, then p50 p99 p999 max of
 ** (receive time - send time) in ms over the first copy of each seq, and exits 1 when a seq
@@ -273,7 +273,9 @@ static int files(const char *in, const char *out, double rate, long count) {
     for (ssize_t n; (n = read(fd, ev, sizeof ev)) > 0;)
       for (char *q = ev; q < ev + n; q += sizeof(struct inotify_event) + ((struct inotify_event *)q)->len) {
         const struct inotify_event *e = (const struct inotify_event *)q;
-        if (e->len && e->name[0] >= '0' && e->name[0] <= '9' && !strchr(e->name, '.'))
+        /* N, or N.compact: every compactInterval-th batch's entry is a compact file */
+        const char *dot = e->len ? strchr(e->name, '.') : NULL;
+        if (e->len && e->name[0] >= '0' && e->name[0] <= '9' && (!dot || strcmp(dot, ".compact") == 0))
           read_batch(out, e->name, &a, at);
       }
   }
