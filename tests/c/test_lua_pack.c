@@ -95,6 +95,30 @@ SR_TEST(packing_is_deterministic) {
   lua_close(L);
 }
 
+/* The packed bytes, pinned (lua_pack.h's format): state keys and values on disk, and the
+** partition of a key (a hash of these bytes), must read the same in every later build. */
+SR_TEST(packed_bytes_are_pinned) {
+  lua_State *L = new_state();
+  run_lua(L,
+          "assert(state.pack(nil) == \"\\000\", 'nil')\n"
+          "assert(state.pack(false) == \"\\001\", 'false')\n"
+          "assert(state.pack(true) == \"\\002\", 'true')\n"
+          "assert(state.pack(0) == \"\\003\\000\", '0')\n"
+          "assert(state.pack(-1) == \"\\003\\001\", '-1')\n"
+          "assert(state.pack(300) == \"\\003\\216\\004\", '300')\n"
+          "assert(state.pack(-2^53) == "
+          "\"\\003\\255\\255\\255\\255\\255\\255\\255\\031\", '-2^53')\n"
+          "assert(state.pack(9223372036854775807LL) == "
+          "\"\\003\\254\\255\\255\\255\\255\\255\\255\\255\\255\\001\", '9223372036854775807LL')\n"
+          "assert(state.pack(0xffffffffffffffffULL) == "
+          "\"\\004\\255\\255\\255\\255\\255\\255\\255\\255\\255\\001\", '0xffffffffffffffffULL')\n"
+          "assert(state.pack(0.5) == \"\\005\\000\\000\\000\\000\\000\\000\\224\\063\", '0.5')\n"
+          "assert(state.pack('ab') == \"\\006\\002ab\", 'ab')\n"
+          "assert(state.pack({1, 2, x = 3}) == "
+          "\"\\007\\002\\001\\003\\002\\003\\004\\006\\001x\\003\\006\", '{1, 2, x = 3}')\n");
+  lua_close(L);
+}
+
 SR_TEST(refuses_unstorable_values_naming_the_path) {
   lua_State *L = new_state();
   run_lua(L, lua_helpers);
@@ -302,6 +326,7 @@ SR_TEST(state_bindings) {
 }
 
 int main(void) {
-  return SR_RUN(round_trips, packing_is_deterministic, refuses_unstorable_values_naming_the_path,
-                c_api_pack_unpack, malformed_input_is_refused, without_ffi, state_bindings);
+  return SR_RUN(round_trips, packing_is_deterministic, packed_bytes_are_pinned,
+                refuses_unstorable_values_naming_the_path, c_api_pack_unpack,
+                malformed_input_is_refused, without_ffi, state_bindings);
 }
