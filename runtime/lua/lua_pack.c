@@ -7,6 +7,7 @@
 ** a batch does no malloc once the buffers have grown.
 */
 #include "lua_pack.h"
+#include "bytes.h"
 #include "state_parts.h"
 
 #include <lauxlib.h>
@@ -136,21 +137,8 @@ static packer *packer_begin(lua_State *L, const char *what) {
 
 /* ---- packing ------------------------------------------------------------------------------- */
 
-static int put_varint(sr_buf *b, uint64_t v) {
-  unsigned char tmp[10];
-  int n = 0;
-  do {
-    tmp[n] = (unsigned char)(v & 0x7f);
-    v >>= 7;
-    if (v) tmp[n] |= 0x80;
-    n++;
-  } while (v);
-  return sr_buf_append(b, tmp, (size_t)n);
-}
-
 static int put_tagged_int(sr_buf *b, int64_t v) {
-  uint64_t zz = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-  return sr_buf_putc(b, T_INT) || put_varint(b, zz);
+  return sr_buf_putc(b, T_INT) || sr_varint_put(b, sr_zigzag(v));
 }
 
 /* Appends one path element's text to s (a key shown as .name, ["text"] or [n]). */
@@ -257,8 +245,8 @@ static int pack_table(lua_State *L, packer *pk, int idx, int depth, sr_buf *out)
     lua_pop(L, 1);
   }
   if (lv->npairs > 1) qsort_r(lv->pairs, lv->npairs, sizeof(pair), cmp_pairs, lv);
-  if (sr_buf_putc(out, T_TABLE) || put_varint(out, (uint64_t)narr) ||
-      put_varint(out, lv->npairs) || (arr_bytes && sr_buf_append(out, lv->vals.data, arr_bytes)))
+  if (sr_buf_putc(out, T_TABLE) || sr_varint_put(out, (uint64_t)narr) ||
+      sr_varint_put(out, lv->npairs) || (arr_bytes && sr_buf_append(out, lv->vals.data, arr_bytes)))
     return pack_fail(L, pk, depth, "out of memory");
   for (size_t i = 0; i < lv->npairs; i++) {
     const pair *p = &lv->pairs[i];
@@ -286,23 +274,21 @@ static int pack_cdata(lua_State *L, packer *pk, int idx, int depth, sr_buf *out)
     int32_t len;
     memcpy(&len, b, sizeof len);
     size_t n = len > 0 ? (size_t)len : 0;
-    rc = sr_buf_putc(out, T_BINARY) || put_varint(out, n) || sr_buf_append(out, b + sizeof len, n);
+    rc = sr_buf_putc(out, T_BINARY) || sr_varint_put(out, n) || sr_buf_append(out, b + sizeof len, n);
     return rc ? pack_fail(L, pk, depth, "out of memory") : 0;
   }
   if (kind == K_DATE) {
     int32_t days;
     memcpy(&days, lua_topointer(L, idx), sizeof days);
-    uint64_t zz = ((uint64_t)(int64_t)days << 1) ^ (uint64_t)((int64_t)days >> 63);
-    rc = sr_buf_putc(out, T_DATE) || put_varint(out, zz);
+    rc = sr_buf_putc(out, T_DATE) || sr_varint_put(out, sr_zigzag(days));
     return rc ? pack_fail(L, pk, depth, "out of memory") : 0;
   }
   uint64_t u;
   memcpy(&u, lua_topointer(L, idx), 8);
   if (kind == K_TIMESTAMP) {
-    uint64_t zz = (u << 1) ^ (uint64_t)((int64_t)u >> 63);
-    rc = sr_buf_putc(out, T_TIMESTAMP) || put_varint(out, zz);
+    rc = sr_buf_putc(out, T_TIMESTAMP) || sr_varint_put(out, sr_zigzag((int64_t)u));
   } else {
-    rc = kind == K_U64 && u > INT64_MAX ? sr_buf_putc(out, T_UINT) || put_varint(out, u)
+    rc = kind == K_U64 && u > INT64_MAX ? sr_buf_putc(out, T_UINT) || sr_varint_put(out, u)
                                         : put_tagged_int(out, (int64_t)u);
   }
   return rc ? pack_fail(L, pk, depth, "out of memory") : 0;
@@ -324,14 +310,14 @@ int sr_lua_pack_scalar(lua_State *L, int idx, sr_buf *out) {
       memcpy(&bits, &d, 8);
       if (d != d) bits = UINT64_C(0x7FF8000000000000); /* one NaN, for determinism */
       unsigned char b[9] = {T_DOUBLE};
-      for (int i = 0; i < 8; i++) b[1 + i] = (unsigned char)(bits >> (8 * i));
+      sr_store_le64(b + 1, bits);
       rc = sr_buf_append(out, b, sizeof b);
       break;
     }
     case LUA_TSTRING: {
       size_t len;
       const char *s = lua_tolstring(L, idx, &len);
-      rc = sr_buf_putc(out, T_STRING) || put_varint(out, len) || sr_buf_append(out, s, len);
+      rc = sr_buf_putc(out, T_STRING) || sr_varint_put(out, len) || sr_buf_append(out, s, len);
       break;
     }
     default:
@@ -429,20 +415,6 @@ int sr_lua_pack(lua_State *L, int idx, sr_buf *out, char *errbuf, size_t errlen)
 
 /* ---- unpacking ----------------------------------------------------------------------------- */
 
-static const unsigned char *get_varint(const unsigned char *p, const unsigned char *end,
-                                       uint64_t *v) {
-  uint64_t r = 0;
-  for (int shift = 0; p < end && shift < 64; shift += 7) {
-    unsigned char c = *p++;
-    r |= (uint64_t)(c & 0x7f) << shift;
-    if (!(c & 0x80)) {
-      *v = r;
-      return p;
-    }
-  }
-  return NULL;
-}
-
 /* Pushes an int64 or uint64 value as a number when exact, else as cdata via the cache's maker
 ** (at stack index cache). Returns 0, or -1 without ffi. */
 static int push_integer(lua_State *L, int cache, uint64_t bits, int is_unsigned) {
@@ -471,13 +443,13 @@ static const unsigned char *unpack_value(lua_State *L, int cache, const unsigned
     case T_FALSE: lua_pushboolean(L, 0); return p;
     case T_TRUE: lua_pushboolean(L, 1); return p;
     case T_INT:
-      if (!(p = get_varint(p, end, &a))) return NULL;
-      return push_integer(L, cache, (a >> 1) ^ (~(a & 1) + 1), 0) ? NULL : p;
+      if (!(p = sr_varint_get(p, end, &a))) return NULL;
+      return push_integer(L, cache, (uint64_t)sr_unzigzag(a), 0) ? NULL : p;
     case T_UINT:
-      if (!(p = get_varint(p, end, &a))) return NULL;
+      if (!(p = sr_varint_get(p, end, &a))) return NULL;
       return push_integer(L, cache, a, 1) ? NULL : p;
     case T_BINARY:
-      if (!(p = get_varint(p, end, &a)) || a > (uint64_t)(end - p)) return NULL;
+      if (!(p = sr_varint_get(p, end, &a)) || a > (uint64_t)(end - p)) return NULL;
       lua_rawgeti(L, cache, C_MK_BIN);
       if (lua_isnil(L, -1) || lua_isboolean(L, -1)) return NULL; /* no streamrun.types here */
       lua_pushlstring(L, (const char *)p, (size_t)a);
@@ -486,8 +458,8 @@ static const unsigned char *unpack_value(lua_State *L, int cache, const unsigned
     case T_TIMESTAMP:
     case T_DATE: {
       int is_ts = p[-1] == T_TIMESTAMP;
-      if (!(p = get_varint(p, end, &a))) return NULL;
-      int64_t v = (int64_t)((a >> 1) ^ (~(a & 1) + 1));
+      if (!(p = sr_varint_get(p, end, &a))) return NULL;
+      int64_t v = sr_unzigzag(a);
       if (!is_ts && (v < INT32_MIN || v > INT32_MAX)) return NULL;
       lua_rawgeti(L, cache, is_ts ? C_MK_TS : C_MK_DATE);
       if (lua_isnil(L, -1) || lua_isboolean(L, -1)) return NULL; /* no streamrun.types here */
@@ -498,20 +470,19 @@ static const unsigned char *unpack_value(lua_State *L, int cache, const unsigned
     }
     case T_DOUBLE: {
       if (end - p < 8) return NULL;
-      uint64_t bits = 0;
-      for (int i = 0; i < 8; i++) bits |= (uint64_t)p[i] << (8 * i);
+      uint64_t bits = sr_load_le64(p);
       double d;
       memcpy(&d, &bits, 8);
       lua_pushnumber(L, d);
       return p + 8;
     }
     case T_STRING:
-      if (!(p = get_varint(p, end, &a)) || a > (uint64_t)(end - p)) return NULL;
+      if (!(p = sr_varint_get(p, end, &a)) || a > (uint64_t)(end - p)) return NULL;
       lua_pushlstring(L, (const char *)p, (size_t)a);
       return p + a;
     case T_TABLE: {
       /* Every item takes at least one byte: bound the sizes before allocating. */
-      if (!(p = get_varint(p, end, &a)) || !(p = get_varint(p, end, &b)) ||
+      if (!(p = sr_varint_get(p, end, &a)) || !(p = sr_varint_get(p, end, &b)) ||
           a > (uint64_t)(end - p) || b > (uint64_t)(end - p) / 2 || a + b > INT32_MAX)
         return NULL;
       lua_createtable(L, (int)a, (int)b);

@@ -61,6 +61,7 @@
 */
 #include "state_store.h"
 #include "buf.h"
+#include "bytes.h"
 #include "fsutil.h"
 
 #include <assert.h>
@@ -109,28 +110,6 @@ typedef struct kvmap {
   char *heap;
   uint64_t heap_len, heap_cap, garbage;
 } kvmap;
-
-static uint64_t hash_bytes(const void *p, size_t n) {
-  const unsigned char *s = p;
-  uint64_t h = 0x9E3779B97F4A7C15u ^ ((uint64_t)n * 0xFF51AFD7ED558CCDu);
-  for (; n >= 8; s += 8, n -= 8) {
-    uint64_t w;
-    memcpy(&w, s, 8);
-    h = (h ^ w) * 0x9FB21C651E98DF25u;
-    h ^= h >> 29;
-  }
-  if (n > 0) {
-    uint64_t w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ w) * 0x9FB21C651E98DF25u;
-  }
-  h ^= h >> 33; /* murmur3's fmix64: the upper bits pick the slot, so mix them well */
-  h *= 0xFF51AFD7ED558CCDu;
-  h ^= h >> 33;
-  h *= 0xC4CEB9FE1A85EC53u;
-  h ^= h >> 33;
-  return h;
-}
 
 static uint64_t home_of(uint64_t tag, uint64_t cap) { return (tag * cap) >> 32; }
 
@@ -267,7 +246,7 @@ static uint32_t map_link(kvmap *m, uint64_t slot, uint64_t h, uint64_t off) {
 ** *old_off is the replaced record's offset, or UINT64_MAX for a new key. */
 static int64_t map_put(kvmap *m, const void *key, size_t klen, const void *val, size_t vlen,
                        uint64_t *old_off) {
-  uint64_t h = hash_bytes(key, klen), slot;
+  uint64_t h = sr_hash64(key, klen), slot;
   if (map_reserve_slots(m, (uint64_t)m->n_live + 1) != 0 || map_reserve_ent(m) != 0 ||
       map_reserve_heap(m, REC_HDR + (uint64_t)klen + vlen) != 0)
     return -1;
@@ -286,7 +265,7 @@ static int64_t map_put(kvmap *m, const void *key, size_t klen, const void *val, 
 /* Removes key. Returns 1 with the record's offset in *old_off, or 0 when absent. */
 static int map_del(kvmap *m, const void *key, size_t klen, uint64_t *old_off) {
   uint64_t slot;
-  int64_t idx = map_find(m, key, klen, hash_bytes(key, klen), &slot);
+  int64_t idx = map_find(m, key, klen, sr_hash64(key, klen), &slot);
   if (idx < 0) return 0;
   *old_off = m->ents[idx] & ENT_OFF;
   m->garbage += rec_size(m, *old_off);
@@ -322,50 +301,15 @@ static int map_wants_compaction(const kvmap *m) {
   return m->garbage > 65536 && m->garbage > m->heap_len / 2;
 }
 
-/* ---- varints and files --------------------------------------------------------------------- */
-
-static int put_varint(sr_buf *b, uint64_t v) {
-  unsigned char tmp[10];
-  int n = 0;
-  do {
-    tmp[n] = (unsigned char)(v & 0x7f);
-    v >>= 7;
-    if (v) tmp[n] |= 0x80;
-    n++;
-  } while (v);
-  return sr_buf_append(b, tmp, (size_t)n);
-}
-
-static const unsigned char *get_varint(const unsigned char *p, const unsigned char *end,
-                                       uint64_t *v) {
-  uint64_t r = 0;
-  for (int shift = 0; p < end && shift < 64; shift += 7) {
-    unsigned char c = *p++;
-    r |= (uint64_t)(c & 0x7f) << shift;
-    if (!(c & 0x80)) {
-      *v = r;
-      return p;
-    }
-  }
-  return NULL;
-}
-
-static void put_le64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint64_t get_le64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
+/* ---- files ------------------------------------------------------------------------------- */
 
 static void file_header(unsigned char *h, int kind, int64_t version, uint64_t count) {
   memcpy(h, FILE_MAGIC, 4);
   h[4] = FILE_FORMAT;
   h[5] = (unsigned char)kind;
   h[6] = h[7] = 0;
-  put_le64(h + 8, (uint64_t)version);
-  put_le64(h + 16, count);
+  sr_store_le64(h + 8, (uint64_t)version);
+  sr_store_le64(h + 16, count);
 }
 
 static uint32_t crc_of(uint32_t crc, const void *p, size_t n) {
@@ -506,20 +450,19 @@ static sr_status file_map(state_file *f, const char *dir, int64_t version, int k
                  path, map[4], FILE_FORMAT);
     goto done;
   }
-  uint32_t want = (uint32_t)map[size - 4] | (uint32_t)map[size - 3] << 8 |
-                  (uint32_t)map[size - 2] << 16 | (uint32_t)map[size - 1] << 24;
+  uint32_t want = sr_load_le32(map + size - 4);
   if (crc_of(0, map, size - 4) != want) {
     sr_error_set(err, SR_ERROR, "state file %s is corrupt or torn (checksum mismatch)", path);
     goto done;
   }
-  if (map[5] != kind || (int64_t)get_le64(map + 8) != version) {
+  if (map[5] != kind || (int64_t)sr_load_le64(map + 8) != version) {
     sr_error_set(err, SR_ERROR, "state file %s holds %s version %" PRId64 ", not what its name says",
-                 path, map[5] == KIND_DELTA ? "delta" : "snapshot", (int64_t)get_le64(map + 8));
+                 path, map[5] == KIND_DELTA ? "delta" : "snapshot", (int64_t)sr_load_le64(map + 8));
     goto done;
   }
   f->map = map;
   f->size = size;
-  f->count = get_le64(map + 16);
+  f->count = sr_load_le64(map + 16);
   map = MAP_FAILED;
   rc = SR_OK;
 done:
@@ -536,7 +479,7 @@ static int file_next(const state_file *f, const unsigned char **p, rec_view *r) 
   r->op = *q++;
   r->vlen = 0;
   if ((r->op != OP_PUT && !(r->op == OP_REMOVE && f->map[5] == KIND_DELTA)) ||
-      !(q = get_varint(q, end, &r->klen)) || (r->op == OP_PUT && !(q = get_varint(q, end, &r->vlen))) ||
+      !(q = sr_varint_get(q, end, &r->klen)) || (r->op == OP_PUT && !(q = sr_varint_get(q, end, &r->vlen))) ||
       r->klen > SR_STATE_MAX_LEN || r->vlen > SR_STATE_MAX_LEN ||
       (uint64_t)(end - q) < r->klen + r->vlen)
     return -1;
@@ -623,8 +566,8 @@ static sr_status sw_flush(snap_writer *w, sr_error **err) {
 static sr_status sw_record(snap_writer *w, const rec_view *raw, const void *key, uint32_t klen,
                            const void *val, uint32_t vlen, sr_error **err) {
   int bad = raw ? sr_buf_append(&w->b, raw->start, (size_t)(raw->end - raw->start))
-                : sr_buf_putc(&w->b, OP_PUT) || put_varint(&w->b, klen) ||
-                      put_varint(&w->b, vlen) || sr_buf_append(&w->b, key, klen) ||
+                : sr_buf_putc(&w->b, OP_PUT) || sr_varint_put(&w->b, klen) ||
+                      sr_varint_put(&w->b, vlen) || sr_buf_append(&w->b, key, klen) ||
                       (vlen && sr_buf_append(&w->b, val, vlen));
   if (bad) return sr_error_set(err, SR_ERROR, "out of memory writing %s", w->tmp);
   w->count++;
@@ -663,7 +606,7 @@ static sr_status snapshot_build(const char *dir, int64_t version, sr_error **err
   rec_view r;
   uint64_t slot;
   while (prev.map && (more = file_next(&prev, &p, &r)) == 1) {
-    if (map_find(&ov, r.key, r.klen, hash_bytes(r.key, r.klen), &slot) >= 0) continue;
+    if (map_find(&ov, r.key, r.klen, sr_hash64(r.key, r.klen), &slot) >= 0) continue;
     if (sw_record(&w, &r, NULL, 0, NULL, 0, err) != SR_OK) goto done;
   }
   if (more < 0) {
@@ -682,8 +625,8 @@ static sr_status snapshot_build(const char *dir, int64_t version, sr_error **err
   if (sw_flush(&w, err) != SR_OK) goto done;
   file_header(hdr, KIND_SNAPSHOT, version, w.count);
   uint32_t crc = (uint32_t)crc32_combine(crc_of(0, hdr, sizeof hdr), w.crc, (z_off_t)w.body_len);
-  unsigned char trailer[4] = {(unsigned char)crc, (unsigned char)(crc >> 8),
-                              (unsigned char)(crc >> 16), (unsigned char)(crc >> 24)};
+  unsigned char trailer[4];
+  sr_store_le32(trailer, crc);
   if (write_all(w.fd, trailer, 4, w.tmp, err) != SR_OK) goto done;
   if (pwrite(w.fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr || fsync(w.fd) != 0) {
     sr_error_set(err, SR_ERROR, "cannot write %s: %s", w.tmp, strerror(errno));
@@ -926,7 +869,7 @@ void sr_state_close(sr_state_store *st) {
 
 int sr_state_get(sr_state_store *st, const void *key, size_t klen, const void **val, size_t *vlen) {
   uint64_t slot;
-  int64_t idx = map_find(&st->map, key, klen, hash_bytes(key, klen), &slot);
+  int64_t idx = map_find(&st->map, key, klen, sr_hash64(key, klen), &slot);
   if (idx < 0) return 0;
   const unsigned char *r = rec_at(&st->map, st->map.ents[idx] & ENT_OFF);
   *vlen = rec_u32(r, 1);
@@ -978,7 +921,7 @@ void sr_state_abort(sr_state_store *st) {
     const unsigned char *r = rec_at(m, off);
     const void *key = r + REC_HDR;
     uint32_t klen = rec_u32(r, 0);
-    uint64_t h = hash_bytes(key, klen);
+    uint64_t h = sr_hash64(key, klen);
     int64_t idx = map_find(m, key, klen, h, &slot);
     switch (st->undo[i] & 3) {
       case UNDO_INSERTED:
@@ -1010,16 +953,16 @@ static int delta_records(sr_state_store *st, sr_buf *b, uint64_t *count) {
     const unsigned char *r = rec_at(m, st->undo[i] >> 2);
     uint32_t klen = rec_u32(r, 0);
     uint64_t slot;
-    int64_t idx = map_find(m, r + REC_HDR, klen, hash_bytes(r + REC_HDR, klen), &slot);
+    int64_t idx = map_find(m, r + REC_HDR, klen, sr_hash64(r + REC_HDR, klen), &slot);
     if (idx >= 0 && !(m->ents[idx] & ENT_DIRTY)) continue; /* written already */
     if (idx >= 0) {
       m->ents[idx] &= ~ENT_DIRTY;
       const unsigned char *cur = rec_at(m, m->ents[idx]);
       uint32_t vlen = rec_u32(cur, 1);
-      if (sr_buf_putc(b, OP_PUT) || put_varint(b, klen) || put_varint(b, vlen) ||
+      if (sr_buf_putc(b, OP_PUT) || sr_varint_put(b, klen) || sr_varint_put(b, vlen) ||
           sr_buf_append(b, cur + REC_HDR, (size_t)klen + vlen))
         return -1;
-    } else if (sr_buf_putc(b, OP_REMOVE) || put_varint(b, klen) ||
+    } else if (sr_buf_putc(b, OP_REMOVE) || sr_varint_put(b, klen) ||
                sr_buf_append(b, r + REC_HDR, klen)) {
       return -1;
     }
@@ -1069,8 +1012,8 @@ sr_status sr_state_commit(sr_state_store *st, sr_error **err) {
   }
   file_header((unsigned char *)b.data, KIND_DELTA, st->version + 1, count);
   uint32_t crc = crc_of(0, b.data, b.len);
-  unsigned char t[4] = {(unsigned char)crc, (unsigned char)(crc >> 8), (unsigned char)(crc >> 16),
-                        (unsigned char)(crc >> 24)};
+  unsigned char t[4];
+  sr_store_le32(t, crc);
   if (sr_buf_append(&b, t, 4) != 0) {
     sr_error_set(err, SR_ERROR, "out of memory writing a state delta in %s", st->dir);
     goto done;
@@ -1099,7 +1042,7 @@ done:
       const unsigned char *r = rec_at(&st->map, st->undo[i] >> 2);
       uint64_t slot;
       int64_t idx = map_find(&st->map, r + REC_HDR, rec_u32(r, 0),
-                             hash_bytes(r + REC_HDR, rec_u32(r, 0)), &slot);
+                             sr_hash64(r + REC_HDR, rec_u32(r, 0)), &slot);
       if (idx >= 0) st->map.ents[idx] |= ENT_DIRTY;
     }
   }
