@@ -126,19 +126,19 @@ static uint64_t rec_size(const kvmap *m, uint64_t off) {
   return REC_HDR + (uint64_t)rec_u32(r, 0) + rec_u32(r, 1);
 }
 
-static void map_free(kvmap *m) {
+static void sr__map_free(kvmap *m) {
   free(m->slots);
   free(m->ents);
   free(m->heap);
   memset(m, 0, sizeof *m);
 }
 
-static size_t map_bytes(const kvmap *m) {
+static size_t sr__map_bytes(const kvmap *m) {
   return (size_t)m->slot_cap * 8 + (size_t)m->ent_cap * 8 + (size_t)m->heap_cap;
 }
 
 /* Grows the slot array so that n live keys stay under a 3/4 load. 0, or -1 out of memory. */
-static int map_reserve_slots(kvmap *m, uint64_t n) {
+static int sr__map_reserve_slots(kvmap *m, uint64_t n) {
   if (n <= m->slot_cap / 4 * 3 && m->slot_cap) return 0;
   uint64_t cap = m->slot_cap ? m->slot_cap : 16;
   while (n > cap / 4 * 3) cap *= 2;
@@ -170,7 +170,7 @@ static int map_reserve_ent(kvmap *m) {
   return 0;
 }
 
-static int map_reserve_heap(kvmap *m, uint64_t extra) {
+static int sr__map_reserve_heap(kvmap *m, uint64_t extra) {
   if (m->heap_len + extra <= m->heap_cap) return 0;
   uint64_t cap = m->heap_cap ? m->heap_cap + m->heap_cap / 2 : 4096;
   while (cap < m->heap_len + extra) cap += cap / 2;
@@ -184,7 +184,7 @@ static int map_reserve_heap(kvmap *m, uint64_t extra) {
 
 /* Finds key. Returns its entry index and its slot in *slot, or -1 with *slot the empty slot
 ** where it would go. */
-static int64_t map_find(const kvmap *m, const void *key, size_t klen, uint64_t h, uint64_t *slot) {
+static int64_t sr__map_find(const kvmap *m, const void *key, size_t klen, uint64_t h, uint64_t *slot) {
   uint64_t tag = h >> 32, mask = m->slot_cap - 1;
   if (!m->slot_cap) { *slot = 0; return -1; }
   for (uint64_t i = home_of(tag, m->slot_cap);; i = (i + 1) & mask) {
@@ -228,7 +228,7 @@ static uint64_t map_append_rec(kvmap *m, const void *key, uint32_t klen, const v
 
 /* Links a record already in the heap under a new entry at the empty slot `slot`. The caller
 ** reserved the slot load and an entry. */
-static uint32_t map_link(kvmap *m, uint64_t slot, uint64_t h, uint64_t off) {
+static uint32_t sr__map_link(kvmap *m, uint64_t slot, uint64_t h, uint64_t off) {
   uint32_t idx;
   if (m->free_head != NO_ENT) {
     idx = m->free_head;
@@ -244,17 +244,17 @@ static uint32_t map_link(kvmap *m, uint64_t slot, uint64_t h, uint64_t off) {
 
 /* Inserts or replaces. Returns the entry index, or -1 when out of memory (map unchanged).
 ** *old_off is the replaced record's offset, or UINT64_MAX for a new key. */
-static int64_t map_put(kvmap *m, const void *key, size_t klen, const void *val, size_t vlen,
+static int64_t sr__map_put(kvmap *m, const void *key, size_t klen, const void *val, size_t vlen,
                        uint64_t *old_off) {
   uint64_t h = sr_hash64(key, klen), slot;
-  if (map_reserve_slots(m, (uint64_t)m->n_live + 1) != 0 || map_reserve_ent(m) != 0 ||
-      map_reserve_heap(m, REC_HDR + (uint64_t)klen + vlen) != 0)
+  if (sr__map_reserve_slots(m, (uint64_t)m->n_live + 1) != 0 || map_reserve_ent(m) != 0 ||
+      sr__map_reserve_heap(m, REC_HDR + (uint64_t)klen + vlen) != 0)
     return -1;
-  int64_t idx = map_find(m, key, klen, h, &slot);
+  int64_t idx = sr__map_find(m, key, klen, h, &slot);
   uint64_t off = map_append_rec(m, key, (uint32_t)klen, val, (uint32_t)vlen);
   if (idx < 0) {
     *old_off = UINT64_MAX;
-    return map_link(m, slot, h, off);
+    return sr__map_link(m, slot, h, off);
   }
   *old_off = m->ents[idx] & ENT_OFF;
   m->garbage += rec_size(m, *old_off);
@@ -263,9 +263,9 @@ static int64_t map_put(kvmap *m, const void *key, size_t klen, const void *val, 
 }
 
 /* Removes key. Returns 1 with the record's offset in *old_off, or 0 when absent. */
-static int map_del(kvmap *m, const void *key, size_t klen, uint64_t *old_off) {
+static int sr__map_del(kvmap *m, const void *key, size_t klen, uint64_t *old_off) {
   uint64_t slot;
-  int64_t idx = map_find(m, key, klen, sr_hash64(key, klen), &slot);
+  int64_t idx = sr__map_find(m, key, klen, sr_hash64(key, klen), &slot);
   if (idx < 0) return 0;
   *old_off = m->ents[idx] & ENT_OFF;
   m->garbage += rec_size(m, *old_off);
@@ -277,7 +277,7 @@ static int map_del(kvmap *m, const void *key, size_t klen, uint64_t *old_off) {
 }
 
 /* Rewrites the heap with only live records. Best effort: kept as is when out of memory. */
-static void map_compact(kvmap *m) {
+static void sr__map_compact(kvmap *m) {
   uint64_t live = m->heap_len - m->garbage;
   uint64_t cap = live + live / 8 + 4096;
   char *heap = malloc(cap);
@@ -297,13 +297,13 @@ static void map_compact(kvmap *m) {
   m->garbage = 0;
 }
 
-static int map_wants_compaction(const kvmap *m) {
+static int sr__map_wants_compaction(const kvmap *m) {
   return m->garbage > 65536 && m->garbage > m->heap_len / 2;
 }
 
 /* ---- files ------------------------------------------------------------------------------- */
 
-static void file_header(unsigned char *h, int kind, int64_t version, uint64_t count) {
+static void sr__file_header(unsigned char *h, int kind, int64_t version, uint64_t count) {
   memcpy(h, FILE_MAGIC, 4);
   h[4] = FILE_FORMAT;
   h[5] = (unsigned char)kind;
@@ -312,7 +312,7 @@ static void file_header(unsigned char *h, int kind, int64_t version, uint64_t co
   sr_store_le64(h + 16, count);
 }
 
-static uint32_t crc_of(uint32_t crc, const void *p, size_t n) {
+static uint32_t sr__crc_of(uint32_t crc, const void *p, size_t n) {
   const Bytef *b = p;
   while (n > 0) {
     uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
@@ -323,7 +323,7 @@ static uint32_t crc_of(uint32_t crc, const void *p, size_t n) {
   return crc;
 }
 
-static void file_name(char *out, size_t size, const char *dir, int64_t version, int kind) {
+static void sr__file_name(char *out, size_t size, const char *dir, int64_t version, int kind) {
   snprintf(out, size, "%s/%" PRId64 ".%s", dir, version, kind == KIND_DELTA ? "delta" : "snapshot");
 }
 
@@ -339,13 +339,13 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static void dir_files_free(dir_files *f) {
+static void sr__dir_files_free(dir_files *f) {
   free(f->v[0]);
   free(f->v[1]);
 }
 
 /* Lists dir's delta and snapshot versions; with remove_temps, also deletes stray temp files. */
-static sr_status dir_list(const char *dir, dir_files *f, int remove_temps, sr_error **err) {
+static sr_status sr__dir_list(const char *dir, dir_files *f, int remove_temps, sr_error **err) {
   memset(f, 0, sizeof *f);
   DIR *d = opendir(dir);
   if (!d) return sr_error_set(err, SR_ERROR, "cannot list state directory %s: %s", dir, strerror(errno));
@@ -369,7 +369,7 @@ static sr_status dir_list(const char *dir, dir_files *f, int remove_temps, sr_er
       int64_t *nv = realloc(f->v[which], cap * sizeof *nv);
       if (!nv) {
         closedir(d);
-        dir_files_free(f);
+        sr__dir_files_free(f);
         return sr_error_set(err, SR_ERROR, "out of memory listing %s", dir);
       }
       f->v[which] = nv;
@@ -384,7 +384,7 @@ static sr_status dir_list(const char *dir, dir_files *f, int remove_temps, sr_er
 }
 
 /* The newest snapshot version <= limit, or 0. */
-static int64_t newest_snapshot(const dir_files *f, int64_t limit) {
+static int64_t sr__newest_snapshot(const dir_files *f, int64_t limit) {
   for (size_t i = f->n[1]; i-- > 0;)
     if (f->v[1][i] <= limit) return f->v[1][i];
   return 0;
@@ -404,16 +404,16 @@ typedef struct rec_view {
   uint64_t klen, vlen;
 } rec_view;
 
-static void file_unmap(state_file *f) {
+static void sr__file_unmap(state_file *f) {
   if (f->map) munmap(f->map, f->size);
   f->map = NULL;
 }
 
 /* Maps dir/<version>.<kind> and checks its magic, format, CRC, kind and version. A missing
 ** file sets *missing (the error names it). */
-static sr_status file_map(state_file *f, const char *dir, int64_t version, int kind, int *missing,
+static sr_status sr__file_map(state_file *f, const char *dir, int64_t version, int kind, int *missing,
                           sr_error **err) {
-  file_name(f->path, sizeof f->path, dir, version, kind);
+  sr__file_name(f->path, sizeof f->path, dir, version, kind);
   f->map = NULL;
   *missing = 0;
   struct stat sb;
@@ -451,7 +451,7 @@ static sr_status file_map(state_file *f, const char *dir, int64_t version, int k
     goto done;
   }
   uint32_t want = sr_load_le32(map + size - 4);
-  if (crc_of(0, map, size - 4) != want) {
+  if (sr__crc_of(0, map, size - 4) != want) {
     sr_error_set(err, SR_ERROR, "state file %s is corrupt or torn (checksum mismatch)", path);
     goto done;
   }
@@ -472,7 +472,7 @@ done:
 }
 
 /* Parses the record at *p into r. Returns 1, 0 at the end of the records, -1 when malformed. */
-static int file_next(const state_file *f, const unsigned char **p, rec_view *r) {
+static int sr__file_next(const state_file *f, const unsigned char **p, rec_view *r) {
   const unsigned char *q = *p, *end = f->map + f->size - 4;
   if (q >= end) return 0;
   r->start = q;
@@ -491,11 +491,11 @@ static int file_next(const state_file *f, const unsigned char **p, rec_view *r) 
 
 /* Applies every record of dir/<version>.<kind> to m. With overlay (a scratch buffer), stores
 ** each key's last op instead: value = op byte + value, so a remove is kept as a tombstone. */
-static sr_status file_load(kvmap *m, const char *dir, int64_t version, int kind, sr_buf *overlay,
+static sr_status sr__file_load(kvmap *m, const char *dir, int64_t version, int kind, sr_buf *overlay,
                            sr_error **err) {
   state_file f;
   int missing, more;
-  if (file_map(&f, dir, version, kind, &missing, err) != SR_OK) return SR_ERROR;
+  if (sr__file_map(&f, dir, version, kind, &missing, err) != SR_OK) return SR_ERROR;
   sr_status rc = SR_ERROR;
   uint64_t n = 0, old;
   const unsigned char *p = f.map + FILE_HDR;
@@ -503,17 +503,18 @@ static sr_status file_load(kvmap *m, const char *dir, int64_t version, int kind,
   /* A snapshot's size is known: size the table and heap once (a record takes at most 17 more
   ** bytes in the file than in the heap, so this never over-reserves by much). */
   if (kind == KIND_SNAPSHOT && f.count <= UINT32_MAX &&
-      (map_reserve_slots(m, f.count) != 0 || map_reserve_heap(m, f.size + f.count * REC_HDR) != 0))
+      (sr__map_reserve_slots(m, f.count) != 0 ||
+       sr__map_reserve_heap(m, f.size + f.count * REC_HDR) != 0))
     goto oom;
-  while ((more = file_next(&f, &p, &r)) == 1) {
+  while ((more = sr__file_next(&f, &p, &r)) == 1) {
     if (overlay) {
       sr_buf_clear(overlay);
       if (sr_buf_putc(overlay, (char)r.op) || (r.vlen && sr_buf_append(overlay, r.val, r.vlen)) ||
-          map_put(m, r.key, r.klen, overlay->data, overlay->len, &old) < 0)
+          sr__map_put(m, r.key, r.klen, overlay->data, overlay->len, &old) < 0)
         goto oom;
     } else if (r.op == OP_REMOVE) {
-      map_del(m, r.key, r.klen, &old);
-    } else if (map_put(m, r.key, r.klen, r.val, r.vlen, &old) < 0) {
+      sr__map_del(m, r.key, r.klen, &old);
+    } else if (sr__map_put(m, r.key, r.klen, r.val, r.vlen, &old) < 0) {
       goto oom;
     }
     n++;
@@ -529,7 +530,7 @@ static sr_status file_load(kvmap *m, const char *dir, int64_t version, int kind,
 oom:
   sr_error_set(err, SR_ERROR, "out of memory loading %s", f.path);
 done:
-  file_unmap(&f);
+  sr__file_unmap(&f);
   return rc;
 }
 
@@ -555,7 +556,7 @@ typedef struct snap_writer {
 } snap_writer;
 
 static sr_status sw_flush(snap_writer *w, sr_error **err) {
-  w->crc = crc_of(w->crc, w->b.data, w->b.len);
+  w->crc = sr__crc_of(w->crc, w->b.data, w->b.len);
   w->body_len += w->b.len;
   sr_status rc = write_all(w->fd, w->b.data, w->b.len, w->tmp, err);
   sr_buf_clear(&w->b);
@@ -577,11 +578,11 @@ static sr_status sw_record(snap_writer *w, const rec_view *raw, const void *key,
 /* Writes <version>.snapshot by invariants 1 and 4: the deltas since the newest older snapshot
 ** go into an overlay map (each key's last op), then the older snapshot streams through it.
 ** Memory is proportional to the keys changed since that snapshot, not to the state. */
-static sr_status snapshot_build(const char *dir, int64_t version, sr_error **err) {
+static sr_status sr__snapshot_build(const char *dir, int64_t version, sr_error **err) {
   dir_files files;
-  if (dir_list(dir, &files, 0, err) != SR_OK) return SR_ERROR;
-  int64_t base = newest_snapshot(&files, version - 1);
-  dir_files_free(&files);
+  if (sr__dir_list(dir, &files, 0, err) != SR_OK) return SR_ERROR;
+  int64_t base = sr__newest_snapshot(&files, version - 1);
+  sr__dir_files_free(&files);
   kvmap ov = {0};
   ov.free_head = NO_ENT;
   sr_buf scratch = SR_BUF_INIT;
@@ -592,9 +593,9 @@ static sr_status snapshot_build(const char *dir, int64_t version, sr_error **err
   int missing, more = 0;
   sr_status rc = SR_ERROR;
   for (int64_t v = base + 1; v <= version; v++)
-    if (file_load(&ov, dir, v, KIND_DELTA, &scratch, err) != SR_OK) goto done;
-  if (base > 0 && file_map(&prev, dir, base, KIND_SNAPSHOT, &missing, err) != SR_OK) goto done;
-  file_name(path, sizeof path, dir, version, KIND_SNAPSHOT);
+    if (sr__file_load(&ov, dir, v, KIND_DELTA, &scratch, err) != SR_OK) goto done;
+  if (base > 0 && sr__file_map(&prev, dir, base, KIND_SNAPSHOT, &missing, err) != SR_OK) goto done;
+  sr__file_name(path, sizeof path, dir, version, KIND_SNAPSHOT);
   snprintf(w.tmp, sizeof w.tmp, "%s.tmp-%ld", path, (long)getpid());
   w.fd = open(w.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (w.fd < 0) {
@@ -605,8 +606,8 @@ static sr_status snapshot_build(const char *dir, int64_t version, sr_error **err
   const unsigned char *p = prev.map ? prev.map + FILE_HDR : NULL;
   rec_view r;
   uint64_t slot;
-  while (prev.map && (more = file_next(&prev, &p, &r)) == 1) {
-    if (map_find(&ov, r.key, r.klen, sr_hash64(r.key, r.klen), &slot) >= 0) continue;
+  while (prev.map && (more = sr__file_next(&prev, &p, &r)) == 1) {
+    if (sr__map_find(&ov, r.key, r.klen, sr_hash64(r.key, r.klen), &slot) >= 0) continue;
     if (sw_record(&w, &r, NULL, 0, NULL, 0, err) != SR_OK) goto done;
   }
   if (more < 0) {
@@ -623,8 +624,9 @@ static sr_status snapshot_build(const char *dir, int64_t version, sr_error **err
       goto done;
   }
   if (sw_flush(&w, err) != SR_OK) goto done;
-  file_header(hdr, KIND_SNAPSHOT, version, w.count);
-  uint32_t crc = (uint32_t)crc32_combine(crc_of(0, hdr, sizeof hdr), w.crc, (z_off_t)w.body_len);
+  sr__file_header(hdr, KIND_SNAPSHOT, version, w.count);
+  uint32_t crc =
+      (uint32_t)crc32_combine(sr__crc_of(0, hdr, sizeof hdr), w.crc, (z_off_t)w.body_len);
   unsigned char trailer[4];
   sr_store_le32(trailer, crc);
   if (write_all(w.fd, trailer, 4, w.tmp, err) != SR_OK) goto done;
@@ -644,41 +646,41 @@ done:
   if (rc != SR_OK && w.tmp[0]) unlink(w.tmp);
   sr_buf_free(&w.b);
   sr_buf_free(&scratch);
-  file_unmap(&prev);
-  map_free(&ov);
+  sr__file_unmap(&prev);
+  sr__map_free(&ov);
   return rc;
 }
 
 /* Loads version `version` into the empty map m from the files on disk. */
-static sr_status load_version(kvmap *m, const char *dir, int64_t version, sr_error **err) {
+static sr_status sr__load_version(kvmap *m, const char *dir, int64_t version, sr_error **err) {
   dir_files f;
-  if (dir_list(dir, &f, 0, err) != SR_OK) return SR_ERROR;
-  int64_t base = newest_snapshot(&f, version);
-  dir_files_free(&f);
-  sr_status rc = base > 0 ? file_load(m, dir, base, KIND_SNAPSHOT, NULL, err) : SR_OK;
+  if (sr__dir_list(dir, &f, 0, err) != SR_OK) return SR_ERROR;
+  int64_t base = sr__newest_snapshot(&f, version);
+  sr__dir_files_free(&f);
+  sr_status rc = base > 0 ? sr__file_load(m, dir, base, KIND_SNAPSHOT, NULL, err) : SR_OK;
   for (int64_t v = base + 1; rc == SR_OK && v <= version; v++)
-    rc = file_load(m, dir, v, KIND_DELTA, NULL, err);
+    rc = sr__file_load(m, dir, v, KIND_DELTA, NULL, err);
   if (rc != SR_OK && err && *err)
     sr_error_prefix(*err, "cannot load state version %" PRId64, version);
   return rc;
 }
 
 /* Removes files no version >= newest - retain + 1 needs (invariant 5). */
-static sr_status prune(const char *dir, int64_t newest, int64_t retain, sr_error **err) {
+static sr_status sr__prune(const char *dir, int64_t newest, int64_t retain, sr_error **err) {
   dir_files f;
-  if (dir_list(dir, &f, 0, err) != SR_OK) return SR_ERROR;
-  int64_t base = newest_snapshot(&f, newest - retain + 1);
+  if (sr__dir_list(dir, &f, 0, err) != SR_OK) return SR_ERROR;
+  int64_t base = sr__newest_snapshot(&f, newest - retain + 1);
   int removed = 0;
   for (int which = 0; base > 0 && which < 2; which++) {
     for (size_t i = 0; i < f.n[which]; i++) {
       int64_t v = f.v[which][i];
       if (which == 0 ? v > base : v >= base) break;
       char path[4200];
-      file_name(path, sizeof path, dir, v, which == 0 ? KIND_DELTA : KIND_SNAPSHOT);
+      sr__file_name(path, sizeof path, dir, v, which == 0 ? KIND_DELTA : KIND_SNAPSHOT);
       removed |= unlink(path) == 0;
     }
   }
-  dir_files_free(&f);
+  sr__dir_files_free(&f);
   return removed ? sr_fs_sync_dir(dir, err) : SR_OK;
 }
 
@@ -716,9 +718,9 @@ static int g_started;
 
 static sr_status run_job(const maint_job *j, sr_error **err) {
   char path[4200];
-  file_name(path, sizeof path, j->dir, j->version, KIND_SNAPSHOT);
-  if (!sr_fs_exists(path) && snapshot_build(j->dir, j->version, err) != SR_OK) return SR_ERROR;
-  return prune(j->dir, j->version, j->retain, err);
+  sr__file_name(path, sizeof path, j->dir, j->version, KIND_SNAPSHOT);
+  if (!sr_fs_exists(path) && sr__snapshot_build(j->dir, j->version, err) != SR_OK) return SR_ERROR;
+  return sr__prune(j->dir, j->version, j->retain, err);
 }
 
 /* Runs j (the caller made it g_running) and reports to its store, if still open. */
@@ -757,7 +759,7 @@ static void *worker_main(void *arg) {
 }
 
 /* Queues a snapshot of the store's version; without a thread, builds it now. */
-static void queue_snapshot(sr_state_store *st) {
+static void sr__queue_snapshot(sr_state_store *st) {
   maint_job *j = calloc(1, sizeof *j);
   char *dir = strdup(st->dir);
   if (!j || !dir) {
@@ -792,7 +794,7 @@ static void queue_snapshot(sr_state_store *st) {
 
 /* Waits until no job for dir is queued or running: a job of an earlier store on the same
 ** directory could otherwise write a snapshot of a version this store is about to rewrite. */
-static void wait_jobs_for_dir(const char *dir) {
+static void sr__wait_jobs_for_dir(const char *dir) {
   pthread_mutex_lock(&g_mu);
   for (;;) {
     int busy = g_running && strcmp(g_running->dir, dir) == 0;
@@ -834,14 +836,14 @@ sr_state_store *sr_state_open(const char *dir, int64_t version, const sr_state_o
     goto fail;
   }
   for (size_t n = strlen(st->dir); n > 1 && st->dir[n - 1] == '/'; n--) st->dir[n - 1] = '\0';
-  wait_jobs_for_dir(st->dir);
+  sr__wait_jobs_for_dir(st->dir);
   st->magic = STORE_MAGIC;
   st->map.free_head = NO_ENT;
   st->snapshot_interval = o && o->snapshot_interval > 0 ? o->snapshot_interval : DEFAULT_SNAPSHOT_INTERVAL;
   st->min_retain = o && o->min_versions_to_retain > 0 ? o->min_versions_to_retain : DEFAULT_MIN_RETAIN;
   if (st->min_retain < 2) st->min_retain = 2; /* invariant 5 */
-  if (load_version(&st->map, st->dir, version, err) != SR_OK) goto fail;
-  if (map_wants_compaction(&st->map)) map_compact(&st->map);
+  if (sr__load_version(&st->map, st->dir, version, err) != SR_OK) goto fail;
+  if (sr__map_wants_compaction(&st->map)) sr__map_compact(&st->map);
   st->version = version;
   st->heap_mark = st->map.heap_len;
   st->garbage_mark = st->map.garbage;
@@ -860,7 +862,7 @@ void sr_state_close(sr_state_store *st) {
   if (g_running && g_running->st == st) g_running->st = NULL;
   pthread_mutex_unlock(&g_mu);
   sr_error_free(st->bg_error);
-  map_free(&st->map);
+  sr__map_free(&st->map);
   free(st->undo);
   free(st->dir);
   st->magic = 0;
@@ -869,7 +871,7 @@ void sr_state_close(sr_state_store *st) {
 
 int sr_state_get(sr_state_store *st, const void *key, size_t klen, const void **val, size_t *vlen) {
   uint64_t slot;
-  int64_t idx = map_find(&st->map, key, klen, sr_hash64(key, klen), &slot);
+  int64_t idx = sr__map_find(&st->map, key, klen, sr_hash64(key, klen), &slot);
   if (idx < 0) return 0;
   const unsigned char *r = rec_at(&st->map, st->map.ents[idx] & ENT_OFF);
   *vlen = rec_u32(r, 1);
@@ -893,7 +895,7 @@ sr_status sr_state_put(sr_state_store *st, const void *key, size_t klen, const v
     return sr_error_set(err, SR_ERROR, "state key or value too large (%zu/%zu bytes, limit %zu)",
                         klen, vlen, SR_STATE_MAX_LEN);
   uint64_t old;
-  int64_t idx = undo_reserve(st) == 0 ? map_put(&st->map, key, klen, val, vlen, &old) : -1;
+  int64_t idx = undo_reserve(st) == 0 ? sr__map_put(&st->map, key, klen, val, vlen, &old) : -1;
   if (idx < 0) return sr_error_set(err, SR_ERROR, "out of memory in state store %s", st->dir);
   uint64_t off = st->map.ents[idx];
   st->map.ents[idx] |= ENT_DIRTY;
@@ -908,7 +910,7 @@ int sr_state_remove(sr_state_store *st, const void *key, size_t klen, sr_error *
     return -1;
   }
   uint64_t old;
-  if (!map_del(&st->map, key, klen, &old)) return 0;
+  if (!sr__map_del(&st->map, key, klen, &old)) return 0;
   st->undo[st->n_undo++] = old << 2 | UNDO_REMOVED;
   st->n_removed++;
   return 1;
@@ -922,11 +924,11 @@ void sr_state_abort(sr_state_store *st) {
     const void *key = r + REC_HDR;
     uint32_t klen = rec_u32(r, 0);
     uint64_t h = sr_hash64(key, klen);
-    int64_t idx = map_find(m, key, klen, h, &slot);
+    int64_t idx = sr__map_find(m, key, klen, h, &slot);
     switch (st->undo[i] & 3) {
       case UNDO_INSERTED:
         assert(idx >= 0);
-        map_del(m, key, klen, &ignored);
+        sr__map_del(m, key, klen, &ignored);
         break;
       case UNDO_UPDATED:
         assert(idx >= 0);
@@ -935,7 +937,7 @@ void sr_state_abort(sr_state_store *st) {
       default:
         /* Re-linking never grows: the map held this many keys before the remove. */
         assert(idx < 0 && m->n_live < m->n_ents && (uint64_t)m->n_live + 1 <= m->slot_cap / 4 * 3);
-        map_link(m, slot, h, off);
+        sr__map_link(m, slot, h, off);
         break;
     }
   }
@@ -953,7 +955,7 @@ static int delta_records(sr_state_store *st, sr_buf *b, uint64_t *count) {
     const unsigned char *r = rec_at(m, st->undo[i] >> 2);
     uint32_t klen = rec_u32(r, 0);
     uint64_t slot;
-    int64_t idx = map_find(m, r + REC_HDR, klen, sr_hash64(r + REC_HDR, klen), &slot);
+    int64_t idx = sr__map_find(m, r + REC_HDR, klen, sr_hash64(r + REC_HDR, klen), &slot);
     if (idx >= 0 && !(m->ents[idx] & ENT_DIRTY)) continue; /* written already */
     if (idx >= 0) {
       m->ents[idx] &= ~ENT_DIRTY;
@@ -974,20 +976,21 @@ static int delta_records(sr_state_store *st, sr_buf *b, uint64_t *count) {
 /* Invariant 3: before the first write, forget what a crashed run left above our version. */
 static sr_status remove_stale(sr_state_store *st, sr_error **err) {
   dir_files f;
-  if (dir_list(st->dir, &f, 1, err) != SR_OK) return SR_ERROR;
+  if (sr__dir_list(st->dir, &f, 1, err) != SR_OK) return SR_ERROR;
   for (int which = 0; which < 2; which++) {
     for (size_t i = 0; i < f.n[which]; i++) {
       if (f.v[which][i] <= st->version) continue;
       char path[4200];
-      file_name(path, sizeof path, st->dir, f.v[which][i], which == 0 ? KIND_DELTA : KIND_SNAPSHOT);
+      sr__file_name(path, sizeof path, st->dir, f.v[which][i],
+                    which == 0 ? KIND_DELTA : KIND_SNAPSHOT);
       if (unlink(path) != 0 && errno != ENOENT) {
         sr_error_set(err, SR_ERROR, "cannot remove stale state file %s: %s", path, strerror(errno));
-        dir_files_free(&f);
+        sr__dir_files_free(&f);
         return SR_ERROR;
       }
     }
   }
-  dir_files_free(&f);
+  sr__dir_files_free(&f);
   return sr_fs_sync_dir(st->dir, err);
 }
 
@@ -1010,15 +1013,15 @@ sr_status sr_state_commit(sr_state_store *st, sr_error **err) {
     sr_error_set(err, SR_ERROR, "out of memory writing a state delta in %s", st->dir);
     goto done;
   }
-  file_header((unsigned char *)b.data, KIND_DELTA, st->version + 1, count);
-  uint32_t crc = crc_of(0, b.data, b.len);
+  sr__file_header((unsigned char *)b.data, KIND_DELTA, st->version + 1, count);
+  uint32_t crc = sr__crc_of(0, b.data, b.len);
   unsigned char t[4];
   sr_store_le32(t, crc);
   if (sr_buf_append(&b, t, 4) != 0) {
     sr_error_set(err, SR_ERROR, "out of memory writing a state delta in %s", st->dir);
     goto done;
   }
-  file_name(path, sizeof path, st->dir, st->version + 1, KIND_DELTA);
+  sr__file_name(path, sizeof path, st->dir, st->version + 1, KIND_DELTA);
   if (sr_fs_write_atomic(path, b.data, b.len, err) != SR_OK) goto done;
   rc = SR_OK;
   st->version++;
@@ -1029,11 +1032,11 @@ sr_status sr_state_commit(sr_state_store *st, sr_error **err) {
     st->undo_cap = 0;
   }
   st->n_updated = st->n_removed = 0;
-  if (map_wants_compaction(&st->map)) map_compact(&st->map);
+  if (sr__map_wants_compaction(&st->map)) sr__map_compact(&st->map);
   st->heap_mark = st->map.heap_len;
   st->garbage_mark = st->map.garbage;
   st->commit_ms = now_ms() - t0;
-  if (st->version % st->snapshot_interval == 0) queue_snapshot(st);
+  if (st->version % st->snapshot_interval == 0) sr__queue_snapshot(st);
   assert_store_state(st);
 done:
   if (rc != SR_OK) {
@@ -1041,7 +1044,7 @@ done:
     for (size_t i = 0; i < st->n_undo; i++) {
       const unsigned char *r = rec_at(&st->map, st->undo[i] >> 2);
       uint64_t slot;
-      int64_t idx = map_find(&st->map, r + REC_HDR, rec_u32(r, 0),
+      int64_t idx = sr__map_find(&st->map, r + REC_HDR, rec_u32(r, 0),
                              sr_hash64(r + REC_HDR, rec_u32(r, 0)), &slot);
       if (idx >= 0) st->map.ents[idx] |= ENT_DIRTY;
     }
@@ -1058,7 +1061,7 @@ void sr_state_get_stats(const sr_state_store *st, sr_state_stats *out) {
   out->num_rows_updated = st->n_updated;
   out->num_rows_removed = st->n_removed;
   out->memory_used_bytes =
-      (int64_t)(sizeof *st + map_bytes(&st->map) + st->undo_cap * sizeof(uint64_t));
+      (int64_t)(sizeof *st + sr__map_bytes(&st->map) + st->undo_cap * sizeof(uint64_t));
   out->commit_time_ms = st->commit_ms;
 }
 
