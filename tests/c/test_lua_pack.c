@@ -1,6 +1,7 @@
 /* Tests of Lua value packing (round trips, determinism, refusals, malformed input) and of the
 ** state store's Lua bindings. */
 #include "lua_pack.h"
+#include "lua_state_lib.h"
 #include "state_parts.h"
 #include "fsutil.h"
 #include "lua_test.h"
