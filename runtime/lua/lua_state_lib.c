@@ -3,18 +3,46 @@
 ** (lua_pack.c), a batch's keys in one call.
 */
 #include "lua_state_lib.h"
+#include "lua_aux.h"
 #include "lua_pack.h"
-#include "state_parts.h"
 
 #include <lauxlib.h>
-#include <stdio.h>
 
-/* An operator's state: its partitions (state_parts.h); each key goes to its own. */
-static sr_state_parts *check_store(lua_State *L, int i) {
-  void *p = lua_touserdata(L, i);
-  if (lua_type(L, i) != LUA_TLIGHTUSERDATA || !sr__state_is_parts(p))
-    luaL_argerror(L, i, "state store handle expected");
-  return p;
+#define HANDLE_MT "streamrun.state" /* the metatable of state handles, in the registry */
+
+/* A state handle: an operator's partitions (state_parts.h; each key goes to its own), or
+** NULL once detached. */
+typedef struct handle {
+  sr_state_parts *ps;
+  int owned; /* collecting the handle closes ps */
+} handle;
+
+static int handle_gc(lua_State *L) {
+  handle *h = lua_touserdata(L, 1);
+  if (h->owned) sr_state_parts_close(h->ps);
+  h->ps = NULL;
+  return 0;
+}
+
+void sr_lua_push_state(lua_State *L, sr_state_parts *ps, int owned) {
+  handle *h = sr_lua_newudata(L, sizeof *h, HANDLE_MT, handle_gc);
+  h->ps = ps;
+  h->owned = owned;
+}
+
+sr_state_parts *sr_lua_check_state(lua_State *L, int idx) {
+  handle *h = sr_lua_checkudata(L, idx, HANDLE_MT, "state store handle");
+  if (!h->ps) luaL_argerror(L, idx, "state store handle used after its batch or close");
+  return h->ps;
+}
+
+sr_state_parts *sr_lua_state_detach(lua_State *L, int idx) {
+  handle *h = luaL_testudata(L, idx, HANDLE_MT);
+  if (!h) return NULL;
+  sr_state_parts *ps = h->ps;
+  h->ps = NULL;
+  h->owned = 0;
+  return ps;
 }
 
 /* The count argument at i, or #t. */
@@ -27,14 +55,6 @@ static int opt_count(lua_State *L, int i, int t) {
 static void unpack_or_raise(lua_State *L, const void *p, size_t n) {
   if (sr_lua_unpack(L, p, n) != 0)
     luaL_error(L, "a state entry is not a packed Lua value (%d bytes)", (int)n);
-}
-
-/* Raises with e's message, freeing e first (the raise skips C cleanup). */
-static void raise_error(lua_State *L, sr_error *e) {
-  char msg[512];
-  snprintf(msg, sizeof msg, "%s", e ? e->message : "state store failure");
-  sr_error_free(e);
-  luaL_error(L, "%s", msg);
 }
 
 static int l_pack(lua_State *L) {
@@ -55,7 +75,7 @@ static int l_unpack(lua_State *L) {
 }
 
 static int l_get_many(lua_State *L) {
-  sr_state_parts *ps = check_store(L, 1);
+  sr_state_parts *ps = sr_lua_check_state(L, 1);
   int n = opt_count(L, 3, 2);
   lua_settop(L, 3);
   sr_lua_packer *pk = sr__lua_packer_begin(L, "state key");
@@ -78,7 +98,7 @@ static int l_get_many(lua_State *L) {
 }
 
 static int l_put_many(lua_State *L) {
-  sr_state_parts *ps = check_store(L, 1);
+  sr_state_parts *ps = sr_lua_check_state(L, 1);
   luaL_checktype(L, 3, LUA_TTABLE);
   int n = opt_count(L, 4, 2);
   lua_settop(L, 4);
@@ -92,11 +112,11 @@ static int l_put_many(lua_State *L) {
     sr_state_store *st = sr_state_parts_route(ps, key->data, key->len);
     sr_error *e = NULL;
     if (lua_isnil(L, -1)) {
-      if (sr_state_remove(st, key->data, key->len, &e) < 0) raise_error(L, e);
+      if (sr_state_remove(st, key->data, key->len, &e) < 0) sr_lua_raise(L, e, "state store failure");
     } else {
       sr__lua_pack_or_raise(L, pk, lua_gettop(L), "state value", val);
       if (sr_state_put(st, key->data, key->len, val->data, val->len, &e) != SR_OK)
-        raise_error(L, e);
+        sr_lua_raise(L, e, "state store failure");
     }
     lua_pop(L, 2);
   }
@@ -104,7 +124,7 @@ static int l_put_many(lua_State *L) {
 }
 
 static int l_remove_many(lua_State *L) {
-  sr_state_parts *ps = check_store(L, 1);
+  sr_state_parts *ps = sr_lua_check_state(L, 1);
   int n = opt_count(L, 3, 2), removed = 0;
   lua_settop(L, 3);
   sr_lua_packer *pk = sr__lua_packer_begin(L, "state key");
@@ -116,7 +136,7 @@ static int l_remove_many(lua_State *L) {
     sr_error *e = NULL;
     int r = sr_state_remove(sr_state_parts_route(ps, key->data, key->len), key->data,
                             key->len, &e);
-    if (r < 0) raise_error(L, e);
+    if (r < 0) sr_lua_raise(L, e, "state store failure");
     removed += r;
   }
   lua_pushinteger(L, removed);
@@ -124,7 +144,7 @@ static int l_remove_many(lua_State *L) {
 }
 
 static int l_scan(lua_State *L) {
-  sr_state_parts *ps = check_store(L, 1);
+  sr_state_parts *ps = sr_lua_check_state(L, 1);
   sr_state_stats s;
   sr_state_parts_get_stats(ps, &s);
   lua_createtable(L, (int)s.num_rows_total, 0);
@@ -149,7 +169,7 @@ static int l_scan(lua_State *L) {
 
 static int l_stats(lua_State *L) {
   sr_state_stats s;
-  sr_state_parts_get_stats(check_store(L, 1), &s);
+  sr_state_parts_get_stats(sr_lua_check_state(L, 1), &s);
   lua_createtable(L, 0, 6);
   const struct { const char *name; int64_t v; } f[] = {
       {"version", s.version}, {"num_rows_total", s.num_rows_total},

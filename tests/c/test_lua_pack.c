@@ -261,7 +261,7 @@ SR_TEST(state_bindings) {
   ASSERT_TRUE(st != NULL);
   lua_State *L = new_state();
   run_lua(L, lua_helpers);
-  lua_pushlightuserdata(L, st);
+  sr_lua_push_state(L, st, 0);
   lua_setglobal(L, "store");
   run_lua(L,
           "local keys, vals = {}, {}\n"
@@ -299,10 +299,16 @@ SR_TEST(state_bindings) {
           "s = state.stats(store)\n"
           "assert(s.num_rows_total == 998 and s.num_rows_removed == 2)\n");
   ASSERT_EQ_INT(sr_state_parts_commit(st, &e), SR_OK);
+  /* A detached handle (the engine detaches them after their batch) raises, not reads freed
+  ** memory. */
+  lua_getglobal(L, "store");
+  ASSERT_TRUE(sr_lua_state_detach(L, -1) == st);
+  lua_pop(L, 1);
+  run_lua_fails(L, "state.stats(store)", "used after its batch or close");
   sr_state_parts_close(st);
   st = sr_state_parts_open(dir, 4, 1, NULL, &e);
   ASSERT_TRUE(st != NULL);
-  lua_pushlightuserdata(L, st);
+  sr_lua_push_state(L, st, 0);
   lua_setglobal(L, "store");
   run_lua(L,
           "local s = state.stats(store)\n"
@@ -314,9 +320,11 @@ SR_TEST(state_bindings) {
   run_lua_fails(L, "state.get_many(store, {{coroutine.create(print)}})",
                 "state key [1]: a coroutine cannot be stored");
   run_lua_fails(L, "state.stats(nil)", "state store handle expected");
-  lua_pushlightuserdata(L, &e);
+  /* Only a handle passes: not a light userdata, even one pointing at open partitions. */
+  lua_pushlightuserdata(L, st);
   lua_setglobal(L, "not_a_store");
   run_lua_fails(L, "state.scan(not_a_store)", "state store handle expected");
+  run_lua_fails(L, "state.scan(io.stdout)", "state store handle expected");
   run_lua_fails(L, "state.unpack('\\9')", "not a packed Lua value");
   /* Bytes a C operator stored are not Lua values: scan says so instead of guessing. */
   ASSERT_EQ_INT(sr_state_put(sr_state_parts_route(st, "\xff", 1), "\xff", 1, "raw", 3, NULL), SR_OK);
