@@ -199,7 +199,8 @@ int sr__file_next(const state_file *f, const unsigned char **p, rec_view *r) {
   r->op = *q++;
   r->vlen = 0;
   if ((r->op != OP_PUT && !(r->op == OP_REMOVE && f->map[5] == KIND_DELTA)) ||
-      !(q = sr_varint_get(q, end, &r->klen)) || (r->op == OP_PUT && !(q = sr_varint_get(q, end, &r->vlen))) ||
+      !(q = sr_varint_get(q, end, &r->klen)) ||
+      (r->op == OP_PUT && !(q = sr_varint_get(q, end, &r->vlen))) ||
       r->klen > SR_STATE_MAX_LEN || r->vlen > SR_STATE_MAX_LEN ||
       (uint64_t)(end - q) < r->klen + r->vlen)
     return -1;

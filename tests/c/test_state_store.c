@@ -570,7 +570,7 @@ SR_TEST(million_entries_memory) {
   sr_test_rmdir(dir);
 }
 
-/* The file format, byte for byte (state_store.c's header comment): a checkpoint written by one
+/* The file format, byte for byte (state_file.c's header comment): a checkpoint written by one
 ** build must open in the next. The bytes and CRCs were computed apart from the store (Python's
 ** struct and zlib.crc32). A 200-byte value gives a two-byte varint length (0xc8 0x01). */
 static void assert_file_bytes(const char *dir, const char *name, const char *head, size_t hlen,
