@@ -4,35 +4,31 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "lua_aux.h"
 #include "lua_host.h"
 #include "lua_libs.h"
-#include "state_parts.h"
+#include "lua_state_lib.h"
 
-static int raise_error(lua_State *L, sr_error *err) {
-  lua_pushstring(L, err ? err->message : "state store error");
-  sr_error_free(err);
-  return lua_error(L);
-}
-
-/* state_open(dir, version [, partitions]) -> an operator's state in dir/<p>/ (a light
-** userdata, as the engine passes it) */
+/* state_open(dir, version [, partitions]) -> an operator's state in dir/<p>/ (a handle as the
+** engine passes, which owns the partitions: state_close, or collecting it, closes them) */
 static int l_state_open(lua_State *L) {
   sr_error *err = NULL;
   sr_state_parts *ps = sr_state_parts_open(luaL_checkstring(L, 1), (int)luaL_optinteger(L, 3, 1),
                                            (int64_t)luaL_checknumber(L, 2), NULL, &err);
-  if (!ps) return raise_error(L, err);
-  lua_pushlightuserdata(L, ps);
+  if (!ps) return sr_lua_raise(L, err, "state store error");
+  sr_lua_push_state(L, ps, 1);
   return 1;
 }
 
 static int l_state_commit(lua_State *L) {
   sr_error *err = NULL;
-  if (sr_state_parts_commit(lua_touserdata(L, 1), &err) != SR_OK) return raise_error(L, err);
+  if (sr_state_parts_commit(sr_lua_check_state(L, 1), &err) != SR_OK)
+    return sr_lua_raise(L, err, "state store error");
   return 0;
 }
 
 static int l_state_close(lua_State *L) {
-  sr_state_parts_close(lua_touserdata(L, 1));
+  sr_state_parts_close(sr_lua_state_detach(L, 1));
   return 0;
 }
 

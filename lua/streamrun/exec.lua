@@ -135,11 +135,11 @@ end
 -- Stateful operators are modules streamrun.ops.<op> with:
 --   compile(node, q) -> fn(rows, n, ctx, store, metrics, other_rows, other_n) -> rows, n
 --     called once per batch (also with n = 0 in a no-data batch, to emit and evict by the
---     watermark). store is the operator's state store (a light userdata for core.get_many /
---     put_many / scan ...), at the version this batch reads; metrics is a table the operator
---     fills with progress counts (numRowsDroppedByWatermark, ...; numRowsTotal, numRowsUpdated,
---     numRowsRemoved when its store holds more than its state rows, else the engine takes the
---     store's counts); other_rows/other_n are the other input of a stream-stream join. ctx
+--     watermark). store is the operator's state store (a handle for core.get_many / put_many /
+--     scan ..., valid during this batch only), at the version this batch reads; metrics is a
+--     table the operator fills with progress counts (numRowsDroppedByWatermark, ...;
+--     numRowsTotal, numRowsUpdated, numRowsRemoved when its store holds more than its state
+--     rows, else the engine takes the store's counts); other_rows/other_n are the other input of a stream-stream join. ctx
 --     has batch_id, watermark_ms (0 until the first watermark, as Spark's; nil in a query
 --     without with_watermark), batch_ts_ms (processing
 --     time, fixed for replays).

@@ -18,7 +18,7 @@
 **                   compactInterval batches, N.compact; see compact_log.h).
 **   sink/           the sink's own files (the Kafka sink's pending transaction).
 **   state/<op>/<p>/ state store versions of operator op's partition p (state_parts.h routes
-**                   keys; state_store.c: its own format, checksummed).
+**                   keys; state_file.c: its own format, checksummed).
 **   progress/, bad_records/  output for people, not read by recovery (progress.jsonl is
 **                   rotated, progress.h).
 **

@@ -37,6 +37,7 @@
 #include "progress.h"
 #include "state_parts.h"
 #include "lua_pack.h"
+#include "lua_state_lib.h"
 #include "sr_log.h"
 
 struct sr_query {
@@ -640,7 +641,7 @@ static void push_ctx(batch *b, lua_State *L) {
   lua_setfield(L, ctx, "batch_ts_ms");
   lua_createtable(L, s->nstateful, 0);
   for (int i = 0; i < s->nstateful; i++) {
-    lua_pushlightuserdata(L, q->stores[i]);
+    sr_lua_push_state(L, q->stores[i], 0);
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, ctx, "stores");
@@ -650,6 +651,17 @@ static void push_ctx(batch *b, lua_State *L) {
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, ctx, "state_metrics");
+}
+
+/* The state handles in ctx.stores serve this batch only: one the job kept raises from now on. */
+static void detach_stores(batch *b, lua_State *L, int ctx) {
+  lua_getfield(L, ctx, "stores");
+  for (int i = 0; i < b->q->spec->nstateful; i++) {
+    lua_rawgeti(L, -1, i + 1);
+    sr_lua_state_detach(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
 }
 
 /* Event time statistics, folded over the watermark operators for progress (ctx.event_time). */
@@ -717,6 +729,7 @@ static int batch_in_lua(lua_State *L) {
   lua_pushvalue(L, inputs);
   lua_pushvalue(L, ctx);
   lua_call(L, 2, 2);
+  detach_stores(b, L, ctx);
   int nout = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
   int out = lua_gettop(L);

@@ -12,6 +12,7 @@
 #include "lua_int64.h"
 #include "lua_libs.h"
 #include "lua_pack.h"
+#include "lua_state_lib.h"
 #include "lua_static.h"
 #include "options.h"
 #include "sr_log.h"

@@ -1,5 +1,6 @@
 /*
-** sr_lua_pack: Lua values <-> bytes, and the state store's Lua bindings (see lua_pack.h).
+** sr_lua_pack: Lua values <-> bytes (see lua_pack.h); the state store's Lua bindings that
+** use it are lua_state_lib.c.
 **
 ** Scratch memory (one buffer pair per nesting level, for sorting hash parts) lives in a full
 ** userdata with __gc, kept with the ffi helpers in a table in the registry. So code that runs
@@ -7,7 +8,7 @@
 ** a batch does no malloc once the buffers have grown.
 */
 #include "lua_pack.h"
-#include "state_parts.h"
+#include "bytes.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -45,7 +46,7 @@ typedef struct path_elem {
   int64_t index;
 } path_elem;
 
-typedef struct packer {
+typedef struct sr_lua_packer {
   level lv[SR_LUA_PACK_MAX_DEPTH + 1];
   const void *tables[SR_LUA_PACK_MAX_DEPTH + 1]; /* the tables being packed: cycle check */
   path_elem path[SR_LUA_PACK_MAX_DEPTH + 1];
@@ -136,21 +137,8 @@ static packer *packer_begin(lua_State *L, const char *what) {
 
 /* ---- packing ------------------------------------------------------------------------------- */
 
-static int put_varint(sr_buf *b, uint64_t v) {
-  unsigned char tmp[10];
-  int n = 0;
-  do {
-    tmp[n] = (unsigned char)(v & 0x7f);
-    v >>= 7;
-    if (v) tmp[n] |= 0x80;
-    n++;
-  } while (v);
-  return sr_buf_append(b, tmp, (size_t)n);
-}
-
 static int put_tagged_int(sr_buf *b, int64_t v) {
-  uint64_t zz = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-  return sr_buf_putc(b, T_INT) || put_varint(b, zz);
+  return sr_buf_putc(b, T_INT) || sr_varint_put(b, sr_zigzag(v));
 }
 
 /* Appends one path element's text to s (a key shown as .name, ["text"] or [n]). */
@@ -257,8 +245,8 @@ static int pack_table(lua_State *L, packer *pk, int idx, int depth, sr_buf *out)
     lua_pop(L, 1);
   }
   if (lv->npairs > 1) qsort_r(lv->pairs, lv->npairs, sizeof(pair), cmp_pairs, lv);
-  if (sr_buf_putc(out, T_TABLE) || put_varint(out, (uint64_t)narr) ||
-      put_varint(out, lv->npairs) || (arr_bytes && sr_buf_append(out, lv->vals.data, arr_bytes)))
+  if (sr_buf_putc(out, T_TABLE) || sr_varint_put(out, (uint64_t)narr) ||
+      sr_varint_put(out, lv->npairs) || (arr_bytes && sr_buf_append(out, lv->vals.data, arr_bytes)))
     return pack_fail(L, pk, depth, "out of memory");
   for (size_t i = 0; i < lv->npairs; i++) {
     const pair *p = &lv->pairs[i];
@@ -286,23 +274,21 @@ static int pack_cdata(lua_State *L, packer *pk, int idx, int depth, sr_buf *out)
     int32_t len;
     memcpy(&len, b, sizeof len);
     size_t n = len > 0 ? (size_t)len : 0;
-    rc = sr_buf_putc(out, T_BINARY) || put_varint(out, n) || sr_buf_append(out, b + sizeof len, n);
+    rc = sr_buf_putc(out, T_BINARY) || sr_varint_put(out, n) || sr_buf_append(out, b + sizeof len, n);
     return rc ? pack_fail(L, pk, depth, "out of memory") : 0;
   }
   if (kind == K_DATE) {
     int32_t days;
     memcpy(&days, lua_topointer(L, idx), sizeof days);
-    uint64_t zz = ((uint64_t)(int64_t)days << 1) ^ (uint64_t)((int64_t)days >> 63);
-    rc = sr_buf_putc(out, T_DATE) || put_varint(out, zz);
+    rc = sr_buf_putc(out, T_DATE) || sr_varint_put(out, sr_zigzag(days));
     return rc ? pack_fail(L, pk, depth, "out of memory") : 0;
   }
   uint64_t u;
   memcpy(&u, lua_topointer(L, idx), 8);
   if (kind == K_TIMESTAMP) {
-    uint64_t zz = (u << 1) ^ (uint64_t)((int64_t)u >> 63);
-    rc = sr_buf_putc(out, T_TIMESTAMP) || put_varint(out, zz);
+    rc = sr_buf_putc(out, T_TIMESTAMP) || sr_varint_put(out, sr_zigzag((int64_t)u));
   } else {
-    rc = kind == K_U64 && u > INT64_MAX ? sr_buf_putc(out, T_UINT) || put_varint(out, u)
+    rc = kind == K_U64 && u > INT64_MAX ? sr_buf_putc(out, T_UINT) || sr_varint_put(out, u)
                                         : put_tagged_int(out, (int64_t)u);
   }
   return rc ? pack_fail(L, pk, depth, "out of memory") : 0;
@@ -324,14 +310,14 @@ int sr_lua_pack_scalar(lua_State *L, int idx, sr_buf *out) {
       memcpy(&bits, &d, 8);
       if (d != d) bits = UINT64_C(0x7FF8000000000000); /* one NaN, for determinism */
       unsigned char b[9] = {T_DOUBLE};
-      for (int i = 0; i < 8; i++) b[1 + i] = (unsigned char)(bits >> (8 * i));
+      sr_store_le64(b + 1, bits);
       rc = sr_buf_append(out, b, sizeof b);
       break;
     }
     case LUA_TSTRING: {
       size_t len;
       const char *s = lua_tolstring(L, idx, &len);
-      rc = sr_buf_putc(out, T_STRING) || put_varint(out, len) || sr_buf_append(out, s, len);
+      rc = sr_buf_putc(out, T_STRING) || sr_varint_put(out, len) || sr_buf_append(out, s, len);
       break;
     }
     default:
@@ -429,20 +415,6 @@ int sr_lua_pack(lua_State *L, int idx, sr_buf *out, char *errbuf, size_t errlen)
 
 /* ---- unpacking ----------------------------------------------------------------------------- */
 
-static const unsigned char *get_varint(const unsigned char *p, const unsigned char *end,
-                                       uint64_t *v) {
-  uint64_t r = 0;
-  for (int shift = 0; p < end && shift < 64; shift += 7) {
-    unsigned char c = *p++;
-    r |= (uint64_t)(c & 0x7f) << shift;
-    if (!(c & 0x80)) {
-      *v = r;
-      return p;
-    }
-  }
-  return NULL;
-}
-
 /* Pushes an int64 or uint64 value as a number when exact, else as cdata via the cache's maker
 ** (at stack index cache). Returns 0, or -1 without ffi. */
 static int push_integer(lua_State *L, int cache, uint64_t bits, int is_unsigned) {
@@ -471,13 +443,13 @@ static const unsigned char *unpack_value(lua_State *L, int cache, const unsigned
     case T_FALSE: lua_pushboolean(L, 0); return p;
     case T_TRUE: lua_pushboolean(L, 1); return p;
     case T_INT:
-      if (!(p = get_varint(p, end, &a))) return NULL;
-      return push_integer(L, cache, (a >> 1) ^ (~(a & 1) + 1), 0) ? NULL : p;
+      if (!(p = sr_varint_get(p, end, &a))) return NULL;
+      return push_integer(L, cache, (uint64_t)sr_unzigzag(a), 0) ? NULL : p;
     case T_UINT:
-      if (!(p = get_varint(p, end, &a))) return NULL;
+      if (!(p = sr_varint_get(p, end, &a))) return NULL;
       return push_integer(L, cache, a, 1) ? NULL : p;
     case T_BINARY:
-      if (!(p = get_varint(p, end, &a)) || a > (uint64_t)(end - p)) return NULL;
+      if (!(p = sr_varint_get(p, end, &a)) || a > (uint64_t)(end - p)) return NULL;
       lua_rawgeti(L, cache, C_MK_BIN);
       if (lua_isnil(L, -1) || lua_isboolean(L, -1)) return NULL; /* no streamrun.types here */
       lua_pushlstring(L, (const char *)p, (size_t)a);
@@ -486,8 +458,8 @@ static const unsigned char *unpack_value(lua_State *L, int cache, const unsigned
     case T_TIMESTAMP:
     case T_DATE: {
       int is_ts = p[-1] == T_TIMESTAMP;
-      if (!(p = get_varint(p, end, &a))) return NULL;
-      int64_t v = (int64_t)((a >> 1) ^ (~(a & 1) + 1));
+      if (!(p = sr_varint_get(p, end, &a))) return NULL;
+      int64_t v = sr_unzigzag(a);
       if (!is_ts && (v < INT32_MIN || v > INT32_MAX)) return NULL;
       lua_rawgeti(L, cache, is_ts ? C_MK_TS : C_MK_DATE);
       if (lua_isnil(L, -1) || lua_isboolean(L, -1)) return NULL; /* no streamrun.types here */
@@ -498,20 +470,19 @@ static const unsigned char *unpack_value(lua_State *L, int cache, const unsigned
     }
     case T_DOUBLE: {
       if (end - p < 8) return NULL;
-      uint64_t bits = 0;
-      for (int i = 0; i < 8; i++) bits |= (uint64_t)p[i] << (8 * i);
+      uint64_t bits = sr_load_le64(p);
       double d;
       memcpy(&d, &bits, 8);
       lua_pushnumber(L, d);
       return p + 8;
     }
     case T_STRING:
-      if (!(p = get_varint(p, end, &a)) || a > (uint64_t)(end - p)) return NULL;
+      if (!(p = sr_varint_get(p, end, &a)) || a > (uint64_t)(end - p)) return NULL;
       lua_pushlstring(L, (const char *)p, (size_t)a);
       return p + a;
     case T_TABLE: {
       /* Every item takes at least one byte: bound the sizes before allocating. */
-      if (!(p = get_varint(p, end, &a)) || !(p = get_varint(p, end, &b)) ||
+      if (!(p = sr_varint_get(p, end, &a)) || !(p = sr_varint_get(p, end, &b)) ||
           a > (uint64_t)(end - p) || b > (uint64_t)(end - p) / 2 || a + b > INT32_MAX)
         return NULL;
       lua_createtable(L, (int)a, (int)b);
@@ -547,175 +518,21 @@ int sr_lua_unpack(lua_State *L, const void *p, size_t n) {
   return 0;
 }
 
-/* ---- the state store bindings -------------------------------------------------------------- */
+/* ---- packing inside a Lua C function ------------------------------------------------------- */
 
-/* An operator's state: its partitions (state_parts.h); each key goes to its own. */
-static sr_state_parts *check_store(lua_State *L, int i) {
-  void *p = lua_touserdata(L, i);
-  if (lua_type(L, i) != LUA_TLIGHTUSERDATA || !sr__state_is_parts(p))
-    luaL_argerror(L, i, "state store handle expected");
-  return p;
+sr_lua_packer *sr__lua_packer_begin(lua_State *L, const char *what) {
+  return packer_begin(L, what);
 }
 
-/* The count argument at i, or #t. */
-static int opt_count(lua_State *L, int i, int t) {
-  luaL_checktype(L, t, LUA_TTABLE);
-  return lua_isnoneornil(L, i) ? (int)lua_objlen(L, t) : luaL_checkint(L, i);
-}
+sr_buf *sr__lua_packer_key(sr_lua_packer *pk) { return &pk->key; }
+sr_buf *sr__lua_packer_value(sr_lua_packer *pk) { return &pk->val; }
 
 /* Packs the value at idx into b (cleared first) or raises with the packer's message. The
 ** packer must be begun (its classifier on the stack). */
-static void pack_or_raise(lua_State *L, packer *pk, int idx, const char *what, sr_buf *b) {
+void sr__lua_pack_or_raise(lua_State *L, sr_lua_packer *pk, int idx, const char *what,
+                           sr_buf *b) {
   if (idx < 0) idx = lua_gettop(L) + idx + 1;
   sr_buf_clear(b);
   pk->what = what;
   if (pack_value(L, pk, idx, 0, b) != 0) luaL_error(L, "%s", pk->err);
-}
-
-/* Pushes the unpacked stored bytes or raises. */
-static void unpack_or_raise(lua_State *L, const void *p, size_t n) {
-  if (sr_lua_unpack(L, p, n) != 0)
-    luaL_error(L, "a state entry is not a packed Lua value (%d bytes)", (int)n);
-}
-
-/* Raises with e's message, freeing e first (the raise skips C cleanup). */
-static void raise_error(lua_State *L, sr_error *e) {
-  char msg[512];
-  snprintf(msg, sizeof msg, "%s", e ? e->message : "state store failure");
-  sr_error_free(e);
-  luaL_error(L, "%s", msg);
-}
-
-static int l_pack(lua_State *L) {
-  luaL_checkany(L, 1);
-  lua_settop(L, 1);
-  packer *pk = packer_begin(L, "state value");
-  pack_or_raise(L, pk, 1, "state value", &pk->val);
-  lua_pushlstring(L, pk->val.data, pk->val.len);
-  return 1;
-}
-
-static int l_unpack(lua_State *L) {
-  size_t n;
-  const char *s = luaL_checklstring(L, 1, &n);
-  if (sr_lua_unpack(L, s, n) != 0) luaL_argerror(L, 1, "not a packed Lua value");
-  return 1;
-}
-
-static int l_get_many(lua_State *L) {
-  sr_state_parts *ps = check_store(L, 1);
-  int n = opt_count(L, 3, 2);
-  lua_settop(L, 3);
-  packer *pk = packer_begin(L, "state key");
-  lua_createtable(L, n, 0);
-  int values = lua_gettop(L);
-  for (int i = 1; i <= n; i++) {
-    lua_rawgeti(L, 2, i);
-    pack_or_raise(L, pk, values + 1, "state key", &pk->key);
-    lua_pop(L, 1);
-    const void *v;
-    size_t vlen;
-    sr_state_store *st = sr_state_parts_route(ps, pk->key.data, pk->key.len);
-    if (!sr_state_get(st, pk->key.data, pk->key.len, &v, &vlen)) continue;
-    unpack_or_raise(L, v, vlen);
-    lua_rawseti(L, values, i);
-  }
-  lua_pushinteger(L, n);
-  return 2;
-}
-
-static int l_put_many(lua_State *L) {
-  sr_state_parts *ps = check_store(L, 1);
-  luaL_checktype(L, 3, LUA_TTABLE);
-  int n = opt_count(L, 4, 2);
-  lua_settop(L, 4);
-  packer *pk = packer_begin(L, "state key");
-  for (int i = 1; i <= n; i++) {
-    lua_rawgeti(L, 2, i);
-    lua_rawgeti(L, 3, i);
-    pack_or_raise(L, pk, -2, "state key", &pk->key);
-    sr_state_store *st = sr_state_parts_route(ps, pk->key.data, pk->key.len);
-    sr_error *e = NULL;
-    if (lua_isnil(L, -1)) {
-      if (sr_state_remove(st, pk->key.data, pk->key.len, &e) < 0) raise_error(L, e);
-    } else {
-      pack_or_raise(L, pk, lua_gettop(L), "state value", &pk->val);
-      if (sr_state_put(st, pk->key.data, pk->key.len, pk->val.data, pk->val.len, &e) != SR_OK)
-        raise_error(L, e);
-    }
-    lua_pop(L, 2);
-  }
-  return 0;
-}
-
-static int l_remove_many(lua_State *L) {
-  sr_state_parts *ps = check_store(L, 1);
-  int n = opt_count(L, 3, 2), removed = 0;
-  lua_settop(L, 3);
-  packer *pk = packer_begin(L, "state key");
-  for (int i = 1; i <= n; i++) {
-    lua_rawgeti(L, 2, i);
-    pack_or_raise(L, pk, -1, "state key", &pk->key);
-    lua_pop(L, 1);
-    sr_error *e = NULL;
-    int r = sr_state_remove(sr_state_parts_route(ps, pk->key.data, pk->key.len), pk->key.data,
-                            pk->key.len, &e);
-    if (r < 0) raise_error(L, e);
-    removed += r;
-  }
-  lua_pushinteger(L, removed);
-  return 1;
-}
-
-static int l_scan(lua_State *L) {
-  sr_state_parts *ps = check_store(L, 1);
-  sr_state_stats s;
-  sr_state_parts_get_stats(ps, &s);
-  lua_createtable(L, (int)s.num_rows_total, 0);
-  lua_createtable(L, (int)s.num_rows_total, 0);
-  sr_state_iter it;
-  const void *k, *v;
-  size_t kl, vl;
-  int n = 0;
-  for (int p = 0; p < sr_state_parts_count(ps); p++) {
-    sr_state_iter_init(sr_state_parts_at(ps, p), &it);
-    while (sr_state_iter_next(&it, &k, &kl, &v, &vl)) {
-      n++;
-      unpack_or_raise(L, k, kl);
-      lua_rawseti(L, -3, n);
-      unpack_or_raise(L, v, vl);
-      lua_rawseti(L, -2, n);
-    }
-  }
-  lua_pushinteger(L, n);
-  return 3;
-}
-
-static int l_stats(lua_State *L) {
-  sr_state_stats s;
-  sr_state_parts_get_stats(check_store(L, 1), &s);
-  lua_createtable(L, 0, 6);
-  const struct { const char *name; int64_t v; } f[] = {
-      {"version", s.version}, {"num_rows_total", s.num_rows_total},
-      {"num_rows_updated", s.num_rows_updated}, {"num_rows_removed", s.num_rows_removed},
-      {"memory_used_bytes", s.memory_used_bytes}, {"commit_time_ms", s.commit_time_ms}};
-  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-    lua_pushnumber(L, (lua_Number)f[i].v);
-    lua_setfield(L, -2, f[i].name);
-  }
-  return 1;
-}
-
-int sr_open_state_lib(lua_State *L) {
-  static const luaL_Reg fns[] = {
-      {"pack", l_pack}, {"unpack", l_unpack}, {"get_many", l_get_many}, {"put_many", l_put_many},
-      {"remove_many", l_remove_many}, {"scan", l_scan}, {"stats", l_stats}, {NULL, NULL}};
-  push_cache(L);
-  lua_pop(L, 1);
-  lua_createtable(L, 0, (int)(sizeof fns / sizeof fns[0]) - 1);
-  for (const luaL_Reg *r = fns; r->name; r++) {
-    lua_pushcfunction(L, r->func);
-    lua_setfield(L, -2, r->name);
-  }
-  return 1;
 }

@@ -1,6 +1,6 @@
 /*
 ** sr_lua_pack: a compact, deterministic binary form of Lua values, used for state keys and
-** values, and the Lua bindings of the state store (sr_open_state_lib).
+** values (the state store's Lua bindings are lua_state_lib.h).
 **
 ** Packable: nil, booleans, numbers, int64_t/uint64_t cdata, strings, and tables of these
 ** (nested, array and hash parts). Equal values pack to identical bytes: a table's hash part is
@@ -45,19 +45,17 @@ int sr_lua_pack_as(lua_State *L, int idx, const char *what, sr_buf *out, char *e
 ** when the bytes are not exactly one packed value. Raises only when Lua runs out of memory. */
 int sr_lua_unpack(lua_State *L, const void *p, size_t n);
 
-/* [-0, +1, m] Pushes a table of functions Lua code calls once per batch on a state store
-** handle (a light userdata sr_state_parts * the engine passes: an operator's partitions; each
-** packed key is read from and written to its own partition, sr_state_partition_of):
-**   pack(v) -> s                      unpack(s) -> v
-**   get_many(store, keys [, n]) -> values, n     (values[i] nil when keys[i] is absent)
-**   put_many(store, keys, values [, n]) -> nil   (values[i] nil removes keys[i])
-**   remove_many(store, keys [, n]) -> removed count
-**   scan(store) -> keys, values, n    (every entry, partition after partition)
-**   stats(store) -> {version=, num_rows_total=, num_rows_updated=, num_rows_removed=,
-**                    memory_used_bytes=, commit_time_ms=}
-** n defaults to #keys. These raise a Lua error for an unpackable key/value (naming its path),
-** a bad handle, stored bytes that are not a packed value, or a store failure (out of memory).
-** Returns 1. */
-int sr_open_state_lib(lua_State *L);
+/* Internal, for Lua C functions that pack many values in one call (lua_state_lib.c): the
+** packer, whose key and value buffers are kept in the registry (so a raise leaks nothing, and
+** they are reused across calls). */
+typedef struct sr_lua_packer sr_lua_packer;
+/* [-0, +1, m] The packer, its cdata classifier pushed (or nil without ffi): pop it when done. */
+sr_lua_packer *sr__lua_packer_begin(lua_State *L, const char *what);
+sr_buf *sr__lua_packer_key(sr_lua_packer *pk);
+sr_buf *sr__lua_packer_value(sr_lua_packer *pk);
+/* [-0, +0, v] Packs the value at idx into b (cleared first; one of the packer's buffers), or
+** raises "<what> <path>: <why>". The packer must be begun in this call. */
+void sr__lua_pack_or_raise(lua_State *L, sr_lua_packer *pk, int idx, const char *what,
+                           sr_buf *b);
 
 #endif

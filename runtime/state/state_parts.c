@@ -15,10 +15,7 @@
 
 #include "fsutil.h"
 
-#define PARTS_MAGIC 0x53525054u /* checked by the Lua bindings on a light userdata */
-
 struct sr_state_parts {
-  uint32_t magic;
   int n;
   sr_state_store *stores[];
 };
@@ -81,7 +78,6 @@ sr_state_parts *sr_state_parts_open(const char *op_dir, int n, int64_t version,
     sr_error_set(err, SR_ERROR, "out of memory");
     return NULL;
   }
-  ps->magic = PARTS_MAGIC;
   ps->n = n;
   for (int p = 0; p < n; p++) {
     snprintf(dir, sizeof dir, "%s/%d", op_dir, p);
@@ -97,7 +93,6 @@ sr_state_parts *sr_state_parts_open(const char *op_dir, int n, int64_t version,
 void sr_state_parts_close(sr_state_parts *ps) {
   if (!ps) return;
   for (int p = 0; p < ps->n; p++) sr_state_close(ps->stores[p]);
-  ps->magic = 0;
   free(ps);
 }
 
@@ -175,8 +170,4 @@ void sr_state_parts_get_stats(const sr_state_parts *ps, sr_state_stats *out) {
     out->memory_used_bytes += s.memory_used_bytes;
     out->commit_time_ms += s.commit_time_ms;
   }
-}
-
-int sr__state_is_parts(const void *p) {
-  return p && ((const sr_state_parts *)p)->magic == PARTS_MAGIC;
 }

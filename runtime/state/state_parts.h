@@ -58,8 +58,4 @@ sr_status sr_state_parts_commit(sr_state_parts *ps, sr_error **err);
 /* The partitions' stats summed (version: their common version; commit_time_ms: the sum). */
 void sr_state_parts_get_stats(const sr_state_parts *ps, sr_state_stats *out);
 
-/* Internal, for the Lua bindings (a light userdata carries no type): 1 if p points at open
-** partitions, 0 if it is NULL or at something else that is readable. */
-int sr__state_is_parts(const void *p);
-
 #endif

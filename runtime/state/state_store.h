@@ -5,8 +5,9 @@
 ** A store lives in <checkpoint>/state/<operator>/<partition>/. Version v is the state after v
 ** commits (version 0 is empty). Each commit writes <v>.delta (the keys the version changed);
 ** every snapshot_interval versions a background thread writes <v>.snapshot (the whole state)
-** from the files on disk and prunes files no retained version needs. The on-disk format and
-** why a crash at any instant is safe are written at the top of state_store.c.
+** from the files on disk and prunes files no retained version needs. The on-disk format is
+** written at the top of state_file.c, why a crash at any instant is safe at the top of
+** state_store.c.
 **
 ** Keys and values are byte strings (up to SR_STATE_MAX_LEN bytes each). A store is used by one
 ** thread at a time; stores are independent of each other. Nothing here calls into Lua.

@@ -1,6 +1,7 @@
 /* Tests of Lua value packing (round trips, determinism, refusals, malformed input) and of the
 ** state store's Lua bindings. */
 #include "lua_pack.h"
+#include "lua_state_lib.h"
 #include "state_parts.h"
 #include "fsutil.h"
 #include "lua_test.h"
@@ -92,6 +93,30 @@ SR_TEST(packing_is_deterministic) {
           "assert(state.pack({auction = 7, window = {start = 1000, ['end'] = 2000}}) ==\n"
           "       state.pack({window = {['end'] = 2000, start = 1000}, auction = 7LL}), 'group key')\n"
           "assert(state.pack('1') ~= state.pack(1) and state.pack({1}) ~= state.pack({[2] = 1}))\n");
+  lua_close(L);
+}
+
+/* The packed bytes, pinned (lua_pack.h's format): state keys and values on disk, and the
+** partition of a key (a hash of these bytes), must read the same in every later build. */
+SR_TEST(packed_bytes_are_pinned) {
+  lua_State *L = new_state();
+  run_lua(L,
+          "assert(state.pack(nil) == \"\\000\", 'nil')\n"
+          "assert(state.pack(false) == \"\\001\", 'false')\n"
+          "assert(state.pack(true) == \"\\002\", 'true')\n"
+          "assert(state.pack(0) == \"\\003\\000\", '0')\n"
+          "assert(state.pack(-1) == \"\\003\\001\", '-1')\n"
+          "assert(state.pack(300) == \"\\003\\216\\004\", '300')\n"
+          "assert(state.pack(-2^53) == "
+          "\"\\003\\255\\255\\255\\255\\255\\255\\255\\031\", '-2^53')\n"
+          "assert(state.pack(9223372036854775807LL) == "
+          "\"\\003\\254\\255\\255\\255\\255\\255\\255\\255\\255\\001\", '9223372036854775807LL')\n"
+          "assert(state.pack(0xffffffffffffffffULL) == "
+          "\"\\004\\255\\255\\255\\255\\255\\255\\255\\255\\255\\001\", '0xffffffffffffffffULL')\n"
+          "assert(state.pack(0.5) == \"\\005\\000\\000\\000\\000\\000\\000\\224\\063\", '0.5')\n"
+          "assert(state.pack('ab') == \"\\006\\002ab\", 'ab')\n"
+          "assert(state.pack({1, 2, x = 3}) == "
+          "\"\\007\\002\\001\\003\\002\\003\\004\\006\\001x\\003\\006\", '{1, 2, x = 3}')\n");
   lua_close(L);
 }
 
@@ -236,7 +261,7 @@ SR_TEST(state_bindings) {
   ASSERT_TRUE(st != NULL);
   lua_State *L = new_state();
   run_lua(L, lua_helpers);
-  lua_pushlightuserdata(L, st);
+  sr_lua_push_state(L, st, 0);
   lua_setglobal(L, "store");
   run_lua(L,
           "local keys, vals = {}, {}\n"
@@ -274,10 +299,16 @@ SR_TEST(state_bindings) {
           "s = state.stats(store)\n"
           "assert(s.num_rows_total == 998 and s.num_rows_removed == 2)\n");
   ASSERT_EQ_INT(sr_state_parts_commit(st, &e), SR_OK);
+  /* A detached handle (the engine detaches them after their batch) raises, not reads freed
+  ** memory. */
+  lua_getglobal(L, "store");
+  ASSERT_TRUE(sr_lua_state_detach(L, -1) == st);
+  lua_pop(L, 1);
+  run_lua_fails(L, "state.stats(store)", "used after its batch or close");
   sr_state_parts_close(st);
   st = sr_state_parts_open(dir, 4, 1, NULL, &e);
   ASSERT_TRUE(st != NULL);
-  lua_pushlightuserdata(L, st);
+  sr_lua_push_state(L, st, 0);
   lua_setglobal(L, "store");
   run_lua(L,
           "local s = state.stats(store)\n"
@@ -289,9 +320,11 @@ SR_TEST(state_bindings) {
   run_lua_fails(L, "state.get_many(store, {{coroutine.create(print)}})",
                 "state key [1]: a coroutine cannot be stored");
   run_lua_fails(L, "state.stats(nil)", "state store handle expected");
-  lua_pushlightuserdata(L, &e);
+  /* Only a handle passes: not a light userdata, even one pointing at open partitions. */
+  lua_pushlightuserdata(L, st);
   lua_setglobal(L, "not_a_store");
   run_lua_fails(L, "state.scan(not_a_store)", "state store handle expected");
+  run_lua_fails(L, "state.scan(io.stdout)", "state store handle expected");
   run_lua_fails(L, "state.unpack('\\9')", "not a packed Lua value");
   /* Bytes a C operator stored are not Lua values: scan says so instead of guessing. */
   ASSERT_EQ_INT(sr_state_put(sr_state_parts_route(st, "\xff", 1), "\xff", 1, "raw", 3, NULL), SR_OK);
@@ -302,6 +335,7 @@ SR_TEST(state_bindings) {
 }
 
 int main(void) {
-  return SR_RUN(round_trips, packing_is_deterministic, refuses_unstorable_values_naming_the_path,
-                c_api_pack_unpack, malformed_input_is_refused, without_ffi, state_bindings);
+  return SR_RUN(round_trips, packing_is_deterministic, packed_bytes_are_pinned,
+                refuses_unstorable_values_naming_the_path, c_api_pack_unpack,
+                malformed_input_is_refused, without_ffi, state_bindings);
 }

@@ -640,6 +640,50 @@ SR_TEST(million_entries_memory) {
   sr_test_rmdir(dir);
 }
 
+/* The file format, byte for byte (state_file.c's header comment): a checkpoint written by one
+** build must open in the next. The bytes and CRCs were computed apart from the store (Python's
+** struct and zlib.crc32). A 200-byte value gives a two-byte varint length (0xc8 0x01). */
+static void assert_file_bytes(const char *dir, const char *name, const char *head, size_t hlen,
+                              size_t xs, uint32_t crc) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  size_t len;
+  char *got = sr_fs_read_all(path, &len, NULL);
+  ASSERT_TRUE(got != NULL);
+  ASSERT_EQ_INT(len, hlen + xs + 4);
+  ASSERT_TRUE(memcmp(got, head, hlen) == 0);
+  for (size_t i = 0; i < xs; i++) ASSERT_TRUE(got[hlen + i] == 'x');
+  const unsigned char *t = (const unsigned char *)got + hlen + xs;
+  ASSERT_EQ_INT((uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24,
+                crc);
+  free(got);
+}
+
+SR_TEST(file_format_is_pinned) {
+  char *dir = sr_test_tmpdir("state-pin");
+  char xs[201];
+  memset(xs, 'x', 200);
+  xs[200] = '\0';
+  sr_state_store *st = open_ok(dir, 0, 2, 2);
+  put_str(st, "k", "vv");
+  put_str(st, "long", xs);
+  commit_ok(st);
+  ASSERT_EQ_INT(sr_state_remove(st, "k", 1, NULL), 1);
+  commit_ok(st);
+  ASSERT_EQ_INT(sr_state_wait_maintenance(st, NULL), SR_OK);
+  sr_state_close(st);
+  static const char d1[] = "SRST\x01" "D\0\0" "\x01\0\0\0\0\0\0\0" "\x02\0\0\0\0\0\0\0"
+                           "\x01\x01\x02" "kvv" "\x01\x04\xc8\x01" "long";
+  static const char d2[] = "SRST\x01" "D\0\0" "\x02\0\0\0\0\0\0\0" "\x01\0\0\0\0\0\0\0"
+                           "\x02\x01" "k";
+  static const char s2[] = "SRST\x01" "S\0\0" "\x02\0\0\0\0\0\0\0" "\x01\0\0\0\0\0\0\0"
+                           "\x01\x04\xc8\x01" "long";
+  assert_file_bytes(dir, "1.delta", d1, sizeof d1 - 1, 200, 0x98bfbff4u);
+  assert_file_bytes(dir, "2.delta", d2, sizeof d2 - 1, 0, 0xb0c4c7cau);
+  assert_file_bytes(dir, "2.snapshot", s2, sizeof s2 - 1, 200, 0x1a52822fu);
+  sr_test_rmdir(dir);
+}
+
 int main(void) {
   int rc = SR_RUN(restart_in_another_process_after_close, put_get_remove_and_counts, restart_at_every_version,
                   snapshot_replaces_earlier_deltas, snapshot_is_built_from_disk_not_live_map,
@@ -647,7 +691,7 @@ int main(void) {
                   corrupt_torn_and_misnamed_files, missing_delta_is_named,
                   abort_restores_last_commit, iteration_tolerates_removing_current,
                   crash_leftovers_above_version_are_ignored, failed_commit_keeps_changes_pending,
-                  million_entries_memory);
+                  million_entries_memory, file_format_is_pinned);
   clear_model();
   return rc;
 }

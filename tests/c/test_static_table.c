@@ -3,6 +3,7 @@
 #include "static_table.h"
 #include "lua_codec.h"
 #include "lua_pack.h"
+#include "lua_state_lib.h"
 #include "lua_static.h"
 #include "fsutil.h"
 #include "lua_test.h"
