@@ -9,6 +9,7 @@
 */
 #include "lua_pack.h"
 #include "bytes.h"
+#include "lua_aux.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -378,7 +379,7 @@ int sr_lua_pack_as(lua_State *L, int idx, const char *what, sr_buf *out, char *e
                    size_t errlen) {
   int top = lua_gettop(L);
   size_t len0 = out->len;
-  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = top + idx + 1;
+  idx = sr_lua_absindex(L, idx);
   pack_call c = {what, out, errbuf, errlen, -1};
   if (!lua_checkstack(L, 4)) {
     snprintf(errbuf, errlen, "%s: Lua stack overflow", what);
@@ -531,7 +532,7 @@ sr_buf *sr__lua_packer_value(sr_lua_packer *pk) { return &pk->val; }
 ** packer must be begun (its classifier on the stack). */
 void sr__lua_pack_or_raise(lua_State *L, sr_lua_packer *pk, int idx, const char *what,
                            sr_buf *b) {
-  if (idx < 0) idx = lua_gettop(L) + idx + 1;
+  idx = sr_lua_absindex(L, idx);
   sr_buf_clear(b);
   pk->what = what;
   if (pack_value(L, pk, idx, 0, b) != 0) luaL_error(L, "%s", pk->err);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lua_aux.h"
 #include "lua_int64.h"
 #include "lua_types.h"
 #include "timeutil.h"
@@ -157,7 +158,7 @@ void sr_partition_push(lua_State *L, sr_type t, const sr_partition *p) {
 
 void sr_partitions_set(lua_State *L, int rows_idx, int first, int last, const sr_schema *schema,
                        const char *dir, const char *path) {
-  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  rows_idx = sr_lua_absindex(L, rows_idx);
   sr_partition parts[SR_PARTITION_MAX];
   int n = schema && first <= last ? sr_partitions_of(dir, path, parts, SR_PARTITION_MAX) : 0;
   for (int k = 0; k < n; k++) {

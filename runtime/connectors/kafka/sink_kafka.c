@@ -64,6 +64,7 @@
 
 #include "fsutil.h"
 #include "kafka_sink.h"
+#include "lua_aux.h"
 
 #define NULL_KEY_BLOCK 1024 /* rows without a key go to one partition per block */
 #define METADATA_MAX_AGE_MS 30000
@@ -435,7 +436,7 @@ static sr_status kk_write(sr_sink *sink, int64_t batch_id, lua_State *L, int row
   kk_sink *ks = sink->impl;
   kk_batch b;
   int todo;
-  if (rows_idx < 0 && rows_idx > LUA_REGISTRYINDEX) rows_idx = lua_gettop(L) + rows_idx + 1;
+  rows_idx = sr_lua_absindex(L, rows_idx);
   luaL_checkstack(L, 4, "kafka sink");
   lua_pushcfunction(L, kk_collect_rows); /* before anything of ours is held: it may raise */
   int fn_idx = lua_gettop(L);
