@@ -26,15 +26,26 @@ local FUSED = { map = true, filter = true, flat_map = true, select = true, with_
 
 -- Options to text, as the C option tables take them. Functions stay in the Lua spec.
 local SOURCE_ENGINE_KEYS = { format = true, schema = true }
-local SINK_ENGINE_KEYS = { format = true, outputMode = true, trigger = true,
-                           checkpointLocation = true, queryName = true, batchTimeout = true,
-                           onError = true, multipleWatermarkPolicy = true,
-                           numStatePartitions = true, minBatchesToRetain = true }
+-- The query's own options: each with its type and description for the editor definitions
+-- (luadefs.lua); `format` is described per format there.
+local SINK_ENGINE_KEYS = {
+  format = true,
+  outputMode = { "streamrun.OutputMode", "how each batch's result is written (default append)" },
+  trigger = { "streamrun.Trigger", "\"1 second\", {processingTime=...}, {once=true}, {availableNow=true} or {continuous=...}; default: every 500 ms with data" },
+  checkpointLocation = { "string", "where the query keeps its offsets, commits and state (needed by durable sinks)" },
+  queryName = { "string", "the query's name (the memory sink's table)" },
+  batchTimeout = { "string", "how long a batch may run in Lua (default \"10 minutes\")" },
+  onError = { "\"fail\"|\"dead_letter\"", "what a failing user function does: fail the query (default) or send the row to the bad records" },
+  multipleWatermarkPolicy = { "\"min\"|\"max\"", "how watermarks of several inputs combine (default min)" },
+  minBatchesToRetain = { "integer", "how many batches of offsets, commits and state versions the checkpoint keeps (default 100)" },
+  numStatePartitions = { "integer", "how many partitions each stateful operator's state is split into by key hash, 1..1024 (default 8; fixed at the checkpoint's first start)" },
+}
 -- ... as a sorted list, for the engine's "did you mean" on a sink's options (job.c)
 local SINK_ENGINE_NAMES = {}
 for name in pairs(SINK_ENGINE_KEYS) do SINK_ENGINE_NAMES[#SINK_ENGINE_NAMES + 1] = name end
 table.sort(SINK_ENGINE_NAMES)
 exec.sink_engine_keys = SINK_ENGINE_NAMES -- and for the editor definitions (luadefs.lua)
+exec.sink_engine_options = SINK_ENGINE_KEYS
 -- The longest a batch may run in Lua before it is interrupted (runtime/lua/lua_guard.c), as
 -- Flink's default checkpoint timeout: generous for a batch, bounded for a loop that never ends.
 local DEFAULT_BATCH_TIMEOUT = "10 minutes"

@@ -29,18 +29,6 @@ local SOURCE_COMMON = {
   { "badRecordsPath", "string", "where records that do not fit the schema are written (else counted and dropped)" },
 }
 
--- The query's own options (exec.lua's SINK_ENGINE_KEYS): types and descriptions.
-local SINK_COMMON = {
-  outputMode = { "streamrun.OutputMode", "how each batch's result is written (default append)" },
-  trigger = { "streamrun.Trigger", "\"1 second\", {processingTime=...}, {once=true}, {availableNow=true} or {continuous=...}; default: every 500 ms with data" },
-  checkpointLocation = { "string", "where the query keeps its offsets, commits and state (needed by durable sinks)" },
-  queryName = { "string", "the query's name (the memory sink's table)" },
-  batchTimeout = { "string", "how long a batch may run in Lua (default \"10 minutes\")" },
-  onError = { "\"fail\"|\"dead_letter\"", "what a failing user function does: fail the query (default) or send the row to the bad records" },
-  multipleWatermarkPolicy = { "\"min\"|\"max\"", "how watermarks of several inputs combine (default min)" },
-  minBatchesToRetain = { "integer", "how many batches of offsets, commits and state versions the checkpoint keeps (default 100)" },
-  numStatePartitions = { "integer", "how many partitions each stateful operator's state is split into by key hash, 1..1024 (default 8; fixed at the checkpoint's first start)" },
-}
 
 -- The builder API: name -> lines of annotations and the signature. Stream and Grouped methods
 -- are "Stream:name", "Grouped:name".
@@ -232,9 +220,9 @@ local function connector_classes(out, kind, names)
       end
     else
       for _, name in ipairs(exec.sink_engine_keys) do
-        local c = SINK_COMMON[name]
+        local c = exec.sink_engine_options[name]
         if name ~= "format" then
-          if not c then error("luadefs: the query option " .. name .. " has no description", 0) end
+          if type(c) ~= "table" then error("luadefs: the query option " .. name .. " has no description", 0) end
           local t = c[1]
           if name == "outputMode" and modes then
             local q = {}
